@@ -41,7 +41,22 @@ class _IndexValueError(IndexError, ValueError):
     bad input."""
 
 
-class _ComplexInput(BadDtype):
+class _IndexRuntimeError(IndexError, BadShapeOrValue):
+    """An index out of range where PyTorch raises RuntimeError (multilabel_margin_loss's
+    target, embedding_bag's input): also the IndexError ember raised before."""
+
+
+class _NoKernel(BadDtype, NotImplementedError):
+    """A dtype the op has no kernel for: PyTorch's NotImplementedError ("... not implemented
+    for 'Long'"), and ember's BadDtype."""
+
+
+class _Unsupported(BadShapeOrValue, NotImplementedError):
+    """A mode or rank the op does not implement (interpolate, pad): PyTorch's
+    NotImplementedError, and ember's BadShapeOrValue."""
+
+
+class _ComplexInput(_NoKernel):
     """A complex tensor where a real one is needed (tanh and sigmoid catch it: ember/_complex)."""
 
 
@@ -61,7 +76,7 @@ def _float_input(x, op: str, name: str = "input", dtype=None) -> Tensor:
     integer or bool Tensors are refused, as PyTorch refuses them."""
     if isinstance(x, Tensor):
         if x.data.dtype.kind != "f" and x.data.dtype != _lowp.bfloat16:
-            err = _ComplexInput if x.data.dtype.kind == "c" else BadDtype
+            err = _ComplexInput if x.data.dtype.kind == "c" else _NoKernel
             raise err(f"{op}: {name} must be a floating point tensor, got {x.dtype}")
         if dtype is not None and x.data.dtype != dtype:
             raise BadDtype(
@@ -318,9 +333,9 @@ def linear(input, weight, bias=None) -> Tensor:
     weight = _float_input(weight, "linear", "weight")
     x = _float_input(input, "linear", "input", weight.dtype)
     if weight.ndim not in (1, 2):
-        raise ValueError(f"linear: weight must be 1-D or 2-D, got shape {weight.shape}")
+        raise BadShapeOrValue(f"linear: weight must be 1-D or 2-D, got shape {weight.shape}")
     if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"linear: input shape {x.shape} does not match weight shape {weight.shape} "
             f"(expected last dim {weight.shape[-1]})"
         )
@@ -332,7 +347,7 @@ def linear(input, weight, bias=None) -> Tensor:
         return Linear.apply(x, weight, bias)
     # as torch's matmul + add: a 1-D weight drops the feature dim, a bias broadcasts
     if weight.ndim == 1 and bias is not None and x.ndim == 2:  # (torch's addmm refuses it)
-        raise ValueError(f"linear: a 1-D weight {weight.shape} takes no bias with 2-D input")
+        raise BadShapeOrValue(f"linear: a 1-D weight {weight.shape} takes no bias with 2-D input")
     y = ops.matmul(x, weight) if weight.ndim == 1 else Linear.apply(x, weight, None)
     if bias is None:
         return y
@@ -341,7 +356,7 @@ def linear(input, weight, bias=None) -> Tensor:
     except ValueError:
         fits = False
     if not fits:
-        raise ValueError(f"linear: bias shape {bias.shape} does not broadcast to {y.shape}")
+        raise BadShapeOrValue(f"linear: bias shape {bias.shape} does not broadcast to {y.shape}")
     return y + bias
 
 
@@ -503,7 +518,7 @@ def tanh(input) -> Tensor:
 def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch's rule)."""
     if beta == 0:
-        raise ValueError("softplus: beta must be nonzero")
+        raise BadShapeOrValue("softplus: beta must be nonzero")
     return _activation("softplus", input, {"beta": float(beta), "threshold": float(threshold)})
 
 
@@ -664,7 +679,14 @@ def silu(input, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("silu", silu, input)
-    return _activation("silu", input)
+    try:
+        return _activation("silu", input)
+    except _ComplexInput:  # x * sigmoid(x), as PyTorch's complex silu (which has no gradient)
+        if input.requires_grad and is_grad_enabled():
+            raise BadDtype(
+                "silu does not support automatic differentiation for outputs with complex dtype"
+            ) from None
+        return input * _complex.sigmoid(input)
 
 
 def mish(input, inplace: bool = False) -> Tensor:
@@ -719,7 +741,7 @@ def celu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("celu", celu, input, alpha)
     if alpha == 0:
-        raise ValueError("celu: alpha cannot be 0")
+        raise BadShapeOrValue("celu: alpha cannot be 0")
     f, _ = _elu_pair(float(alpha), 1.0, 1.0 / alpha)
     # PyTorch's backward takes input_scale = 1 / alpha rounded to float32, in float64 too
     _, df = _elu_pair(float(alpha), 1.0, 1.0 / float(np.float32(alpha)))
@@ -734,7 +756,7 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
             "hardtanh", hardtanh, input, min_val, max_val, piecewise=_clamped(min_val, max_val)
         )
     if min_val > max_val:
-        raise ValueError("hardtanh: min_val cannot be greater than max_val")
+        raise BadShapeOrValue("hardtanh: min_val cannot be greater than max_val")
     if _integer_tensor(input):  # integers stay integers, as in PyTorch (no gradient to carry)
         return Tensor(np.clip(input.data, min_val, max_val).astype(input.data.dtype))
     return _activation("hardtanh", input, {"alpha": float(min_val), "beta": float(max_val)})
@@ -790,7 +812,7 @@ def tanhshrink(input) -> Tensor:
 def softshrink(input, lambd: float = 0.5) -> Tensor:
     """x - lambd if x > lambd, x + lambd if x < -lambd, else 0 (lambd >= 0)."""
     if not 0 <= lambd < np.inf:  # (torch: in [0, the dtype's largest finite value])
-        raise ValueError(f"softshrink: lambd must be >= 0 and finite, got {lambd}")
+        raise BadShapeOrValue(f"softshrink: lambd must be >= 0 and finite, got {lambd}")
     lam = float(lambd)
 
     def shrunk(x):
@@ -875,7 +897,7 @@ def _implicit_softmax_dim(ndim: int, op: str | None = None, stacklevel: int = 3)
 def softmin(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """softmax(-x) along ``dim`` (None: PyTorch's legacy choice, 0 for 0/1/3-D inputs, else 1)."""
     if np.asarray(input.data if isinstance(input, Tensor) else input).dtype == np.bool_:
-        raise TypeError("softmin: negating a bool tensor is not supported (as torch)")
+        raise BadDtype("softmin: negating a bool tensor is not supported (as torch)")
     x = _softmax_input(input, dtype, "softmin")
     d = _dim(_implicit_softmax_dim(x.ndim) if dim is None else dim, x.ndim, "softmin")
     return x.clone() if x.data.dtype.kind in "biu" else Softmax.apply(-x, d, False)
@@ -912,10 +934,10 @@ def glu(input, dim: int = -1) -> Tensor:
     """a * sigmoid(b), where a and b are the two halves of the input along ``dim``."""
     x = _float_input(input, "glu")
     if x.ndim == 0:
-        raise ValueError("glu: does not support scalars because halving size must be even")
+        raise BadShapeOrValue("glu: does not support scalars because halving size must be even")
     d = _dim(dim, x.ndim, "glu")
     if x.shape[d] % 2:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"glu: halving dimension must be even, but dimension {d} is size {x.shape[d]}"
         )
     return GLU.apply(x, d)
@@ -996,7 +1018,7 @@ class _Noise(Function):
 
 def _check_p(p) -> None:
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
+        raise BadShapeOrValue(f"dropout probability has to be between 0 and 1, but got {p!r}")
 
 
 _SELU_NEG = _SELU_ALPHA * _SELU_SCALE  # SELU's negative saturation value is -_SELU_NEG
@@ -1021,8 +1043,18 @@ def _dropout_noise(x: Tensor, p: float, mask_shape: tuple, alpha: bool) -> Tenso
 def _feature_mask(shape: tuple) -> tuple:
     """One mask entry per (sample, channel): (N, C, 1, ..., 1)."""
     if len(shape) < 2:
-        raise ValueError(f"feature dropout needs at least 2 dims (N, C, ...), got shape {shape}")
+        raise BadShapeOrValue(
+            f"feature dropout needs at least 2 dims (N, C, ...), got shape {shape}"
+        )
     return shape[:2] + (1,) * (len(shape) - 2)
+
+
+def _dropout_input(input, op: str, p, training) -> Tensor:
+    """A dropout's input: a Tensor of any dtype where the dropout is the identity (eval or
+    p = 0: returned as is, as PyTorch's shortcut), else a float one."""
+    if isinstance(input, Tensor) and (not training or p == 0.0):
+        return input
+    return _float_input(input, op)
 
 
 def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -1030,9 +1062,11 @@ def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     1 - p and scaled by 1 / (1 - p)."""
     _check_p(p)
     training = _bool_arg(training, "feature_dropout", "train")
-    x = _float_input(input, "dropout1d")
+    x = _dropout_input(input, "dropout1d", p, training)
     if x.ndim not in (2, 3):
-        raise ValueError(f"dropout1d: expected a 2D or 3D input, but received a {x.ndim}D input")
+        raise BadShapeOrValue(
+            f"dropout1d: expected a 2D or 3D input, but received a {x.ndim}D input"
+        )
     if not training or p == 0.0 or x.data.size == 0:
         return x
     if inplace:  # the input takes the result and is returned, as PyTorch
@@ -1046,7 +1080,7 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     input is read as (N, C, L), with a warning; other ranks warn and are read as (N, C, ...)."""
     _check_p(p)
     training = _bool_arg(training, "feature_dropout", "train")
-    x = _float_input(input, "dropout2d")
+    x = _dropout_input(input, "dropout2d", p, training)
     if x.ndim not in (3, 4):
         warnings.warn(
             f"dropout2d: Received a {x.ndim}-D input to dropout2d, which is deprecated and "
@@ -1075,7 +1109,7 @@ def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
         return _in_place("dropout3d", dropout3d, input, p, training)
     _check_p(p)
     training = _bool_arg(training, "feature_dropout", "train")
-    x = _float_input(input, "dropout3d")
+    x = _dropout_input(input, "dropout3d", p, training)
     if x.ndim not in (4, 5):
         warnings.warn(
             f"dropout3d: Received a {x.ndim}-D input to dropout3d, which is deprecated and "
@@ -1143,7 +1177,7 @@ def _rrelu(input, lower, upper, training, inplace, generator) -> Tensor:  # noqa
             "rrelu", lambda x, *a: _rrelu(x, *a, False, generator), input, lower, upper, training
         )
     if not lower <= upper:
-        raise ValueError(f"rrelu: lower ({lower}) must be <= upper ({upper})")
+        raise BadShapeOrValue(f"rrelu: lower ({lower}) must be <= upper ({upper})")
     x = _float_input(input, "rrelu")
     if not training:
         return leaky_relu(x, (lower + upper) / 2)
@@ -1198,7 +1232,11 @@ class VectorNorm(Function):
 
 def _norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
     if not p > 0:
-        raise ValueError(f"norm: p must be > 0, got {p}")
+        raise BadShapeOrValue(f"norm: p must be > 0, got {p}")
+    if p == math.inf and x.ndim and x.shape[dim] == 0:  # (a max over nothing)
+        raise BadShapeOrValue(
+            f"norm: cannot compute the inf norm over dim {dim} of {x.shape}: it is empty"
+        )
     return VectorNorm.apply(x, float(p), dim, keepdim)
 
 
@@ -1236,7 +1274,7 @@ class _Normalize2(Function):
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
     """input / max(||input||_p, eps) along ``dim``."""
     if out is not None:
-        raise ValueError("normalize: out= is not supported")
+        raise BadShapeOrValue("normalize: out= is not supported")
     x = _float_input(input, "normalize")
     d = _dim(dim, x.ndim, "normalize")
     if p == 2:
@@ -1253,7 +1291,7 @@ def _same_dtype_pair(op: str, a, b):
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
-        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast") from None
+        raise BadShapeOrValue(f"{op}: shapes {a.shape} and {b.shape} do not broadcast") from None
     return a, b, shape
 
 
@@ -1352,31 +1390,31 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
     a, b, shape = _same_dtype_pair("cosine_similarity", x1, x2)
     d = _dim(dim, len(shape), "cosine_similarity")
     if not eps >= 0:  # NaN too, as PyTorch
-        raise ValueError(f"cosine_similarity: eps must be non-negative, got: {eps}")
+        raise BadShapeOrValue(f"cosine_similarity: eps must be non-negative, got: {eps}")
     return CosineSimilarity.apply(a, b, d, float(eps))
 
 
 def one_hot(input, num_classes: int = -1) -> Tensor:  # noqa: A002 (torch's name)
     """int64 (..., num_classes) with a 1 at each index of ``input`` (num_classes=-1: max + 1)."""
     idx = input.data if isinstance(input, Tensor) else np.asarray(input)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: expected an integer index tensor, got {idx.dtype}")
+    if idx.dtype.kind not in "iu":  # (torch: RuntimeError)
+        raise BadDtype(f"one_hot: expected an integer index tensor, got {idx.dtype}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
         raise TypeError(
             f"one_hot: num_classes must be int, not {type(num_classes).__name__}"
         )  # (-1.0 == -1: checked before the value)
     if idx.size == 0 and num_classes in (-1, 0):  # (PyTorch refuses 0 here too)
-        raise ValueError("one_hot: can not infer the number of classes from an empty tensor")
+        raise BadShapeOrValue("one_hot: can not infer the number of classes from an empty tensor")
     if num_classes == -1:
         num_classes = int(idx.max()) + 1
     elif num_classes < 0:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"one_hot: num_classes must be a non-negative int or -1, got {num_classes!r}"
         )
     if idx.size and idx.min() < 0:
-        raise ValueError("one_hot: class values must be non-negative")
+        raise BadShapeOrValue("one_hot: class values must be non-negative")
     if idx.size and idx.max() >= num_classes:
-        raise ValueError("one_hot: class values must be smaller than num_classes")
+        raise BadShapeOrValue("one_hot: class values must be smaller than num_classes")
     # the 1s by flat position (row * num_classes + class): ~2x put_along_axis on small inputs
     out = np.zeros(idx.size * num_classes, dtype=np.int64)
     out[np.arange(0, out.size, num_classes or 1) + idx.reshape(-1)] = 1
@@ -1498,6 +1536,8 @@ def _fused_loss(x: Tensor, t: Tensor, loss: str, param: float, reduction: str):
 _FLOAT_TARGET_ONLY = frozenset(
     ("binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div")
 )
+# losses whose PyTorch formula subtracts the target itself: a bool target is refused there
+_NO_BOOL_TARGET = frozenset(("l1_loss", "multilabel_soft_margin_loss"))
 
 
 # Losses PyTorch computes in the wider of two float dtypes (float32 input, float64 target:
@@ -1525,6 +1565,8 @@ def _loss_pair(op, input, target, broadcast: str | None = None):
     if not _lowp.is_float(t.data.dtype):
         if op in _FLOAT_TARGET_ONLY:
             raise BadDtype(f"{op}: target must be floating point, got {t.dtype}")
+        if op in _NO_BOOL_TARGET and t.data.dtype == np.bool_:  # (torch: RuntimeError)
+            raise BadDtype(f"{op}: a bool target is not supported (subtraction with bool)")
         t = ops.cast(t, x.data.dtype)  # PyTorch promotes an integer target to input's dtype
     elif t.data.dtype != x.data.dtype and broadcast == "quiet" and (x.ndim == 0) != (t.ndim == 0):
         # these losses compute on the operands as given (no broadcast_tensors first), so by
@@ -1919,10 +1961,12 @@ def cross_entropy(
         return loss
     _check_reduction("cross_entropy", reduction)
     ignore_index = _check_ignore_index("cross_entropy", ignore_index)
-    if not 0.0 <= label_smoothing <= 1.0:
+    if label_smoothing > 1.0:
         raise BadShapeOrValue(
             f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}"
         )
+    if not label_smoothing > 0.0:  # PyTorch checks only the upper bound: <= 0 or NaN is none
+        label_smoothing = 0.0
     x = _float_input(input, "cross_entropy")
     if x.ndim == 0:
         raise BadShapeOrValue("cross_entropy: input must have at least 1 dimension")
@@ -2144,16 +2188,16 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     x = _float_input(input, "layer_norm", "input", dtype)
     k = len(shape)
     if k == 0 or any(d < 0 for d in shape):  # 0 is fine: an empty output, as in PyTorch
-        raise ValueError(
+        raise BadShapeOrValue(
             f"layer_norm: normalized_shape must be non-empty and non-negative, got {shape}"
         )
     if x.ndim < k or tuple(x.shape[-k:]) != shape:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"layer_norm: input shape {x.shape} does not end with normalized_shape {shape}"
         )
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and tuple(p.shape) != shape:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"layer_norm: {name} shape {p.shape} must equal normalized_shape {shape}"
             )
     return LayerNorm.apply(x, weight, bias, math.prod(shape), float(eps))
@@ -2172,18 +2216,18 @@ def _sdpa_mask(attn_mask, batch: tuple, lq: int, lk: int, dtype):
         # PyTorch takes a float mask of float32 or the query's dtype (a NumPy array, float64 by
         # default, is converted as any other input)
         if isinstance(attn_mask, Tensor) and m.dtype not in (np.float32, np.dtype(dtype)):
-            raise TypeError(
+            raise BadDtype(  # (torch: RuntimeError)
                 "scaled_dot_product_attention: expected attn_mask dtype to be bool or float32 or "
                 f"to match the query's dtype {np.dtype(dtype)}, got {m.dtype}"
             )
         m = m.astype(dtype, copy=False)
     else:
-        raise TypeError(
+        raise BadDtype(  # (torch: RuntimeError)
             f"scaled_dot_product_attention: attn_mask must be bool or float, got {m.dtype}"
         )
     full = batch + (lq, lk)
     if m.ndim > len(full):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"scaled_dot_product_attention: attn_mask shape {m.shape} has more dims than the "
             f"attention weights {full}"
         )
@@ -2191,7 +2235,7 @@ def _sdpa_mask(attn_mask, batch: tuple, lq: int, lk: int, dtype):
     try:
         view = np.broadcast_to(m, full)
     except ValueError:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"scaled_dot_product_attention: attn_mask shape {m.shape} does not broadcast to the "
             f"attention weights' shape {full} (batch..., L, S)"
         ) from None
@@ -2325,10 +2369,10 @@ def scaled_dot_product_attention(
     is_causal = _bool_arg(is_causal, "scaled_dot_product_attention", "is_causal")
     if isinstance(attn_mask, CausalBias):  # (torch.nn.attention.bias)
         if is_causal:
-            raise ValueError("CausalBias should not be used with causal=True")
+            raise BadShapeOrValue("CausalBias should not be used with causal=True")
         lq, lk = np.shape(query)[-2], np.shape(key)[-2]
         if attn_mask.shape != (lq, lk):
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"scaled_dot_product_attention: CausalBias of shape {attn_mask.shape} for "
                 f"{lq} queries and {lk} keys"
             )
@@ -2336,7 +2380,7 @@ def scaled_dot_product_attention(
         attn_mask, is_causal = (None, True) if upper_left else (attn_mask._materialize(), False)
     if is_causal and attn_mask is not None:
         if not _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa):
-            raise ValueError(
+            raise BadShapeOrValue(
                 "scaled_dot_product_attention: give attn_mask or is_causal=True, not both (as "
                 "PyTorch's math path; its fused CPU kernel, for 4-D inputs and a 2-D or 4-D "
                 "mask, applies both)"
@@ -2349,7 +2393,7 @@ def scaled_dot_product_attention(
         hq, hk, hv = (t.shape[-3] if t.ndim >= 3 else None for t in (query, key, value))
         # (0 key / value heads divide nothing: a clear error, not a ZeroDivisionError)
         if None in (hq, hk, hv) or 0 in (hk, hv) or hq % hk or hq % hv:
-            raise ValueError(
+            raise BadShapeOrValue(
                 "scaled_dot_product_attention: with enable_gqa the key and value heads (dim -3) "
                 f"must divide the query's; got query {query.shape}, key {key.shape}, "
                 f"value {value.shape}"
@@ -2488,7 +2532,7 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, group=
     k = _float_input(key, op, "key", q.dtype)
     v = _float_input(value, op, "value", q.dtype)
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: query, key and value must be at least 2-D (*, L, E), got {q.shape}, "
             f"{k.shape}, {v.shape}"
         )
@@ -2504,25 +2548,29 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, group=
         try:
             batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
         except ValueError:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: the leading (batch, head) dims of query, key and value must broadcast, "
                 f"got {q.shape}, {k.shape}, {v.shape}"
             ) from None
         q, k, v = (ops.expand(t, batch + t.shape[-2:]) for t in (q, k, v))
     if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"{op}: query and key head dims differ: query {q.shape}, key {k.shape}")
+        raise BadShapeOrValue(
+            f"{op}: query and key head dims differ: query {q.shape}, key {k.shape}"
+        )
     if k.shape[-2] != v.shape[-2]:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: key and value sequence lengths differ: key {k.shape}, value {v.shape}"
         )
-    if not 0.0 <= dropout_p <= 1.0:
-        raise ValueError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
+    if dropout_p > 1.0:
+        raise BadShapeOrValue(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
+    if not dropout_p > 0.0:  # PyTorch drops out only when dropout_p > 0 (not for -0.5 or NaN)
+        dropout_p = 0.0
     if scale is None:
         scale = 1.0 / np.sqrt(q.shape[-1]) if q.shape[-1] > 0 else 1.0
     elif not isinstance(scale, (int, float, np.integer, np.floating)):
         raise TypeError(f"{op}: scale must be a float or None, got {type(scale).__name__}")
     elif not np.isfinite(scale):
-        raise ValueError(f"{op}: scale must be finite, got {scale}")
+        raise BadShapeOrValue(f"{op}: scale must be finite, got {scale}")
     mask = None
     if attn_mask is not None:
         mask = _sdpa_mask(attn_mask, q.shape[:-2], q.shape[-2], k.shape[-2], q.dtype)
@@ -2596,11 +2644,11 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     1 / (1 - p), so evaluation (``training=False``) is the identity. Draws from ember's
     generator (``ember.manual_seed``)."""
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
+        raise BadShapeOrValue(f"dropout probability has to be between 0 and 1, but got {p!r}")
     training = _bool_arg(training, "dropout", "train")
     x = input
     if not (isinstance(input, Tensor) and input.data.dtype.kind in "biu"):
-        x = _float_input(input, "dropout")
+        x = _dropout_input(input, "dropout", p, training)
     elif training and 0.0 < p < 1.0:  # PyTorch computes the integer cases needing no scale
         raise TypeError(f"dropout: an {x.dtype} input takes only p = 0 or 1, got {p}")
     if not training or p == 0.0:  # the identity: x itself (in place too, even on a leaf)
@@ -3332,8 +3380,8 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "me
     # also when the target broadcasts it to more dims
     shape = _float_input(input, op).shape
     x, t = _loss_pair(op, input, target, broadcast="quiet")
-    if not shape:
-        raise BadShapeOrValue(f"{op}: input must have at least 1 dimension")
+    if not shape:  # (torch: IndexError, from its class-dim reduction)
+        raise _IndexValueError(f"{op}: input must have at least 1 dimension")
     w = None
     if weight is not None:
         w = weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight, dtype=x.dtype))
@@ -3459,16 +3507,18 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     if a.ndim == 0 and b.ndim == 0:  # PyTorch: the norm of the one difference
         return _pnorm(a.reshape(1) - b.reshape(1) + eps, float(p)).reshape(())
     if (p < 0 or p == np.inf) and 0 in (a.shape[-1], b.shape[-1]):
-        raise ValueError(f"{op}: no {p}-norm over an empty last dim (shapes {a.shape}, {b.shape})")
+        raise BadShapeOrValue(
+            f"{op}: no {p}-norm over an empty last dim (shapes {a.shape}, {b.shape})"
+        )
     return _pnorm(a - b + eps, float(p), keepdim)
 
 
 def _triplet(op, anchor, positive, negative):
     names = ("anchor", "positive", "negative")
     a, p, n = _float_operands(op, names, anchor, positive, negative)
-    if not (a.ndim == p.ndim == n.ndim) or a.ndim == 0:
+    if not (a.ndim == p.ndim == n.ndim):  # (0-D too, as PyTorch)
         raise BadShapeOrValue(
-            f"{op}: anchor, positive and negative must have the same number of dims (>= 1), got "
+            f"{op}: anchor, positive and negative must have the same number of dims, got "
             f"{a.shape}, {p.shape}, {n.shape}"
         )
     return a, p, n
@@ -3721,7 +3771,7 @@ class _Conv2dGrad(Function):
 def _no_empty_image(op: str, x: Tensor) -> None:
     """PyTorch's convolutions take an empty batch or channel dim, not an empty image."""
     if x.shape[0] and x.shape[1] and 0 in x.shape[2:]:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: only zero batch or zero channel inputs are supported, got input {x.shape}"
         )
 
@@ -3890,6 +3940,17 @@ def _pool_args(op, kernel_size, stride, padding, dilation=1):
     return k, _pair(s, op, "stride"), _pair(p, op, "padding"), _pair(d, op, "dilation")
 
 
+def _pool2d_kernel(kernel, *args):
+    """The pooling kernel's configuration checks (pool2d_output_size, PyTorch's
+    pool2d_shape_check) raise ValueError; PyTorch's are RuntimeErrors: BadShapeOrValue is both."""
+    try:
+        return kernel(*args)
+    except BadShapeOrValue:
+        raise
+    except ValueError as e:
+        raise BadShapeOrValue(str(e)) from None
+
+
 def _int_tensor(x, dtype=None) -> bool:
     """An integer Tensor (of ``dtype`` if given), which PyTorch pools too (max: any integer
     dtype, average: int64); ember pools it in float64 (exact below 2**53) and casts back."""
@@ -3899,7 +3960,9 @@ def _int_tensor(x, dtype=None) -> bool:
 def _pool_input(input, op: str) -> Tensor:
     x = _float_input(input, op)
     if x.ndim not in (3, 4):
-        raise ValueError(f"{op}: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got {x.shape}")
+        raise BadShapeOrValue(
+            f"{op}: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got {x.shape}"
+        )
     return x if x.data.flags.c_contiguous else x.contiguous()
 
 
@@ -3991,7 +4054,7 @@ class MaxPool2d(Function):
     # x (.., H, W) -> y (.., OH, OW), indices (.., OH, OW) int64 flat into H*W
     @staticmethod
     def forward(ctx, x, k, s, p, d, ceil_mode):
-        y, idx = _C.max_pool2d_forward(x, k, s, p, d, ceil_mode)
+        y, idx = _pool2d_kernel(_C.max_pool2d_forward, x, k, s, p, d, ceil_mode)
         ctx.save_for_backward(idx)
         ctx.shape, ctx.dtype = x.shape, x.dtype
         ctx.mark_non_differentiable(1)
@@ -4038,7 +4101,7 @@ def max_pool2d(
     k, s, p, d = _pool_args("max_pool2d", kernel_size, stride, padding, dilation)
     ceil_mode = _bool_arg(ceil_mode, "max_pool2d", "ceil_mode")
     if _has_empty_window(x.shape[-2:], k, s, p, d, ceil_mode):  # (rare: PyTorch's indices)
-        y, idx = _C.max_pool2d_forward(x.data, k, s, p, d, ceil_mode)
+        y, idx = _pool2d_kernel(_C.max_pool2d_forward, x.data, k, s, p, d, ceil_mode)
         idx = _empty_window_index(idx, x.shape[-2:], k, s, p, d)
         y = _MaxAt.apply(x, y, idx, 2)
         return (y, Tensor(idx)) if return_indices else y
@@ -4052,7 +4115,7 @@ class AvgPool2d(Function):
     def forward(ctx, x, k, s, p, ceil_mode, count_include_pad, divisor_override):
         ctx.args = (k, s, p, ceil_mode, count_include_pad, divisor_override)
         ctx.shape, ctx.dtype = x.shape, x.dtype
-        return _C.avg_pool2d_forward(x, *ctx.args)
+        return _pool2d_kernel(_C.avg_pool2d_forward, x, *ctx.args)
 
     @staticmethod
     def backward(ctx, g):
@@ -4105,7 +4168,7 @@ class AdaptiveAvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, out):
         ctx.shape, ctx.dtype = x.shape, x.dtype
-        return _C.adaptive_avg_pool2d_forward(x, out)
+        return _pool2d_kernel(_C.adaptive_avg_pool2d_forward, x, out)
 
     @staticmethod
     def backward(ctx, g):
@@ -4216,11 +4279,11 @@ def batch_norm(
     training = _bool_arg(training, op, "training")
     x = _float_input(input, op)
     if x.ndim < 2:
-        raise ValueError(f"{op}: input must be at least 2-D (N, C, ...), got shape {x.shape}")
+        raise BadShapeOrValue(f"{op}: input must be at least 2-D (N, C, ...), got shape {x.shape}")
     if training and eps <= 0.0:  # PyTorch's checks (a NaN eps passes them)
-        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+        raise BadShapeOrValue(f"batch_norm eps must be positive during training, but got {eps}")
     if eps < 0.0:
-        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+        raise BadShapeOrValue(f"batch_norm eps must be non-negative, but got {eps}")
     if _mixed_lowp(x, weight, bias, running_mean, running_var):
         y = batch_norm(x.float(), running_mean, running_var, weight, bias, training, momentum, eps)
         return y.to(x.data.dtype)
@@ -4230,15 +4293,24 @@ def batch_norm(
         if t is not None:
             t = _float_input(t, op, name, x.dtype)
             if t.shape != (c,):
-                raise ValueError(f"{op}: {name} must have shape ({c},), got {t.shape}")
+                raise BadShapeOrValue(f"{op}: {name} must have shape ({c},), got {t.shape}")
             if not t.data.flags.c_contiguous:
                 t = t.contiguous()
         args.append(t)
     rm = _stat_array(running_mean, op, "running_mean")
     rv = _stat_array(running_var, op, "running_var")
+    for a, name in ((rm, "running_mean"), (rv, "running_var")):
+        if a is not None and a.dtype != x.data.dtype:  # (torch: RuntimeError)
+            raise BadDtype(f"{op}: {name} is {a.dtype}, expected the input's {x.data.dtype}")
+        if a is not None and a.shape != (c,):
+            raise BadShapeOrValue(f"{op}: {name} must have shape ({c},), got {a.shape}")
+    if momentum is None:  # (nn.BatchNorm's cumulative average passes its factor, a float)
+        raise BadDtype(f"{op}: momentum must be a float, not None")
     if not training and (rm is None or rv is None):
         if x.data.size:
-            raise ValueError(f"{op}: running_mean and running_var are required when not training")
+            raise BadShapeOrValue(
+                f"{op}: running_mean and running_var are required when not training"
+            )
         # nothing to normalise: PyTorch returns the empty result without them (batch statistics
         # of nothing, which touch no running statistic)
         training, rm, rv = True, None, None
@@ -4922,10 +4994,10 @@ def embedding(
     if not int_table:
         weight = _float_input(weight, "embedding", "weight")
     if weight.ndim != 2:
-        raise ValueError(f"embedding: weight must be 2-D, got shape {weight.shape}")
+        raise BadShapeOrValue(f"embedding: weight must be 2-D, got shape {weight.shape}")
     idx = np.asarray(input.data if isinstance(input, Tensor) else input)
     if idx.dtype != np.int64 and idx.dtype != np.int32:  # (as torch: not int8/16, uint8)
-        raise TypeError(
+        raise BadDtype(
             f"embedding: indices must be int64 or int32 integers (as torch), got {idx.dtype}"
         )
     v = weight.shape[0]
@@ -4936,7 +5008,9 @@ def embedding(
         if isinstance(padding_idx, bool) or not isinstance(padding_idx, int | np.integer):
             raise TypeError(f"embedding: padding_idx must be int, not {type(padding_idx).__name__}")
         if not -v <= padding_idx < v:
-            raise ValueError(f"embedding: padding_idx must be within num_embeddings ({v})")
+            raise _AssertionValueError(  # (torch asserts)
+                f"embedding: padding_idx must be within num_embeddings ({v}), got {padding_idx}"
+            )
         padding_idx = int(padding_idx) % v
     if int_table:
         if max_norm is not None:
@@ -4983,7 +5057,9 @@ def _single(v, op: str, name: str) -> int:
 def _seq_input(input, op: str, dtype=None) -> Tensor:
     x = _float_input(input, op, "input", dtype)
     if x.ndim not in (2, 3):
-        raise ValueError(f"{op}: input must be 2-D (C, L) or 3-D (N, C, L), got shape {x.shape}")
+        raise BadShapeOrValue(
+            f"{op}: input must be 2-D (C, L) or 3-D (N, C, L), got shape {x.shape}"
+        )
     return x
 
 
@@ -5269,7 +5345,7 @@ def _norm_params(op: str, weight, bias, c: int, dtype):
         if t is not None:
             t = _float_input(t, op, name, dtype)
             if t.shape != (c,):
-                raise ValueError(f"{op}: {name} must have shape ({c},), got {t.shape}")
+                raise BadShapeOrValue(f"{op}: {name} must have shape ({c},), got {t.shape}")
         out.append(t)
     return out
 
@@ -5352,7 +5428,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
             f"{op}: num_channels {c} of input {x.shape} must be divisible by num_groups={g}"
         )
     if x.data.size == g:  # PyTorch's check: one value per group cannot be normalised
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: expected more than 1 value per channel when training, got input {x.shape}"
         )
     weight, bias = _norm_params(op, weight, bias, c, x.dtype)
@@ -5396,22 +5472,24 @@ def instance_norm(
     dtype = None if weight is None else _float_input(weight, op, "weight").dtype
     x = _float_input(input, op, "input", dtype)
     if x.ndim < (3 if use_input_stats else 2):  # (N, C) works from running statistics
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: expected more than 1 spatial element when training: input must be "
             f"(N, C, *spatial) with spatial dims, got {x.shape}"
         )
     n, c = x.shape[:2]
     weight, bias = _norm_params(op, weight, bias, c, x.dtype)
     if n == 0 and (weight is not None or bias is not None):  # PyTorch's IndexError
-        raise ValueError(f"{op}: an empty batch {x.shape} cannot take a weight or bias")
+        raise BadShapeOrValue(f"{op}: an empty batch {x.shape} cannot take a weight or bias")
     rm = _stat_array(running_mean, op, "running_mean")
     rv = _stat_array(running_var, op, "running_var")
     for a, name in ((rm, "running_mean"), (rv, "running_var")):
         if a is not None and a.shape != (c,):
-            raise ValueError(f"{op}: {name} must have shape ({c},), got {a.shape}")
+            raise BadShapeOrValue(f"{op}: {name} must have shape ({c},), got {a.shape}")
     if not use_input_stats:
         if rm is None or rv is None:
-            raise ValueError(f"{op}: running_mean and running_var are needed without input stats")
+            raise BadShapeOrValue(
+                f"{op}: running_mean and running_var are needed without input stats"
+            )
         # copies of the statistics and weight, as torch's instance_norm repeats them per
         # sample: a write into them after the forward is not refused. Statistics of another
         # real dtype are taken in the input's, as PyTorch (and as in training)
@@ -5421,7 +5499,7 @@ def instance_norm(
         return batch_norm(x, rm, rv, w, bias, False, momentum, eps)
     spatial = math.prod(x.shape[2:])
     if spatial == 1:  # PyTorch's check; empty inputs are fine
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: expected more than 1 spatial element when training, got input {x.shape}"
         )
     axes = tuple(range(2, x.ndim))
@@ -5632,7 +5710,7 @@ _INTERP_DIMS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
 def _spatial_arg(v, n: int, op: str, name: str, kind):
     vals = tuple(v) if isinstance(v, tuple | list) else (v,) * n
     if len(vals) != n:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: {name} {v!r} must have one entry per spatial dim ({n} for this input)"
         )
     if not all(isinstance(a, kind) and not isinstance(a, bool) for a in vals):
@@ -5675,40 +5753,44 @@ def interpolate(
         x = _float_input(input, op)
     modes = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
     if mode not in modes:
-        raise ValueError(f"{op}: mode must be one of {modes}, got {mode!r}")
+        raise _Unsupported(f"{op}: mode must be one of {modes}, got {mode!r}")
     if x.ndim not in (3, 4, 5) or (mode in _INTERP_DIMS and x.ndim != _INTERP_DIMS[mode]):
         want = _INTERP_DIMS.get(mode, "3, 4 or 5")
-        raise ValueError(f"{op}: mode {mode!r} expects a {want}-D input, got shape {x.shape}")
+        raise _Unsupported(f"{op}: mode {mode!r} expects a {want}-D input, got shape {x.shape}")
     if align_corners is not None and not isinstance(align_corners, bool):
         # (torch's TypeError: a str, number or tuple was read by its truth)
         raise TypeError(f"{op}: align_corners must be a bool or None, got {align_corners!r}")
     if align_corners is not None and mode not in _INTERP_DIMS:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: align_corners option can only be set with the interpolating modes: "
             f"linear | bilinear | trilinear (got mode {mode!r})"
         )
     if antialias and mode not in ("bilinear", "bicubic"):
-        raise ValueError(f"{op}: antialias=True needs mode 'bilinear' or 'bicubic', got {mode!r}")
+        raise BadShapeOrValue(
+            f"{op}: antialias=True needs mode 'bilinear' or 'bicubic', got {mode!r}"
+        )
     n = x.ndim - 2
     if (size is None) == (scale_factor is None):
-        raise ValueError(f"{op}: exactly one of size or scale_factor must be given")
+        raise BadShapeOrValue(f"{op}: exactly one of size or scale_factor must be given")
     if size is not None:
         if recompute_scale_factor:
-            raise ValueError(f"{op}: recompute_scale_factor is not meaningful with a size")
+            raise BadShapeOrValue(f"{op}: recompute_scale_factor is not meaningful with a size")
         out = tuple(int(s) for s in _spatial_arg(size, n, op, "size", int | np.integer))
         if max(out) >= 2**63:  # (torch's TypeError; a size of 2**63 gave an empty output)
             raise TypeError(f"{op}: size {out} does not fit in int64")
         scales = (None,) * n
     else:
         sf = _spatial_arg(scale_factor, n, op, "scale_factor", int | float | np.number)
+        if not all(math.isfinite(s) for s in sf):  # (torch: RuntimeError)
+            raise BadShapeOrValue(f"{op}: scale_factor {tuple(sf)} gives no int64 output size")
         out = tuple(int(np.floor(float(i) * float(s))) for i, s in zip(x.shape[2:], sf))
         if max(out) >= 2**63:  # (torch's RuntimeError; was NumPy's "Maximum allowed size")
             raise BadShapeOrValue(f"{op}: output size {out} cannot be converted to int64")
         scales = (None,) * n if recompute_scale_factor else tuple(float(s) for s in sf)
     if min(out) < (0 if mode == "area" else 1):  # area is adaptive pooling: may be empty
-        raise ValueError(f"{op}: input {x.shape} gives an empty output size {out}")
+        raise BadShapeOrValue(f"{op}: input {x.shape} gives an empty output size {out}")
     if mode != "area" and 0 in x.shape[1:]:
-        raise ValueError(f"{op}: only the batch dim of the input may be empty, got {x.shape}")
+        raise BadShapeOrValue(f"{op}: only the batch dim of the input may be empty, got {x.shape}")
     if mode == "area":
         pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[n - 1]
         return pool(x, out[0] if n == 1 else out)
@@ -5744,9 +5826,9 @@ def _shuffle_factor(input, r, op: str, name: str) -> tuple[Tensor, int]:
     x = _float_input(input, op) if not isinstance(input, Tensor) else input
     r = _int_arg(r, op, name)
     if r < 1:
-        raise ValueError(f"{op}: {name} must be >= 1, got {r}")
+        raise BadShapeOrValue(f"{op}: {name} must be >= 1, got {r}")
     if x.ndim < 3:
-        raise ValueError(f"{op}: input must be at least 3-D (*, C, H, W), got shape {x.shape}")
+        raise BadShapeOrValue(f"{op}: input must be at least 3-D (*, C, H, W), got shape {x.shape}")
     return x, r
 
 
@@ -5761,7 +5843,7 @@ def pixel_shuffle(input, upscale_factor: int) -> Tensor:
     x, r = _shuffle_factor(input, upscale_factor, "pixel_shuffle", "upscale_factor")
     *lead, c, h, w = x.shape
     if c % (r * r):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"pixel_shuffle: channels {c} of input {x.shape} must be divisible by "
             f"upscale_factor**2 = {r * r}"
         )
@@ -5776,7 +5858,7 @@ def pixel_unshuffle(input, downscale_factor: int) -> Tensor:
     x, r = _shuffle_factor(input, downscale_factor, "pixel_unshuffle", "downscale_factor")
     *lead, c, h, w = x.shape
     if h % r or w % r:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"pixel_unshuffle: height and width of input {x.shape} must be divisible by "
             f"downscale_factor={r}"
         )
@@ -5945,7 +6027,11 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
         (1, 2, 5, 5)
     """
     op = "pad"
-    kinds = "biu" if mode in ("constant", "circular") else "iu"  # (no bool reflect/replicate)
+    if mode not in ("constant", "reflect", "replicate", "circular"):  # (PyTorch's first check)
+        raise _Unsupported(
+            f"{op}: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
+        )
+    kinds = "biuc" if mode in ("constant", "circular") else "iu"  # (no bool reflect/replicate)
     if isinstance(input, Tensor) and input.data.dtype.kind in kinds:
         x = input  # any dtype, as PyTorch (token ids, masks); the fill value is cast to it
     else:
@@ -5954,10 +6040,10 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
         raise TypeError(f"{op}: pad must be a tuple of ints, got {pad!r}")
     pads = [_int_arg(p, op, "pad") for p in pad]
     if len(pads) % 2:
-        raise ValueError(f"{op}: padding length must be divisible by 2, got {len(pads)}")
+        raise BadShapeOrValue(f"{op}: padding length must be divisible by 2, got {len(pads)}")
     k = len(pads) // 2
     if k > x.ndim:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: padding length {len(pads)} is more than twice the input's {x.ndim} dims "
             f"(shape {x.shape})"
         )
@@ -5972,14 +6058,14 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
             else tuple(n + min(lo, 0) + min(hi, 0) for n, (lo, hi) in zip(x.shape, full))
         )
         if min(cropped, default=0) < 0:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: negative padding in {tuple(pads)} crops more than input shape {x.shape}"
             )
         fill = 0.0 if value is None else float(value)
         if x.data.dtype.kind in "iu" and value is not None:
             info = np.iinfo(x.data.dtype)
             if not info.min <= value <= info.max:
-                raise ValueError(
+                raise BadShapeOrValue(
                     f"{op}: value {value} cannot be converted to {x.dtype} without overflow"
                 )
             fill = value  # exact for large int64 values
@@ -5988,27 +6074,23 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
         # outside the graph: the same forward without the generic apply (~1 us, as ops._view)
         y = ConstantPad.forward(ConstantPad.__new__(ConstantPad), x.data, full, fill)
         return Tensor._make(y, False, None, 0)
-    if mode not in ("reflect", "replicate", "circular"):
-        raise ValueError(
-            f"{op}: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
-        )
     if value not in (None, 0):
-        raise ValueError(f"{op}: padding mode {mode!r} doesn't take a value argument")
+        raise BadShapeOrValue(f"{op}: padding mode {mode!r} doesn't take a value argument")
     if not 1 <= k <= 3 or x.ndim not in (k + 1, k + 2):
-        raise ValueError(
+        raise _Unsupported(
             f"{op}: mode {mode!r} pads the last 1 to 3 dims of a ({k + 1})-D or ({k + 2})-D "
             f"input; got pad {tuple(pads)} for shape {x.shape}"
         )
     outs = [x.shape[d] + lo + hi for d, (lo, hi) in zip(dims, pairs)]
     empty = 0 in outs or 0 in x.shape[: x.ndim - k]
     if min(outs) < 0 or (mode != "circular" and max(outs) < 1):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: {mode} padding {tuple(pads)} gives output size {tuple(outs)} for input shape "
             f"{x.shape}; sizes must be >= 0" + ("" if mode == "circular" else ", one non-empty")
         )
     if mode != "circular" and 0 in x.shape[x.ndim - k - 1 :]:
         # As PyTorch: only a batch dim (of a (k + 2)-D input) may be empty.
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: {mode} padding needs non-empty dims except the batch dim, got shape {x.shape}"
         )
     for d, (lo, hi) in zip(dims, pairs):
@@ -6017,12 +6099,12 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
         # Circular wraps what the crop leaves, which must not be empty when the output is not.
         cropped = n + min(lo, 0) + min(hi, 0)
         if (mode == "reflect" and max(lo, hi) >= n) or (mode == "circular" and max(lo, hi) > n):
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: {mode} padding ({lo}, {hi}) of dim {d} must be at most "
                 f"{n - (mode == 'reflect')} for input shape {x.shape}"
             )
         if mode == "circular" and cropped < 1 and not empty:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: circular padding ({lo}, {hi}) of dim {d} crops all of its {n} elements "
                 f"and has nothing to wrap (shape {x.shape})"
             )
@@ -6110,7 +6192,7 @@ def _block_args(op, size, kernel_size, dilation, padding, stride):
     k, d = _pair(kernel_size, op, "kernel_size"), _pair(dilation, op, "dilation")
     p, s = _pair(padding, op, "padding"), _pair(stride, op, "stride")
     if min(k) < 1 or min(d) < 1 or min(s) < 1 or min(p) < 0:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: kernel_size, dilation and stride must be >= 1 and padding >= 0, got "
             f"kernel_size={k}, dilation={d}, padding={p}, stride={s}"
         )
@@ -6118,7 +6200,7 @@ def _block_args(op, size, kernel_size, dilation, padding, stride):
         (n + 2 * pp - dd * (kk - 1) - 1) // ss + 1 for n, kk, dd, pp, ss in zip(size, k, d, p, s)
     )
     if min(out) < 1:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: kernel_size={k} with dilation={d} does not fit the padded spatial size "
             f"{size} (padding={p}): no sliding blocks"
         )
@@ -6145,11 +6227,13 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     )
     unbatched = x.ndim == 3
     if x.ndim not in (3, 4):
-        raise ValueError(f"{op}: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got {x.shape}")
+        raise BadShapeOrValue(
+            f"{op}: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got {x.shape}"
+        )
     if unbatched:
         x = x.unsqueeze(0)
     if 0 in x.shape[1:]:  # as PyTorch: only the batch may be empty
-        raise ValueError(f"{op}: expected non-empty dims except the batch, got {x.shape}")
+        raise BadShapeOrValue(f"{op}: expected non-empty dims except the batch, got {x.shape}")
     args = _block_args(op, x.shape[2:], kernel_size, dilation, padding, stride)
     y = Unfold.apply(x.contiguous(), *args)
     return y.squeeze(0) if unbatched else y
@@ -6168,22 +6252,24 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Te
     x = _float_input(input, op)
     unbatched = x.ndim == 2
     if x.ndim not in (2, 3):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input must be 2-D (C*kh*kw, L) or 3-D (N, C*kh*kw, L), got {x.shape}"
         )
     if unbatched:
         x = x.unsqueeze(0)
     if x.shape[1] == 0:  # as PyTorch
-        raise ValueError(f"{op}: expected a non-empty dim 1 (C * kernel elements), got {x.shape}")
+        raise BadShapeOrValue(
+            f"{op}: expected a non-empty dim 1 (C * kernel elements), got {x.shape}"
+        )
     hw = _pair(output_size, op, "output_size")
     k, d, p, s, out = _block_args(op, hw, kernel_size, dilation, padding, stride)
     if x.shape[1] % (k[0] * k[1]):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input {x.shape}: dim 1 must be divisible by the kernel's {k[0]}*{k[1]} "
             f"elements (kernel_size={k})"
         )
     if x.shape[2] != out[0] * out[1]:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input {x.shape}: dim 2 must equal the {out[0]} * {out[1]} = "
             f"{out[0] * out[1]} sliding blocks of output_size={hw}, kernel_size={k}, "
             f"dilation={d}, padding={p}, stride={s}"
@@ -6210,7 +6296,7 @@ class AdaptiveMaxPool2d(Function):
     def forward(ctx, x, out):
         # the first maximum in row-major order (the last NaN), as PyTorch (pool2d.cpp); as
         # (B, 1, H, W), so that B may be 0
-        y, idx = _C.adaptive_max_pool2d_forward(_contig(x)[:, None], out)
+        y, idx = _pool2d_kernel(_C.adaptive_max_pool2d_forward, _contig(x)[:, None], out)
         y, idx = y[:, 0], idx[:, 0]
         ctx.save_for_backward(idx)
         ctx.shape = x.shape
@@ -6273,7 +6359,7 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     x = _pool_input(input, op)
     out = _adaptive_size(output_size, x.shape[-2:], op)
     if 0 in x.shape[-3:]:  # as PyTorch: only the batch may be empty
-        raise ValueError(f"{op}: input {x.shape} has an empty non-batch dim")
+        raise BadShapeOrValue(f"{op}: input {x.shape} has an empty non-batch dim")
     lead = x.shape[:-2]
     y, idx = AdaptiveMaxPool2d.apply(x.reshape(-1, *x.shape[-2:]), out)
     y, idx = y.reshape(*lead, *out), idx.reshape(*lead, *out)
@@ -6417,10 +6503,12 @@ def local_response_norm(
     op = "local_response_norm"
     x = input if _is_int(input) else _float_input(input, op)
     if x.ndim < 3:
-        raise ValueError(f"{op}: expected 3D or higher dimensionality input (got {x.ndim} dims)")
+        raise BadShapeOrValue(
+            f"{op}: expected 3D or higher dimensionality input (got {x.ndim} dims)"
+        )
     size = _int_arg(size, op, "size")
     if size < 1:
-        raise ValueError(f"{op}: size must be >= 1, got {size}")
+        raise BadShapeOrValue(f"{op}: size must be >= 1, got {size}")
     if x.data.size == 0:
         return _as_float(x)
     c = x.shape[1]
@@ -6446,14 +6534,14 @@ def bilinear(input1, input2, weight, bias=None) -> Tensor:
     a = _float_input(input1, op, "input1", weight.dtype)
     b = _float_input(input2, op, "input2", weight.dtype)
     if weight.ndim != 3:
-        raise ValueError(f"{op}: weight must be 3-D (out, in1, in2), got shape {weight.shape}")
+        raise BadShapeOrValue(f"{op}: weight must be 3-D (out, in1, in2), got shape {weight.shape}")
     if a.ndim == 0 or a.shape[:-1] != b.shape[:-1]:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input1 {a.shape} and input2 {b.shape} must have the same leading dims"
         )
     o, i1, i2 = weight.shape
     if a.shape[-1] != i1 or b.shape[-1] != i2:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: inputs {a.shape} and {b.shape} do not match weight {weight.shape} "
             f"(expected last dims {i1} and {i2})"
         )
@@ -6464,7 +6552,7 @@ def bilinear(input1, input2, weight, bias=None) -> Tensor:
     if bias is not None:
         bias = _float_input(bias, op, "bias", weight.dtype)
         if bias.shape != (o,):
-            raise ValueError(f"{op}: bias must have shape ({o},), got {bias.shape}")
+            raise BadShapeOrValue(f"{op}: bias must have shape ({o},), got {bias.shape}")
         y = y + bias
     return y.reshape(*lead, o)
 
@@ -6476,12 +6564,12 @@ def channel_shuffle(input, groups: int) -> Tensor:
     x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
     g = _int_arg(groups, op, "groups")
     if x.ndim < 3:
-        raise ValueError(f"{op}: expects input with > 2 dims, got shape {x.shape}")
+        raise BadShapeOrValue(f"{op}: expects input with > 2 dims, got shape {x.shape}")
     if g < 1:
-        raise ValueError(f"{op}: number of groups must be positive, got {g}")
+        raise BadShapeOrValue(f"{op}: number of groups must be positive, got {g}")
     n, c = x.shape[:2]
     if c % g:
-        raise ValueError(f"{op}: number of channels {c} must be divisible by groups {g}")
+        raise BadShapeOrValue(f"{op}: number of channels {c} must be divisible by groups {g}")
     rest = x.shape[2:]
     return x.reshape(n, g, c // g, *rest).transpose(1, 2).reshape(n, c, *rest)
 
@@ -6499,9 +6587,9 @@ def _lp_pool(op, input, norm_type, kernel_size, stride, ceil_mode, window: int) 
     )
     x = input if isinstance(input, Tensor) else _float_input(input, op)
     if x.ndim not in (nd + 1, nd + 2):
-        raise ValueError(f"{op}: input must be {nd + 1}-D or {nd + 2}-D, got shape {x.shape}")
+        raise BadShapeOrValue(f"{op}: input must be {nd + 1}-D or {nd + 2}-D, got shape {x.shape}")
     if norm_type == 0:  # the root 1 / norm_type (PyTorch raises ZeroDivisionError)
-        raise ValueError(f"{op}: norm_type must be nonzero")
+        raise BadShapeOrValue(f"{op}: norm_type must be nonzero")
     if isinstance(norm_type, int | float) and abs(norm_type) == math.inf:
         a = ops.abs(x)
         if norm_type > 0:
@@ -6565,7 +6653,7 @@ def _pool3d(x: Tensor, pool2d, depth_args: tuple, hw_args: tuple, with_indices: 
     lead, (d, h, w) = x.shape[:-3], x.shape[-3:]
     if 0 in x.shape[-4:]:  # as PyTorch: only the batch may be empty
         op = pool2d.__name__.replace("2d", "3d")
-        raise ValueError(f"{op}: expected non-empty (C, D, H, W), got input {x.shape}")
+        raise BadShapeOrValue(f"{op}: expected non-empty (C, D, H, W), got input {x.shape}")
     flat = x.reshape(-1, 1, h, w)  # batched, so an empty batch stays a batch
     if with_indices:
         y, idx_hw = pool2d(flat, *hw_args, return_indices=True)
@@ -6592,7 +6680,11 @@ def _pool3d(x: Tensor, pool2d, depth_args: tuple, hw_args: tuple, with_indices: 
 def _pool3d_args(op, kernel_size, stride, padding, dilation=1):
     k = _triple(_one(kernel_size), op, "kernel_size")
     s = _triple(_one(_stride_or(k, stride)), op, "stride")
-    return k, s, _triple(_one(padding), op, "padding"), _triple(_one(dilation), op, "dilation")
+    d = _triple(_one(dilation), op, "dilation")
+    for name, v in (("kernel size", k), ("stride", s), ("dilation", d)):
+        if min(v) <= 0:  # (before the output size divides by the stride)
+            raise BadShapeOrValue(f"{op}: {name} should be greater than zero, but got {v}")
+    return k, s, _triple(_one(padding), op, "padding"), d
 
 
 def max_pool3d(
@@ -6626,7 +6718,7 @@ def max_pool3d(
         out = [_pool_out(*a, ceil_mode) for a in zip(x.shape[-3:], k, s, p, d)]
         if min(out) < 1:
             c, size = x.shape[-4], "x".join(map(str, x.shape[-3:]))
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: given input size ({c}x{size}), calculated output size "
                 f"({c}x{'x'.join(map(str, out))}) is too small"
             )
@@ -6700,7 +6792,7 @@ def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
     op = "adaptive_max_pool3d"
     x = _vol_input(input, op)
     if min(x.shape[-3:]) < 1:
-        raise ValueError(f"{op}: input {x.shape} has an empty spatial dim")
+        raise BadShapeOrValue(f"{op}: input {x.shape} has an empty spatial dim")
     od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
     if 0 in (od, oh, ow) and 0 not in x.shape[-4:]:
         return _empty_pool(x, (od, oh, ow), bool(return_indices))
@@ -6747,36 +6839,36 @@ def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
     """max_unpool over the last nd dims (indices flat into their product)."""
     idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
     if idx.dtype != np.int64:  # (PyTorch takes max_pool's int64 indices only)
-        raise TypeError(f"{op}: indices must be an int64 integer tensor, got {idx.dtype}")
+        raise BadDtype(f"{op}: indices must be an int64 integer tensor, got {idx.dtype}")
     if idx.shape != x.shape:
         raise BadShapeOrValue(f"{op}: indices shape {idx.shape} must equal input shape {x.shape}")
     if 0 in x.shape[1:]:  # (the leading dim, batch or unbatched channels, may be empty)
-        raise ValueError(f"{op}: expected non-empty dims after the first, got input {x.shape}")
+        raise BadShapeOrValue(f"{op}: expected non-empty dims after the first, got input {x.shape}")
     dims = x.shape[-nd:]
     default = tuple((n - 1) * ss - 2 * pp + kk for n, ss, pp, kk in zip(dims, s, p, k))
     if output_size is None:
         out = default
     else:
         if len(output_size) not in (nd, nd + 2):
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: output_size must have {nd} or {nd + 2} elements, got {output_size}"
             )
         out = tuple(int(o) for o in output_size)[-nd:]
         for dim, (o, dflt, ss) in enumerate(zip(out, default, s)):
             if not dflt - ss < o < dflt + ss:
-                raise ValueError(
+                raise BadShapeOrValue(
                     f"{op}: invalid output_size {tuple(output_size)} (dim {dim} must be between "
                     f"{dflt - ss} and {dflt + ss})"
                 )
     if min(out) < 0:
-        raise ValueError(f"{op}: input {x.shape} gives a negative output size {out}")
+        raise BadShapeOrValue(f"{op}: input {x.shape} gives a negative output size {out}")
     if 0 in out:  # nothing to place: an empty output, as PyTorch (no index is checked)
         return x.reshape(-1)[:0].reshape(*x.shape[:-nd], *out)
     m = int(np.prod(out))
     idx2 = idx.reshape(-1, int(np.prod(dims))).astype(np.int64, copy=False)
     if idx2.size and (idx2.min() < 0 or idx2.max() >= m):
         bad = int(idx2.min() if idx2.min() < 0 else idx2.max())
-        raise ValueError(f"{op}: found an invalid max index {bad} for an output of size {out}")
+        raise BadShapeOrValue(f"{op}: found an invalid max index {bad} for an output of size {out}")
     y = MaxUnpool.apply(x.contiguous().reshape(idx2.shape), _contig(idx2), m)
     return y.reshape(*x.shape[:-nd], *out)
 
@@ -7050,7 +7142,9 @@ def multilabel_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     n, c = x2.shape
     valid = np.cumprod(t2 != -1, axis=1).astype(bool)  # targets before the first -1
     if np.any(valid & ((t2 < 0) | (t2 >= c))):
-        raise IndexError(f"{op}: target values must be in [-1, {c}), got {t2.min()}..{t2.max()}")
+        raise _IndexRuntimeError(
+            f"{op}: target values must be in [-1, {c}), got {t2.min()}..{t2.max()}"
+        )
     tgt = np.where(valid, t2, 0)
     is_target = np.zeros((n, c), bool)
     rows = np.repeat(np.arange(n), c)[valid.ravel()]
@@ -7092,9 +7186,9 @@ def pdist(input, p: float = 2.0) -> Tensor:
     op = "pdist"
     x = _float_input(input, op)
     if x.ndim != 2:
-        raise ValueError(f"{op}: only supports 2-D tensors, got {x.ndim}-D input {x.shape}")
+        raise BadShapeOrValue(f"{op}: only supports 2-D tensors, got {x.ndim}-D input {x.shape}")
     if not p >= 0:
-        raise ValueError(f"{op}: only supports non-negative p values, got {p}")
+        raise BadShapeOrValue(f"{op}: only supports non-negative p values, got {p}")
     i, j = np.triu_indices(x.shape[0], 1)
     d = x[i] - x[j]
     if p == 0:  # the count of differing coordinates: piecewise constant, a zero gradient
@@ -7139,7 +7233,7 @@ def affine_grid(theta, size, align_corners=None) -> Tensor:
     if nd not in (2, 3):
         raise NotImplementedError(f"{op} only supports 4D and 5D sizes, got size {list(size)}")
     if th.ndim != 3 or th.shape != (size[0], nd, nd + 1):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: expected a batch of {nd}D affine matrices of shape (N, {nd}, {nd + 1}) for "
             f"size {list(size)}, got theta of shape {th.shape}"
         )
@@ -7152,7 +7246,7 @@ def affine_grid(theta, size, align_corners=None) -> Tensor:
             stacklevel=2,
         )
     elif min(size) <= 0:  # (as PyTorch, also N and C; not checked after the warning above)
-        raise ValueError(f"{op}: expected non-zero, positive output size, got {list(size)}")
+        raise BadShapeOrValue(f"{op}: expected non-zero, positive output size, got {list(size)}")
 
     def axis(n):  # the normalised coordinates of n pixels along one axis
         if n == 1:
@@ -7427,16 +7521,16 @@ def grid_sample(
     x = _float_input(input, op)
     gr = _float_input(grid, op, "grid", x.dtype)
     if mode not in ("bilinear", "nearest", "bicubic"):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: expected mode to be 'bilinear', 'nearest' or 'bicubic', but got: '{mode}'"
         )
     if padding_mode not in ("zeros", "border", "reflection"):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: expected padding_mode to be 'zeros', 'border', or 'reflection', but got: "
             f"'{padding_mode}'"
         )
     if mode == "bicubic" and x.ndim != 4:
-        raise ValueError(f"{op}: mode='bicubic' needs a 4-D input, got shape {x.shape}")
+        raise BadShapeOrValue(f"{op}: mode='bicubic' needs a 4-D input, got shape {x.shape}")
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=2)
         align_corners = False
@@ -7446,13 +7540,13 @@ def grid_sample(
         or gr.shape[-1] != x.ndim - 2
         or gr.shape[0] != x.shape[0]
     ):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: expected a 4-D input (N, C, H, W) with a grid (N, H_out, W_out, 2), or a "
             f"5-D input with a grid (N, D_out, H_out, W_out, 3), the same N; got input "
             f"{x.shape} and grid {gr.shape}"
         )
     if min(x.shape[2:]) < 1:
-        raise ValueError(f"{op}: input {x.shape} has an empty spatial dim")
+        raise BadShapeOrValue(f"{op}: input {x.shape} has an empty spatial dim")
     return GridSample.apply(
         x.contiguous(), gr.contiguous(), mode, padding_mode, bool(align_corners)
     )
@@ -7596,7 +7690,7 @@ def embedding_bag(
     """
     op = "embedding_bag"
     if mode not in ("sum", "mean", "max"):
-        raise ValueError(f"{op}: mode has to be one of sum, mean or max, got {mode!r}")
+        raise BadShapeOrValue(f"{op}: mode has to be one of sum, mean or max, got {mode!r}")
     idx = np.asarray(input.data if isinstance(input, Tensor) else input)
     if idx.dtype.kind not in "biu":
         raise TypeError(f"{op}: input must be an integer tensor, got {idx.dtype}")
@@ -7616,7 +7710,9 @@ def embedding_bag(
         )
     if idx.ndim == 2:
         if offsets is not None:
-            raise ValueError(f"{op}: if input is 2-D, then offsets has to be None, got offsets")
+            raise BadShapeOrValue(
+                f"{op}: if input is 2-D, then offsets has to be None, got offsets"
+            )
         nb, length = idx.shape
         if length == 0:  # PyTorch steps its bag offsets by the bag length, and refuses 0
             raise RuntimeError(
@@ -7626,29 +7722,31 @@ def embedding_bag(
         ends = starts + length
     elif idx.ndim == 1:
         if offsets is None:
-            raise ValueError(f"{op}: offsets has to be a 1-D tensor but got None")
+            raise BadShapeOrValue(f"{op}: offsets has to be a 1-D tensor but got None")
         off = np.asarray(offsets.data if isinstance(offsets, Tensor) else offsets)
         if off.ndim != 1 or off.dtype.kind not in "iu":
-            raise ValueError(f"{op}: offsets has to be a 1-D integer tensor, got {off.shape}")
+            raise BadShapeOrValue(f"{op}: offsets has to be a 1-D integer tensor, got {off.shape}")
         off = off.astype(np.int64)
         if include_last_offset and off.size == 0:  # torch's check and words
             raise RuntimeError("include_last_offset: number of offset should be at least 1")
         if off.size and off[0] != 0:
-            raise ValueError(f"{op}: offsets[0] has to be 0, got {int(off[0])}")
+            raise BadShapeOrValue(f"{op}: offsets[0] has to be 0, got {int(off[0])}")
         bounds = off if include_last_offset else np.r_[off, idx.size]
         if np.any(np.diff(bounds) < 0) or (bounds.size and bounds[-1] > idx.size):
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: offsets must be non-decreasing and at most the input size {idx.size}, "
                 f"got {off.tolist()}"
             )
         starts, ends = bounds[:-1], bounds[1:]
         nb = len(starts)
     else:
-        raise ValueError(f"{op}: input has to be 1-D or 2-D, got shape {idx.shape}")
+        raise BadShapeOrValue(f"{op}: input has to be 1-D or 2-D, got shape {idx.shape}")
     if scale_grad_by_freq and mode == "max":
-        raise ValueError(f"{op}: max mode does not support scaling the gradient by the frequency")
+        raise BadShapeOrValue(
+            f"{op}: max mode does not support scaling the gradient by the frequency"
+        )
     if sparse and mode == "max":  # torch's check and type
-        raise ValueError(f"{op}: max mode does not support sparse weights")
+        raise BadShapeOrValue(f"{op}: max mode does not support sparse weights")
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError(
             f"{op}: per_sample_weights was not None. per_sample_weights is only supported for "
@@ -7682,6 +7780,11 @@ def embedding_bag(
             if mode == "max":
                 return _EmbeddingBagMax.apply(weight, used, bounds, pad)
             return _EmbeddingBagSum.apply(weight, used, bounds, pad, mode == "mean")
+    if used.size and (used.min() < 0 or used.max() >= np.shape(weight)[0]):
+        bad = used[(used < 0) | (used >= np.shape(weight)[0])][0]
+        raise _IndexRuntimeError(
+            f"embedding_bag: index {int(bad)} is out of range for {np.shape(weight)[0]} embeddings"
+        )
     bag = np.repeat(np.arange(nb), lens)
     # dense gradients with scale_grad_by_freq are scaled below, as torch scales them
     freq_in_lookup = scale_grad_by_freq and sparse  # (which torch refuses in backward)
@@ -7694,7 +7797,7 @@ def embedding_bag(
     if per_sample_weights is not None:
         psw = _float_input(per_sample_weights, op, "per_sample_weights", emb.dtype)
         if psw.shape != idx.shape:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: per_sample_weights {psw.shape} must have the shape of input {idx.shape}"
             )
         emb = emb * psw.reshape(-1, 1)[: used.size]
@@ -7771,7 +7874,7 @@ def _lengths(v, n: int, op: str, name: str) -> np.ndarray:
         raise TypeError(f"{op}: {name} must be integers, got {a.dtype}")
     a = a.reshape(-1).astype(np.int64)
     if a.shape != (n,):
-        raise ValueError(f"{op}: {name} must have length {n} (the batch size), got {a.shape}")
+        raise BadShapeOrValue(f"{op}: {name} must have length {n} (the batch size), got {a.shape}")
     return a
 
 
@@ -7952,20 +8055,22 @@ def _fractional_intervals(u: np.ndarray, n_in: int, n_out: int, k: int) -> np.nd
 def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, samples):
     x = _float_input(input, op)
     if x.ndim not in (nd + 1, nd + 2):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input must be {nd + 1}-D or {nd + 2}-D (N, C, spatial...), got {x.shape}"
         )
     if 0 in x.shape[x.ndim - nd - 1 :]:
-        raise ValueError(f"{op}: only the batch dim may be empty, got input {x.shape}")
+        raise BadShapeOrValue(f"{op}: only the batch dim may be empty, got input {x.shape}")
     tup = _pair if nd == 2 else _triple
     k = tup(kernel_size, op, "kernel_size")
     sizes = x.shape[-nd:]
     if output_size is None:
         if output_ratio is None:
-            raise ValueError(f"{op} requires specifying either an output_size or an output_ratio")
+            raise BadShapeOrValue(
+                f"{op} requires specifying either an output_size or an output_ratio"
+            )
         r = output_ratio if isinstance(output_ratio, tuple | list) else (output_ratio,) * nd
         if len(r) != nd or not all(0 < v < 1 for v in r):
-            raise ValueError(f"{op}: output_ratio must be in (0, 1), got {output_ratio!r}")
+            raise BadShapeOrValue(f"{op}: output_ratio must be in (0, 1), got {output_ratio!r}")
         out = tuple(int(n * v) for n, v in zip(sizes, r))
     else:
         out = tup(output_size, op, "output_size")
@@ -7974,7 +8079,7 @@ def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, 
     for n, o, kk in zip(sizes, out, k):
         if kk < 1 or o < 0 or o + kk - 1 > n - slack:
             cmp = "<=" if nd == 2 else "<"
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: kernel_size {k} and output_size {out} do not fit input {x.shape} "
                 f"(need output + kernel - 1 {cmp} input per dim)"
             )
@@ -7988,7 +8093,7 @@ def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, 
         u = np.asarray(samples.data if isinstance(samples, Tensor) else samples, x.dtype)
         # as torch: rows past the batch are ignored (an unbatched input is a batch of 1)
         if u.ndim != 3 or u.shape[0] < n or u.shape[1:] != (c, nd):
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: _random_samples must have shape ({n} or more, {c}, {nd}), got {u.shape}"
             )
     u = u[:n].reshape(n * c, nd)

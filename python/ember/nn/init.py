@@ -12,6 +12,8 @@ import warnings
 import numpy as np
 
 from ember import _inplace, _lowp, random
+from ember._errors import BadShapeOrValue
+from ember.nn.functional import _NoKernel
 from ember.ops import _special
 from ember.random import rng
 from ember.tensor import Tensor
@@ -86,10 +88,10 @@ def _fill(tensor: Tensor, values) -> Tensor:
 
 def _rng(tensor, op: str, generator) -> np.random.Generator:
     """The generator to draw ``tensor``'s random values from (``rng(generator)``). An integer
-    or bool tensor would silently truncate the draw (PyTorch raises NotImplementedError), so it
-    is a TypeError."""
+    or bool tensor would silently truncate the draw: refused with PyTorch's NotImplementedError
+    (also a BadDtype, ember's TypeError)."""
     if tensor.data.dtype.kind not in "fc" and not _lowp.is_float(tensor.data.dtype):
-        raise TypeError(f"{op}: needs a floating-point tensor, got {tensor.data.dtype}")
+        raise _NoKernel(f"{op}: needs a floating-point tensor, got {tensor.data.dtype}")
     return rng(generator)
 
 
@@ -156,7 +158,12 @@ def trunc_normal_(
 
 @_tensor_or_array
 def constant_(tensor, val: float) -> Tensor:
-    return _fill(tensor, val)
+    try:
+        return _fill(tensor, val)
+    except (OverflowError, ValueError):  # NaN, inf or out of range for an integer dtype
+        raise BadShapeOrValue(  # (torch: RuntimeError)
+            f"constant_: value {val} cannot be converted to type {tensor.dtype} without overflow"
+        ) from None
 
 
 @_tensor_or_array

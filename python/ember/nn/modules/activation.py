@@ -93,7 +93,9 @@ class GELU(Module):
     def __init__(self, approximate: str = "none"):
         super().__init__()
         if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+            raise F.BadShapeOrValue(  # (torch: RuntimeError)
+                f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}"
+            )
         self.approximate = approximate
 
     def forward(self, input):
@@ -491,26 +493,28 @@ class MultiheadAttention(Module):
             # PyTorch drops the hinted mask for its kernel's causal flag without checking its
             # shape (only its rank): the same causal mask in its place
             if _mask_array(attn_mask, "attn_mask").ndim not in (2, 3):
-                raise ValueError(f"{op}: attn_mask must be 2-D or 3-D, got {attn_mask.shape}")
+                raise F.BadShapeOrValue(
+                    f"{op}: attn_mask must be 2-D or 3-D, got {attn_mask.shape}"
+                )
             attn_mask = np.triu(np.ones((lq, s), bool), 1)
         if attn_mask is not None:
             am = _mask_array(attn_mask, "attn_mask")
             if am.ndim == 2:
                 if am.shape != (lq, s):
-                    raise ValueError(
+                    raise F.BadShapeOrValue(
                         f"{op}: 2-D attn_mask must have shape (L, S) = {(lq, s)}, got {am.shape}"
                     )
             elif am.ndim == 3:
                 if am.shape != (n * h, lq, s):
-                    raise ValueError(
+                    raise F.BadShapeOrValue(
                         f"{op}: 3-D attn_mask must have shape (N * num_heads, L, S) = "
                         f"{(n * h, lq, s)}, got {am.shape}"
                     )
                 am = am.reshape(n, h, lq, s)
             else:
-                raise ValueError(f"{op}: attn_mask must be 2-D or 3-D, got shape {am.shape}")
+                raise F.BadShapeOrValue(f"{op}: attn_mask must be 2-D or 3-D, got shape {am.shape}")
         elif is_causal:
-            raise ValueError(
+            raise F.BadShapeOrValue(
                 f"{op}: is_causal is a hint that attn_mask is the causal mask: give attn_mask too "
                 "(as PyTorch)"
             )

@@ -73,7 +73,7 @@ class CELU(Module):
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
         if alpha == 0:
-            raise ValueError("CELU: alpha cannot be 0")
+            raise F.BadShapeOrValue("CELU: alpha cannot be 0")  # (torch: RuntimeError)
         self.alpha = alpha
         self.inplace = inplace
 
@@ -102,8 +102,8 @@ class Hardtanh(Module):
             warnings.warn("keyword argument `max_value` is deprecated and rename to `max_val`",
                           FutureWarning, stacklevel=2)  # fmt: skip
             max_val = max_value
-        if not max_val > min_val:
-            raise ValueError(
+        if not max_val > min_val:  # (torch asserts)
+            raise F._AssertionValueError(
                 f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})"
             )
         self.min_val = min_val
@@ -215,7 +215,7 @@ class RReLU(Module):
     def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
         super().__init__()
         if not lower <= upper:
-            raise ValueError(f"RReLU: lower ({lower}) must be <= upper ({upper})")
+            raise F.BadShapeOrValue(f"RReLU: lower ({lower}) must be <= upper ({upper})")
         self.lower = lower
         self.upper = upper
         self.inplace = inplace

@@ -110,7 +110,7 @@ class AdaptiveLogSoftmaxWithLoss(Module):
         if not batched:
             x, t = x.unsqueeze(0), t.reshape(1)
         if t.size and (t.min() < 0 or t.max() >= self.n_classes):
-            raise ValueError(
+            raise F.BadShapeOrValue(  # (torch: RuntimeError)
                 f"{op}: target values should be in [0, {self.n_classes - 1}], but values in "
                 f"range [{t.min()}, {t.max()}] were found"
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember import ops
+from ember._errors import BadShapeOrValue
 from ember.nn.modules.module import Module
 
 
@@ -63,7 +64,7 @@ class Unflatten(Module):
         if sizes.count(-1) > 1 or (
             -1 not in sizes and known != shape[d] or -1 in sizes and shape[d] % max(known, 1)
         ):
-            raise ValueError(
+            raise BadShapeOrValue(  # (torch: RuntimeError)
                 f"Unflatten: unflattened_size {sizes} does not multiply to the size "
                 f"{shape[d]} of dim {self.dim} of input {shape}"
             )

@@ -89,8 +89,8 @@ class CrossEntropyLoss(_Loss):
         label_smoothing: float = 0.0,
     ):
         super().__init__(size_average, reduce, reduction)
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(
+        if label_smoothing > 1.0:  # (PyTorch: <= 0 or NaN is no smoothing)
+            raise F.BadShapeOrValue(
                 f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}"
             )
         self._weight_buffers(weight=weight)

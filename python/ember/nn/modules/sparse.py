@@ -57,8 +57,8 @@ class Embedding(Module):
                 raise TypeError(
                     f"Embedding: padding_idx must be int, not {type(padding_idx).__name__}"
                 )
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(
+            if not -num_embeddings <= padding_idx < num_embeddings:  # (torch asserts)
+                raise F._AssertionValueError(
                     f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), "
                     f"got {padding_idx}"
                 )

@@ -522,6 +522,16 @@ class Transformer(Module):
         tgt_is_causal=None,
         memory_is_causal: bool = False,
     ):
+        # PyTorch's own checks (RuntimeError), before the encoder runs (other ranks and
+        # non-tensors are the encoder's to refuse)
+        ss, ts, b = np.shape(src), np.shape(tgt), 0 if self.batch_first else 1
+        if len(ss) == 3 and len(ts) == 3 and ss[b] != ts[b]:
+            raise BadShapeOrValue(f"the batch number of src {ss} and tgt {ts} must be equal")
+        if ss and ts and (ss[-1] != self.d_model or ts[-1] != self.d_model):
+            raise BadShapeOrValue(
+                f"the feature number of src {ss} and tgt {ts} must be equal to "
+                f"d_model={self.d_model}"
+            )
         memory = self.encoder(
             src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal
         )
