@@ -2017,6 +2017,10 @@ def _nan_to_num_grad(a, y):  # (in _FROM_INPUT: y is not kept, as torch keeps on
     return np.isfinite(a).astype(a.dtype)
 
 
+# for Elementwise.backward_graph: the same 0/1 mask, constant (its derivative is zero)
+_nan_to_num_grad.graph = lambda a, y: _graph.constant(_nan_to_num_grad(a.data, None))
+
+
 def absolute(input) -> Tensor:  # noqa: A002
     return abs(input)
 
@@ -2243,6 +2247,15 @@ class GammaInc(Function):
             d = np.exp(xlogy(a - 1, x).data - x - _special("lgamma", np.asarray(a)))
         d = (-d if ctx.upper else d).astype(g.dtype, copy=False)
         return None, unbroadcast(g * d, _shape(x)), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        if input_wanted(ctx, 0):
+            return GammaInc.backward(ctx, g.data)  # (refuses a's)
+        a0, x0 = ctx.saved_tensors
+        a, x = _graph.inputs(ctx, a0, x0)
+        d = exp(xlogy(a - 1, x) - x - lgamma(a))  # (differentiable in a too, as torch's)
+        return None, _graph.sum_to(g * (-d if ctx.upper else d), _shape(x0)), None
 
 
 def _gammainc_operands(op: str, input, other):  # noqa: A002
@@ -7278,13 +7291,49 @@ class ScatterReduce(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
-        x, src = ctx.saved_tensors[:2]
+        x, src, out = ctx.saved_tensors
         key, reduce, include_self = ctx.meta
-        if reduce not in ("sum", "mean"):  # sum and mean are linear in (x, src)
-            raise NotImplementedError(f"double backward through scatter_reduce {reduce!r}")
+        if reduce in ("amax", "amin"):
+            # linear in g: the shares of the tied values are constants (torch's comparisons)
+            sx, ss = ScatterReduce.backward(ctx, np.ones(g.shape, g.dtype))[:2]
+            return g * _graph.constant(sx), g[key] * _graph.constant(ss), None, None, None
+        if reduce == "prod":  # torch's formulas, in Tensor ops (the product again inside)
+            return ScatterReduce._prod_graph(ctx, g, x, src, out) + (None,) * 3
         scratch = _graph.scratch(ScatterReduce)
         fwd = lambda a, b: ScatterReduce.forward(scratch, a, b, key, reduce, include_self)  # noqa: E731
         return _graph_scatter(ctx, g, fwd, src.shape) + (None,) * 3
+
+    @staticmethod
+    def _prod_graph(ctx, g, x0, src0, out0):
+        """prod's input gradients as torch's scatter_reduce backward: g * prod(others), the
+        product of the others recomputed with a zero x read as 1, and for a src the only
+        zero at its target, with that zero read as 1 (more than one: src's gradient cannot
+        be differentiated again, as torch's)."""
+        key, _, include_self = ctx.meta
+        x, src = _graph.inputs(ctx, x0, src0)
+        count = ctx.count
+        if count is None:  # (the C++ forward skipped them)
+            count = np.zeros(x0.shape, np.int64)
+            np.add.at(count, key, 1)
+        keep = _graph.constant(((count == 0) | include_self).astype(g.dtype))
+        gx = gs = None
+        if ctx.needs_input_grad[0]:
+            one_x = where(_graph.constant(x0 == 0), 1.0, x)
+            others = ScatterReduce.apply(one_x, src, key, "prod", include_self) / one_x
+            gx = g * others * keep
+        if ctx.needs_input_grad[1]:
+            zero = src0 == 0
+            zeros_at = np.zeros(x0.shape, np.int64)
+            np.add.at(zeros_at, key, zero)
+            if (zeros_at[key][zero] > 1).any():  # backward's values; the next order refuses
+                gs = Tensor._make(ScatterReduce.backward(ctx, g.data)[1], True, None, 0)
+                op = "scatter_reduce 'prod' with more than one zero src reduced into a target"
+                return gx, _function._DelayedError.apply(gs, op, *ctx.parents, g)
+            single = _graph.constant(zero)
+            rest = ScatterReduce.apply(x, where(single, 1.0, src), key, "prod", include_self)
+            out = _graph.output(ctx, out0)
+            gs = where(single, (g * rest)[key], (g * out)[key] / where(single, 1.0, src))
+        return gx, gs
 
 
 def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool = True) -> Tensor:
