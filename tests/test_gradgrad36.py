@@ -222,3 +222,49 @@ def test_scatter_reduce_prod_two_zeros_at_a_target_refuses_only_the_next_order()
     np.testing.assert_allclose(gs.numpy(), want.numpy(), rtol=1e-12)
     with pytest.raises(NotImplementedError, match="more than one zero"):
         ember.autograd.grad((gs * gs).sum(), s)
+
+
+def test_sinc_second_derivative_at_zero_is_minus_pi_squared_over_three():
+    """sinc is smooth at 0: its first gradient there is torch's (0), its second -pi^2 / 3 by
+    finite differences (torch's is NaN: its masked constant)."""
+    x0 = np.array([0.0, 0.3, -0.7, 0.0, 1.0])
+    x, xt = ember.tensor(x0, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    (g,) = ember.autograd.grad(ember.sinc(x).sum(), x, create_graph=True)
+    (gt,) = torch.autograd.grad(torch.sinc(xt).sum(), xt, create_graph=True)
+    np.testing.assert_allclose(g.numpy(), gt.detach().numpy(), rtol=1e-12, atol=1e-15)
+    assert not np.signbit(g.numpy()[0])  # +0, as torch's
+    (h,) = ember.autograd.grad(g.sum(), x)
+    (ht,) = torch.autograd.grad(gt.sum(), xt)
+    np.testing.assert_allclose(h.numpy()[[1, 2, 4]], ht.numpy()[[1, 2, 4]], rtol=1e-12)
+    np.testing.assert_allclose(h.numpy()[[0, 3]], -(np.pi**2) / 3, rtol=1e-12)
+    assert ember.autograd.gradgradcheck(lambda t: ember.sinc(t) * (t + 2), (x,))
+
+
+def test_pow_exponent_gradient_at_a_zero_base_is_differentiable_in_the_output_gradient():
+    """d(a^b)/db is 0 where a == 0 and b >= 0; its derivative in the output gradient is then
+    0 (as torch), not the NaN of 0 * log(0)."""
+    a0, b0 = np.array([0.0, 0.0, 0.5, 2.0]), np.array([0.5, 2.0, 1.5, -0.5])
+    got = []
+    for lib in (ember, torch):
+        a, b = lib.tensor(a0, requires_grad=True), lib.tensor(b0, requires_grad=True)
+        v = lib.tensor(np.array([1.0, -2.0, 0.5, 3.0]), requires_grad=True)
+        (gb,) = lib.autograd.grad(lib.pow(a, b), b, v, create_graph=True)
+        got.append([_np(gb), _np(lib.autograd.grad(gb.sum(), v)[0])])
+    for e, t in zip(*got):
+        np.testing.assert_allclose(e, t, rtol=1e-12)
+
+
+def test_svdvals_gradient_at_repeated_singular_values_with_create_graph():
+    """U diag(gS) Vh: defined at repeated singular values (the vectors' 0 / 0 terms made it
+    NaN with create_graph=True)."""
+    rot = np.array([[0.6, 0.8, 0.0], [-0.8, 0.6, 0.0], [0.0, 0.0, 1.0]])
+    a0 = np.stack([np.diag([2.0, 2.0, 1.0]) @ rot, _rand((3, 3), 25)])
+    got = []
+    for lib in (ember, torch):
+        a = lib.tensor(a0, requires_grad=True)
+        (g,) = lib.autograd.grad((lib.linalg.svdvals(a) ** 3).sum(), a, create_graph=True)
+        got.append(_np(g))
+    assert np.isfinite(got[0]).all()
+    np.testing.assert_allclose(*got, rtol=1e-10, atol=1e-12)
+    a = ember.tensor(a0[1:], requires_grad=True)  # distinct values: second order by differences
+    assert ember.autograd.gradgradcheck(lambda t: ember.linalg.svdvals(t) ** 3, (a,))

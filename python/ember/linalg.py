@@ -766,6 +766,10 @@ class SVDFn(Function):
         mm = ops.matmul
         U, S = _graph.output(ctx, U0, 0)[..., :k], _graph.output(ctx, S0, 1)
         Vh = _graph.output(ctx, Vh0, 2)[..., :k, :]
+        if not any(t.requires_grad or np.any(t.data) for t in (gU, gVh)):
+            # the singular values' alone (svdvals): U diag(gS) Vh, as torch's, without the
+            # 0 / 0 of the vectors' terms at repeated singular values
+            return mm(U * ops.unsqueeze(gS, -2), Vh), None
         gU, gVh = gU[..., :k], gVh[..., :k, :]
         V, gV = _tmT(Vh), _tmT(gVh)
         UtgU, VtgV = mm(_tmT(U), gU), mm(_tmT(V), gV)

@@ -1059,8 +1059,9 @@ class Pow(Function):
                 da = where(_graph.constant(b0 == 0), 0.0, b * a ** (b - 1))
             ga = _graph.sum_to(g * da, _shape(a0))
         if nb:  # as backward: 0 where a == 0 and b >= 0, else g * y * log(a)
-            gy = g * _graph.output(ctx, y) * log(_graph.constant(a))
-            gb = _graph.sum_to(where(_graph.constant((a0 == 0) & (b0 >= 0)), 0.0, gy), _shape(b0))
+            zero = _graph.constant((a0 == 0) & (b0 >= 0))  # (log reads 1 there: no 0 * -inf)
+            gy = g * _graph.output(ctx, y) * log(where(zero, 1.0, _graph.constant(a)))
+            gb = _graph.sum_to(where(zero, 0.0, gy), _shape(b0))
         return ga, gb
 
 
@@ -5342,7 +5343,9 @@ _DF_GRAPH = {  # Elementwise's derivatives in Tensor ops, for create_graph: name
     "digamma": lambda x, y: polygamma(1, x),
     "i0": lambda x, y: _i1(x),
     "i1": lambda x, y: _masked(x == 0, 0.5, lambda t: i0(t) - _i1(t) / t, x),
-    "sinc": lambda x, y: _masked(x * x * np.pi == 0, 0.0, _sinc_graph, x),
+    # at 0 sinc'(x) = -(pi^2 / 3) x + O(x^3): 0 there, and sinc''(0) = -pi^2 / 3 (torch's
+    # constant 0 makes its second derivative 0)
+    "sinc": lambda x, y: _masked(x * x * np.pi == 0, 0.0 - x * (np.pi**2 / 3), _sinc_graph, x),
     "deg2rad": lambda x, y: _graph.constant(np.full_like(y.data, np.pi / 180)),
     "rad2deg": lambda x, y: _graph.constant(np.full_like(y.data, 180 / np.pi)),
 }
