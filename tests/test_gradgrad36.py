@@ -58,6 +58,10 @@ def _rand(shape, seed, lo=None, hi=None):
     return rng.standard_normal(shape) if lo is None else rng.uniform(lo, hi, shape)
 
 
+W = _rand((3, 4), 26, 0.5, 2.0)
+T_HUBER = _rand((3, 4), 29)
+X_HUBER = T_HUBER + np.array([[0.7, 0.0, -0.7, 2.0], [0.3, -1.5, 0.1, -0.2], [1.0, 0.5, -0.9, 0.0]])
+
 NOT_TORCH = "gradgradcheck only"
 
 # name: (fn(lib, *xs), input arrays, gradgradcheck at these inputs? / NOT_TORCH)
@@ -160,6 +164,24 @@ CASES = {
     "eig_complex_input": (
         lambda L, a, b: L.abs(L.linalg.eig(L.complex(a, b))[1]) ** 2,
         [GENERAL, _rand((3, 3), 21) * 0.3],
+        True,
+    ),  # fmt: skip
+    # huber_loss with a weight (HuberLoss's own node) refused double backward; d = +-delta
+    # and d = 0 at two elements
+    "huber_loss_weight": (
+        lambda L, x, t: (
+            sum(
+                F(L).huber_loss(x, t, reduction=r, delta=0.7, weight=L.tensor(W)) * k
+                for r, k in (("mean", 1.0), ("sum", 0.5))
+            )
+            + F(L).huber_loss(x, t, reduction="none", delta=0.7, weight=L.tensor(W)) ** 2
+        ),
+        [X_HUBER, T_HUBER],
+        False,
+    ),  # fmt: skip
+    "huber_loss_weight_smooth": (
+        lambda L, x, t: F(L).huber_loss(x, t, reduction="none", delta=0.7, weight=L.tensor(W)),
+        [_rand((3, 4), 27), _rand((3, 4), 28)],
         True,
     ),  # fmt: skip
     # the adjoint of the padding row's dropped gradient was the plain gather
@@ -268,3 +290,18 @@ def test_svdvals_gradient_at_repeated_singular_values_with_create_graph():
     np.testing.assert_allclose(*got, rtol=1e-10, atol=1e-12)
     a = ember.tensor(a0[1:], requires_grad=True)  # distinct values: second order by differences
     assert ember.autograd.gradgradcheck(lambda t: ember.linalg.svdvals(t) ** 3, (a,))
+
+
+def test_smooth_l1_loss_double_backward_in_float16_matches_torch():
+    """SmoothL1Loss's own node (a 16-bit input) is differentiated twice as torch's."""
+    x0, t0 = _rand((3, 4), 30), _rand((3, 4), 31)
+    got = []
+    for lib in (ember, torch):
+        x = lib.tensor(x0.astype(np.float16), requires_grad=True)
+        t = lib.tensor(t0.astype(np.float16))
+        loss = F(lib).smooth_l1_loss(x, t, beta=0.5, reduction="sum")
+        (g,) = lib.autograd.grad(loss, x, create_graph=True)
+        (h,) = lib.autograd.grad((g * g).sum(), x)
+        got.append((_np(g).astype(np.float64), _np(h).astype(np.float64)))
+    for e, t in zip(*got):
+        np.testing.assert_allclose(e, t, rtol=2e-3, atol=1e-3)

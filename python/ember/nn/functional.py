@@ -2722,6 +2722,27 @@ class HuberLoss(Function):
         gx = (_grad_scale(g, ctx.reduction, d.size) * local).astype(d.dtype, copy=False)
         return gx, -gx, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return _regression_graph(ctx, g, "huber", ctx.delta)
+
+
+def _regression_graph(ctx, g, loss: str, param: float) -> tuple:
+    """HuberLoss's and SmoothL1Loss's backward_graph: the loss of d recomputed (as
+    RegressionLoss's), d = x - t rebuilt from the one array they keep as d + (x - x's values)
+    - (t - t's values): d's values exactly, with x's and t's derivatives."""
+    (d0,) = ctx.saved_tensors
+
+    def fn(x, t):
+        d = _graph.constant(d0)
+        if x is not None:
+            d = d + (x - _graph.constant(x.data))
+        if t is not None:
+            d = d - (t - _graph.constant(t.data))
+        return _reduce(_REGRESSION_GRAPH[loss](d, param), ctx.reduction)
+
+    return _graph.recompute(ctx, (g,), fn, *ctx.parents[:2]) + (None, None)
+
 
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> Tensor:
     """Huber loss: quadratic for |x - t| < delta, linear beyond. Shape: same shapes; ``weight``
@@ -2760,6 +2781,10 @@ class SmoothL1Loss(Function):
         local = _sign(d) if ctx.beta == 0 else np.clip(d / ctx.beta, -1, 1)
         gx = (_grad_scale(g, ctx.reduction, d.size) * local).astype(d.dtype, copy=False)
         return gx, -gx, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return _regression_graph(ctx, g, "smooth_l1", ctx.beta)
 
 
 @_torch_loss_params("input", "target", "size_average", "reduce", "reduction", "beta")
