@@ -166,6 +166,18 @@ CASES = {
         [GENERAL, _rand((3, 3), 21) * 0.3],
         True,
     ),  # fmt: skip
+    # einsum with a letter repeated in an operand (a diagonal) refused double backward
+    "einsum_trace": (lambda L, a: L.einsum("ii->", a) * a, [_rand((3, 3), 32)], True),
+    "einsum_repeated": (
+        lambda L, a, b: L.einsum("iij,jk->ik", a, b) ** 2,
+        [_rand((3, 3, 2), 33), _rand((2, 4), 34)],
+        True,
+    ),  # fmt: skip
+    "einsum_batched_diagonal": (
+        lambda L, a: L.einsum("...ii->...i", a) ** 3,
+        [_rand((2, 3, 3), 35)],
+        True,
+    ),  # fmt: skip
     # huber_loss with a weight (HuberLoss's own node) refused double backward; d = +-delta
     # and d = 0 at two elements
     "huber_loss_weight": (

@@ -9059,20 +9059,32 @@ class EinSum(Function):
             if not need:
                 grads.append(None)
                 continue
-            if len(set(sk)) < len(sk):
-                raise NotImplementedError(
-                    f"double backward through einsum of a repeated subscript ({sk!r}) is not "
-                    "supported"
-                )
+            uniq = "".join(dict.fromkeys(sk))
             others = [j for j in range(len(subs)) if j != k]
             present = set(out).union(*(subs[j] for j in others))
-            target = "".join(c for c in sk if c in present)
+            target = "".join(c for c in uniq if c in present)
             gk = EinSum.apply(
                 g, *[xs[j] for j in others], subs=[out] + [subs[j] for j in others], out=target
             )
-            shape = xs[k].shape
-            gk = reshape(gk, [n if c in present else 1 for c, n in zip(sk, shape)])
-            grads.append(expand(gk, shape))
+            size = {c: n for c, n in zip(sk, xs[k].shape)}
+            gk = reshape(gk, [size[c] if c in present else 1 for c in uniq])
+            gk = expand(gk, [size[c] for c in uniq])
+            if len(uniq) < len(sk):  # repeated letters: onto the diagonal, by identities
+                free = (
+                    c
+                    for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                    if c not in set(out).union(*subs)
+                )
+                full, eyes, eye_subs = "", [], []
+                for c in sk:
+                    if c in full:  # a later occurrence: a fresh letter tied to c by an identity
+                        f = next(free)
+                        eyes.append(_graph.constant(np.eye(size[c], dtype=g.data.dtype)))
+                        eye_subs.append(c + f)
+                        c = f
+                    full += c
+                gk = EinSum.apply(gk, *eyes, subs=[uniq] + eye_subs, out=full)
+            grads.append(gk)
         return tuple(grads)
 
 
