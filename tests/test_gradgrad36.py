@@ -317,3 +317,18 @@ def test_smooth_l1_loss_double_backward_in_float16_matches_torch():
         got.append((_np(g).astype(np.float64), _np(h).astype(np.float64)))
     for e, t in zip(*got):
         np.testing.assert_allclose(e, t, rtol=2e-3, atol=1e-3)
+
+
+def test_gammainc_x_gradient_differentiates_in_a_as_torch():
+    """Only x's gradient exists (as torch), but it depends on a: its gradient in a is torch's."""
+    a0, x0 = np.array([0.7, 1.7, 2.5]), np.array([0.5, 1.2, 3.0])
+    got = []
+    for lib in (ember, torch):
+        a, x = lib.tensor(a0, requires_grad=True), lib.tensor(x0, requires_grad=True)
+        (gx,) = lib.autograd.grad(lib.special.gammaincc(a, x).sum(), x, create_graph=True)
+        got.append([_np(h) for h in lib.autograd.grad((gx * gx).sum(), [a, x])])
+    for e, t in zip(*got):
+        np.testing.assert_allclose(e, t, rtol=1e-10)
+    with pytest.raises(NotImplementedError, match="first argument"):
+        a = ember.tensor(a0, requires_grad=True)
+        ember.autograd.grad(ember.special.gammainc(a, ember.tensor(x0)).sum(), a, create_graph=True)
