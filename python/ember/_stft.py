@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from ember import _complex, fft, ops
+from ember.autograd import graph as _graph
 from ember.autograd.function import Function
 from ember.tensor import Tensor
 
@@ -139,6 +140,10 @@ class _OverlapAdd(Function):
         hop, t, n = ctx.meta
         idx = np.arange(t)[:, None] * hop + np.arange(n)
         return g[:, idx], None
+
+    @staticmethod
+    def backward_graph(ctx, g):  # linear: the forward is the backward's adjoint
+        return _graph.linear(ctx, g, lambda v: _overlap_add(v, ctx.meta[0])), None
 
 
 def istft(

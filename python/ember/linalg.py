@@ -116,9 +116,20 @@ class Det(Function):
     def backward_graph(ctx, g):
         (A0,) = ctx.saved_tensors
         y0 = np.linalg.det(A0)
-        if not np.all(y0):  # the cofactors of a singular matrix: only backward's SVD form
-            raise NotImplementedError("double backward through det of a singular matrix")
         (A,) = _graph.inputs(ctx, A0)
+        if not np.all(y0):  # a singular matrix: backward's SVD form in Tensor ops, as torch's
+            U, S, Vh = svd(A)
+            signs = det(U) * det(Vh)
+            if A0.dtype.kind == "c":
+                U, Vh = ops.conj(U), ops.conj(Vh)
+            # prod_{j != i} s_j without dividing: the products before i times those after
+            ones = _graph.constant(np.ones(S.shape[:-1] + (1,), S.data.dtype))
+            left = ops.cumprod(ops.cat([ones, S[..., :-1]], -1), -1)
+            right = ops.flip(
+                ops.cumprod(ops.cat([ones, ops.flip(S, (-1,))[..., :-1]], -1), -1), (-1,)
+            )
+            cof = ops.matmul(U * ops.unsqueeze(left * right, -2), Vh)
+            return _per_matrix(g * signs) * cof
         # det(A) A^-T, with the node's output: differentiable again
         return _per_matrix(g * _graph.output(ctx, np.asarray(y0, A0.dtype))) * _tmT(inv(A))
 
@@ -656,6 +667,23 @@ class EigFn(Function):
         gA = np.linalg.solve(Vh, gA @ Vh)
         return np.ascontiguousarray(gA.real) if ctx.real_input else gA
 
+    @staticmethod
+    def backward_graph(ctx, gL, gV):  # backward in Tensor ops (its outputs L, V recorded)
+        L0, V0 = ctx.saved_tensors
+        L, V = _graph.output(ctx, L0, 0), _graph.output(ctx, V0, 1)
+        Vh = _complex.conj(_tmT(V))
+        VhgV = ops.matmul(Vh, gV)
+        diag = ops.diagonal(VhgV, 0, -2, -1)
+        if not np.allclose(diag.data.imag, 0, rtol=1e-2, atol=1e-2):
+            return EigFn.backward(ctx, gL.data, gV.data)  # (refuses, as backward)
+        gA = VhgV - ops.matmul(Vh, V * ops.unsqueeze(_complex.real(diag), -2))
+        Lc = _complex.conj(L)
+        eye = _graph.constant(np.eye(L0.shape[-1], dtype=L0.real.dtype))
+        E = ops.unsqueeze(Lc, -2) - ops.unsqueeze(Lc, -1) + eye  # (1 on the diagonal)
+        gA = gA / E * (1 - eye) + ops.diag_embed(gL)
+        gA = solve(Vh, ops.matmul(gA, Vh))
+        return _complex.real(gA) if ctx.real_input else gA
+
 
 def _general_square(op: str, A) -> Tensor:
     A = ops._tensor_operand(A)
@@ -738,6 +766,10 @@ class SVDFn(Function):
         mm = ops.matmul
         U, S = _graph.output(ctx, U0, 0)[..., :k], _graph.output(ctx, S0, 1)
         Vh = _graph.output(ctx, Vh0, 2)[..., :k, :]
+        if not any(t.requires_grad or np.any(t.data) for t in (gU, gVh)):
+            # the singular values' alone (svdvals): U diag(gS) Vh, as torch's, without the
+            # 0 / 0 of the vectors' terms at repeated singular values
+            return mm(U * ops.unsqueeze(gS, -2), Vh), None
         gU, gVh = gU[..., :k], gVh[..., :k, :]
         V, gV = _tmT(Vh), _tmT(gVh)
         UtgU, VtgV = mm(_tmT(U), gU), mm(_tmT(V), gV)

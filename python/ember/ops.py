@@ -1059,8 +1059,9 @@ class Pow(Function):
                 da = where(_graph.constant(b0 == 0), 0.0, b * a ** (b - 1))
             ga = _graph.sum_to(g * da, _shape(a0))
         if nb:  # as backward: 0 where a == 0 and b >= 0, else g * y * log(a)
-            gy = g * _graph.output(ctx, y) * log(_graph.constant(a))
-            gb = _graph.sum_to(where(_graph.constant((a0 == 0) & (b0 >= 0)), 0.0, gy), _shape(b0))
+            zero = _graph.constant((a0 == 0) & (b0 >= 0))  # (log reads 1 there: no 0 * -inf)
+            gy = g * _graph.output(ctx, y) * log(where(zero, 1.0, _graph.constant(a)))
+            gb = _graph.sum_to(where(zero, 0.0, gy), _shape(b0))
         return ga, gb
 
 
@@ -2017,6 +2018,10 @@ def _nan_to_num_grad(a, y):  # (in _FROM_INPUT: y is not kept, as torch keeps on
     return np.isfinite(a).astype(a.dtype)
 
 
+# for Elementwise.backward_graph: the same 0/1 mask, constant (its derivative is zero)
+_nan_to_num_grad.graph = lambda a, y: _graph.constant(_nan_to_num_grad(a.data, None))
+
+
 def absolute(input) -> Tensor:  # noqa: A002
     return abs(input)
 
@@ -2243,6 +2248,15 @@ class GammaInc(Function):
             d = np.exp(xlogy(a - 1, x).data - x - _special("lgamma", np.asarray(a)))
         d = (-d if ctx.upper else d).astype(g.dtype, copy=False)
         return None, unbroadcast(g * d, _shape(x)), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        if input_wanted(ctx, 0):
+            return GammaInc.backward(ctx, g.data)  # (refuses a's)
+        a0, x0 = ctx.saved_tensors
+        a, x = _graph.inputs(ctx, a0, x0)
+        d = exp(xlogy(a - 1, x) - x - lgamma(a))  # (differentiable in a too, as torch's)
+        return None, _graph.sum_to(g * (-d if ctx.upper else d), _shape(x0)), None
 
 
 def _gammainc_operands(op: str, input, other):  # noqa: A002
@@ -5329,7 +5343,9 @@ _DF_GRAPH = {  # Elementwise's derivatives in Tensor ops, for create_graph: name
     "digamma": lambda x, y: polygamma(1, x),
     "i0": lambda x, y: _i1(x),
     "i1": lambda x, y: _masked(x == 0, 0.5, lambda t: i0(t) - _i1(t) / t, x),
-    "sinc": lambda x, y: _masked(x * x * np.pi == 0, 0.0, _sinc_graph, x),
+    # at 0 sinc'(x) = -(pi^2 / 3) x + O(x^3): 0 there, and sinc''(0) = -pi^2 / 3 (torch's
+    # constant 0 makes its second derivative 0)
+    "sinc": lambda x, y: _masked(x * x * np.pi == 0, 0.0 - x * (np.pi**2 / 3), _sinc_graph, x),
     "deg2rad": lambda x, y: _graph.constant(np.full_like(y.data, np.pi / 180)),
     "rad2deg": lambda x, y: _graph.constant(np.full_like(y.data, 180 / np.pi)),
 }
@@ -7278,13 +7294,49 @@ class ScatterReduce(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
-        x, src = ctx.saved_tensors[:2]
+        x, src, out = ctx.saved_tensors
         key, reduce, include_self = ctx.meta
-        if reduce not in ("sum", "mean"):  # sum and mean are linear in (x, src)
-            raise NotImplementedError(f"double backward through scatter_reduce {reduce!r}")
+        if reduce in ("amax", "amin"):
+            # linear in g: the shares of the tied values are constants (torch's comparisons)
+            sx, ss = ScatterReduce.backward(ctx, np.ones(g.shape, g.dtype))[:2]
+            return g * _graph.constant(sx), g[key] * _graph.constant(ss), None, None, None
+        if reduce == "prod":  # torch's formulas, in Tensor ops (the product again inside)
+            return ScatterReduce._prod_graph(ctx, g, x, src, out) + (None,) * 3
         scratch = _graph.scratch(ScatterReduce)
         fwd = lambda a, b: ScatterReduce.forward(scratch, a, b, key, reduce, include_self)  # noqa: E731
         return _graph_scatter(ctx, g, fwd, src.shape) + (None,) * 3
+
+    @staticmethod
+    def _prod_graph(ctx, g, x0, src0, out0):
+        """prod's input gradients as torch's scatter_reduce backward: g * prod(others), the
+        product of the others recomputed with a zero x read as 1, and for a src the only
+        zero at its target, with that zero read as 1 (more than one: src's gradient cannot
+        be differentiated again, as torch's)."""
+        key, _, include_self = ctx.meta
+        x, src = _graph.inputs(ctx, x0, src0)
+        count = ctx.count
+        if count is None:  # (the C++ forward skipped them)
+            count = np.zeros(x0.shape, np.int64)
+            np.add.at(count, key, 1)
+        keep = _graph.constant(((count == 0) | include_self).astype(g.dtype))
+        gx = gs = None
+        if ctx.needs_input_grad[0]:
+            one_x = where(_graph.constant(x0 == 0), 1.0, x)
+            others = ScatterReduce.apply(one_x, src, key, "prod", include_self) / one_x
+            gx = g * others * keep
+        if ctx.needs_input_grad[1]:
+            zero = src0 == 0
+            zeros_at = np.zeros(x0.shape, np.int64)
+            np.add.at(zeros_at, key, zero)
+            if (zeros_at[key][zero] > 1).any():  # backward's values; the next order refuses
+                gs = Tensor._make(ScatterReduce.backward(ctx, g.data)[1], True, None, 0)
+                op = "scatter_reduce 'prod' with more than one zero src reduced into a target"
+                return gx, _function._DelayedError.apply(gs, op, *ctx.parents, g)
+            single = _graph.constant(zero)
+            rest = ScatterReduce.apply(x, where(single, 1.0, src), key, "prod", include_self)
+            out = _graph.output(ctx, out0)
+            gs = where(single, (g * rest)[key], (g * out)[key] / where(single, 1.0, src))
+        return gx, gs
 
 
 def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool = True) -> Tensor:
@@ -9007,20 +9059,32 @@ class EinSum(Function):
             if not need:
                 grads.append(None)
                 continue
-            if len(set(sk)) < len(sk):
-                raise NotImplementedError(
-                    f"double backward through einsum of a repeated subscript ({sk!r}) is not "
-                    "supported"
-                )
+            uniq = "".join(dict.fromkeys(sk))
             others = [j for j in range(len(subs)) if j != k]
             present = set(out).union(*(subs[j] for j in others))
-            target = "".join(c for c in sk if c in present)
+            target = "".join(c for c in uniq if c in present)
             gk = EinSum.apply(
                 g, *[xs[j] for j in others], subs=[out] + [subs[j] for j in others], out=target
             )
-            shape = xs[k].shape
-            gk = reshape(gk, [n if c in present else 1 for c, n in zip(sk, shape)])
-            grads.append(expand(gk, shape))
+            size = {c: n for c, n in zip(sk, xs[k].shape)}
+            gk = reshape(gk, [size[c] if c in present else 1 for c in uniq])
+            gk = expand(gk, [size[c] for c in uniq])
+            if len(uniq) < len(sk):  # repeated letters: onto the diagonal, by identities
+                free = (
+                    c
+                    for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                    if c not in set(out).union(*subs)
+                )
+                full, eyes, eye_subs = "", [], []
+                for c in sk:
+                    if c in full:  # a later occurrence: a fresh letter tied to c by an identity
+                        f = next(free)
+                        eyes.append(_graph.constant(np.eye(size[c], dtype=g.data.dtype)))
+                        eye_subs.append(c + f)
+                        c = f
+                    full += c
+                gk = EinSum.apply(gk, *eyes, subs=[uniq] + eye_subs, out=full)
+            grads.append(gk)
         return tuple(grads)
 
 

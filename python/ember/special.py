@@ -9,6 +9,7 @@ import numpy as np
 
 from ember import _C, _complex, _lowp
 from ember.autograd import Function
+from ember.autograd import graph as _graph
 from ember.autograd.engine import input_wanted, unbroadcast
 from ember.nn.functional import _torch_log_softmax as log_softmax
 from ember.nn.functional import _torch_softmax as softmax
@@ -641,6 +642,16 @@ class _Zeta(Function):
         with np.errstate(all="ignore"):
             d = -np.asarray(x) * _zeta(np.asarray(x) + 1, q)
         return None, unbroadcast((g * d).astype(g.dtype, copy=False), _shape(q))
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        if input_wanted(ctx, 0):
+            return _Zeta.backward(ctx, g.data)  # (refuses x's)
+        x, q0 = ctx.saved_tensors
+        (q,) = _graph.inputs(ctx, None, q0)[1:]
+        x = np.asarray(x, q0.dtype)  # (a Python number: q's dtype, as the forward's)
+        d = -x * _Zeta.apply(x + 1, q)
+        return None, _graph.sum_to(g * d, _shape(q0))
 
 
 def zeta(input, other) -> Tensor:  # noqa: A002

@@ -416,6 +416,8 @@ class Activation(Function):
         if name in Activation._FROM_OUTPUT:
             y = _graph.output(ctx, ctx.saved_tensors[0])
             return g * (y * (1 - y) if name == "sigmoid" else 1 - y * y), None, None
+        if name in _ACTIVATION_SLOPE:  # g * f'(x), f' in Tensor ops
+            return g * _ACTIVATION_SLOPE[name](ctx.parents[0], **params), None, None
         if name not in _ACTIVATION_GRAPH:
             return Function.backward_graph(ctx, g)  # refuses
         f = _ACTIVATION_GRAPH[name]
@@ -423,22 +425,24 @@ class Activation(Function):
 
 
 _PIECEWISE_LINEAR = ("relu", "leaky_relu", "hardtanh", "hardsigmoid")
+# Derivatives in Tensor ops where differentiating the forward again would take the wrong piece
+# at a kink (relu'(0) = abs'(0) = 0 made softplus'(0) 0; clamp's closed ends gave hardswish'(3)
+# 1.5): each as torch's backward, which its double backward then differentiates (elu's second
+# derivative only where x < 0, so 0 at x = 0, as torch's elu_double_backward).
+_ACTIVATION_SLOPE = {
+    "elu": lambda x, alpha: ops.where(x > 0, 1.0, alpha * ops.exp(ops.where(x < 0, x, 0.0))),
+    "softplus": lambda x, beta, threshold: ops.where(x * beta > threshold, 1.0, sigmoid(x * beta)),
+    "logsigmoid": lambda x: sigmoid(-x),
+    "hardswish": lambda x: ops.where(x >= 3, 1.0, ops.where(x > -3, x / 3 + 0.5, 0.0)),
+}
 _ACTIVATION_GRAPH = {  # the smooth activations' forwards in Tensor ops, for create_graph
-    "elu": lambda x, alpha: ops.where(x > 0, x, alpha * (ops.exp(ops.clamp(x, max=0)) - 1)),
     "gelu": lambda x, approximate: (
         x * 0.5 * (1 + ops.erf(x * (1 / math.sqrt(2))))
         if approximate == "none"
         else 0.5 * x * (1 + tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)))
     ),
-    "softplus": lambda x, beta, threshold: ops.where(
-        x * beta > threshold,
-        x,
-        (relu(x * beta) + ops.log1p(ops.exp(-ops.abs(x * beta)))) / beta,  # no overflow
-    ),
     "silu": lambda x: x * sigmoid(x),
     "mish": lambda x: x * tanh(softplus(x)),
-    "logsigmoid": lambda x: -softplus(-x),
-    "hardswish": lambda x: x * ops.clamp(x / 6 + 0.5, 0, 1),
 }
 
 
@@ -721,9 +725,9 @@ def _elu_graph(alpha: float, scale: float = 1.0, input_scale: float = 1.0):
     """_elu_pair's derivative in Tensor ops (for create_graph=True)."""
 
     def dgraph(x):
-        pos = x > 0
-        neg = ops.exp(ops.where(pos, 0.0, x) * input_scale) * (scale * alpha * input_scale)
-        return ops.where(pos, scale, neg)
+        # exp of x only where x < 0: the second derivative is 0 at x = 0, as torch's
+        neg = ops.exp(ops.where(x < 0, x, 0.0) * input_scale) * (scale * alpha * input_scale)
+        return ops.where(x > 0, scale, neg)
 
     return dgraph
 
@@ -2766,6 +2770,27 @@ class HuberLoss(Function):
         gx = (_grad_scale(g, ctx.reduction, d.size) * local).astype(d.dtype, copy=False)
         return gx, -gx, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return _regression_graph(ctx, g, "huber", ctx.delta)
+
+
+def _regression_graph(ctx, g, loss: str, param: float) -> tuple:
+    """HuberLoss's and SmoothL1Loss's backward_graph: the loss of d recomputed (as
+    RegressionLoss's), d = x - t rebuilt from the one array they keep as d + (x - x's values)
+    - (t - t's values): d's values exactly, with x's and t's derivatives."""
+    (d0,) = ctx.saved_tensors
+
+    def fn(x, t):
+        d = _graph.constant(d0)
+        if x is not None:
+            d = d + (x - _graph.constant(x.data))
+        if t is not None:
+            d = d - (t - _graph.constant(t.data))
+        return _reduce(_REGRESSION_GRAPH[loss](d, param), ctx.reduction)
+
+    return _graph.recompute(ctx, (g,), fn, *ctx.parents[:2]) + (None, None)
+
 
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> Tensor:
     """Huber loss: quadratic for |x - t| < delta, linear beyond. Shape: same shapes; ``weight``
@@ -2804,6 +2829,10 @@ class SmoothL1Loss(Function):
         local = _sign(d) if ctx.beta == 0 else np.clip(d / ctx.beta, -1, 1)
         gx = (_grad_scale(g, ctx.reduction, d.size) * local).astype(d.dtype, copy=False)
         return gx, -gx, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return _regression_graph(ctx, g, "smooth_l1", ctx.beta)
 
 
 @_torch_loss_params("input", "target", "size_average", "reduce", "reduction", "beta")
@@ -4959,10 +4988,16 @@ class Embedding(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
-        indices, _, _, scale_grad_by_freq, sparse = ctx.meta
-        if scale_grad_by_freq or sparse:
+        indices, _, padding_idx, _, sparse = ctx.meta
+        if sparse:
             return Function.backward_graph(ctx, g)  # refuses
-        return None, _graph.linear(ctx, g, lambda v: v[indices], 1), None, None, None
+        # the rows looked up, zero where backward drops the padding row's: the adjoint of
+        # backward's scatter, as torch's embedding_dense_double_backward (which leaves out
+        # scale_grad_by_freq's division: the scaled gradient is no derivative to be exact to)
+        keep = np.ones(indices.shape + (1,), g.dtype)
+        if padding_idx is not None:
+            keep[indices == padding_idx] = 0
+        return None, _graph.linear(ctx, g, lambda v: v[indices] * keep, 1), None, None, None
 
 
 def embedding(
