@@ -12,7 +12,8 @@
 
 namespace ember {
 
-// A failed EMBER_CHECK throws std::invalid_argument, which pybind11 turns into ValueError.
+// A failed EMBER_CHECK throws std::invalid_argument, which module.cpp turns into
+// ember._errors.BadShapeOrValue (a ValueError and a RuntimeError, as torch raises).
 #define EMBER_CHECK(cond, ...)                                                      \
   do {                                                                              \
     if (!(cond)) throw std::invalid_argument(::ember::detail::concat(__VA_ARGS__)); \

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 #if defined(__GLIBC__)
@@ -248,6 +249,18 @@ PYBIND11_MODULE(_C, m) {
       PyErr_SetString(oom, e.what());
     } catch (const std::bad_alloc&) {
       PyErr_SetString(oom, "ember: out of memory allocating a kernel workspace");
+    } catch (const std::invalid_argument& e) {
+      // A failed EMBER_CHECK: ember._errors.BadShapeOrValue (a ValueError, as design.md says,
+      // and a RuntimeError, as torch raises), so the kernels' own checks refuse as the Python
+      // layer's do. Looked up on first use: ember._errors imports nothing of ours.
+      static PyObject* bad = [] {
+        return py::module_::import("ember._errors")
+            .attr("BadShapeOrValue")
+            .cast<py::object>()
+            .release()
+            .ptr();
+      }();
+      PyErr_SetString(bad, e.what());
     }
   });
 
