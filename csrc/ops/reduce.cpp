@@ -245,8 +245,30 @@ inline T chunks_total(int64_t n, const Part& part) {
   return fold_lanes(acc);
 }
 
+// A short row, n < kAcc * kW: one vector accumulator, folded pairwise, then the tail of < kW
+// values added in order (block_acc's 8 accumulators, their fold and a tail copied through memory
+// cost ~4x a 28-value row's additions). Each lane adds at most kAcc values in order.
+template <bool Square, typename T>
+inline T short_sum(const T* x, int64_t n) {
+  constexpr int64_t W = kW<T>;
+  Vec<T> a = Vec<T>{};
+  int64_t i = 0;
+  for (; i + W <= n; i += W) add_term<Square>(a, x + i);
+  T lanes[W];
+  store(lanes, a);
+  for (int64_t w = W / 2; w > 0; w /= 2)
+    for (int64_t k = 0; k < w; ++k) lanes[k] += lanes[k + w];
+  T s = lanes[0];
+  for (; i < n; ++i) s += Square ? x[i] * x[i] : x[i];
+  return s;
+}
+
 template <bool Square, typename T, typename Src>
 inline T row_sum(const Src& x, int64_t n) {
+  if (n < kAcc * kW<T>) {
+    T buf[kAcc * kW<T>];
+    return short_sum<Square>(x.span(0, n, buf), n);
+  }
   if (n <= kBlock) {
     Vec<T> a[kAcc];
     T buf[kBlock];
@@ -427,32 +449,39 @@ inline bool better(T a, T b) {
 }
 
 // The extreme of a row: kAcc running maxima (v > a ? v : a is one vmaxps, which keeps a when v is
-// NaN) and, off the critical path, a mask of the NaNs seen: any NaN makes the result NaN.
+// NaN) and, off the critical path, a mask of the NaNs seen: any NaN makes the result NaN. The
+// elements after the whole chunks go a vector at a time, the last vector overlapping the one
+// before (an extreme may read a value twice), so only rows shorter than a vector are scalar.
 template <bool Max, typename T>
 inline T row_extreme(const T* x, int64_t n) {
   constexpr int64_t W = kW<T>, K = kAcc / 2;
   typedef decltype(Vec<T>{} != Vec<T>{}) Mask;
-  int64_t i = 0;
   T m = x[0];
-  if (n >= K * W) {
-    Vec<T> a[K];
-    Mask nan = Mask{};
-    for (int64_t k = 0; k < K; ++k) load(a[k], x + k * W);
-    for (i = K * W; i + K * W <= n; i += K * W)
-      for (int64_t k = 0; k < K; ++k) {
-        Vec<T> v;
-        load(v, x + i + k * W);
-        a[k] = (Max ? v > a[k] : v < a[k]) ? v : a[k];
-        nan |= v != v;
-      }
-    for (int64_t k = 0; k < K; ++k) nan |= a[k] != a[k];
-    for (int64_t k = 1; k < K; ++k) a[0] = (Max ? a[k] > a[0] : a[k] < a[0]) ? a[k] : a[0];
-    bool any_nan = false;
-    for (int64_t j = 0; j < W; ++j) any_nan |= nan[j] != 0;
-    if (any_nan) return std::numeric_limits<T>::quiet_NaN();
-    for (int64_t j = 0; j < W; ++j) m = better<Max>(a[0][j], m) ? a[0][j] : m;
+  if (n < W) {
+    for (int64_t i = 1; i < n; ++i) m = better<Max>(x[i], m) ? x[i] : m;
+    return m;
   }
-  for (; i < n; ++i) m = better<Max>(x[i], m) ? x[i] : m;
+  Vec<T> a[K];
+  Mask nan = Mask{};
+  const auto take = [&](Vec<T>& acc, const T* p) {
+    Vec<T> v;
+    load(v, p);
+    acc = (Max ? v > acc : v < acc) ? v : acc;
+    nan |= v != v;
+  };
+  load(a[0], x);
+  nan |= a[0] != a[0];
+  for (int64_t k = 1; k < K; ++k) a[k] = a[0];
+  int64_t i = W;
+  for (; i + K * W <= n; i += K * W)
+    for (int64_t k = 0; k < K; ++k) take(a[k], x + i + k * W);
+  for (; i + W <= n; i += W) take(a[0], x + i);
+  if (i < n) take(a[1], x + n - W);
+  for (int64_t k = 1; k < K; ++k) a[0] = (Max ? a[k] > a[0] : a[k] < a[0]) ? a[k] : a[0];
+  bool any_nan = false;
+  for (int64_t j = 0; j < W; ++j) any_nan |= nan[j] != 0;
+  if (any_nan) return std::numeric_limits<T>::quiet_NaN();
+  for (int64_t j = 0; j < W; ++j) m = better<Max>(a[0][j], m) ? a[0][j] : m;
   return m;
 }
 
@@ -492,7 +521,8 @@ inline int64_t row_extreme_index(const T* x, int64_t n) {
   constexpr int64_t W = kW<T>, K = kAcc / 2, C = K * W;
   static_assert(kIdxBlock % C == 0, "blocks of whole chunks");
   typedef decltype(Vec<T>{} != Vec<T>{}) Mask;  // (lanes as wide as T's: also block numbers)
-  if (n < C || n / kIdxBlock > INT32_MAX) return first_index(x, n, row_extreme<Max>(x, n));
+  // (a row of one block: two passes over it in L1 beat the block bookkeeping)
+  if (n <= kIdxBlock || n / kIdxBlock > INT32_MAX) return first_index(x, n, row_extreme<Max>(x, n));
   const int64_t full = n / C * C;  // the elements in whole chunks of K vectors
   Vec<T> a[K];
   Mask at = Mask{}, blk = Mask{}, nan = Mask{};
