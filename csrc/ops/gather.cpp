@@ -301,6 +301,26 @@ void concat_elements(char* out, const char* const* in, int64_t n, int64_t o) {
   for (int64_t k = 0; k < n; ++k) dst[k] = reinterpret_cast<const W*>(in[k])[o];
 }
 
+// Rows [o0, o1) when every block is one element of W bytes and there are N inputs, N known at
+// compile time: the interleaving loop vectorises (shuffles), where the per-row loop over the
+// input pointers copied an element at a time (stack of two 1000x1000 along -1: ~3.5x NumPy).
+template <typename W, int N>
+EMBER_SIMD void interleave(char* out, const char* const* in, int64_t o0, int64_t o1) {
+  W* __restrict dst = reinterpret_cast<W*>(out);
+  const W* src[N];
+  for (int k = 0; k < N; ++k) src[k] = reinterpret_cast<const W*>(in[k]);
+  for (int64_t o = o0; o < o1; ++o)
+    for (int k = 0; k < N; ++k) dst[o * N + k] = src[k][o];
+}
+
+template <typename W>
+void concat_rows(char* out, const char* const* in, int64_t n, int64_t o0, int64_t o1) {
+  if (n == 2) return interleave<W, 2>(out, in, o0, o1);
+  if (n == 3) return interleave<W, 3>(out, in, o0, o1);
+  if (n == 4) return interleave<W, 4>(out, in, o0, o1);
+  for (int64_t o = o0; o < o1; ++o) concat_elements<W>(out, in, n, o);
+}
+
 }  // namespace
 
 void concat_forward(char* out, const char* const* in, const int64_t* block, int64_t n,
@@ -339,24 +359,21 @@ void concat_forward(char* out, const char* const* in, const int64_t* block, int6
     }
     return;
   }
-  auto copy_row = [&](int64_t o) {
+  auto copy_rows = [&](int64_t o0, int64_t o1) {
     if (width == 8)
-      concat_elements<uint64_t>(out, in, n, o);
+      concat_rows<uint64_t>(out, in, n, o0, o1);
     else if (width == 4)
-      concat_elements<uint32_t>(out, in, n, o);
+      concat_rows<uint32_t>(out, in, n, o0, o1);
     else if (width == 2)
-      concat_elements<uint16_t>(out, in, n, o);
+      concat_rows<uint16_t>(out, in, n, o0, o1);
     else
-      concat_elements<uint8_t>(out, in, n, o);
+      concat_rows<uint8_t>(out, in, n, o0, o1);
   };
   const int nt = static_cast<int>(
       std::min<int64_t>(threads_for(total, int64_t(1) << 18), std::max<int64_t>(outer, 1)));
-  if (nt == 1) {
-    for (int64_t o = 0; o < outer; ++o) copy_row(o);
-    return;
-  }
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t o = 0; o < outer; ++o) copy_row(o);
+  parallel_region(nt, [&](int64_t t, int64_t parts) {
+    copy_rows(outer * t / parts, outer * (t + 1) / parts);
+  });
 }
 
 }  // namespace ember
