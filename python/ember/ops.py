@@ -3815,6 +3815,9 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
             if a.flags.c_contiguous:  # (_extreme_along's kernel call, without its frame)
                 return _plain(_C.extreme_dim(a, d, d + 1, keepdim, True, True)[1])
             return _plain(_extreme_along(a, d, True, True, keepdim)[1])
+    if dim is None and type(x) is Tensor and x.data.dtype.char in "fd" and x.data.size:
+        i = np.asarray(x.data.argmax(), np.int64)  # the common call: ~2.5 us of frames less
+        return _plain(i.reshape((1,) * x.data.ndim) if keepdim else i)
     x = _tensor_operand(x)
     _complex.refuse("argmax", x)
     if x.data.dtype == np.bool_:
@@ -3835,6 +3838,9 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
 def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
     if keepdim.__class__ is not bool:
         _refuse_keepdim("argmin", keepdim)
+    if dim is None and type(x) is Tensor and x.data.dtype.char in "fd" and x.data.size:
+        i = np.asarray(x.data.argmin(), np.int64)  # the common call: ~2.5 us of frames less
+        return _plain(i.reshape((1,) * x.data.ndim) if keepdim else i)
     x = _tensor_operand(x)
     _complex.refuse("argmin", x)
     if x.data.dtype == np.bool_:
@@ -6210,6 +6216,8 @@ isfinite = _predicate("isfinite", np.isfinite)
 def all(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     if keepdim.__class__ is not bool:
         _refuse_keepdim("all", keepdim)
+    if dim is None and not keepdim and type(x) is Tensor and x.data.dtype == np.bool_:
+        return _plain(np.array(x.data.all()))  # the common call: ~4 us of frames less
     a = np.asarray(_data(x))
     return _truth(a, np.all(a, axis=_truth_axes(dim, a.ndim, "all"), keepdims=keepdim))
 
@@ -6217,6 +6225,8 @@ def all(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
 def any(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     if keepdim.__class__ is not bool:
         _refuse_keepdim("any", keepdim)
+    if dim is None and not keepdim and type(x) is Tensor and x.data.dtype == np.bool_:
+        return _plain(np.array(x.data.any()))  # the common call: ~4 us of frames less
     a = np.asarray(_data(x))
     return _truth(a, np.any(a, axis=_truth_axes(dim, a.ndim, "any"), keepdims=keepdim))
 
