@@ -372,9 +372,8 @@ void concat_forward(char* out, const char* const* in, const int64_t* block, int6
   };
   const int nt = static_cast<int>(
       std::min<int64_t>(threads_for(total, int64_t(1) << 18), std::max<int64_t>(outer, 1)));
-  parallel_region(nt, [&](int64_t t, int64_t parts) {
-    copy_rows(outer * t / parts, outer * (t + 1) / parts);
-  });
+  parallel_region(
+      nt, [&](int64_t t, int64_t parts) { copy_rows(outer * t / parts, outer * (t + 1) / parts); });
 }
 
 // ---- nonzero --------------------------------------------------------------------------------

@@ -534,8 +534,8 @@ EMBER_SIMD void vecmat_panel(T* y, const T* a, const T* v, int64_t rows, int64_t
 
 }  // namespace
 
-// a (rows, n) @ v (n,) -> y (rows): y[r] = a[r, :] . v (dot_group's blocked pairwise order). Threads
-// over rows; each row's bits are the same for any thread count.
+// a (rows, n) @ v (n,) -> y (rows): y[r] = a[r, :] . v (dot_group's blocked pairwise order).
+// Threads over rows; each row's bits are the same for any thread count.
 template <typename T>
 void matvec(T* y, const T* a, const T* v, int64_t rows, int64_t n) {
   if (rows == 0) return;
