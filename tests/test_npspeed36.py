@@ -286,3 +286,20 @@ def test_full_argmax_argmin_any_all(dtype):
             assert got.dtype == ember.bool and got.shape == () and bool(got) == bool(ref)
     with pytest.raises((ValueError, RuntimeError, IndexError)):
         ember.zeros(0).argmax()
+
+
+# ---- cumsum along the last dim (groups of 8 rows side by side) ------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(8, 5), (17, 28), (3, 8, 1000), (2, 1)])
+def test_cumsum_last_dim_against_torch(dtype, shape):
+    x = _rng(sum(shape)).standard_normal(shape).astype(dtype)
+    x.flat[3] = np.nan if x.size > 3 else x.flat[0]
+    e, t = ember.from_numpy(x), torch.from_numpy(x)
+    for dim in (-1, x.ndim - 1):
+        got, ref = e.cumsum(dim).numpy(), t.cumsum(dim).numpy()
+        assert got.dtype == ref.dtype and got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=1e-6 if dtype == np.float32 else 1e-14)
+        got = ember.cumprod(e, dim).numpy()
+        np.testing.assert_allclose(got, torch.cumprod(t, dim).numpy(), rtol=1e-5)

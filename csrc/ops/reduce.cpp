@@ -935,6 +935,13 @@ EMBER_SIMD void scan_rows(T* y, const T* x, int64_t rows, int64_t n, bool revers
   for (int64_t r = 0; r < kRows; ++r) acc[r] = Prod ? 1 : 0;
   const int64_t first = reverse ? n - 1 : 0, step = reverse ? -1 : 1;
   int64_t i = first;
+  if (rows == kRows) {  // a full group: the row loop unrolled, the running values in registers
+    for (int64_t c = 0; c < n; ++c, i += step)
+#pragma GCC unroll 8
+      for (int64_t r = 0; r < kRows; ++r)
+        y[r * n + i] = static_cast<T>(acc[r] = step_acc<Prod>(acc[r], x[r * n + i]));
+    return;
+  }
   for (int64_t c = 0; c < n; ++c, i += step)
     for (int64_t r = 0; r < rows; ++r)
       y[r * n + i] = static_cast<T>(acc[r] = step_acc<Prod>(acc[r], x[r * n + i]));
