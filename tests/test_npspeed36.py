@@ -303,3 +303,20 @@ def test_cumsum_last_dim_against_torch(dtype, shape):
         np.testing.assert_allclose(got, ref, rtol=1e-6 if dtype == np.float32 else 1e-14)
         got = ember.cumprod(e, dim).numpy()
         np.testing.assert_allclose(got, torch.cumprod(t, dim).numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (3, 0, 4), (2, 3, 4)])
+def test_any_all_dims_against_torch(shape):
+    m = _rng(len(shape)).random(shape) < 0.2
+    for a in (m, np.swapaxes(m, 0, -1)):  # non-contiguous too
+        em, tm = ember.from_numpy(a), torch.from_numpy(a.copy())
+        for dim in range(-a.ndim, a.ndim):
+            for kd in (False, True):
+                for name in ("any", "all"):
+                    got = getattr(em, name)(dim, keepdim=kd)
+                    ref = getattr(tm, name)(dim, keepdim=kd)
+                    assert got.dtype == ember.bool and tuple(got.shape) == tuple(ref.shape)
+                    assert got.numpy().flags.c_contiguous
+                    np.testing.assert_array_equal(got.numpy(), ref.numpy())
+    with pytest.raises(IndexError):
+        ember.from_numpy(m).any(len(shape))

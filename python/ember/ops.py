@@ -6216,8 +6216,12 @@ isfinite = _predicate("isfinite", np.isfinite)
 def all(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     if keepdim.__class__ is not bool:
         _refuse_keepdim("all", keepdim)
-    if dim is None and not keepdim and type(x) is Tensor and x.data.dtype == np.bool_:
-        return _plain(np.array(x.data.all()))  # the common call: ~4 us of frames less
+    if type(x) is Tensor and x.data.dtype == np.bool_:  # the common calls: ~4 us of frames less
+        a = x.data
+        if dim is None and not keepdim:
+            return _plain(np.array(a.all()))
+        if type(dim) is int and -a.ndim <= dim < a.ndim:
+            return _plain(_c_result(np.logical_and.reduce(a, dim, keepdims=keepdim)))
     a = np.asarray(_data(x))
     return _truth(a, np.all(a, axis=_truth_axes(dim, a.ndim, "all"), keepdims=keepdim))
 
@@ -6225,8 +6229,12 @@ def all(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
 def any(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     if keepdim.__class__ is not bool:
         _refuse_keepdim("any", keepdim)
-    if dim is None and not keepdim and type(x) is Tensor and x.data.dtype == np.bool_:
-        return _plain(np.array(x.data.any()))  # the common call: ~4 us of frames less
+    if type(x) is Tensor and x.data.dtype == np.bool_:  # the common calls: ~4 us of frames less
+        a = x.data
+        if dim is None and not keepdim:
+            return _plain(np.array(a.any()))
+        if type(dim) is int and -a.ndim <= dim < a.ndim:
+            return _plain(_c_result(np.logical_or.reduce(a, dim, keepdims=keepdim)))
     a = np.asarray(_data(x))
     return _truth(a, np.any(a, axis=_truth_axes(dim, a.ndim, "any"), keepdims=keepdim))
 
