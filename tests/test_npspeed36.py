@@ -320,3 +320,17 @@ def test_any_all_dims_against_torch(shape):
                     np.testing.assert_array_equal(got.numpy(), ref.numpy())
     with pytest.raises(IndexError):
         ember.from_numpy(m).any(len(shape))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_full_prod_against_torch(dtype):
+    x = (1 + 0.01 * _rng(13).standard_normal((32, 32))).astype(dtype)
+    for a in (x, x.T, x[:1, :5], np.zeros((0, 3), dtype)):
+        e, t = ember.from_numpy(a), torch.from_numpy(a.copy())
+        got, ref = e.prod(), t.prod()
+        assert got.dtype == e.dtype and got.shape == ()
+        np.testing.assert_allclose(
+            got.numpy(), ref.numpy(), rtol=1e-5 if dtype == np.float32 else 1e-12
+        )
+    x[3, 4] = np.nan
+    assert np.isnan(ember.from_numpy(x).prod().item())

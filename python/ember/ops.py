@@ -5550,6 +5550,10 @@ def prod(x, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Tensor:
         if (a.dtype is _F32 or a.dtype is _F64) and a.flags.c_contiguous and -nd <= dim < nd:
             d = dim % nd
             return Tensor._make(_C.prod_dim(a, d, d + 1, bool(keepdim)), False, None, 0)
+    if dim is None and not keepdim and dtype is None and type(x) is Tensor and _outside_graph(x):
+        a = x.data  # every element's product: Prod's kernel call straight (~2 us less at 32x32)
+        if (a.dtype is _F32 or a.dtype is _F64) and a.flags.c_contiguous and a.ndim:
+            return _plain(_C.prod_dim(a, 0, a.ndim, False))
     x = _as_dtype(x, dtype)
     if dim is None or x.ndim == 0:
         _axes(dim, x.ndim, "prod")
