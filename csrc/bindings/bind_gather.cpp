@@ -10,6 +10,7 @@
 //       place (torch.scatter_; a repeated index keeps the last value), any numeric dtype;
 //       index and src of one shape, out's outside dim
 //   concat(arrays, dim, stack) -> (y, sizes)     torch.cat / torch.stack of one dtype
+//   nonzero(m bool, ndim >= 1, C-contiguous) -> (count, ndim) int64: torch.nonzero's indices
 //   scatter_reduce(x, src, index int64, dim, reduce, include_self, counts) -> (out, count):
 //       x's C-order copy with src reduced in at index along dim (index and src of one shape,
 //       x's outside dim; reduce 'sum', 'prod', 'mean', 'amax' or 'amin'), count (int64, or
@@ -22,6 +23,9 @@
 namespace ember {
 
 // csrc/ops/gather.cpp
+int64_t count_nonzero_bytes(const uint8_t* m, int64_t n);
+void nonzero_indices(int64_t* out, const uint8_t* m, const int64_t* shape, int64_t nd,
+                     int64_t count);
 int64_t gather_bad_index(const int64_t* idx, int64_t n, int64_t nx);
 template <typename T>
 void gather_forward(T* y, const T* x, const int64_t* idx, int64_t outer, int64_t nx, int64_t ni,
@@ -406,7 +410,30 @@ py::tuple concat_py(const py::sequence& arrays, int64_t dim, bool stack) {
 
 }  // namespace
 
+py::array_t<int64_t> nonzero_py(const py::array& m) {
+  if (!same_dtype(m.dtype(), py::dtype::of<bool>()))
+    throw py::type_error("nonzero: m must be bool, got " + std::string(py::str(m.dtype())));
+  require_contiguous(m, "nonzero", "m");
+  EMBER_CHECK(m.ndim() >= 1, "nonzero: m must have at least one dim, got a 0-d array");
+  const std::vector<int64_t> shape = shape_of(m);
+  const int64_t nd = m.ndim();
+  const auto* p = static_cast<const uint8_t*>(m.data());
+  int64_t count;
+  {
+    py::gil_scoped_release release;
+    count = count_nonzero_bytes(p, m.size());
+  }
+  py::array_t<int64_t> out({static_cast<py::ssize_t>(count), static_cast<py::ssize_t>(nd)});
+  int64_t* o = out.mutable_data();
+  py::gil_scoped_release release;
+  nonzero_indices(o, p, shape.data(), nd, count);
+  return out;
+}
+
 void bind_gather(py::module_& m) {
+  m.def("nonzero", &nonzero_py, py::arg("m"),
+        "m bool C-contiguous, ndim >= 1 -> (count, ndim) int64: the index of each True entry "
+        "in C order (torch.nonzero), written in one pass.");
   m.def("gather_forward", &forward_py, py::arg("x"), py::arg("index"), py::arg("dim"),
         "x (any numeric dtype), index int64 of x's shape except at dim, values in [0, "
         "x.shape[dim]) -> y (index's shape): y[..., j, ...] = x[..., index[..., j, ...], ...].");

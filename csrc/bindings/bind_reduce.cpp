@@ -8,6 +8,8 @@
 //       of the float32 values of x's float16 (bfloat16) bits, without a float32 copy of x
 //   dot_rows(a, b (rows, n) float32/float64 C-contiguous, one dtype) -> y (rows,): sum of a * b
 //       along each row, the bits of sum_dim(a * b, 1, 2) without the products' array
+//   matvec(a (m, n) float32/float64 C- or F-contiguous, v 1-D of a's dtype, vec_first=False)
+//       -> a @ v (m,), or v @ a (n,) when vec_first: the products summed by sum_dim's trees
 //   extreme_dim(x, lo, hi, keepdim, use_max, indices=False) -> v, or (v, idx int64); n >= 1
 //   var_dim(x, lo, hi, keepdim, denom, root=False) -> y; n >= 1
 //   prod_dim(x, lo, hi, keepdim=False) -> y; an empty n gives 1
@@ -34,6 +36,10 @@ void sum_dim16(float* y, const uint16_t* x, int64_t outer, int64_t n, int64_t in
                bool bf16);
 template <typename T>
 void dot_rows(T* y, const T* a, const T* b, int64_t rows, int64_t n);
+template <typename T>
+void matvec(T* y, const T* a, const T* v, int64_t rows, int64_t n);
+template <typename T>
+void vecmat(T* y, const T* v, const T* a, int64_t rows, int64_t n);
 template <typename T>
 void extreme_dim(T* v, int64_t* idx, const T* x, int64_t outer, int64_t n, int64_t inner,
                  bool use_max);
@@ -147,6 +153,46 @@ py::array dot_rows_py(const py::array& a, const py::array& b) {
   else
     dot_rows<double>(static_cast<double*>(out), static_cast<const double*>(pa),
                      static_cast<const double*>(pb), rows, n);
+  return y;
+}
+
+// a (m, n) @ v (n,) -> (m,), or v (m,) @ a (m, n) -> (n,) when vec_first. An F-contiguous a
+// (a transpose's view) is read as its C-contiguous transpose with the other kernel.
+py::array matvec_py(const py::array& a, const py::array& v, bool vec_first) {
+  const char* op = "matvec";
+  require_float(a, op, "a");
+  require_same_dtype(a, v, op);
+  require_ndim(a, 2, op, "a");
+  require_ndim(v, 1, op, "v");
+  require_contiguous(v, op, "v");
+  const int64_t m = a.shape(0), n = a.shape(1);
+  EMBER_CHECK(v.shape(0) == (vec_first ? m : n), op, ": shapes ",
+              shape_str(vec_first ? shape_of(v) : shape_of(a)), " and ",
+              shape_str(vec_first ? shape_of(a) : shape_of(v)), " cannot be multiplied");
+  const bool c_order = a.flags() & py::array::c_style;
+  EMBER_CHECK(c_order || (a.flags() & py::array::f_style), op,
+              ": a must be C- or F-contiguous, got strides (", a.strides(0), ", ", a.strides(1),
+              ")");
+  // rows x cols of the C-ordered matrix the kernel reads; by_rows: its rows dotted with v
+  const int64_t rows = c_order ? m : n, cols = c_order ? n : m;
+  const bool by_rows = c_order != vec_first;
+  py::array y = empty_like_dtype(a, {vec_first ? n : m});
+  const bool f32 = is_f32(a);
+  void* out = y.mutable_data();
+  const void* pa = a.data();
+  const void* pv = v.data();
+  py::gil_scoped_release release;
+  if (f32) {
+    auto* o = static_cast<float*>(out);
+    auto* x = static_cast<const float*>(pa);
+    auto* w = static_cast<const float*>(pv);
+    by_rows ? matvec<float>(o, x, w, rows, cols) : vecmat<float>(o, w, x, rows, cols);
+  } else {
+    auto* o = static_cast<double*>(out);
+    auto* x = static_cast<const double*>(pa);
+    auto* w = static_cast<const double*>(pv);
+    by_rows ? matvec<double>(o, x, w, rows, cols) : vecmat<double>(o, w, x, rows, cols);
+  }
   return y;
 }
 
@@ -375,6 +421,10 @@ void bind_reduce(py::module_& m) {
         "a, b (rows, n) float32/float64 C-contiguous of one dtype -> y (rows,): the sum of "
         "a * b along each row (einsum's 'ij,ij->i'): sum_dim's bits for the products' array, "
         "without that array.");
+  m.def("matvec", &matvec_py, py::arg("a"), py::arg("v"), py::arg("vec_first") = false,
+        "a (m, n) float32/float64, C- or F-contiguous; v 1-D contiguous of a's dtype -> a @ v "
+        "(m,), or v @ a (n,) when vec_first: each product rounded, then summed by sum_dim's "
+        "pairwise trees (the same bits for any thread count).");
   m.def("sum_dim16", &sum_dim16_py, py::arg("x"), py::arg("lo"), py::arg("hi"),
         py::arg("keepdim") = false, py::arg("square") = false, py::arg("bf16") = false,
         "x uint16 C-contiguous, the bits of float16 (bfloat16 when bf16) values -> y float32: "

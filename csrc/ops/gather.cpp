@@ -3,6 +3,7 @@
 // inner, and each output element reads one position of its own (outer, :, inner) fibre.
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "common.h"
@@ -301,6 +302,26 @@ void concat_elements(char* out, const char* const* in, int64_t n, int64_t o) {
   for (int64_t k = 0; k < n; ++k) dst[k] = reinterpret_cast<const W*>(in[k])[o];
 }
 
+// Rows [o0, o1) when every block is one element of W bytes and there are N inputs, N known at
+// compile time: the interleaving loop vectorises (shuffles), where the per-row loop over the
+// input pointers copied an element at a time (stack of two 1000x1000 along -1: ~3.5x NumPy).
+template <typename W, int N>
+EMBER_SIMD void interleave(char* out, const char* const* in, int64_t o0, int64_t o1) {
+  W* __restrict dst = reinterpret_cast<W*>(out);
+  const W* src[N];
+  for (int k = 0; k < N; ++k) src[k] = reinterpret_cast<const W*>(in[k]);
+  for (int64_t o = o0; o < o1; ++o)
+    for (int k = 0; k < N; ++k) dst[o * N + k] = src[k][o];
+}
+
+template <typename W>
+void concat_rows(char* out, const char* const* in, int64_t n, int64_t o0, int64_t o1) {
+  if (n == 2) return interleave<W, 2>(out, in, o0, o1);
+  if (n == 3) return interleave<W, 3>(out, in, o0, o1);
+  if (n == 4) return interleave<W, 4>(out, in, o0, o1);
+  for (int64_t o = o0; o < o1; ++o) concat_elements<W>(out, in, n, o);
+}
+
 }  // namespace
 
 void concat_forward(char* out, const char* const* in, const int64_t* block, int64_t n,
@@ -339,24 +360,68 @@ void concat_forward(char* out, const char* const* in, const int64_t* block, int6
     }
     return;
   }
-  auto copy_row = [&](int64_t o) {
+  auto copy_rows = [&](int64_t o0, int64_t o1) {
     if (width == 8)
-      concat_elements<uint64_t>(out, in, n, o);
+      concat_rows<uint64_t>(out, in, n, o0, o1);
     else if (width == 4)
-      concat_elements<uint32_t>(out, in, n, o);
+      concat_rows<uint32_t>(out, in, n, o0, o1);
     else if (width == 2)
-      concat_elements<uint16_t>(out, in, n, o);
+      concat_rows<uint16_t>(out, in, n, o0, o1);
     else
-      concat_elements<uint8_t>(out, in, n, o);
+      concat_rows<uint8_t>(out, in, n, o0, o1);
   };
   const int nt = static_cast<int>(
       std::min<int64_t>(threads_for(total, int64_t(1) << 18), std::max<int64_t>(outer, 1)));
-  if (nt == 1) {
-    for (int64_t o = 0; o < outer; ++o) copy_row(o);
-    return;
+  parallel_region(
+      nt, [&](int64_t t, int64_t parts) { copy_rows(outer * t / parts, outer * (t + 1) / parts); });
+}
+
+// ---- nonzero --------------------------------------------------------------------------------
+
+// The nonzero bytes of m (n bytes): a sum of 0/1 bytes (bool), which vectorises.
+EMBER_SIMD int64_t count_nonzero_bytes(const uint8_t* m, int64_t n) {
+  int64_t c = 0;
+  for (int64_t i = 0; i < n; ++i) c += m[i] != 0;
+  return c;
+}
+
+// m (shape, nd >= 1 dims, C order) bytes, count of them nonzero -> out (count, nd) int64: the
+// index of each nonzero byte in C order (torch.nonzero). Written in one pass: each row of the
+// last dim writes every position's index and moves on by (m[j] != 0), without a branch that a
+// random mask mispredicts half the time; words of 8 zero bytes are skipped (a sparse mask).
+// The one position after the last nonzero goes to a scratch row.
+void nonzero_indices(int64_t* out, const uint8_t* m, const int64_t* shape, int64_t nd,
+                     int64_t count) {
+  int64_t n = 1;
+  for (int64_t d = 0; d < nd; ++d) n *= shape[d];
+  if (count == 0 || n == 0) return;
+  const int64_t last = shape[nd - 1];
+  std::vector<int64_t> at(static_cast<size_t>(nd), 0);  // the row's index (dims < nd - 1)
+  int64_t scratch[64];
+  std::vector<int64_t> big(nd > 64 ? static_cast<size_t>(nd) : 0);
+  int64_t* spare = nd > 64 ? big.data() : scratch;
+  int64_t k = 0;
+  for (int64_t r = 0; r < n / last && k < count; ++r) {
+    const uint8_t* row = m + r * last;
+    for (int64_t j = 0; j < last; ++j) {
+      if ((j & 7) == 0 && j + 8 <= last) {  // a word of zeros: skip it
+        uint64_t w;
+        std::memcpy(&w, row + j, 8);
+        if (w == 0) {
+          j += 7;
+          continue;
+        }
+      }
+      int64_t* dst = k < count ? out + k * nd : spare;
+      for (int64_t d = 0; d + 1 < nd; ++d) dst[d] = at[d];
+      dst[nd - 1] = j;
+      k += row[j] != 0;
+    }
+    for (int64_t d = nd - 2; d >= 0; --d) {  // the next row's index
+      if (++at[d] < shape[d]) break;
+      at[d] = 0;
+    }
   }
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t o = 0; o < outer; ++o) copy_row(o);
 }
 
 }  // namespace ember

@@ -245,8 +245,30 @@ inline T chunks_total(int64_t n, const Part& part) {
   return fold_lanes(acc);
 }
 
+// A short row, n < kAcc * kW: one vector accumulator, folded pairwise, then the tail of < kW
+// values added in order (block_acc's 8 accumulators, their fold and a tail copied through memory
+// cost ~4x a 28-value row's additions). Each lane adds at most kAcc values in order.
+template <bool Square, typename T>
+inline T short_sum(const T* x, int64_t n) {
+  constexpr int64_t W = kW<T>;
+  Vec<T> a = Vec<T>{};
+  int64_t i = 0;
+  for (; i + W <= n; i += W) add_term<Square>(a, x + i);
+  T lanes[W];
+  store(lanes, a);
+  for (int64_t w = W / 2; w > 0; w /= 2)
+    for (int64_t k = 0; k < w; ++k) lanes[k] += lanes[k + w];
+  T s = lanes[0];
+  for (; i < n; ++i) s += Square ? x[i] * x[i] : x[i];
+  return s;
+}
+
 template <bool Square, typename T, typename Src>
 inline T row_sum(const Src& x, int64_t n) {
+  if (n < kAcc * kW<T>) {
+    T buf[kAcc * kW<T>];
+    return short_sum<Square>(x.span(0, n, buf), n);
+  }
   if (n <= kBlock) {
     Vec<T> a[kAcc];
     T buf[kBlock];
@@ -409,6 +431,144 @@ void dot_rows(T* y, const T* a, const T* b, int64_t rows, int64_t n) {
   sum_rows_impl<false, T>(y, ProdSrc<T>{a, b}, rows, n);
 }
 
+// ---- matrix times vector --------------------------------------------------------------------
+namespace {
+
+// y[q] = a[q, :] . v for R rows of n values (n apart), v's vectors loaded once for the R rows:
+// blocks of kBlock columns in two vector accumulators a row (each product rounded, then added:
+// -ffp-contract=off), folded pairwise, the tail added in order; the blocks' sums merged pairwise
+// (a binary counter, as Cascade's). Each row's arithmetic is the same for any R.
+template <int R, typename T>
+inline void dot_group(T* y, const T* a, const T* v, int64_t n) {
+  constexpr int64_t W = kW<T>;
+  T level[R][kLevels];
+  int64_t count = 0;
+  for (int64_t b0 = 0; b0 < n; b0 += kBlock) {
+    const int64_t b1 = std::min(n, b0 + kBlock);
+    Vec<T> acc[R][2];
+    for (int q = 0; q < R; ++q) acc[q][0] = acc[q][1] = Vec<T>{};
+    int64_t i = b0;
+    for (; i + 2 * W <= b1; i += 2 * W) {
+      Vec<T> v0, v1;
+      load(v0, v + i);
+      load(v1, v + i + W);
+      for (int q = 0; q < R; ++q) {
+        Vec<T> x0, x1;
+        load(x0, a + q * n + i);
+        load(x1, a + q * n + i + W);
+        acc[q][0] += x0 * v0;
+        acc[q][1] += x1 * v1;
+      }
+    }
+    if (i + W <= b1) {
+      Vec<T> v0;
+      load(v0, v + i);
+      for (int q = 0; q < R; ++q) {
+        Vec<T> x0;
+        load(x0, a + q * n + i);
+        acc[q][0] += x0 * v0;
+      }
+      i += W;
+    }
+    for (int q = 0; q < R; ++q) {
+      T lanes[W];
+      store(lanes, acc[q][0] + acc[q][1]);
+      for (int64_t w = W / 2; w > 0; w /= 2)
+        for (int64_t k = 0; k < w; ++k) lanes[k] += lanes[k + w];
+      T s = lanes[0];
+      for (int64_t j = i; j < b1; ++j) s += a[q * n + j] * v[j];
+      int64_t l = 0;
+      for (int64_t c = count; c & 1; c >>= 1, ++l) s = level[q][l] + s;
+      level[q][l] = s;
+    }
+    ++count;
+  }
+  for (int q = 0; q < R; ++q) {  // the levels held, smallest first
+    T s = T(0);
+    bool any = false;
+    for (int64_t l = 0; (count >> l) != 0; ++l)
+      if ((count >> l) & 1) {
+        s = any ? level[q][l] + s : level[q][l];
+        any = true;
+      }
+    y[q] = s;
+  }
+}
+
+template <typename T>
+EMBER_SIMD void matvec_rows(T* y, const T* a, const T* v, int64_t rows, int64_t n) {
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) dot_group<4>(y + r, a + r * n, v, n);
+  for (; r < rows; ++r) dot_group<1>(y + r, a + r * n, v, n);
+}
+
+// y[j] = sum over r < rows of v[r] * a[r * ld + j], j < w: panel_sum's order (blocks of
+// kRowBlock rows, four rows a pass added pairwise, the blocks merged by a cascade) over the
+// products, formed in the pass (storage: cascade_levels(blocks) * w values; acc: w values).
+template <typename T>
+EMBER_SIMD void vecmat_panel(T* y, const T* a, const T* v, int64_t rows, int64_t ld, int64_t w,
+                             T* __restrict storage, T* __restrict acc) {
+  Cascade<T> c(storage, w);
+  for (int64_t r0 = 0; r0 < rows; r0 += kRowBlock) {
+    const int64_t r1 = std::min(rows, r0 + kRowBlock);
+    for (int64_t j = 0; j < w; ++j) acc[j] = 0;
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) {
+      const T* __restrict p0 = a + r * ld;
+      const T* __restrict p1 = p0 + ld;
+      const T* __restrict p2 = p1 + ld;
+      const T* __restrict p3 = p2 + ld;
+      const T s0 = v[r], s1 = v[r + 1], s2 = v[r + 2], s3 = v[r + 3];
+      for (int64_t j = 0; j < w; ++j)
+        acc[j] += (s0 * p0[j] + s1 * p1[j]) + (s2 * p2[j] + s3 * p3[j]);
+    }
+    for (; r < r1; ++r) {
+      const T* __restrict p = a + r * ld;
+      const T s = v[r];
+      for (int64_t j = 0; j < w; ++j) acc[j] += s * p[j];
+    }
+    c.push(acc);
+  }
+  c.total(y, nullptr);
+}
+
+}  // namespace
+
+// a (rows, n) @ v (n,) -> y (rows): y[r] = a[r, :] . v (dot_group's blocked pairwise order).
+// Threads over rows; each row's bits are the same for any thread count.
+template <typename T>
+void matvec(T* y, const T* a, const T* v, int64_t rows, int64_t n) {
+  if (rows == 0) return;
+  const int nt = threads_for(rows * n, int64_t(1) << 16);
+  parallel_region(nt, [&](int64_t t, int64_t parts) {
+    const int64_t r0 = rows * t / parts, r1 = rows * (t + 1) / parts;
+    matvec_rows<T>(y + r0, a + r0 * n, v, r1 - r0, n);
+  });
+}
+
+// v (rows,) @ a (rows, n) -> y (n): y[j] = sum over r of v[r] * a[r, j] (vecmat_panel's order).
+// Threads over column ranges of whole strips; a column's bits are the same for any thread count.
+template <typename T>
+void vecmat(T* y, const T* v, const T* a, int64_t rows, int64_t n) {
+  if (n == 0) return;
+  constexpr int64_t S = kAcc * kW<T>;
+  const int nt = threads_for(rows * n, int64_t(1) << 16);
+  const int64_t strips = (n + S - 1) / S;
+  const int64_t levels = cascade_levels((rows + kRowBlock - 1) / kRowBlock);
+  parallel_region(nt, [&](int64_t t, int64_t parts) {
+    const int64_t c0 = std::min(n, strips * t / parts * S);
+    const int64_t c1 = std::min(n, strips * (t + 1) / parts * S);
+    if (c1 <= c0) return;
+    std::vector<T> scratch(static_cast<size_t>((levels + 1) * (c1 - c0)));
+    vecmat_panel<T>(y + c0, a + c0, v, rows, n, c1 - c0, scratch.data(),
+                    scratch.data() + levels * (c1 - c0));
+  });
+}
+
+template void matvec<float>(float*, const float*, const float*, int64_t, int64_t);
+template void matvec<double>(double*, const double*, const double*, int64_t, int64_t);
+template void vecmat<float>(float*, const float*, const float*, int64_t, int64_t);
+template void vecmat<double>(double*, const double*, const double*, int64_t, int64_t);
 template void dot_rows<float>(float*, const float*, const float*, int64_t, int64_t);
 template void dot_rows<double>(double*, const double*, const double*, int64_t, int64_t);
 template void sum_dim<float>(float*, const float*, int64_t, int64_t, int64_t, bool);
@@ -427,32 +587,39 @@ inline bool better(T a, T b) {
 }
 
 // The extreme of a row: kAcc running maxima (v > a ? v : a is one vmaxps, which keeps a when v is
-// NaN) and, off the critical path, a mask of the NaNs seen: any NaN makes the result NaN.
+// NaN) and, off the critical path, a mask of the NaNs seen: any NaN makes the result NaN. The
+// elements after the whole chunks go a vector at a time, the last vector overlapping the one
+// before (an extreme may read a value twice), so only rows shorter than a vector are scalar.
 template <bool Max, typename T>
 inline T row_extreme(const T* x, int64_t n) {
   constexpr int64_t W = kW<T>, K = kAcc / 2;
   typedef decltype(Vec<T>{} != Vec<T>{}) Mask;
-  int64_t i = 0;
   T m = x[0];
-  if (n >= K * W) {
-    Vec<T> a[K];
-    Mask nan = Mask{};
-    for (int64_t k = 0; k < K; ++k) load(a[k], x + k * W);
-    for (i = K * W; i + K * W <= n; i += K * W)
-      for (int64_t k = 0; k < K; ++k) {
-        Vec<T> v;
-        load(v, x + i + k * W);
-        a[k] = (Max ? v > a[k] : v < a[k]) ? v : a[k];
-        nan |= v != v;
-      }
-    for (int64_t k = 0; k < K; ++k) nan |= a[k] != a[k];
-    for (int64_t k = 1; k < K; ++k) a[0] = (Max ? a[k] > a[0] : a[k] < a[0]) ? a[k] : a[0];
-    bool any_nan = false;
-    for (int64_t j = 0; j < W; ++j) any_nan |= nan[j] != 0;
-    if (any_nan) return std::numeric_limits<T>::quiet_NaN();
-    for (int64_t j = 0; j < W; ++j) m = better<Max>(a[0][j], m) ? a[0][j] : m;
+  if (n < W) {
+    for (int64_t i = 1; i < n; ++i) m = better<Max>(x[i], m) ? x[i] : m;
+    return m;
   }
-  for (; i < n; ++i) m = better<Max>(x[i], m) ? x[i] : m;
+  Vec<T> a[K];
+  Mask nan = Mask{};
+  const auto take = [&](Vec<T>& acc, const T* p) {
+    Vec<T> v;
+    load(v, p);
+    acc = (Max ? v > acc : v < acc) ? v : acc;
+    nan |= v != v;
+  };
+  load(a[0], x);
+  nan |= a[0] != a[0];
+  for (int64_t k = 1; k < K; ++k) a[k] = a[0];
+  int64_t i = W;
+  for (; i + K * W <= n; i += K * W)
+    for (int64_t k = 0; k < K; ++k) take(a[k], x + i + k * W);
+  for (; i + W <= n; i += W) take(a[0], x + i);
+  if (i < n) take(a[1], x + n - W);
+  for (int64_t k = 1; k < K; ++k) a[0] = (Max ? a[k] > a[0] : a[k] < a[0]) ? a[k] : a[0];
+  bool any_nan = false;
+  for (int64_t j = 0; j < W; ++j) any_nan |= nan[j] != 0;
+  if (any_nan) return std::numeric_limits<T>::quiet_NaN();
+  for (int64_t j = 0; j < W; ++j) m = better<Max>(a[0][j], m) ? a[0][j] : m;
   return m;
 }
 
@@ -492,7 +659,8 @@ inline int64_t row_extreme_index(const T* x, int64_t n) {
   constexpr int64_t W = kW<T>, K = kAcc / 2, C = K * W;
   static_assert(kIdxBlock % C == 0, "blocks of whole chunks");
   typedef decltype(Vec<T>{} != Vec<T>{}) Mask;  // (lanes as wide as T's: also block numbers)
-  if (n < C || n / kIdxBlock > INT32_MAX) return first_index(x, n, row_extreme<Max>(x, n));
+  // (a row of one block: two passes over it in L1 beat the block bookkeeping)
+  if (n <= kIdxBlock || n / kIdxBlock > INT32_MAX) return first_index(x, n, row_extreme<Max>(x, n));
   const int64_t full = n / C * C;  // the elements in whole chunks of K vectors
   Vec<T> a[K];
   Mask at = Mask{}, blk = Mask{}, nan = Mask{};
@@ -767,6 +935,13 @@ EMBER_SIMD void scan_rows(T* y, const T* x, int64_t rows, int64_t n, bool revers
   for (int64_t r = 0; r < kRows; ++r) acc[r] = Prod ? 1 : 0;
   const int64_t first = reverse ? n - 1 : 0, step = reverse ? -1 : 1;
   int64_t i = first;
+  if (rows == kRows) {  // a full group: the row loop unrolled, the running values in registers
+    for (int64_t c = 0; c < n; ++c, i += step)
+#pragma GCC unroll 8
+      for (int64_t r = 0; r < kRows; ++r)
+        y[r * n + i] = static_cast<T>(acc[r] = step_acc<Prod>(acc[r], x[r * n + i]));
+    return;
+  }
   for (int64_t c = 0; c < n; ++c, i += step)
     for (int64_t r = 0; r < rows; ++r)
       y[r * n + i] = static_cast<T>(acc[r] = step_acc<Prod>(acc[r], x[r * n + i]));

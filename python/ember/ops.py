@@ -2559,6 +2559,13 @@ def matmul(a, b) -> Tensor:
                 if not y.flags.c_contiguous:
                     y = _gemm_operand(y)
                 return _plain(_C.gemm(x, y))
+            if x.ndim + y.ndim == 3 and x.shape[-1] == y.shape[0]:  # matrix-vector: a row
+                # reduction (_C.matvec), not a one-column GEMM (~6x NumPy's time at 1000)
+                vec_first = x.ndim == 1
+                m, v = (y, x) if vec_first else (x, y)
+                if not (m.flags.c_contiguous or m.flags.f_contiguous):
+                    m = np.ascontiguousarray(m)
+                return _plain(_C.matvec(m, np.ascontiguousarray(v), vec_first))
             if (
                 x.ndim == 3
                 and y.ndim == 3
@@ -3822,6 +3829,9 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
             if a.flags.c_contiguous:  # (_extreme_along's kernel call, without its frame)
                 return _plain(_C.extreme_dim(a, d, d + 1, keepdim, True, True)[1])
             return _plain(_extreme_along(a, d, True, True, keepdim)[1])
+    if dim is None and type(x) is Tensor and x.data.dtype.char in "fd" and x.data.size:
+        i = np.asarray(x.data.argmax(), np.int64)  # the common call: ~2.5 us of frames less
+        return _plain(i.reshape((1,) * x.data.ndim) if keepdim else i)
     x = _tensor_operand(x)
     _complex.refuse("argmax", x)
     if x.data.dtype == np.bool_:
@@ -3842,6 +3852,9 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
 def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
     if keepdim.__class__ is not bool:
         _refuse_keepdim("argmin", keepdim)
+    if dim is None and type(x) is Tensor and x.data.dtype.char in "fd" and x.data.size:
+        i = np.asarray(x.data.argmin(), np.int64)  # the common call: ~2.5 us of frames less
+        return _plain(i.reshape((1,) * x.data.ndim) if keepdim else i)
     x = _tensor_operand(x)
     _complex.refuse("argmin", x)
     if x.data.dtype == np.bool_:
@@ -5553,6 +5566,10 @@ def prod(x, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Tensor:
         if (a.dtype is _F32 or a.dtype is _F64) and a.flags.c_contiguous and -nd <= dim < nd:
             d = dim % nd
             return Tensor._make(_C.prod_dim(a, d, d + 1, bool(keepdim)), False, None, 0)
+    if dim is None and not keepdim and dtype is None and type(x) is Tensor and _outside_graph(x):
+        a = x.data  # every element's product: Prod's kernel call straight (~2 us less at 32x32)
+        if (a.dtype is _F32 or a.dtype is _F64) and a.flags.c_contiguous and a.ndim:
+            return _plain(_C.prod_dim(a, 0, a.ndim, False))
     x = _as_dtype(x, dtype)
     if dim is None or x.ndim == 0:
         _axes(dim, x.ndim, "prod")
@@ -6219,6 +6236,12 @@ isfinite = _predicate("isfinite", np.isfinite)
 def all(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     if keepdim.__class__ is not bool:
         _refuse_keepdim("all", keepdim)
+    if type(x) is Tensor and x.data.dtype == np.bool_:  # the common calls: ~4 us of frames less
+        a = x.data
+        if dim is None and not keepdim:
+            return _plain(np.array(a.all()))
+        if type(dim) is int and -a.ndim <= dim < a.ndim:
+            return _plain(_c_result(np.logical_and.reduce(a, dim, keepdims=keepdim)))
     a = np.asarray(_data(x))
     return _truth(a, np.all(a, axis=_truth_axes(dim, a.ndim, "all"), keepdims=keepdim))
 
@@ -6226,6 +6249,12 @@ def all(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
 def any(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     if keepdim.__class__ is not bool:
         _refuse_keepdim("any", keepdim)
+    if type(x) is Tensor and x.data.dtype == np.bool_:  # the common calls: ~4 us of frames less
+        a = x.data
+        if dim is None and not keepdim:
+            return _plain(np.array(a.any()))
+        if type(dim) is int and -a.ndim <= dim < a.ndim:
+            return _plain(_c_result(np.logical_or.reduce(a, dim, keepdims=keepdim)))
     a = np.asarray(_data(x))
     return _truth(a, np.any(a, axis=_truth_axes(dim, a.ndim, "any"), keepdims=keepdim))
 
@@ -7621,6 +7650,9 @@ def masked_scatter(x, mask, source) -> Tensor:
 def nonzero(x, *, as_tuple: bool = False):
     """Indices of the non-zero entries: (n, ndim) int64, or a tuple of 1-D index tensors."""
     a = np.asarray(_data(x))
+    if a.ndim >= 2 and not as_tuple:  # the (n, ndim) result written in one pass (_C.nonzero):
+        # np.nonzero's per-dim arrays and their stack took ~2.5x as long
+        return Tensor(_C.nonzero(np.ascontiguousarray(a if a.dtype == np.bool_ else a != 0)))
     idx = np.nonzero(np.atleast_1d(a) if as_tuple else a) if a.ndim or as_tuple else ()
     # (np.nonzero's indices are fresh intp arrays: int64 here, so no second copy; of more than
     # one dim, column views of one (n, ndim) array: contiguous copies, as torch's)
