@@ -1018,6 +1018,67 @@ inline T verfc(T x) {
 }
 
 namespace vm {
+// log(m) = hi + lo with x = 2^e m, m in [sqrt(1/2), sqrt(2)), for a finite double x > 0 (kNormal:
+// normal, no denormal scaling): FreeBSD's e_log2.c / k_log.h split of fdlibm's log, log(1 + f) =
+// f - hfsq + s (hfsq + R), R = z log_lg(z), z = s^2, s = f / (2 + f) (one division), with hi = f -
+// hfsq cut to its 21 leading bits, so hi times a 32-bit constant is exact, and lo the rest (f - hi
+// and that minus hfsq exact). The logs below carry hi + lo through their constant as hi + lo parts
+// and round once at the end: within ~0.55 ulp where e + log(m) / ln2 rounded was ~1.5 and
+// log_core's 2s + s R ~1.85 (PyTorch, MKL's, ~0.55).
+template <bool kNormal>
+inline double log_hilo64(double x, double& e, double& lo) {
+  double m;
+  if constexpr (kNormal) {
+    e = log_split(x, m);
+  } else {
+    const bool den = x < std::numeric_limits<double>::min();
+    e = log_split(x * (den ? 18014398509481984.0 : 1.0), m) - (den ? 54.0 : 0.0);  // 2^54
+  }
+  const double f = m - 1.0;
+  const double hfsq = 0.5 * f * f;
+  const double s = f / (2.0 + f);
+  const double z = s * s;
+  const double r = s * (hfsq + z * log_lg(z));
+  const double hi = from_bits(as_bits(f - hfsq) & uint64_t(0xffffffff00000000));
+  lo = ((f - hi) - hfsq) + r;
+  return hi;
+}
+// The natural log, log2 and log10 of a finite double x > 0 (kNormal: normal too) from
+// log_hilo64: e c + (hi + lo) d for c = ln2 / 1 / log10(2), d = 1 / (1/ln2) / (1/ln10), each
+// constant as a 32-bit hi part (e and hi have at most 21 significant bits: the products with it
+// exact) and a lo part, the leading sum by Fast2Sum (|e c| >= |hi d| unless e = 0), one final
+// rounding. No specials (log_specials adds them).
+template <bool kNormal>
+inline double log_acc(double x) {
+  double e, lo;
+  const double hi = log_hilo64<kNormal>(x, e, lo);
+  const double y2 = e * consts<double>::ln2_hi;  // exact
+  const double w = y2 + hi;
+  return w + (((y2 - w) + hi) + (lo + e * consts<double>::ln2_lo));
+}
+template <bool kNormal>
+inline double log2_acc(double x) {
+  double e, lo;
+  const double hi = log_hilo64<kNormal>(x, e, lo);
+  constexpr double ch = 1.4426950407214463, cl = 1.6751713164886512e-10;  // 1/ln2 = ch + cl
+  const double vh = hi * ch;                                              // exact
+  const double w = e + vh;  // e exact, so powers of two come out exact (hi = lo = 0)
+  return w + (((e - w) + vh) + ((lo + hi) * cl + lo * ch));
+}
+template <bool kNormal>
+inline double log10_acc(double x) {
+  double e, lo;
+  const double hi = log_hilo64<kNormal>(x, e, lo);
+  constexpr double ch = 0.4342944818781689, cl = 2.5082946711645275e-11;   // 1/ln10
+  constexpr double th = 0.3010299956658855, tl = -1.9043128467164274e-12;  // log10(2)
+  const double y2 = e * th;                                                // exact
+  const double vh = hi * ch;                                               // exact
+  const double w = y2 + vh;
+  return w + (((y2 - w) + vh) + (e * tl + (lo + hi) * cl + lo * ch));
+}
+}  // namespace vm
+
+namespace vm {
 // float erfinv(y) = y P(w), w = -log(1 - y^2) in double, rounded once: P is erfinv(y) / y as a
 // polynomial in w, degree 12 on w in [0, 5] (in w - 2.5) and 14 on [5, 16] (in w - 10.5; the
 // largest float below 1 gives w = 15.94), Chebyshev interpolants of mpmath's erfinv (relative
@@ -1075,6 +1136,64 @@ inline float erfinv_float_central(float y) {
 }
 }  // namespace vm
 
+namespace vm {
+// |erfinv(a)| for double 0 <= a <= kErfinvCentral64 (w = -log(1 - a^2) <= 6.215), no Halley step:
+// a (c0 + w Q(w)) on w in [0, 2.5] (|a| <= 0.958) and a (c0 + t Q(t)), t = w - 4.375, on
+// [2.5, 6.25]: Chebyshev interpolants of mpmath's erfinv(y) / y (degree 16 and 18, relative
+// error < 5e-17 each), expanded about 0 and 4.375, where the terms hardly cancel (|sum of terms|
+// <= 1.6 P: about the interval's middle, as Giles' one piece on [0, 6.25], they cancel 2.8x).
+// c0 is a hi + lo pair and a c0h + a s is rounded once (FMA), so the error is the final
+// rounding plus ~1/4 ulp; 1 - a^2 from a = ah + al (ah: a's 26 leading bits: ah^2 and
+// 2 ah al exact), as its rounding moves w by up to 2^-53, ~1/4 ulp of the result. ~4x faster
+// than verfinv's two Halley steps (an exp and an erf each) and within ~1 ulp where they were ~2.
+constexpr double kErfinvCentral64 = 0.999;
+inline double erfinv_central64(double a) {
+  const double ah = from_bits(as_bits(a) & uint64_t(0xfffffffff8000000)), al = a - ah;
+  const double u = ((1.0 - ah * ah) - 2.0 * ah * al) - al * al;  // >= 0.002: normal
+  const double w = -log_acc<true>(u);
+  double qa = 3.9716513518405035e-15;
+  qa = qa * w + 9.726389868641587e-14;
+  qa = qa * w + -3.235218713917828e-12;
+  qa = qa * w + 2.9058633813609503e-11;
+  qa = qa * w + -6.733005704837576e-11;
+  qa = qa * w + -4.143946033174869e-10;
+  qa = qa * w + 5.817841425947725e-10;
+  qa = qa * w + 2.2994241559957363e-08;
+  qa = qa * w + -3.746793801836005e-08;
+  qa = qa * w + -1.0124455162628335e-06;
+  qa = qa * w + 2.0199396146801105e-06;
+  qa = qa * w + 4.661145584366921e-05;
+  qa = qa * w + -0.00012804329744825198;
+  qa = qa * w + -0.002335101641211589;
+  qa = qa * w + 0.01154934203824461;
+  qa = qa * w + 0.23201366653465516;
+  const double t = w - 4.375;
+  double qb = 2.420441318241668e-17;
+  qb = qb * t + -1.3626379387639872e-16;
+  qb = qb * t + -6.724430541680733e-16;
+  qb = qb * t + 1.3169163271411315e-14;
+  qb = qb * t + -7.47969244454051e-14;
+  qb = qb * t + -1.3230671639308535e-13;
+  qb = qb * t + 5.886496811474885e-12;
+  qb = qb * t + -4.563218814955996e-11;
+  qb = qb * t + 4.791900437304825e-11;
+  qb = qb * t + 2.4515494539699894e-09;
+  qb = qb * t + -2.592094002063391e-08;
+  qb = qb * t + 8.770586472002265e-08;
+  qb = qb * t + 8.293230321745004e-07;
+  qb = qb * t + -1.3990673957257888e-05;
+  qb = qb * t + 9.109592880508554e-05;
+  qb = qb * t + -4.685109510069745e-05;
+  qb = qb * t + -0.007358237753335534;
+  qb = qb * t + 0.22287640619945182;
+  const bool lo = w < 2.5;
+  const double c0h = lo ? 0.886226925452758 : 1.9433881388590748;
+  const double c0l = lo ? -4.1274389878491387e-17 : 1.0837512876149086e-16;
+  const double s = c0l + (lo ? w * qa : t * qb);
+  return a * c0h + a * s;
+}
+}  // namespace vm
+
 // erfinv(y) for double y (float y: vm::erfinv_float): Giles' single-precision approximation
 // ("Approximating the erfinv function", GPU Computing Gems, 2011: a polynomial in w - 2.5 for
 // w = -log(1 - y^2) < 5, in sqrt(w) - 3 above, relative error ~1e-7 up to w = 16, i.e. every
@@ -1084,7 +1203,8 @@ inline float erfinv_float_central(float y) {
 // below x = 1/2 and (1 - |y|) - erfc(x) above (1 - |y| exact there: no cancellation as |y| -> 1);
 // f / f' = f sqrt(pi)/2 exp(x^2) without a division, and the Halley step x - d / (1 + x d) as
 // x - d + x d^2 (the same to third order). |y| = 1 gives +-inf, |y| > 1 and NaN give NaN,
-// erfinv(-0) = -0. Double: within ~2 ulp (float: vm::erfinv_float above).
+// erfinv(-0) = -0. Double: vm::erfinv_central64 for |y| <= 0.999, Halley steps beyond (within
+// ~2 ulp; float: vm::erfinv_float above).
 template <typename T>
 inline T verfinv(T y) {
   if constexpr (sizeof(T) == 4) return vm::erfinv_float(y);
@@ -1125,7 +1245,10 @@ inline T verfinv(T y) {
     return v - dd + v * (dd * dd);
   };
   x = halley(x);
-  if constexpr (sizeof(T) == 8) x = halley(x);
+  if constexpr (sizeof(T) == 8) {
+    x = halley(x);
+    x = a <= vm::kErfinvCentral64 ? vm::erfinv_central64(std::min(a, 0.999)) : x;  // (min: NaN)
+  }
   x = a == 1.0 ? inf : x;
   x = a <= 1.0 ? x : std::numeric_limits<double>::quiet_NaN();  // |y| > 1 and NaN
   return T(std::copysign(x, d));
@@ -1304,67 +1427,6 @@ inline float log_combine(float kh, float kl, float hi, float lo, float chi, floa
   const float vlo = kl + (lo + hi) * clo + lo * chi;
   const float w = kh + vhi;
   return (((kh - w) + vhi) + vlo) + w;
-}
-}  // namespace vm
-
-namespace vm {
-// log(m) = hi + lo with x = 2^e m, m in [sqrt(1/2), sqrt(2)), for a finite double x > 0 (kNormal:
-// normal, no denormal scaling): FreeBSD's e_log2.c / k_log.h split of fdlibm's log, log(1 + f) =
-// f - hfsq + s (hfsq + R), R = z log_lg(z), z = s^2, s = f / (2 + f) (one division), with hi = f -
-// hfsq cut to its 21 leading bits, so hi times a 32-bit constant is exact, and lo the rest (f - hi
-// and that minus hfsq exact). The logs below carry hi + lo through their constant as hi + lo parts
-// and round once at the end: within ~0.55 ulp where e + log(m) / ln2 rounded was ~1.5 and
-// log_core's 2s + s R ~1.85 (PyTorch, MKL's, ~0.55).
-template <bool kNormal>
-inline double log_hilo64(double x, double& e, double& lo) {
-  double m;
-  if constexpr (kNormal) {
-    e = log_split(x, m);
-  } else {
-    const bool den = x < std::numeric_limits<double>::min();
-    e = log_split(x * (den ? 18014398509481984.0 : 1.0), m) - (den ? 54.0 : 0.0);  // 2^54
-  }
-  const double f = m - 1.0;
-  const double hfsq = 0.5 * f * f;
-  const double s = f / (2.0 + f);
-  const double z = s * s;
-  const double r = s * (hfsq + z * log_lg(z));
-  const double hi = from_bits(as_bits(f - hfsq) & uint64_t(0xffffffff00000000));
-  lo = ((f - hi) - hfsq) + r;
-  return hi;
-}
-// The natural log, log2 and log10 of a finite double x > 0 (kNormal: normal too) from
-// log_hilo64: e c + (hi + lo) d for c = ln2 / 1 / log10(2), d = 1 / (1/ln2) / (1/ln10), each
-// constant as a 32-bit hi part (e and hi have at most 21 significant bits: the products with it
-// exact) and a lo part, the leading sum by Fast2Sum (|e c| >= |hi d| unless e = 0), one final
-// rounding. No specials (log_specials adds them).
-template <bool kNormal>
-inline double log_acc(double x) {
-  double e, lo;
-  const double hi = log_hilo64<kNormal>(x, e, lo);
-  const double y2 = e * consts<double>::ln2_hi;  // exact
-  const double w = y2 + hi;
-  return w + (((y2 - w) + hi) + (lo + e * consts<double>::ln2_lo));
-}
-template <bool kNormal>
-inline double log2_acc(double x) {
-  double e, lo;
-  const double hi = log_hilo64<kNormal>(x, e, lo);
-  constexpr double ch = 1.4426950407214463, cl = 1.6751713164886512e-10;  // 1/ln2 = ch + cl
-  const double vh = hi * ch;                                              // exact
-  const double w = e + vh;  // e exact, so powers of two come out exact (hi = lo = 0)
-  return w + (((e - w) + vh) + ((lo + hi) * cl + lo * ch));
-}
-template <bool kNormal>
-inline double log10_acc(double x) {
-  double e, lo;
-  const double hi = log_hilo64<kNormal>(x, e, lo);
-  constexpr double ch = 0.4342944818781689, cl = 2.5082946711645275e-11;   // 1/ln10
-  constexpr double th = 0.3010299956658855, tl = -1.9043128467164274e-12;  // log10(2)
-  const double y2 = e * th;                                                // exact
-  const double vh = hi * ch;                                               // exact
-  const double w = y2 + vh;
-  return w + (((y2 - w) + vh) + (e * tl + (lo + hi) * cl + lo * ch));
 }
 }  // namespace vm
 
