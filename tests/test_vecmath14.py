@@ -2,9 +2,9 @@
 with the two rounding subtractions' errors kept, fdlibm's pio2_3t last) against mpmath at 60
 digits: the doubles nearest k pi/2 and their neighbours for k up to the Cody-Waite bound
 (|x| <= 2^19) and past it (std::sin / std::cos there), plus ordinary arguments; erfinv
-(verfinv: Giles' start and Halley steps, vectorised) in both dtypes against mpmath; float32
-exp2 (in float) against NumPy's float64. Each in every SIMD clone (_C._vecmath's isa),
-special values as PyTorch's."""
+(verfinv: Giles' start and Halley steps, vectorised; float64 |y| <= 0.999 by polynomials in w)
+in both dtypes against mpmath; float32 exp2 (in float) against NumPy's float64. Each in every
+SIMD clone (_C._vecmath's isa), special values as PyTorch's."""
 
 import mpmath as mp
 import numpy as np
@@ -72,9 +72,10 @@ def _erfinv_inputs(dtype):
     return y[np.abs(y) < 1]
 
 
-# float: the Halley step in double, rounded once (measured 0.500); float64: two steps, the residual
-# through erf_small / erfc_tail (measured 2.14, 2.49 in the baseline clone; the scalar Newton form
-# it replaced was 15, PyTorch's 0.51)
+# float: the Halley step in double, rounded once (measured 0.500); float64: |y| <= 0.999 by
+# erfinv_central64's polynomials (measured 1.14, 1.51 in the no-FMA clone: test_vecspeed36.py),
+# the tail by two Halley steps, the residual through erf_small / erfc_tail (measured 2.14, 2.49
+# in the baseline clone; the scalar Newton form it replaced was 15, PyTorch's 0.51)
 ERFINV_BOUND = {np.float32: 0.51, np.float64: 3.0}
 
 
