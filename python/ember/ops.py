@@ -4844,8 +4844,8 @@ def _outside_views(pieces, x: Tensor) -> tuple:
     else:
         for t in out:
             _function.mark_view(t, x)
-        if _state.enabled:  # (torch's in grad mode: a write with a graph value is refused)
-            _function.start_tracking()  # (and its use after a write and requires_grad_())
+        if _state.enabled:  # (torch's in grad mode: a write with a graph value is refused,
+            # and its use after a write and requires_grad_())
             for t in out:
                 t._chained_view = _function.MULTI_VIEW
     return out

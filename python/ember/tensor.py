@@ -1123,7 +1123,7 @@ class Tensor:
             # _needs_record), and the C++ kernel wrote into self (~1 us of checks less).
             # The write is noted for autograd here for x += y (a named x.add_(y) by its
             # wrapper, ember/_inplace.py).
-            if rebind and _function._tracking:
+            if rebind:
                 _function.note_write(self.data, self)
             return self
         if op is np.subtract:
@@ -1136,7 +1136,7 @@ class Tensor:
             np.copyto(self.data, self._inplace_result(op, other).data, casting="unsafe")
         else:
             self._ufunc_into(op, other)
-        if rebind and _function._tracking:
+        if rebind:
             _function.note_write(self.data, self)
         return self
 
@@ -1846,8 +1846,7 @@ class Tensor:
                 if "broadcast" in str(e):
                     raise BadShapeOrValue(f"index assignment: {e}") from None
                 raise
-        if _function._tracking:  # nodes that saved the old values refuse to backward
-            _function.note_write(d, self)
+        _function.note_write(d, self)  # nodes that saved the old values refuse to backward
 
 
 # ``Tensor.data``: the array, in the slot ``_data``. Reading goes straight to the slot's C
@@ -1863,8 +1862,7 @@ def _set_data(self, value) -> None:
     array -- whatever its shape and dtype; views of the old array keep the old memory."""
     d = type(value)
     if d is np.ndarray and value.dtype.kind in _FLOAT_KINDS and value.dtype.isnative:
-        if _function._tracking:  # (torch's set_data: t keeps its version counter)
-            _function.keep_written_counter(self, value)
+        _function.keep_written_counter(self, value)  # (torch's set_data: t keeps its counter)
         _ARRAY.__set__(self, value)  # (the common case, ember's own writes: nothing to check)
         return
     if isinstance(value, Tensor):
@@ -1887,7 +1885,7 @@ def _set_data(self, value) -> None:
         )
     if d is not np.ndarray and isinstance(value, Tensor):  # (torch's set_data: t keeps its
         _function.keep_counter(self, array)  # version counter; ember's own arrays need none)
-    elif _function._tracking:
+    else:
         _function.keep_written_counter(self, array)
     _ARRAY.__set__(self, array)
 
