@@ -827,6 +827,20 @@ class Tensor:
         return self._cast_in(np.dtype(np.bool_), memory_format)
 
     def clone(self, memory_format=None) -> Tensor:
+        d = self._data
+        if (
+            memory_format is None
+            and not self._requires_grad
+            and type(d) is np.ndarray
+            and d.ndim == 2
+            and d.base is not None
+            and d.flags.f_contiguous
+            and not d.flags.c_contiguous
+        ):
+            # overhead36: x.t().clone() outside autograd: torch's preserve_format keeps the
+            # transposed layout (ops._clone_array's dense strides), here as the C-order copy of
+            # its transpose, transposed back (~1.3 us of the general layout rules less)
+            return _plain(_ops._copy(d.T).T)
         out = _ops.clone(self)
         return out if memory_format is None else out._in_layout(memory_format)
 
@@ -1593,6 +1607,18 @@ class Tensor:
     def sum(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
         if axis is not None or keepdims is not None:
             dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
+        elif (
+            dim is None
+            and dtype is None
+            and keepdim is False
+            and self._requires_grad
+            and _function._state.enabled
+            and type(self) is Tensor
+            and self._data.dtype.char in "fd"
+        ):
+            # overhead36: loss.sum() in autograd, ops.sum's node for it straight (~1 us of its
+            # tests before it)
+            return _ops.Sum.apply(self, tuple(range(self._data.ndim)), False)
         return _ops.sum(self, dim, keepdim, dtype=dtype)
 
     def mean(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
@@ -1980,6 +2006,43 @@ def _binary_method(code: int, general):
     return method
 
 
+def _recorded_binary(node, general):
+    """The C ``self op other``'s fallback: two fresh float32/float64 Tensors of one dtype and
+    shape, one in autograd, by ``node.apply`` straight (ops._float_binary's call for them,
+    without the frames of general and its tests: ~0.4 us, overhead36); else ``general``."""
+
+    def method(self, other):
+        if (
+            type(other) is Tensor
+            and type(self) is Tensor
+            and (self._requires_grad or other._requires_grad)
+            and _function._state.enabled
+        ):
+            d, e = self._data, other._data
+            if (
+                d.dtype is e.dtype
+                and (d.dtype is _F32 or d.dtype is _F64)
+                and d.base is None
+                and e.base is None
+                and d.shape == e.shape
+            ):
+                return node.apply(self, other)
+        return general(self, other)
+
+    return method
+
+
+def _neg(self):
+    """-self where the C path declines (Tensor.__neg__ and neg's fallback): a fresh float
+    tensor in autograd by Neg.apply straight (ops.neg's node, whose layout step leaves a fresh
+    array's result as it is: ~1 us of its frames, overhead36); anything else by ops.neg."""
+    if type(self) is Tensor and self._requires_grad and _function._state.enabled:
+        d = self._data
+        if (d.dtype is _F32 or d.dtype is _F64) and d.base is None:
+            return _ops.Neg.apply(self)
+    return _ops.neg(self)
+
+
 def _unary_method(name: str, general, node, *args):
     """``self.name()`` for a parameterless unary kernel: a float32/float64 Tensor outside
     autograd and C-contiguous by that kernel (the call ops._kernel_unary makes), in autograd
@@ -2029,8 +2092,13 @@ def _install_fast_methods() -> None:
     acts = {name: _ops._ACT_ID[name] for name in unary}
     acts["__neg__"] = acts["neg"] = _ops._ACT_ID["neg"]
     fallbacks = {name: Tensor.__dict__[name] for name in (*unary, "__radd__", "__rmul__")}
-    fallbacks.update(__add__=_ops.add, __sub__=_ops.sub, __mul__=_ops.mul, __truediv__=_ops.div)
-    fallbacks.update(__neg__=_ops.neg, neg=_ops.neg)
+    fallbacks.update(
+        __add__=_recorded_binary(_ops.Add, _ops.add),
+        __sub__=_recorded_binary(_ops.Sub, _ops.sub),
+        __mul__=_recorded_binary(_ops.Mul, _ops.mul),
+        __truediv__=_recorded_binary(_ops.Div, _ops.div),
+    )
+    fallbacks.update(__neg__=_neg, neg=_neg)
     # speed27b: abs, number - / tensor, ** number, comparisons, x op= y (the Python methods)
     acts["__abs__"] = acts["abs"] = _ops._ACT_ID["abs"]
     fallbacks.update(__abs__=_ops.abs, abs=_ops.abs)
