@@ -477,3 +477,28 @@ def test_recorded_sum_keeps_its_options_as_torch():
         np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-5, atol=1e-5)
     with ember.no_grad():
         assert ember.ones(3, 3, requires_grad=True).sum().grad_fn is None
+
+
+def test_scatter_in_place_from_a_strided_view_of_itself_as_torch():
+    torch = _torch()
+    got = []
+    for L in (ember, torch):  # (not dense: torch's overlap check passes it; read before written)
+        x = L.tensor(np.arange(12.0, dtype=np.float32).reshape(4, 3))
+        x.scatter_(0, L.tensor([[3, 2]]), x[:, :2])
+        y = L.tensor(np.arange(12.0, dtype=np.float32).reshape(4, 3))
+        y.scatter_add_(0, L.tensor([[3, 2]]), y[:, :2])
+        got.append((x.tolist(), y.tolist(), x._version, y._version))
+    assert got[0] == got[1]
+
+
+def test_inference_mode_results_as_torch():
+    torch = _torch()
+    got = []
+    for L in (ember, torch):
+        x = L.ones(3, 4)
+        with L.inference_mode():
+            z = L.zeros(3, 4)
+            made = (x.t().clone(), L.ones_like(z), L.zeros_like(z), L.roll(x, 1, 0))
+            made += (L.arange(0.0, 3.0), L.linspace(0, 1, 5), L.chunk(x, 2)[0])
+        got.append([t.is_inference() for t in made])
+    assert got[0] == got[1]

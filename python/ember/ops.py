@@ -7200,6 +7200,8 @@ def _straight_scatter(x, dim, index, src, out=None):
         return None
     if out is None:
         out = a.copy()  # (C order, as the general path's)
+    elif not _apart(out, s) and np.may_share_memory(out, s):
+        s = s.copy()  # (a non-dense view of x's own memory: read before x is written, as a copy)
     try:
         _C.scatter(out, s, np.ascontiguousarray(i, np.int64), axis)
     except IndexError:  # (the general path's words)
