@@ -502,3 +502,25 @@ def test_inference_mode_results_as_torch():
             made += (L.arange(0.0, 3.0), L.linspace(0, 1, 5), L.chunk(x, 2)[0])
         got.append([t.is_inference() for t in made])
     assert got[0] == got[1]
+
+
+def test_index_copy_out_of_place_as_torch():
+    torch = _torch()
+    x, tx = _pair((5, 4), 21)
+    src, tsrc = _pair((5, 2), 22)
+    idx = [3, 0]
+    y, ty = x.index_copy(1, ember.tensor(idx), src), tx.index_copy(1, torch.tensor(idx), tsrc)
+    np.testing.assert_array_equal(y.numpy(), ty.numpy())
+    assert y.is_contiguous() and y._base is None and x._version == 0
+    y.add_(1)  # (a copy: x keeps its values)
+    np.testing.assert_array_equal(x.numpy(), tx.numpy())
+    got = []
+    for L, a, s in ((ember, x, src), (torch, tx, tsrc)):
+        a.requires_grad_()
+        with L.no_grad():
+            n = a.index_copy(1, L.tensor(idx), s)
+        out = a.index_copy(1, L.tensor(idx), s)
+        with pytest.raises(IndexError):
+            a.detach().index_copy(1, L.tensor([4, 0]), s)
+        got.append((n.requires_grad, n.grad_fn is None, out.grad_fn.name()))
+    assert got[0] == got[1]

@@ -7488,6 +7488,20 @@ def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
 
 
 def index_copy(x, dim: int, index, source) -> Tensor:
+    if (
+        type(x) is Tensor
+        and type(source) is Tensor
+        and _outside_graph(x)
+        and _outside_graph(source)
+    ):
+        # overhead36: outside autograd, Put's forward straight after the same checks (the
+        # node's ~1.5 us of a 32x32 call)
+        if source.data.dtype is not x.data.dtype:
+            _same_dtype("index_copy", x, source)
+        key = _along("index_copy", x, dim, index, source)
+        out = x.data.copy()
+        out[key] = source.data
+        return Tensor._make(out, False, None, 0)
     x = _tensor_operand(x)
     source = _same_dtype("index_copy", x, _tensor_operand(source))
     return named(
