@@ -3362,13 +3362,16 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.meta = (x.shape, axes, keepdim)
-        if not keepdim and len(axes) == x.ndim and x.dtype.char in "fd":
-            # overhead36: a full float sum (loss = (...).sum()), _reduce_sum's own call for it
-            # straight (~0.6 us of its frames and tests; a 0-d result needs no _c_result)
-            if x.size < 1024:
+        if x.dtype.char in "fd":
+            # overhead36: the common float sums, _reduce_sum's own calls for them straight
+            # (~0.6 us of its frames and tests): a small full sum (a 0-d result needs no
+            # _c_result), and dims in one ascending run of a large C-contiguous x (sum_dim)
+            if not keepdim and len(axes) == x.ndim and x.size < 1024:
                 return np.add.reduce(x, axis=axes)
-            if x.flags.c_contiguous and axes == tuple(range(x.ndim)):
-                return _C.sum_dim(x, 0, x.ndim, False, False)
+            if x.size >= 1024 and axes and x.flags.c_contiguous:
+                lo, hi = axes[0], axes[0] + len(axes)
+                if axes == tuple(range(lo, hi)):
+                    return _c_result(_C.sum_dim(x, lo, hi, keepdim, False))
         return _c_result(_reduce_sum(x, axes, keepdim))
 
     @staticmethod
