@@ -8181,8 +8181,9 @@ def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
                 s = s[tuple(slice(0, n) for n in idx.shape)]
             if _apart(d, src.data) or not np.may_share_memory(d, s):
                 n = d.shape[axis]
-                try:  # (the kernel checks every index before it writes)
-                    _C.gather_backward(np.ascontiguousarray(s), idx, axis, n, out=d)
+                try:  # (the kernel checks every index before it writes; out d positional:
+                    # pybind11's keyword was ~0.3 us)
+                    _C.gather_backward(np.ascontiguousarray(s), idx, axis, n, d)
                 except IndexError:  # (_scatter_index's words)
                     raise IndexError(
                         f"scatter_add: index out of range [0, {n}) for dim {dim} of shape {x.shape}"
@@ -8203,7 +8204,7 @@ def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
             x._needs_record(src if src.requires_grad else None, rebind=False)
             idx, n = np.ascontiguousarray(idx), d.shape[axis]
             try:  # (the kernel checks every index before it writes)
-                _C.gather_backward(np.ascontiguousarray(s), idx, axis, n, out=d)
+                _C.gather_backward(np.ascontiguousarray(s), idx, axis, n, d)
             except IndexError:  # (_scatter_index's words)
                 raise IndexError(
                     f"scatter_add: index out of range [0, {n}) for dim {dim} of shape {x.shape}"
