@@ -25,13 +25,6 @@ def _counting():
     ember.zeros(1)._version  # noqa: B018
 
 
-@pytest.fixture
-def _untracked(monkeypatch):
-    """Write tracking off, as in a process that never recorded a node nor read a _version (the
-    first recorded node turns it on again): what it must not depend on."""
-    monkeypatch.setattr(ember.autograd.function, "_tracking", False)
-
-
 # ---- 1. version counters: torch's per-tensor rules -------------------------------------------
 
 
@@ -189,10 +182,8 @@ def _made_before_requires_grad(L, make, write):
 
 @pytest.mark.parametrize("make", list(MAKES))
 @pytest.mark.parametrize("write", list(WRITES))
-def test_views_made_before_requires_grad_then_written_as_torch(make, write, request):
+def test_views_made_before_requires_grad_then_written_as_torch(make, write):
     torch = _torch()
-    if make != "inference_mode":  # (such views start write tracking themselves; one made in
-        request.getfixturevalue("_untracked")  # inference_mode does not: pure inference's cost)
     want = _made_before_requires_grad(torch, make, write)
     got = _made_before_requires_grad(ember, make, write)
     assert got == want

@@ -28,8 +28,7 @@ from ember.tensor import Tensor
 def note(t: Tensor) -> None:
     """t's array was just written outside the graph, by a NumPy write into it (F.relu_(x) on
     a plain x, load_state_dict, out=, init): nodes that saved it refuse to backward."""
-    if _function._tracking:
-        _function.note_write(t.data, t)
+    _function.note_write(t.data, t)
     if _function._fw_level is not None and t._requires_grad:  # (a dual's stale tangent)
         from ember.autograd import forward_ad
 
@@ -497,8 +496,7 @@ def install(cls) -> None:
 
 
 # (In the wrappers below, the write is noted after the method returns: a write that raised
-# changed nothing. `_function._tracking` is always True now (every write counts, torch's
-# _version); the tests stay for code that switches counting off.)
+# changed nothing.)
 
 
 def _recorded(name, method, build):
@@ -521,8 +519,7 @@ def _recorded(name, method, build):
                 return write(self, build, args, kwargs, name, reads_output)
             d = self.data
             out = method(self, *args, **kwargs)
-            if _function._tracking:
-                _function.note_write(d, self)
+            _function.note_write(d, self)
             return out
 
     inplace.__name__, inplace.__qualname__, inplace.__doc__ = name, name, method.__doc__
@@ -539,8 +536,7 @@ def _recorded_view(name, method, build):
             return view(self, build, args, name, kwargs)
         d = self.data  # (the array it had: as_strided_ takes one NumPy gives no base chain)
         out = method(self, *args, **kwargs)
-        if _function._tracking:
-            _function.note_write(d, self)
+        _function.note_write(d, self)
         return out
 
     inplace.__name__, inplace.__qualname__, inplace.__doc__ = name, name, method.__doc__
@@ -555,8 +551,7 @@ def _noted(name, method):
             _function.refuse_inference_write(self)
         d = self.data  # (resize_ may give self a new array: the old one is what was saved)
         out = method(self, *args, **kwargs)
-        if _function._tracking:
-            _function.note_write(d, self)
+        _function.note_write(d, self)
         return out
 
     inplace.__name__, inplace.__qualname__, inplace.__doc__ = name, name, method.__doc__

@@ -609,9 +609,12 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        # (two arrays, the common operands: their shapes without _shape's calls)
+        # (two arrays, the common operands: their shapes without _shape's calls; of one shape
+        # and small, _bcast's first case straight: ~0.3 us of its frame, overhead36)
         if type(a) is np.ndarray and type(b) is np.ndarray:
-            ctx.shapes = (a.shape, b.shape)
+            sa, sb = ctx.shapes = (a.shape, b.shape)
+            if sa == sb and a.size < _SAME_SHAPE_MIN:
+                return np.add(a, b)
         else:
             ctx.shapes = (_shape(a), _shape(b))
         return _bcast(np.add, a, b)
@@ -687,7 +690,9 @@ class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
         if type(a) is np.ndarray and type(b) is np.ndarray:  # (see Add.forward)
-            ctx.shapes = (a.shape, b.shape)
+            sa, sb = ctx.shapes = (a.shape, b.shape)
+            if sa == sb and a.size < _SAME_SHAPE_MIN:
+                return np.subtract(a, b)
         else:
             ctx.shapes = (_shape(a), _shape(b))
         return _bcast(np.subtract, a, b)
@@ -894,6 +899,8 @@ class Div(Function):
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else _shape_only(a), b)
         if _scalar_grad_ok(a, b):  # (see Mul)
             ctx._broadcast_grad = True
+            # (such operands: _bcast's kernel call straight, ~0.4 us of its frames; overhead36)
+            return _C.binary(a, b, _BINARY_CODE[np.true_divide], False, False, None)
         return _bcast(np.true_divide, a, b, _quiet_div)
 
     @staticmethod
@@ -1122,7 +1129,7 @@ class Neg(Function):
 
     @staticmethod
     def forward(ctx, a):
-        return Neg._values(a)
+        return _threaded_kernel("neg", a, np.negative)  # (Neg._values, without its frame)
 
     @staticmethod
     def backward(ctx, g):
@@ -2443,6 +2450,23 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a_in, b_in):
+        if (
+            type(a_in) is _ND
+            and type(b_in) is _ND
+            and a_in.ndim == 2 == b_in.ndim
+            and a_in.dtype is b_in.dtype
+            and (a_in.dtype is _F32 or a_in.dtype is _F64)
+            and a_in.shape[1] == b_in.shape[0]
+        ):
+            # overhead36: two matrices of one float dtype, the common recorded product: the
+            # steps below for them (nothing to promote, check or reshape; _mm's GEMM call),
+            # ~0.5 us of frames and tests less
+            na, nb = ctx.needs_input_grad
+            ctx.save_for_backward(a_in if nb else _stand_in(a_in), b_in if na else _stand_in(b_in))
+            ctx.dims = (2, 2)
+            if nb and b_in.strides[0] < b_in.strides[1]:  # (x @ w.t(): see backward)
+                ctx.b_cols = True
+            return _C.gemm(_gemm_operand(a_in), _gemm_operand(b_in))
         a, b, is_float = _float_pair("matmul", a_in, b_in)
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(
@@ -2671,7 +2695,8 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = Exp._values(x)
+        # (Exp._values, without its frame)
+        y = _act_forward("exp", x) if _kernel_ok(x) else _quiet_over(np.exp, x)
         ctx.save_for_backward(y)
         return y
 
@@ -3358,6 +3383,16 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.meta = (x.shape, axes, keepdim)
+        if x.dtype.char in "fd":
+            # overhead36: the common float sums, _reduce_sum's own calls for them straight
+            # (~0.6 us of its frames and tests): a small full sum (a 0-d result needs no
+            # _c_result), and dims in one ascending run of a large C-contiguous x (sum_dim)
+            if not keepdim and len(axes) == x.ndim and x.size < 1024:
+                return np.add.reduce(x, axis=axes)
+            if x.size >= 1024 and axes and x.flags.c_contiguous:
+                lo, hi = axes[0], axes[0] + len(axes)
+                if axes == tuple(range(lo, hi)):
+                    return _c_result(_C.sum_dim(x, lo, hi, keepdim, False))
         return _c_result(_reduce_sum(x, axes, keepdim))
 
     @staticmethod
@@ -4871,8 +4906,8 @@ def _outside_views(pieces, x: Tensor) -> tuple:
     else:
         for t in out:
             _function.mark_view(t, x)
-        if _state.enabled:  # (torch's in grad mode: a write with a graph value is refused)
-            _function.start_tracking()  # (and its use after a write and requires_grad_())
+        if _state.enabled:  # (torch's in grad mode: a write with a graph value is refused,
+            # and its use after a write and requires_grad_())
             for t in out:
                 t._chained_view = _function.MULTI_VIEW
     return out
@@ -4880,6 +4915,15 @@ def _outside_views(pieces, x: Tensor) -> tuple:
 
 def chunk(x, chunks: int, dim: int = 0, _node=Split) -> tuple:
     """``chunks`` pieces of (nearly) equal size along dim, as torch.chunk."""
+    if type(x) is Tensor and type(chunks) is int and type(dim) is int and _node is Split:
+        a = x.data
+        if not x._requires_grad and 0 < chunks < _LONG and -a.ndim <= dim < a.ndim:
+            # overhead36: the common call outside autograd, which none of the checks below
+            # refuse, straight to _split's views (~1 us of its frames and tests)
+            axis = dim % a.ndim
+            n = a.shape[axis]
+            if n:
+                return _outside_views(_pieces(a, axis, _even_sizes(n, -(-n // chunks))), x)
     chunks = _index_dim(chunks, "chunk", "chunks")  # (True is not one chunk)
     if chunks <= 0:
         raise BadShapeOrValue(f"chunk: chunks must be positive, got {chunks}")
@@ -6612,22 +6656,74 @@ class Roll(Function):
         return _graph.linear(ctx, g, lambda v: np.roll(v, shifts, axes)), None, None
 
 
+def _roll_values(a: np.ndarray, shifts: tuple, axes: tuple) -> np.ndarray:
+    """np.roll(a, shifts, axes) in C order (torch's), as block copies into a fresh array: two
+    slices for each rolled axis (np.roll's own blocks, without its ~5 us of a 32x32 call in
+    axis normalising and itertools; the same values)."""
+    y = np.empty(a.shape, a.dtype)
+    if len(axes) == 1:  # (the common call: its two blocks straight)
+        ax = axes[0]
+        n = a.shape[ax]
+        k = shifts[0] % n if n else 0
+        lead = (_ALL,) * ax
+        y[lead + (slice(k, None),)] = a[lead + (slice(None, n - k),)]
+        y[lead + (slice(None, k),)] = a[lead + (slice(n - k, None),)]
+        return y
+    offsets = dict.fromkeys(axes, 0)
+    for s, ax in zip(shifts, axes):
+        offsets[ax] += s
+    blocks = [((), ())]  # (source, destination) index tuples, up to the last rolled axis
+    for ax in range(builtins.max(axes) + 1):
+        n = a.shape[ax]
+        k = offsets.get(ax, 0) % n if n else 0
+        if k:
+            pairs = ((slice(None, n - k), slice(k, None)), (slice(n - k, None), slice(None, k)))
+        else:
+            pairs = ((_ALL, _ALL),)
+        blocks = [(s + (p,), d + (q,)) for s, d in blocks for p, q in pairs]
+    for s, d in blocks:
+        y[d] = a[s]
+    return y
+
+
+_ALL = slice(None)
+
+
 def roll(x, shifts, dims=None) -> Tensor:
-    """Rotate entries along dims; without dims, over the flattened tensor (torch.roll)."""
+    """Rotate entries along dims; without dims, over the flattened tensor (torch.roll).
+    overhead36: outside autograd, _roll_values straight (a 32x32 roll(x, 1, 0) ~10 -> ~2.5 us,
+    torch ~2)."""
+    if type(x) is Tensor and type(shifts) is int and type(dims) is int and -_LONG <= shifts < _LONG:
+        a = x.data
+        if -a.ndim <= dims < a.ndim and _outside_graph(x):
+            # the common call roll(x, k, dim), which none of the checks below refuse
+            return Tensor._make(_roll_values(a, (shifts,), (dims % a.ndim,)), False, None, 0)
     x = _tensor_operand(x)
     # shifts are ints as torch's (a bool, float or str is a TypeError); dims=() is no dims, as
     # torch's; a count mismatch is torch's RuntimeError
     shifts = (shifts,) if not isinstance(shifts, list | tuple) else shifts
-    shifts = tuple(_index_dim(s, "roll", "shift") for s in shifts)
+    # (a Python int in range needs none of _index_dim's tests, nor a dim in range _dim's)
+    shifts = tuple(
+        s if type(s) is int and -_LONG <= s < _LONG else _index_dim(s, "roll", "shift")
+        for s in shifts
+    )
     if dims is None or (isinstance(dims, list | tuple) and not dims):
         if len(shifts) != 1:
             raise BadShapeOrValue(f"roll: {len(shifts)} shifts need as many dims")
+        if _outside_graph(x):  # (no node: the flat values, in x's shape)
+            a = x.data
+            return Tensor._make(
+                _roll_values(a.reshape(-1), shifts, (0,)).reshape(a.shape), False, None, 0
+            )
         return reshape(Roll.apply(reshape(x, (-1,)), shifts, (0,)), x.shape)
     dims = (dims,) if isinstance(dims, int | np.integer | Tensor) else tuple(dims)
     dims = tuple(d if type(d) is not Tensor else _list_dim(d, "roll") for d in dims)
     if len(shifts) != len(dims):
         raise BadShapeOrValue(f"roll: shifts {shifts} and dims {dims} differ in length")
-    axes = tuple(_dim(d, x.ndim, "roll") for d in dims)
+    nd = x.data.ndim
+    axes = tuple(d % nd if type(d) is int and -nd <= d < nd else _dim(d, nd, "roll") for d in dims)
+    if _outside_graph(x) and nd:  # (no node; a 0-d x is Roll's to refuse)
+        return Tensor._make(_roll_values(x.data, shifts, axes), False, None, 0)
     return Roll.apply(x, tuple(int(s) for s in shifts), axes)
 
 
@@ -7117,11 +7213,13 @@ def _kernel_scatter(x, dim, index, src):
         ) from None
 
 
-def _straight_scatter(x, dim, index, src):
+def _straight_scatter(x, dim, index, src, out=None):
     """scatter's common call by _C.scatter (a C-order copy of x written at the index, which the
     kernel range-checks: ~5-10x NumPy's fancy-index assignment), or None for the general path:
     x and a src Tensor of its dtype (or a Python number) outside the graph, x not 0-d, an
-    int64/int32 index of x's ndim covering x outside dim and no larger than src."""
+    int64/int32 index of x's ndim covering x outside dim and no larger than src. ``out``:
+    x's own C-contiguous array, written in place (scatter_; the kernel checks the whole index
+    before it writes, so a bad index leaves it as it was)."""
     a, i = x.data, index.data
     nd = a.ndim
     if not (
@@ -7149,7 +7247,10 @@ def _straight_scatter(x, dim, index, src):
         s = np.full(i.shape, _fill_value(src, x.dtype), a.dtype)
     else:
         return None
-    out = a.copy()  # (C order, as the general path's)
+    if out is None:
+        out = a.copy()  # (C order, as the general path's)
+    elif not _apart(out, s) and np.may_share_memory(out, s):
+        s = s.copy()  # (a non-dense view of x's own memory: read before x is written, as a copy)
     try:
         _C.scatter(out, s, np.ascontiguousarray(i, np.int64), axis)
     except IndexError:  # (the general path's words)
@@ -7157,7 +7258,7 @@ def _straight_scatter(x, dim, index, src):
         raise IndexError(
             f"scatter: index out of range [0, {n}) for dim {dim} of shape {x.shape}"
         ) from None
-    return Tensor._make(out, False, None, 0)
+    return x if out is a else Tensor._make(out, False, None, 0)
 
 
 def _straight_add(x, dim, index, src):
@@ -7412,20 +7513,19 @@ def _along(op, x, dim, index, source=None, check_range=True):
     """index_add/index_copy/index_fill's checks (only index_fill takes negative indices, as
     PyTorch; the range not when the caller's kernel checks it); the NumPy key of ``index``
     along dim."""
-    axis = _dim(dim, x.ndim, op)
+    shape = x.data.shape  # (the array's: Tensor.shape's property calls were ~0.3 us here)
+    nd = len(shape)
+    # (a dim in range, the common call, without _dim's checks)
+    axis = dim % nd if type(dim) is int and -nd <= dim < nd else _dim(dim, nd, op)
     index = _int_array(index, op, int32=op in ("index_add", "index_reduce"))
     if index.ndim > 1:
         raise ValueError(f"{op}: index must be 0-D or 1-D, got shape {index.shape}")
-    n = x.shape[axis] if x.ndim else 1
-    if (
-        check_range
-        and index.size
-        and (index.min() < (-n if source is None else 0) or index.max() >= n)
-    ):
+    n = shape[axis] if nd else 1
+    if check_range and index.size and _out_of_range(index, source is None, n):
         raise IndexError(f"{op}: index out of range for dim {dim} of size {n}")
     if source is not None:
-        want = x.shape[:axis] + (index.size,) + x.shape[axis + 1 :] if x.ndim else ()
-        if source.shape != want and not (x.ndim == 0 and source.numel() == 1):
+        want = shape[:axis] + (index.size,) + shape[axis + 1 :] if nd else ()
+        if source.data.shape != want and not (nd == 0 and source.numel() == 1):
             # (torch's classes: index_copy's IndexError for a rank or count mismatch)
             count = source.ndim != len(want) or source.shape[axis] != index.size
             raise (IndexError if op == "index_copy" and count else RuntimeError)(
@@ -7433,6 +7533,19 @@ def _along(op, x, dim, index, source=None, check_range=True):
                 f"(self {x.shape}, {index.size} indices at dim {dim})"
             )
     return (slice(None),) * axis + (index.reshape(-1),) if x.ndim else ()
+
+
+def _out_of_range(index: np.ndarray, negative: bool, n: int) -> bool:
+    """Whether an int64 index has a value outside [0, n) (or [-n, n) with ``negative``). A 1-D
+    one's by index_select's C++ scan, on an array of n empty rows (no values to copy): ~0.3 us
+    where NumPy's min and max were ~2 us."""
+    if not negative and index.ndim == 1 and index.flags.c_contiguous:
+        try:
+            _C.index_select(np.empty((n, 0), np.int8), index, 0)
+        except IndexError:
+            return True
+        return False
+    return index.min() < (-n if negative else 0) or index.max() >= n
 
 
 def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
@@ -7460,6 +7573,20 @@ def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
 
 
 def index_copy(x, dim: int, index, source) -> Tensor:
+    if (
+        type(x) is Tensor
+        and type(source) is Tensor
+        and _outside_graph(x)
+        and _outside_graph(source)
+    ):
+        # overhead36: outside autograd, Put's forward straight after the same checks (the
+        # node's ~1.5 us of a 32x32 call)
+        if source.data.dtype is not x.data.dtype:
+            _same_dtype("index_copy", x, source)
+        key = _along("index_copy", x, dim, index, source)
+        out = x.data.copy()
+        out[key] = source.data
+        return Tensor._make(out, False, None, 0)
     x = _tensor_operand(x)
     source = _same_dtype("index_copy", x, _tensor_operand(source))
     return named(
@@ -8061,14 +8188,26 @@ def _dense(a: np.ndarray) -> bool:
     return span == a.nbytes
 
 
+def _apart(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether a and b surely share no memory without NumPy's bounds test (~0.2 us): two
+    distinct arrays that each own their memory (the common operands: fresh results)."""
+    return a is not b and a.flags.owndata and b.flags.owndata
+
+
 def _refuse_overlap(name: str, x: Tensor, args) -> None:
     """torch's assert_no_overlap for in-place index/scatter writes: a tensor argument sharing
     x's memory is refused where both are dense (where torch can tell; a strided view passes
     there too). Else the writes read sources they already changed: silently wrong values."""
     d = x.data
     for a in args:
-        if isinstance(a, Tensor) and a.data.size and d.size and _dense(a.data) and _dense(d):
-            if np.may_share_memory(d, a.data):
+        if isinstance(a, Tensor) and not _apart(d, a.data):  # (most calls: fresh arrays)
+            if (
+                a.data.size
+                and d.size
+                and _dense(a.data)
+                and _dense(d)
+                and np.may_share_memory(d, a.data)
+            ):
                 raise RuntimeError(
                     f"{name}: unsupported operation: some elements of the input tensor and the "
                     "written-to tensor refer to a single memory location; clone() the input"
@@ -8088,16 +8227,53 @@ def _in_place(name: str, op, no_overlap: bool = False):
     return method
 
 
-scatter_ = _in_place("scatter_", scatter, no_overlap=True)
+_scatter_copy = _in_place("scatter_", scatter, no_overlap=True)
 _scatter_add_copy = _in_place("scatter_add_", scatter_add, no_overlap=True)
+
+
+def scatter_(x: Tensor, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
+    """In-place scatter (outside the autograd graph, as tensor.py's). overhead36: a plain
+    writeable C-contiguous x that _straight_scatter takes is written by the kernel in place (a
+    32x32 call ~7.7 -> ~3.9 us, torch ~3.6): the general path copied x, scattered into the copy
+    and copied it back; the same checks first, the same kernel and values."""
+    if reduce is None and type(x) is Tensor and type(index) is Tensor and type(dim) is int:
+        d = x.data
+        if not x._requires_grad and x._ctx is None and d.flags.c_contiguous and d.flags.writeable:
+            v = src if value is None else value
+            _refuse_overlap("scatter_", x, (index, v))
+            if _straight_scatter(x, dim, index, v, out=d) is not None:
+                return x
+    return _scatter_copy(x, dim, index, src, value=value, reduce=reduce)
 
 
 def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
     """In-place scatter_add (outside the autograd graph, as tensor.py's). A float tensor whose
     index covers it outside dim takes the gather-backward kernel's sums directly: no copy of x
-    and no copy back (the same additions in the same order)."""
+    and no copy back (the same additions in the same order). overhead36: the common call (the
+    tests of _straight_add, which the general checks below would pass) goes first, without
+    those checks (a 32x32 call ~9.4 -> ~5.2 us, torch ~3.4)."""
     d = x.data
     _refuse_overlap("scatter_add_", x, (index, src))
+    go = _straight_add(x, dim, index, src)
+    if go is not None and x._ctx is None and d.flags.c_contiguous and d.flags.writeable:
+        _, axis, idx, s = go
+        if (
+            idx.ndim == d.ndim == s.ndim
+            and idx.shape[:axis] + idx.shape[axis + 1 :] == d.shape[:axis] + d.shape[axis + 1 :]
+            and builtins.all(k <= n for k, n in zip(idx.shape, s.shape))
+        ):
+            if s.shape != idx.shape:
+                s = s[tuple(slice(0, n) for n in idx.shape)]
+            if _apart(d, src.data) or not np.may_share_memory(d, s):
+                n = d.shape[axis]
+                try:  # (the kernel checks every index before it writes; out d positional:
+                    # pybind11's keyword was ~0.3 us)
+                    _C.gather_backward(np.ascontiguousarray(s), idx, axis, n, d)
+                except IndexError:  # (_scatter_index's words)
+                    raise IndexError(
+                        f"scatter_add: index out of range [0, {n}) for dim {dim} of shape {x.shape}"
+                    ) from None
+                return x
     if isinstance(src, Tensor) and d.dtype.char in "fd" and d.ndim and d.flags.c_contiguous:
         _same_dtype("scatter_add", x, src)
         # (the range check is the kernel's below: NumPy's min and max were ~2 us of 32x32)
@@ -8113,7 +8289,7 @@ def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
             x._needs_record(src if src.requires_grad else None, rebind=False)
             idx, n = np.ascontiguousarray(idx), d.shape[axis]
             try:  # (the kernel checks every index before it writes)
-                _C.gather_backward(np.ascontiguousarray(s), idx, axis, n, out=d)
+                _C.gather_backward(np.ascontiguousarray(s), idx, axis, n, d)
             except IndexError:  # (_scatter_index's words)
                 raise IndexError(
                     f"scatter_add: index out of range [0, {n}) for dim {dim} of shape {x.shape}"
@@ -9854,12 +10030,13 @@ def index_copy_(x: Tensor, dim: int, index, source) -> Tensor:
         type(x) is Tensor
         and type(source) is Tensor
         and not (x._requires_grad or source._requires_grad)
+        and x._ctx is None  # (with the tests above: _needs_record's refusals cannot apply)
         and x.data.flags.writeable
     ):
         _refuse_overlap("index_copy_", x, (index, source))
-        _same_dtype("index_copy", x, source)
+        if source.data.dtype is not x.data.dtype:
+            _same_dtype("index_copy", x, source)
         key = _along("index_copy", x, dim, index, source)
-        x._needs_record(None, rebind=False)
         x.data[key] = source.data
         return x
     return _index_copy_copy(x, dim, index, source)

@@ -827,6 +827,20 @@ class Tensor:
         return self._cast_in(np.dtype(np.bool_), memory_format)
 
     def clone(self, memory_format=None) -> Tensor:
+        d = self._data
+        if (
+            memory_format is None
+            and not self._requires_grad
+            and type(d) is np.ndarray
+            and d.ndim == 2
+            and d.base is not None
+            and d.flags.f_contiguous
+            and not d.flags.c_contiguous
+        ):
+            # overhead36: x.t().clone() outside autograd: torch's preserve_format keeps the
+            # transposed layout (ops._clone_array's dense strides), here as the C-order copy of
+            # its transpose, transposed back (~1.3 us of the general layout rules less)
+            return _plain(_ops._copy(d.T).T)
         out = _ops.clone(self)
         return out if memory_format is None else out._in_layout(memory_format)
 
@@ -1123,7 +1137,7 @@ class Tensor:
             # _needs_record), and the C++ kernel wrote into self (~1 us of checks less).
             # The write is noted for autograd here for x += y (a named x.add_(y) by its
             # wrapper, ember/_inplace.py).
-            if rebind and _function._tracking:
+            if rebind:
                 _function.note_write(self.data, self)
             return self
         if op is np.subtract:
@@ -1136,7 +1150,7 @@ class Tensor:
             np.copyto(self.data, self._inplace_result(op, other).data, casting="unsafe")
         else:
             self._ufunc_into(op, other)
-        if rebind and _function._tracking:
+        if rebind:
             _function.note_write(self.data, self)
         return self
 
@@ -1593,6 +1607,23 @@ class Tensor:
     def sum(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
         if axis is not None or keepdims is not None:
             dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
+        elif (
+            dtype is None
+            and self._requires_grad
+            and _function._state.enabled
+            and type(self) is Tensor
+            and self._data.dtype.char in "fd"
+            and type(keepdim) is bool
+        ):
+            # overhead36: x.sum() and x.sum(d) in autograd, ops.sum's node for them straight
+            # (~0.5-1 us of its tests before it)
+            nd = self._data.ndim
+            if dim is None and not keepdim:
+                return _ops.Sum.apply(self, tuple(range(nd)), False)
+            if type(dim) is int and -nd <= dim < nd:
+                out = _ops.Sum.apply(self, (dim % nd,), keepdim)
+                out._ctx._named = "SumBackward1"  # (torch's sum(dim) node, as ops.sum names it)
+                return out
         return _ops.sum(self, dim, keepdim, dtype=dtype)
 
     def mean(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
@@ -1846,8 +1877,7 @@ class Tensor:
                 if "broadcast" in str(e):
                     raise BadShapeOrValue(f"index assignment: {e}") from None
                 raise
-        if _function._tracking:  # nodes that saved the old values refuse to backward
-            _function.note_write(d, self)
+        _function.note_write(d, self)  # nodes that saved the old values refuse to backward
 
 
 # ``Tensor.data``: the array, in the slot ``_data``. Reading goes straight to the slot's C
@@ -1863,8 +1893,7 @@ def _set_data(self, value) -> None:
     array -- whatever its shape and dtype; views of the old array keep the old memory."""
     d = type(value)
     if d is np.ndarray and value.dtype.kind in _FLOAT_KINDS and value.dtype.isnative:
-        if _function._tracking:  # (torch's set_data: t keeps its version counter)
-            _function.keep_written_counter(self, value)
+        _function.keep_written_counter(self, value)  # (torch's set_data: t keeps its counter)
         _ARRAY.__set__(self, value)  # (the common case, ember's own writes: nothing to check)
         return
     if isinstance(value, Tensor):
@@ -1887,7 +1916,7 @@ def _set_data(self, value) -> None:
         )
     if d is not np.ndarray and isinstance(value, Tensor):  # (torch's set_data: t keeps its
         _function.keep_counter(self, array)  # version counter; ember's own arrays need none)
-    elif _function._tracking:
+    else:
         _function.keep_written_counter(self, array)
     _ARRAY.__set__(self, array)
 
@@ -1982,6 +2011,43 @@ def _binary_method(code: int, general):
     return method
 
 
+def _recorded_binary(node, general):
+    """The C ``self op other``'s fallback: two fresh float32/float64 Tensors of one dtype and
+    shape, one in autograd, by ``node.apply`` straight (ops._float_binary's call for them,
+    without the frames of general and its tests: ~0.4 us, overhead36); else ``general``."""
+
+    def method(self, other):
+        if (
+            type(other) is Tensor
+            and type(self) is Tensor
+            and (self._requires_grad or other._requires_grad)
+            and _function._state.enabled
+        ):
+            d, e = self._data, other._data
+            if (
+                d.dtype is e.dtype
+                and (d.dtype is _F32 or d.dtype is _F64)
+                and d.base is None
+                and e.base is None
+                and d.shape == e.shape
+            ):
+                return node.apply(self, other)
+        return general(self, other)
+
+    return method
+
+
+def _neg(self):
+    """-self where the C path declines (Tensor.__neg__ and neg's fallback): a fresh float
+    tensor in autograd by Neg.apply straight (ops.neg's node, whose layout step leaves a fresh
+    array's result as it is: ~1 us of its frames, overhead36); anything else by ops.neg."""
+    if type(self) is Tensor and self._requires_grad and _function._state.enabled:
+        d = self._data
+        if (d.dtype is _F32 or d.dtype is _F64) and d.base is None:
+            return _ops.Neg.apply(self)
+    return _ops.neg(self)
+
+
 def _unary_method(name: str, general, node, *args):
     """``self.name()`` for a parameterless unary kernel: a float32/float64 Tensor outside
     autograd and C-contiguous by that kernel (the call ops._kernel_unary makes), in autograd
@@ -2031,8 +2097,13 @@ def _install_fast_methods() -> None:
     acts = {name: _ops._ACT_ID[name] for name in unary}
     acts["__neg__"] = acts["neg"] = _ops._ACT_ID["neg"]
     fallbacks = {name: Tensor.__dict__[name] for name in (*unary, "__radd__", "__rmul__")}
-    fallbacks.update(__add__=_ops.add, __sub__=_ops.sub, __mul__=_ops.mul, __truediv__=_ops.div)
-    fallbacks.update(__neg__=_ops.neg, neg=_ops.neg)
+    fallbacks.update(
+        __add__=_recorded_binary(_ops.Add, _ops.add),
+        __sub__=_recorded_binary(_ops.Sub, _ops.sub),
+        __mul__=_recorded_binary(_ops.Mul, _ops.mul),
+        __truediv__=_recorded_binary(_ops.Div, _ops.div),
+    )
+    fallbacks.update(__neg__=_neg, neg=_neg)
     # speed27b: abs, number - / tensor, ** number, comparisons, x op= y (the Python methods)
     acts["__abs__"] = acts["abs"] = _ops._ACT_ID["abs"]
     fallbacks.update(__abs__=_ops.abs, abs=_ops.abs)

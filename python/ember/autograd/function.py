@@ -222,17 +222,11 @@ def no_grad_view(out, srcs):
             if d.dtype.kind in "fc" or d.dtype == _lowp.bfloat16:
                 out._requires_grad = True
                 # (the mode, and its memory's version: a later write to the base or to any of
-                # its views makes the view unusable in grad mode, see rebased_no_grad_view.
-                # Reading it starts write tracking, except in inference_mode: pure inference
-                # keeps its one test per in-place op, and such a view is checked only once
-                # something else started tracking, a recorded node or a _version read)
-                inference = _state.inference
-                seen = version(d) if _tracking or not inference else None
-                out._no_grad_view = (_MADE_IN[inference], seen)
+                # its views makes the view unusable in grad mode, see rebased_no_grad_view)
+                out._no_grad_view = (_MADE_IN[_state.inference], version(d))
                 out._no_grad_base = p
-                if seen is not None:
-                    global _no_grad_views_made
-                    _no_grad_views_made = True
+                global _no_grad_views_made
+                _no_grad_views_made = True
             break
     return out
 
@@ -365,8 +359,6 @@ def mark_view(out, src) -> None:
     if _grad_off and not _state.enabled and (mark is None or mark[0] is not _MADE_IN[1]):
         # made under no_grad / inference_mode: torch refuses a later write with a graph value
         mark = _PLAIN_MARKS[bool(_open_blocks[0]) and _state.inference]
-        if mark[0] is _MADE_IN[0]:  # (a write before the base's requires_grad_() makes it
-            start_tracking()  # unusable then: writes are counted from now on)
     out._chained_view = mark
     out._view_of = src
     out._made_at = _graph_writes  # (views_follow: was its memory written since?)
@@ -761,8 +753,7 @@ _graph_moves = False  # whether note_graph_write ever ran (the engine's version_
 _regenerate = None  # ember._inplace.regenerate (set there: it builds on ops)
 _moved_at = 0  # _graph_writes at the last write of a graph tensor's values (note_graph_write)
 # Every write is noted, from import on (torch's _version counts from a tensor's creation:
-# ember.zeros(3).add_(1)._version is 1): the flag stays for the code that tests it.
-_tracking = True
+# ember.zeros(3).add_(1)._version is 1).
 # id(owner array) -> [weakref to it, the last write's count, how many writes (its _version)]
 _written_owners: dict = {}
 
@@ -847,7 +838,7 @@ def keep_counter(t, new) -> None:
 
 
 def keep_written_counter(t, new) -> None:
-    """``t.data = new`` (a plain array) with tracking on: t keeps its version counter, as
+    """``t.data = new`` (a plain array): t keeps its version counter, as
     keep_counter, when t's memory or new's was written (two unwritten memories count the
     same from 0: ember's fresh outputs that take a relaid array pass here at no cost)."""
     if (
@@ -865,8 +856,6 @@ def keep_written_counter(t, new) -> None:
 def note_step(param_groups) -> None:
     """An optimiser's step wrote its parameters that have a gradient (the others it skips,
     as torch's) in place, by C++ kernels or NumPy: one note per parameter."""
-    if not _tracking:
-        return
     array = _ARRAY_SLOT.__get__  # (a Parameter's .data is a property: the slot is cheaper)
     for group in param_groups:
         for p in group["params"]:
@@ -874,19 +863,9 @@ def note_step(param_groups) -> None:
                 note_write(array(p), p)
 
 
-def start_tracking() -> None:
-    """Count in-place writes (note_write). A no-op since writes are counted from import
-    (behave28); kept for its callers and for tests that switch counting off to mimic older
-    sessions."""
-    global _tracking
-    _tracking = True
-
-
 def version(a) -> int:
     """How many in-place writes array a's memory has taken since its creation (writes are
     counted from import on): Tensor._version."""
-    global _tracking
-    _tracking = True
     a = array_owner(a)
     hit = _written_owners.get(id(a))
     return hit[2] if hit is not None and hit[0]() is a else 0
@@ -1160,7 +1139,6 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        global _tracking
         ctx = _new(cls)
         # A plain Tensor first, then at most two arguments, Tensors or options (an op's dim, an
         # activation's name): most ops' calls. Their arrays, flags and parents as tuples
@@ -1243,7 +1221,6 @@ class Function:
                     ):
                         _regenerate(p)
             ctx._epoch = _graph_writes
-        _tracking = True  # writes from now on are noted (note_write)
         if _anomaly.enabled:  # (detect_anomaly: where the op was called, for backward's errors)
             import traceback
 
@@ -1583,8 +1560,7 @@ def _user_apply(cls, *args, **kwargs):
                     if o is a and any(o is d for d in dirty):
                         if not b._requires_grad:  # (one that does: a new tensor, as torch's)
                             outs[i] = b
-                        if _tracking:  # (torch bumps a dirty input's version)
-                            note_write(b.data, b)
+                        note_write(b.data, b)  # (torch bumps a dirty input's version)
             return tuple(outs) if isinstance(res, tuple) else outs[0]
         return res
     if not isinstance(res, tuple) and ctx.__dict__.get("_non_diff"):
