@@ -287,7 +287,7 @@ where""",
     "end": """
 lerp lerp_""",
     "index": """
-index_fill index_select take""",
+index_fill index_fill_ index_select take""",
     "index source": """
 index_add index_copy put""",
     "indices": """
@@ -355,19 +355,20 @@ def _refuse_each(name: str, values) -> None:
             )
 
 
-def check_tensors(fn, names, method: bool = False):
+def check_tensors(fn, names, method: bool = False, like=None):
     """``fn`` refusing a non-Tensor in its parameters ``names`` (TENSOR_ONLY), as torch's
     argument parser: a wrapper generated with fn's own signature (as _direct's: no ``*args``
     packing, ~40 ns a call). A ``*tensors`` parameter has each value checked; a function of
     (*args, **kwargs), as the *_copy forms, its first argument, as 'input'. ``method``: the
-    positions count after self, as torch's do."""
+    positions count after self, as torch's do. ``like``: the function whose signature fn
+    takes (an in-place method of (x, *args, **kwargs) takes its out-of-place form's)."""
     import inspect
 
     from ember.tensor import Tensor
 
     name = fn.__name__
     ns = {"fn": fn, "_T": Tensor, "_refuse": _refuse, "_refuse_each": _refuse_each}
-    sig = list(inspect.signature(fn).parameters.values())
+    sig = list(inspect.signature(like or fn).parameters.values())
     params, forward, checks = [], [], []
     if [p.kind for p in sig] == [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD]:
         params, forward = ["*args", "**kwargs"], ["*args", "**kwargs"]
@@ -739,7 +740,9 @@ def check_methods(cls) -> None:
     """torch's Tensor-only parameters (TENSOR_ONLY_METHODS) on ``cls``'s methods (after
     install(): under torch's parameter names)."""
     for name, names in _checks({"": TENSOR_ONLY_METHODS}, "").items():
-        setattr(cls, name, check_tensors(vars(cls)[name], names, method=True))
+        fn = vars(cls)[name]
+        like = vars(cls)[name[:-1]] if name.endswith("_") and _params(fn)[1:2] == () else None
+        setattr(cls, name, check_tensors(fn, names, method=True, like=like))
 
 
 def install_methods(cls, skip) -> None:
