@@ -327,6 +327,12 @@ prelu""",
 }
 
 
+def _tensor_type():
+    from ember.tensor import Tensor
+
+    return Tensor
+
+
 def _refuse(name: str, param: str, position: int, value) -> None:
     """torch's TypeError for a non-Tensor where it takes a Tensor only (None, for an optional
     one, and NumPy arrays, which ember reads as tensors, pass)."""
@@ -414,7 +420,9 @@ def check_tensors(fn, names, method: bool = False, like=None):
     body = "".join(f"    {c}\n" for c in checks)
     src = f"def {name}({', '.join(params)}):\n{body}    return fn({', '.join(forward)})\n"
     exec(src, ns)  # noqa: S102 (fn's own parameter names)
-    return functools.wraps(fn)(ns[name])
+    op = functools.wraps(fn)(ns[name])
+    op._tensor_checks = body  # (for _direct: the same lines in its own wrapper)
+    return op
 
 
 def _checks(table: dict, module: str) -> dict:
@@ -618,11 +626,16 @@ def _direct(fn, general):
         return None
     npos, nkw = code.co_argcount, code.co_kwonlyargcount
     names = code.co_varnames[: npos + nkw]
-    if {"out", "axis", "keepdims", "fn", "general", "given", "_UNSET"} & set(names):
+    if {"out", "axis", "keepdims", "fn", "general", "given", "_UNSET", "_T", "_refuse"} & set(
+        names
+    ):
         return None
     pos_defaults = fn.__defaults__ or ()
     kw_defaults = fn.__kwdefaults__ or {}
     ns = {"fn": fn, "general": general, "_UNSET": _UNSET}
+    checks = getattr(fn, "_tensor_checks", "")
+    if checks:  # check_tensors' lines here, and fn the function they guard: one frame less
+        ns.update(fn=fn.__wrapped__, _T=_tensor_type(), _refuse=_refuse)
     params, forward = [], []
     for i, n in enumerate(names):
         if i == npos:
@@ -656,6 +669,7 @@ def _direct(fn, general):
     # (no **kwargs: an unknown keyword is Python's own TypeError, naming the function)
     src = (
         f"def {fn.__name__}({', '.join(params)}):\n"
+        f"{checks}"
         f"    if {plain}:\n"
         f"        return fn({', '.join(forward)})\n"
         f"    given = {{k: v for k, v in {{{', '.join(given)}}}.items() if v is not _UNSET}}\n"
