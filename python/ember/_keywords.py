@@ -133,6 +133,11 @@ airy_ai scaled_modified_bessel_k0 scaled_modified_bessel_k1 spherical_bessel_j0"
 # so the ops themselves and ember's internal calls keep taking numbers.
 TENSOR_ONLY = {
     "ember": {
+        # a number as one of the two, not both ("a|b"; add, mul, sub and div take two)
+        "input|other": "bitwise_and bitwise_left_shift bitwise_or bitwise_right_shift "
+        "bitwise_xor remainder xlogy",
+        "input|exponent": "float_power pow",
+        "elements|test_elements": "isin",
         "*matrices": """
 chain_matmul""",
         "*tensors": """
@@ -265,6 +270,12 @@ vander vector_norm""",
 vecdot""",
     },
     "ember.special": {
+        "x|n": """
+chebyshev_polynomial_t chebyshev_polynomial_u chebyshev_polynomial_v chebyshev_polynomial_w
+hermite_polynomial_h hermite_polynomial_he laguerre_polynomial_l legendre_polynomial_p
+shifted_chebyshev_polynomial_t shifted_chebyshev_polynomial_u shifted_chebyshev_polynomial_v
+shifted_chebyshev_polynomial_w""",
+        "input|other": "xlog1py xlogy zeta",
         "input": """
 bessel_j0 bessel_j1 bessel_y0 bessel_y1 digamma entr erf erfc erfcx erfinv exp2 expit expm1
 gammaln i0 i0e i1 i1e log1p log_ndtr log_softmax logit logsumexp modified_bessel_i0
@@ -346,6 +357,16 @@ def _refuse(name: str, param: str, position: int, value) -> None:
     )
 
 
+def _refuse_pair(name: str, a: str, b: str, va, vb) -> None:
+    """torch's TypeError for two numbers where it takes a number as one of two operands only
+    (torch.pow(2, 3), torch.xlogy(1, 2)): a Tensor (or NumPy array) must be one of them."""
+    if not any(isinstance(v, _tensor_type() | np.ndarray) for v in (va, vb)):
+        raise TypeError(
+            f"{name}(): expected a Tensor as '{a}' or '{b}', got {type(va).__name__} and "
+            f"{type(vb).__name__}"
+        )
+
+
 def _refuse_each(name: str, values) -> None:
     """torch's TypeError for a non-Tensor among a ``*tensors`` parameter's values (or the one
     list or tuple given for them)."""
@@ -374,6 +395,7 @@ def check_tensors(fn, names, method: bool = False, like=None):
 
     name = fn.__name__
     ns = {"fn": fn, "_T": Tensor, "_refuse": _refuse, "_refuse_each": _refuse_each}
+    ns["_refuse_pair"] = _refuse_pair
     sig = list(inspect.signature(like or fn).parameters.values())
     params, forward, checks = [], [], []
     if [p.kind for p in sig] == [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD]:
@@ -415,6 +437,13 @@ def check_tensors(fn, names, method: bool = False, like=None):
                 checks.append(f"if type({n}) is not _T: _refuse({name!r}, {n!r}, {pos}, {n})")
         if slash:
             params.append("/")
+        for pair in (n.split("|") for n in names if "|" in n):  # a Tensor as one of the two
+            if set(pair) <= {p.name for p in sig}:
+                a, b = pair
+                checks.append(
+                    f"if type({a}) is not _T and type({b}) is not _T: "
+                    f"_refuse_pair({name!r}, {a!r}, {b!r}, {a}, {b})"
+                )
     if len(checks) != len(names):  # the table is out of date: say so at import
         raise RuntimeError(f"_keywords.TENSOR_ONLY: {name}{tuple(params)} has no {names}")
     body = "".join(f"    {c}\n" for c in checks)
@@ -635,7 +664,7 @@ def _direct(fn, general):
     ns = {"fn": fn, "general": general, "_UNSET": _UNSET}
     checks = getattr(fn, "_tensor_checks", "")
     if checks:  # check_tensors' lines here, and fn the function they guard: one frame less
-        ns.update(fn=fn.__wrapped__, _T=_tensor_type(), _refuse=_refuse)
+        ns.update(fn=fn.__wrapped__, _T=_tensor_type(), _refuse=_refuse, _refuse_pair=_refuse_pair)
     params, forward = [], []
     for i, n in enumerate(names):
         if i == npos:
