@@ -450,7 +450,10 @@ def check_tensors(fn, names, method: bool = False, like=None):
     src = f"def {name}({', '.join(params)}):\n{body}    return fn({', '.join(forward)})\n"
     exec(src, ns)  # noqa: S102 (fn's own parameter names)
     op = functools.wraps(fn)(ns[name])
-    op._tensor_checks = body  # (for _direct: the same lines in its own wrapper)
+    # (op's own signature is fn's: not __wrapped__, which would lead _params to fn's code, a
+    # wrapper's (*args, **kwargs) for some; _direct puts the same lines in its own wrapper)
+    del op.__wrapped__
+    op._tensor_checks, op._tensor_inner = body, fn
     return op
 
 
@@ -515,6 +518,7 @@ def takes_numpy_names(fn):
             kwargs = _renamed(kwargs)
         return fn(*args, **kwargs)
 
+    op._numpy_names = True
     return op
 
 
@@ -664,7 +668,9 @@ def _direct(fn, general):
     ns = {"fn": fn, "general": general, "_UNSET": _UNSET}
     checks = getattr(fn, "_tensor_checks", "")
     if checks:  # check_tensors' lines here, and fn the function they guard: one frame less
-        ns.update(fn=fn.__wrapped__, _T=_tensor_type(), _refuse=_refuse, _refuse_pair=_refuse_pair)
+        ns.update(
+            fn=fn._tensor_inner, _T=_tensor_type(), _refuse=_refuse, _refuse_pair=_refuse_pair
+        )
     params, forward = [], []
     for i, n in enumerate(names):
         if i == npos:
@@ -785,7 +791,11 @@ def check_methods(cls) -> None:
     for name, names in _checks({"": TENSOR_ONLY_METHODS}, "").items():
         fn = vars(cls)[name]
         like = vars(cls)[name[:-1]] if name.endswith("_") and _params(fn)[1:2] == () else None
-        setattr(cls, name, check_tensors(fn, names, method=True, like=like))
+        if getattr(fn, "_numpy_names", False):  # (the check inside: axis= still renamed)
+            method = takes_numpy_names(check_tensors(fn.__wrapped__, names, method=True))
+        else:
+            method = check_tensors(fn, names, method=True, like=like)
+        setattr(cls, name, method)
 
 
 def install_methods(cls, skip) -> None:
