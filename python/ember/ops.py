@@ -3189,7 +3189,8 @@ def _index_dim(d, op: str, what: str = "dim") -> int:
     non-integers."""
     if isinstance(d, bool | np.bool_):
         raise TypeError(f"{op}: {what} must be an int, not bool ({d!r})")
-    if isinstance(d, Tensor) and d.ndim:  # (torch's int takes a 0-d integer tensor, not [1])
+    if isinstance(d, Tensor) and (d.ndim or d.dtype == np.bool_):
+        # (torch's int takes a 0-d integer tensor: not [1], not a bool one)
         raise TypeError(f"{op}(): argument '{what}' must be int, not Tensor")
     try:
         d = operator.index(d)
