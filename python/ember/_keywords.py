@@ -129,8 +129,9 @@ airy_ai scaled_modified_bessel_k0 scaled_modified_bessel_k1 spherical_bessel_j0"
 # Python number (or a sequence) there, "abs(): argument 'input' (position 1) must be Tensor, not
 # int", where its other parameters (add's other, where's x and y, clamp's min and max, ...) take
 # numbers too. Measured in torch 2.13 by putting a number in each tensor position of a call it
-# accepts. check_tensors() puts the check at the function's boundary (install(), install_methods)
-# so the ops themselves and ember's internal calls keep taking numbers.
+# accepts (behave36; its table: tests/test_behave36.py). check_tensors() puts the check at the
+# function's boundary (install(), check_methods), so the ops themselves and ember's internal
+# calls (addr's logical_and with a bool) keep taking numbers.
 TENSOR_ONLY = {
     "ember": {
         # a number as one of the two, not both ("a|b"; add, mul, sub and div take two)
@@ -611,7 +612,7 @@ _UNSET = object()  # a dim/keepdim not given (so axis=/keepdims= may name it ins
 # torch 2.13's functions that write an out= sharing memory with an input without refusing it
 # (reductions, softmax, mv, ...: their kernels do not check; the elementwise, scan, sort and
 # index ones refuse it, _check_overlap). ember computes the result first, then writes it.
-# Measured by putting out= on a part of the input (/tmp/behave36/overlap.py).
+# Measured by putting out= on a part of the input (behave36, tests/test_behave36.py).
 _OVERLAP_UNCHECKED = frozenset(
     """
 sum nansum mean nanmean prod amax amin std var logsumexp norm median nanmedian quantile
