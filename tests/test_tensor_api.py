@@ -44,11 +44,13 @@ def test_comparisons_broadcast_to_bool(name):
     )
     _same(getattr(ember.tensor(a), name)(ember.tensor(b)), getattr(_t(a), name)(_t(b)))
     ints = np.array([0, 1, 2, 3])
-    other = 1 if name.startswith("logical") else 1.5  # torch's logical_* take no Python number
-    ref_other = torch.tensor(other) if name.startswith("logical") else other
-    _same(
-        getattr(ember, name)(ember.tensor(ints), other), getattr(torch, name)(_t(ints), ref_other)
-    )
+    if name.startswith("logical"):  # torch's logical_* take no Python number: refused alike
+        with pytest.raises(TypeError, match="argument 'other'"):
+            torch.__dict__[name](_t(ints), 1)
+        with pytest.raises(TypeError, match="argument 'other'"):
+            getattr(ember, name)(ember.tensor(ints), 1)
+        return
+    _same(getattr(ember, name)(ember.tensor(ints), 1.5), getattr(torch, name)(_t(ints), 1.5))
 
 
 def test_logic_and_predicates_match_torch():
@@ -103,8 +105,9 @@ def test_binary_values_broadcasting_and_gradients(name):
     _same(fn(ember.tensor(a), ember.tensor(b)), getattr(torch, name)(_t(a), _t(b)), rtol=1e-12)
     _same(getattr(ember.tensor(a), name)(ember.tensor(b)), getattr(_t(a), name)(_t(b)), 1e-12)
     a32 = a.astype(np.float32)  # a Python number keeps the tensor's float32
-    ref = getattr(torch, name)(_t(a32), torch.tensor(1.5))  # some torch ops take no number
-    if name in ("maximum", "minimum", "fmax", "fmin"):  # refused as torch (test_parity4)
+    try:  # some torch ops take no number (maximum, atan2, hypot, ...): refused alike
+        ref = getattr(torch, name)(_t(a32), 1.5)
+    except TypeError:
         with pytest.raises(TypeError, match="must be Tensor"):
             fn(ember.tensor(a32), 1.5)
     else:
@@ -272,7 +275,8 @@ def test_logit_eps_nan_to_num_and_int_inputs():
 
 def test_inplace_variants_write_into_the_same_storage():
     x = _x(-0.9, 0.9)
-    for name, args in [("erf", ()), ("atanh", ()), ("atan2", (0.5,)), ("clamp_min", (0.1,)),
+    for name, args in [("erf", ()), ("atanh", ()), ("atan2", (_x(0.5, 1, (4,)),)),
+                       ("clamp_min", (0.1,)),
                        ("polygamma", (1,)), ("remainder", (0.3,)), ("lt", (0.0,)),
                        ("logical_not", ()), ("nan_to_num", ()),
                        ("hypot", (_x(1, 2, (4,)),))]:  # fmt: skip
@@ -609,7 +613,9 @@ def test_random_default_ranges_seeds_and_top_level_predicates():
 
 def _number(name, v):
     """v as a binary op's second operand: a 0-d float32 tensor where torch takes no number."""
-    return ember.tensor(np.float32(v)) if name in ("maximum", "minimum", "fmax", "fmin") else v
+    tensors_only = ("maximum", "minimum", "fmax", "fmin", "atan2", "arctan2", "hypot", "logaddexp",
+                    "logaddexp2")  # fmt: skip
+    return ember.tensor(np.float32(v)) if name in tensors_only else v
 
 
 @pytest.mark.parametrize(

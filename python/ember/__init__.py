@@ -1057,6 +1057,7 @@ from ember import _keywords  # noqa: E402
 _keywords.install(globals(), _keywords.TOP_LEVEL)
 _keywords.install(vars(linalg), _keywords.LINALG)
 _keywords.install(vars(special), _keywords.SPECIAL)
+_keywords.check_methods(Tensor)
 
 # in-place methods on tensors of the autograd graph are recorded (ember/_inplace.py)
 from ember import _inplace  # noqa: E402

@@ -125,6 +125,346 @@ airy_ai scaled_modified_bessel_k0 scaled_modified_bessel_k1 spherical_bessel_j0"
 }
 
 
+# torch's parameters that take a Tensor only, by module: "params": functions. torch refuses a
+# Python number (or a sequence) there, "abs(): argument 'input' (position 1) must be Tensor, not
+# int", where its other parameters (add's other, where's x and y, clamp's min and max, ...) take
+# numbers too. Measured in torch 2.13 by putting a number in each tensor position of a call it
+# accepts (behave36; its table: tests/test_behave36.py). check_tensors() puts the check at the
+# function's boundary (install(), check_methods), so the ops themselves and ember's internal
+# calls (addr's logical_and with a bool) keep taking numbers.
+TENSOR_ONLY = {
+    "ember": {
+        # a number as one of the two, not both ("a|b"; add, mul, sub and div take two)
+        "input|other": "bitwise_and bitwise_left_shift bitwise_or bitwise_right_shift "
+        "bitwise_xor remainder xlogy",
+        "input|exponent": "float_power pow",
+        "elements|test_elements": "isin",
+        "*matrices": """
+chain_matmul""",
+        "*tensors": """
+atleast_1d atleast_2d atleast_3d block_diag broadcast_tensors cartesian_prod meshgrid""",
+        "A": """
+lu pca_lowrank svd_lowrank""",
+        "A input": """
+triangular_solve""",
+        "a b": """
+tensordot""",
+        "abs angle": """
+polar""",
+        "anchor negative positive": """
+triplet_margin_loss""",
+        "batch1 batch2 input": """
+addbmm baddbmm""",
+        "boundaries": """
+bucketize""",
+        "condition": """
+where""",
+        "count prob": """
+binomial""",
+        "end input": """
+lerp""",
+        "equation": """
+""",
+        "hx input w_hh w_ih": """
+rnn_relu_cell rnn_tanh_cell""",
+        "imag real": """
+complex""",
+        "index input": """
+index_fill index_select take""",
+        "index input source": """
+index_add index_copy put""",
+        "indices": """
+unravel_index""",
+        "indices input": """
+take_along_dim""",
+        "input": """
+abs abs_ absolute acos acos_ acosh acosh_ adaptive_avg_pool1d adaptive_max_pool1d addmv_ adjoint
+alias_copy all amax amin aminmax angle any arccos arccos_ arccosh arccosh_ arcsin arcsin_
+arcsinh arcsinh_ arctan arctan_ arctanh arctanh_ argmax argmin argsort argwhere asin asin_ asinh
+asinh_ atan atan_ atanh atanh_ avg_pool1d bitwise_not broadcast_to ceil ceil_ celu celu_
+cholesky cholesky_inverse chunk clamp clamp_ clamp_max clamp_max_ clamp_min clamp_min_ clip
+clip_ clone combinations conj conj_physical constant_pad_nd copysign corrcoef cos cos_ cosh
+cosh_ count_nonzero cov cummax cummin cumprod cumsum deg2rad deg2rad_ det detach detach_copy
+diag diag_embed diagflat diagonal diagonal_copy diff digamma eq erf erf_ erfc erfc_ erfinv exp
+exp2 exp2_ exp_ expand_copy expm1 expm1_ fill fill_ fix fix_ flatten flip fliplr flipud floor
+floor_ fmod frac frac_ frexp frobenius_norm gcd_ ge get_device gradient greater greater_equal
+group_norm gt hardshrink histc histogram histogramdd hsplit i0 i0_ inverse is_complex is_conj
+is_floating_point is_inference is_neg is_nonzero is_signed isfinite isinf isnan isneginf
+isposinf isreal kthvalue layer_norm lcm_ ldexp_ le less less_equal lgamma log log10 log10_ log1p
+log1p_ log2 log2_ log_ log_softmax logcumsumexp logdet logical_not logit logit_ logsumexp lt
+matrix_exp matrix_power max max_pool1d max_pool1d_with_indices mean median min mode moveaxis
+movedim msort mvlgamma nan_to_num nan_to_num_ nanmean nanmedian nanquantile nansum narrow
+narrow_copy ne neg neg_ negative negative_ nonzero norm not_equal nuclear_norm pdist permute
+permute_copy pinverse polygamma positive prod qr quantile rad2deg rad2deg_ ravel real reciprocal
+reciprocal_ relu relu_ renorm repeat_interleave reshape resolve_conj resolve_neg rms_norm roll
+rot90 round round_ rrelu rrelu_ rsqrt rsqrt_ rsub select select_copy selu selu_ sgn sigmoid
+sigmoid_ sign signbit sin sin_ sinc sinc_ sinh sinh_ slice_copy slogdet softmax sort split_copy
+split_with_sizes split_with_sizes_copy sqrt sqrt_ square square_ squeeze squeeze_copy std
+std_mean sum svd swapaxes swapdims t t_copy tan tan_ tanh tanh_ tensor_split threshold
+threshold_ tile topk trace transpose transpose_copy tril triu trunc trunc_ unbind unbind_copy
+unflatten unfold_copy unsafe_chunk unsafe_split unsafe_split_with_sizes unsqueeze unsqueeze_copy
+var var_mean view_copy vsplit xlogy_ zero_""",
+        "input input2": """
+cholesky_solve""",
+        "input mask": """
+masked_fill masked_select""",
+        "input mask source": """
+masked_scatter""",
+        "input mat vec": """
+addmv""",
+        "input mat1 mat2": """
+addmm""",
+        "input mat2": """
+bmm mm""",
+        "input other": """
+allclose arctan2 atan2 cross dist equal fmax fmin gcd hypot igamma igammac inner is_same_size
+isclose kron lcm ldexp logaddexp logaddexp2 logical_and logical_or logical_xor matmul maximum
+minimum nextafter vdot""",
+        "input src": """
+diagonal_scatter select_scatter slice_scatter""",
+        "input target": """
+binary_cross_entropy_with_logits hinge_embedding_loss kl_div""",
+        "input tensor": """
+dot""",
+        "input tensor1 tensor2": """
+addcdiv addcmul""",
+        "input values": """
+heaviside""",
+        "input vec": """
+mv""",
+        "input vec1 vec2": """
+addr""",
+        "input vec2": """
+ger outer""",
+        "input weight": """
+conv1d prelu""",
+        "input1 input2 target": """
+margin_ranking_loss""",
+        "sorted_sequence": """
+searchsorted""",
+        "tensor": """
+split to_dlpack""",
+        "x": """
+unique unique_consecutive vander""",
+        "x1 x2": """
+cdist cosine_similarity pairwise_distance""",
+        "y": """
+cumulative_trapezoid trapezoid trapz""",
+    },
+    "ember.linalg": {
+        "A": """
+det diagonal inv inv_ex lu lu_factor lu_factor_ex qr slogdet svd svdvals""",
+        "A B": """
+solve solve_ex""",
+        "b input": """
+lstsq""",
+        "input": """
+cholesky cholesky_ex eig eigh eigvals eigvalsh ldl_factor ldl_factor_ex matrix_exp matrix_norm
+matrix_power matrix_rank norm pinv tensorinv""",
+        "input other": """
+cross matmul tensorsolve""",
+        "input tau": """
+householder_product""",
+        "x": """
+vander vector_norm""",
+        "x y": """
+vecdot""",
+    },
+    "ember.special": {
+        "x|n": """
+chebyshev_polynomial_t chebyshev_polynomial_u chebyshev_polynomial_v chebyshev_polynomial_w
+hermite_polynomial_h hermite_polynomial_he laguerre_polynomial_l legendre_polynomial_p
+shifted_chebyshev_polynomial_t shifted_chebyshev_polynomial_u shifted_chebyshev_polynomial_v
+shifted_chebyshev_polynomial_w""",
+        "input|other": "xlog1py xlogy zeta",
+        "input": """
+bessel_j0 bessel_j1 bessel_y0 bessel_y1 digamma entr erf erfc erfcx erfinv exp2 expit expm1
+gammaln i0 i0e i1 i1e log1p log_ndtr log_softmax logit logsumexp modified_bessel_i0
+modified_bessel_i1 modified_bessel_k0 modified_bessel_k1 multigammaln ndtr ndtri polygamma psi
+round sinc softmax""",
+        "input other": """
+gammainc gammaincc""",
+        "x": """
+airy_ai scaled_modified_bessel_k0 scaled_modified_bessel_k1 spherical_bessel_j0""",
+    },
+}
+# Tensor methods: the parameters after self ("*_" in-place forms call these)
+TENSOR_ONLY_METHODS = {
+    "A": """
+triangular_solve""",
+    "batch1 batch2": """
+addbmm baddbmm""",
+    "condition": """
+where""",
+    "end": """
+lerp lerp_""",
+    "index": """
+index_fill index_fill_ index_select take""",
+    "index source": """
+index_add index_copy put""",
+    "indices": """
+take_along_dim""",
+    "input2": """
+cholesky_solve""",
+    "mask": """
+masked_fill masked_select""",
+    "mask source": """
+masked_scatter""",
+    "mat vec": """
+addmv""",
+    "mat1 mat2": """
+addmm""",
+    "mat2": """
+bmm mm""",
+    "other": """
+allclose arctan2 atan2 cross dist equal expand_as fmax fmin gcd hypot igamma igammac inner
+is_same_size isclose kron lcm ldexp logaddexp logaddexp2 logical_and logical_or logical_xor
+matmul maximum minimum nextafter reshape_as type_as vdot view_as""",
+    "src": """
+diagonal_scatter select_scatter slice_scatter""",
+    "tensor": """
+dot""",
+    "tensor1 tensor2": """
+addcdiv addcmul""",
+    "values": """
+heaviside""",
+    "vec": """
+mv""",
+    "vec1 vec2": """
+addr""",
+    "vec2": """
+ger outer""",
+    "weight": """
+prelu""",
+}
+
+
+def _tensor_type():
+    from ember.tensor import Tensor
+
+    return Tensor
+
+
+def _refuse(name: str, param: str, position: int, value) -> None:
+    """torch's TypeError for a non-Tensor where it takes a Tensor only (None, for an optional
+    one, and NumPy arrays, which ember reads as tensors, pass)."""
+    from ember.tensor import Tensor
+
+    if value is None or isinstance(value, Tensor | np.ndarray):
+        return
+    raise TypeError(
+        f"{name}(): argument '{param}' (position {position}) must be Tensor, "
+        f"not {type(value).__name__}"
+    )
+
+
+def _refuse_pair(name: str, a: str, b: str, va, vb) -> None:
+    """torch's TypeError for two numbers where it takes a number as one of two operands only
+    (torch.pow(2, 3), torch.xlogy(1, 2)): a Tensor (or NumPy array) must be one of them."""
+    if not any(isinstance(v, _tensor_type() | np.ndarray) for v in (va, vb)):
+        raise TypeError(
+            f"{name}(): expected a Tensor as '{a}' or '{b}', got {type(va).__name__} and "
+            f"{type(vb).__name__}"
+        )
+
+
+def _refuse_each(name: str, values) -> None:
+    """torch's TypeError for a non-Tensor among a ``*tensors`` parameter's values (or the one
+    list or tuple given for them)."""
+    from ember.tensor import Tensor
+
+    if len(values) == 1 and isinstance(values[0], list | tuple):
+        values = values[0]
+    for i, v in enumerate(values):
+        if not isinstance(v, Tensor | np.ndarray):
+            raise TypeError(
+                f"{name}(): expected Tensor as element {i} in argument 0, "
+                f"but got {type(v).__name__}"
+            )
+
+
+def check_tensors(fn, names, method: bool = False, like=None):
+    """``fn`` refusing a non-Tensor in its parameters ``names`` (TENSOR_ONLY), as torch's
+    argument parser: a wrapper generated with fn's own signature (as _direct's: no ``*args``
+    packing, ~40 ns a call). A ``*tensors`` parameter has each value checked; a function of
+    (*args, **kwargs), as the *_copy forms, its first argument, as 'input'. ``method``: the
+    positions count after self, as torch's do. ``like``: the function whose signature fn
+    takes (an in-place method of (x, *args, **kwargs) takes its out-of-place form's)."""
+    import inspect
+
+    from ember.tensor import Tensor
+
+    name = fn.__name__
+    ns = {"fn": fn, "_T": Tensor, "_refuse": _refuse, "_refuse_each": _refuse_each}
+    ns["_refuse_pair"] = _refuse_pair
+    sig = list(inspect.signature(like or fn).parameters.values())
+    params, forward, checks = [], [], []
+    if [p.kind for p in sig] == [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD]:
+        params, forward = ["*args", "**kwargs"], ["*args", "**kwargs"]
+        checks.append(
+            f"if args and type(args[0]) is not _T: _refuse({name!r}, 'input', 1, args[0])"
+        )
+    else:
+        star = slash = False
+        for i, p in enumerate(sig):
+            n = p.name
+            if p.kind is p.POSITIONAL_ONLY:
+                slash = True
+            elif slash:
+                params.append("/")
+                slash = False
+            if p.kind is p.VAR_POSITIONAL:
+                params.append(f"*{n}")
+                forward.append(f"*{n}")
+                star = True
+                if f"*{n}" in names:
+                    checks.append(f"_refuse_each({name!r}, {n})")
+                continue
+            if p.kind is p.VAR_KEYWORD:
+                params.append(f"**{n}")
+                forward.append(f"**{n}")
+                continue
+            if p.kind is p.KEYWORD_ONLY and not star:
+                params.append("*")
+                star = True
+            if p.default is p.empty:
+                params.append(n)
+            else:
+                ns[f"_d_{n}"] = p.default
+                params.append(f"{n}=_d_{n}")
+            forward.append(f"{n}={n}" if p.kind is p.KEYWORD_ONLY else n)
+            if n in names:
+                pos = i + (0 if method else 1)
+                checks.append(f"if type({n}) is not _T: _refuse({name!r}, {n!r}, {pos}, {n})")
+        if slash:
+            params.append("/")
+        for pair in (n.split("|") for n in names if "|" in n):  # a Tensor as one of the two
+            if set(pair) <= {p.name for p in sig}:
+                a, b = pair
+                checks.append(
+                    f"if type({a}) is not _T and type({b}) is not _T: "
+                    f"_refuse_pair({name!r}, {a!r}, {b!r}, {a}, {b})"
+                )
+    if len(checks) != len(names):  # the table is out of date: say so at import
+        raise RuntimeError(f"_keywords.TENSOR_ONLY: {name}{tuple(params)} has no {names}")
+    body = "".join(f"    {c}\n" for c in checks)
+    src = f"def {name}({', '.join(params)}):\n{body}    return fn({', '.join(forward)})\n"
+    exec(src, ns)  # noqa: S102 (fn's own parameter names)
+    op = functools.wraps(fn)(ns[name])
+    # (op's own signature is fn's: not __wrapped__, which would lead _params to fn's code, a
+    # wrapper's (*args, **kwargs) for some; _direct puts the same lines in its own wrapper)
+    del op.__wrapped__
+    op._tensor_checks, op._tensor_inner = body, fn
+    return op
+
+
+def _checks(table: dict, module: str) -> dict:
+    """{function name: its Tensor-only parameters} of a TENSOR_ONLY-style table."""
+    return {
+        fn: spec.split() for spec, names in table.get(module, {}).items() for fn in names.split()
+    }
+
+
 def _rename(fn, names: dict) -> None:
     """fn (and each function it wraps, functools.wraps' ``__wrapped__``) with its parameters
     renamed old -> new in place: the same bytecode (locals are addressed by slot, not name), so
@@ -179,6 +519,7 @@ def takes_numpy_names(fn):
             kwargs = _renamed(kwargs)
         return fn(*args, **kwargs)
 
+    op._numpy_names = True
     return op
 
 
@@ -203,7 +544,8 @@ def takes_out(fn, aliases: bool):
                 raise RuntimeError(f"{name}(): out= of dtype bool is not supported")
             kwargs["dtype"] = out.dtype
         result = fn(*args, **kwargs)
-        _check_overlap(out, result, (*args, *kwargs.values()))
+        if name not in _OVERLAP_UNCHECKED:
+            _check_overlap(out, result, (*args, *kwargs.values()))
         bounds = (*args[1:], kwargs.get("min"), kwargs.get("max"))
         strict = (
             name in STRICT_OUT
@@ -267,6 +609,17 @@ def _check_overlap(out, result, inputs) -> None:
 
 _UNSET = object()  # a dim/keepdim not given (so axis=/keepdims= may name it instead)
 
+# torch 2.13's functions that write an out= sharing memory with an input without refusing it
+# (reductions, softmax, mv, ...: their kernels do not check; the elementwise, scan, sort and
+# index ones refuse it, _check_overlap). ember computes the result first, then writes it.
+# Measured by putting out= on a part of the input (behave36, tests/test_behave36.py).
+_OVERLAP_UNCHECKED = frozenset(
+    """
+sum nansum mean nanmean prod amax amin std var logsumexp norm median nanmedian quantile
+nanquantile vector_norm matrix_norm softmax log_softmax cummax cummin histc narrow_copy mv
+""".split()
+)
+
 # torch 2.13's functions whose out= must have the result's dtype exactly ("Expected out tensor
 # to have dtype float, but got double"); the others cast into out within torch's casting rule.
 # Measured by /work/scratch/api11/probe_strict.py (a float32 result into a float64 out, int64
@@ -307,11 +660,18 @@ def _direct(fn, general):
         return None
     npos, nkw = code.co_argcount, code.co_kwonlyargcount
     names = code.co_varnames[: npos + nkw]
-    if {"out", "axis", "keepdims", "fn", "general", "given", "_UNSET"} & set(names):
+    if {"out", "axis", "keepdims", "fn", "general", "given", "_UNSET", "_T", "_refuse"} & set(
+        names
+    ):
         return None
     pos_defaults = fn.__defaults__ or ()
     kw_defaults = fn.__kwdefaults__ or {}
     ns = {"fn": fn, "general": general, "_UNSET": _UNSET}
+    checks = getattr(fn, "_tensor_checks", "")
+    if checks:  # check_tensors' lines here, and fn the function they guard: one frame less
+        ns.update(
+            fn=fn._tensor_inner, _T=_tensor_type(), _refuse=_refuse, _refuse_pair=_refuse_pair
+        )
     params, forward = [], []
     for i, n in enumerate(names):
         if i == npos:
@@ -345,6 +705,7 @@ def _direct(fn, general):
     # (no **kwargs: an unknown keyword is Python's own TypeError, naming the function)
     src = (
         f"def {fn.__name__}({', '.join(params)}):\n"
+        f"{checks}"
         f"    if {plain}:\n"
         f"        return fn({', '.join(forward)})\n"
         f"    given = {{k: v for k, v in {{{', '.join(given)}}}.items() if v is not _UNSET}}\n"
@@ -412,6 +773,8 @@ def install(namespace: dict, out_names) -> None:
         renames = dict(pair.split("=") for pair in spec.split())
         for name in names.split():
             _rename(namespace[name], renames)
+    for name, names in _checks(TENSOR_ONLY, namespace["__name__"]).items():
+        namespace[name] = check_tensors(namespace[name], names)
     out_names = set(out_names)
     for name, fn in list(namespace.items()):
         if name.startswith("_") or not isinstance(fn, types.FunctionType):
@@ -421,6 +784,19 @@ def install(namespace: dict, out_names) -> None:
             namespace[name] = takes_out(fn, "dim" in params or "keepdim" in params)
         elif "keepdim" in params or "dim" in params:
             namespace[name] = takes_numpy_names(fn)
+
+
+def check_methods(cls) -> None:
+    """torch's Tensor-only parameters (TENSOR_ONLY_METHODS) on ``cls``'s methods (after
+    install(): under torch's parameter names)."""
+    for name, names in _checks({"": TENSOR_ONLY_METHODS}, "").items():
+        fn = vars(cls)[name]
+        like = vars(cls)[name[:-1]] if name.endswith("_") and _params(fn)[1:2] == () else None
+        if getattr(fn, "_numpy_names", False):  # (the check inside: axis= still renamed)
+            method = takes_numpy_names(check_tensors(fn.__wrapped__, names, method=True))
+        else:
+            method = check_tensors(fn, names, method=True, like=like)
+        setattr(cls, name, method)
 
 
 def install_methods(cls, skip) -> None:

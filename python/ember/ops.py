@@ -201,7 +201,7 @@ def _no_promotion(a, b) -> bool:
 def _broadcasting(fn, op: str, a, b) -> Tensor:
     """Apply a broadcasting Function; a shape mismatch becomes a ValueError naming both shapes."""
     if not _no_promotion(a, b):
-        a, b = _as_operand(a), _as_operand(b)
+        a, b = _as_operand(a, "input"), _as_operand(b)
         if (op == "mul" or op == "div") and (low := _lowp_with_scalar(a, b)) is not None:
             # float16/bfloat16 times or over a 0-d float tensor: torch's CPU mul and div read
             # that second operand at float32 (their opmath type) rather than rounded to 16
@@ -419,8 +419,9 @@ def _tensor_operand(x) -> Tensor:
     return Tensor(x if isinstance(x, np.ndarray) else np.asarray(x, _default_dtype(x)))
 
 
-def _as_operand(x):
-    """Lists and other array-likes become arrays; Tensors, arrays and scalars pass through."""
+def _as_operand(x, name: str = "other"):
+    """Lists and other array-likes become arrays; Tensors, arrays and scalars pass through.
+    (``name``: torch's name of the argument, for its TypeError.)"""
     if type(x) is Tensor:  # the common case, before the isinstance chain
         return x
     if isinstance(x, np.generic) and x.dtype.kind in "biufc":
@@ -431,7 +432,7 @@ def _as_operand(x):
     if isinstance(x, Tensor | np.ndarray | int | float | bool | complex):
         return x
     if isinstance(x, list | tuple):  # torch's operands are Tensors or numbers, never sequences
-        raise TypeError(f"argument 'other' must be Tensor, not {type(x).__name__}")
+        raise TypeError(f"argument '{name}' must be Tensor, not {type(x).__name__}")
     return _tensor_operand(x)
 
 
@@ -950,7 +951,7 @@ def div(a, b, *, rounding_mode=None) -> Tensor:
     if _no_promotion(a, b) and (type(a) is not Tensor or a.data.dtype.kind == "f"):
         # the common case (float operands of one dtype): none of the conversions below apply
         return _apply_broadcasting(Div, "div", a, b)
-    a, b = _as_operand(a), _as_operand(b)
+    a, b = _as_operand(a, "input"), _as_operand(b)
     if _kind(a) in "biu" and _kind(b) in "biu":  # true division of integers gives the default dtype
         a = _to_dtype(a, get_default_dtype()) if isinstance(a, Tensor | np.ndarray) else float(a)
     return _broadcasting(Div, "div", a, b)
@@ -1091,7 +1092,7 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
             return _apply_broadcasting(Pow, "pow", a, b)
     if isinstance(b, list | tuple):  # (torch's exponent is a tensor or a number)
         raise TypeError(f"pow(): exponent must be a Tensor or a number, not {type(b).__name__}")
-    a, b = _as_operand(a), _as_operand(b)
+    a, b = _as_operand(a, "input"), _as_operand(b)
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = _tensor_operand(a)  # pow(2, 3): a tensor, as for any two numbers
     if _kind(a) == _kind(b) == "b":  # NumPy's would be int8
@@ -1142,7 +1143,7 @@ class Neg(Function):
 
 def neg(a) -> Tensor:
     if type(a) is not Tensor:
-        a = _as_operand(a)
+        a = _as_operand(a, "input")
     try:
         return _unary_apply(Neg, a)
     except TypeError:  # NumPy's message for bool; checked only here, off the hot path
@@ -1166,7 +1167,7 @@ def _operands(op: str, a, b, floats: bool = False):
     for x in (a, b):
         if isinstance(x, str | bytes | dict | set | type(None)):
             raise TypeError(f"{op}: expected a tensor or a number, got {type(x).__name__}")
-    a, b = _as_operand(a), _as_operand(b)
+    a, b = _as_operand(a, "input"), _as_operand(b)
     if floats and _kind(a) in "biu" and _kind(b) in "biu":
         dt = get_default_dtype()
         a, b = (
@@ -1813,7 +1814,7 @@ def float_power(input, exponent) -> Tensor:  # noqa: A002
     """input ** exponent computed in float64, complex128 for complex operands (torch.float_power).
     Tensors are cast before any promotion: an int64 tensor is not rounded through float32."""
     _operands("float_power", input, exponent)  # the type and broadcast checks
-    a, b = _as_operand(input), _as_operand(exponent)
+    a, b = _as_operand(input, "input"), _as_operand(exponent, "exponent")
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = _tensor_operand(a)
     dt = np.dtype(np.complex128 if "c" in (_kind(a), _kind(b)) else np.float64)
@@ -2598,7 +2599,7 @@ def matmul(a, b) -> Tensor:
             ):
                 return _plain(_mm(x, y))  # bmm's shapes: the forward's _mm straight
         return MatMul.apply(a, b)  # (_as_operand leaves Tensors as they are)
-    return MatMul.apply(_as_operand(a), _as_operand(b))
+    return MatMul.apply(_as_operand(a, "input"), _as_operand(b))
 
 
 # ---- elementwise math ---------------------------------------------------------------------
@@ -2609,7 +2610,7 @@ def _float_input(x):
     default dtype (float32)."""
     if type(x) is Tensor and x.data.dtype.kind == "f":  # the common case, before _kind
         return x
-    x = _as_operand(x)
+    x = _as_operand(x, "input")
     return _to_dtype(x, get_default_dtype()) if _kind(x) in "biu" else x
 
 
@@ -2800,7 +2801,7 @@ def abs(x) -> Tensor:  # noqa: A001
             # (_unary_apply's values without its 3 frames: ~0.3 us; _make: a 0-d x's scalar)
             return Tensor._make(np.abs(d), False, None, 0)
         return _unary_apply(Abs, x)
-    x = _as_operand(x)
+    x = _as_operand(x, "input")
     if type(x) is Tensor and x.data.dtype.kind == "c":
         return _complex.abs(x)
     if _kind(x) == "b":
@@ -3020,7 +3021,7 @@ def where(condition, a=None, b=None) -> Tensor:
             "where expected condition to be a boolean tensor, but got a tensor with dtype "
             f"{condition.dtype}"
         )
-    a, b = _as_operand(a), _as_operand(b)
+    a, b = _as_operand(a, "input"), _as_operand(b)
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = np.asarray(a, get_default_dtype() if isinstance(a, float) else None)  # two scalars
     if not _no_promotion(a, b):
@@ -3234,7 +3235,8 @@ def _index_dim(d, op: str, what: str = "dim") -> int:
     non-integers."""
     if isinstance(d, bool | np.bool_):
         raise TypeError(f"{op}: {what} must be an int, not bool ({d!r})")
-    if isinstance(d, Tensor) and d.ndim:  # (torch's int takes a 0-d integer tensor, not [1])
+    if isinstance(d, Tensor) and (d.ndim or d.dtype == np.bool_):
+        # (torch's int takes a 0-d integer tensor: not [1], not a bool one)
         raise TypeError(f"{op}(): argument '{what}' must be int, not Tensor")
     try:
         d = operator.index(d)
@@ -3753,16 +3755,37 @@ def _extreme(x, dim, keepdim, use_max, name):
     return MaxMin(*ExtremeDim.apply(x, axis, keepdim, use_max))
 
 
-def max(x, dim=_NO_DIM, keepdim: bool = False, *, other=None):  # noqa: A001
+def _dim_or_other(given, keepdim, dim, other, op: str):
+    """torch.max/min's overloads: (input, other) elementwise, (input, dim, keepdim=False). A
+    Tensor second is ``other`` unless a keepdim True follows it; a Tensor as ``dim=`` (or with
+    that keepdim) is a dim, read as an int: a 0-d integer tensor only, as torch's parser."""
+    if given is not _NO_DIM:
+        if dim is not _NO_DIM:
+            raise TypeError(f"{op}() got multiple values for argument 'dim'")
+        if isinstance(given, Tensor | np.ndarray) and keepdim is not True:
+            return given if other is None else _refuse_other_twice(op)
+        dim = given
+    dim = _given_dim(dim, None, op)
+    if isinstance(dim, Tensor | np.ndarray):
+        if dim.ndim or _kind(dim) not in "iu":
+            raise TypeError(f"{op}(): argument 'dim' must be int, not Tensor of {dim.dtype}")
+        dim = int(_data(dim))
+    return dim if other is None else other
+
+
+def _refuse_other_twice(op: str):
+    raise TypeError(f"{op}() got multiple values for argument 'other'")
+
+
+def max(x, _dim=_NO_DIM, keepdim: bool = False, *, dim=_NO_DIM, other=None):  # noqa: A001
     """The largest element, or (values, indices) along ``dim``, or elementwise with a tensor
-    (``other``, or in dim's place as torch.max(a, b))."""
-    dim = _given_dim(dim, None, "max")
-    return _extreme(x, dim if other is None else other, keepdim, True, "max")
+    (``other``, or second as torch.max(a, b)). (``_dim``: dim or other given second, so that
+    dim= is known as torch's keyword.)"""
+    return _extreme(x, _dim_or_other(_dim, keepdim, dim, other, "max"), keepdim, True, "max")
 
 
-def min(x, dim=_NO_DIM, keepdim: bool = False, *, other=None):  # noqa: A001
-    dim = _given_dim(dim, None, "min")
-    return _extreme(x, dim if other is None else other, keepdim, False, "min")
+def min(x, _dim=_NO_DIM, keepdim: bool = False, *, dim=_NO_DIM, other=None):  # noqa: A001
+    return _extreme(x, _dim_or_other(_dim, keepdim, dim, other, "min"), keepdim, False, "min")
 
 
 class Maximum(Function):
@@ -3833,7 +3856,7 @@ def _extremum(a, b, use_max: bool) -> Tensor:
     else:
         _tensors_only(op, a, b)
         _complex.refuse(op, a, b)
-        a, b = _promote(_as_operand(a), _as_operand(b))
+        a, b = _promote(_as_operand(a, "input"), _as_operand(b))
     try:
         if (arrays := _plain_pair(a, b)) is not None:  # the ufunc without the node
             y = _bcast(np.maximum if use_max else np.minimum, *arrays)
