@@ -3588,6 +3588,35 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
     if (dx) dilation_phases(dxs.get(), dx, N, C, H, W, dh, dwl, false);
     return;
   }
+  // The mosaic's gradients (see dilation_mosaic): dy tiled as the forward tiles y, its junk rows
+  // and columns zero, so they add nothing; each block's gradient is its phase's (the windows of
+  // one block reach only its own zero border). Each gradient that reaches Winograd there takes
+  // it, the other the dilated convolution below. 128 -> 128, 3x3 dilation 4 at 28x28, batch 8
+  // (1 thread, CPU time): dx 19.5 -> ~14 ms, dw 17.7 -> ~14, torch ~14.5 and ~15.5.
+  Mosaic mo;
+  if (dilation_mosaic(g, &mo)) {
+    const Geom& m = mo.g;
+    const bool mdx = dx && wino_dx_ok(m), mdw = dw && wino_ok(m, true);
+    if (mdx || mdw) {
+      const int64_t xm_n = g.N * g.C * m.H * m.W, dym_n = g.N * g.O * m.OH * m.OW;
+      T* dym = mosaic_buffer<T>(dym_n + (mdw ? xm_n : 0) + (mdx ? xm_n : 0));
+      T* xm = mdw ? dym + dym_n : nullptr;
+      T* dxm = mdx ? dym + dym_n + (mdw ? xm_n : 0) : nullptr;
+      const int64_t ph = H / dh + mo.sv, pw = W / dwl + mo.su;  // block pitch
+      mosaic_copy(dym, const_cast<T*>(dy), N * O, m.OH, m.OW, g.OH / dh, g.OW / dwl, dh, dwl, ph,
+                  pw, true);
+      if (mdw)
+        mosaic_copy(xm, const_cast<T*>(x), N * C, m.H, m.W, H / dh, W / dwl, dh, dwl, ph, pw, true);
+      conv2d_backward<T>(dxm, mdw ? dw : nullptr, nullptr, dym, xm, w, N, C, m.H, m.W, O, KH, KW, 1,
+                         1, m.pt, m.pb, m.pl, m.pr, 1, 1, 1);
+      if (mdx) mosaic_copy(dxm, dx, N * C, m.H, m.W, H / dh, W / dwl, dh, dwl, ph, pw, false);
+      mosaic_trim();
+      if ((dx && !mdx) || (dw && !mdw))  // the other gradient on the dilated planes
+        conv2d_backward<T>(mdx ? nullptr : dx, mdw ? nullptr : dw, nullptr, dy, x, w, N, C, H, W, O,
+                           KH, KW, sh, sw, pt, pb, pl, pr, dh, dwl, groups);
+      return;
+    }
+  }
   const bool wino_dx = dx && wino_dx_ok(g) && w_finite() && all_finite(dy, dyn);
   const bool wino_dw = dw && wino_ok(g, true) && all_finite(dy, dyn) && all_finite(x, xn);
   if (wino_dx || wino_dw) {  // the other gradient, if needed, by whichever engine takes it
