@@ -23,11 +23,13 @@
 // - batch engine (one group, output planes of at most 16 positions; and the weight gradient
 //   alone of planes of at most 64, batch_dw_ok): a block of images' im2col side by side, one
 //   GEMM. See "batch engine" below.
-// - grouped direct engine (G > 1 with at most 16 output channels per group, column stride 1;
-//   dx of stride 1 alike): register blocks of 8 channels x 2 vectors over every (channel, tap).
+// - grouped direct engine (G > 1 with at most 16 output channels per group; strided ones read
+//   stride phases of the padded planes; dx alike, strided dx per dx stride phase): register
+//   blocks of 8 channels x 2 vectors over every (channel, tap).
 // - dilation split (stride 1, one group, dilated, sizes and padding multiples of the dilation):
 //   the N*dh*dw dilation-phase images convolved undilated, where that reaches Winograd.
-//   Phases under 8x8 instead tiled into one plane per image (dilation mosaic, forward only).
+//   Phases under 8x8 instead tiled into one plane per image (dilation mosaic; its gradients
+//   too where they reach Winograd).
 // - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
 //   one image with more threads than (image, group) tasks runs the older tiled path
 //   (im2col/col2im parallel inside, the GEMM's own threads).
@@ -3578,7 +3580,8 @@ void dilation_phases(T* xs, T* x, int64_t N, int64_t C, int64_t H, int64_t W, in
 // into one plane instead, blocks (a, b) sv rows and su columns apart (the largest padding: each
 // block's zero border, shared with its neighbours). The undilated convolution of that plane with
 // the phases' padding gives every phase's output at its block's place (the rows and columns
-// between blocks are junk, skipped), and the one larger plane reaches Winograd. Forward only.
+// between blocks are junk, skipped), and the one larger plane reaches Winograd (the gradients:
+// see conv2d_backward).
 // 64 -> 64 channels, 3x3 dilation 4 at 28x28, batch 8 (31x31 mosaics; 1 thread, CPU time):
 // 5.4 -> ~4.9 ms, torch ~3.9-4.1 (0.72x -> 0.80x); the copies were slow by their codegen (see
 // mosaic_row).
