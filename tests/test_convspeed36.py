@@ -142,6 +142,25 @@ def test_dilation_mosaic_nonfinite_dy_matches_torch():
         np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("where", ["x", "w", "dy"])
+@pytest.mark.parametrize("value", [np.inf, np.nan])
+def test_dilation_mosaic_non_finite_as_direct(where, value):
+    # a non-finite operand keeps the gradients off the mosaic (an inf times one of its junk
+    # zeros would be NaN): the results, inf and NaN positions included, are the direct engines'
+    x, w, b = _draw((2, 8, 16, 16), (8, 8, 3, 3), np.float32, seed=10)
+    dy = np.random.default_rng(11).standard_normal((2, 8, 16, 16)).astype(np.float32)
+    {"x": x, "w": w, "dy": dy}[where].reshape(-1)[5] = value
+    with winograd("always"):
+        got = _ember_conv(x, w, b, (1, 1), (4, 4), (4, 4), 1, dy)
+    with winograd("never"):
+        ref = _ember_conv(x, w, b, (1, 1), (4, 4), (4, 4), 1, dy)
+    for a, c in zip(got[1:3], ref[1:3]):
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(c))
+        np.testing.assert_array_equal(np.isinf(a), np.isinf(c))
+        m = np.isfinite(c)
+        np.testing.assert_allclose(a[m], c[m], rtol=1e-4, atol=1e-4)
+
+
 def test_dilation_mosaic_gradcheck():
     x, w, b = _draw((1, 3, 8, 8), (4, 3, 3, 3), np.float64, seed=9)
     args = [ember.tensor(a, requires_grad=True) for a in (x, w, b)]

@@ -3785,12 +3785,17 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   // The mosaic's gradients (see dilation_mosaic): dy tiled as the forward tiles y, its junk rows
   // and columns zero, so they add nothing; each block's gradient is its phase's (the windows of
   // one block reach only its own zero border). Each gradient that reaches Winograd there takes
-  // it, the other the dilated convolution below. 128 -> 128, 3x3 dilation 4 at 28x28, batch 8
-  // (1 thread, CPU time): dx 19.5 -> ~14 ms, dw 17.7 -> ~14, torch ~14.5 and ~15.5.
+  // it, the other the dilated convolution below (so do non-finite operands). 128 -> 128, 3x3
+  // dilation 4 at 28x28, batch 8 (1 thread, CPU time): dx 19.5 -> ~14 ms, dw 17.7 -> ~14, torch
+  // ~14.5 and ~15.5.
   Mosaic mo;
   if (dilation_mosaic(g, &mo)) {
     const Geom& m = mo.g;
-    const bool mdx = dx && wino_dx_ok(m), mdw = dw && wino_ok(m, true);
+    // (Winograd's operands must be finite, and so must the mosaic's: an inf times a junk zero
+    // would be NaN in any engine)
+    const bool dy_ok = (dx || dw) && all_finite(dy, dyn);
+    const bool mdx = dx && dy_ok && wino_dx_ok(m) && w_finite();
+    const bool mdw = dw && dy_ok && wino_ok(m, true) && all_finite(x, xn);
     if (mdx || mdw) {
       const int64_t xm_n = g.N * g.C * m.H * m.W, dym_n = g.N * g.O * m.OH * m.OW;
       T* dym = mosaic_buffer<T>(dym_n + (mdw ? xm_n : 0) + (mdx ? xm_n : 0));
