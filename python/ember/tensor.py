@@ -1637,17 +1637,23 @@ class Tensor:
     def std(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
         return _ops.std(self, dim, unbiased, keepdim, correction=correction)
 
-    def max(self, dim=_NO_DIM, keepdim: bool = False, *, other=None, axis=None, keepdims=None):
-        dim = _given_dim(dim, axis, "max")
+    def max(self, _dim=_NO_DIM, keepdim: bool = False, *, dim=_NO_DIM, other=None, axis=None,
+            keepdims=None):  # fmt: skip
         if axis is not None or keepdims is not None:
+            dim = _given_dim(_dim if dim is _NO_DIM else dim, axis, "max")
             dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
-        return _ops.max(self, _NO_DIM if dim is None else dim, keepdim, other=other)
+            return _ops.max(self, _NO_DIM if dim is None else dim, keepdim, other=other)
+        # (as ember.max: a Tensor second is ``other``, a Tensor as dim= is a dim)
+        return _ops.max(self, _dim, keepdim, dim=dim, other=other)
 
-    def min(self, dim=_NO_DIM, keepdim: bool = False, *, other=None, axis=None, keepdims=None):
-        dim = _given_dim(dim, axis, "min")
+    def min(self, _dim=_NO_DIM, keepdim: bool = False, *, dim=_NO_DIM, other=None, axis=None,
+            keepdims=None):  # fmt: skip
         if axis is not None or keepdims is not None:
+            dim = _given_dim(_dim if dim is _NO_DIM else dim, axis, "min")
             dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
-        return _ops.min(self, _NO_DIM if dim is None else dim, keepdim, other=other)
+            return _ops.min(self, _NO_DIM if dim is None else dim, keepdim, other=other)
+        # (as ember.min: a Tensor second is ``other``, a Tensor as dim= is a dim)
+        return _ops.min(self, _dim, keepdim, dim=dim, other=other)
 
     def argmax(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
         if axis is not None or keepdims is not None:
