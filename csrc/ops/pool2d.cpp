@@ -35,7 +35,7 @@ constexpr int64_t kMaxParam = int64_t(1) << 31;  // kernel/stride/padding/dilati
 }  // namespace
 
 // Validates a max/avg pooling configuration as PyTorch's pool2d_shape_check does and returns the
-// output size. op names the caller in messages. Throws std::invalid_argument (ValueError).
+// output size. op names the caller in messages. Throws std::invalid_argument (BadShapeOrValue).
 void pool2d_output_size(int64_t* OH, int64_t* OW, const char* op, int64_t C, int64_t H, int64_t W,
                         int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
                         int64_t dh, int64_t dw, bool ceil_mode) {

@@ -3969,17 +3969,6 @@ def _pool_args(op, kernel_size, stride, padding, dilation=1):
     return k, _pair(s, op, "stride"), _pair(p, op, "padding"), _pair(d, op, "dilation")
 
 
-def _pool2d_kernel(kernel, *args):
-    """The pooling kernel's configuration checks (pool2d_output_size, PyTorch's
-    pool2d_shape_check) raise ValueError; PyTorch's are RuntimeErrors: BadShapeOrValue is both."""
-    try:
-        return kernel(*args)
-    except BadShapeOrValue:
-        raise
-    except ValueError as e:
-        raise BadShapeOrValue(str(e)) from None
-
-
 def _int_tensor(x, dtype=None) -> bool:
     """An integer Tensor (of ``dtype`` if given), which PyTorch pools too (max: any integer
     dtype, average: int64); ember pools it in float64 (exact below 2**53) and casts back."""
@@ -4083,7 +4072,7 @@ class MaxPool2d(Function):
     # x (.., H, W) -> y (.., OH, OW), indices (.., OH, OW) int64 flat into H*W
     @staticmethod
     def forward(ctx, x, k, s, p, d, ceil_mode):
-        y, idx = _pool2d_kernel(_C.max_pool2d_forward, x, k, s, p, d, ceil_mode)
+        y, idx = _C.max_pool2d_forward(x, k, s, p, d, ceil_mode)
         ctx.save_for_backward(idx)
         ctx.shape, ctx.dtype = x.shape, x.dtype
         ctx.mark_non_differentiable(1)
@@ -4130,7 +4119,7 @@ def max_pool2d(
     k, s, p, d = _pool_args("max_pool2d", kernel_size, stride, padding, dilation)
     ceil_mode = _bool_arg(ceil_mode, "max_pool2d", "ceil_mode")
     if _has_empty_window(x.shape[-2:], k, s, p, d, ceil_mode):  # (rare: PyTorch's indices)
-        y, idx = _pool2d_kernel(_C.max_pool2d_forward, x.data, k, s, p, d, ceil_mode)
+        y, idx = _C.max_pool2d_forward(x.data, k, s, p, d, ceil_mode)
         idx = _empty_window_index(idx, x.shape[-2:], k, s, p, d)
         y = _MaxAt.apply(x, y, idx, 2)
         return (y, Tensor(idx)) if return_indices else y
@@ -4144,7 +4133,7 @@ class AvgPool2d(Function):
     def forward(ctx, x, k, s, p, ceil_mode, count_include_pad, divisor_override):
         ctx.args = (k, s, p, ceil_mode, count_include_pad, divisor_override)
         ctx.shape, ctx.dtype = x.shape, x.dtype
-        return _pool2d_kernel(_C.avg_pool2d_forward, x, *ctx.args)
+        return _C.avg_pool2d_forward(x, *ctx.args)
 
     @staticmethod
     def backward(ctx, g):
@@ -4197,7 +4186,7 @@ class AdaptiveAvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, out):
         ctx.shape, ctx.dtype = x.shape, x.dtype
-        return _pool2d_kernel(_C.adaptive_avg_pool2d_forward, x, out)
+        return _C.adaptive_avg_pool2d_forward(x, out)
 
     @staticmethod
     def backward(ctx, g):
@@ -6331,7 +6320,7 @@ class AdaptiveMaxPool2d(Function):
     def forward(ctx, x, out):
         # the first maximum in row-major order (the last NaN), as PyTorch (pool2d.cpp); as
         # (B, 1, H, W), so that B may be 0
-        y, idx = _pool2d_kernel(_C.adaptive_max_pool2d_forward, _contig(x)[:, None], out)
+        y, idx = _C.adaptive_max_pool2d_forward(_contig(x)[:, None], out)
         y, idx = y[:, 0], idx[:, 0]
         ctx.save_for_backward(idx)
         ctx.shape = x.shape
