@@ -6301,30 +6301,27 @@ isinf = _predicate("isinf", np.isinf)
 isfinite = _predicate("isfinite", np.isfinite)
 
 
-def all(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+def _all_or_any(x, dim, keepdim, op: str, ufunc) -> Tensor:
+    """all / any (``ufunc``: logical_and / logical_or); the reductions by the array's own
+    method (np.all costs ~1.3 us more a call; the method also takes a NumPy scalar)."""
     if keepdim.__class__ is not bool:
-        _refuse_keepdim("all", keepdim)
+        _refuse_keepdim(op, keepdim)
     if type(x) is Tensor and x.data.dtype == np.bool_:  # the common calls: ~4 us of frames less
         a = x.data
         if dim is None and not keepdim:
-            return _plain(np.array(a.all()))
+            return _plain(np.array(getattr(a, op)()))
         if type(dim) is int and -a.ndim <= dim < a.ndim:
-            return _plain(_c_result(np.logical_and.reduce(a, dim, keepdims=keepdim)))
+            return _plain(_c_result(ufunc.reduce(a, dim, keepdims=keepdim)))
     a = np.asarray(_data(x))
-    return _truth(a, np.all(a, axis=_truth_axes(dim, a.ndim, "all"), keepdims=keepdim))
+    return _truth(a, getattr(a, op)(axis=_truth_axes(dim, a.ndim, op), keepdims=keepdim))
+
+
+def all(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return _all_or_any(x, dim, keepdim, "all", np.logical_and)
 
 
 def any(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    if keepdim.__class__ is not bool:
-        _refuse_keepdim("any", keepdim)
-    if type(x) is Tensor and x.data.dtype == np.bool_:  # the common calls: ~4 us of frames less
-        a = x.data
-        if dim is None and not keepdim:
-            return _plain(np.array(a.any()))
-        if type(dim) is int and -a.ndim <= dim < a.ndim:
-            return _plain(_c_result(np.logical_or.reduce(a, dim, keepdims=keepdim)))
-    a = np.asarray(_data(x))
-    return _truth(a, np.any(a, axis=_truth_axes(dim, a.ndim, "any"), keepdims=keepdim))
+    return _all_or_any(x, dim, keepdim, "any", np.logical_or)
 
 
 def _truth_axes(dim, ndim: int, op: str):
