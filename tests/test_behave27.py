@@ -18,13 +18,6 @@ def _torch():
     return pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True)
-def _counting():
-    # ember counts writes from the first recorded node or _version read on (pure inference
-    # pays nothing before): read one, as a process that compares counters has
-    ember.zeros(1)._version  # noqa: B018
-
-
 # ---- 1. version counters: torch's per-tensor rules -------------------------------------------
 
 

@@ -64,24 +64,47 @@ def _check_opt_state(eo, to, what, rtol):
                 assert eg[k] == v, f"{what} group {k}: {eg[k]!r} vs torch's {v!r}"
 
 
-def _reload(recipe, m, opts, scheds, dtype):
-    """ember.save of everything, then ember.load into freshly built (differently seeded)
-    objects, as a script resumes from a checkpoint."""
+def _same(e, t, what):
+    """Nested scheduler state: numbers to rtol 1e-12, other plain values equal; functions (the
+    lambdas, which torch does not save either) are skipped."""
+    if isinstance(t, dict):
+        assert sorted(e) == sorted(t), what
+        for k in t:
+            _same(e[k], t[k], f"{what}.{k}")
+    elif isinstance(t, (list, tuple)):
+        assert len(e) == len(t), what
+        for k, (a, b) in enumerate(zip(e, t)):
+            _same(a, b, f"{what}[{k}]")
+    elif isinstance(t, float) or (isinstance(t, int) and not isinstance(t, bool)):
+        np.testing.assert_allclose(float(e), float(t), rtol=1e-12, err_msg=what)
+    elif t is None or isinstance(t, (str, bool)):
+        assert e == t, f"{what}: {e!r} vs torch's {t!r}"
+
+
+def _check_sched_state(es, ts, what):
+    _same(es.state_dict(), ts.state_dict(), what)
+
+
+def _reload(L, recipe, m, opts, scheds, dtype, at):
+    """Save everything (ember.save / torch.save), then load it into freshly built (differently
+    seeded) objects, as a script resumes from a checkpoint. Both sides resume: torch's
+    load_state_dict casts some state (NAdam's float32 mu_product to the parameters' float64), so
+    a resumed torch run is the reference for a resumed ember run."""
     buf = io.BytesIO()
     state = {
         "model": m.state_dict(),
         "opts": [o.state_dict() for o in opts],
         "scheds": [s.state_dict() for s in scheds],
     }
-    ember.save(state, buf)
+    L.mod.save(state, buf)
     buf.seek(0)
-    ck = ember.load(buf)
-    ember.manual_seed(123)
-    m = recipe.build(E)
+    ck = L.mod.load(buf, weights_only=False) if L is T else ember.load(buf)
+    L.mod.manual_seed(123)
+    m = recipe.build(L)
     if dtype == np.float64:
         m.double()
     m.load_state_dict(ck["model"])
-    opts, scheds = recipe.optim(E, m)
+    opts, scheds = recipe.optim(L, m, at)
     for o, sd in zip(opts, ck["opts"]):
         o.load_state_dict(sd)
     for s, sd in zip(scheds, ck["scheds"]):
@@ -89,18 +112,23 @@ def _reload(recipe, m, opts, scheds, dtype):
     return m, opts, scheds
 
 
-def _lockstep(recipe, batches, resume_at=None, dtype=np.float64, rtol=1e-9):
-    """Train both twins on ``batches``; ``recipe.step`` returns the step's losses. ember steps
-    first, so draws it makes (dropout masks) can be replayed into torch's step."""
+def _lockstep(recipe, batches, resume_at=None, dtype=np.float64, rtol=1e-9, resume_torch=False):
+    """Train both twins on ``batches``; ``recipe.step`` returns the step's losses and
+    ``recipe.optim(L, m, at)`` builds the optimisers and schedulers a run has at step ``at``.
+    ember steps first, so draws it makes (dropout masks) can be replayed into torch's step. At
+    ``resume_at`` ember's run resumes from a checkpoint (torch's too with ``resume_torch``)."""
     tm, em = _twins(recipe.build, dtype)
-    (to, ts), (eo, es) = recipe.optim(T, tm), recipe.optim(E, em)
+    (to, ts), (eo, es) = recipe.optim(T, tm, 0), recipe.optim(E, em, 0)
     tl, el = [], []
     for i, b in enumerate(batches):
         if i == resume_at:
-            em, eo, es = _reload(recipe, em, eo, es, dtype)
+            em, eo, es = _reload(E, recipe, em, eo, es, dtype, i)
+            if resume_torch:
+                tm, to, ts = _reload(T, recipe, tm, to, ts, dtype, i)
         el.append(recipe.step(E, em, eo, es, b, i))
         tl.append(recipe.step(T, tm, to, ts, b, i))
         for k, (eg, tg) in enumerate(zip(eo, to)):
+            assert len(eg.param_groups) == len(tg.param_groups)
             for a, b_ in zip(eg.param_groups, tg.param_groups):
                 np.testing.assert_allclose(a["lr"], b_["lr"], rtol=1e-12, err_msg=f"lr {i} {k}")
     tl, el = np.array(tl), np.array(el)
@@ -112,6 +140,8 @@ def _lockstep(recipe, batches, resume_at=None, dtype=np.float64, rtol=1e-9):
             _close(esd[k], v, k, rtol)
         for k, (a, b_) in enumerate(zip(eo, to)):
             _check_opt_state(a, b_, f"optimiser {k}", rtol)
+        for k, (a, b_) in enumerate(zip(es, ts)):
+            _check_sched_state(a, b_, f"scheduler {k}")
     return tl, el, tm, em
 
 
@@ -140,7 +170,7 @@ class _DCGAN:
         return GAN()
 
     @staticmethod
-    def optim(L, m):
+    def optim(L, m, at):
         o = L.optim
         return [o.Adam(m.D.parameters(), 2e-3, betas=(0.5, 0.999)),
                 o.Adam(m.G.parameters(), 1e-3, betas=(0.5, 0.999))], []  # fmt: skip
@@ -232,7 +262,7 @@ class _UNet:
 
         return UNet()
 
-    def optim(self, L, m):
+    def optim(self, L, m, at):
         o = L.optim.SGD(m.parameters(), lr=0.05, momentum=0.9, dampening=0.1, weight_decay=1e-3)
         s = L.sched
         sched = {
@@ -302,7 +332,7 @@ class _VAE:
         return VAE()
 
     @staticmethod
-    def optim(L, m):
+    def optim(L, m, at):
         o = L.optim.Adam(m.parameters(), lr=5e-3, weight_decay=1e-4)
         return [o], [L.sched.ExponentialLR(o, gamma=0.93)]
 
@@ -365,7 +395,7 @@ class _CTC:
 
         return M()
 
-    def optim(self, L, m):
+    def optim(self, L, m, at):
         o = L.optim
         if self.opt == "adadelta":
             return [o.Adadelta(m.parameters(), lr=1.0, rho=0.85, eps=1e-3, weight_decay=1e-3)], []
@@ -426,7 +456,7 @@ class _Bag:
 
         return Clf()
 
-    def optim(self, L, m):
+    def optim(self, L, m, at):
         o = L.optim.AdamW(m.parameters(), lr=2e-2, betas=(0.85, 0.99), weight_decay=0.05)
         s = L.sched
         if self.sched == "sequential":
@@ -484,7 +514,7 @@ class _SWA:
         return c
 
     @staticmethod
-    def optim(L, m):
+    def optim(L, m, at):
         decay = [p for p in m.net.parameters() if p.ndim > 1]
         rest = [p for p in m.net.parameters() if p.ndim == 1]
         o = L.optim.SGD([{"params": decay, "weight_decay": 1e-3}, {"params": rest}], lr=0.1,
@@ -556,7 +586,7 @@ class _Orth(_Bag):
 
         return Clf()
 
-    def optim(self, L, m):
+    def optim(self, L, m, at):
         # no decay on the original: it would shrink Householder's +-1 diagonal, which torch
         # truncates to int, to 0 and so zero the weight (in both libraries)
         a = list(m.a.parameters())
@@ -603,7 +633,7 @@ class _OrthConv(_UNet):
 
         return M()
 
-    def optim(self, L, m):  # no weight decay: see _Orth.optim
+    def optim(self, L, m, at):  # no weight decay: see _Orth.optim
         o = L.optim.SGD(m.parameters(), lr=0.05, momentum=0.9, dampening=0.1)
         return [o], [L.sched.StepLR(o, step_size=2, gamma=0.5)]
 

@@ -16,8 +16,6 @@ losses, parameters, buffers, optimiser state, scheduler state and learning rates
 1e-15 normwise over these runs (scratch driver), so rtol 1e-9 pins the rules.
 """
 
-import io
-
 import numpy as np
 import pytest
 
@@ -26,89 +24,10 @@ import ember
 torch = pytest.importorskip("torch")
 pytest.importorskip("torch.nn.utils.parametrizations")
 
-from test_train21 import E, T, _digits, _twins  # noqa: E402
-from test_train27 import _check_opt_state, _close  # noqa: E402
+from test_train21 import _digits  # noqa: E402
+from test_train27 import _close, _lockstep  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
-
-
-def _same(e, t, what):
-    """Nested scheduler state: numbers to rtol 1e-12, other plain values equal; functions (the
-    lambdas, which torch does not save either) are skipped."""
-    if isinstance(t, dict):
-        assert sorted(e) == sorted(t), what
-        for k in t:
-            _same(e[k], t[k], f"{what}.{k}")
-    elif isinstance(t, (list, tuple)):
-        assert len(e) == len(t), what
-        for k, (a, b) in enumerate(zip(e, t)):
-            _same(a, b, f"{what}[{k}]")
-    elif isinstance(t, float) or (isinstance(t, int) and not isinstance(t, bool)):
-        np.testing.assert_allclose(float(e), float(t), rtol=1e-12, err_msg=what)
-    elif t is None or isinstance(t, (str, bool)):
-        assert e == t, f"{what}: {e!r} vs torch's {t!r}"
-
-
-def _check_sched_state(es, ts, what):
-    _same(es.state_dict(), ts.state_dict(), what)
-
-
-def _reload(L, recipe, m, opts, scheds, dtype, at):
-    """Save everything (ember.save / torch.save), then load it into freshly built (differently
-    seeded) objects, as a script resumes from a checkpoint. Both sides resume: torch's
-    load_state_dict casts some state (NAdam's float32 mu_product to the parameters' float64), so
-    a resumed torch run is the reference for a resumed ember run."""
-    buf = io.BytesIO()
-    state = {
-        "model": m.state_dict(),
-        "opts": [o.state_dict() for o in opts],
-        "scheds": [s.state_dict() for s in scheds],
-    }
-    L.mod.save(state, buf)
-    buf.seek(0)
-    ck = L.mod.load(buf, weights_only=False) if L is T else ember.load(buf)
-    L.mod.manual_seed(123)
-    m = recipe.build(L)
-    if dtype == np.float64:
-        m.double()
-    m.load_state_dict(ck["model"])
-    opts, scheds = recipe.optim(L, m, at)
-    for o, sd in zip(opts, ck["opts"]):
-        o.load_state_dict(sd)
-    for s, sd in zip(scheds, ck["scheds"]):
-        s.load_state_dict(sd)
-    return m, opts, scheds
-
-
-def _lockstep(recipe, batches, resume_at=None, dtype=np.float64, rtol=1e-9):
-    """Train both twins on ``batches``; ``recipe.step`` returns the step's losses (and any other
-    numbers to compare); ``recipe.optim(L, m, at)`` builds the optimisers and schedulers a run
-    has at step ``at``."""
-    tm, em = _twins(recipe.build, dtype)
-    (to, ts), (eo, es) = recipe.optim(T, tm, 0), recipe.optim(E, em, 0)
-    tl, el = [], []
-    for i, b in enumerate(batches):
-        if i == resume_at:
-            em, eo, es = _reload(E, recipe, em, eo, es, dtype, i)
-            tm, to, ts = _reload(T, recipe, tm, to, ts, dtype, i)
-        el.append(recipe.step(E, em, eo, es, b, i))
-        tl.append(recipe.step(T, tm, to, ts, b, i))
-        for k, (eg, tg) in enumerate(zip(eo, to)):
-            assert len(eg.param_groups) == len(tg.param_groups)
-            for a, b_ in zip(eg.param_groups, tg.param_groups):
-                np.testing.assert_allclose(a["lr"], b_["lr"], rtol=1e-12, err_msg=f"lr {i} {k}")
-    tl, el = np.array(tl), np.array(el)
-    if dtype == np.float64:
-        np.testing.assert_allclose(el, tl, rtol=rtol, err_msg="per-step losses")
-        esd = em.state_dict()
-        assert list(esd) == list(tm.state_dict())
-        for k, v in tm.state_dict().items():
-            _close(esd[k], v, k, rtol)
-        for k, (a, b_) in enumerate(zip(eo, to)):
-            _check_opt_state(a, b_, f"optimiser {k}", rtol)
-        for k, (a, b_) in enumerate(zip(es, ts)):
-            _check_sched_state(a, b_, f"scheduler {k}")
-    return tl, el, tm, em
 
 
 def _eval_agrees(tm, em, x, rtol=1e-9):
@@ -200,7 +119,7 @@ class _Mobile:
 @pytest.mark.parametrize("anneal, resume_at", [("cos", None), ("linear", 7)])
 def test_mobilenet_se_shuffle_sgd_nesterov_three_phase_onecycle(anneal, resume_at):
     r = _Mobile(anneal)
-    tl, el, tm, em = _lockstep(r, _image_batches(r.steps, 16), resume_at)
+    tl, el, tm, em = _lockstep(r, _image_batches(r.steps, 16), resume_at, resume_torch=True)
     assert tl[-1, 0] < tl[0, 0]
     _eval_agrees(tm, em, _image_batches(1, 40)[0][0])
 
@@ -212,8 +131,8 @@ def test_mobilenet_float32_stays_as_close_to_float64_as_torchs():
     r = _Mobile()
     b64 = _image_batches(r.steps, 16)
     b32 = [(x.astype(np.float32), y) for x, y in b64]
-    t64, _, _, _ = _lockstep(r, b64)
-    t32, e32, _, _ = _lockstep(r, b32, dtype=np.float32)
+    t64, _, _, _ = _lockstep(r, b64, resume_torch=True)
+    t32, e32, _, _ = _lockstep(r, b32, dtype=np.float32, resume_torch=True)
     torch_err = np.abs(t32[:, 0] - t64[:, 0])
     ember_err = np.abs(e32[:, 0] - t64[:, 0])
     assert np.all(ember_err <= 4 * torch_err + 1e-5 * np.abs(t64[:, 0])), (ember_err, torch_err)
@@ -279,7 +198,7 @@ class _ViT:
 @pytest.mark.parametrize("unfold, resume_at", [(False, None), (True, 6)])
 def test_vit_cls_token_prenorm_gelu_adamw_lambda_and_warm_restarts(unfold, resume_at):
     r = _ViT(unfold)
-    tl, el, tm, em = _lockstep(r, _image_batches(r.steps, 16), resume_at)
+    tl, el, tm, em = _lockstep(r, _image_batches(r.steps, 16), resume_at, resume_torch=True)
     assert tl[-1, 0] < tl[0, 0]
     for mod in (tm, em):  # eval ignores dropout whatever its p
         for sub in mod.modules():
@@ -355,7 +274,7 @@ def _wave_batches(steps, bs=8, n=24):
 @pytest.mark.parametrize("opt, resume_at", [("radam", None), ("radam", 8), ("nadam", 5)])
 def test_tcn_causal_dilated_weight_norm_glu_radam_nadam(opt, resume_at):
     r = _TCN(opt)
-    tl, el, tm, em = _lockstep(r, _wave_batches(r.steps), resume_at)
+    tl, el, tm, em = _lockstep(r, _wave_batches(r.steps), resume_at, resume_torch=True)
     assert tl[-1, 0] < tl[0, 0]
     # causal: the last input sample does not reach earlier outputs (in both libraries)
     x = _wave_batches(1)[0][0]
@@ -449,7 +368,7 @@ def test_packed_bidirectional_proj_lstm_gru_adamax_rprop_clip_foreach(
     cell, opt, foreach, resume_at
 ):
     r = _Packed(cell, opt, foreach)
-    tl, el, tm, em = _lockstep(r, _seq_batches(r.steps), resume_at)
+    tl, el, tm, em = _lockstep(r, _seq_batches(r.steps), resume_at, resume_torch=True)
     assert np.all(tl[:, 1] > 0)  # the clipped norms were compared too
 
 
@@ -508,7 +427,7 @@ def _triplet_batches(steps, bs=8):
 @pytest.mark.parametrize("opt, resume_at", [("asgd", None), ("asgd", 7), ("sgd_max", 5)])
 def test_siamese_triplet_cosine_ranking_losses_asgd_sgd_maximize(opt, resume_at):
     r = _Siamese(opt)
-    tl, el, tm, em = _lockstep(r, _triplet_batches(r.steps), resume_at)
+    tl, el, tm, em = _lockstep(r, _triplet_batches(r.steps), resume_at, resume_torch=True)
     assert tl[-1, 0] < tl[0, 0]
 
 
@@ -575,7 +494,7 @@ def test_multitask_retain_graph_freeze_add_param_group_per_group_schedulers(resu
     X, y = _digits(n=240)
     order = np.random.default_rng(6).permutation(240)
     batches = [(X[order[16 * i :][:16]], y[order[16 * i :][:16]]) for i in range(r.steps)]
-    tl, el, tm, em = _lockstep(r, batches, resume_at)
+    tl, el, tm, em = _lockstep(r, batches, resume_at, resume_torch=True)
     assert tl[-1, 0] < tl[0, 0]
     # still frozen after the resume: the recipe refreezes it at every step, as a script would
     assert em.trunk[0].weight.requires_grad is False
@@ -613,7 +532,7 @@ def test_bfloat16_autocast_runs_follow_torchs(recipe, first):
     in_proj_bias, a BatchNorm bias feeding only a BatchNorm) into full-size steps."""
     r = _Autocast(recipe)
     b = [(x.astype(np.float32), y) for x, y in _image_batches(r.steps, 16)]
-    tl, el, tm, em = _lockstep(r, b, dtype=np.float32, resume_at=r.steps // 2)
+    tl, el, tm, em = _lockstep(r, b, dtype=np.float32, resume_at=r.steps // 2, resume_torch=True)
     np.testing.assert_allclose(el[0, 0], tl[0, 0], rtol=first)
     np.testing.assert_allclose(el[:, 0], tl[:, 0], rtol=2e-3)
     esd = em.state_dict()
