@@ -531,7 +531,8 @@ def test_rms_norm_with_a_weight_of_another_dtype_as_torch(xd, wd):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             y = lib.nn.functional.rms_norm(xt, (3, 4), wt)
-        assert len(caught) == (xd == np.float64)
+        if lib is ember:  # torch warns once per process: an earlier test may have spent it
+            assert len(caught) == (xd == np.float64)
         assert all("Mismatch dtype between input and weight" in str(c.message) for c in caught)
         y.sum().backward()
         out.append([y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()])
