@@ -25,6 +25,12 @@
 // by shape, within noise); B read in place for M up to 4-8 MR panels mixed (+6% at 64 x 256 @
 // 256 x 784, -20% at 32 x 512 @ 512 x 2048). The blocked 1024^3 runs ~50: ~4% is C rows 4 KiB
 // apart (a 32-column strip runs 54.7 at ldc 1024, 56-57 at ldc 1040 or 32), ~6% packing.
+// Also level (round 37, interleaved medians, 1 thread): for several KC blocks and one column block,
+// op(B) packed whole and each MC block running all its KC blocks so its C block stays in L2
+// (dW_hh = dgates^T @ y, 1024 x 256 @ K 1568, and 1024^3: 0.98-1.01x); software prefetch of the
+// next 8 source rows in the transposed-A pack (level to 2-4% slower). The drop from one KC block
+// (1024 x 256 @ K 224 ~56 GMAC/s) to several (~52) is not C's read-modify-write (beta 1 over a
+// 1 MiB C cost ~1%); a sampling profile put ~6% of the product in the A^T pack.
 #include "gemm/gemm.h"
 
 #include <algorithm>

@@ -56,6 +56,17 @@
 // forward's floor is ~629M / 57.5 GFMA/s + 0.9 = ~11.9 ms, ~1.09x torch: wider margins need fewer
 // multiply-adds. On 2 threads the loops spend the 1-thread CPU time (process CPU time, passive
 // waits: forward 12.5, backward 26.5 ms against 12.5 and 26.0 on 1 thread).
+// Round 37 (same shape, 1 thread, loaded machine): torch took 12.8-13.4 ms forward and 39.4-41.5
+// both, so 1.15x needs ~11.3 ms and ~35 ms: the 629M / 1887M multiply-adds alone take 10.9 /
+// 32.8 ms at the micro-kernel's ~57.5 GFMA/s (the FMA peak), i.e. out of reach without fewer
+// products. In place the backward spent loop 9.0, dx 4.05, dW_ih 4.65, dW_hh 8.85 ms (the dW
+// products ~47-49 GFMA/s). Level (within +-2%): dgates rows padded a cache line (ld 4H + 16);
+// KC 512 / 1024 for the packed W_hh; and the forward with its activations removed altogether
+// ran only ~0.4 ms faster, so cheaper activation math cannot move the ratio much either.
+// The backward loop's step products run at ~56 GFMA/s (7.35 ms); its pointwise pass takes ~1.1-1.45
+// ms with the saved gates / cells from L3 against ~0.4 ms run again hot, but prefetching the next
+// step's inputs between column pieces of the step's product (2, 4 or 8 pieces) only moved that
+// time into the product (pass -0.1-0.3 ms, product +0.2-0.4 ms).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
