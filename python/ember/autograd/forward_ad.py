@@ -10,7 +10,9 @@ Example::
 How: an op whose inputs carry tangents gets its output's tangent J·t from its own backward, by
 the double-vjp trick. The input gradient ``v(u) = J^T u`` that ``backward_graph`` records
 (create_graph=True) is linear in the output gradient ``u``, so differentiating ``<v(u), t>``
-with respect to ``u`` gives ``J t``. That is exact for every op with a double backward; an op
+with respect to ``u`` gives ``J t``. Complex values too: torch's gradient convention makes
+``v(u)`` the transpose of J as a real-linear map of (re, im) pairs, so the same pass gives torch's
+tangent, for non-holomorphic ops (abs, conj, real, ...) as well. That is exact for every op with a double backward; an op
 without one (or a custom Function without a ``jvp`` static method, as in torch) raises
 NotImplementedError naming the op, rather than give a wrong tangent.
 
@@ -209,12 +211,6 @@ def _propagate(ctx, res) -> None:
     if all(t is None for t in tangents):
         return
     outs = res if isinstance(res, tuple) else (res,)
-    if any(t is not None and t.dtype.kind == "c" for t in tangents) or any(
-        o.dtype.kind == "c" for o in outs
-    ):
-        raise NotImplementedError(
-            f"forward-mode AD through {ctx.name} with complex tensors is not supported"
-        )
     if type(ctx)._tensor_api:
         out_t = _custom_jvp(ctx, tangents, len(outs))
     else:
@@ -239,7 +235,9 @@ def _double_vjp(ctx, tangents, outs) -> list:
     try:
         with _fn.enable_grad(), np.errstate(all="ignore"):
             try:
-                vs = type(ctx).backward_graph(ctx, *us)  # (the class's: no node hooks)
+                # the class's (no node hooks), conjugated for a complex output (_complex.py)
+                bg = getattr(ctx, "_conj_backward_graph", type(ctx).backward_graph)
+                vs = bg(ctx, *us)
                 vs = tuple(map(_graph_tensor, vs if isinstance(vs, tuple | list) else (vs,)))
                 seeds = [
                     (v, t)
