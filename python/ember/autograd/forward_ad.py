@@ -11,10 +11,11 @@ How: an op whose inputs carry tangents gets its output's tangent J·t from its o
 the double-vjp trick. The input gradient ``v(u) = J^T u`` that ``backward_graph`` records
 (create_graph=True) is linear in the output gradient ``u``, so differentiating ``<v(u), t>``
 with respect to ``u`` gives ``J t``. Complex values too: torch's gradient convention makes
-``v(u)`` the transpose of J as a real-linear map of (re, im) pairs, so the same pass gives torch's
-tangent, for non-holomorphic ops (abs, conj, real, ...) as well. That is exact for every op with a double backward; an op
-without one (or a custom Function without a ``jvp`` static method, as in torch) raises
-NotImplementedError naming the op, rather than give a wrong tangent.
+``v(u)`` the transpose of J as a real-linear map of (re, im) pairs, so the same pass gives
+torch's tangent, for non-holomorphic ops (abs, conj, real, ...) as well. That is exact for
+every op with a double backward; an op without one (or a custom Function without a ``jvp``
+static method, as in torch) raises NotImplementedError naming the op, rather than give a
+wrong tangent.
 
 Differences from torch: a dual tensor, and what ops make of it, require grad (ember computes
 J·t from the op's recorded node, so dual tensors always record one; their ``.grad_fn`` is set;
