@@ -376,3 +376,22 @@ def test_complex_l1_loss_and_pad_errors():
         F.l1_loss(x, ember.tensor(TN), weight=ember.tensor(WN[0]))
     with pytest.raises(RuntimeError):  # a reflect pad must be smaller than the dim, as torch
         F.pad(x, (5, 0), mode="reflect")
+
+
+@pytest.mark.parametrize("hermitian", [False, True])
+@pytest.mark.parametrize("seed", range(6))
+def test_ldl_factor_and_solve_complex_match_torch(seed, hermitian):
+    """LAPACK zsytf2 (symmetric) / zhetf2 (Hermitian): the same pivots and factors as torch."""
+    n = (2, 3, 5)[seed % 3]
+    a = crand(30 + seed, n, n)
+    if seed % 2:
+        a[:, 0] *= 0.01  # small pivots: 2 x 2 blocks
+    H = a + (a.conj().T if hermitian else a.T)
+    b = crand(40 + seed, n, 2)
+    t = torch.linalg.ldl_factor(torch.tensor(H), hermitian=hermitian)
+    e = ember.linalg.ldl_factor(ember.tensor(H), hermitian=hermitian)
+    _same(tuple(e), tuple(t), 1e-10)
+    xt = torch.linalg.ldl_solve(*t, torch.tensor(b), hermitian=hermitian)
+    xe = ember.linalg.ldl_solve(*e, ember.tensor(b), hermitian=hermitian)
+    _same(xe, xt, 1e-10)
+    np.testing.assert_allclose(H @ xe.numpy(), b, atol=1e-9)

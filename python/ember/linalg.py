@@ -1489,33 +1489,42 @@ def householder_product(A, tau) -> Tensor:
 _BK_ALPHA = (1 + 17**0.5) / 8  # Bunch-Kaufman's growth bound
 
 
-def _ldl_one(A):
+def _ldl_one(A, herm: bool = False):
     """LAPACK dsytf2 on the lower triangle of one symmetric matrix: (LD, 1-based pivots with
-    2 x 2 blocks as negative pairs, info = first zero pivot or 0)."""
+    2 x 2 blocks as negative pairs, info = first zero pivot or 0). Complex: zsytf2, or zhetf2
+    with ``herm`` (A Hermitian: A = P L D L^H P^T, D's diagonal real)."""
     A = np.array(A, copy=True)
     n = A.shape[0]
+    herm = herm and A.dtype.kind == "c"
+    # (complex: LAPACK compares |re| + |im|, and the real part alone on a Hermitian diagonal)
+    mag = (lambda z: np.abs(z.real) + np.abs(z.imag)) if A.dtype.kind == "c" else np.abs
+    dmag = (lambda z: np.abs(z.real)) if herm else mag
     piv = np.zeros(n, np.int32)
     info, k = 0, 0
     while k < n:
-        kstep, absakk = 1, abs(A[k, k])
-        imax = k + 1 + int(np.argmax(np.abs(A[k + 1 :, k]))) if k < n - 1 else k
-        colmax = abs(A[imax, k]) if k < n - 1 else 0.0
+        kstep, absakk = 1, dmag(A[k, k])
+        imax = k + 1 + int(np.argmax(mag(A[k + 1 :, k]))) if k < n - 1 else k
+        colmax = mag(A[imax, k]) if k < n - 1 else 0.0
         if builtins.max(absakk, colmax) == 0 or np.isnan(absakk):
             info, kp = info or k + 1, k
+            if herm:
+                A[k, k] = A[k, k].real
         else:
             kp = k
             if absakk < _BK_ALPHA * colmax:  # look at row imax for the largest off-diagonal
-                rowmax = np.abs(A[imax, k:imax]).max()
+                rowmax = mag(A[imax, k:imax]).max()
                 if imax < n - 1:
-                    rowmax = builtins.max(rowmax, np.abs(A[imax + 1 :, imax]).max())
+                    rowmax = builtins.max(rowmax, mag(A[imax + 1 :, imax]).max())
                 if absakk >= _BK_ALPHA * colmax * (colmax / rowmax):
                     kp = k
-                elif abs(A[imax, imax]) >= _BK_ALPHA * rowmax:
+                elif dmag(A[imax, imax]) >= _BK_ALPHA * rowmax:
                     kp = imax
                 else:
                     kp, kstep = imax, 2
             kk = k + kstep - 1
-            if kp != kk:  # swap rows and columns kk and kp of the trailing lower triangle
+            if herm:
+                _hetf2_swap(A, k, kk, kp, kstep)
+            elif kp != kk:  # swap rows and columns kk and kp of the trailing lower triangle
                 A[kp + 1 :, [kk, kp]] = A[kp + 1 :, [kp, kk]]
                 t = A[kk + 1 : kp, kk].copy()
                 A[kk + 1 : kp, kk] = A[kp, kk + 1 : kp]
@@ -1523,7 +1532,9 @@ def _ldl_one(A):
                 A[[kk, kp], [kk, kp]] = A[[kp, kk], [kp, kk]]
                 if kstep == 2:
                     A[[k + 1, kp], k] = A[[kp, k + 1], k]
-            if kstep == 1 and k < n - 1:
+            if herm:
+                _hetf2_update(A, k, kstep)
+            elif kstep == 1 and k < n - 1:
                 x = A[k + 1 :, k].copy()
                 d11 = 1 / A[k, k]
                 A[k + 1 :, k + 1 :] -= np.outer(x, d11 * x)  # (dsyr's order)
@@ -1541,6 +1552,46 @@ def _ldl_one(A):
     return np.tril(A), piv, info
 
 
+def _hetf2_swap(A, k, kk, kp, kstep):
+    """zhetf2's interchange of rows and columns kk and kp (lower), conjugating what crosses
+    the diagonal, with the pivots' diagonal made real."""
+    if kp != kk:
+        A[kp + 1 :, [kk, kp]] = A[kp + 1 :, [kp, kk]]
+        t = np.conj(A[kk + 1 : kp, kk])
+        A[kk + 1 : kp, kk] = np.conj(A[kp, kk + 1 : kp])
+        A[kp, kk + 1 : kp] = t
+        A[kp, kk] = np.conj(A[kp, kk])
+        A[kk, kk], A[kp, kp] = A[kp, kp].real, A[kk, kk].real
+        if kstep == 2:
+            A[k, k] = A[k, k].real
+            A[[k + 1, kp], k] = A[[kp, k + 1], k]
+    else:
+        A[k, k] = A[k, k].real
+        if kstep == 2:
+            A[k + 1, k + 1] = A[k + 1, k + 1].real
+
+
+def _hetf2_update(A, k, kstep):
+    """zhetf2's rank-1 (zher) or rank-2 update of the trailing lower triangle."""
+    n = A.shape[0]
+    if kstep == 1 and k < n - 1:
+        x = A[k + 1 :, k].copy()
+        r1 = 1 / A[k, k].real
+        A[k + 1 :, k + 1 :] -= r1 * np.outer(x, np.conj(x))
+        A[k + 1 :, k] = x * r1
+    elif kstep == 2 and k < n - 2:
+        d = abs(A[k + 1, k])
+        d11, d22 = A[k + 1, k + 1].real / d, A[k, k].real / d
+        d21 = A[k + 1, k] / d
+        d = 1 / (d11 * d22 - 1) / d
+        a0, a1 = A[k + 2 :, k].copy(), A[k + 2 :, k + 1].copy()
+        w0, w1 = d * (d11 * a0 - d21 * a1), d * (d22 * a1 - np.conj(d21) * a0)
+        A[k + 2 :, k + 2 :] -= np.outer(a0, np.conj(w0)) + np.outer(a1, np.conj(w1))
+        A[k + 2 :, k], A[k + 2 :, k + 1] = w0, w1
+    idx = np.arange(k + kstep, n)
+    A[idx, idx] = A[idx, idx].real
+
+
 LDLFactor = namedtuple("LDLFactor", ["LD", "pivots"])
 LDLFactorEx = namedtuple("LDLFactorEx", ["LD", "pivots", "info"])
 
@@ -1553,7 +1604,7 @@ def ldl_factor_ex(A, *, hermitian: bool = False, check_errors: bool = False) -> 
     ops._bool_args("linalg_ldl_factor_ex", hermitian=hermitian, check_errors=check_errors)
     A = _square("ldl_factor_ex", A)
     flat = A.data.reshape(-1, *A.shape[-2:])
-    parts = [_ldl_one(a) for a in flat]
+    parts = [_ldl_one(a, bool(hermitian)) for a in flat]
     LD = np.stack([p[0] for p in parts]).reshape(A.shape) if parts else np.zeros(A.shape, A.dtype)
     piv = np.array([p[1] for p in parts], np.int32).reshape(A.shape[:-1])
     info = np.array([p[2] for p in parts], np.int32).reshape(A.shape[:-2])
@@ -1569,9 +1620,11 @@ def ldl_factor(A, *, hermitian: bool = False) -> LDLFactor:
     return LDLFactor(LD, piv)
 
 
-def _ldl_solve_one(LD, piv, B):
-    """LAPACK dsytrs (lower): X with A X = B from one matrix's ldl_factor."""
+def _ldl_solve_one(LD, piv, B, herm: bool = False):
+    """LAPACK dsytrs (lower): X with A X = B from one matrix's ldl_factor (zhetrs with
+    ``herm``: L^H in place of L^T)."""
     X, n = np.array(B, copy=True), LD.shape[0]
+    cj = np.conj if herm and LD.dtype.kind == "c" else (lambda v: v)
     k = 0
     while k < n:  # L D Y = B
         kp = abs(int(piv[k])) - 1
@@ -1584,17 +1637,17 @@ def _ldl_solve_one(LD, piv, B):
             X[[k + 1, kp]] = X[[kp, k + 1]]
             X[k + 2 :] -= np.outer(LD[k + 2 :, k], X[k]) + np.outer(LD[k + 2 :, k + 1], X[k + 1])
             d = LD[k + 1, k]
-            a0, a1 = LD[k, k] / d, LD[k + 1, k + 1] / d
-            b0, b1 = X[k] / d, X[k + 1] / d
+            a0, a1 = LD[k, k] / cj(d), LD[k + 1, k + 1] / d
+            b0, b1 = X[k] / cj(d), X[k + 1] / d
             denom = a0 * a1 - 1
             X[k], X[k + 1] = (a1 * b0 - b1) / denom, (a0 * b1 - b0) / denom
             k += 2
     k = n - 1
     while k >= 0:  # L^T X = Y
         kp = abs(int(piv[k])) - 1
-        X[k] -= LD[k + 1 :, k] @ X[k + 1 :]
+        X[k] -= cj(LD[k + 1 :, k]) @ X[k + 1 :]
         if piv[k] < 0:
-            X[k - 1] -= LD[k + 1 :, k - 1] @ X[k + 1 :]
+            X[k - 1] -= cj(LD[k + 1 :, k - 1]) @ X[k + 1 :]
         X[[k, kp]] = X[[kp, k]]
         k -= 1 if piv[k] > 0 else 2
     return X
@@ -1624,7 +1677,7 @@ def ldl_solve(LD, pivots, B, *, hermitian: bool = False) -> Tensor:  # noqa: N80
     Pb = np.broadcast_to(piv, batch + (n,)).reshape(-1, n)
     Bb = np.broadcast_to(B.data, batch + B.shape[-2:]).reshape(-1, *B.shape[-2:])
     with np.errstate(all="ignore"):  # a singular A: inf / NaN, as LAPACK
-        X = [_ldl_solve_one(f, p, b) for f, p, b in zip(Fb, Pb, Bb)]
+        X = [_ldl_solve_one(f, p, b, bool(hermitian)) for f, p, b in zip(Fb, Pb, Bb)]
     return Tensor(np.array(X, F.dtype).reshape(batch + B.shape[-2:]))
 
 
