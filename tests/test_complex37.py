@@ -406,3 +406,12 @@ def test_ldl_factor_and_solve_complex_match_torch(seed, hermitian):
     xe = ember.linalg.ldl_solve(*e, ember.tensor(b), hermitian=hermitian)
     _same(xe, xt, 1e-10)
     np.testing.assert_allclose(H @ xe.numpy(), b, atol=1e-9)
+
+
+def test_make_dual_refuses_a_complex_tangent_for_a_real_primal():
+    # ember keeps tangents in the primal's dtype: the imaginary part would be dropped silently
+    with efw.dual_level():
+        with pytest.raises(TypeError, match="complex tangent"):
+            efw.make_dual(ember.ones(2), ember.tensor(np.ones(2, np.complex128)))
+        d = efw.make_dual(ember.tensor(np.ones(2, np.complex128)), ember.ones(2))
+        np.testing.assert_allclose(efw.unpack_dual(ember.exp(d)).tangent.numpy(), np.e, rtol=1e-15)

@@ -119,6 +119,13 @@ def make_dual(tensor, tangent, *, level=None) -> Tensor:
             f"make_dual: the tangent has shape {tuple(tangent.shape)} but the primal has shape "
             f"{tuple(tensor.shape)}; they must match"
         )
+    if tangent.dtype.kind == "c" and tensor.dtype.kind != "c":
+        from ember._errors import BadDtype
+
+        raise BadDtype(  # (ember keeps a tangent in its primal's dtype: this would drop a part)
+            f"make_dual: a complex tangent ({tangent.dtype}) for a real primal ({tensor.dtype}) "
+            "is not supported; make the primal complex"
+        )
     stored = np.asarray(tangent.data, tensor.dtype)
     if stored is tangent.data:
         _given[id(stored)] = tangent
