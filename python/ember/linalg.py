@@ -2,6 +2,11 @@
 
 Matrices are the last two dims (batches in front). Singular or non-positive-definite input
 raises ``LinAlgError`` (a RuntimeError, as torch's); non-square input a ValueError.
+
+Complex64 / complex128 input takes LAPACK's complex routines, with torch's gradient convention
+(ember/_complex.py): the holomorphic ops (det, inv, solve) write their backward as a transpose,
+which Function.apply conjugates; the others (svd, eigh, qr, cholesky, pinv, slogdet, lu) are
+``_complex_native`` and write it with conjugate transposes (the real formula when A is real).
 """
 
 from __future__ import annotations
@@ -44,8 +49,8 @@ def _lapack_float(op: str, A) -> Tensor:
 
 
 def _square(op: str, A, complex_ok: bool = False, lapack: bool = True) -> Tensor:
-    """A as batches of square float matrices; complex too for the holomorphic ops (det, inv,
-    solve: their backward is written as a transpose, which ember/_complex.py conjugates)."""
+    """A as batches of square float or complex matrices (complex_ok: complex also where float16
+    is taken, ``lapack=False``)."""
     A = ops._tensor_operand(A)
     if not (complex_ok and A.data.dtype.kind == "c"):
         A = (_lapack_float if lapack else ops._float_only)(f"linalg.{op}", A)
