@@ -4,9 +4,9 @@ Matrices are the last two dims (batches in front). Singular or non-positive-defi
 raises ``LinAlgError`` (a RuntimeError, as torch's); non-square input a ValueError.
 
 Complex64 / complex128 input takes LAPACK's complex routines, with torch's gradient convention
-(ember/_complex.py): the holomorphic ops (det, inv, solve) write their backward as a transpose,
-which Function.apply conjugates; the others (svd, eigh, qr, cholesky, pinv, slogdet, lu) are
-``_complex_native`` and write it with conjugate transposes (the real formula when A is real).
+(ember/_complex.py): the holomorphic ops (det, inv, solve, lu) write their backward as a
+transpose, which Function.apply conjugates; the others (svd, eigh, qr, cholesky, pinv, slogdet)
+are ``_complex_native`` and write it with conjugate transposes (the real formula for real A).
 """
 
 from __future__ import annotations
