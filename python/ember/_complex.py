@@ -76,7 +76,7 @@ def conj_grads(ctx, cls) -> None:
         return tuple(map(_conj, out)) if isinstance(out, tuple) else _conj(out)
 
     ctx.backward = conj_backward
-    ctx.backward_graph = conj_backward_graph
+    ctx.backward_graph = ctx._conj_backward_graph = conj_backward_graph  # (forward AD reads it)
 
 
 # ---- parts, conjugate, modulus, argument ---------------------------------------------------

@@ -71,7 +71,9 @@ def _unflatten(leaves: list, spec):
     for n, sub in specs:
         out.append(_unflatten(leaves[i : i + n], sub))
         i += n
-    return tuple(out) if kind is tuple else out
+    if kind is list:
+        return out
+    return kind(*out) if hasattr(kind, "_fields") else kind(out)  # (namedtuples: svd's, qr's)
 
 
 # --- grad, vjp, Jacobians ----------------------------------------------------------------------

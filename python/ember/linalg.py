@@ -2,6 +2,11 @@
 
 Matrices are the last two dims (batches in front). Singular or non-positive-definite input
 raises ``LinAlgError`` (a RuntimeError, as torch's); non-square input a ValueError.
+
+Complex64 / complex128 input takes LAPACK's complex routines, with torch's gradient convention
+(ember/_complex.py): the holomorphic ops (det, inv, solve, lu) write their backward as a
+transpose, which Function.apply conjugates; the others (svd, eigh, qr, cholesky, pinv, slogdet)
+are ``_complex_native`` and write it with conjugate transposes (the real formula for real A).
 """
 
 from __future__ import annotations
@@ -28,16 +33,24 @@ def _mT(a):  # noqa: N802 (PyTorch's name)
     return np.swapaxes(a, -1, -2)
 
 
+def _mH(a):  # noqa: N802 (PyTorch's name: the conjugate transpose)
+    return _mT(a).conj() if a.dtype.kind == "c" else _mT(a)
+
+
 def _lapack_float(op: str, A) -> Tensor:
-    """A float tensor LAPACK can take: float16/bfloat16 are refused, as torch's CPU linalg does."""
+    """A float or complex tensor LAPACK can take: float16/bfloat16 are refused, as torch's CPU
+    linalg does."""
+    A = ops._tensor_operand(A)
+    if A.data.dtype in (np.complex64, np.complex128):
+        return A
     A = ops._float_only(op, A)
     _lowp.refuse(op, A.dtype)
     return A
 
 
 def _square(op: str, A, complex_ok: bool = False, lapack: bool = True) -> Tensor:
-    """A as batches of square float matrices; complex too for the holomorphic ops (det, inv,
-    solve: their backward is written as a transpose, which ember/_complex.py conjugates)."""
+    """A as batches of square float or complex matrices (complex_ok: complex also where float16
+    is taken, ``lapack=False``)."""
     A = ops._tensor_operand(A)
     if not (complex_ok and A.data.dtype.kind == "c"):
         A = (_lapack_float if lapack else ops._float_only)(f"linalg.{op}", A)
@@ -59,6 +72,10 @@ def _lapack(op: str, fn, *args):
 
 def _tmT(a):  # noqa: N802 (PyTorch's name)
     return ops.transpose(a, -1, -2)
+
+
+def _tmH(a):  # noqa: N802
+    return _complex.conj(ops.transpose(a, -1, -2))
 
 
 def _per_matrix(g):
@@ -171,24 +188,42 @@ SlogDet = namedtuple("SlogDet", ["sign", "logabsdet"])
 
 
 class SlogDetFn(Function):
+    """(sign, log|det|); a complex A's sign det / |det| is complex and differentiable:
+    d sign = sign i Im tr(A^-1 dA), so gA = (glog - i Im(conj(gsign) sign)) A^-H (torch's)."""
+
+    _complex_native = True
+
     @staticmethod
     @np.errstate(invalid="ignore")  # a NaN matrix: NaN, silently, as PyTorch
     def forward(ctx, A):
         sign, logabs = np.linalg.slogdet(A)
         logabs = _nan_where_nan(A, logabs)
-        ctx.save_for_backward(A)
-        ctx.mark_non_differentiable(0)
-        return np.asarray(sign, A.dtype), np.asarray(logabs, A.dtype)
+        ctx.save_for_backward(A, np.asarray(sign, A.dtype))
+        if A.dtype.kind != "c":
+            ctx.mark_non_differentiable(0)
+        return np.asarray(sign, A.dtype), np.asarray(logabs, _complex.real_of(A.dtype))
+
+    @staticmethod
+    def _scale(gsign, glog, sign):
+        if sign.dtype.kind != "c" or gsign is None:
+            return glog
+        return glog - 1j * (np.conj(gsign) * sign).imag
 
     @staticmethod
     def backward(ctx, gsign, glog):
         A, bad = _finite_stand_in(ctx.saved_tensors[0])
-        return np.asarray(glog)[..., None, None] * np.where(bad, np.nan, _mT(np.linalg.pinv(A)))
+        g = SlogDetFn._scale(gsign, np.asarray(glog), ctx.saved_tensors[1])
+        return np.asarray(g)[..., None, None] * np.where(bad, np.nan, _mH(np.linalg.pinv(A)))
 
     @staticmethod
     def backward_graph(ctx, gsign, glog):
-        (A,) = _graph.inputs(ctx, *ctx.saved_tensors)
-        return _per_matrix(glog) * _tmT(inv(A))  # inv refuses a singular A
+        A0, sign0 = ctx.saved_tensors
+        (A,) = _graph.inputs(ctx, A0)
+        g = glog
+        if A0.dtype.kind == "c" and gsign is not None:
+            sign = _graph.output(ctx, sign0, 0)
+            g = glog - 1j * _complex.imag(_complex.conj(gsign) * sign)
+        return _per_matrix(g) * _tmH(inv(A))  # inv refuses a singular A
 
 
 def slogdet(A) -> SlogDet:
@@ -397,9 +432,10 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     ops._bool_args("linalg_matrix_norm", keepdim=keepdim)
     A = _in_dtype("matrix_norm", A, dtype)
     ord = _scalar_ord(ord)  # noqa: A001
-    if ord in ("nuc", 2, -2) and ops._kind(A) == "c":
-        raise BadDtype(f"linalg.matrix_norm: ord={ord!r} of complex matrices is not supported")
-    A = _moduli("matrix_norm", A)  # the other norms read only |A|
+    if ord not in ("nuc", 2, -2):
+        A = _moduli("matrix_norm", A)  # the other norms read only |A|
+    elif A.data.dtype.kind != "c":
+        A = ops._float_only("matrix_norm", A)
     if A.ndim < 2:
         raise BadShapeOrValue(f"linalg.matrix_norm: A must have >= 2 dims, got shape {A.shape}")
     if not isinstance(dim, list | tuple):  # (torch's dim is a pair of ints)
@@ -411,7 +447,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     if ord == "fro":
         out = ops.norm(A, 2, (d0, d1), True)
     elif ord == 2 and not A.shape[d0] * A.shape[d1]:  # no singular values: 0, as torch
-        out = ops.sum(ops.abs(A), (d0, d1), True)
+        out = ops.sum(_moduli("matrix_norm", A), (d0, d1), True)
     elif ord in ("nuc", 2, -2):
         s = _svdvals(ops.movedim(A, (d0, d1), (-2, -1)))
         red = {"nuc": ops.sum, 2: ops.amax, -2: ops.amin}[ord](s, -1, True)
@@ -459,6 +495,9 @@ def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 
 
 class Cholesky(Function):
+    # complex: written with conjugate transposes in torch's convention (real: the same)
+    _complex_native = True
+
     @staticmethod
     def forward(ctx, A):
         L = _lapack("cholesky", np.linalg.cholesky, A)
@@ -468,22 +507,18 @@ class Cholesky(Function):
     @staticmethod
     def backward(ctx, g):
         (L,) = ctx.saved_tensors
-        # gA = sym(L^-T phi(L^T gL) L^-1), phi: the lower triangle with the diagonal halved
-        P = np.tril(_mT(L) @ g)
-        P -= 0.5 * np.einsum("...ii->...i", P)[..., None] * np.eye(L.shape[-1], dtype=L.dtype)
+        # gA = L^-H phi(L^H gL) L^-1, phi(X) = (tril(X) + tril(X, -1)^H) / 2: torch's (Murray
+        # 2016), Hermitian but for the imaginary part of the diagonal
+        T = np.tril(_mH(L) @ g)
         Linv = np.linalg.inv(L)
-        S = _mT(Linv) @ P @ Linv
-        return 0.5 * (S + _mT(S))
+        return _mH(Linv) @ (0.5 * (T + _mH(np.tril(T, -1)))) @ Linv
 
     @staticmethod
     def backward_graph(ctx, g):
         L = _graph.output(ctx, ctx.saved_tensors[0])
-        n = L.shape[-1]
-        halve = _graph.constant((1 - 0.5 * np.eye(n)).astype(L.dtype))  # phi: diagonal halved
-        P = ops.tril(ops.matmul(_tmT(L), g)) * halve
+        T = ops.tril(ops.matmul(_tmH(L), g))
         Linv = inv(L)
-        S = ops.matmul(ops.matmul(_tmT(Linv), P), Linv)
-        return 0.5 * (S + _tmT(S))
+        return ops.matmul(ops.matmul(_tmH(Linv), 0.5 * (T + _tmH(ops.tril(T, -1)))), Linv)
 
 
 def cholesky(A, *, upper: bool = False) -> Tensor:
@@ -493,13 +528,16 @@ def cholesky(A, *, upper: bool = False) -> Tensor:
     L = Cholesky.apply(A)
     if np.isnan(np.diagonal(L.data, 0, -2, -1)).any():  # NumPy's NaN factor: torch raises
         _raise_info("cholesky", _cholesky_info(A.data).reshape(A.shape[:-2]), _NOT_PD)
-    return ops.transpose(L, -2, -1) if upper else L
+    return _tmH(L) if upper else L
 
 
 QR = namedtuple("QR", ["Q", "R"])
 
 
 class QRFn(Function):
+    # complex: written with conjugate transposes in torch's convention (real: the same)
+    _complex_native = True
+
     @staticmethod
     def forward(ctx, A, mode):
         Q, R = np.linalg.qr(A, mode=mode)
@@ -522,18 +560,19 @@ class QRFn(Function):
         # Q^T Y: Y's gradient is Q gV and Q's gains Y gV^T; X's follows the square rule.
         U, gU, gV = R[..., :m], gR[..., :m], gR[..., m:]
         Y = Q @ R[..., m:]
-        gX = QRFn._square_or_tall(Q, U, gQ + Y @ _mT(gV), gU)
+        gX = QRFn._square_or_tall(Q, U, gQ + Y @ _mH(gV), gU)
         return np.concatenate([gX, Q @ gV], axis=-1), None
 
     @staticmethod
     def _square_or_tall(Q, R, gQ, gR):
-        # gA = (gQ + Q copyltu(M)) R^-T with M = R gR^T - gQ^T Q
+        # gA = (gQ + Q copyltu(M)) R^-H with M = R gR^H - gQ^H Q
         n = R.shape[-1]
-        M = R @ _mT(gR) - _mT(gQ) @ Q
+        M = R @ _mH(gR) - _mH(gQ) @ Q
         low = np.tril(M, -1)
-        M = low + _mT(low) + np.einsum("...ii->...i", M)[..., None] * np.eye(n, dtype=M.dtype)
+        d = np.einsum("...ii->...i", M).real  # (R's diagonal is real: its gradient too)
+        M = low + _mH(low) + d[..., None] * np.eye(n, dtype=M.dtype)
         b = gQ + Q @ M
-        return _mT(np.linalg.solve(R, _mT(b)))
+        return _mH(np.linalg.solve(R, _mH(b)))
 
     @staticmethod
     def backward_graph(ctx, gQ, gR):
@@ -546,15 +585,15 @@ class QRFn(Function):
             return QRFn._square_or_tall_graph(Q, R, gQ, gR), None
         U, gU, gV = R[..., :m], gR[..., :m], gR[..., m:]  # wide: as backward
         Y = ops.matmul(Q, R[..., m:])
-        gX = QRFn._square_or_tall_graph(Q, U, gQ + ops.matmul(Y, _tmT(gV)), gU)
+        gX = QRFn._square_or_tall_graph(Q, U, gQ + ops.matmul(Y, _tmH(gV)), gU)
         return ops.cat([gX, ops.matmul(Q, gV)], -1), None
 
     @staticmethod
     def _square_or_tall_graph(Q, R, gQ, gR):
-        M = ops.matmul(R, _tmT(gR)) - ops.matmul(_tmT(gQ), Q)
+        M = ops.matmul(R, _tmH(gR)) - ops.matmul(_tmH(gQ), Q)
         low = ops.tril(M, -1)
-        M = low + _tmT(low) + M * _graph.constant(np.eye(R.shape[-1], dtype=M.dtype))
-        return _tmT(solve(R, _tmT(gQ + ops.matmul(Q, M))))
+        M = low + _tmH(low) + _complex.real(M) * _graph.constant(np.eye(R.shape[-1], dtype=M.dtype))
+        return _tmH(solve(R, _tmH(gQ + ops.matmul(Q, M))))
 
 
 def qr(A, mode: str = "reduced") -> QR:
@@ -577,6 +616,9 @@ Eigh = namedtuple("Eigh", ["eigenvalues", "eigenvectors"])
 
 
 class EighFn(Function):
+    # complex: written with conjugate transposes in torch's convention (real: the same)
+    _complex_native = True
+
     @staticmethod
     def forward(ctx, A, uplo):
         L, V = np.linalg.eigh(A, UPLO=uplo)
@@ -590,24 +632,37 @@ class EighFn(Function):
         # skew(M) = (M - M^T) / 2: torch's projection onto the orthogonal group's tangent
         # space (V's columns' signs and a repeated eigenvalue's basis are arbitrary), which
         # makes gA symmetric, as torch's linalg_eig_backward
+        # (complex: skew-Hermitian, and the loss must not depend on the columns' phases)
         E = L[..., None, :] - L[..., :, None]
-        VtgV = _mT(V) @ gV
-        inner = np.where(E == 0, 0, 0.5 * (VtgV - _mT(VtgV)) / E)
+        VtgV = _mH(V) @ gV
+        _phase_invariant("eigh", np.diagonal(VtgV, 0, -2, -1))
+        inner = np.where(E == 0, 0, 0.5 * (VtgV - _mH(VtgV)) / E)
         inner = inner + gL[..., None, :] * np.eye(L.shape[-1], dtype=L.dtype)
-        return V @ inner @ _mT(V), None
+        return V @ inner @ _mH(V), None
 
     @staticmethod
     def backward_graph(ctx, gL, gV):
         L0, V0 = ctx.saved_tensors
         L, V = _graph.output(ctx, L0, 0), _graph.output(ctx, V0, 1)
         E = ops.unsqueeze(L, -2) - ops.unsqueeze(L, -1)
-        VtgV = ops.matmul(_tmT(V), gV)
-        VtgV = 0.5 * (VtgV - _tmT(VtgV))
+        VtgV = ops.matmul(_tmH(V), gV)
+        _phase_invariant("eigh", np.diagonal(VtgV.data, 0, -2, -1))
+        VtgV = 0.5 * (VtgV - _tmH(VtgV))
         inner = ops._masked(E == 0, 0.0, lambda e: VtgV / e, E)
         inner = inner + ops.unsqueeze(gL, -2) * _graph.constant(
             np.eye(L0.shape[-1], dtype=L0.dtype)
         )
-        return ops.matmul(ops.matmul(V, inner), _tmT(V)), None
+        return ops.matmul(ops.matmul(V, inner), _tmH(V)), None
+
+
+def _phase_invariant(op: str, d) -> None:
+    """torch's check that a loss of complex singular / eigen vectors does not depend on their
+    phases (which LAPACK picks): d is the imaginary part of the gradient along them."""
+    if d.dtype.kind == "c" and not np.allclose(d.imag, 0, rtol=1e-2, atol=1e-2):
+        raise BadShapeOrValue(
+            f"linalg.{op} backward: the vectors are defined up to a phase e^{{i phi}}, and the "
+            "loss depends on it, so its gradient is ill-defined"
+        )
 
 
 def eigh(A, UPLO: str = "L") -> Eigh:  # noqa: N803 (PyTorch's name)
@@ -713,6 +768,9 @@ SVD = namedtuple("SVD", ["U", "S", "Vh"])
 
 
 class SVDFn(Function):
+    # complex: written with conjugate transposes in torch's convention (real: the same)
+    _complex_native = True
+
     @staticmethod
     def forward(ctx, A, full_matrices):
         A, bad = _finite_stand_in(A)
@@ -739,22 +797,26 @@ class SVDFn(Function):
         U, gU, Vh, gVh = U[..., :k], gU[..., :k], Vh[..., :k, :], gVh[..., :k, :]
         if not np.any(gU) and not np.any(gVh):
             return (U * gS[..., None, :]) @ Vh, None
-        # PyTorch's svd_backward, real case:
-        # gA = U [(skew(U^T gU) S + S skew(V^T gV)) / E + diag(gS)] V^T
-        #      + (I - U U^T) gU S^-1 V^T + U S^-1 gV^T (I - V V^T),  E_jk = s_k^2 - s_j^2
-        V, gV = _mT(Vh), _mT(gVh)
-        UtgU, VtgV = _mT(U) @ gU, _mT(V) @ gV
+        # PyTorch's svd_backward:
+        # gA = U [(skew(U^H gU) S + S skew(V^H gV)) / E + diag(gS)] V^H
+        #      + (I - U U^H) gU S^-1 V^H + U S^-1 gV^H (I - V V^H),  E_jk = s_k^2 - s_j^2,
+        # skew(X) = X - X^H; complex: the diagonal gains i Im(diag(U^H gU)) / S
+        V, gV = _mH(Vh), _mH(gVh)
+        UtgU, VtgV = _mH(U) @ gU, _mH(V) @ gV
+        dU = np.diagonal(UtgU, 0, -2, -1)
+        _phase_invariant("svd", dU + np.diagonal(VtgV, 0, -2, -1))
         s2 = S * S
         E = s2[..., None, :] - s2[..., :, None]
         eye = np.eye(k, dtype=S.dtype)
         E = E + eye  # the diagonal is not divided by
-        inner = ((UtgU - _mT(UtgU)) * S[..., None, :] + S[..., :, None] * (VtgV - _mT(VtgV))) / E
-        inner = inner * (1 - eye) + gS[..., None, :] * eye
+        inner = ((UtgU - _mH(UtgU)) * S[..., None, :] + S[..., :, None] * (VtgV - _mH(VtgV))) / E
+        diag = gS + 1j * dU.imag / S if dU.dtype.kind == "c" else gS
+        inner = inner * (1 - eye) + diag[..., None, :] * eye
         gA = U @ inner @ Vh
         if m > k:
             gA = gA + ((gU - U @ UtgU) / S[..., None, :]) @ Vh
         if n > k:
-            gA = gA + U @ _mT((gV - V @ VtgV) / S[..., None, :])
+            gA = gA + U @ _mH((gV - V @ VtgV) / S[..., None, :])
         return gA, None
 
     @staticmethod
@@ -771,17 +833,20 @@ class SVDFn(Function):
             # 0 / 0 of the vectors' terms at repeated singular values
             return mm(U * ops.unsqueeze(gS, -2), Vh), None
         gU, gVh = gU[..., :k], gVh[..., :k, :]
-        V, gV = _tmT(Vh), _tmT(gVh)
-        UtgU, VtgV = mm(_tmT(U), gU), mm(_tmT(V), gV)
+        V, gV = _tmH(Vh), _tmH(gVh)
+        UtgU, VtgV = mm(_tmH(U), gU), mm(_tmH(V), gV)
+        dU = ops.diagonal(UtgU, 0, -2, -1)
+        _phase_invariant("svd", dU.data + np.diagonal(VtgV.data, 0, -2, -1))
         row, col = ops.unsqueeze(S, -2), ops.unsqueeze(S, -1)
         eye = _graph.constant(np.eye(k, dtype=S0.dtype))
         E = row * row - col * col + eye  # the diagonal is not divided by
-        inner = ((UtgU - _tmT(UtgU)) * row + col * (VtgV - _tmT(VtgV))) / E
-        gA = mm(mm(U, inner * (1 - eye) + ops.unsqueeze(gS, -2) * eye), Vh)
+        inner = ((UtgU - _tmH(UtgU)) * row + col * (VtgV - _tmH(VtgV))) / E
+        diag = gS + 1j * _complex.imag(dU) / S if U0.dtype.kind == "c" else gS
+        gA = mm(mm(U, inner * (1 - eye) + ops.unsqueeze(diag, -2) * eye), Vh)
         if m > k:
             gA = gA + mm((gU - mm(U, UtgU)) / row, Vh)
         if n > k:
-            gA = gA + mm(U, _tmT((gV - mm(V, VtgV)) / row))
+            gA = gA + mm(U, _tmH((gV - mm(V, VtgV)) / row))
         return gA, None
 
 
@@ -832,18 +897,20 @@ def _cutoff(S, m, n, atol, rtol):
 
 
 class Pinv(Function):
-    """A's pseudo-inverse; with ``hermitian`` that of the symmetric matrix A's lower triangle
+    """A's pseudo-inverse; with ``hermitian`` that of the Hermitian matrix A's lower triangle
     gives (torch's eigh path), whose gradient torch still takes by the formula below with A
-    as given."""
+    as given. Complex: the formulas with conjugate transposes, in torch's convention."""
+
+    _complex_native = True
 
     @staticmethod
     def forward(ctx, A, atol, rtol, hermitian=False):
-        A_svd, bad = _finite_stand_in(np.tril(A) + _mT(np.tril(A, -1)) if hermitian else A)
+        A_svd, bad = _finite_stand_in(_hermitian_np(A) if hermitian else A)
         U, S, Vh = np.linalg.svd(A_svd, full_matrices=False)
         keep = S > _cutoff(S, A.shape[-2], A.shape[-1], atol, rtol)
         with np.errstate(divide="ignore"):
-            sinv = np.where(keep, 1 / np.where(keep, S, 1), 0).astype(A.dtype)
-        P = (_mT(Vh) * sinv[..., None, :]) @ _mT(U)
+            sinv = np.where(keep, 1 / np.where(keep, S, 1), 0).astype(S.dtype)
+        P = (_mH(Vh) * sinv[..., None, :]) @ _mH(U)
         P = np.where(_mT(bad), np.nan, P) if bad.any() else P  # non-finite A: NaN, as PyTorch
         ctx.save_for_backward(A, P)
         return P
@@ -852,8 +919,8 @@ class Pinv(Function):
     def backward(ctx, g):
         A, P = ctx.saved_tensors
         # Golub & Pereyra, for a locally constant rank:
-        # gA = -P^T g P^T + (I - A P) g^T P P^T + P^T P g^T (I - P A)
-        Pt, gt = _mT(P), _mT(g)
+        # gA = -P^H g P^H + (I - A P) g^H P P^H + P^H P g^H (I - P A)
+        Pt, gt = _mH(P), _mH(g)
         first = -Pt @ g @ Pt
         second = (gt - A @ (P @ gt)) @ (P @ Pt)
         third = (Pt @ P) @ (gt - (gt @ P) @ A)
@@ -864,7 +931,7 @@ class Pinv(Function):
         A0, P0 = ctx.saved_tensors
         (A,) = _graph.inputs(ctx, A0)
         P = _graph.output(ctx, P0)
-        mm, Pt, gt = ops.matmul, _tmT(P), _tmT(g)
+        mm, Pt, gt = ops.matmul, _tmH(P), _tmH(g)
         first = -mm(mm(Pt, g), Pt)
         second = mm(gt - mm(A, mm(P, gt)), mm(P, Pt))
         third = mm(mm(Pt, P), gt - mm(mm(gt, P), A))
@@ -887,9 +954,19 @@ def _tolerances(op, A, rcond_name, rcond, atol, rtol):
 
 
 def _hermitian(A: Tensor) -> Tensor:
-    """The symmetric matrix A's lower triangle gives (LAPACK's syevd reads only that), as
-    torch's hermitian=True paths."""
+    """The Hermitian matrix A's lower triangle gives (LAPACK's syevd / heevd reads only that,
+    and the diagonal's real part), as torch's hermitian=True paths."""
+    if A.data.dtype.kind == "c":
+        d = ops.diagonal(A, 0, -2, -1)
+        return ops.tril(A, -1) + _tmH(ops.tril(A, -1)) + ops.diag_embed(_complex.real(d))
     return ops.tril(A) + ops.transpose(ops.tril(A, -1), -2, -1)
+
+
+def _hermitian_np(A):
+    """_hermitian on an array."""
+    low = np.tril(A, -1)
+    d = np.diagonal(A, 0, -2, -1).real
+    return low + _mH(low) + d[..., None] * np.eye(A.shape[-1], dtype=A.dtype)
 
 
 def pinv(A, rcond=None, hermitian: bool = False, *, atol=None, rtol=None) -> Tensor:
@@ -984,9 +1061,10 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
     rank = np.sum(S > _cutoff(S, A.shape[-2], A.shape[-1], None, rcond), -1)
     tall = A.shape[-2] > A.shape[-1] and driver != "gelsy"
     if tall and (driver == "gels" or bool(np.all(rank == A.shape[-1]))):
-        residuals = ops.sum((ops.matmul(A, X) - Bm) ** 2, -2)
+        r = ops.matmul(A, X) - Bm
+        residuals = ops.sum((ops.abs(r) if r.data.dtype.kind == "c" else r) ** 2, -2)
     else:
-        residuals = Tensor(np.zeros(0, A.dtype))
+        residuals = Tensor(np.zeros(0, _complex.real_of(A.dtype)))
     X = ops.squeeze(X, -1) if vector else X
     rank = np.zeros(0, np.int64) if driver == "gels" else np.asarray(rank, np.int64)
     S = S if driver in ("gelsd", "gelss") else np.zeros(0, S.dtype)
@@ -1015,7 +1093,8 @@ def cond(A, p=None) -> Tensor:
 def matrix_exp(A) -> Tensor:
     """exp(A) of square matrices by scaling and squaring with an 18-term Taylor series, built
     from ember ops so the gradient is exact for the computed series."""
-    A = _square("matrix_exp", A, lapack=False)  # products only: float16 works, as in torch
+    # products only: float16 works, as in torch, and complex
+    A = _square("matrix_exp", A, complex_ok=True, lapack=False)
     norm1 = np.abs(A.data).sum(-2).max() if A.data.size else 0.0
     # (an infinite norm, from an inf entry, needs no scaling: the series is inf / NaN anyway)
     s = builtins.max(0, int(np.ceil(np.log2(norm1)))) if 1 < norm1 < np.inf else 0
@@ -1080,9 +1159,11 @@ def _lu_packed(A):
     piv = np.zeros((LU.shape[0], k), np.int32)
     info = np.zeros(LU.shape[0], np.int32)
     rows = np.arange(LU.shape[0])
+    cplx = LU.dtype.kind == "c"
     with np.errstate(all="ignore"):  # NaN / inf input: NaN / inf out, as LAPACK
         for j in range(k):
-            p = j + np.argmax(np.abs(LU[:, j:, j]), axis=1)
+            col = LU[:, j:, j]  # (complex: LAPACK's izamax compares |re| + |im|)
+            p = j + np.argmax(np.abs(col.real) + np.abs(col.imag) if cplx else np.abs(col), axis=1)
             piv[:, j] = p + 1
             top = LU[:, j].copy()
             LU[:, j] = LU[rows, p]
@@ -1286,14 +1367,14 @@ def lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False) -> Tens
     B = _lapack_float("linalg.lu_solve", B)
     if B.dtype != F.dtype or B.ndim < 2:
         raise BadDtype(f"linalg.lu_solve: B ({B.dtype}, {B.shape}) must be {F.dtype} matrices")
-    if not left:  # X A = B <=> A^T X^T = B^T
-        return _tmT(lu_solve(F, piv, _tmT(B), adjoint=not adjoint))
+    if not left:  # X A = B <=> A^H X^H = B^H
+        return _tmH(lu_solve(F, piv, _tmH(B), adjoint=not adjoint))
     if B.shape[-2] != F.shape[-1]:
         raise BadShapeOrValue(f"linalg.lu_solve: LU {F.shape} and B {B.shape} do not fit A X = B")
     P = Tensor(_p_matrix(_permutation(piv, F.shape[-1]), F.dtype))
-    if adjoint:  # A^T = U^T L^T P^T: X = P L^-T U^-T B
-        Y = solve_triangular(_tmT(F), B, upper=False)
-        return ops.matmul(P, solve_triangular(_tmT(F), Y, upper=True, unitriangular=True))
+    if adjoint:  # A^H = U^H L^H P^T: X = P L^-H U^-H B
+        Y = solve_triangular(_tmH(F), B, upper=False)
+        return ops.matmul(P, solve_triangular(_tmH(F), Y, upper=True, unitriangular=True))
     Y = solve_triangular(F, ops.matmul(_tmT(P), B), upper=False, unitriangular=True)
     return solve_triangular(F, Y, upper=True)
 
@@ -1306,19 +1387,20 @@ SolveEx = namedtuple("SolveEx", ["result", "info"])
 def _cholesky_info(A):
     """info (...) of the Cholesky factorisation: the order of the first leading minor that is
     not positive-definite, or 0 (column by column, vectorised over the batch)."""
-    A = np.array(A, np.float64).reshape(math.prod(A.shape[:-2]), *A.shape[-2:])
+    dt = np.complex128 if A.dtype.kind == "c" else np.float64  # (Hermitian: L L^H)
+    A = np.array(A, dt).reshape(math.prod(A.shape[:-2]), *A.shape[-2:])
     n = A.shape[-1]
     info = np.zeros(A.shape[0], np.int32)
     L = np.zeros_like(A)
     with np.errstate(all="ignore"):
         for j in range(n):
-            d = A[:, j, j] - np.sum(L[:, j, :j] ** 2, -1)
+            d = A[:, j, j].real - np.sum(np.abs(L[:, j, :j]) ** 2, -1)
             bad = ~(d > 0) & (info == 0)
             info[bad] = j + 1
             ljj = np.sqrt(np.where(d > 0, d, 1))
             L[:, j, j] = ljj
             L[:, j + 1 :, j] = (
-                A[:, j + 1 :, j] - np.einsum("bij,bj->bi", L[:, j + 1 :, :j], L[:, j, :j])
+                A[:, j + 1 :, j] - np.einsum("bij,bj->bi", L[:, j + 1 :, :j], L[:, j, :j].conj())
             ) / ljj[:, None]
     return info
 
@@ -1382,7 +1464,7 @@ def solve_ex(A, B, *, left: bool = True, check_errors: bool = False) -> SolveEx:
 
 
 def householder_product(A, tau) -> Tensor:
-    """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^T with v_i the i-th column
+    """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^H with v_i the i-th column
     of A below the diagonal and a 1 on it (torch.linalg.householder_product, LAPACK's orgqr);
     differentiable in A and tau."""
     A = _matrices("householder_product", A)
@@ -1400,10 +1482,10 @@ def householder_product(A, tau) -> Tensor:
         )
     V = ops.add(ops.tril(A[..., :, :k], -1), Tensor(np.eye(m, k, dtype=A.dtype)))
     Q = Tensor(np.broadcast_to(np.eye(m, n, dtype=A.dtype), A.shape).copy())
-    for i in reversed(range(k)):  # Q <- H_i Q = Q - tau_i v_i (v_i^T Q)
+    for i in reversed(range(k)):  # Q <- H_i Q = Q - tau_i v_i (v_i^H Q)
         v = V[..., :, i : i + 1]
         t = ops.reshape(tau[..., i], tuple(tau.shape[:-1]) + (1, 1))
-        Q = ops.sub(Q, ops.mul(t, ops.matmul(v, ops.matmul(_tmT(v), Q))))
+        Q = ops.sub(Q, ops.mul(t, ops.matmul(v, ops.matmul(_tmH(v), Q))))
     return Q
 
 
@@ -1412,33 +1494,42 @@ def householder_product(A, tau) -> Tensor:
 _BK_ALPHA = (1 + 17**0.5) / 8  # Bunch-Kaufman's growth bound
 
 
-def _ldl_one(A):
+def _ldl_one(A, herm: bool = False):
     """LAPACK dsytf2 on the lower triangle of one symmetric matrix: (LD, 1-based pivots with
-    2 x 2 blocks as negative pairs, info = first zero pivot or 0)."""
+    2 x 2 blocks as negative pairs, info = first zero pivot or 0). Complex: zsytf2, or zhetf2
+    with ``herm`` (A Hermitian: A = P L D L^H P^T, D's diagonal real)."""
     A = np.array(A, copy=True)
     n = A.shape[0]
+    herm = herm and A.dtype.kind == "c"
+    # (complex: LAPACK compares |re| + |im|, and the real part alone on a Hermitian diagonal)
+    mag = (lambda z: np.abs(z.real) + np.abs(z.imag)) if A.dtype.kind == "c" else np.abs
+    dmag = (lambda z: np.abs(z.real)) if herm else mag
     piv = np.zeros(n, np.int32)
     info, k = 0, 0
     while k < n:
-        kstep, absakk = 1, abs(A[k, k])
-        imax = k + 1 + int(np.argmax(np.abs(A[k + 1 :, k]))) if k < n - 1 else k
-        colmax = abs(A[imax, k]) if k < n - 1 else 0.0
+        kstep, absakk = 1, dmag(A[k, k])
+        imax = k + 1 + int(np.argmax(mag(A[k + 1 :, k]))) if k < n - 1 else k
+        colmax = mag(A[imax, k]) if k < n - 1 else 0.0
         if builtins.max(absakk, colmax) == 0 or np.isnan(absakk):
             info, kp = info or k + 1, k
+            if herm:
+                A[k, k] = A[k, k].real
         else:
             kp = k
             if absakk < _BK_ALPHA * colmax:  # look at row imax for the largest off-diagonal
-                rowmax = np.abs(A[imax, k:imax]).max()
+                rowmax = mag(A[imax, k:imax]).max()
                 if imax < n - 1:
-                    rowmax = builtins.max(rowmax, np.abs(A[imax + 1 :, imax]).max())
+                    rowmax = builtins.max(rowmax, mag(A[imax + 1 :, imax]).max())
                 if absakk >= _BK_ALPHA * colmax * (colmax / rowmax):
                     kp = k
-                elif abs(A[imax, imax]) >= _BK_ALPHA * rowmax:
+                elif dmag(A[imax, imax]) >= _BK_ALPHA * rowmax:
                     kp = imax
                 else:
                     kp, kstep = imax, 2
             kk = k + kstep - 1
-            if kp != kk:  # swap rows and columns kk and kp of the trailing lower triangle
+            if herm:
+                _hetf2_swap(A, k, kk, kp, kstep)
+            elif kp != kk:  # swap rows and columns kk and kp of the trailing lower triangle
                 A[kp + 1 :, [kk, kp]] = A[kp + 1 :, [kp, kk]]
                 t = A[kk + 1 : kp, kk].copy()
                 A[kk + 1 : kp, kk] = A[kp, kk + 1 : kp]
@@ -1446,7 +1537,9 @@ def _ldl_one(A):
                 A[[kk, kp], [kk, kp]] = A[[kp, kk], [kp, kk]]
                 if kstep == 2:
                     A[[k + 1, kp], k] = A[[kp, k + 1], k]
-            if kstep == 1 and k < n - 1:
+            if herm:
+                _hetf2_update(A, k, kstep)
+            elif kstep == 1 and k < n - 1:
                 x = A[k + 1 :, k].copy()
                 d11 = 1 / A[k, k]
                 A[k + 1 :, k + 1 :] -= np.outer(x, d11 * x)  # (dsyr's order)
@@ -1464,6 +1557,46 @@ def _ldl_one(A):
     return np.tril(A), piv, info
 
 
+def _hetf2_swap(A, k, kk, kp, kstep):
+    """zhetf2's interchange of rows and columns kk and kp (lower), conjugating what crosses
+    the diagonal, with the pivots' diagonal made real."""
+    if kp != kk:
+        A[kp + 1 :, [kk, kp]] = A[kp + 1 :, [kp, kk]]
+        t = np.conj(A[kk + 1 : kp, kk])
+        A[kk + 1 : kp, kk] = np.conj(A[kp, kk + 1 : kp])
+        A[kp, kk + 1 : kp] = t
+        A[kp, kk] = np.conj(A[kp, kk])
+        A[kk, kk], A[kp, kp] = A[kp, kp].real, A[kk, kk].real
+        if kstep == 2:
+            A[k, k] = A[k, k].real
+            A[[k + 1, kp], k] = A[[kp, k + 1], k]
+    else:
+        A[k, k] = A[k, k].real
+        if kstep == 2:
+            A[k + 1, k + 1] = A[k + 1, k + 1].real
+
+
+def _hetf2_update(A, k, kstep):
+    """zhetf2's rank-1 (zher) or rank-2 update of the trailing lower triangle."""
+    n = A.shape[0]
+    if kstep == 1 and k < n - 1:
+        x = A[k + 1 :, k].copy()
+        r1 = 1 / A[k, k].real
+        A[k + 1 :, k + 1 :] -= r1 * np.outer(x, np.conj(x))
+        A[k + 1 :, k] = x * r1
+    elif kstep == 2 and k < n - 2:
+        d = abs(A[k + 1, k])
+        d11, d22 = A[k + 1, k + 1].real / d, A[k, k].real / d
+        d21 = A[k + 1, k] / d
+        d = 1 / (d11 * d22 - 1) / d
+        a0, a1 = A[k + 2 :, k].copy(), A[k + 2 :, k + 1].copy()
+        w0, w1 = d * (d11 * a0 - d21 * a1), d * (d22 * a1 - np.conj(d21) * a0)
+        A[k + 2 :, k + 2 :] -= np.outer(a0, np.conj(w0)) + np.outer(a1, np.conj(w1))
+        A[k + 2 :, k], A[k + 2 :, k + 1] = w0, w1
+    idx = np.arange(k + kstep, n)
+    A[idx, idx] = A[idx, idx].real
+
+
 LDLFactor = namedtuple("LDLFactor", ["LD", "pivots"])
 LDLFactorEx = namedtuple("LDLFactorEx", ["LD", "pivots", "info"])
 
@@ -1476,7 +1609,7 @@ def ldl_factor_ex(A, *, hermitian: bool = False, check_errors: bool = False) -> 
     ops._bool_args("linalg_ldl_factor_ex", hermitian=hermitian, check_errors=check_errors)
     A = _square("ldl_factor_ex", A)
     flat = A.data.reshape(-1, *A.shape[-2:])
-    parts = [_ldl_one(a) for a in flat]
+    parts = [_ldl_one(a, bool(hermitian)) for a in flat]
     LD = np.stack([p[0] for p in parts]).reshape(A.shape) if parts else np.zeros(A.shape, A.dtype)
     piv = np.array([p[1] for p in parts], np.int32).reshape(A.shape[:-1])
     info = np.array([p[2] for p in parts], np.int32).reshape(A.shape[:-2])
@@ -1492,9 +1625,11 @@ def ldl_factor(A, *, hermitian: bool = False) -> LDLFactor:
     return LDLFactor(LD, piv)
 
 
-def _ldl_solve_one(LD, piv, B):
-    """LAPACK dsytrs (lower): X with A X = B from one matrix's ldl_factor."""
+def _ldl_solve_one(LD, piv, B, herm: bool = False):
+    """LAPACK dsytrs (lower): X with A X = B from one matrix's ldl_factor (zhetrs with
+    ``herm``: L^H in place of L^T)."""
     X, n = np.array(B, copy=True), LD.shape[0]
+    cj = np.conj if herm and LD.dtype.kind == "c" else (lambda v: v)
     k = 0
     while k < n:  # L D Y = B
         kp = abs(int(piv[k])) - 1
@@ -1507,17 +1642,17 @@ def _ldl_solve_one(LD, piv, B):
             X[[k + 1, kp]] = X[[kp, k + 1]]
             X[k + 2 :] -= np.outer(LD[k + 2 :, k], X[k]) + np.outer(LD[k + 2 :, k + 1], X[k + 1])
             d = LD[k + 1, k]
-            a0, a1 = LD[k, k] / d, LD[k + 1, k + 1] / d
-            b0, b1 = X[k] / d, X[k + 1] / d
+            a0, a1 = LD[k, k] / cj(d), LD[k + 1, k + 1] / d
+            b0, b1 = X[k] / cj(d), X[k + 1] / d
             denom = a0 * a1 - 1
             X[k], X[k + 1] = (a1 * b0 - b1) / denom, (a0 * b1 - b0) / denom
             k += 2
     k = n - 1
     while k >= 0:  # L^T X = Y
         kp = abs(int(piv[k])) - 1
-        X[k] -= LD[k + 1 :, k] @ X[k + 1 :]
+        X[k] -= cj(LD[k + 1 :, k]) @ X[k + 1 :]
         if piv[k] < 0:
-            X[k - 1] -= LD[k + 1 :, k - 1] @ X[k + 1 :]
+            X[k - 1] -= cj(LD[k + 1 :, k - 1]) @ X[k + 1 :]
         X[[k, kp]] = X[[kp, k]]
         k -= 1 if piv[k] > 0 else 2
     return X
@@ -1547,7 +1682,7 @@ def ldl_solve(LD, pivots, B, *, hermitian: bool = False) -> Tensor:  # noqa: N80
     Pb = np.broadcast_to(piv, batch + (n,)).reshape(-1, n)
     Bb = np.broadcast_to(B.data, batch + B.shape[-2:]).reshape(-1, *B.shape[-2:])
     with np.errstate(all="ignore"):  # a singular A: inf / NaN, as LAPACK
-        X = [_ldl_solve_one(f, p, b) for f, p, b in zip(Fb, Pb, Bb)]
+        X = [_ldl_solve_one(f, p, b, bool(hermitian)) for f, p, b in zip(Fb, Pb, Bb)]
     return Tensor(np.array(X, F.dtype).reshape(batch + B.shape[-2:]))
 
 

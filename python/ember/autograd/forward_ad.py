@@ -10,9 +10,12 @@ Example::
 How: an op whose inputs carry tangents gets its output's tangent J·t from its own backward, by
 the double-vjp trick. The input gradient ``v(u) = J^T u`` that ``backward_graph`` records
 (create_graph=True) is linear in the output gradient ``u``, so differentiating ``<v(u), t>``
-with respect to ``u`` gives ``J t``. That is exact for every op with a double backward; an op
-without one (or a custom Function without a ``jvp`` static method, as in torch) raises
-NotImplementedError naming the op, rather than give a wrong tangent.
+with respect to ``u`` gives ``J t``. Complex values too: torch's gradient convention makes
+``v(u)`` the transpose of J as a real-linear map of (re, im) pairs, so the same pass gives
+torch's tangent, for non-holomorphic ops (abs, conj, real, ...) as well. That is exact for
+every op with a double backward; an op without one (or a custom Function without a ``jvp``
+static method, as in torch) raises NotImplementedError naming the op, rather than give a
+wrong tangent.
 
 Differences from torch: a dual tensor, and what ops make of it, require grad (ember computes
 J·t from the op's recorded node, so dual tensors always record one; their ``.grad_fn`` is set;
@@ -116,6 +119,13 @@ def make_dual(tensor, tangent, *, level=None) -> Tensor:
             f"make_dual: the tangent has shape {tuple(tangent.shape)} but the primal has shape "
             f"{tuple(tensor.shape)}; they must match"
         )
+    if tangent.dtype.kind == "c" and tensor.dtype.kind != "c":
+        from ember._errors import BadDtype
+
+        raise BadDtype(  # (ember keeps a tangent in its primal's dtype: this would drop a part)
+            f"make_dual: a complex tangent ({tangent.dtype}) for a real primal ({tensor.dtype}) "
+            "is not supported; make the primal complex"
+        )
     stored = np.asarray(tangent.data, tensor.dtype)
     if stored is tangent.data:
         _given[id(stored)] = tangent
@@ -209,12 +219,6 @@ def _propagate(ctx, res) -> None:
     if all(t is None for t in tangents):
         return
     outs = res if isinstance(res, tuple) else (res,)
-    if any(t is not None and t.dtype.kind == "c" for t in tangents) or any(
-        o.dtype.kind == "c" for o in outs
-    ):
-        raise NotImplementedError(
-            f"forward-mode AD through {ctx.name} with complex tensors is not supported"
-        )
     if type(ctx)._tensor_api:
         out_t = _custom_jvp(ctx, tangents, len(outs))
     else:
@@ -239,7 +243,9 @@ def _double_vjp(ctx, tangents, outs) -> list:
     try:
         with _fn.enable_grad(), np.errstate(all="ignore"):
             try:
-                vs = type(ctx).backward_graph(ctx, *us)  # (the class's: no node hooks)
+                # the class's (no node hooks), conjugated for a complex output (_complex.py)
+                bg = getattr(ctx, "_conj_backward_graph", type(ctx).backward_graph)
+                vs = bg(ctx, *us)
                 vs = tuple(map(_graph_tensor, vs if isinstance(vs, tuple | list) else (vs,)))
                 seeds = [
                     (v, t)

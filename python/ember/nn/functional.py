@@ -788,7 +788,9 @@ def hardswish(input, inplace: bool = False) -> Tensor:
 
 
 def softsign(input) -> Tensor:
-    """x / (1 + |x|)."""
+    """x / (1 + |x|) (complex x too: torch's composite, and its gradient)."""
+    if _is_complex(input):
+        return ops.div(input, ops.add(ops.abs(input), 1))
     return _pointwise(
         "softsign",
         _promote_integer(input),
@@ -1279,6 +1281,11 @@ def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None)
     """input / max(||input||_p, eps) along ``dim``."""
     if out is not None:
         raise BadShapeOrValue("normalize: out= is not supported")
+    if _is_complex(input):  # x / max(||x||_p, eps): torch's composite, the norm of the moduli
+        from ember import linalg, ops
+
+        n = linalg.vector_norm(input, p, _dim(dim, input.ndim, "normalize"), True)
+        return input / ops.clamp(n, min=eps)
     x = _float_input(input, "normalize")
     d = _dim(dim, x.ndim, "normalize")
     if p == 2:
@@ -2742,11 +2749,45 @@ def l1_loss(input, target, reduction: str = "mean", weight=None) -> Tensor:
     """Mean absolute error. Shape: input and target of the same shape; ``weight`` (optional)
     of that shape too: 'mean' is then sum(w |x - t|) / sum(w), as PyTorch."""
     _check_reduction("l1_loss", reduction)
+    if _is_complex(input) or _is_complex(target):
+        return _complex_l1_loss(input, target, reduction, weight)
     x, t = _loss_pair("l1_loss", input, target, broadcast="warn")
     if weight is not None:
         return _weighted("l1_loss", L1Loss.apply, x, t, weight, reduction)
     fused = _fused_loss(x, t, "l1", 0.0, reduction)
     return fused if fused is not None else L1Loss.apply(x, t, reduction)
+
+
+def _is_complex(x) -> bool:
+    return isinstance(x, Tensor) and x.data.dtype.kind == "c"
+
+
+def _complex_l1_loss(input, target, reduction, weight) -> Tensor:
+    """l1_loss with a complex operand: |x - t| (real) reduced, as torch's composite (dtypes
+    promoted, shapes broadcast with its warning)."""
+    x, t = ops._tensor_operand(input), ops._tensor_operand(target)
+    if x.shape != t.shape:
+        try:
+            np.broadcast_shapes(x.shape, t.shape)
+        except ValueError:
+            raise BadShapeOrValue(
+                f"l1_loss: input shape {x.shape} and target shape {t.shape} do not broadcast"
+            ) from None
+        warnings.warn(
+            f"Using a target size {t.shape} that is different to the input size {x.shape}. "
+            "This will likely lead to incorrect results due to broadcasting. "
+            "Please ensure they have the same size.",
+            UserWarning,
+            stacklevel=3,
+        )
+    loss = ops.abs(ops.sub(x, t))
+    if weight is None:
+        return _reduce(loss, reduction)
+    w = ops._tensor_operand(weight)
+    if w.shape != x.shape:
+        raise BadShapeOrValue(f"l1_loss: weight shape {w.shape} must equal input shape {x.shape}")
+    loss = loss * w
+    return loss.sum() / w.sum() if reduction == "mean" else _reduce(loss, reduction)
 
 
 class HuberLoss(Function):
@@ -6055,7 +6096,7 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
         raise _Unsupported(
             f"{op}: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
         )
-    kinds = "biuc" if mode in ("constant", "circular") else "iu"  # (no bool reflect/replicate)
+    kinds = "biuc" if mode in ("constant", "circular") else "iuc"  # (no bool reflect/replicate)
     if isinstance(input, Tensor) and input.data.dtype.kind in kinds:
         x = input  # any dtype, as PyTorch (token ids, masks); the fill value is cast to it
     else:
