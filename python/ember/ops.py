@@ -2468,6 +2468,24 @@ class MatMul(Function):
             if nb and b_in.strides[0] < b_in.strides[1]:  # (x @ w.t(): see backward)
                 ctx.b_cols = True
             return _C.gemm(_gemm_operand(a_in), _gemm_operand(b_in))
+        if (
+            type(a_in) is _ND
+            and type(b_in) is _ND
+            and a_in.ndim + b_in.ndim == 3
+            and a_in.dtype is b_in.dtype
+            and (a_in.dtype is _F32 or a_in.dtype is _F64)
+            and a_in.shape[-1] == b_in.shape[0]
+        ):
+            # overhead37: matrix-vector (either side) of one float dtype: a row reduction
+            # (_C.matvec), as matmul's path outside the graph, not a one-column GEMM
+            na, nb = ctx.needs_input_grad
+            ctx.save_for_backward(a_in if nb else _stand_in(a_in), b_in if na else _stand_in(b_in))
+            ctx.dims = (a_in.ndim, b_in.ndim)
+            vec_first = a_in.ndim == 1
+            m, v = (b_in, a_in) if vec_first else (a_in, b_in)
+            if not (m.flags.c_contiguous or m.flags.f_contiguous):
+                m = np.ascontiguousarray(m)
+            return _C.matvec(m, np.ascontiguousarray(v), vec_first)
         a, b, is_float = _float_pair("matmul", a_in, b_in)
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(
@@ -2510,6 +2528,20 @@ class MatMul(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
+        dt = a.dtype
+        if a.ndim + b.ndim == 3 and g.ndim == 1 and (dt is _F32 or dt is _F64) and g.dtype is dt:
+            # matrix-vector (forward's _C.matvec): the vector's gradient is another, the
+            # matrix's an outer product (no one-column GEMMs)
+            vec_first = a.ndim == 1
+            m, v = (b, a) if vec_first else (a, b)
+            gm = gv = None
+            if na if vec_first else nb:
+                if not (m.flags.c_contiguous or m.flags.f_contiguous):
+                    m = np.ascontiguousarray(m)
+                gv = _C.matvec(m, np.ascontiguousarray(g), not vec_first)
+            if nb if vec_first else na:
+                gm = np.multiply.outer(v, g) if vec_first else np.multiply.outer(g, v)
+            return (gv, gm) if vec_first else (gm, gv)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = g
@@ -7069,10 +7101,7 @@ def _scatter_add_kernel(x, axis, index, src):
     try:
         _C.gather_backward(np.ascontiguousarray(src), index, axis, x.shape[axis], out=out)
     except IndexError:  # (scatter_add's words)
-        n = x.shape[axis]
-        raise IndexError(
-            f"scatter_add: index out of range [0, {n}) for dim {axis} of shape {x.shape}"
-        ) from None
+        raise _scatter_range_error("scatter_add", x.shape, axis, index) from None
     return out
 
 
@@ -7090,8 +7119,27 @@ def _index_add_kernel(x, axis, index, src):
 
 def _same_dtype(op, x, src):
     if isinstance(src, Tensor | np.ndarray) and src.dtype != x.dtype:
-        raise TypeError(f"{op}: self ({x.dtype}) and source ({src.dtype}) dtypes must match")
+        raise BadDtype(  # (torch: RuntimeError, "Expected self.dtype to be equal to src.dtype")
+            f"{op}: self ({x.dtype}) and source ({src.dtype}) dtypes must match"
+        )
     return src
+
+
+class _OutOfBounds(BadShapeOrValue, IndexError):
+    """scatter's index out of range: torch's RuntimeError, and the IndexError ember raised."""
+
+
+def _scatter_range_error(op, shape, dim, index) -> _OutOfBounds:
+    """The error for an index of scatter / scatter_add with a value outside dim's range of
+    ``shape``, in ember's words and torch's (the first bad value, as torch names it)."""
+    axis = dim % len(shape) if shape else 0
+    n = shape[axis] if shape else 1
+    i = np.asarray(_data(index)).ravel()
+    bad = i[(i < 0) | (i >= n)]
+    words = f" (index {bad[0]} is out of bounds for dimension {axis} with size {n})" if bad.size else ""
+    return _OutOfBounds(
+        f"{op}: index out of range [0, {n}) for dim {dim} of shape {tuple(shape)}{words}"
+    )
 
 
 def _scatter_key(op, x, dim, index, src=None, check_range=True):
@@ -7107,6 +7155,12 @@ def _scatter_index(op, x, dim, index, src=None, check_range=True):
     """(axis, index as int64) after PyTorch's checks of scatter's arguments (the range of its
     values too, unless the caller's kernel checks it)."""
     axis = _dim(dim, x.ndim, op)
+    dt = getattr(_data(index), "dtype", None)
+    if dt is not None and dt != _I64 and dt != _I32:  # (torch: RuntimeError, BadDtype's family)
+        raise BadDtype(
+            f"{op}: index must be an integer tensor of int64 or int32 (as torch: Expected dtype "
+            f"int32/int64 for index), got {dt}"
+        )
     index = _int_array(index, op, int32=True)
     # (torch's RuntimeErrors; a 0-d src of a 1-D index was NumPy's "too many indices" IndexError)
     if index.ndim != x.ndim:
@@ -7127,7 +7181,7 @@ def _scatter_index(op, x, dim, index, src=None, check_range=True):
         raise BadShapeOrValue(f"{op}: index {index.shape} is larger than src {src.shape}")
     n = x.shape[axis] if x.ndim else 1
     if check_range and index.size and (index.min() < 0 or index.max() >= n):
-        raise IndexError(f"{op}: index out of range [0, {n}) for dim {dim} of shape {x.shape}")
+        raise _scatter_range_error(op, x.shape, dim, index)
     return axis, index
 
 
@@ -7227,10 +7281,7 @@ def _kernel_scatter(x, dim, index, src):
             _ScatterPut.apply(x, _scatter_src(src, shape), key, idx, axis), "ScatterBackward0"
         )
     except IndexError:  # (the general path's words)
-        n = a.shape[axis]
-        raise IndexError(
-            f"scatter: index out of range [0, {n}) for dim {dim} of shape {x.shape}"
-        ) from None
+        raise _scatter_range_error("scatter", a.shape, dim, idx) from None
 
 
 def _straight_scatter(x, dim, index, src, out=None):
@@ -7274,10 +7325,7 @@ def _straight_scatter(x, dim, index, src, out=None):
     try:
         _C.scatter(out, s, np.ascontiguousarray(i, np.int64), axis)
     except IndexError:  # (the general path's words)
-        n = a.shape[axis]
-        raise IndexError(
-            f"scatter: index out of range [0, {n}) for dim {dim} of shape {x.shape}"
-        ) from None
+        raise _scatter_range_error("scatter", a.shape, dim, i) from None
     return x if out is a else Tensor._make(out, False, None, 0)
 
 
@@ -8290,9 +8338,7 @@ def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
                     # pybind11's keyword was ~0.3 us)
                     _C.gather_backward(np.ascontiguousarray(s), idx, axis, n, d)
                 except IndexError:  # (_scatter_index's words)
-                    raise IndexError(
-                        f"scatter_add: index out of range [0, {n}) for dim {dim} of shape {x.shape}"
-                    ) from None
+                    raise _scatter_range_error("scatter_add", d.shape, dim, idx) from None
                 return x
     if isinstance(src, Tensor) and d.dtype.char in "fd" and d.ndim and d.flags.c_contiguous:
         _same_dtype("scatter_add", x, src)
@@ -8311,9 +8357,7 @@ def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
             try:  # (the kernel checks every index before it writes)
                 _C.gather_backward(np.ascontiguousarray(s), idx, axis, n, d)
             except IndexError:  # (_scatter_index's words)
-                raise IndexError(
-                    f"scatter_add: index out of range [0, {n}) for dim {dim} of shape {x.shape}"
-                ) from None
+                raise _scatter_range_error("scatter_add", d.shape, dim, idx) from None
             return x
     return _scatter_add_copy(x, dim, index, src)
 
