@@ -3515,6 +3515,16 @@ def _int_total(out: Tensor, dtype) -> Tensor:
 def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     if keepdim.__class__ is not bool:
         _refuse_keepdim("sum", keepdim)
+    if dtype is None and type(x) is Tensor and x._requires_grad and _state.enabled:
+        # x.sum() and x.sum(d) in autograd (Tensor.sum's one path): the node straight
+        nd = x.data.ndim
+        if x.data.dtype.char in "fd":
+            if dim is None and not keepdim:
+                return Sum.apply(x, tuple(range(nd)), False)
+            if type(dim) is int and -nd <= dim < nd:
+                out = Sum.apply(x, (dim % nd,), keepdim)
+                out._ctx._named = "SumBackward1"  # (torch's sum(dim) node; named's body)
+                return out
     if dim is None and dtype is None and type(x) is Tensor and not keepdim:  # x.sum()
         a = x.data
         if a.size >= 1024 and a.dtype.char in "fd" and a.flags.c_contiguous and _outside_graph(x):
