@@ -366,7 +366,30 @@ def _float_binary(fn, a, b):
         return None
     da, db = a.data, b.data
     dt = da.dtype
-    if dt is not db.dtype or dt.kind != "f":
+    if dt is not db.dtype:
+        # overhead37: a float32/float64 tensor with an integer one outside the graph
+        # (x + idx): the other cast to the float dtype, as _promote's result type does
+        # (torch's too: float beats integer whatever the dims), without its frames
+        if not (
+            (dt is _F32 or dt is _F64)
+            and db.dtype.kind in "iu"  # (not bool: torch refuses x - mask)
+            and db.flags.c_contiguous
+            and not _size1_strided(db)
+            and not a._requires_grad
+        ):
+            if not (
+                (db.dtype is _F32 or db.dtype is _F64)
+                and dt.kind in "iu"
+                and da.flags.c_contiguous
+                and not _size1_strided(da)
+                and not b._requires_grad
+            ):
+                return None
+            da = da.astype(db.dtype)
+        else:
+            db = db.astype(dt)
+        dt = da.dtype
+    elif dt.kind != "f":
         return None
     try:
         if (a._requires_grad or b._requires_grad) and (
@@ -383,6 +406,19 @@ def _float_binary(fn, a, b):
         return None
     ufunc, call = fn._plain
     if da.shape == db.shape:
+        if (
+            call is None
+            and da.ndim == 2
+            and (da.base is not None or db.base is not None)
+            and da.size
+            and 1 not in da.shape
+            and (da.flags.c_contiguous or da.flags.f_contiguous)
+            and (db.flags.c_contiguous or db.flags.f_contiguous)
+        ):
+            # overhead37: a transposed operand (x + y.t()): torch's result takes the first
+            # operand's order, C or F, which NumPy's order= lays out at once (no _laid step)
+            y = ufunc(da, db, order="C" if da.flags.c_contiguous else "F")
+            return Tensor._make(y, False, None, 0)
         if call is None:
             if da.size < _SAME_SHAPE_MIN:  # (_bcast's first case)
                 y = ufunc(da, db)
