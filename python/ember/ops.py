@@ -8368,7 +8368,7 @@ def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
     go = _straight_add(x, dim, index, src)
     if go is not None and x._ctx is None and d.flags.c_contiguous and d.flags.writeable:
         _, axis, idx, s = go
-        if (
+        if (idx.shape == s.shape == d.shape) or (  # (x, index and src of one shape: most calls)
             idx.ndim == d.ndim == s.ndim
             and idx.shape[:axis] + idx.shape[axis + 1 :] == d.shape[:axis] + d.shape[axis + 1 :]
             and builtins.all(k <= n for k, n in zip(idx.shape, s.shape))
