@@ -1770,8 +1770,9 @@ class Tensor:
             return out
         if type(index) is tuple or type(index) is slice:
             _ops.positive_steps(index)
-            if type(index) is tuple and (out := _ops.basic_view(self, index)) is not None:
-                return out  # (x[:, j] outside the graph: speed only)
+            key = index if type(index) is tuple else (index,)  # (x[1:3]: x[(1:3,)], overhead37)
+            if (out := _ops.basic_view(self, key)) is not None:
+                return out  # (x[:, j], x[1:3] outside the graph: speed only)
         split = _split_int_index(index) if type(index) is tuple else None
         if split is not None:
             out = _ops.getitem(_ops.getitem(self, split[0]), split[1])
