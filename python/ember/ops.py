@@ -7179,7 +7179,9 @@ def _scatter_range_error(op, shape, dim, index) -> _OutOfBounds:
     n = shape[axis] if shape else 1
     i = np.asarray(_data(index)).ravel()
     bad = i[(i < 0) | (i >= n)]
-    words = f" (index {bad[0]} is out of bounds for dimension {axis} with size {n})" if bad.size else ""
+    words = (
+        f" (index {bad[0]} is out of bounds for dimension {axis} with size {n})" if bad.size else ""
+    )
     return _OutOfBounds(
         f"{op}: index out of range [0, {n}) for dim {dim} of shape {tuple(shape)}{words}"
     )
@@ -8368,7 +8370,8 @@ def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
     go = _straight_add(x, dim, index, src)
     if go is not None and x._ctx is None and d.flags.c_contiguous and d.flags.writeable:
         _, axis, idx, s = go
-        if (idx.shape == s.shape == d.shape) or (  # (x, index and src of one shape: most calls)
+        # (x, index and src of one shape, most calls, tested first)
+        if idx.shape == s.shape == d.shape or (
             idx.ndim == d.ndim == s.ndim
             and idx.shape[:axis] + idx.shape[axis + 1 :] == d.shape[:axis] + d.shape[axis + 1 :]
             and builtins.all(k <= n for k, n in zip(idx.shape, s.shape))

@@ -2195,7 +2195,6 @@ def _column_select(x, index):
     return Tensor._make(out, False, None, 0)
 
 
-
 def _split_int_index(index: tuple):
     """PyTorch applies the integer entries of an index first (as selects), NumPy counts them
     among the advanced indices: ``x[0, :, [1, 3]]`` is (4, 2) in torch, (2, 4) in NumPy for x of

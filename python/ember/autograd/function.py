@@ -1805,4 +1805,3 @@ _ARRAY_SLOT = Tensor.__dict__["_data"]  # the slot a Tensor keeps its array in
 
 # isort: split
 from ember import _complex  # noqa: E402  (after Tensor: it defines Functions)
-
