@@ -3026,6 +3026,12 @@ def _where_side(x, dtype, shape) -> bool:
     return (type(x) is float or type(x) is int) and _kernel_scalar(x, dtype)
 
 
+def _c_laid(a: np.ndarray) -> bool:
+    """a is C-contiguous as torch lays it: an elementwise result of such operands needs no
+    _laid step."""
+    return a.flags.c_contiguous and (a.base is None or not _size1_strided(a))
+
+
 class Where(Function):
     @staticmethod
     def forward(ctx, cond, a, b):
@@ -3084,6 +3090,16 @@ def where(condition, a=None, b=None) -> Tensor:
             if c.base is not None or x.base is not None or y.base is not None:
                 out = _laid(out, (c, x, y))  # (see _laid)
             return _plain(out)
+        if (
+            c.dtype == np.bool_
+            and (x.dtype is _F32 or x.dtype is _F64)
+            and x.dtype is y.dtype
+            and c.shape == x.shape == y.shape
+            and _c_laid(c)
+            and _c_laid(x)
+            and _c_laid(y)
+        ):  # overhead37: the same in the graph: the node straight (C order, nothing to lay)
+            return Where.apply(c, a, b)
     if isinstance(condition, Tensor) and condition.data.dtype != np.bool_:
         raise BadDtype(
             "where expected condition to be a boolean tensor, but got a tensor with dtype "
@@ -4689,6 +4705,8 @@ def _axis_select(shape, index):
         return None
     n, picked = shape[axis], index[axis]
     idx = np.ascontiguousarray(picked.reshape(-1), np.int64)
+    if idx.size and not _out_of_range(idx, False, n):  # (all in [0, n): the C scan, overhead37)
+        return axis, idx, shape[:axis] + picked.shape + shape[axis + 1 :]
     if idx.size and (idx.min() < -n or idx.max() >= n):
         if math.prod(shape):
             return None
@@ -5055,6 +5073,18 @@ def masked_fill(x, mask, value) -> Tensor:
             and m.flags.c_contiguous
         ):
             return _plain(_where(m, float(_fill_value(value, a.dtype)), a))
+    if (
+        type(x) is Tensor
+        and type(mask) is Tensor
+        and (type(value) is float or type(value) is int)
+        and (x.data.dtype is _F32 or x.data.dtype is _F64)
+        and mask.data.dtype == np.bool_
+        and mask.data.shape == x.data.shape
+        and _c_laid(x.data)
+        and _c_laid(mask.data)
+    ):  # overhead37: the same call in the graph, where()'s node straight (~6 us less)
+        node = Where.apply(mask.data, _fill_value(value, x.data.dtype), x)
+        return named(node, "MaskedFillBackward0")
     mask = np.asarray(_data(mask))
     if mask.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be bool, got {mask.dtype}")
