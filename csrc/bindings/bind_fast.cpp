@@ -820,6 +820,199 @@ Py_ssize_t member_offset(PyObject* tensor, const char* name) {
   return reinterpret_cast<PyMemberDescrObject*>(m.ptr())->d_member->offset;
 }
 
+// ---- Function.apply's common case (overhead37) ----------------------------------------------
+// ember's own ops call Function.apply with one to six positional arguments, a plain Tensor
+// first (the others Tensors or options), no keywords, and none of autograd's rare modes on:
+// the Python classmethod's frame, its tests and the output Tensor were ~1.2 us of each recorded
+// op. fast_apply(cls, *args) does the same steps in C -- the node (object.__new__), its
+// needs_input_grad, cls.forward(ctx, *arrays), then parents, _order and one output Tensor --
+// and hands everything else to the Python code: the whole of Function.apply before forward
+// runs (keywords, Parameters, a user's Function, grad mode off on a tensor that requires
+// grad, forward AD, anomaly mode, inference tensors, graph writes, views made under no_grad),
+// function._recorded / _unrecorded after it (tuples, complex or non-array outputs).
+struct Apply {
+  PyObject* slow = nullptr;        // Function.apply's Python body (a function of cls, *args)
+  PyObject* recorded = nullptr;    // function._recorded(cls, ctx, args, parents, out)
+  PyObject* unrecorded = nullptr;  // function._unrecorded(out, first_arg)
+  PyObject* new_ = nullptr;        // object.__new__
+  PyObject* state = nullptr;       // function._state (its `enabled`)
+  PyObject* anomaly = nullptr;     // function._anomaly (its `enabled`)
+  PyObject* order = nullptr;       // function._creation_order
+  PyObject* flags[4] = {};         // "_fw_level", "_inference_made", "_graph_writes",
+                                   // "_no_grad_views_made": None, False, 0, False when common
+  PyObject* enabled = nullptr;     // "enabled"
+  PyObject* tensor_api = nullptr;  // "_tensor_api"
+  PyObject* forward = nullptr;     // "forward"
+  PyObject* needs = nullptr;       // "needs_input_grad"
+  PyObject* parents = nullptr;     // "parents"
+  PyObject* order_name = nullptr;  // "_order"
+} A;
+constexpr Py_ssize_t kMaxArgs = 6;  // (ember's ops pass at most 6 positionals but a few)
+
+// No rare mode is on: function's globals _fw_level None, _inference_made False, _graph_writes
+// 0, _no_grad_views_made False, and _anomaly.enabled false. False on any doubt.
+bool common_modes() {
+  PyObject* want[4] = {Py_None, Py_False, nullptr, Py_False};
+  for (int i = 0; i < 4; ++i) {
+    PyObject* v = PyDict_GetItemWithError(S.fn_globals, A.flags[i]);
+    if (!v) {
+      PyErr_Clear();
+      return false;
+    }
+    if (want[i] ? v != want[i] : !(PyLong_CheckExact(v) && PyLong_AsLong(v) == 0)) return false;
+  }
+  PyObject* on = PyObject_GetAttr(A.anomaly, A.enabled);
+  if (!on) {
+    PyErr_Clear();
+    return false;
+  }
+  Py_DECREF(on);
+  return on == Py_False;
+}
+
+PyObject* call_slow(PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+  return PyObject_Vectorcall(A.slow, args, nargsf, kwnames);
+}
+
+PyObject* fast_apply(PyObject*, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+  const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf), n = nargs - 1;
+  if (!S.tensor || !A.slow || nargs < 2 || n > kMaxArgs || (kwnames && PyTuple_GET_SIZE(kwnames)) ||
+      Py_TYPE(args[1]) != S.tensor || !PyType_Check(args[0]))
+    return call_slow(args, nargsf, kwnames);
+  PyObject* cls = args[0];
+  // the Tensors' arrays in their place, and which require grad (a subclass: the slow path)
+  PyObject* raw[kMaxArgs + 1] = {nullptr};  // (raw[0]: the node, filled below)
+  bool needs[kMaxArgs] = {};
+  bool any_grad = false;
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* o = args[1 + i];
+    if (Py_TYPE(o) == S.tensor) {
+      PyObject* rg = slot(o, 2);
+      if ((rg != Py_True && rg != Py_False) || !slot(o, 0)) return call_slow(args, nargsf, kwnames);
+      needs[i] = rg == Py_True;
+      any_grad |= needs[i];
+      raw[1 + i] = slot(o, 0);
+    } else {
+      if (PyObject_TypeCheck(o, S.tensor)) return call_slow(args, nargsf, kwnames);
+      raw[1 + i] = o;
+    }
+  }
+  if (!common_modes()) return call_slow(args, nargsf, kwnames);
+  PyObject* api = PyObject_GetAttr(cls, A.tensor_api);
+  if (!api) return nullptr;
+  Py_DECREF(api);
+  if (api != Py_False) return call_slow(args, nargsf, kwnames);
+  if (any_grad) {
+    PyObject* on = PyObject_GetAttr(A.state, A.enabled);
+    if (!on) return nullptr;
+    Py_DECREF(on);
+    if (on != Py_True) return call_slow(args, nargsf, kwnames);  // (no_grad_view's path)
+  }
+  PyObject* ctx = PyObject_CallOneArg(A.new_, cls);
+  if (!ctx) return nullptr;
+  PyObject* flags = PyTuple_New(n);
+  if (!flags) {
+    Py_DECREF(ctx);
+    return nullptr;
+  }
+  for (Py_ssize_t i = 0; i < n; ++i)
+    PyTuple_SET_ITEM(flags, i, Py_NewRef(needs[i] ? Py_True : Py_False));
+  int bad = PyObject_SetAttr(ctx, A.needs, flags);
+  Py_DECREF(flags);
+  PyObject* forward = bad < 0 ? nullptr : PyObject_GetAttr(cls, A.forward);
+  PyObject* out = nullptr;
+  if (forward) {
+    raw[0] = ctx;
+    out = PyObject_Vectorcall(forward, raw, static_cast<size_t>(nargs), nullptr);
+    Py_DECREF(forward);
+  }
+  if (!out) {
+    Py_DECREF(ctx);
+    return nullptr;
+  }
+  if (!any_grad) {  // outside the graph: function._unrecorded
+    Py_DECREF(ctx);
+    PyObject* call[2] = {out, args[1]};
+    PyObject* res = PyObject_Vectorcall(A.unrecorded, call, 2, nullptr);
+    Py_DECREF(out);
+    return res;
+  }
+  auto& np = npy_api::get();
+  const bool one_real = Py_TYPE(out) == np.PyArray_Type_ &&
+                        py::detail::array_descriptor_proxy(array_proxy(out)->descr)->kind != 'c';
+  PyObject* parents = PyTuple_New(n);
+  if (!parents) {
+    Py_DECREF(ctx);
+    Py_DECREF(out);
+    return nullptr;
+  }
+  for (Py_ssize_t i = 0; i < n; ++i)
+    PyTuple_SET_ITEM(parents, i, Py_NewRef(needs[i] ? args[1 + i] : Py_None));
+  PyObject* res = nullptr;
+  if (!one_real) {  // function._recorded: tuples, complex and other outputs
+    PyObject* targs = PyTuple_New(n);
+    if (targs) {
+      for (Py_ssize_t i = 0; i < n; ++i) PyTuple_SET_ITEM(targs, i, Py_NewRef(args[1 + i]));
+      PyObject* call[5] = {cls, ctx, targs, parents, out};
+      res = PyObject_Vectorcall(A.recorded, call, 5, nullptr);
+      Py_DECREF(targs);
+    }
+  } else if (PyObject_SetAttr(ctx, A.parents, parents) == 0) {
+    PyObject* order = PyIter_Next(A.order);
+    if (order && PyObject_SetAttr(ctx, A.order_name, order) == 0) {
+      res = S.tensor->tp_alloc(S.tensor, 0);  // (function._recorded's output, slot by slot)
+      if (res) {
+        slot(res, 0) = Py_NewRef(out);
+        slot(res, 1) = Py_NewRef(Py_None);
+        slot(res, 2) = Py_NewRef(Py_True);
+        slot(res, 3) = Py_NewRef(ctx);
+        slot(res, 4) = Py_NewRef(S.zero);
+      }
+    }
+    Py_XDECREF(order);
+  }
+  Py_DECREF(parents);
+  Py_DECREF(ctx);
+  Py_DECREF(out);
+  return res;
+}
+
+// make_fast_apply(slow, recorded, unrecorded, function_globals): fast_apply, its Python
+// partners installed (see Apply).
+PyObject* make_fast_apply_py(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 4 || !PyDict_Check(args[3])) {
+    PyErr_SetString(PyExc_TypeError,
+                    "make_fast_apply(slow, recorded, unrecorded, function_globals)");
+    return nullptr;
+  }
+  PyObject* g = args[3];
+  A.slow = Py_NewRef(args[0]);
+  A.recorded = Py_NewRef(args[1]);
+  A.unrecorded = Py_NewRef(args[2]);
+  const char* flags[4] = {"_fw_level", "_inference_made", "_graph_writes", "_no_grad_views_made"};
+  for (int i = 0; i < 4; ++i) A.flags[i] = PyUnicode_InternFromString(flags[i]);
+  A.enabled = PyUnicode_InternFromString("enabled");
+  A.tensor_api = PyUnicode_InternFromString("_tensor_api");
+  A.forward = PyUnicode_InternFromString("forward");
+  A.needs = PyUnicode_InternFromString("needs_input_grad");
+  A.parents = PyUnicode_InternFromString("parents");
+  A.order_name = PyUnicode_InternFromString("_order");
+  A.new_ = Py_XNewRef(PyDict_GetItemString(g, "_new"));
+  A.state = Py_XNewRef(PyDict_GetItemString(g, "_state"));
+  A.anomaly = Py_XNewRef(PyDict_GetItemString(g, "_anomaly"));
+  A.order = Py_XNewRef(PyDict_GetItemString(g, "_creation_order"));
+  if (!A.new_ || !A.state || !A.anomaly || !A.order || !A.enabled || !A.order_name) {
+    A.slow = nullptr;
+    PyErr_SetString(PyExc_RuntimeError, "make_fast_apply: function's globals are missing");
+    return nullptr;
+  }
+  static PyMethodDef def = {"apply",
+                            reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_apply)),
+                            METH_FASTCALL | METH_KEYWORDS,
+                            "apply(cls, *args, **kwargs): Function.apply (its common case in C)."};
+  return PyCFunction_NewEx(&def, nullptr, nullptr);
+}
+
 // The method descriptors of kNames[k0 .. k1), fallbacks[name] their Python paths.
 py::dict descriptors(PyObject* tensor, const py::dict& fallbacks, const py::dict& acts, int k0,
                      int k1) {
@@ -899,6 +1092,12 @@ void bind_fast(py::module_& m) {
        "fast_unary(x, act): activation(x.data, act, 0.0, 1.0, None) as a plain Tensor when x "
        "is a Tensor outside autograd of a C-contiguous float32/float64 array (Tensor's fast "
        "methods' path), else None."},
+      {"make_fast_apply",
+       reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(make_fast_apply_py)),
+       METH_FASTCALL,
+       "make_fast_apply(slow, recorded, unrecorded, function_globals): Function.apply's common "
+       "case in C (a function of cls, *args; wrap it in classmethod), the rest by the Python "
+       "functions given. Once per process."},
       {"count_write", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(count_write_py)),
        METH_FASTCALL,
        "count_write(a, t=None): ember.autograd.function.note_write (array a's memory written "

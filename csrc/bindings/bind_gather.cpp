@@ -16,6 +16,7 @@
 //       x's outside dim; reduce 'sum', 'prod', 'mean', 'amax' or 'amin'), count (int64, or
 //       None unless counts or not include_self) the number of src values each entry took
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "bind_util.h"
@@ -334,6 +335,35 @@ py::array index_select_backward_py(const py::array& grad, const py::array& index
   return dx;
 }
 
+// out[..., index[j], ...] = src[..., j, ...] along dim, in place (torch.index_copy_; a repeated
+// index keeps its last slice, as NumPy's assignment): out and src C-contiguous of one dtype,
+// src out's shape but index.size() at dim, index 1-D int64 in [0, out.shape[dim]) (IndexError,
+// checked before any write). One memcpy per (outer, j) slice: a copy, no arithmetic.
+void index_copy_py(py::array out, const py::array& src, const py::array& index, int64_t dim) {
+  const char* op = "index_copy";
+  const auto width = require_element_bytes(out, op);
+  require_same_dtype(out, src, op);
+  require_contiguous(out, op, "out");
+  require_contiguous(src, op, "src");
+  EMBER_CHECK(out.writeable(), op, ": out must be writeable");
+  std::vector<int64_t> shape = shape_of(out);
+  const Fibres f = fibres(shape, dim, op);
+  const int64_t nx = shape[dim], ni = index.size();
+  const int64_t* ip = check_select_index(index, nx, dim, op);
+  shape[dim] = ni;
+  require_shape(src, shape, op, "src");
+  require_no_overlap(out, src, op, "out", "src", false);
+  require_no_overlap(out, index, op, "out", "index", false);
+  const size_t slice = static_cast<size_t>(f.inner * width);
+  char* o = static_cast<char*>(out.mutable_data());
+  const char* s = static_cast<const char*>(src.data());
+  if (!slice) return;
+  py::gil_scoped_release release;
+  for (int64_t k = 0; k < f.outer; ++k)
+    for (int64_t j = 0; j < ni; ++j)
+      std::memcpy(o + (k * nx + ip[j]) * slice, s + (k * ni + j) * slice, slice);
+}
+
 // torch.cat (stack=false) or torch.stack (stack=true) of `arrays` along `dim`; non-contiguous
 // inputs are copied first. cat skips the legacy empty tensors of shape (0,) when others are
 // not, as PyTorch. Returns y and each input's extent along dim (the slice of y its gradient
@@ -451,6 +481,10 @@ void bind_gather(py::module_& m) {
         py::arg("dim"),
         "out[..., index[j], ...] = src[j] along dim in place (torch.scatter_), any numeric dtype; "
         "a repeated index keeps the last value.");
+  m.def("index_copy", &index_copy_py, py::arg("out").noconvert(), py::arg("src"), py::arg("index"),
+        py::arg("dim"),
+        "out[..., index[j], ...] = src[..., j, ...] along dim, in place (torch.index_copy_): "
+        "C-contiguous arrays of one dtype, index 1-D int64 in range (checked before any write).");
   m.def("index_select", &index_select_py, py::arg("x"), py::arg("index"), py::arg("dim"),
         "x (any numeric dtype, contiguous), index int64 (k,) in [0, x.shape[dim]) -> y: x's "
         "slices at index along dim (torch.index_select).");

@@ -671,12 +671,20 @@ def linspace(*args, **kwargs) -> Tensor:  # noqa: F811  (a fast front for linspa
         if steps >= 2 and (dt is _F32 or dt is _F64) and _numbers(start, end):
             step = (float(end) - float(start)) / (steps - 1)
             if step != 0:  # (np.linspace divides before it multiplies then)
-                y = np.arange(steps, dtype=np.float64)
-                y *= step
+                k = _COUNTS.get(steps)
+                if k is None:  # (overhead37: a small count's 0..n-1 kept, read-only)
+                    k = np.arange(steps, dtype=np.float64)
+                    if steps <= 4096 and len(_COUNTS) < 64:
+                        k.flags.writeable = False
+                        _COUNTS[steps] = k
+                y = k * step
                 y += float(start)
                 y[-1] = end
                 return _plain(y.astype(dt, copy=False))
     return _linspace(*args, **kwargs)
+
+
+_COUNTS: dict = {}  # steps -> np.arange(steps) in float64 (linspace's front, small counts)
 
 
 def _int_linspace(start: int, end: int, steps: int, dtype: np.dtype) -> np.ndarray:

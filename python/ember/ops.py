@@ -366,7 +366,30 @@ def _float_binary(fn, a, b):
         return None
     da, db = a.data, b.data
     dt = da.dtype
-    if dt is not db.dtype or dt.kind != "f":
+    if dt is not db.dtype:
+        # overhead37: a float32/float64 tensor with an integer one outside the graph
+        # (x + idx): the other cast to the float dtype, as _promote's result type does
+        # (torch's too: float beats integer whatever the dims), without its frames
+        if not (
+            (dt is _F32 or dt is _F64)
+            and db.dtype.kind in "iu"  # (not bool: torch refuses x - mask)
+            and db.flags.c_contiguous
+            and not _size1_strided(db)
+            and not a._requires_grad
+        ):
+            if not (
+                (db.dtype is _F32 or db.dtype is _F64)
+                and dt.kind in "iu"
+                and da.flags.c_contiguous
+                and not _size1_strided(da)
+                and not b._requires_grad
+            ):
+                return None
+            da = da.astype(db.dtype)
+        else:
+            db = db.astype(dt)
+        dt = da.dtype
+    elif dt.kind != "f":
         return None
     try:
         if (a._requires_grad or b._requires_grad) and (
@@ -383,6 +406,19 @@ def _float_binary(fn, a, b):
         return None
     ufunc, call = fn._plain
     if da.shape == db.shape:
+        if (
+            call is None
+            and da.ndim == 2
+            and (da.base is not None or db.base is not None)
+            and da.size
+            and 1 not in da.shape
+            and (da.flags.c_contiguous or da.flags.f_contiguous)
+            and (db.flags.c_contiguous or db.flags.f_contiguous)
+        ):
+            # overhead37: a transposed operand (x + y.t()): torch's result takes the first
+            # operand's order, C or F, which NumPy's order= lays out at once (no _laid step)
+            y = ufunc(da, db, order="C" if da.flags.c_contiguous else "F")
+            return Tensor._make(y, False, None, 0)
         if call is None:
             if da.size < _SAME_SHAPE_MIN:  # (_bcast's first case)
                 y = ufunc(da, db)
@@ -2468,6 +2504,24 @@ class MatMul(Function):
             if nb and b_in.strides[0] < b_in.strides[1]:  # (x @ w.t(): see backward)
                 ctx.b_cols = True
             return _C.gemm(_gemm_operand(a_in), _gemm_operand(b_in))
+        if (
+            type(a_in) is _ND
+            and type(b_in) is _ND
+            and a_in.ndim + b_in.ndim == 3
+            and a_in.dtype is b_in.dtype
+            and (a_in.dtype is _F32 or a_in.dtype is _F64)
+            and a_in.shape[-1] == b_in.shape[0]
+        ):
+            # overhead37: matrix-vector (either side) of one float dtype: a row reduction
+            # (_C.matvec), as matmul's path outside the graph, not a one-column GEMM
+            na, nb = ctx.needs_input_grad
+            ctx.save_for_backward(a_in if nb else _stand_in(a_in), b_in if na else _stand_in(b_in))
+            ctx.dims = (a_in.ndim, b_in.ndim)
+            vec_first = a_in.ndim == 1
+            m, v = (b_in, a_in) if vec_first else (a_in, b_in)
+            if not (m.flags.c_contiguous or m.flags.f_contiguous):
+                m = np.ascontiguousarray(m)
+            return _C.matvec(m, np.ascontiguousarray(v), vec_first)
         a, b, is_float = _float_pair("matmul", a_in, b_in)
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(
@@ -2510,6 +2564,20 @@ class MatMul(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
+        dt = a.dtype
+        if a.ndim + b.ndim == 3 and g.ndim == 1 and (dt is _F32 or dt is _F64) and g.dtype is dt:
+            # matrix-vector (forward's _C.matvec): the vector's gradient is another, the
+            # matrix's an outer product (no one-column GEMMs)
+            vec_first = a.ndim == 1
+            m, v = (b, a) if vec_first else (a, b)
+            gm = gv = None
+            if na if vec_first else nb:
+                if not (m.flags.c_contiguous or m.flags.f_contiguous):
+                    m = np.ascontiguousarray(m)
+                gv = _C.matvec(m, np.ascontiguousarray(g), not vec_first)
+            if nb if vec_first else na:
+                gm = np.multiply.outer(v, g) if vec_first else np.multiply.outer(g, v)
+            return (gv, gm) if vec_first else (gm, gv)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = g
@@ -2958,6 +3026,12 @@ def _where_side(x, dtype, shape) -> bool:
     return (type(x) is float or type(x) is int) and _kernel_scalar(x, dtype)
 
 
+def _c_laid(a: np.ndarray) -> bool:
+    """a is C-contiguous as torch lays it: an elementwise result of such operands needs no
+    _laid step."""
+    return a.flags.c_contiguous and (a.base is None or not _size1_strided(a))
+
+
 class Where(Function):
     @staticmethod
     def forward(ctx, cond, a, b):
@@ -3016,6 +3090,16 @@ def where(condition, a=None, b=None) -> Tensor:
             if c.base is not None or x.base is not None or y.base is not None:
                 out = _laid(out, (c, x, y))  # (see _laid)
             return _plain(out)
+        if (
+            c.dtype == np.bool_
+            and (x.dtype is _F32 or x.dtype is _F64)
+            and x.dtype is y.dtype
+            and c.shape == x.shape == y.shape
+            and _c_laid(c)
+            and _c_laid(x)
+            and _c_laid(y)
+        ):  # overhead37: the same in the graph: the node straight (C order, nothing to lay)
+            return Where.apply(c, a, b)
     if isinstance(condition, Tensor) and condition.data.dtype != np.bool_:
         raise BadDtype(
             "where expected condition to be a boolean tensor, but got a tensor with dtype "
@@ -3483,6 +3567,16 @@ def _int_total(out: Tensor, dtype) -> Tensor:
 def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     if keepdim.__class__ is not bool:
         _refuse_keepdim("sum", keepdim)
+    if dtype is None and type(x) is Tensor and x._requires_grad and _state.enabled:
+        # x.sum() and x.sum(d) in autograd (Tensor.sum's one path): the node straight
+        nd = x.data.ndim
+        if x.data.dtype.char in "fd":
+            if dim is None and not keepdim:
+                return Sum.apply(x, tuple(range(nd)), False)
+            if type(dim) is int and -nd <= dim < nd:
+                out = Sum.apply(x, (dim % nd,), keepdim)
+                out._ctx._named = "SumBackward1"  # (torch's sum(dim) node; named's body)
+                return out
     if dim is None and dtype is None and type(x) is Tensor and not keepdim:  # x.sum()
         a = x.data
         if a.size >= 1024 and a.dtype.char in "fd" and a.flags.c_contiguous and _outside_graph(x):
@@ -4611,6 +4705,8 @@ def _axis_select(shape, index):
         return None
     n, picked = shape[axis], index[axis]
     idx = np.ascontiguousarray(picked.reshape(-1), np.int64)
+    if idx.size and not _out_of_range(idx, False, n):  # (all in [0, n): the C scan, overhead37)
+        return axis, idx, shape[:axis] + picked.shape + shape[axis + 1 :]
     if idx.size and (idx.min() < -n or idx.max() >= n):
         if math.prod(shape):
             return None
@@ -4696,7 +4792,8 @@ def _pieces(a: np.ndarray, axis: int, sizes) -> list:
     more): split's outputs and cat's gradients."""
     pre, start, out = (slice(None),) * axis, 0, []
     for n in sizes:
-        out.append(a[pre + (slice(start, start + n),)])
+        # (axis 0: a[i:j], without the key tuple)
+        out.append(a[start : start + n] if not axis else a[pre + (slice(start, start + n),)])
         start += n
     return out
 
@@ -4926,13 +5023,9 @@ def _outside_views(pieces, x: Tensor) -> tuple:
     if x._requires_grad:  # (grad mode off: the pieces still require grad, as torch's)
         for t in out:
             _function.no_grad_view(t, (x,))
-    else:
-        for t in out:
-            _function.mark_view(t, x)
-        if _state.enabled:  # (torch's in grad mode: a write with a graph value is refused,
-            # and its use after a write and requires_grad_())
-            for t in out:
-                t._chained_view = _function.MULTI_VIEW
+    else:  # (torch's in grad mode: a write with a graph value is refused, and its use
+        # after a write and requires_grad_())
+        _function.mark_views(out, x, _function.MULTI_VIEW if _state.enabled else None)
     return out
 
 
@@ -4980,6 +5073,18 @@ def masked_fill(x, mask, value) -> Tensor:
             and m.flags.c_contiguous
         ):
             return _plain(_where(m, float(_fill_value(value, a.dtype)), a))
+    if (
+        type(x) is Tensor
+        and type(mask) is Tensor
+        and (type(value) is float or type(value) is int)
+        and (x.data.dtype is _F32 or x.data.dtype is _F64)
+        and mask.data.dtype == np.bool_
+        and mask.data.shape == x.data.shape
+        and _c_laid(x.data)
+        and _c_laid(mask.data)
+    ):  # overhead37: the same call in the graph, where()'s node straight (~6 us less)
+        node = Where.apply(mask.data, _fill_value(value, x.data.dtype), x)
+        return named(node, "MaskedFillBackward0")
     mask = np.asarray(_data(mask))
     if mask.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be bool, got {mask.dtype}")
@@ -7069,10 +7174,7 @@ def _scatter_add_kernel(x, axis, index, src):
     try:
         _C.gather_backward(np.ascontiguousarray(src), index, axis, x.shape[axis], out=out)
     except IndexError:  # (scatter_add's words)
-        n = x.shape[axis]
-        raise IndexError(
-            f"scatter_add: index out of range [0, {n}) for dim {axis} of shape {x.shape}"
-        ) from None
+        raise _scatter_range_error("scatter_add", x.shape, axis, index) from None
     return out
 
 
@@ -7090,8 +7192,29 @@ def _index_add_kernel(x, axis, index, src):
 
 def _same_dtype(op, x, src):
     if isinstance(src, Tensor | np.ndarray) and src.dtype != x.dtype:
-        raise TypeError(f"{op}: self ({x.dtype}) and source ({src.dtype}) dtypes must match")
+        raise BadDtype(  # (torch: RuntimeError, "Expected self.dtype to be equal to src.dtype")
+            f"{op}: self ({x.dtype}) and source ({src.dtype}) dtypes must match"
+        )
     return src
+
+
+class _OutOfBounds(BadShapeOrValue, IndexError):
+    """scatter's index out of range: torch's RuntimeError, and the IndexError ember raised."""
+
+
+def _scatter_range_error(op, shape, dim, index) -> _OutOfBounds:
+    """The error for an index of scatter / scatter_add with a value outside dim's range of
+    ``shape``, in ember's words and torch's (the first bad value, as torch names it)."""
+    axis = dim % len(shape) if shape else 0
+    n = shape[axis] if shape else 1
+    i = np.asarray(_data(index)).ravel()
+    bad = i[(i < 0) | (i >= n)]
+    words = (
+        f" (index {bad[0]} is out of bounds for dimension {axis} with size {n})" if bad.size else ""
+    )
+    return _OutOfBounds(
+        f"{op}: index out of range [0, {n}) for dim {dim} of shape {tuple(shape)}{words}"
+    )
 
 
 def _scatter_key(op, x, dim, index, src=None, check_range=True):
@@ -7107,6 +7230,12 @@ def _scatter_index(op, x, dim, index, src=None, check_range=True):
     """(axis, index as int64) after PyTorch's checks of scatter's arguments (the range of its
     values too, unless the caller's kernel checks it)."""
     axis = _dim(dim, x.ndim, op)
+    dt = getattr(_data(index), "dtype", None)
+    if dt is not None and dt != _I64 and dt != _I32:  # (torch: RuntimeError, BadDtype's family)
+        raise BadDtype(
+            f"{op}: index must be an integer tensor of int64 or int32 (as torch: Expected dtype "
+            f"int32/int64 for index), got {dt}"
+        )
     index = _int_array(index, op, int32=True)
     # (torch's RuntimeErrors; a 0-d src of a 1-D index was NumPy's "too many indices" IndexError)
     if index.ndim != x.ndim:
@@ -7127,7 +7256,7 @@ def _scatter_index(op, x, dim, index, src=None, check_range=True):
         raise BadShapeOrValue(f"{op}: index {index.shape} is larger than src {src.shape}")
     n = x.shape[axis] if x.ndim else 1
     if check_range and index.size and (index.min() < 0 or index.max() >= n):
-        raise IndexError(f"{op}: index out of range [0, {n}) for dim {dim} of shape {x.shape}")
+        raise _scatter_range_error(op, x.shape, dim, index)
     return axis, index
 
 
@@ -7227,10 +7356,7 @@ def _kernel_scatter(x, dim, index, src):
             _ScatterPut.apply(x, _scatter_src(src, shape), key, idx, axis), "ScatterBackward0"
         )
     except IndexError:  # (the general path's words)
-        n = a.shape[axis]
-        raise IndexError(
-            f"scatter: index out of range [0, {n}) for dim {dim} of shape {x.shape}"
-        ) from None
+        raise _scatter_range_error("scatter", a.shape, dim, idx) from None
 
 
 def _straight_scatter(x, dim, index, src, out=None):
@@ -7274,10 +7400,7 @@ def _straight_scatter(x, dim, index, src, out=None):
     try:
         _C.scatter(out, s, np.ascontiguousarray(i, np.int64), axis)
     except IndexError:  # (the general path's words)
-        n = a.shape[axis]
-        raise IndexError(
-            f"scatter: index out of range [0, {n}) for dim {dim} of shape {x.shape}"
-        ) from None
+        raise _scatter_range_error("scatter", a.shape, dim, i) from None
     return x if out is a else Tensor._make(out, False, None, 0)
 
 
@@ -8277,7 +8400,8 @@ def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
     go = _straight_add(x, dim, index, src)
     if go is not None and x._ctx is None and d.flags.c_contiguous and d.flags.writeable:
         _, axis, idx, s = go
-        if (
+        # (x, index and src of one shape, most calls, tested first)
+        if idx.shape == s.shape == d.shape or (
             idx.ndim == d.ndim == s.ndim
             and idx.shape[:axis] + idx.shape[axis + 1 :] == d.shape[:axis] + d.shape[axis + 1 :]
             and builtins.all(k <= n for k, n in zip(idx.shape, s.shape))
@@ -8290,9 +8414,7 @@ def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
                     # pybind11's keyword was ~0.3 us)
                     _C.gather_backward(np.ascontiguousarray(s), idx, axis, n, d)
                 except IndexError:  # (_scatter_index's words)
-                    raise IndexError(
-                        f"scatter_add: index out of range [0, {n}) for dim {dim} of shape {x.shape}"
-                    ) from None
+                    raise _scatter_range_error("scatter_add", d.shape, dim, idx) from None
                 return x
     if isinstance(src, Tensor) and d.dtype.char in "fd" and d.ndim and d.flags.c_contiguous:
         _same_dtype("scatter_add", x, src)
@@ -8311,9 +8433,7 @@ def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
             try:  # (the kernel checks every index before it writes)
                 _C.gather_backward(np.ascontiguousarray(s), idx, axis, n, d)
             except IndexError:  # (_scatter_index's words)
-                raise IndexError(
-                    f"scatter_add: index out of range [0, {n}) for dim {dim} of shape {x.shape}"
-                ) from None
+                raise _scatter_range_error("scatter_add", d.shape, dim, idx) from None
             return x
     return _scatter_add_copy(x, dim, index, src)
 
@@ -10054,8 +10174,27 @@ def index_copy_(x: Tensor, dim: int, index, source) -> Tensor:
         and x.data.flags.writeable
     ):
         _refuse_overlap("index_copy_", x, (index, source))
-        if source.data.dtype is not x.data.dtype:
+        d, s = x.data, source.data
+        if s.dtype is not d.dtype:
             _same_dtype("index_copy", x, source)
+        i = index.data if type(index) is Tensor else None
+        nd = d.ndim
+        if (
+            i is not None
+            and i.dtype is _I64
+            and i.ndim == 1
+            and type(dim) is int
+            and -nd <= dim < nd
+            and d.flags.c_contiguous
+            and s.shape == d.shape[: dim % nd] + i.shape + d.shape[dim % nd + 1 :]
+        ):
+            # overhead37: the slices copied by _C.index_copy (~3 us of NumPy's fancy
+            # assignment and _along's checks less); a bad index: _along's words below
+            try:
+                _C.index_copy(d, np.ascontiguousarray(s), np.ascontiguousarray(i), dim % nd)
+                return x
+            except IndexError:
+                pass
         key = _along("index_copy", x, dim, index, source)
         x.data[key] = source.data
         return x

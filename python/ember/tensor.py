@@ -1607,23 +1607,6 @@ class Tensor:
     def sum(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
         if axis is not None or keepdims is not None:
             dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
-        elif (
-            dtype is None
-            and self._requires_grad
-            and _function._state.enabled
-            and type(self) is Tensor
-            and self._data.dtype.char in "fd"
-            and type(keepdim) is bool
-        ):
-            # overhead36: x.sum() and x.sum(d) in autograd, ops.sum's node for them straight
-            # (~0.5-1 us of its tests before it)
-            nd = self._data.ndim
-            if dim is None and not keepdim:
-                return _ops.Sum.apply(self, tuple(range(nd)), False)
-            if type(dim) is int and -nd <= dim < nd:
-                out = _ops.Sum.apply(self, (dim % nd,), keepdim)
-                out._ctx._named = "SumBackward1"  # (torch's sum(dim) node, as ops.sum names it)
-                return out
         return _ops.sum(self, dim, keepdim, dtype=dtype)
 
     def mean(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
@@ -1783,10 +1766,13 @@ class Tensor:
                 return Tensor._make(out, False, None, 0)
             except IndexError:
                 pass
+        if type(index) is tuple and (out := _column_select(self, index)) is not None:
+            return out
         if type(index) is tuple or type(index) is slice:
             _ops.positive_steps(index)
-            if type(index) is tuple and (out := _ops.basic_view(self, index)) is not None:
-                return out  # (x[:, j] outside the graph: speed only)
+            key = index if type(index) is tuple else (index,)  # (x[1:3]: x[(1:3,)], overhead37)
+            if (out := _ops.basic_view(self, key)) is not None:
+                return out  # (x[:, j], x[1:3] outside the graph: speed only)
         split = _split_int_index(index) if type(index) is tuple else None
         if split is not None:
             out = _ops.getitem(_ops.getitem(self, split[0]), split[1])
@@ -2179,6 +2165,34 @@ def _autograd_state():
 
 
 _BOOL_KEY_VALUES = (Tensor, int, float, complex, np.number)  # what torch writes at a bool key
+
+
+def _column_select(x, index):
+    """x[:, i] (full slices around one 1-D int64 index Tensor, i within x's dim) outside the
+    graph: the index_select kernel GetItem.forward calls, straight (its index checks and the
+    generic apply were ~11 us of a 32x32 call, NumPy's x[:, i] ~1.4). x C-contiguous without
+    size-1 dims: torch's result is then C order (_index_laid's dense case). Else None."""
+    if len(index) < 2 or not _ops._outside_graph(x):
+        return None
+    a = x._data
+    if not (a.flags.c_contiguous and len(index) <= a.ndim and a.dtype.char in _ops._SELECT_CHARS):
+        return None
+    axis = None
+    for d, p in enumerate(index):
+        if type(p) is Tensor and axis is None:
+            axis = d
+        elif type(p) is not slice or p != _ops._FULL:
+            return None
+    if axis is None:
+        return None
+    i = index[axis]._data
+    if i.dtype is not _ops._I64 or i.ndim != 1 or not i.flags.c_contiguous or 1 in a.shape:
+        return None
+    try:
+        out = _C.index_select(a, i, axis)
+    except IndexError:  # (negative or out of range: the generic path's steps and words)
+        return None
+    return Tensor._make(out, False, None, 0)
 
 
 def _split_int_index(index: tuple):

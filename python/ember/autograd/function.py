@@ -373,6 +373,48 @@ def mark_view(out, src) -> None:
         views[:] = [w for w in views if w() is not None]
 
 
+def mark_views(outs, src, over=None) -> None:
+    """mark_view(o, src) for each of ``outs``, the pieces of src's array a multi-output view
+    op made (split, chunk, unbind), src's share of the work once (a 32x32 chunk(4) spent ~1.3
+    us in four mark_view calls); ``over``, when given, their _chained_view instead."""
+    d = src.data if type(src) is Tensor else None
+    db = d.base if d is not None else None
+    for o in outs:
+        b = o.data.base
+        if b is None or not (b is d or (db is not None and b is db)):  # (mark_view's cases)
+            for t in outs:
+                mark_view(t, src)
+                if over is not None:
+                    t._chained_view = over
+            return
+    mark, root = None, src
+    if db is not None:  # (as mark_view: a view of a view links to its root)
+        try:
+            root = src._view_of
+        except AttributeError:
+            pass
+        else:
+            mark = src._chained_view
+    if _grad_off and not _state.enabled and (mark is None or mark[0] is not _MADE_IN[1]):
+        mark = _PLAIN_MARKS[bool(_open_blocks[0]) and _state.inference]
+    if over is not None:
+        mark = over
+    made = _graph_writes
+    for o in outs:
+        o._chained_view, o._view_of, o._made_at = mark, root, made
+    refs = [_ref(o) for o in outs]
+    try:
+        views = root._views
+    except AttributeError:
+        root._views = refs
+        return
+    n0 = len(views)
+    views += refs
+    n = len(views)
+    if n >= 64 and n.bit_length() > n0.bit_length():  # (mark_view's pruning, at 2**k)
+        views[:] = [w for w in views if w() is not None]
+
+
 def views_follow(base, on: bool = True) -> None:
     """``base`` was just made to require grad (``on``) or not (requires_grad_(False),
     detach_()): its live views made outside the graph (``_views``) follow it, as torch's do
@@ -1194,73 +1236,10 @@ class Function:
                         no_grad_view(Tensor._make(o, False, None, 0), parents) for o in out
                     )
                 return no_grad_view(Tensor._make(out, False, None, 0), parents)
-            if isinstance(out, tuple):
-                res = tuple(Tensor._make(o, False, None, 0) for o in out)
-                for o in res:
-                    mark_view(o, a)
-                return res
-            res = Tensor._make(out, False, None, 0)
-            if res.data.base is not None:  # (a view of the first argument: x[0], x.unfold)
-                mark_view(res, a)
-            return res
-        ctx.parents = parents
-        if _inference_made:  # (a global tested per recorded op; the scan once one exists)
-            _refuse_inference_saved(args, getattr(ctx, "saved_tensors", ()))
-        if _graph_writes:  # (else the class default, 0)
-            if _no_grad_views_made or _multi_written:
-                for p in parents:
-                    if p is not None:
-                        rebased_no_grad_view(p)
-            if _moved_at:  # a view whose base was written in the graph since: rebuilt
-                for p in parents:
-                    if (
-                        p is not None
-                        and p._ctx is not None
-                        and p._ctx._epoch < _moved_at
-                        and p.data.base is not None
-                    ):
-                        _regenerate(p)
-            ctx._epoch = _graph_writes
-        if _anomaly.enabled:  # (detect_anomaly: where the op was called, for backward's errors)
-            import traceback
+            return _unrecorded(out, a)
+        return _recorded(cls, ctx, args, parents, out)
 
-            ctx._fw_stack = traceback.format_stack()[:-2]
-        ctx._order = next(_creation_order)
-        chained = chained_mark(parents, out) if _no_grad_views_made else None
-        if type(out) is np.ndarray:  # one array, most ops: Tensor._make inlined
-            res = _new(Tensor)
-            # (the slot itself: ``.data =`` is the checked set_data, whose checks a fresh
-            # output needs none of: ~0.3 us of every recorded op)
-            res._data, res._grad, res._requires_grad, res._ctx, res._idx = out, None, True, ctx, 0
-            if chained is not None:
-                res._chained_view = chained
-            if out.dtype.kind != "c":
-                if _fw_level is not None:
-                    _forward_ad._propagate(ctx, res)
-                return res
-            first = res
-        elif isinstance(out, tuple):
-            ctx._n_out = len(out)
-            ctx._out_meta = tuple((np.shape(o), np.result_type(o)) for o in out)
-            non_diff = getattr(ctx, "_non_diff", ())
-            res = tuple(
-                Tensor._make(o, i not in non_diff, ctx if i not in non_diff else None, i)
-                for i, o in enumerate(out)
-            )
-            first = res[0] if res else None
-        else:
-            first = res = Tensor._make(out, True, ctx, 0)
-        if chained is not None and type(out) is not np.ndarray:  # (split, unbind: each a view)
-            for t in res if isinstance(res, tuple) else (res,):
-                t._chained_view = chained
-        # a complex output: torch's conjugate gradient convention (ember/_complex.py)
-        if first is not None and first.data.dtype.kind == "c" and not cls._complex_native:
-            if not cls._tensor_api:
-                _complex.conj_grads(ctx, cls)
-        if _fw_level is not None:  # forward-mode AD: tangents in, a tangent out
-            _forward_ad._propagate(ctx, res)
-        return res
-
+    # ---- the node as PyTorch's graph objects show it (torch.autograd.graph.Node) -------------
     # ---- the node as PyTorch's graph objects show it (torch.autograd.graph.Node) -------------
     @property
     def name(self) -> str:
@@ -1318,6 +1297,97 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name.rpartition('::')[2]} object at {id(self):#x}>"
+
+
+def _unrecorded(out, a):
+    """Function.apply's results outside the graph (no input requires grad): plain Tensors,
+    each view of the first argument linked to it (x[0], x.unfold, chunk's pieces)."""
+    if isinstance(out, tuple):
+        res = tuple(Tensor._make(o, False, None, 0) for o in out)
+        for o in res:
+            mark_view(o, a)
+        return res
+    res = Tensor._make(out, False, None, 0)
+    if res.data.base is not None:  # (a view of the first argument: x[0], x.unfold)
+        mark_view(res, a)
+    return res
+
+
+def _recorded(cls, ctx, args, parents, out):
+    """Function.apply's node ctx, its forward run on ``args`` (``out``): into the graph, and
+    its output Tensor(s). (_C.fast_apply makes the common one itself: see _install_fast_apply.)"""
+    ctx.parents = parents
+    if _inference_made:  # (a global tested per recorded op; the scan once one exists)
+        _refuse_inference_saved(args, getattr(ctx, "saved_tensors", ()))
+    if _graph_writes:  # (else the class default, 0)
+        if _no_grad_views_made or _multi_written:
+            for p in parents:
+                if p is not None:
+                    rebased_no_grad_view(p)
+        if _moved_at:  # a view whose base was written in the graph since: rebuilt
+            for p in parents:
+                if (
+                    p is not None
+                    and p._ctx is not None
+                    and p._ctx._epoch < _moved_at
+                    and p.data.base is not None
+                ):
+                    _regenerate(p)
+        ctx._epoch = _graph_writes
+    if _anomaly.enabled:  # (detect_anomaly: where the op was called, for backward's errors)
+        import traceback
+
+        ctx._fw_stack = traceback.format_stack()[:-3]  # (less apply's and this frame)
+    ctx._order = next(_creation_order)
+    chained = chained_mark(parents, out) if _no_grad_views_made else None
+    if type(out) is np.ndarray:  # one array, most ops: Tensor._make inlined
+        res = _new(Tensor)
+        # (the slot itself: ``.data =`` is the checked set_data, whose checks a fresh
+        # output needs none of: ~0.3 us of every recorded op)
+        res._data, res._grad, res._requires_grad, res._ctx, res._idx = out, None, True, ctx, 0
+        if chained is not None:
+            res._chained_view = chained
+        if out.dtype.kind != "c":
+            if _fw_level is not None:
+                _forward_ad._propagate(ctx, res)
+            return res
+        first = res
+    elif isinstance(out, tuple):
+        ctx._n_out = len(out)
+        ctx._out_meta = tuple((np.shape(o), np.result_type(o)) for o in out)
+        non_diff = getattr(ctx, "_non_diff", ())
+        res = tuple(
+            Tensor._make(o, i not in non_diff, ctx if i not in non_diff else None, i)
+            for i, o in enumerate(out)
+        )
+        first = res[0] if res else None
+    else:
+        first = res = Tensor._make(out, True, ctx, 0)
+    if chained is not None and type(out) is not np.ndarray:  # (split, unbind: each a view)
+        for t in res if isinstance(res, tuple) else (res,):
+            t._chained_view = chained
+    # a complex output: torch's conjugate gradient convention (ember/_complex.py)
+    if first is not None and first.data.dtype.kind == "c" and not cls._complex_native:
+        if not cls._tensor_api:
+            _complex.conj_grads(ctx, cls)
+    if _fw_level is not None:  # forward-mode AD: tangents in, a tangent out
+        _forward_ad._propagate(ctx, res)
+    return res
+
+
+def _install_fast_apply() -> None:
+    """Function.apply's common case in C (bind_fast.cpp's fast_apply: ~1.2 us of Python per
+    recorded op); the classmethod above is its path for everything else. Installed here, before
+    tensor.py and ops.py bind ``node.apply`` methods at import."""
+    from ember import _C  # (the module alone: tensor.py installs the methods fast_apply reads)
+
+    global _python_apply
+    _python_apply = Function.__dict__["apply"]
+    slow = _python_apply.__func__
+    Function.apply = classmethod(_C.make_fast_apply(slow, _recorded, _unrecorded, globals()))
+
+
+_install_fast_apply()
 
 
 class _Name(str):
