@@ -259,3 +259,12 @@ def test_sparse_negative_std_is_a_runtime_error_as_torch_normal():
         lambda: ember.nn.init.sparse_(ember.empty(4, 3), 0.5, std=-1.0),
         lambda: torch.nn.init.sparse_(torch.empty(4, 3), 0.5, std=-1.0),
     )
+
+
+def test_clip_grad_value_refuses_complex_gradients_as_torch():
+    def go(mod):
+        p = mod.tensor(np.ones(3) + 1j, requires_grad=True)
+        p.grad = mod.tensor(np.array([3 + 4j, 0.1 - 5j, -2 + 0.2j]))
+        mod.nn.utils.clip_grad_value_([p], 0.5)
+
+    _raises_like(lambda: go(ember), lambda: go(torch))
