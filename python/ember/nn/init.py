@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import warnings
 
 import numpy as np
@@ -158,9 +159,19 @@ def trunc_normal_(
 
 @_tensor_or_array
 def constant_(tensor, val: float) -> Tensor:
+    # torch's fill_: a number or a 0-d Tensor (a list, an array or None is a TypeError)
+    if isinstance(val, Tensor):
+        if val.ndim != 0:
+            raise BadShapeOrValue(
+                "fill_ only supports 0-dimension value tensor but got tensor with "
+                f"{val.ndim} dimensions."
+            )
+        val = val.item()
+    elif not isinstance(val, numbers.Number | np.generic):
+        raise TypeError(f"constant_: val must be a number or a 0-d Tensor, got {val!r}")
     try:
         return _fill(tensor, val)
-    except (OverflowError, ValueError):  # NaN, inf or out of range for an integer dtype
+    except (OverflowError, ValueError, TypeError):  # NaN, inf or complex into a real dtype...
         raise BadShapeOrValue(  # (torch: RuntimeError)
             f"constant_: value {val} cannot be converted to type {tensor.dtype} without overflow"
         ) from None
@@ -290,7 +301,7 @@ def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None) -> Tenso
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity}")
     if std < 0:
-        raise ValueError(f"sparse_: std must be >= 0, got {std}")
+        raise BadShapeOrValue(f"sparse_: std must be >= 0, got {std}")  # (torch: RuntimeError)
     rows, cols = tensor.shape
     g = _rng(tensor, "sparse_", generator)
     w = g.normal(0.0, std, (rows, cols))

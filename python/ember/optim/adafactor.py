@@ -91,11 +91,15 @@ class Adafactor(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, group: dict) -> None:
-        eps = group["eps"]
-        if not isinstance(eps, tuple | list) or len(eps) != 2:
+        lr, eps = group["lr"], group["eps"]
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not isinstance(eps, tuple | list):  # (torch fails indexing it: a TypeError)
+            raise TypeError(f"eps must be a pair (eps1, eps2), got {eps!r}")
+        if len(eps) != 2:
             raise ValueError(f"eps must be a pair (eps1, eps2), got {eps!r}")
         checks = (
-            (0.0 <= group["lr"], "Learning rate should be >= 0", group["lr"]),
+            (0.0 <= lr, "Learning rate should be >= 0", lr),
             (0.0 >= group["beta2_decay"], "beta2_decay should be <= 0", group["beta2_decay"]),
             (eps[0] is None or 0.0 <= eps[0], "epsilon1 should be >= 0", eps[0]),
             (0.0 <= eps[1], "epsilon2 should be >= 0", eps[1]),

@@ -94,7 +94,10 @@ class Adagrad(Optimizer):
             if not state:  # a parameter of a group added after __init__
                 self._init_state(group, p)
             t, acc = _advance(state, p, "sum")
-            clr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
+            lr = (
+                float(group["lr"]) if group.get("fused") else group["lr"]
+            )  # (fused: a double, as torch's)
+            clr = lr / (1 + (t - 1) * group["lr_decay"])
             # (positional: pybind11 matching keywords cost ~2 us a call, per parameter)
             _C.adagrad_step(
                 p.data,

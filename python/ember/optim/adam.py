@@ -128,13 +128,16 @@ class Adam(Optimizer):
                 names = ("exp_avg", "exp_avg_sq", *(("max_exp_avg_sq",) * amsgrad))
                 wd0 = float(group["weight_decay"])
                 decoupled = bool(group["decoupled_weight_decay"])
-                tensor_betas = isinstance(beta1, Tensor)
+                fused = bool(group.get("fused"))  # (torch's fused kernel reads Tensors as doubles)
+                tensor_betas = isinstance(beta1, Tensor) and not fused
                 if not tensor_betas:
                     fb1, fb2 = float(beta1), float(beta2)
                 eps, maximize = float(group["eps"]), bool(group["maximize"])
             state = self.state[p]
             t, m, v, *vmax = _advance(state, p, *names)
             lr, wd = group["lr"], wd0
+            if fused:
+                lr = float(lr)
             if tensor_betas:  # torch's rounding of Tensor betas, op by op
                 _adam_tensor_betas(p.data, m, v, vmax[0] if amsgrad else None, g, group, t)
                 continue

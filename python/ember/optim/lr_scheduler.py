@@ -512,6 +512,23 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self._last_lr = _lrs(self.optimizer)
 
 
+def _check_members(cls: str, schedulers, optimizer) -> None:
+    """SequentialLR's and ChainedScheduler's schedulers: each one with ``optimizer``, as torch."""
+    for i, s in enumerate(schedulers):
+        if not hasattr(s, "optimizer"):
+            raise TypeError(f"{cls} at index {i} should have `optimizer` as its attribute.")
+        if isinstance(s, ReduceLROnPlateau):
+            raise ValueError(
+                f"{cls} does not support ReduceLROnPlateau (scheduler {i}): its step() needs "
+                "a metric"
+            )
+        if s.optimizer is not optimizer:
+            raise ValueError(
+                f"{cls} expects all schedulers to belong to the same optimizer, but scheduler "
+                f"{i} ({type(s).__name__}) has another one"
+            )
+
+
 class SequentialLR(LRScheduler):
     """Runs ``schedulers[i]`` between ``milestones[i-1]`` and ``milestones[i]`` (e.g. a LinearLR
     warm-up, then a cosine decay)."""
@@ -520,17 +537,7 @@ class SequentialLR(LRScheduler):
         _check_optimizer(optimizer)
         if len(schedulers) < 1:
             raise ValueError("SequentialLR expects at least one scheduler, but got none.")
-        for i, s in enumerate(schedulers):
-            if isinstance(s, ReduceLROnPlateau):
-                raise ValueError(
-                    f"SequentialLR does not support ReduceLROnPlateau (scheduler {i}): its "
-                    "step() needs a metric"
-                )
-            if getattr(s, "optimizer", None) is not optimizer:
-                raise ValueError(
-                    f"SequentialLR expects all schedulers to belong to the same optimizer, but "
-                    f"scheduler {i} ({type(s).__name__}) has another one"
-                )
+        _check_members("SequentialLR", schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(
                 "SequentialLR expects one more scheduler than milestones, got "
@@ -578,11 +585,7 @@ class ChainedScheduler(LRScheduler):
         if len(schedulers) < 1:
             raise ValueError("ChainedScheduler expects at least one scheduler, but got none.")
         optimizer = optimizer or schedulers[0].optimizer
-        for i, s in enumerate(schedulers):
-            if isinstance(s, ReduceLROnPlateau):
-                raise ValueError(f"ChainedScheduler does not support ReduceLROnPlateau ({i})")
-            if getattr(s, "optimizer", None) is not optimizer:
-                raise ValueError(f"ChainedScheduler: scheduler {i} has another optimizer")
+        _check_members("ChainedScheduler", schedulers, optimizer)
         self._schedulers = list(schedulers)
         self.optimizer = optimizer
         self._last_lr = _lrs(optimizer)

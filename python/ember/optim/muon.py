@@ -118,7 +118,7 @@ class Muon(Optimizer):
             )
         if len(tuple(group["ns_coefficients"])) != 3:
             raise ValueError("Coefficients must be a tuple of exactly 3 values")
-        if not 0 <= int(group["ns_steps"]) < 100:
+        if int(group["ns_steps"]) >= 100:  # (fewer than 1: no iteration, as torch's range)
             raise ValueError("Number of steps must be less than 100 for computational efficiency")
 
     def add_param_group(self, param_group: dict) -> None:

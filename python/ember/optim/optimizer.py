@@ -40,6 +40,14 @@ def _check_implementation_flags(foreach, capturable, differentiable, fused) -> N
         )
 
 
+def _check_fused_group(group: dict) -> None:
+    for p in group["params"]:
+        if p.grad is not None and p.data.dtype.kind == "c":
+            raise RuntimeError(
+                f"`fused=True` requires all the params to be floating point Tensors, got {p.dtype}"
+            )
+
+
 # hooks run around every optimiser's step (register_optimizer_step_pre_hook / _post_hook)
 _global_step_pre_hooks: OrderedDict = OrderedDict()
 _global_step_post_hooks: OrderedDict = OrderedDict()
@@ -269,6 +277,8 @@ class Optimizer:
         by group: the loop every ``step()`` runs."""
         state_of = self.state.get
         for group in self.param_groups:
+            if group.get("fused"):  # (torch's check of the group, before its step)
+                _check_fused_group(group)
             for p in group["params"]:
                 grad = p.grad
                 if grad is None:

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from ember import _C, _lowp
+from ember.nn.functional import _NoKernel
 from ember.tensor import Tensor
 
 
@@ -178,5 +179,8 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     clip_value = float(clip_value)
     if clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
-    for g in _grads(parameters):
+    grads = _grads(parameters)
+    if any(g.dtype.kind == "c" for g in grads):  # (np.clip would order complex numbers)
+        raise _NoKernel("clip_grad_value_: clamp is not supported for complex types")
+    for g in grads:
         np.clip(g, -clip_value, clip_value, out=g)

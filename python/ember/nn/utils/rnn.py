@@ -216,8 +216,8 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False, enforce_sort
     x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
     lens = _lengths(lengths, op, floats=True)
     batch_first = _flag(batch_first, op, "batch_first")
-    if x.ndim < 2:
-        raise ValueError(f"{op}: input must have at least 2 dims, got shape {x.shape}")
+    if x.ndim < 2:  # (torch: dim 1 out of range, an IndexError)
+        raise IndexError(f"{op}: input must have at least 2 dims, got shape {x.shape}")
     if batch_first:
         x = x.transpose(0, 1)
     t, n = x.shape[0], x.shape[1]

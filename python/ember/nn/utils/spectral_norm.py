@@ -67,8 +67,8 @@ class SpectralNorm:
                     f"Cannot register two spectral_norm hooks on the same parameter {name}"
                 )
         weight = module._parameters.get(name)
-        if weight is None:
-            raise ValueError(f"spectral_norm: {type(module).__name__} has no parameter {name!r}")
+        if weight is None:  # (torch indexes module._parameters: a KeyError)
+            raise KeyError(f"spectral_norm: {type(module).__name__} has no parameter {name!r}")
         fn = SpectralNorm(name, n_power_iterations, dim, eps)
         h, w = _matrix(weight.data, dim).shape
         rng = _global_rng()

@@ -47,8 +47,9 @@ class WeightNorm:
                     f"Cannot register two weight_norm hooks on the same parameter {name}"
                 )
         weight = module._parameters.get(name)
-        if weight is None:
-            raise ValueError(f"weight_norm: {type(module).__name__} has no parameter {name!r}")
+        if weight is None:  # (torch: getattr's AttributeError, else _parameters' KeyError)
+            err = KeyError if hasattr(module, name) else AttributeError
+            raise err(f"weight_norm: {type(module).__name__} has no parameter {name!r}")
         fn = WeightNorm(name, dim)
         g = norm_except_dim(weight, 2, fn.dim)  # a bad dim raises before the module changes
         del module._parameters[name]
