@@ -6486,8 +6486,8 @@ def unfold(x, dimension: int, size: int, step: int) -> Tensor:
         raise ValueError(f"unfold: step ({step}) must be positive and size ({size}) non-negative")
     if size > n:
         raise ValueError(f"unfold: size {size} exceeds dim {dimension} of size {n}")
-    if x.ndim == 0:
-        return reshape(x, (1,))
+    if x.ndim == 0:  # (torch: one window of size 0 or 1)
+        return narrow(reshape(x, (1,)), 0, 0, size)
     return Unfold.apply(x, axis, size, step)
 
 
