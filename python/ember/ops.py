@@ -4147,8 +4147,8 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     nd, shape = d.ndim, d.shape
     s = _axes(start_dim, nd, "flatten")[0]
     e = _axes(end_dim, nd, "flatten")[0]
-    if s > e:
-        raise ValueError("flatten: start_dim cannot come after end_dim")
+    if s > e:  # (torch's RuntimeError)
+        raise BadShapeOrValue(f"flatten: start_dim {start_dim} cannot come after end_dim {end_dim}")
     if s == e:  # nothing to merge: x itself, as torch's (x.flatten() is x for a 1-d x)
         return x
     shape = shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :]
@@ -4232,12 +4232,12 @@ def expand(x, shape) -> Tensor:
     shape = _shape_arg(shape, "expand", one_inferred=False)  # -1 keeps any existing dim
     lead = len(shape) - x.ndim
     if lead < 0 or -1 in shape[:lead]:  # a new leading dim has no size to keep
-        raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}")
+        raise BadShapeOrValue(f"expand: cannot expand shape {x.shape} to {shape}")
     full = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
     try:
         return Expand.apply(x, full)
-    except ValueError:
-        raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}") from None
+    except ValueError:  # (torch's RuntimeError)
+        raise BadShapeOrValue(f"expand: cannot expand shape {x.shape} to {shape}") from None
 
 
 # ---- indexing -----------------------------------------------------------------------------
@@ -6487,7 +6487,8 @@ def unfold(x, dimension: int, size: int, step: int) -> Tensor:
     if size > n:
         raise ValueError(f"unfold: size {size} exceeds dim {dimension} of size {n}")
     if x.ndim == 0:  # (torch: one window of size 0 or 1)
-        return narrow(reshape(x, (1,)), 0, 0, size)
+        out = narrow(reshape(x, (1,)), 0, 0, size)
+        return out if out._ctx is None else named(out, "UnfoldBackward0")
     return Unfold.apply(x, axis, size, step)
 
 
