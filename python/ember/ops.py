@@ -3245,6 +3245,16 @@ def _index_dim(d, op: str, what: str = "dim") -> int:
     return _int64(d)
 
 
+def _tname(v) -> str:
+    """A value's type as torch's argument errors name it (numpy.int64, Tensor, NoneType)."""
+    t = type(v)
+    return (
+        t.__name__
+        if t.__module__ in ("builtins", "ember.tensor")
+        else f"{t.__module__}.{t.__name__}"
+    )
+
+
 def _int64(n: int) -> int:
     """n, refused as torch's ValueError when it does not fit an int64 (2**63 is not read as
     an out-of-range dim, nor a shift, size or count that computes)."""
@@ -4155,10 +4165,14 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return _view(_reshape_node(x, shape), x, shape)
 
 
-def squeeze(x, dim=None) -> Tensor:
+def squeeze(x, dim=_NO_DIM) -> Tensor:
     x = _tensor_operand(x)
     node = Squeeze
-    if dim is None:
+    if dim is None or (type(dim) is Tensor and dim.ndim):  # (torch: an int or ints, given)
+        raise TypeError(
+            f"squeeze(): argument 'dim' must be int or tuple of ints, not {_tname(dim)}"
+        )
+    if dim is _NO_DIM:
         shape = tuple(s for s in x.shape if s != 1)
     elif isinstance(dim, tuple | list) and not dim:  # no dims named: none squeezed (torch)
         shape, node = x.shape, SqueezeDims
@@ -5931,8 +5945,11 @@ class Flip(Function):
 def flip(x, dims) -> Tensor:
     """Reverse the order along dims (torch.flip): a copy, as torch's."""
     x = _tensor_operand(x)
-    if dims is None:  # (torch's dims is a tuple of ints: None is not "every dim")
-        raise TypeError("flip(): argument 'dims' must be tuple of ints, not NoneType")
+    if not isinstance(dims, list | tuple):  # (torch's dims is a tuple of ints: not None, not
+        # one int, x.flip(1)'s varargs excepted)
+        raise TypeError(
+            f"flip(): argument 'dims' (position 2) must be tuple of ints, not {_tname(dims)}"
+        )
     # (dims=[] flips nothing, as torch's: not _axes' "every dim" of a reduction)
     axes = () if isinstance(dims, list | tuple) and not dims else _axes(dims, x.ndim, "flip")
     if _outside_graph(x):
@@ -6755,7 +6772,10 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
         raise BadShapeOrValue(  # (torch's class)
             f"rot90: needs 2 dims and a tensor of >= 2 dims, got {dims}, {x.shape}"
         )
-    d0, d1 = (_dim(d, x.ndim, "rot90") for d in dims)
+    # (dims is torch's int list: a one-element integer tensor is a dim there)
+    d0, d1 = (
+        _dim(_list_dim(d, "rot90") if type(d) is Tensor else d, x.ndim, "rot90") for d in dims
+    )
     if d0 == d1:
         raise BadShapeOrValue(f"rot90: dims {tuple(dims)} must differ")
     k = _index_dim(k, "rot90", "k") % 4  # (True is not one turn)
@@ -6764,22 +6784,22 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
     if k == 2:
         return flip(x, (d0, d1))
     if k == 1:
-        return transpose(flip(x, d1), d0, d1)
-    return flip(transpose(x, d0, d1), d1)
+        return transpose(flip(x, (d1,)), d0, d1)
+    return flip(transpose(x, d0, d1), (d1,))
 
 
 def fliplr(x) -> Tensor:
     x = _tensor_operand(x)
     if x.ndim < 2:
         raise BadShapeOrValue(f"fliplr: input must have >= 2 dims, got shape {x.shape}")
-    return flip(x, 1)
+    return flip(x, (1,))
 
 
 def flipud(x) -> Tensor:
     x = _tensor_operand(x)
     if x.ndim < 1:
         raise BadShapeOrValue("flipud: input must have >= 1 dim, got a 0-d tensor")
-    return flip(x, 0)
+    return flip(x, (0,))
 
 
 def _exact_sum(counts: np.ndarray) -> int:
@@ -7819,6 +7839,8 @@ def argwhere(x) -> Tensor:
 
 
 def count_nonzero(x, dim=None) -> Tensor:
+    if type(dim) is Tensor and dim.ndim:  # (torch: an int or ints; [1] is neither)
+        raise TypeError("count_nonzero(): argument 'dim' must be int or tuple of ints, not Tensor")
     a = np.asarray(_data(x))
     return Tensor(
         np.asarray(np.count_nonzero(a, axis=_axes(dim, a.ndim, "count_nonzero")), np.int64)
@@ -8841,7 +8863,7 @@ class CumProd(Function):
             # j >= i by where, not a 0/1 product (inf * 0 = NaN)
             runs = where(Tensor(np.triu(np.ones((n, n), bool))), cumprod(copies, -1), 0.0)
             return movedim((runs * unsqueeze(gm, -2)).sum(-1), -1, a), None
-        return flip(cumsum(flip(g * _graph.output(ctx, y0), a), a), a) / x, None
+        return flip(cumsum(flip(g * _graph.output(ctx, y0), (a,)), a), (a,)) / x, None
 
 
 # cumprod's recorded gradient through zeros holds n^2 products per line: refused beyond this
@@ -10239,7 +10261,8 @@ def _varargs_dims(fn):
     def method(self, *dims, **kwargs):
         if not dims:
             return fn(self, **kwargs)
-        return fn(self, dims[0] if len(dims) == 1 else dims, **kwargs)
+        one = len(dims) == 1 and isinstance(dims[0], list | tuple)  # x.flip((1, 2))
+        return fn(self, dims[0] if one else dims, **kwargs)
 
     method.__name__, method.__doc__ = fn.__name__, fn.__doc__
     return method
@@ -10282,6 +10305,16 @@ for _name in ("unsafe_chunk", "unsafe_split", "unsafe_split_with_sizes", "triang
     setattr(Tensor, _name, globals()[_name])
 Tensor.as_strided_ = _as_strided_
 Tensor.flip = _varargs_dims(flip)
+
+
+def _count_nonzero_method(self, dim=None):
+    # (torch's method takes a one-element integer tensor as the dim; its function does not)
+    return count_nonzero(self, _list_dim(dim, "count_nonzero") if type(dim) is Tensor else dim)
+
+
+_count_nonzero_method.__name__ = "count_nonzero"
+_count_nonzero_method.__doc__ = count_nonzero.__doc__
+Tensor.count_nonzero = _count_nonzero_method
 Tensor.tile = _varargs_dims(tile)
 # index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
 Tensor.index_put_ = _in_place("index_put_", index_put, no_overlap=True)

@@ -600,7 +600,13 @@ class Tensor:
             for i in range(d.ndim - 1, -1, -1):
                 strides[i], step = step, step * max(d.shape[i], 1)
             strides = tuple(strides)
-        return strides if dim is None else strides[dim]
+        if dim is None:
+            return strides
+        if isinstance(dim, bool) or (type(dim) is Tensor and (dim.ndim or dim.dtype == np.bool_)):
+            raise TypeError(
+                f"stride(): argument 'dim' (position 1) must be int, not {type(dim).__name__}"
+            )
+        return strides[dim]
 
     def data_ptr(self) -> int:
         return self.data.ctypes.data
@@ -1732,7 +1738,9 @@ class Tensor:
     # (squeeze and unsqueeze take NumPy's axis= themselves: the wrapper other dim-taking
     # methods get would add a tenth to these cheap views)
     def squeeze(self, dim=_NO_DIM, *, axis=None):
-        dim = _given_dim(dim, axis, "squeeze")  # (x.squeeze(None) is refused, as torch's)
+        _given_dim(dim, axis, "squeeze")  # (x.squeeze(None) is refused, as torch's)
+        if type(dim) is Tensor:  # (torch's method takes a one-element integer tensor)
+            dim = _ops._list_dim(dim, "squeeze")
         return _ops.squeeze(self, dim if axis is None else axis)
 
     def unsqueeze(self, dim: int | None = None, *, axis=None):
