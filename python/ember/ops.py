@@ -4042,7 +4042,7 @@ def _view(fn, x, arg) -> Tensor:
         if d.base is not None and 1 in y.shape and fn is not Unsqueeze:
             y = _strides.viewed(y, d)
         return _outside_view(y, x)
-    return _outside_view(d.transpose(arg), x)
+    return _outside_view((d if d.size else _strides.laid(d)).transpose(arg), x)
 
 
 def _outside_view(a: np.ndarray, x) -> Tensor:
@@ -4097,7 +4097,7 @@ class Permute(Function):
     @staticmethod
     def forward(ctx, x, dims):
         ctx.dims = dims
-        return x.transpose(dims)
+        return (x if x.size else _strides.laid(x)).transpose(dims)
 
     @staticmethod
     def backward(ctx, g):
@@ -4173,14 +4173,23 @@ def squeeze(x, dim=_NO_DIM) -> Tensor:
             f"squeeze(): argument 'dim' must be int or tuple of ints, not {_tname(dim)}"
         )
     if dim is _NO_DIM:
-        shape = tuple(s for s in x.shape if s != 1)
+        axes = range(x.ndim)
     elif isinstance(dim, tuple | list) and not dim:  # no dims named: none squeezed (torch)
-        shape, node = x.shape, SqueezeDims
+        axes, node = (), SqueezeDims
     else:
         axes = _axes(dim, x.ndim, "squeeze")
-        shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
         node = SqueezeDims if isinstance(dim, tuple | list) else SqueezeDim
-    return node.apply(x, shape)
+    kept = [i for i, s in enumerate(x.shape) if not (i in axes and s == 1)]
+    out = node.apply(x, tuple(x.shape[i] for i in kept))
+    d = out.data
+    if d.ndim and (not d.size or 1 in d.shape):
+        # torch keeps the other dims' strides; NumPy's reshape lays an empty array anew and
+        # may rewrite a kept size-1 dim's stride
+        st = x.stride()
+        want = tuple(st[i] * d.itemsize for i in kept)
+        if d.strides != want and (d.size or any(want)):
+            out.data = np.lib.stride_tricks.as_strided(d, strides=want, writeable=d.flags.writeable)
+    return out
 
 
 def unsqueeze(x, dim: int) -> Tensor:
@@ -4210,6 +4219,11 @@ class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
+        if 0 in shape:  # (NumPy's all-zero strides: torch's from x's, as below)
+            lx = _strides.laid(x)
+            st = _strides._expanded(x.shape, _strides._elem_strides(lx), shape)
+            want = tuple(s * x.itemsize for s in st)
+            return np.lib.stride_tricks.as_strided(lx, shape, want, writeable=False)
         y = np.broadcast_to(x, shape)
         if 1 in shape:
             # NumPy gives every size-1 dim stride 0, torch only the expanded ones: a kept
@@ -6472,7 +6486,8 @@ def select(x, dim: int, index: int) -> Tensor:
 
 
 def ravel(x) -> Tensor:
-    return reshape(x, (-1,))
+    """x's elements in C order, one dim: torch's contiguous().view(-1) (never a strided view)."""
+    return reshape(_tensor_operand(x).contiguous(), (-1,))
 
 
 def unflatten(x, dim: int, sizes) -> Tensor:
@@ -6517,7 +6532,9 @@ class Unfold(Function):
         ctx.meta = (x.shape, axis, size, step)
         # a view, no copy, as torch's; writable where the windows do not overlap
         writable = step >= size and x.flags.writeable
-        windows = np.lib.stride_tricks.sliding_window_view(x, size, axis, writeable=writable)
+        windows = np.lib.stride_tricks.sliding_window_view(
+            x if x.size else _strides.laid(x), size, axis, writeable=writable
+        )
         return windows[(slice(None),) * axis + (slice(None, None, step),)]
 
     @staticmethod
@@ -7897,7 +7914,13 @@ class Diagonal(Function):
     @staticmethod
     def forward(ctx, x, offset, d1, d2):
         ctx.meta = (x.shape, offset, d1, d2)
-        d = np.diagonal(x, offset, d1, d2)  # a view, as torch's: x.diagonal().zero_() writes x
+        # a view, as torch's: x.diagonal().zero_() writes x
+        d = np.diagonal(x if x.size else _strides.laid(x), offset, d1, d2)
+        if not d.size and offset:  # (torch moves an empty diagonal's start by no offset)
+            w = x.flags.writeable
+            return np.lib.stride_tricks.as_strided(
+                _strides.laid(x), d.shape, d.strides, writeable=w
+            )
         d.flags.writeable = x.flags.writeable  # (NumPy makes it read-only by default)
         return d
 
@@ -10319,6 +10342,16 @@ Tensor.tile = _varargs_dims(tile)
 # index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
 Tensor.index_put_ = _in_place("index_put_", index_put, no_overlap=True)
 Tensor.mH = property(adjoint)  # real tensors: the conjugate transpose is the transpose
-Tensor.H = property(lambda x: conj(transpose(x, 0, 1) if x.ndim == 2 else t(x)))
+
+
+def _h(x) -> Tensor:
+    if x.ndim not in (0, 2):  # (torch's RuntimeError; a 0-d tensor is its own transpose)
+        raise BadShapeOrValue(
+            f"tensor.H is only supported on matrices (2-D tensors). Got {x.ndim}-D tensor."
+        )
+    return conj(transpose(x, 0, 1) if x.ndim == 2 else x)
+
+
+Tensor.H = property(_h)
 
 from ember import linalg as _linalg  # noqa: E402  (linalg builds on these ops)

@@ -1714,6 +1714,8 @@ class Tensor:
     def permute(self, *order, dims=None):  # (dims=: torch's keyword)
         if len(order) == 1 and not isinstance(order[0], int | np.integer):
             order = order[0]  # x.permute((1, 0)), and x.permute(0) of a 1-D x as torch
+        elif not order and dims is None:  # (torch's TypeError, even for a 0-d x)
+            raise TypeError('permute() missing 1 required positional arguments: "dims"')
         return _ops.permute(self, order if dims is None else dims)
 
     @property
@@ -1727,7 +1729,7 @@ class Tensor:
 
     def t(self):
         if self.data.ndim > 2:
-            raise ValueError(f"t() expects a tensor with <= 2 dims, got shape {self.shape}")
+            raise BadShapeOrValue(f"t() expects a tensor with <= 2 dims, got shape {self.shape}")
         if self.data.ndim == 2:  # the common case, without permute's checks
             return _ops._view(_ops._T, self, (1, 0))
         return _ops._view(_ops._T, self, tuple(range(self.data.ndim - 1, -1, -1)))
