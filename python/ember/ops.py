@@ -5670,7 +5670,7 @@ def prod(x, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Tensor:
         _axes(dim, x.ndim, "prod")
         return _int_total(Prod.apply(x, None, False), dtype)
     axis = _axis(dim, x.ndim, "prod")
-    return _int_total(Prod.apply(x, axis, keepdim), dtype)
+    return named(_int_total(Prod.apply(x, axis, keepdim), dtype), "ProdBackward1")
 
 
 def _scan(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
@@ -6770,7 +6770,8 @@ def roll(x, shifts, dims=None) -> Tensor:
             return Tensor._make(
                 _roll_values(a.reshape(-1), shifts, (0,)).reshape(a.shape), False, None, 0
             )
-        return reshape(Roll.apply(reshape(x, (-1,)), shifts, (0,)), x.shape)
+        # (torch's node is RollBackward0 for the flat roll too)
+        return named(reshape(Roll.apply(reshape(x, (-1,)), shifts, (0,)), x.shape), "RollBackward0")
     dims = (dims,) if isinstance(dims, int | np.integer | Tensor) else tuple(dims)
     dims = tuple(d if type(d) is not Tensor else _list_dim(d, "roll") for d in dims)
     if len(shifts) != len(dims):
@@ -7986,7 +7987,8 @@ def diag(x, diagonal: int = 0) -> Tensor:
     if x.ndim == 1:
         return diag_embed(x, diagonal, 0, 1)
     if x.ndim == 2:
-        return clone(Diagonal.apply(x, int(diagonal), 0, 1))  # a copy, as torch.diag
+        # a copy, as torch.diag (its node's name in torch 2.13)
+        return named(clone(Diagonal.apply(x, int(diagonal), 0, 1)), "DiagonalBackward0_copy")
     raise BadShapeOrValue(f"diag: supports 1-D or 2-D tensors, got shape {x.shape}")
 
 
@@ -8001,7 +8003,7 @@ def trace(x) -> Tensor:
         raise ValueError(f"trace: expected a 2-D tensor, got shape {x.shape}")
     if x.data.dtype == np.bool_:  # (torch: "trace" not implemented for 'Bool'; sum counts)
         raise TypeError("trace: not implemented for bool tensors")
-    return sum(Diagonal.apply(x, 0, 0, 1))
+    return named(sum(Diagonal.apply(x, 0, 0, 1)), "TraceBackward0")
 
 
 def fill_diagonal_(x: Tensor, fill_value, wrap: bool = False) -> Tensor:
@@ -9192,7 +9194,8 @@ def kron(a, b) -> Tensor:
     # counters of their own, so a write into a or b after the forward is not refused and
     # backward reads the new values; the same here (the product's operands own no memory)
     ai.data, bi.data = _own_owner(ai.data), _own_owner(bi.data)
-    return reshape(ai * bi, tuple(p * q for p, q in zip(sa, sb)))
+    out = reshape(ai * bi, tuple(p * q for p, q in zip(sa, sb)))
+    return named(out, "UnsafeViewBackward0")  # (torch's node: a view of its product's copy)
 
 
 def _own_owner(a: np.ndarray) -> np.ndarray:
@@ -9578,20 +9581,21 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
         sq1 = unsqueeze(sum(x1 * x1, -1), -1)
         sq2 = unsqueeze(sum(x2 * x2, -1), -2)
         d2 = clamp(sq1 + sq2 - 2 * matmul(x1, transpose(x2, -2, -1)), 0)
-        return Elementwise.apply(d2, *_root(2))  # gradient 0 at distance 0, as PyTorch
+        # gradient 0 at distance 0, as PyTorch
+        return named(Elementwise.apply(d2, *_root(2)), "CdistBackward0")
     d = unsqueeze(x1, -2) - unsqueeze(x2, -3)
     n = _linalg.vector_norm(d, p, -1)
     if p == 0:  # PyTorch's cdist backward gives the count a zero gradient (its norm's: none)
         count = n.data.copy()
         count[np.isnan(d.data).any(-1)] = np.nan  # (NaN, not counted as differing: PyTorch's)
-        return where(np.ones(n.shape, bool), Tensor(count), sum(d, -1))
-    return n
+        n = where(np.ones(n.shape, bool), Tensor(count), sum(d, -1))
+    return named(n, "CdistBackward0")
 
 
 def dist(a, b, p: float = 2) -> Tensor:
     """The p-norm of a - b."""
     _tensors_only("dist", a, b)
-    return _linalg.vector_norm(sub(a, b), p)
+    return named(_linalg.vector_norm(sub(a, b), p), "DistBackward0")
 
 
 def renorm(x, p: float, dim: int, maxnorm: float) -> Tensor:
