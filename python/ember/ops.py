@@ -8021,10 +8021,10 @@ def meshgrid(*tensors, indexing: str = "ij") -> tuple:
     if len(tensors) == 1 and isinstance(tensors[0], list | tuple):
         tensors = tensors[0]
     if indexing not in ("ij", "xy"):
-        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+        raise BadShapeOrValue(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     ts = [_tensor_operand(t) for t in tensors]
     if builtins.any(t.ndim > 1 for t in ts):
-        raise ValueError(f"meshgrid: expects 0-D or 1-D tensors, got {[t.shape for t in ts]}")
+        raise BadShapeOrValue(f"meshgrid: expects 0-D or 1-D tensors, got {[t.shape for t in ts]}")
     if indexing == "xy" and len(ts) > 1:
         ts[0], ts[1] = ts[1], ts[0]
     shape = tuple(t.numel() for t in ts)
@@ -8118,12 +8118,12 @@ def bincount(x, weights=None, minlength: int = 0) -> Tensor:
     """Count of each value in a 1-D non-negative integer tensor (weighted sums with weights)."""
     a = _int_array(x, "bincount")
     if a.ndim != 1 or (a.size and a.min() < 0):
-        raise ValueError(f"bincount: input must be 1-D and non-negative, got shape {a.shape}")
+        raise BadShapeOrValue(f"bincount: input must be 1-D and non-negative, got shape {a.shape}")
     if weights is None:
         return Tensor(np.bincount(a, minlength=minlength).astype(np.int64))
     w = np.asarray(_data(weights))
     if w.shape != a.shape:
-        raise ValueError(f"bincount: weights {w.shape} must match input {a.shape}")
+        raise BadShapeOrValue(f"bincount: weights {w.shape} must match input {a.shape}")
     # float32 weights sum in float32; all others (float16 too) in float64, as torch's
     dt = np.float32 if w.dtype == np.float32 else np.float64
     return Tensor(np.bincount(a, w, minlength).astype(dt))
@@ -8134,10 +8134,12 @@ def histc(x, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
     entries outside are ignored."""
     a = np.asarray(_data(x))
     if not _lowp.is_float(a.dtype):
-        raise TypeError(f"histc: expected a floating point tensor, got {a.dtype}")
+        raise BadDtype(f"histc: expected a floating point tensor, got {a.dtype}")
     bins = _index_dim(bins, "histc", "bins")  # (torch's TypeError for a bool or float)
     if bins <= 0 or min > max:
-        raise ValueError(f"histc: bins ({bins}) must be positive and min ({min}) <= max ({max})")
+        raise BadShapeOrValue(
+            f"histc: bins ({bins}) must be positive and min ({min}) <= max ({max})"
+        )
     lo, hi = float(min), float(max)
     given = lo != hi  # (a range of the caller's, not the data's widened by 1)
     if lo == hi and a.size:
@@ -8175,7 +8177,7 @@ def searchsorted(
     (side='right' / right=True: after equal values)."""
     _tensors_only("searchsorted", sorted_sequence, names=("sorted_sequence",))
     if isinstance(input, list | tuple):  # (a number is torch's Scalar overload; no sequence)
-        raise TypeError(
+        raise BadDtype(
             f"searchsorted(): argument 'input' must be Tensor, not {type(input).__name__}"
         )
     seq = np.asarray(_data(sorted_sequence))
@@ -8184,10 +8186,10 @@ def searchsorted(
     # tensor takes a uint8 sequence's dtype (-1 wraps to 255), a float one makes both float
     dt = result_type(seq, input if isinstance(input, Tensor | int | float) else v)
     if dt == np.bool_:  # (a bool tensor against numbers compares as numbers, as in torch)
-        raise TypeError("searchsorted: not implemented for bool tensors")
+        raise BadDtype("searchsorted: not implemented for bool tensors")
     seq, v = seq.astype(dt, copy=False), v.astype(dt, copy=False)
     if side is not None and side not in ("left", "right") or (side == "left" and right):
-        raise ValueError("searchsorted: side must be 'left' or 'right' (and agree with right)")
+        raise BadShapeOrValue("searchsorted: side must be 'left' or 'right' (and agree with right)")
     side = side or ("right" if right else "left")
     srt = None if sorter is None else _int_array(sorter, "searchsorted")
     if seq.dtype.kind == "f" and seq.size and np.isnan(seq).any():
@@ -8196,7 +8198,7 @@ def searchsorted(
         out = np.searchsorted(seq, v, side, srt)
     else:
         if v.shape[:-1] != seq.shape[:-1]:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"searchsorted: leading dims of sorted_sequence {seq.shape} and "
                 f"input {v.shape} must match"
             )
@@ -8241,7 +8243,7 @@ def _nan_sequence_bound(seq: np.ndarray, v: np.ndarray, right: bool, srt) -> np.
 def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False) -> Tensor:  # noqa: A002
     """Index of the bucket of each value given sorted 1-D boundaries (right: b[i-1] <= x < b[i])."""
     if np.ndim(_data(boundaries)) != 1:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"bucketize: boundaries must be 1-D, got shape {_shape(_data(boundaries))}"
         )
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
@@ -9650,7 +9652,9 @@ def block_diag(*tensors) -> Tensor:
     """The tensors (0-D, 1-D as a row, or 2-D) as blocks along the diagonal of a zero matrix."""
     ts = _promote_list([_tensor_operand(t) for t in tensors])
     if builtins.any(t.ndim > 2 for t in ts):
-        raise ValueError(f"block_diag: expects tensors of <= 2 dims, got {[t.shape for t in ts]}")
+        raise BadShapeOrValue(
+            f"block_diag: expects tensors of <= 2 dims, got {[t.shape for t in ts]}"
+        )
     ts = [reshape(t, (1, -1)) if t.ndim < 2 else t for t in ts]
     dtype = np.result_type(*(t.dtype for t in ts)) if ts else np.float32
     rows, cols = builtins.sum(t.shape[0] for t in ts), builtins.sum(t.shape[1] for t in ts)
@@ -9669,7 +9673,9 @@ def combinations(x, r: int = 2, with_replacement: bool = False) -> Tensor:
 
     x = _tensor_operand(x)
     if x.ndim != 1 or r < 0:
-        raise ValueError(f"combinations: expects a 1-D tensor and r >= 0, got {x.shape}, r={r}")
+        raise BadShapeOrValue(
+            f"combinations: expects a 1-D tensor and r >= 0, got {x.shape}, r={r}"
+        )
     pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
     if r == 0:
         return Tensor(np.zeros((0,), x.dtype))
@@ -9720,10 +9726,10 @@ def vander(x, N=None, increasing: bool = False) -> Tensor:
     """Columns x^(N-1), ..., x^0 (or increasing powers) of a 1-D tensor."""
     x = _tensor_operand(x)
     if x.ndim != 1:
-        raise ValueError(f"vander: expects a 1-D tensor, got shape {x.shape}")
+        raise BadShapeOrValue(f"vander: expects a 1-D tensor, got shape {x.shape}")
     N = x.shape[0] if N is None else N
     if N < 0:
-        raise ValueError(f"vander: N must be non-negative, got {N}")
+        raise BadShapeOrValue(f"vander: N must be non-negative, got {N}")
     x = x.long() if x.dtype == np.bool_ else x
     n = x.shape[0]
     base = cat(
@@ -9882,7 +9888,7 @@ def histogram(x, bins=100, *, range=None, weight=None, density: bool = False) ->
     """Counts (or weighted sums, or a density) in bins: a count or the edges (torch.histogram)."""
     a = np.asarray(_data(x))
     if not _lowp.is_float(a.dtype):
-        raise TypeError(f"histogram: expected a floating point tensor, got {a.dtype}")
+        raise BadDtype(f"histogram: expected a floating point tensor, got {a.dtype}")
     edges = _data(bins) if isinstance(bins, Tensor) else bins
     w = None if weight is None else np.asarray(_data(weight))
     hist, out_edges = np.histogram(a, edges, range, density=density, weights=w)
@@ -9897,9 +9903,9 @@ def histogramdd(input, bins=10, *, range=None, weight=None, density: bool = Fals
     (torch.histogramdd): (hist, [edges along each dim])."""
     a = np.asarray(_data(input))
     if not _lowp.is_float(a.dtype):
-        raise TypeError(f"histogramdd: expected a floating point tensor, got {a.dtype}")
+        raise BadDtype(f"histogramdd: expected a floating point tensor, got {a.dtype}")
     if a.ndim < 1:
-        raise ValueError(f"histogramdd: input must have at least one dim, got shape {a.shape}")
+        raise BadShapeOrValue(f"histogramdd: input must have at least one dim, got shape {a.shape}")
     points = a.reshape(-1, a.shape[-1])
     if isinstance(bins, list | tuple) and bins and isinstance(bins[0], Tensor):
         bins = [np.asarray(_data(b)) for b in bins]

@@ -205,6 +205,12 @@ def _is_dtype(a) -> bool:
 _FLOAT_OF_GRAD_WARNED = [False]  # float() of a tensor requiring grad warned once (as torch)
 
 
+_T_DEPRECATED = (
+    "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is "
+    "deprecated and it will throw an error in a future release. Consider `x.mT` to transpose "
+    "batches of matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the "
+    "dimensions of a tensor."
+)
 _NO_DIM = object()  # x.max()'s dim left out (an explicit None is refused, as torch's)
 
 
@@ -1721,7 +1727,10 @@ class Tensor:
     @property
     def T(self):  # noqa: N802 (PyTorch's name)
         # all dims reversed is always a permutation: permute's checks (~2 us) have nothing to do
-        return _ops._view(_ops.Permute, self, tuple(range(self.data.ndim - 1, -1, -1)))
+        nd = self.data.ndim
+        if nd != 2:  # (torch's deprecation, as its own words)
+            warnings.warn(_T_DEPRECATED, UserWarning, stacklevel=2)
+        return _ops._view(_ops.Permute, self, tuple(range(nd - 1, -1, -1)))
 
     @property
     def mT(self):  # noqa: N802
