@@ -6941,7 +6941,9 @@ def _dir_split(name: str, dim: int, min_dims: int):
         indices_or_sections = _split_spec(name, indices_or_sections, sections, indices, None)
         x = _tensor_operand(x)
         if x.ndim < min_dims:
-            raise ValueError(f"{name}: needs a tensor of >= {min_dims} dims, got shape {x.shape}")
+            raise BadShapeOrValue(  # (torch's RuntimeError)
+                f"{name}: needs a tensor of >= {min_dims} dims, got shape {x.shape}"
+            )
         axis = dim if x.ndim > 1 else 0
         if isinstance(indices_or_sections, int | np.integer):
             if indices_or_sections <= 0 or x.shape[axis] % indices_or_sections:
@@ -7977,7 +7979,7 @@ def diag_embed(x, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """Matrices (in dims dim1, dim2 of the result) whose offset diagonal is x's last dim."""
     x = _tensor_operand(x)
     if x.ndim < 1:
-        raise ValueError("diag_embed: input must have >= 1 dim")
+        raise IndexError("diag_embed: input must have >= 1 dim (dim1 -2 is out of range)")
     return DiagEmbed.apply(x, int(offset), *_two_dims("diag_embed", x.ndim + 1, dim1, dim2))
 
 

@@ -680,11 +680,15 @@ class Tensor:
 
     def sum_to_size(self, *sizes, size=None):
         """Sum this tensor down to ``size`` (which must expand to its shape), with gradients."""
+        if not sizes and size is None:  # (torch's TypeError)
+            raise TypeError('sum_to_size() missing 1 required positional arguments: "size"')
         size = sizes or (size,)  # (size=: torch's keyword)
         size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], tuple | list) else size
         lead = self.ndim - len(size)
         if lead < 0 or any(s != 1 and s != n for s, n in zip(size, self.shape[lead:])):
-            raise ValueError(f"sum_to_size: size {size} is not expandable to shape {self.shape}")
+            raise BadShapeOrValue(  # (torch's RuntimeError)
+                f"sum_to_size: size {size} is not expandable to shape {self.shape}"
+            )
         dims = tuple(range(lead)) + tuple(
             lead + i for i, s in enumerate(size) if s == 1 and self.shape[lead + i] != 1
         )
