@@ -169,6 +169,21 @@ DIMS = {
     "x.expand(3, 2)": lambda L: L.ones(2, 3).expand(3, 2),
     "unfold(0-d, 0, 0, 1)": lambda L: L.tensor(2.0).unfold(0, 0, 1),
     "unfold(0-d, 0, 1, 1)": lambda L: L.tensor(2.0).unfold(0, 1, 1),
+    # the probe's error families (torch's RuntimeError where ember said ValueError/TypeError)
+    "combinations(0-d)": lambda L: L.combinations(L.tensor(1.0)),
+    "vander(2-d)": lambda L: L.vander(L.ones(2, 2)),
+    "histc(int)": lambda L: L.histc(L.tensor([1, 2])),
+    "histogram(int)": lambda L: L.histogram(L.tensor([1, 2])),
+    "histc(bins=0)": lambda L: L.histc(L.tensor([1.0, 2.0]), bins=0),
+    "meshgrid(2-d)": lambda L: L.meshgrid(L.ones(2, 2), indexing="ij"),
+    "bincount(2-d)": lambda L: L.bincount(L.tensor([[1, 2]])),
+    "bucketize(b 2-d)": lambda L: L.bucketize(L.tensor([1.0]), L.ones(2, 2)),
+    "block_diag(3-d)": lambda L: L.block_diag(L.ones(1, 1, 1)),
+    "dsplit(2-d)": lambda L: L.dsplit(L.zeros(2, 2), 2),
+    "hsplit(0-d)": lambda L: L.hsplit(L.tensor(1.0), 1),
+    "diag_embed(0-d)": lambda L: L.diag_embed(L.tensor(1.0)),
+    "x.sum_to_size()": lambda L: L.zeros(3).sum_to_size(),
+    "x.sum_to_size(5)": lambda L: L.zeros(2, 3).sum_to_size(5),
 }
 
 
