@@ -4172,20 +4172,21 @@ def squeeze(x, dim=_NO_DIM) -> Tensor:
         raise TypeError(
             f"squeeze(): argument 'dim' must be int or tuple of ints, not {_tname(dim)}"
         )
+    shape = x.data.shape
     if dim is _NO_DIM:
-        axes = range(x.ndim)
+        kept = [i for i, s in enumerate(shape) if s != 1]
     elif isinstance(dim, tuple | list) and not dim:  # no dims named: none squeezed (torch)
-        axes, node = (), SqueezeDims
+        kept, node = range(len(shape)), SqueezeDims
     else:
-        axes = _axes(dim, x.ndim, "squeeze")
+        axes = _axes(dim, len(shape), "squeeze")
+        kept = [i for i, s in enumerate(shape) if s != 1 or i not in axes]
         node = SqueezeDims if isinstance(dim, tuple | list) else SqueezeDim
-    kept = [i for i, s in enumerate(x.shape) if not (i in axes and s == 1)]
-    out = node.apply(x, tuple(x.shape[i] for i in kept))
-    d = out.data
-    if d.ndim and (not d.size or 1 in d.shape):
+    new = tuple([shape[i] for i in kept])
+    out = node.apply(x, new)
+    if 1 in new or 0 in new:
         # torch keeps the other dims' strides; NumPy's reshape lays an empty array anew and
         # may rewrite a kept size-1 dim's stride
-        st = x.stride()
+        d, st = out.data, x.stride()
         want = tuple(st[i] * d.itemsize for i in kept)
         if d.strides != want and (d.size or any(want)):
             out.data = np.lib.stride_tricks.as_strided(d, strides=want, writeable=d.flags.writeable)
