@@ -184,6 +184,13 @@ DIMS = {
     "diag_embed(0-d)": lambda L: L.diag_embed(L.tensor(1.0)),
     "x.sum_to_size()": lambda L: L.zeros(3).sum_to_size(),
     "x.sum_to_size(5)": lambda L: L.zeros(2, 3).sum_to_size(5),
+    "mean(int)": lambda L: L.mean(L.tensor([1, 2])),
+    "std(bool)": lambda L: L.std(L.tensor([True, False])),
+    "var(int, 0)": lambda L: L.var(L.tensor([1, 2]), 0),
+    "norm(int)": lambda L: L.norm(L.tensor([1, 2])),
+    "quantile(int)": lambda L: L.quantile(L.tensor([1, 2]), 0.5),
+    "quantile(q=2)": lambda L: L.quantile(L.tensor([1.0, 2.0]), 2.0),
+    "logcumsumexp(int)": lambda L: L.logcumsumexp(L.tensor([1, 2]), 0),
 }
 
 

@@ -3576,7 +3576,7 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         return out
     x = _as_dtype(x, dtype)
     if x.data.dtype.kind not in "fc" and x.data.dtype != _lowp.bfloat16:
-        raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
+        raise BadDtype(f"mean: input dtype should be floating point, got {x.dtype}")
     out = Mean.apply(x, _axes(dim, x.ndim, "mean"), keepdim)
     return out if dim is None else named(out, "MeanBackward1")
 
@@ -3649,7 +3649,7 @@ def _var(op, x, dim, unbiased, keepdim, correction):
         v = v + Var.apply(imag(x), axes, keepdim, correction, False)
         return sqrt(v) if op == "std" else v
     if not _lowp.is_float(x.data.dtype):
-        raise TypeError(f"{op}: input dtype should be floating point, got {x.dtype}")
+        raise BadDtype(f"{op}: input dtype should be floating point, got {x.dtype}")
     axes = _axes(dim, x.ndim, op)
     if _outside_graph(x):
         y = Var.forward(Var.__new__(Var), x.data, axes, keepdim, correction, op == "std")
@@ -5755,7 +5755,7 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     if x.data.dtype.kind == "c":  # of complex entries: the norm of their moduli
         x = abs(x)
     if not _lowp.is_float(x.data.dtype):
-        raise TypeError(f"norm: input dtype should be floating point, got {x.dtype}")
+        raise BadDtype(f"norm: input dtype should be floating point, got {x.dtype}")
     if not (p is None or isinstance(p, str | int | float | np.number)):  # (== compared a tensor)
         raise TypeError(f"norm: p must be a number or a str, got {type(p).__name__}")
     if p == "fro" or p is None:
@@ -8683,7 +8683,7 @@ _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
     x = _tensor_operand(x)
     if not _lowp.is_float(x.data.dtype):
-        raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
+        raise BadDtype(f"{op}: input must be float32 or float64, got {x.dtype}")
     _lowp.refuse(op, x.data.dtype)
     if isinstance(q, Tensor) and q.dtype != x.dtype:
         raise TypeError(f"{op}: q tensor must have the input's dtype {x.dtype}, got {q.dtype}")
@@ -8691,7 +8691,7 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
         raise IndexError(f"{op}: input tensor must be non-empty, got shape {x.shape}")
     qa = np.asarray(_data(q), x.dtype)
     if qa.ndim > 1 or not np.all((qa >= 0) & (qa <= 1)):  # (a NaN q fails too)
-        raise ValueError(f"{op}: q must be a scalar or 1-D with values in [0, 1], got {q}")
+        raise BadShapeOrValue(f"{op}: q must be a scalar or 1-D with values in [0, 1], got {q}")
     if interpolation not in _INTERPOLATIONS:
         raise ValueError(f"{op}: interpolation must be one of {_INTERPOLATIONS}")
     shape = x.shape
@@ -8957,7 +8957,7 @@ def logcumsumexp(x, dim: int) -> Tensor:
     """log(cumsum(exp(x))) along dim, without overflow."""
     x = _tensor_operand(x)
     if not _lowp.is_float(x.data.dtype):  # as PyTorch, which has no integer logcumsumexp
-        raise TypeError(f"logcumsumexp: input dtype should be floating point, got {x.dtype}")
+        raise BadDtype(f"logcumsumexp: input dtype should be floating point, got {x.dtype}")
     axis = _dim(dim, x.ndim, "logcumsumexp")
     return LogCumSumExp.apply(x, axis) if x.ndim else getitem(x, ...)
 
