@@ -27,11 +27,9 @@ def test_integer_ops_match_numpy_as_function_method_operator_and_in_place(name, 
     want = ref(A, B)
     np.testing.assert_array_equal(getattr(ember, name)(a, b).numpy(), want)
     np.testing.assert_array_equal(getattr(a, name)(b).numpy(), want)
-    if name in ("gcd", "lcm"):  # (torch's gcd / lcm take two Tensors: no Scalar overload)
-        with pytest.raises(TypeError, match="must be Tensor, not int"):
-            getattr(ember, name)(a, 2)
-    else:
-        np.testing.assert_array_equal(getattr(ember, name)(a, 2).numpy(), ref(A, 2))  # scalar
+    # a scalar (gcd / lcm, which torch takes Tensors only for, read it as the 0-d tensor: the
+    # design's Python-number inputs)
+    np.testing.assert_array_equal(getattr(ember, name)(a, 2).numpy(), ref(A, 2))
     if operator is not None:
         np.testing.assert_array_equal(operator(a, b).numpy(), want)
     c = ember.tensor(A.copy())
@@ -144,26 +142,36 @@ def test_against_torch():
     assert repr(ember.tensor([0.123456, 1.5])) == repr(torch.tensor([0.123456, 1.5]))
 
 
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda L: L.sin(2),
-        lambda L: L.sum([1, 2]),
-        lambda L: L.cumsum([1, 2], 0),
-        lambda L: L.clamp(-1.0, max=-2.0),
-        lambda L: L.clamp_max(0, 0.5),
-        lambda L: L.clone(-1.0),
-        lambda L: L.pow(10, 2),
-        lambda L: L.float_power(2, 3),
-        lambda L: L.remainder(7, 3),
-    ],
-)
-def test_python_numbers_as_the_input_are_refused_as_torch(call):
+@pytest.mark.parametrize("call", [lambda L: L.sum([1, 2]), lambda L: L.cumsum([1, 2], 0)])
+def test_lists_as_the_input_are_refused_as_torch(call):
     torch = pytest.importorskip("torch")
     with pytest.raises(TypeError):
         call(torch)
     with pytest.raises(TypeError, match="Tensor"):
         call(ember)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda L, T: L.sin(T(2)),
+        lambda L, T: L.clamp(T(-1.0), max=-2.0),
+        lambda L, T: L.clamp_max(T(0), 0.5),
+        lambda L, T: L.clone(T(-1.0)),
+        lambda L, T: L.pow(T(10), 2),
+        lambda L, T: L.float_power(T(2), 3),
+        lambda L, T: L.remainder(T(7), 3),
+    ],
+)
+def test_python_numbers_as_the_input_are_0d_tensors(call):
+    # (torch refuses them; design.md section 4 takes Python scalars as inputs: torch's result
+    # for torch.tensor(number))
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError):
+        call(torch, lambda v: v)
+    got, want = call(ember, lambda v: v), call(torch, torch.tensor)
+    assert got.shape == () and str(got.dtype) == str(want.dtype).removeprefix("torch.")
+    np.testing.assert_allclose(got.numpy(), want.numpy())
 
 
 @pytest.mark.parametrize(
@@ -203,10 +211,32 @@ def test_list_operands_are_refused_as_torch():
 @pytest.mark.parametrize(
     "method", ["expand_as", "view_as", "reshape_as", "type_as", "is_same_size"]
 )
-@pytest.mark.parametrize("other", [(2, 2), -1.0, "x", None])
+@pytest.mark.parametrize("other", [(2, 2), "x", None])
 def test_as_methods_need_a_tensor(method, other):
     with pytest.raises(TypeError, match=rf"{method}\(\): argument 'other' (\(position 1\) )?must"):
         getattr(ember.zeros(2, 2), method)(other)
+
+
+@pytest.mark.parametrize(
+    "method", ["expand_as", "view_as", "reshape_as", "type_as", "is_same_size"]
+)
+def test_as_methods_read_a_number_as_a_0d_tensor(method):
+    # (design.md section 4: the number is the 0-d tensor, and the method's own shape rules
+    # decide, as torch's for torch.tensor(-1.0))
+    torch = pytest.importorskip("torch")
+    try:
+        want, terr = getattr(torch.zeros(2, 2), method)(torch.tensor(-1.0)), None
+    except RuntimeError as e:
+        want, terr = None, e
+    if terr is not None:
+        with pytest.raises(RuntimeError):
+            getattr(ember.zeros(2, 2), method)(-1.0)
+        return
+    got = getattr(ember.zeros(2, 2), method)(-1.0)
+    if isinstance(want, bool):
+        assert got is want
+    else:
+        assert got.shape == tuple(want.shape) and got.dtype == ember.float32
 
 
 def test_sequence_modules_name_the_error_for_non_tensors():

@@ -144,7 +144,7 @@ def test_flip_strided_empty_and_1d(rng):
     e = ember.tensor(a)
     assert _bits_equal(e.t().flip(-1).numpy(), a.T[:, ::-1].copy())  # not C-contiguous
     assert _bits_equal(e[:, ::2].flip(-1).numpy(), a[:, ::2][:, ::-1].copy())
-    assert _bits_equal(ember.flip(ember.tensor(a[0]), 0).numpy(), a[0][::-1].copy())
+    assert _bits_equal(ember.flip(ember.tensor(a[0]), (0,)).numpy(), a[0][::-1].copy())
     for shape in ((0, 4), (4, 0), (0,)):
         z = ember.zeros(shape).flip(-1)
         assert z.shape == shape and z.dtype == np.float32

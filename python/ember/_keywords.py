@@ -130,8 +130,10 @@ airy_ai scaled_modified_bessel_k0 scaled_modified_bessel_k1 spherical_bessel_j0"
 # int", where its other parameters (add's other, where's x and y, clamp's min and max, ...) take
 # numbers too. Measured in torch 2.13 by putting a number in each tensor position of a call it
 # accepts (behave36; its table: tests/test_behave36.py). check_tensors() puts the check at the
-# function's boundary (install(), check_methods), so the ops themselves and ember's internal
-# calls (addr's logical_and with a bool) keep taking numbers.
+# function's boundary (install(), check_methods): design.md section 4 takes Python numbers and
+# NumPy scalars as inputs, so there a number becomes the 0-d Tensor torch.tensor(number) would
+# be (ember.exp(1.0), ember.pow(10, 2)), and lists, strings and other objects get torch's
+# TypeError; the ops themselves and ember's internal calls keep taking numbers as they do.
 TENSOR_ONLY = {
     "ember": {
         # a number as one of the two, not both ("a|b"; add, mul, sub and div take two)
@@ -345,42 +347,64 @@ def _tensor_type():
     return Tensor
 
 
-def _refuse(name: str, param: str, position: int, value) -> None:
-    """torch's TypeError for a non-Tensor where it takes a Tensor only (None, for an optional
-    one, and NumPy arrays, which ember reads as tensors, pass)."""
+_NUMBERS = (bool, int, float, complex, np.generic)
+
+
+def _operand(name: str, param: str, position: int, value, optional: bool = False):
+    """The value for a parameter torch takes a Tensor only at: Tensors, NumPy arrays (ember
+    reads them as tensors) and None for an ``optional`` one as given; a Python number or NumPy
+    scalar as a 0-d Tensor, what ember.tensor(number) makes (design.md section 4: inputs may be
+    Tensors, NumPy arrays or Python scalars); anything else (a list, a string) is torch's
+    TypeError."""
     from ember.tensor import Tensor
 
-    if value is None or isinstance(value, Tensor | np.ndarray):
-        return
+    if isinstance(value, Tensor | np.ndarray) or (value is None and optional):
+        return value
+    if isinstance(value, _NUMBERS):
+        return _as_tensor(value)
     raise TypeError(
         f"{name}(): argument '{param}' (position {position}) must be Tensor, "
         f"not {type(value).__name__}"
     )
 
 
-def _refuse_pair(name: str, a: str, b: str, va, vb) -> None:
-    """torch's TypeError for two numbers where it takes a number as one of two operands only
-    (torch.pow(2, 3), torch.xlogy(1, 2)): a Tensor (or NumPy array) must be one of them."""
-    if not any(isinstance(v, _tensor_type() | np.ndarray) for v in (va, vb)):
-        raise TypeError(
-            f"{name}(): expected a Tensor as '{a}' or '{b}', got {type(va).__name__} and "
-            f"{type(vb).__name__}"
-        )
+def _as_tensor(number):
+    from ember import tensor
+
+    return tensor(number)
 
 
-def _refuse_each(name: str, values) -> None:
-    """torch's TypeError for a non-Tensor among a ``*tensors`` parameter's values (or the one
-    list or tuple given for them)."""
+def _operand_pair(name: str, a: str, b: str, va, vb):
+    """``va`` for two operands of which torch takes a number as one only (torch.pow(2, 3)):
+    with no Tensor (or NumPy array) among them, a number ``va`` becomes the 0-d Tensor (the
+    design's scalar inputs), anything else is torch's TypeError."""
+    if any(isinstance(v, _tensor_type() | np.ndarray) for v in (va, vb)):
+        return va
+    if isinstance(va, _NUMBERS) and isinstance(vb, _NUMBERS):
+        return _as_tensor(va)
+    raise TypeError(
+        f"{name}(): expected a Tensor as '{a}' or '{b}', got {type(va).__name__} and "
+        f"{type(vb).__name__}"
+    )
+
+
+def _operands(name: str, values) -> tuple:
+    """The values of a ``*tensors`` parameter (or the one list or tuple given for them), each
+    number as a 0-d Tensor; torch's TypeError for a non-Tensor otherwise (numbers inside one
+    list or tuple too: that reads as data, which torch refuses there)."""
     from ember.tensor import Tensor
 
-    if len(values) == 1 and isinstance(values[0], list | tuple):
-        values = values[0]
-    for i, v in enumerate(values):
-        if not isinstance(v, Tensor | np.ndarray):
+    packed = len(values) == 1 and isinstance(values[0], list | tuple)
+    items = values[0] if packed else values
+    for i, v in enumerate(items):
+        if not isinstance(v, Tensor | np.ndarray) and (packed or not isinstance(v, _NUMBERS)):
             raise TypeError(
                 f"{name}(): expected Tensor as element {i} in argument 0, "
                 f"but got {type(v).__name__}"
             )
+    if packed:
+        return values
+    return tuple(v if isinstance(v, Tensor | np.ndarray) else _as_tensor(v) for v in values)
 
 
 def check_tensors(fn, names, method: bool = False, like=None):
@@ -395,14 +419,15 @@ def check_tensors(fn, names, method: bool = False, like=None):
     from ember.tensor import Tensor
 
     name = fn.__name__
-    ns = {"fn": fn, "_T": Tensor, "_refuse": _refuse, "_refuse_each": _refuse_each}
-    ns["_refuse_pair"] = _refuse_pair
+    ns = {"fn": fn, "_T": Tensor, "_operand": _operand, "_operands": _operands}
+    ns["_operand_pair"] = _operand_pair
     sig = list(inspect.signature(like or fn).parameters.values())
     params, forward, checks = [], [], []
     if [p.kind for p in sig] == [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD]:
         params, forward = ["*args", "**kwargs"], ["*args", "**kwargs"]
         checks.append(
-            f"if args and type(args[0]) is not _T: _refuse({name!r}, 'input', 1, args[0])"
+            "if args and type(args[0]) is not _T: "
+            f"args = (_operand({name!r}, 'input', 1, args[0]), *args[1:])"
         )
     else:
         star = slash = False
@@ -418,7 +443,7 @@ def check_tensors(fn, names, method: bool = False, like=None):
                 forward.append(f"*{n}")
                 star = True
                 if f"*{n}" in names:
-                    checks.append(f"_refuse_each({name!r}, {n})")
+                    checks.append(f"{n} = _operands({name!r}, {n})")
                 continue
             if p.kind is p.VAR_KEYWORD:
                 params.append(f"**{n}")
@@ -435,7 +460,10 @@ def check_tensors(fn, names, method: bool = False, like=None):
             forward.append(f"{n}={n}" if p.kind is p.KEYWORD_ONLY else n)
             if n in names:
                 pos = i + (0 if method else 1)
-                checks.append(f"if type({n}) is not _T: _refuse({name!r}, {n!r}, {pos}, {n})")
+                opt = ", True" if p.default is None else ""  # (None: not given)
+                checks.append(
+                    f"if type({n}) is not _T: {n} = _operand({name!r}, {n!r}, {pos}, {n}{opt})"
+                )
         if slash:
             params.append("/")
         for pair in (n.split("|") for n in names if "|" in n):  # a Tensor as one of the two
@@ -443,7 +471,7 @@ def check_tensors(fn, names, method: bool = False, like=None):
                 a, b = pair
                 checks.append(
                     f"if type({a}) is not _T and type({b}) is not _T: "
-                    f"_refuse_pair({name!r}, {a!r}, {b!r}, {a}, {b})"
+                    f"{a} = _operand_pair({name!r}, {a!r}, {b!r}, {a}, {b})"
                 )
     if len(checks) != len(names):  # the table is out of date: say so at import
         raise RuntimeError(f"_keywords.TENSOR_ONLY: {name}{tuple(params)} has no {names}")
@@ -660,7 +688,7 @@ def _direct(fn, general):
         return None
     npos, nkw = code.co_argcount, code.co_kwonlyargcount
     names = code.co_varnames[: npos + nkw]
-    if {"out", "axis", "keepdims", "fn", "general", "given", "_UNSET", "_T", "_refuse"} & set(
+    if {"out", "axis", "keepdims", "fn", "general", "given", "_UNSET", "_T", "_operand"} & set(
         names
     ):
         return None
@@ -670,7 +698,7 @@ def _direct(fn, general):
     checks = getattr(fn, "_tensor_checks", "")
     if checks:  # check_tensors' lines here, and fn the function they guard: one frame less
         ns.update(
-            fn=fn._tensor_inner, _T=_tensor_type(), _refuse=_refuse, _refuse_pair=_refuse_pair
+            fn=fn._tensor_inner, _T=_tensor_type(), _operand=_operand, _operand_pair=_operand_pair
         )
     params, forward = [], []
     for i, n in enumerate(names):

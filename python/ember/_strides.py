@@ -79,6 +79,17 @@ def _contiguous(shape) -> tuple:
     return tuple(out)
 
 
+def laid(a: np.ndarray) -> np.ndarray:
+    """``a`` with torch's strides stated when it is empty. NumPy gives an empty array all-zero
+    strides, which Tensor.stride reads as a fresh tensor's; a view of it (permute, diagonal,
+    expand) would then report its own fresh strides, where torch's follow the input's (an empty
+    (4, 0) tensor's t() has strides (1, 1), not (4, 1))."""
+    if a.size or not a.ndim or any(a.strides):
+        return a
+    want = tuple(s * a.itemsize for s in _contiguous(a.shape))
+    return np.lib.stride_tricks.as_strided(a, strides=want, writeable=a.flags.writeable)
+
+
 def c_strides(y: np.ndarray) -> tuple:
     """torch's contiguous strides (in bytes) for y's shape and itemsize, cached."""
     key = (y.shape, y.itemsize)

@@ -3329,6 +3329,16 @@ def _index_dim(d, op: str, what: str = "dim") -> int:
     return _int64(d)
 
 
+def _tname(v) -> str:
+    """A value's type as torch's argument errors name it (numpy.int64, Tensor, NoneType)."""
+    t = type(v)
+    return (
+        t.__name__
+        if t.__module__ in ("builtins", "ember.tensor")
+        else f"{t.__module__}.{t.__name__}"
+    )
+
+
 def _int64(n: int) -> int:
     """n, refused as torch's ValueError when it does not fit an int64 (2**63 is not read as
     an out-of-range dim, nor a shift, size or count that computes)."""
@@ -3660,7 +3670,7 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         return out
     x = _as_dtype(x, dtype)
     if x.data.dtype.kind not in "fc" and x.data.dtype != _lowp.bfloat16:
-        raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
+        raise BadDtype(f"mean: input dtype should be floating point, got {x.dtype}")
     out = Mean.apply(x, _axes(dim, x.ndim, "mean"), keepdim)
     return out if dim is None else named(out, "MeanBackward1")
 
@@ -3733,7 +3743,7 @@ def _var(op, x, dim, unbiased, keepdim, correction):
         v = v + Var.apply(imag(x), axes, keepdim, correction, False)
         return sqrt(v) if op == "std" else v
     if not _lowp.is_float(x.data.dtype):
-        raise TypeError(f"{op}: input dtype should be floating point, got {x.dtype}")
+        raise BadDtype(f"{op}: input dtype should be floating point, got {x.dtype}")
     axes = _axes(dim, x.ndim, op)
     if _outside_graph(x):
         y = Var.forward(Var.__new__(Var), x.data, axes, keepdim, correction, op == "std")
@@ -4126,7 +4136,7 @@ def _view(fn, x, arg) -> Tensor:
         if d.base is not None and 1 in y.shape and fn is not Unsqueeze:
             y = _strides.viewed(y, d)
         return _outside_view(y, x)
-    return _outside_view(d.transpose(arg), x)
+    return _outside_view((d if d.size else _strides.laid(d)).transpose(arg), x)
 
 
 def _outside_view(a: np.ndarray, x) -> Tensor:
@@ -4181,7 +4191,7 @@ class Permute(Function):
     @staticmethod
     def forward(ctx, x, dims):
         ctx.dims = dims
-        return x.transpose(dims)
+        return (x if x.size else _strides.laid(x)).transpose(dims)
 
     @staticmethod
     def backward(ctx, g):
@@ -4241,26 +4251,40 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     nd, shape = d.ndim, d.shape
     s = _axes(start_dim, nd, "flatten")[0]
     e = _axes(end_dim, nd, "flatten")[0]
-    if s > e:
-        raise ValueError("flatten: start_dim cannot come after end_dim")
+    if s > e:  # (torch's RuntimeError)
+        raise BadShapeOrValue(f"flatten: start_dim {start_dim} cannot come after end_dim {end_dim}")
     if s == e:  # nothing to merge: x itself, as torch's (x.flatten() is x for a 1-d x)
         return x
     shape = shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :]
     return _view(_reshape_node(x, shape), x, shape)
 
 
-def squeeze(x, dim=None) -> Tensor:
+def squeeze(x, dim=_NO_DIM) -> Tensor:
     x = _tensor_operand(x)
     node = Squeeze
-    if dim is None:
-        shape = tuple(s for s in x.shape if s != 1)
+    if dim is None or (type(dim) is Tensor and dim.ndim):  # (torch: an int or ints, given)
+        raise TypeError(
+            f"squeeze(): argument 'dim' must be int or tuple of ints, not {_tname(dim)}"
+        )
+    shape = x.data.shape
+    if dim is _NO_DIM:
+        kept = [i for i, s in enumerate(shape) if s != 1]
     elif isinstance(dim, tuple | list) and not dim:  # no dims named: none squeezed (torch)
-        shape, node = x.shape, SqueezeDims
+        kept, node = range(len(shape)), SqueezeDims
     else:
-        axes = _axes(dim, x.ndim, "squeeze")
-        shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
+        axes = _axes(dim, len(shape), "squeeze")
+        kept = [i for i, s in enumerate(shape) if s != 1 or i not in axes]
         node = SqueezeDims if isinstance(dim, tuple | list) else SqueezeDim
-    return node.apply(x, shape)
+    new = tuple([shape[i] for i in kept])
+    out = node.apply(x, new)
+    if 1 in new or 0 in new:
+        # torch keeps the other dims' strides; NumPy's reshape lays an empty array anew and
+        # may rewrite a kept size-1 dim's stride
+        d, st = out.data, x.stride()
+        want = tuple(st[i] * d.itemsize for i in kept)
+        if d.strides != want and (d.size or any(want)):
+            out.data = np.lib.stride_tricks.as_strided(d, strides=want, writeable=d.flags.writeable)
+    return out
 
 
 def unsqueeze(x, dim: int) -> Tensor:
@@ -4290,6 +4314,11 @@ class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
+        if 0 in shape:  # (NumPy's all-zero strides: torch's from x's, as below)
+            lx = _strides.laid(x)
+            st = _strides._expanded(x.shape, _strides._elem_strides(lx), shape)
+            want = tuple(s * x.itemsize for s in st)
+            return np.lib.stride_tricks.as_strided(lx, shape, want, writeable=False)
         y = np.broadcast_to(x, shape)
         if 1 in shape:
             # NumPy gives every size-1 dim stride 0, torch only the expanded ones: a kept
@@ -4326,12 +4355,12 @@ def expand(x, shape) -> Tensor:
     shape = _shape_arg(shape, "expand", one_inferred=False)  # -1 keeps any existing dim
     lead = len(shape) - x.ndim
     if lead < 0 or -1 in shape[:lead]:  # a new leading dim has no size to keep
-        raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}")
+        raise BadShapeOrValue(f"expand: cannot expand shape {x.shape} to {shape}")
     full = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
     try:
         return Expand.apply(x, full)
-    except ValueError:
-        raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}") from None
+    except ValueError:  # (torch's RuntimeError)
+        raise BadShapeOrValue(f"expand: cannot expand shape {x.shape} to {shape}") from None
 
 
 # ---- indexing -----------------------------------------------------------------------------
@@ -5747,7 +5776,7 @@ def prod(x, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Tensor:
         _axes(dim, x.ndim, "prod")
         return _int_total(Prod.apply(x, None, False), dtype)
     axis = _axis(dim, x.ndim, "prod")
-    return _int_total(Prod.apply(x, axis, keepdim), dtype)
+    return named(_int_total(Prod.apply(x, axis, keepdim), dtype), "ProdBackward1")
 
 
 def _scan(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
@@ -5831,7 +5860,7 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     if x.data.dtype.kind == "c":  # of complex entries: the norm of their moduli
         x = abs(x)
     if not _lowp.is_float(x.data.dtype):
-        raise TypeError(f"norm: input dtype should be floating point, got {x.dtype}")
+        raise BadDtype(f"norm: input dtype should be floating point, got {x.dtype}")
     if not (p is None or isinstance(p, str | int | float | np.number)):  # (== compared a tensor)
         raise TypeError(f"norm: p must be a number or a str, got {type(p).__name__}")
     if p == "fro" or p is None:
@@ -6036,8 +6065,11 @@ class Flip(Function):
 def flip(x, dims) -> Tensor:
     """Reverse the order along dims (torch.flip): a copy, as torch's."""
     x = _tensor_operand(x)
-    if dims is None:  # (torch's dims is a tuple of ints: None is not "every dim")
-        raise TypeError("flip(): argument 'dims' must be tuple of ints, not NoneType")
+    if not isinstance(dims, list | tuple):  # (torch's dims is a tuple of ints: not None, not
+        # one int, x.flip(1)'s varargs excepted)
+        raise TypeError(
+            f"flip(): argument 'dims' (position 2) must be tuple of ints, not {_tname(dims)}"
+        )
     # (dims=[] flips nothing, as torch's: not _axes' "every dim" of a reduction)
     axes = () if isinstance(dims, list | tuple) and not dims else _axes(dims, x.ndim, "flip")
     if _outside_graph(x):
@@ -6560,7 +6592,8 @@ def select(x, dim: int, index: int) -> Tensor:
 
 
 def ravel(x) -> Tensor:
-    return reshape(x, (-1,))
+    """x's elements in C order, one dim: torch's contiguous().view(-1) (never a strided view)."""
+    return reshape(_tensor_operand(x).contiguous(), (-1,))
 
 
 def unflatten(x, dim: int, sizes) -> Tensor:
@@ -6591,8 +6624,9 @@ def unfold(x, dimension: int, size: int, step: int) -> Tensor:
         raise ValueError(f"unfold: step ({step}) must be positive and size ({size}) non-negative")
     if size > n:
         raise ValueError(f"unfold: size {size} exceeds dim {dimension} of size {n}")
-    if x.ndim == 0:
-        return reshape(x, (1,))
+    if x.ndim == 0:  # (torch: one window of size 0 or 1)
+        out = narrow(reshape(x, (1,)), 0, 0, size)
+        return out if out._ctx is None else named(out, "UnfoldBackward0")
     return Unfold.apply(x, axis, size, step)
 
 
@@ -6604,7 +6638,9 @@ class Unfold(Function):
         ctx.meta = (x.shape, axis, size, step)
         # a view, no copy, as torch's; writable where the windows do not overlap
         writable = step >= size and x.flags.writeable
-        windows = np.lib.stride_tricks.sliding_window_view(x, size, axis, writeable=writable)
+        windows = np.lib.stride_tricks.sliding_window_view(
+            x if x.size else _strides.laid(x), size, axis, writeable=writable
+        )
         return windows[(slice(None),) * axis + (slice(None, None, step),)]
 
     @staticmethod
@@ -6840,7 +6876,8 @@ def roll(x, shifts, dims=None) -> Tensor:
             return Tensor._make(
                 _roll_values(a.reshape(-1), shifts, (0,)).reshape(a.shape), False, None, 0
             )
-        return reshape(Roll.apply(reshape(x, (-1,)), shifts, (0,)), x.shape)
+        # (torch's node is RollBackward0 for the flat roll too)
+        return named(reshape(Roll.apply(reshape(x, (-1,)), shifts, (0,)), x.shape), "RollBackward0")
     dims = (dims,) if isinstance(dims, int | np.integer | Tensor) else tuple(dims)
     dims = tuple(d if type(d) is not Tensor else _list_dim(d, "roll") for d in dims)
     if len(shifts) != len(dims):
@@ -6859,7 +6896,10 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
         raise BadShapeOrValue(  # (torch's class)
             f"rot90: needs 2 dims and a tensor of >= 2 dims, got {dims}, {x.shape}"
         )
-    d0, d1 = (_dim(d, x.ndim, "rot90") for d in dims)
+    # (dims is torch's int list: a one-element integer tensor is a dim there)
+    d0, d1 = (
+        _dim(_list_dim(d, "rot90") if type(d) is Tensor else d, x.ndim, "rot90") for d in dims
+    )
     if d0 == d1:
         raise BadShapeOrValue(f"rot90: dims {tuple(dims)} must differ")
     k = _index_dim(k, "rot90", "k") % 4  # (True is not one turn)
@@ -6868,22 +6908,22 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
     if k == 2:
         return flip(x, (d0, d1))
     if k == 1:
-        return transpose(flip(x, d1), d0, d1)
-    return flip(transpose(x, d0, d1), d1)
+        return transpose(flip(x, (d1,)), d0, d1)
+    return flip(transpose(x, d0, d1), (d1,))
 
 
 def fliplr(x) -> Tensor:
     x = _tensor_operand(x)
     if x.ndim < 2:
         raise BadShapeOrValue(f"fliplr: input must have >= 2 dims, got shape {x.shape}")
-    return flip(x, 1)
+    return flip(x, (1,))
 
 
 def flipud(x) -> Tensor:
     x = _tensor_operand(x)
     if x.ndim < 1:
         raise BadShapeOrValue("flipud: input must have >= 1 dim, got a 0-d tensor")
-    return flip(x, 0)
+    return flip(x, (0,))
 
 
 def _exact_sum(counts: np.ndarray) -> int:
@@ -7007,7 +7047,9 @@ def _dir_split(name: str, dim: int, min_dims: int):
         indices_or_sections = _split_spec(name, indices_or_sections, sections, indices, None)
         x = _tensor_operand(x)
         if x.ndim < min_dims:
-            raise ValueError(f"{name}: needs a tensor of >= {min_dims} dims, got shape {x.shape}")
+            raise BadShapeOrValue(  # (torch's RuntimeError)
+                f"{name}: needs a tensor of >= {min_dims} dims, got shape {x.shape}"
+            )
         axis = dim if x.ndim > 1 else 0
         if isinstance(indices_or_sections, int | np.integer):
             if indices_or_sections <= 0 or x.shape[axis] % indices_or_sections:
@@ -7941,6 +7983,8 @@ def argwhere(x) -> Tensor:
 
 
 def count_nonzero(x, dim=None) -> Tensor:
+    if type(dim) is Tensor and dim.ndim:  # (torch: an int or ints; [1] is neither)
+        raise TypeError("count_nonzero(): argument 'dim' must be int or tuple of ints, not Tensor")
     a = np.asarray(_data(x))
     return Tensor(
         np.asarray(np.count_nonzero(a, axis=_axes(dim, a.ndim, "count_nonzero")), np.int64)
@@ -7997,7 +8041,13 @@ class Diagonal(Function):
     @staticmethod
     def forward(ctx, x, offset, d1, d2):
         ctx.meta = (x.shape, offset, d1, d2)
-        d = np.diagonal(x, offset, d1, d2)  # a view, as torch's: x.diagonal().zero_() writes x
+        # a view, as torch's: x.diagonal().zero_() writes x
+        d = np.diagonal(x if x.size else _strides.laid(x), offset, d1, d2)
+        if not d.size and offset:  # (torch moves an empty diagonal's start by no offset)
+            w = x.flags.writeable
+            return np.lib.stride_tricks.as_strided(
+                _strides.laid(x), d.shape, d.strides, writeable=w
+            )
         d.flags.writeable = x.flags.writeable  # (NumPy makes it read-only by default)
         return d
 
@@ -8053,7 +8103,7 @@ def diag_embed(x, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """Matrices (in dims dim1, dim2 of the result) whose offset diagonal is x's last dim."""
     x = _tensor_operand(x)
     if x.ndim < 1:
-        raise ValueError("diag_embed: input must have >= 1 dim")
+        raise IndexError("diag_embed: input must have >= 1 dim (dim1 -2 is out of range)")
     return DiagEmbed.apply(x, int(offset), *_two_dims("diag_embed", x.ndim + 1, dim1, dim2))
 
 
@@ -8063,7 +8113,8 @@ def diag(x, diagonal: int = 0) -> Tensor:
     if x.ndim == 1:
         return diag_embed(x, diagonal, 0, 1)
     if x.ndim == 2:
-        return clone(Diagonal.apply(x, int(diagonal), 0, 1))  # a copy, as torch.diag
+        # a copy, as torch.diag (its node's name in torch 2.13)
+        return named(clone(Diagonal.apply(x, int(diagonal), 0, 1)), "DiagonalBackward0_copy")
     raise BadShapeOrValue(f"diag: supports 1-D or 2-D tensors, got shape {x.shape}")
 
 
@@ -8078,7 +8129,7 @@ def trace(x) -> Tensor:
         raise ValueError(f"trace: expected a 2-D tensor, got shape {x.shape}")
     if x.data.dtype == np.bool_:  # (torch: "trace" not implemented for 'Bool'; sum counts)
         raise TypeError("trace: not implemented for bool tensors")
-    return sum(Diagonal.apply(x, 0, 0, 1))
+    return named(sum(Diagonal.apply(x, 0, 0, 1)), "TraceBackward0")
 
 
 def fill_diagonal_(x: Tensor, fill_value, wrap: bool = False) -> Tensor:
@@ -8096,10 +8147,10 @@ def meshgrid(*tensors, indexing: str = "ij") -> tuple:
     if len(tensors) == 1 and isinstance(tensors[0], list | tuple):
         tensors = tensors[0]
     if indexing not in ("ij", "xy"):
-        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+        raise BadShapeOrValue(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     ts = [_tensor_operand(t) for t in tensors]
     if builtins.any(t.ndim > 1 for t in ts):
-        raise ValueError(f"meshgrid: expects 0-D or 1-D tensors, got {[t.shape for t in ts]}")
+        raise BadShapeOrValue(f"meshgrid: expects 0-D or 1-D tensors, got {[t.shape for t in ts]}")
     if indexing == "xy" and len(ts) > 1:
         ts[0], ts[1] = ts[1], ts[0]
     shape = tuple(t.numel() for t in ts)
@@ -8193,12 +8244,12 @@ def bincount(x, weights=None, minlength: int = 0) -> Tensor:
     """Count of each value in a 1-D non-negative integer tensor (weighted sums with weights)."""
     a = _int_array(x, "bincount")
     if a.ndim != 1 or (a.size and a.min() < 0):
-        raise ValueError(f"bincount: input must be 1-D and non-negative, got shape {a.shape}")
+        raise BadShapeOrValue(f"bincount: input must be 1-D and non-negative, got shape {a.shape}")
     if weights is None:
         return Tensor(np.bincount(a, minlength=minlength).astype(np.int64))
     w = np.asarray(_data(weights))
     if w.shape != a.shape:
-        raise ValueError(f"bincount: weights {w.shape} must match input {a.shape}")
+        raise BadShapeOrValue(f"bincount: weights {w.shape} must match input {a.shape}")
     # float32 weights sum in float32; all others (float16 too) in float64, as torch's
     dt = np.float32 if w.dtype == np.float32 else np.float64
     return Tensor(np.bincount(a, w, minlength).astype(dt))
@@ -8209,10 +8260,12 @@ def histc(x, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
     entries outside are ignored."""
     a = np.asarray(_data(x))
     if not _lowp.is_float(a.dtype):
-        raise TypeError(f"histc: expected a floating point tensor, got {a.dtype}")
+        raise BadDtype(f"histc: expected a floating point tensor, got {a.dtype}")
     bins = _index_dim(bins, "histc", "bins")  # (torch's TypeError for a bool or float)
     if bins <= 0 or min > max:
-        raise ValueError(f"histc: bins ({bins}) must be positive and min ({min}) <= max ({max})")
+        raise BadShapeOrValue(
+            f"histc: bins ({bins}) must be positive and min ({min}) <= max ({max})"
+        )
     lo, hi = float(min), float(max)
     given = lo != hi  # (a range of the caller's, not the data's widened by 1)
     if lo == hi and a.size:
@@ -8250,7 +8303,7 @@ def searchsorted(
     (side='right' / right=True: after equal values)."""
     _tensors_only("searchsorted", sorted_sequence, names=("sorted_sequence",))
     if isinstance(input, list | tuple):  # (a number is torch's Scalar overload; no sequence)
-        raise TypeError(
+        raise BadDtype(
             f"searchsorted(): argument 'input' must be Tensor, not {type(input).__name__}"
         )
     seq = np.asarray(_data(sorted_sequence))
@@ -8259,10 +8312,10 @@ def searchsorted(
     # tensor takes a uint8 sequence's dtype (-1 wraps to 255), a float one makes both float
     dt = result_type(seq, input if isinstance(input, Tensor | int | float) else v)
     if dt == np.bool_:  # (a bool tensor against numbers compares as numbers, as in torch)
-        raise TypeError("searchsorted: not implemented for bool tensors")
+        raise BadDtype("searchsorted: not implemented for bool tensors")
     seq, v = seq.astype(dt, copy=False), v.astype(dt, copy=False)
     if side is not None and side not in ("left", "right") or (side == "left" and right):
-        raise ValueError("searchsorted: side must be 'left' or 'right' (and agree with right)")
+        raise BadShapeOrValue("searchsorted: side must be 'left' or 'right' (and agree with right)")
     side = side or ("right" if right else "left")
     srt = None if sorter is None else _int_array(sorter, "searchsorted")
     if seq.dtype.kind == "f" and seq.size and np.isnan(seq).any():
@@ -8271,7 +8324,7 @@ def searchsorted(
         out = np.searchsorted(seq, v, side, srt)
     else:
         if v.shape[:-1] != seq.shape[:-1]:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"searchsorted: leading dims of sorted_sequence {seq.shape} and "
                 f"input {v.shape} must match"
             )
@@ -8316,7 +8369,7 @@ def _nan_sequence_bound(seq: np.ndarray, v: np.ndarray, right: bool, srt) -> np.
 def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False) -> Tensor:  # noqa: A002
     """Index of the bucket of each value given sorted 1-D boundaries (right: b[i-1] <= x < b[i])."""
     if np.ndim(_data(boundaries)) != 1:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"bucketize: boundaries must be 1-D, got shape {_shape(_data(boundaries))}"
         )
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
@@ -8750,7 +8803,7 @@ _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
     x = _tensor_operand(x)
     if not _lowp.is_float(x.data.dtype):
-        raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
+        raise BadDtype(f"{op}: input must be float32 or float64, got {x.dtype}")
     _lowp.refuse(op, x.data.dtype)
     if isinstance(q, Tensor) and q.dtype != x.dtype:
         raise TypeError(f"{op}: q tensor must have the input's dtype {x.dtype}, got {q.dtype}")
@@ -8758,7 +8811,7 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
         raise IndexError(f"{op}: input tensor must be non-empty, got shape {x.shape}")
     qa = np.asarray(_data(q), x.dtype)
     if qa.ndim > 1 or not np.all((qa >= 0) & (qa <= 1)):  # (a NaN q fails too)
-        raise ValueError(f"{op}: q must be a scalar or 1-D with values in [0, 1], got {q}")
+        raise BadShapeOrValue(f"{op}: q must be a scalar or 1-D with values in [0, 1], got {q}")
     if interpolation not in _INTERPOLATIONS:
         raise ValueError(f"{op}: interpolation must be one of {_INTERPOLATIONS}")
     shape = x.shape
@@ -8960,7 +9013,7 @@ class CumProd(Function):
             # j >= i by where, not a 0/1 product (inf * 0 = NaN)
             runs = where(Tensor(np.triu(np.ones((n, n), bool))), cumprod(copies, -1), 0.0)
             return movedim((runs * unsqueeze(gm, -2)).sum(-1), -1, a), None
-        return flip(cumsum(flip(g * _graph.output(ctx, y0), a), a), a) / x, None
+        return flip(cumsum(flip(g * _graph.output(ctx, y0), (a,)), a), (a,)) / x, None
 
 
 # cumprod's recorded gradient through zeros holds n^2 products per line: refused beyond this
@@ -9024,7 +9077,7 @@ def logcumsumexp(x, dim: int) -> Tensor:
     """log(cumsum(exp(x))) along dim, without overflow."""
     x = _tensor_operand(x)
     if not _lowp.is_float(x.data.dtype):  # as PyTorch, which has no integer logcumsumexp
-        raise TypeError(f"logcumsumexp: input dtype should be floating point, got {x.dtype}")
+        raise BadDtype(f"logcumsumexp: input dtype should be floating point, got {x.dtype}")
     axis = _dim(dim, x.ndim, "logcumsumexp")
     return LogCumSumExp.apply(x, axis) if x.ndim else getitem(x, ...)
 
@@ -9266,7 +9319,8 @@ def kron(a, b) -> Tensor:
     # counters of their own, so a write into a or b after the forward is not refused and
     # backward reads the new values; the same here (the product's operands own no memory)
     ai.data, bi.data = _own_owner(ai.data), _own_owner(bi.data)
-    return reshape(ai * bi, tuple(p * q for p, q in zip(sa, sb)))
+    out = reshape(ai * bi, tuple(p * q for p, q in zip(sa, sb)))
+    return named(out, "UnsafeViewBackward0")  # (torch's node: a view of its product's copy)
 
 
 def _own_owner(a: np.ndarray) -> np.ndarray:
@@ -9652,20 +9706,21 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
         sq1 = unsqueeze(sum(x1 * x1, -1), -1)
         sq2 = unsqueeze(sum(x2 * x2, -1), -2)
         d2 = clamp(sq1 + sq2 - 2 * matmul(x1, transpose(x2, -2, -1)), 0)
-        return Elementwise.apply(d2, *_root(2))  # gradient 0 at distance 0, as PyTorch
+        # gradient 0 at distance 0, as PyTorch
+        return named(Elementwise.apply(d2, *_root(2)), "CdistBackward0")
     d = unsqueeze(x1, -2) - unsqueeze(x2, -3)
     n = _linalg.vector_norm(d, p, -1)
     if p == 0:  # PyTorch's cdist backward gives the count a zero gradient (its norm's: none)
         count = n.data.copy()
         count[np.isnan(d.data).any(-1)] = np.nan  # (NaN, not counted as differing: PyTorch's)
-        return where(np.ones(n.shape, bool), Tensor(count), sum(d, -1))
-    return n
+        n = where(np.ones(n.shape, bool), Tensor(count), sum(d, -1))
+    return named(n, "CdistBackward0")
 
 
 def dist(a, b, p: float = 2) -> Tensor:
     """The p-norm of a - b."""
     _tensors_only("dist", a, b)
-    return _linalg.vector_norm(sub(a, b), p)
+    return named(_linalg.vector_norm(sub(a, b), p), "DistBackward0")
 
 
 def renorm(x, p: float, dim: int, maxnorm: float) -> Tensor:
@@ -9720,7 +9775,9 @@ def block_diag(*tensors) -> Tensor:
     """The tensors (0-D, 1-D as a row, or 2-D) as blocks along the diagonal of a zero matrix."""
     ts = _promote_list([_tensor_operand(t) for t in tensors])
     if builtins.any(t.ndim > 2 for t in ts):
-        raise ValueError(f"block_diag: expects tensors of <= 2 dims, got {[t.shape for t in ts]}")
+        raise BadShapeOrValue(
+            f"block_diag: expects tensors of <= 2 dims, got {[t.shape for t in ts]}"
+        )
     ts = [reshape(t, (1, -1)) if t.ndim < 2 else t for t in ts]
     dtype = np.result_type(*(t.dtype for t in ts)) if ts else np.float32
     rows, cols = builtins.sum(t.shape[0] for t in ts), builtins.sum(t.shape[1] for t in ts)
@@ -9739,7 +9796,9 @@ def combinations(x, r: int = 2, with_replacement: bool = False) -> Tensor:
 
     x = _tensor_operand(x)
     if x.ndim != 1 or r < 0:
-        raise ValueError(f"combinations: expects a 1-D tensor and r >= 0, got {x.shape}, r={r}")
+        raise BadShapeOrValue(
+            f"combinations: expects a 1-D tensor and r >= 0, got {x.shape}, r={r}"
+        )
     pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
     if r == 0:
         return Tensor(np.zeros((0,), x.dtype))
@@ -9790,10 +9849,10 @@ def vander(x, N=None, increasing: bool = False) -> Tensor:
     """Columns x^(N-1), ..., x^0 (or increasing powers) of a 1-D tensor."""
     x = _tensor_operand(x)
     if x.ndim != 1:
-        raise ValueError(f"vander: expects a 1-D tensor, got shape {x.shape}")
+        raise BadShapeOrValue(f"vander: expects a 1-D tensor, got shape {x.shape}")
     N = x.shape[0] if N is None else N
     if N < 0:
-        raise ValueError(f"vander: N must be non-negative, got {N}")
+        raise BadShapeOrValue(f"vander: N must be non-negative, got {N}")
     x = x.long() if x.dtype == np.bool_ else x
     n = x.shape[0]
     base = cat(
@@ -9952,7 +10011,7 @@ def histogram(x, bins=100, *, range=None, weight=None, density: bool = False) ->
     """Counts (or weighted sums, or a density) in bins: a count or the edges (torch.histogram)."""
     a = np.asarray(_data(x))
     if not _lowp.is_float(a.dtype):
-        raise TypeError(f"histogram: expected a floating point tensor, got {a.dtype}")
+        raise BadDtype(f"histogram: expected a floating point tensor, got {a.dtype}")
     edges = _data(bins) if isinstance(bins, Tensor) else bins
     w = None if weight is None else np.asarray(_data(weight))
     hist, out_edges = np.histogram(a, edges, range, density=density, weights=w)
@@ -9967,9 +10026,9 @@ def histogramdd(input, bins=10, *, range=None, weight=None, density: bool = Fals
     (torch.histogramdd): (hist, [edges along each dim])."""
     a = np.asarray(_data(input))
     if not _lowp.is_float(a.dtype):
-        raise TypeError(f"histogramdd: expected a floating point tensor, got {a.dtype}")
+        raise BadDtype(f"histogramdd: expected a floating point tensor, got {a.dtype}")
     if a.ndim < 1:
-        raise ValueError(f"histogramdd: input must have at least one dim, got shape {a.shape}")
+        raise BadShapeOrValue(f"histogramdd: input must have at least one dim, got shape {a.shape}")
     points = a.reshape(-1, a.shape[-1])
     if isinstance(bins, list | tuple) and bins and isinstance(bins[0], Tensor):
         bins = [np.asarray(_data(b)) for b in bins]
@@ -10377,7 +10436,8 @@ def _varargs_dims(fn):
     def method(self, *dims, **kwargs):
         if not dims:
             return fn(self, **kwargs)
-        return fn(self, dims[0] if len(dims) == 1 else dims, **kwargs)
+        one = len(dims) == 1 and isinstance(dims[0], list | tuple)  # x.flip((1, 2))
+        return fn(self, dims[0] if one else dims, **kwargs)
 
     method.__name__, method.__doc__ = fn.__name__, fn.__doc__
     return method
@@ -10420,10 +10480,30 @@ for _name in ("unsafe_chunk", "unsafe_split", "unsafe_split_with_sizes", "triang
     setattr(Tensor, _name, globals()[_name])
 Tensor.as_strided_ = _as_strided_
 Tensor.flip = _varargs_dims(flip)
+
+
+def _count_nonzero_method(self, dim=None):
+    # (torch's method takes a one-element integer tensor as the dim; its function does not)
+    return count_nonzero(self, _list_dim(dim, "count_nonzero") if type(dim) is Tensor else dim)
+
+
+_count_nonzero_method.__name__ = "count_nonzero"
+_count_nonzero_method.__doc__ = count_nonzero.__doc__
+Tensor.count_nonzero = _count_nonzero_method
 Tensor.tile = _varargs_dims(tile)
 # index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
 Tensor.index_put_ = _in_place("index_put_", index_put, no_overlap=True)
 Tensor.mH = property(adjoint)  # real tensors: the conjugate transpose is the transpose
-Tensor.H = property(lambda x: conj(transpose(x, 0, 1) if x.ndim == 2 else t(x)))
+
+
+def _h(x) -> Tensor:
+    if x.ndim not in (0, 2):  # (torch's RuntimeError; a 0-d tensor is its own transpose)
+        raise BadShapeOrValue(
+            f"tensor.H is only supported on matrices (2-D tensors). Got {x.ndim}-D tensor."
+        )
+    return conj(transpose(x, 0, 1) if x.ndim == 2 else x)
+
+
+Tensor.H = property(_h)
 
 from ember import linalg as _linalg  # noqa: E402  (linalg builds on these ops)

@@ -205,6 +205,12 @@ def _is_dtype(a) -> bool:
 _FLOAT_OF_GRAD_WARNED = [False]  # float() of a tensor requiring grad warned once (as torch)
 
 
+_T_DEPRECATED = (
+    "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is "
+    "deprecated and it will throw an error in a future release. Consider `x.mT` to transpose "
+    "batches of matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the "
+    "dimensions of a tensor."
+)
 _NO_DIM = object()  # x.max()'s dim left out (an explicit None is refused, as torch's)
 
 
@@ -600,7 +606,13 @@ class Tensor:
             for i in range(d.ndim - 1, -1, -1):
                 strides[i], step = step, step * max(d.shape[i], 1)
             strides = tuple(strides)
-        return strides if dim is None else strides[dim]
+        if dim is None:
+            return strides
+        if isinstance(dim, bool) or (type(dim) is Tensor and (dim.ndim or dim.dtype == np.bool_)):
+            raise TypeError(
+                f"stride(): argument 'dim' (position 1) must be int, not {type(dim).__name__}"
+            )
+        return strides[dim]
 
     def data_ptr(self) -> int:
         return self.data.ctypes.data
@@ -668,11 +680,15 @@ class Tensor:
 
     def sum_to_size(self, *sizes, size=None):
         """Sum this tensor down to ``size`` (which must expand to its shape), with gradients."""
+        if not sizes and size is None:  # (torch's TypeError)
+            raise TypeError('sum_to_size() missing 1 required positional arguments: "size"')
         size = sizes or (size,)  # (size=: torch's keyword)
         size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], tuple | list) else size
         lead = self.ndim - len(size)
         if lead < 0 or any(s != 1 and s != n for s, n in zip(size, self.shape[lead:])):
-            raise ValueError(f"sum_to_size: size {size} is not expandable to shape {self.shape}")
+            raise BadShapeOrValue(  # (torch's RuntimeError)
+                f"sum_to_size: size {size} is not expandable to shape {self.shape}"
+            )
         dims = tuple(range(lead)) + tuple(
             lead + i for i, s in enumerate(size) if s == 1 and self.shape[lead + i] != 1
         )
@@ -1691,12 +1707,17 @@ class Tensor:
     def permute(self, *order, dims=None):  # (dims=: torch's keyword)
         if len(order) == 1 and not isinstance(order[0], int | np.integer):
             order = order[0]  # x.permute((1, 0)), and x.permute(0) of a 1-D x as torch
+        elif not order and dims is None:  # (torch's TypeError, even for a 0-d x)
+            raise TypeError('permute() missing 1 required positional arguments: "dims"')
         return _ops.permute(self, order if dims is None else dims)
 
     @property
     def T(self):  # noqa: N802 (PyTorch's name)
         # all dims reversed is always a permutation: permute's checks (~2 us) have nothing to do
-        return _ops._view(_ops.Permute, self, tuple(range(self.data.ndim - 1, -1, -1)))
+        nd = self.data.ndim
+        if nd != 2:  # (torch's deprecation, as its own words)
+            warnings.warn(_T_DEPRECATED, UserWarning, stacklevel=2)
+        return _ops._view(_ops.Permute, self, tuple(range(nd - 1, -1, -1)))
 
     @property
     def mT(self):  # noqa: N802
@@ -1704,7 +1725,7 @@ class Tensor:
 
     def t(self):
         if self.data.ndim > 2:
-            raise ValueError(f"t() expects a tensor with <= 2 dims, got shape {self.shape}")
+            raise BadShapeOrValue(f"t() expects a tensor with <= 2 dims, got shape {self.shape}")
         if self.data.ndim == 2:  # the common case, without permute's checks
             return _ops._view(_ops._T, self, (1, 0))
         return _ops._view(_ops._T, self, tuple(range(self.data.ndim - 1, -1, -1)))
@@ -1715,7 +1736,9 @@ class Tensor:
     # (squeeze and unsqueeze take NumPy's axis= themselves: the wrapper other dim-taking
     # methods get would add a tenth to these cheap views)
     def squeeze(self, dim=_NO_DIM, *, axis=None):
-        dim = _given_dim(dim, axis, "squeeze")  # (x.squeeze(None) is refused, as torch's)
+        _given_dim(dim, axis, "squeeze")  # (x.squeeze(None) is refused, as torch's)
+        if type(dim) is Tensor:  # (torch's method takes a one-element integer tensor)
+            dim = _ops._list_dim(dim, "squeeze")
         return _ops.squeeze(self, dim if axis is None else axis)
 
     def unsqueeze(self, dim: int | None = None, *, axis=None):
