@@ -88,16 +88,7 @@ _OPERANDS = {
     "x / tuple": lambda m: _x(m) / (1, 2, 3),
     "x < tuple": lambda m: _x(m) < (1, 2, 3),
     "x @ list": lambda m: _x(m) @ [1, 2, 3],
-    "nextafter": lambda m: m.nextafter(_x(m), 2.0),
-    "ldexp": lambda m: m.ldexp(_x(m), 2),
-    "fmod number first": lambda m: m.fmod(2, _x(m)),
-    "isclose": lambda m: m.isclose(_x(m), 2),
-    "allclose": lambda m: m.allclose(_x(m), 2),
-    "gcd": lambda m: m.gcd(m.ones(3, dtype=m.int64), 2),
-    "dist": lambda m: m.dist(_x(m), 2),
-    "lerp end number": lambda m: m.lerp(_x(m), 2.0, 0.5),
     "lerp weight list": lambda m: m.lerp(_x(m), _x(m), [0.5, 0.5, 0.5]),
-    "addcdiv number": lambda m: m.addcdiv(_x(m), _x(m), 2),
     "addcmul list": lambda m: m.addcmul(_x(m), _x(m), [1, 2, 3]),
     "searchsorted list seq": lambda m: m.searchsorted([1.0, 2.0], _x(m)),
     "bucketize list boundaries": lambda m: m.bucketize(_x(m), [1.0, 2.0]),
@@ -107,6 +98,34 @@ _OPERANDS = {
 @pytest.mark.parametrize("name", sorted(_OPERANDS))
 def test_operands_refused_as_torch(name):
     _same_refusal(_OPERANDS[name])
+
+
+# design.md section 4: a Python number is an input wherever a Tensor is (torch refuses these):
+# ember's result is torch's on torch.tensor(number)
+_NUMBERS = {
+    "nextafter": lambda m, n: m.nextafter(_x(m), n(2.0)),
+    "ldexp": lambda m, n: m.ldexp(_x(m), n(2)),
+    "fmod number first": lambda m, n: m.fmod(n(2), _x(m)),
+    "isclose": lambda m, n: m.isclose(_x(m), n(2.0)),
+    "allclose": lambda m, n: m.allclose(_x(m), n(2.0)),
+    "gcd": lambda m, n: m.gcd(m.ones(3, dtype=m.int64), n(2)),
+    "dist": lambda m, n: m.dist(_x(m), n(2.0)),
+    "lerp end number": lambda m, n: m.lerp(_x(m), n(2.0), 0.5),
+    "addcdiv number": lambda m, n: m.addcdiv(_x(m), _x(m), n(2.0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_NUMBERS))
+def test_numbers_are_0d_tensors_where_torch_wants_a_tensor(name):
+    with pytest.raises(TypeError):  # torch refuses the bare number
+        _NUMBERS[name](torch, lambda v: v)
+    want = _NUMBERS[name](torch, torch.tensor)
+    got = _NUMBERS[name](ember, lambda v: v)
+    if isinstance(want, bool):
+        assert got is want
+    else:
+        assert got.dtype == want.numpy().dtype
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
 
 
 @pytest.mark.parametrize(

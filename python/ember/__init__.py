@@ -792,7 +792,7 @@ def empty_permuted(size, physical_layout, *, dtype=None, requires_grad: bool = F
             f"empty_permuted: {order} is not a permutation of the {len(size)} dims"
         )
     stored = empty(tuple(size[d] for d in order), dtype=dtype, **kwargs)
-    out = stored.permute(*[order.index(d) for d in _builtins.range(len(size))])
+    out = stored.permute(tuple(order.index(d) for d in _builtins.range(len(size))))
     return out.requires_grad_() if requires_grad else out
 
 
