@@ -6463,7 +6463,9 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
         (2, 5)
     """
     op = "rms_norm"
-    x = _float_input(input, op)
+    # complex input: torch's composite, x * rsqrt(mean(x * x) + eps) with the complex square
+    cplx = isinstance(input, Tensor) and input.data.dtype.kind == "c"
+    x = input if cplx else _float_input(input, op)
     if x.data.dtype.char in "eE":  # torch's fused kernel: float32 maths and float32's eps,
         # rounded once (a bfloat16 composite with bfloat16's eps was up to 1e2 ulps off)
         if weight is not None and weight.dtype != x.dtype:  # (torch's warning)
@@ -6487,7 +6489,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
         )
     eps = float(np.finfo(x.dtype).eps) if eps is None else float(eps)
     if weight is not None:
-        weight = _float_input(weight, op, "weight")
+        if not (cplx and isinstance(weight, Tensor) and weight.data.dtype.kind == "c"):
+            weight = _float_input(weight, op, "weight")
         if weight.shape != shape:
             raise BadShapeOrValue(f"{op}: weight must have shape {shape}, got {weight.shape}")
     m = math.prod(shape)
