@@ -911,17 +911,21 @@ class GLU(Function):
     # x split in halves a, b along dim -> a * sigmoid(b)
     @staticmethod
     def forward(ctx, x, dim):
-        a, b = np.split(x, 2, axis=dim)
-        if b.dtype.char in "fd":  # the sigmoid kernel (F.sigmoid's values), one pass
-            s = ops._act_forward("sigmoid", np.ascontiguousarray(b))
-        else:
-            s = _np_sigmoid(b)
-        ctx.save_for_backward(a, s)
         ctx.dim = dim
+        if x.dtype.char in "fd":  # the fused kernel: one pass each way, no halves copied
+            x = _contig(x)
+            ctx.save_for_backward(x)
+            return _C.glu(x, dim)
+        a, b = np.split(x, 2, axis=dim)
+        s = _np_sigmoid(b)
+        ctx.save_for_backward(a, s)
         return a * s
 
     @staticmethod
     def backward(ctx, g):
+        if len(ctx.saved_tensors) == 1:
+            (x,) = ctx.saved_tensors
+            return _C.glu_backward(_contig(g.astype(x.dtype, copy=False)), x, ctx.dim), None
         a, s = ctx.saved_tensors
         return np.concatenate([g * s, g * a * s * (1 - s)], axis=ctx.dim).astype(a.dtype), None
 
@@ -952,15 +956,23 @@ class PReLU(Function):
     @staticmethod
     def forward(ctx, x, w):
         wb = w.reshape((-1,) + (1,) * (x.ndim - 2)) if w.size != 1 else w.reshape(())  # (0: C = 0)
-        ctx.save_for_backward(x, wb)
         ctx.wshape = w.shape
-        if wb.ndim == 0 and ops._kernel_ok(x):  # one slope: leaky_relu's kernel, its bits
-            return ops._act_forward("leaky_relu", x, float(wb))
+        if x.dtype.char in "fd" and w.dtype == x.dtype:  # the fused kernel, one pass each way
+            x, w = _contig(x), _contig(w.reshape(-1))
+            ctx.save_for_backward(x, w)
+            ctx.fused = True
+            return _C.prelu(x, w)
+        ctx.save_for_backward(x, wb)
+        ctx.fused = False
         # (ops._where: branch-free, np.where branches per element: ~30x at 64x4096)
         return ops._where(x > 0, x, wb * x).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.fused:
+            x, w = ctx.saved_tensors
+            gx, gw = _C.prelu_backward(_contig(np.asarray(g, x.dtype)), x, w)
+            return gx, gw.reshape(ctx.wshape)
         x, wb = ctx.saved_tensors
         pos = x > 0
         g = g if g.flags.c_contiguous else np.ascontiguousarray(g)  # (ascontiguousarray: >= 1-D)
@@ -976,6 +988,8 @@ class PReLU(Function):
     @staticmethod
     def backward_graph(ctx, g):
         x0, wb = ctx.saved_tensors
+        if ctx.fused:  # (saved flat: the per-channel view again)
+            wb = wb.reshape((-1,) + (1,) * (x0.ndim - 2)) if wb.size != 1 else wb.reshape(())
         x, w = _graph.inputs(ctx, x0, wb.reshape(ctx.wshape))
         shape = wb.shape
 
