@@ -396,8 +396,7 @@ py::array prelu_py(const py::array& x, const py::array& w) {
   if (f32)
     prelu_forward<float>(ptr<float>(y), cptr<float>(x), cptr<float>(w), d.outer, d.C, d.inner);
   else
-    prelu_forward<double>(ptr<double>(y), cptr<double>(x), cptr<double>(w), d.outer, d.C,
-                          d.inner);
+    prelu_forward<double>(ptr<double>(y), cptr<double>(x), cptr<double>(w), d.outer, d.C, d.inner);
   return y;
 }
 

@@ -789,7 +789,8 @@ void prelu_forward(T* y, const T* x, const T* w, int64_t outer, int64_t C, int64
     return;
   }
   parallel_rows(outer * C, inner, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) prelu_row(y + r * inner, x + r * inner, w + r % C, false, inner);
+    for (int64_t r = b; r < e; ++r)
+      prelu_row(y + r * inner, x + r * inner, w + r % C, false, inner);
   });
 }
 
@@ -799,7 +800,8 @@ template <typename T>
 void prelu_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, int64_t outer, int64_t C,
                     int64_t inner) {
   const int64_t rows = inner == 1 ? outer : outer * C, len = inner == 1 ? C : inner;
-  const int nt = int(std::max<int64_t>(1, std::min<int64_t>(threads_for(rows * len, kMinPerThread), rows)));
+  const int nt =
+      int(std::max<int64_t>(1, std::min<int64_t>(threads_for(rows * len, kMinPerThread), rows)));
   std::vector<double> acc(size_t(nt) * size_t(C), 0.0);
   auto work = [&](int64_t t, int64_t b, int64_t e) {
     double* a = acc.data() + t * C;
@@ -917,8 +919,8 @@ template void prelu_forward<double>(double*, const double*, const double*, int64
                                     int64_t);
 template void prelu_backward<float>(float*, float*, const float*, const float*, const float*,
                                     int64_t, int64_t, int64_t);
-template void prelu_backward<double>(double*, double*, const double*, const double*,
-                                     const double*, int64_t, int64_t, int64_t);
+template void prelu_backward<double>(double*, double*, const double*, const double*, const double*,
+                                     int64_t, int64_t, int64_t);
 template void glu_forward<float>(float*, const float*, int64_t, int64_t);
 template void glu_forward<double>(double*, const double*, int64_t, int64_t);
 template void glu_backward<float>(float*, const float*, const float*, int64_t, int64_t);

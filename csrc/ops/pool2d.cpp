@@ -709,13 +709,12 @@ void max_pool1d_forward(T* y, const T* x, int64_t R, int64_t L, int64_t k, int64
   EMBER_CHECK(R >= 0 && k >= 1 && s >= 1 && L >= k, "max_pool1d_forward: bad sizes (rows ", R,
               ", length ", L, ", kernel ", k, ", stride ", s, ")");
   const int64_t n = (L - k) / s + 1;
-  parallel_for(threads_for(mul_checked(R, n * k, "max_pool1d_forward")), R,
-               [&](int64_t r) {
-                 if (s == 2 && k <= 64)
-                   max1d_row_s2(y + r * n, x + r * L, n, k, L);
-                 else
-                   max1d_row(y + r * n, x + r * L, n, k, s);
-               });
+  parallel_for(threads_for(mul_checked(R, n * k, "max_pool1d_forward")), R, [&](int64_t r) {
+    if (s == 2 && k <= 64)
+      max1d_row_s2(y + r * n, x + r * L, n, k, L);
+    else
+      max1d_row(y + r * n, x + r * L, n, k, s);
+  });
 }
 
 template void max_pool1d_forward<float>(float*, const float*, int64_t, int64_t, int64_t, int64_t);
