@@ -7772,7 +7772,7 @@ def embedding_bag(
             raise RuntimeError("include_last_offset: number of offset should be at least 1")
         if off.size and off[0] != 0:
             raise BadShapeOrValue(f"{op}: offsets[0] has to be 0, got {int(off[0])}")
-        bounds = off if include_last_offset else np.r_[off, idx.size]
+        bounds = off if include_last_offset else np.append(off, idx.size)  # (np.r_: ~25 us)
         if np.any(np.diff(bounds) < 0) or (bounds.size and bounds[-1] > idx.size):
             raise BadShapeOrValue(
                 f"{op}: offsets must be non-decreasing and at most the input size {idx.size}, "
@@ -7816,7 +7816,8 @@ def embedding_bag(
         )
         if pad_ok and (not used.size or (used.min() >= 0 and used.max() < v)):
             pad = -1 if padding_idx is None else int(padding_idx) % v
-            bounds = np.ascontiguousarray(np.r_[starts[:1], ends] if nb else [0], np.int64)
+            bounds = np.concatenate((starts[:1], ends)) if nb else np.zeros(1, np.int64)
+            bounds = np.ascontiguousarray(bounds, np.int64)
             used = np.ascontiguousarray(used, np.int64)
             if mode == "max":
                 return _EmbeddingBagMax.apply(weight, used, bounds, pad)
