@@ -92,6 +92,7 @@ def test_prelu_gradcheck(shape, c):
     x = ember.tensor(x, requires_grad=True)
     w = ember.tensor(rng.standard_normal(c), requires_grad=True)
     assert gradcheck(F.prelu, (x, w))
+    assert ember.autograd.gradgradcheck(F.prelu, (x, w))
 
 
 def test_prelu_kernel_refuses_bad_weight():
