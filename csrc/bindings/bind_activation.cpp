@@ -75,6 +75,15 @@ void logsigmoid_forward(T* y, const T* x, int64_t n);
 template <typename T>
 void logsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar);
 template <typename T>
+void prelu_forward(T* y, const T* x, const T* w, int64_t outer, int64_t C, int64_t inner);
+template <typename T>
+void prelu_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, int64_t outer, int64_t C,
+                    int64_t inner);
+template <typename T>
+void glu_forward(T* y, const T* x, int64_t outer, int64_t h);
+template <typename T>
+void glu_backward(T* dx, const T* dy, const T* x, int64_t outer, int64_t h);
+template <typename T>
 void vecmath_apply(T* y, const T* x, int64_t n, int which, int isa);
 bool vecmath_isa_supported(int isa);
 template <typename T>
@@ -361,6 +370,102 @@ py::array backward_id_py(const py::array& dy, const py::array& saved, int id, do
   return backward_impl(act_of(id, op), dy, saved, Params{alpha, beta, 20.0, false}, op);
 }
 
+// x's (outer, C, inner) view for prelu: C = w's size, the channels (dim 1), or 1 for one slope.
+struct PreluDims {
+  int64_t outer, C, inner;
+};
+PreluDims prelu_dims(const py::array& x, const py::array& w, const char* op) {
+  require_float(x, op, "x");
+  require_same_dtype(x, w, op);
+  require_contiguous(x, op, "x");
+  require_contiguous(w, op, "weight");
+  const auto shape = shape_of(x);
+  const int64_t n = x.size(), C = w.size();
+  if (C == 1) return {1, 1, n};
+  EMBER_CHECK(shape.size() >= 2 && shape[1] == C, op, ": weight has ", C,
+              " entries, expected 1 or the input's channels (dim 1) of shape ", shape_str(shape));
+  return {shape[0], C, n ? n / (shape[0] * C) : 1};  // (empty: dw all zeros)
+}
+
+py::array prelu_py(const py::array& x, const py::array& w) {
+  const char* op = "prelu";
+  const PreluDims d = prelu_dims(x, w, op);
+  py::array y = fresh_like(x);
+  const bool f32 = is_f32(x);  // (before the release: dtype() needs the GIL)
+  py::gil_scoped_release release;
+  if (f32)
+    prelu_forward<float>(ptr<float>(y), cptr<float>(x), cptr<float>(w), d.outer, d.C, d.inner);
+  else
+    prelu_forward<double>(ptr<double>(y), cptr<double>(x), cptr<double>(w), d.outer, d.C, d.inner);
+  return y;
+}
+
+py::tuple prelu_backward_py(const py::array& dy, const py::array& x, const py::array& w) {
+  const char* op = "prelu_backward";
+  const PreluDims d = prelu_dims(x, w, op);
+  require_same_dtype(dy, x, op);
+  require_contiguous(dy, op, "dy");
+  require_shape(dy, shape_of(x), op, "dy");
+  py::array dx = fresh_like(x), dw = fresh_like(w);
+  const bool f32 = is_f32(x);
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      prelu_backward<float>(ptr<float>(dx), ptr<float>(dw), cptr<float>(dy), cptr<float>(x),
+                            cptr<float>(w), d.outer, d.C, d.inner);
+    else
+      prelu_backward<double>(ptr<double>(dx), ptr<double>(dw), cptr<double>(dy), cptr<double>(x),
+                             cptr<double>(w), d.outer, d.C, d.inner);
+  }
+  return py::make_tuple(dx, dw);
+}
+
+// x's (outer, 2 h) view for glu along dim: h = half the dim's size times the size after it.
+std::pair<int64_t, int64_t> glu_dims(const py::array& x, int64_t dim, const char* op) {
+  require_float(x, op, "x");
+  require_contiguous(x, op, "x");
+  const auto shape = shape_of(x);
+  const int64_t nd = int64_t(shape.size());
+  EMBER_CHECK(dim >= 0 && dim < nd && shape[size_t(dim)] % 2 == 0, op, ": dim ", dim,
+              " must be a dim of even size of shape ", shape_str(shape));
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < dim; ++i) outer *= shape[size_t(i)];
+  for (int64_t i = dim + 1; i < nd; ++i) inner *= shape[size_t(i)];
+  return {outer, shape[size_t(dim)] / 2 * inner};
+}
+
+py::array glu_py(const py::array& x, int64_t dim) {
+  const char* op = "glu";
+  const auto [outer, h] = glu_dims(x, dim, op);
+  auto shape = shape_of(x);
+  shape[size_t(dim)] /= 2;
+  py::array y = empty_like_dtype(x, shape);
+  const bool f32 = is_f32(x);  // (before the release: dtype() needs the GIL)
+  py::gil_scoped_release release;
+  if (f32)
+    glu_forward<float>(ptr<float>(y), cptr<float>(x), outer, h);
+  else
+    glu_forward<double>(ptr<double>(y), cptr<double>(x), outer, h);
+  return y;
+}
+
+py::array glu_backward_py(const py::array& dy, const py::array& x, int64_t dim) {
+  const char* op = "glu_backward";
+  const auto [outer, h] = glu_dims(x, dim, op);
+  require_same_dtype(dy, x, op);
+  require_contiguous(dy, op, "dy");
+  EMBER_CHECK(dy.size() == outer * h, op, ": dy has ", dy.size(), " elements, expected ",
+              outer * h);
+  py::array dx = fresh_like(x);
+  const bool f32 = is_f32(x);  // (before the release: dtype() needs the GIL)
+  py::gil_scoped_release release;
+  if (f32)
+    glu_backward<float>(ptr<float>(dx), cptr<float>(dy), cptr<float>(x), outer, h);
+  else
+    glu_backward<double>(ptr<double>(dx), cptr<double>(dy), cptr<double>(x), outer, h);
+  return dx;
+}
+
 py::array vecmath_py(const std::string& name, const py::array& x, int isa) {
   const char* op = "_vecmath";
   static const char* names[] = {
@@ -434,6 +539,16 @@ void bind_activation(py::module_& m) {
         py::arg("alpha"), py::arg("beta"),
         "activation_backward(activation_names[act], dy, saved, alpha, beta), every argument "
         "positional (gelu exact, softplus threshold 20).");
+  m.def("prelu", &prelu_py, py::arg("x"), py::arg("weight"),
+        "y = x > 0 ? x : weight * x for a C-contiguous x, weight one slope or one per channel "
+        "(dim 1) of x's dtype.");
+  m.def("prelu_backward", &prelu_backward_py, py::arg("dy"), py::arg("x"), py::arg("weight"),
+        "(dx, dweight) of prelu: dx = x > 0 ? dy : weight * dy, dweight the sum of dy * x where "
+        "x <= 0 per slope.");
+  m.def("glu", &glu_py, py::arg("x"), py::arg("dim"),
+        "a * sigmoid(b), a and b the halves of a C-contiguous x along dim (>= 0, even size).");
+  m.def("glu_backward", &glu_backward_py, py::arg("dy"), py::arg("x"), py::arg("dim"),
+        "dx of glu: dy * s for a, dy * a * s * (1 - s) for b, s = sigmoid(b).");
   m.def("_vecmath", &vecmath_py, py::arg("name"), py::arg("x"), py::arg("isa") = 0,
         "Test hook: csrc/vecmath.h's exp|expm1|log|log1p|tanh|sigmoid|erf|erfc|log2|log10|asin|"
         "acos|atan|gelu|gelu_grad|sin|cos|erfinv|exp2|lgamma (float32 only)|exp_split|log_split|"

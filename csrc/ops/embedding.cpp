@@ -40,6 +40,35 @@ EMBER_SIMD void max_into(T* m, int64_t* arg, const T* s, int64_t r, int64_t n) {
   }
 }
 
+// o[0..D) = the sum of rows w[idx[i]] for i in [b0, b1) with idx[i] != padding_idx, in order,
+// kCols columns at a time summed in registers (out's row was loaded and stored once per row:
+// 1.8x PyTorch's time), the next rows prefetched (they are random rows of a large table).
+template <typename T>
+EMBER_SIMD void bag_sum(T* o, const T* w, const int64_t* idx, int64_t b0, int64_t b1, int64_t D,
+                        int64_t padding_idx) {
+  constexpr int64_t kCols = 128 / sizeof(T) * 4;  // 128 floats: 8 AVX-512 / 16 AVX2 registers
+  for (int64_t i = b0; i < std::min(b1, b0 + 4); ++i)
+    if (idx[i] != padding_idx) __builtin_prefetch(w + idx[i] * D);
+  int64_t j0 = 0;
+  for (; j0 + kCols <= D; j0 += kCols) {
+    T acc[kCols] = {};
+    for (int64_t i = b0; i < b1; ++i) {
+      if (j0 == 0 && i + 4 < b1 && idx[i + 4] != padding_idx)
+        for (int64_t p = 0; p < D; p += 64 / int64_t(sizeof(T)))
+          __builtin_prefetch(w + idx[i + 4] * D + p);
+      if (idx[i] == padding_idx) continue;
+      const T* r = w + idx[i] * D + j0;
+      for (int64_t j = 0; j < kCols; ++j) acc[j] += r[j];
+    }
+    for (int64_t j = 0; j < kCols; ++j) o[j0 + j] = acc[j];
+  }
+  if (j0 < D) {  // the last columns (and narrow tables)
+    std::fill(o + j0, o + D, T(0));
+    for (int64_t i = b0; i < b1; ++i)
+      if (idx[i] != padding_idx) add_into(o + j0, w + idx[i] * D + j0, D - j0);
+  }
+}
+
 // The entries of bag [b0, b1) that count (padding_idx, or none: -1, is left out).
 inline int64_t bag_count(const int64_t* idx, int64_t b0, int64_t b1, int64_t padding_idx) {
   int64_t c = 0;
@@ -88,9 +117,7 @@ void embedding_bag_forward(T* out, const T* w, const int64_t* idx, const int64_t
   const int64_t T_ = B ? bounds[B] - bounds[0] : 0;
   parallel_for(threads_for((T_ + B) * D), B, [&](int64_t b) {
     T* o = out + b * D;
-    std::fill(o, o + D, T(0));
-    for (int64_t i = bounds[b]; i < bounds[b + 1]; ++i)
-      if (idx[i] != padding_idx) add_into(o, w + idx[i] * D, D);
+    bag_sum(o, w, idx, bounds[b], bounds[b + 1], D, padding_idx);
     if (mean) {
       const int64_t c = bag_count(idx, bounds[b], bounds[b + 1], padding_idx);
       if (c > 1) divide_row(o, static_cast<T>(c), D);

@@ -676,6 +676,31 @@ EMBER_SIMD void max1d_row(T* __restrict y, const T* __restrict x, int64_t n, int
     }
 }
 
+// Stride 2, as max1d_row: x split once into its even and odd entries (block by block, in L1),
+// so the k window taps are contiguous loads instead of k strided gathers (1.5x PyTorch's time).
+template <typename T>
+EMBER_SIMD void max1d_row_s2(T* __restrict y, const T* __restrict x, int64_t n, int64_t k,
+                             int64_t L) {
+  constexpr int64_t kB = 512;  // outputs per block
+  T ph[2][kB + 32];
+  for (int64_t j0 = 0; j0 < n; j0 += kB) {
+    const int64_t nb = std::min(kB, n - j0), m = std::min((L - 2 * j0 + 1) / 2, nb + (k - 1) / 2);
+    const T* xb = x + 2 * j0;
+    const int64_t m1 = 2 * (j0 + m) <= L ? m : m - 1;  // odd entries within the row
+    for (int64_t t = 0; t < m1; ++t) {
+      ph[0][t] = xb[2 * t];
+      ph[1][t] = xb[2 * t + 1];
+    }
+    if (m1 < m) ph[0][m1] = xb[2 * m1];  // (its odd partner is past the row: never read)
+    T* yb = y + j0;
+    for (int64_t j = 0; j < nb; ++j) yb[j] = ph[0][j];
+    for (int64_t i = 1; i < k; ++i) {
+      const T* v = ph[i & 1] + (i >> 1);
+      for (int64_t j = 0; j < nb; ++j) yb[j] = (v[j] > yb[j] || v[j] != v[j]) ? v[j] : yb[j];
+    }
+  }
+}
+
 }  // namespace
 
 // x (R, L) -> y (R, n), n = (L - k) / s + 1 >= 1: every row's windows of k at stride s.
@@ -684,8 +709,12 @@ void max_pool1d_forward(T* y, const T* x, int64_t R, int64_t L, int64_t k, int64
   EMBER_CHECK(R >= 0 && k >= 1 && s >= 1 && L >= k, "max_pool1d_forward: bad sizes (rows ", R,
               ", length ", L, ", kernel ", k, ", stride ", s, ")");
   const int64_t n = (L - k) / s + 1;
-  parallel_for(threads_for(mul_checked(R, n * k, "max_pool1d_forward")), R,
-               [&](int64_t r) { max1d_row(y + r * n, x + r * L, n, k, s); });
+  parallel_for(threads_for(mul_checked(R, n * k, "max_pool1d_forward")), R, [&](int64_t r) {
+    if (s == 2 && k <= 64)
+      max1d_row_s2(y + r * n, x + r * L, n, k, L);
+    else
+      max1d_row(y + r * n, x + r * L, n, k, s);
+  });
 }
 
 template void max_pool1d_forward<float>(float*, const float*, int64_t, int64_t, int64_t, int64_t);

@@ -1786,6 +1786,68 @@ for _name in (
     workload(f"nnops/{_name}/fwd+bwd", "nnops")(lambda n=_name: _nnop_case(*_nnops_cases()[n]))
 
 
+def _nnspeed37_cases():
+    rng = _rng()
+    r = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    bag_i = rng.integers(0, 50000, 4096)
+    return {
+        "prelu/64x64x32x32": (
+            (r(64, 64, 32, 32), np.full(64, 0.25, np.float32)),
+            lambda F, a, w: F.prelu(a, w),
+            lambda F, a, w: F.prelu(a, w),
+            None,
+            (0, 1),
+        ),
+        "glu/256x4096": ((r(256, 4096),), lambda F, a: F.glu(a), lambda F, a: F.glu(a)),
+        "embedding_bag/sum/50000x256/256bags": (
+            (r(50000, 256), bag_i, np.arange(0, 4096, 16)),
+            lambda F, w, i, o: F.embedding_bag(i, w, o, mode="sum"),
+            lambda F, w, i, o: F.embedding_bag(i, w, o, mode="sum"),
+        ),
+        "max_pool1d/k3s2/64x64x1024": (
+            (r(64, 64, 1024),),
+            lambda F, a: F.max_pool1d(a, 3, 2),
+            lambda F, a: F.max_pool1d(a, 3, 2),
+        ),
+        "nll_loss/4096x10": (
+            (r(4096, 10), rng.integers(0, 10, 4096)),
+            lambda F, a, b: F.nll_loss(a, b),
+            lambda F, a, b: F.nll_loss(a, b),
+        ),
+    }
+
+
+def _nnop_forward_case(arrays: tuple, ours_f, theirs_f, *_) -> dict:
+    """_nnop_case's inputs and functions, forward only, outside autograd."""
+    import ember
+
+    es = [ember.tensor(a) for a in arrays]
+
+    def ours():
+        with ember.no_grad():
+            ours_f(ember.nn.functional, *es)
+
+    impls = {"ember": ours}
+    torch = _torch()
+    if torch is not None:
+        ts = [torch.from_numpy(a) for a in arrays]
+
+        def theirs():
+            with torch.no_grad():
+                theirs_f(torch.nn.functional, *ts)
+
+        impls["torch"] = theirs
+    return impls
+
+
+for _name in _nnspeed37_cases():  # (the rows nnspeed37 made faster)
+    workload(f"nnspeed37/{_name}/fwd", "nnspeed37")(
+        lambda n=_name: _nnop_forward_case(*_nnspeed37_cases()[n])
+    )
+    workload(f"nnspeed37/{_name}/fwd+bwd", "nnspeed37")(
+        lambda n=_name: _nnop_case(*_nnspeed37_cases()[n])
+    )
+
 # ---- the table ----------------------------------------------------------------------------
 
 

@@ -913,17 +913,21 @@ class GLU(Function):
     # x split in halves a, b along dim -> a * sigmoid(b)
     @staticmethod
     def forward(ctx, x, dim):
-        a, b = np.split(x, 2, axis=dim)
-        if b.dtype.char in "fd":  # the sigmoid kernel (F.sigmoid's values), one pass
-            s = ops._act_forward("sigmoid", np.ascontiguousarray(b))
-        else:
-            s = _np_sigmoid(b)
-        ctx.save_for_backward(a, s)
         ctx.dim = dim
+        if x.dtype.char in "fd":  # the fused kernel: one pass each way, no halves copied
+            x = _contig(x)
+            ctx.save_for_backward(x)
+            return _C.glu(x, dim)
+        a, b = np.split(x, 2, axis=dim)
+        s = _np_sigmoid(b)
+        ctx.save_for_backward(a, s)
         return a * s
 
     @staticmethod
     def backward(ctx, g):
+        if len(ctx.saved_tensors) == 1:
+            (x,) = ctx.saved_tensors
+            return _C.glu_backward(_contig(g.astype(x.dtype, copy=False)), x, ctx.dim), None
         a, s = ctx.saved_tensors
         return np.concatenate([g * s, g * a * s * (1 - s)], axis=ctx.dim).astype(a.dtype), None
 
@@ -954,15 +958,23 @@ class PReLU(Function):
     @staticmethod
     def forward(ctx, x, w):
         wb = w.reshape((-1,) + (1,) * (x.ndim - 2)) if w.size != 1 else w.reshape(())  # (0: C = 0)
-        ctx.save_for_backward(x, wb)
         ctx.wshape = w.shape
-        if wb.ndim == 0 and ops._kernel_ok(x):  # one slope: leaky_relu's kernel, its bits
-            return ops._act_forward("leaky_relu", x, float(wb))
+        if x.dtype.char in "fd" and w.dtype == x.dtype:  # the fused kernel, one pass each way
+            x, w = _contig(x), _contig(w.reshape(-1))
+            ctx.save_for_backward(x, w)
+            ctx.fused = True
+            return _C.prelu(x, w)
+        ctx.save_for_backward(x, wb)
+        ctx.fused = False
         # (ops._where: branch-free, np.where branches per element: ~30x at 64x4096)
         return ops._where(x > 0, x, wb * x).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.fused:
+            x, w = ctx.saved_tensors
+            gx, gw = _C.prelu_backward(_contig(np.asarray(g, x.dtype)), x, w)
+            return gx, gw.reshape(ctx.wshape)
         x, wb = ctx.saved_tensors
         pos = x > 0
         g = g if g.flags.c_contiguous else np.ascontiguousarray(g)  # (ascontiguousarray: >= 1-D)
@@ -978,6 +990,8 @@ class PReLU(Function):
     @staticmethod
     def backward_graph(ctx, g):
         x0, wb = ctx.saved_tensors
+        if ctx.fused:  # (saved flat: the per-channel view again)
+            wb = wb.reshape((-1,) + (1,) * (x0.ndim - 2)) if wb.size != 1 else wb.reshape(())
         x, w = _graph.inputs(ctx, x0, wb.reshape(ctx.wshape))
         shape = wb.shape
 
@@ -6504,7 +6518,9 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
         (2, 5)
     """
     op = "rms_norm"
-    x = _float_input(input, op)
+    # complex input: torch's composite, x * rsqrt(mean(x * x) + eps) with the complex square
+    cplx = isinstance(input, Tensor) and input.data.dtype.kind == "c"
+    x = input if cplx else _float_input(input, op)
     if x.data.dtype.char in "eE":  # torch's fused kernel: float32 maths and float32's eps,
         # rounded once (a bfloat16 composite with bfloat16's eps was up to 1e2 ulps off)
         if weight is not None and weight.dtype != x.dtype:  # (torch's warning)
@@ -6528,7 +6544,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
         )
     eps = float(np.finfo(x.dtype).eps) if eps is None else float(eps)
     if weight is not None:
-        weight = _float_input(weight, op, "weight")
+        if not (cplx and isinstance(weight, Tensor) and weight.data.dtype.kind == "c"):
+            weight = _float_input(weight, op, "weight")
         if weight.shape != shape:
             raise BadShapeOrValue(f"{op}: weight must have shape {shape}, got {weight.shape}")
     m = math.prod(shape)
@@ -7796,7 +7813,7 @@ def embedding_bag(
             raise RuntimeError("include_last_offset: number of offset should be at least 1")
         if off.size and off[0] != 0:
             raise BadShapeOrValue(f"{op}: offsets[0] has to be 0, got {int(off[0])}")
-        bounds = off if include_last_offset else np.r_[off, idx.size]
+        bounds = off if include_last_offset else np.append(off, idx.size)  # (np.r_: ~25 us)
         if np.any(np.diff(bounds) < 0) or (bounds.size and bounds[-1] > idx.size):
             raise BadShapeOrValue(
                 f"{op}: offsets must be non-decreasing and at most the input size {idx.size}, "
@@ -7840,7 +7857,8 @@ def embedding_bag(
         )
         if pad_ok and (not used.size or (used.min() >= 0 and used.max() < v)):
             pad = -1 if padding_idx is None else int(padding_idx) % v
-            bounds = np.ascontiguousarray(np.r_[starts[:1], ends] if nb else [0], np.int64)
+            bounds = np.concatenate((starts[:1], ends)) if nb else np.zeros(1, np.int64)
+            bounds = np.ascontiguousarray(bounds, np.int64)
             used = np.ascontiguousarray(used, np.int64)
             if mode == "max":
                 return _EmbeddingBagMax.apply(weight, used, bounds, pad)
