@@ -3499,6 +3499,102 @@ void input_grad_grouped_strided(T* dx, const T* dy, const T* w, const Geom& g, i
   }
 }
 
+// dw of a grouped convolution of few output channels per group (grouped_direct_ok), straight
+// from the stride phases of the padded input (gd_fill) and dy transposed to dyT[p][o] (o
+// contiguous, Og <= 16: one or two vectors): for a block of R rows k = (c, tap t) at phase
+// offsets koff[k] = c*cs + toff[t],
+//   dw[o, k] += sum over oh, then ow, of x_pad-phase[koff[k] + oh*Wph + ow] * dyT[oh*OW + ow][o],
+// R accumulator vectors over o, one broadcast per row and position (the micro-kernel's shape,
+// without forming im2col). No junk columns: every product is one of the convolution's.
+// Per-thread partials (G x K x 16) reduced in thread order. 512 channels in 32 groups, 3x3
+// stride 2 at 28x28, batch 8 (1 thread, CPU time): 5.6 ms through the fused engine (im2col,
+// then 8 x 16 tiles), ~? here, torch ~4.6.
+constexpr int64_t kGdwO = 16;  // dyT's row: the output channels padded to 16
+
+inline bool grouped_dw_ok(const Geom& g) { return grouped_direct_ok(g); }
+
+template <int R, typename T>
+EMBER_SIMD void gdw_rows(T* __restrict acc_out, const T* __restrict xp, const int64_t* koff,
+                         const T* __restrict dyT, const Geom& g, int64_t Wph) {
+  typedef T Vec __attribute__((vector_size(64)));
+  constexpr int64_t L = 64 / int64_t(sizeof(T)), NV = kGdwO / L;
+  Vec acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int64_t j = 0; j < NV; ++j) acc[r][j] = Vec{};
+  const T* xr[R];
+  for (int r = 0; r < R; ++r) xr[r] = xp + koff[r];
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    const T* dq = dyT + oh * g.OW * kGdwO;
+    const int64_t xo = oh * Wph;
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      Vec v[NV];
+      std::memcpy(&v, dq + ow * kGdwO, sizeof(v));
+      for (int r = 0; r < R; ++r) {
+        const T s = xr[r][xo + ow];
+        for (int64_t j = 0; j < NV; ++j) acc[r][j] += s * v[j];
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    Vec d[NV];
+    std::memcpy(&d, acc_out + r * kGdwO, sizeof(d));
+    for (int64_t j = 0; j < NV; ++j) d[j] += acc[r][j];
+    std::memcpy(acc_out + r * kGdwO, &d, sizeof(d));
+  }
+}
+
+template <typename T>
+void weight_grad_grouped(T* dw, const T* dy, const T* x, const Geom& g, int nt) {
+  constexpr int RB = sizeof(T) == 4 ? 12 : 6;  // rows per block: 12 accumulator vectors
+  const int64_t KK = g.KH * g.KW, tasks = g.N * g.G, part_n = g.G * g.K * kGdwO;
+  const GdPhases ph(g);
+  const int64_t xp_n = g.Cg * ph.cs + kSlack, dyT_n = g.P * kGdwO;
+  std::vector<int64_t> koff(static_cast<size_t>(g.K));
+  for (int64_t c = 0; c < g.Cg; ++c)
+    for (int64_t t = 0; t < KK; ++t)
+      koff[size_t(c * KK + t)] = c * ph.cs + ph.tap(g, t / g.KW, t % g.KW);
+  nt = int(std::min<int64_t>(nt, tasks));
+  const size_t per_thread = size_t(xp_n + dyT_n + part_n) * sizeof(T) + 4 * 64;
+  char* base = align64(Workspace::get(size_t(nt) * per_thread + 64));
+  std::vector<const T*> parts(static_cast<size_t>(nt));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num();
+    char* tc = base + per_thread * size_t(tid);
+    T* xp = carve<T>(&tc, xp_n);
+    T* dyT = carve<T>(&tc, dyT_n);
+    T* part = carve<T>(&tc, part_n);
+    parts[size_t(tid)] = part;
+    std::fill(xp, xp + xp_n, T(0));  // the border stays zero: tasks write the interior
+    std::fill(dyT, dyT + dyT_n, T(0));  // (columns o >= Og stay zero)
+    std::fill(part, part + part_n, T(0));
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t n = t / g.G, gi = t % g.G;
+      gd_fill(xp, x + (n * g.C + gi * g.Cg) * g.H * g.W, g, ph);
+      const T* dyg = dy + (n * g.O + gi * g.Og) * g.P;
+      for (int64_t o = 0; o < g.Og; ++o)
+        for (int64_t p = 0; p < g.P; ++p) dyT[p * kGdwO + o] = dyg[o * g.P + p];
+      T* pg = part + gi * g.K * kGdwO;
+      int64_t k = 0;
+      for (; k + RB <= g.K; k += RB)
+        gdw_rows<RB>(pg + k * kGdwO, xp, koff.data() + k, dyT, g, ph.Wph);
+      for (; k + 4 <= g.K; k += 4) gdw_rows<4>(pg + k * kGdwO, xp, koff.data() + k, dyT, g, ph.Wph);
+      for (; k < g.K; ++k) gdw_rows<1>(pg + k * kGdwO, xp, koff.data() + k, dyT, g, ph.Wph);
+    }
+    // dw[gi*Og + o][k] = the threads' partials [gi][k][o], added in thread order
+#pragma omp for schedule(static)
+    for (int64_t gi = 0; gi < g.G; ++gi)
+      for (int64_t k = 0; k < g.K; ++k)
+        for (int64_t o = 0; o < g.Og; ++o) {
+          const size_t at = size_t((gi * g.K + k) * kGdwO + o);
+          T s = parts[0][at];
+          for (int th = 1; th < nt; ++th) s += parts[size_t(th)][at];
+          dw[(gi * g.Og + o) * g.K + k] = s;
+        }
+  }
+}
+
 // ---------------------------------------------------------------- dense engine
 // A kernel that covers the whole (unpadded) input, one group: the output is 1x1 and im2col of
 // image n is x[n] itself, so the convolution is one GEMM over the batch instead of N GEMMs with
@@ -3840,6 +3936,11 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
     return;
   }
   if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt)) {
+    if (dw && grouped_dw_ok(g)) {  // then dx, if needed, by whichever engine takes it
+      weight_grad_grouped(dw, dy, x, g, plan.nt);
+      if (!dx) return;
+      dw = nullptr;
+    }
     if (dx && shift_wasteful(g, micro_kernel<T>().nr) && transposed_ok(g) && w_finite()) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
       return input_grad_forward(dx, dy, w, g, plan.nt);
