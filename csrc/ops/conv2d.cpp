@@ -3514,45 +3514,44 @@ constexpr int64_t kGdwO = 16;  // dyT's row: the output channels padded to 16
 inline bool grouped_dw_ok(const Geom& g) { return grouped_direct_ok(g); }
 
 template <int R, typename T>
-EMBER_SIMD void gdw_rows(T* __restrict acc_out, const T* __restrict xp, const int64_t* koff,
+EMBER_SIMD void gdw_rows(T* __restrict out, int64_t ldo, const T* __restrict xr, int64_t cs,
                          const T* __restrict dyT, const Geom& g, int64_t Wph) {
   typedef T Vec __attribute__((vector_size(64)));
   constexpr int64_t L = 64 / int64_t(sizeof(T)), NV = kGdwO / L;
   Vec acc[R][NV];
   for (int r = 0; r < R; ++r)
     for (int64_t j = 0; j < NV; ++j) acc[r][j] = Vec{};
-  const T* xr[R];
-  for (int r = 0; r < R; ++r) xr[r] = xp + koff[r];
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     const T* dq = dyT + oh * g.OW * kGdwO;
-    const int64_t xo = oh * Wph;
+    const T* xo = xr + oh * Wph;
     for (int64_t ow = 0; ow < g.OW; ++ow) {
       Vec v[NV];
       std::memcpy(&v, dq + ow * kGdwO, sizeof(v));
       for (int r = 0; r < R; ++r) {
-        const T s = xr[r][xo + ow];
+        const T s = xo[r * cs + ow];
         for (int64_t j = 0; j < NV; ++j) acc[r][j] += s * v[j];
       }
     }
   }
   for (int r = 0; r < R; ++r) {
     Vec d[NV];
-    std::memcpy(&d, acc_out + r * kGdwO, sizeof(d));
+    std::memcpy(&d, out + r * ldo, sizeof(d));
     for (int64_t j = 0; j < NV; ++j) d[j] += acc[r][j];
-    std::memcpy(acc_out + r * kGdwO, &d, sizeof(d));
+    std::memcpy(out + r * ldo, &d, sizeof(d));
   }
 }
 
 template <typename T>
 void weight_grad_grouped(T* dw, const T* dy, const T* x, const Geom& g, int nt) {
-  constexpr int RB = sizeof(T) == 4 ? 12 : 6;  // rows per block: 12 accumulator vectors
+  constexpr int RB = sizeof(T) == 4 ? 8 : 4;  // channels per block: 8 accumulator vectors
   const int64_t KK = g.KH * g.KW, tasks = g.N * g.G, part_n = g.G * g.K * kGdwO;
   const GdPhases ph(g);
   const int64_t xp_n = g.Cg * ph.cs + kSlack, dyT_n = g.P * kGdwO;
-  std::vector<int64_t> koff(static_cast<size_t>(g.K));
-  for (int64_t c = 0; c < g.Cg; ++c)
-    for (int64_t t = 0; t < KK; ++t)
-      koff[size_t(c * KK + t)] = c * ph.cs + ph.tap(g, t / g.KW, t % g.KW);
+  // dyT through the GEMM's transposing packer where it makes panels 16 wide
+  const Kernel<T> kern = micro_kernel<T>();
+  const auto pack_t = kern.nr == kGdwO || kern.nr == 2 * kGdwO ? kern.pack_t : nullptr;
+  std::vector<int64_t> toff(static_cast<size_t>(KK));
+  for (int64_t t = 0; t < KK; ++t) toff[size_t(t)] = ph.tap(g, t / g.KW, t % g.KW);
   nt = int(std::min<int64_t>(nt, tasks));
   const size_t per_thread = size_t(xp_n + dyT_n + part_n) * sizeof(T) + 4 * 64;
   char* base = align64(Workspace::get(size_t(nt) * per_thread + 64));
@@ -3573,14 +3572,21 @@ void weight_grad_grouped(T* dw, const T* dy, const T* x, const Geom& g, int nt) 
       const int64_t n = t / g.G, gi = t % g.G;
       gd_fill(xp, x + (n * g.C + gi * g.Cg) * g.H * g.W, g, ph);
       const T* dyg = dy + (n * g.O + gi * g.Og) * g.P;
-      for (int64_t o = 0; o < g.Og; ++o)
-        for (int64_t p = 0; p < g.P; ++p) dyT[p * kGdwO + o] = dyg[o * g.P + p];
+      if (pack_t)  // in-register transposes (the scalar loop was an eighth of the gradient)
+        pack_t(dyT, dyg, g.P, g.Og, g.P, int(kGdwO));
+      else
+        for (int64_t p = 0; p < g.P; ++p)
+          for (int64_t o = 0; o < g.Og; ++o) dyT[p * kGdwO + o] = dyg[o * g.P + p];
       T* pg = part + gi * g.K * kGdwO;
-      int64_t k = 0;
-      for (; k + RB <= g.K; k += RB)
-        gdw_rows<RB>(pg + k * kGdwO, xp, koff.data() + k, dyT, g, ph.Wph);
-      for (; k + 4 <= g.K; k += 4) gdw_rows<4>(pg + k * kGdwO, xp, koff.data() + k, dyT, g, ph.Wph);
-      for (; k < g.K; ++k) gdw_rows<1>(pg + k * kGdwO, xp, koff.data() + k, dyT, g, ph.Wph);
+      const int64_t ldo = KK * kGdwO;  // rows k = c * KK + tap: channels KK rows apart
+      for (int64_t tap = 0; tap < KK; ++tap) {
+        const T* xt = xp + toff[size_t(tap)];
+        T* ot = pg + tap * kGdwO;
+        int64_t c = 0;
+        for (; c + RB <= g.Cg; c += RB)
+          gdw_rows<RB>(ot + c * ldo, ldo, xt + c * ph.cs, ph.cs, dyT, g, ph.Wph);
+        for (; c < g.Cg; ++c) gdw_rows<1>(ot + c * ldo, ldo, xt + c * ph.cs, ph.cs, dyT, g, ph.Wph);
+      }
     }
     // dw[gi*Og + o][k] = the threads' partials [gi][k][o], added in thread order
 #pragma omp for schedule(static)
