@@ -3564,7 +3564,7 @@ void weight_grad_grouped(T* dw, const T* dy, const T* x, const Geom& g, int nt) 
     T* dyT = carve<T>(&tc, dyT_n);
     T* part = carve<T>(&tc, part_n);
     parts[size_t(tid)] = part;
-    std::fill(xp, xp + xp_n, T(0));  // the border stays zero: tasks write the interior
+    std::fill(xp, xp + xp_n, T(0));     // the border stays zero: tasks write the interior
     std::fill(dyT, dyT + dyT_n, T(0));  // (columns o >= Og stay zero)
     std::fill(part, part + part_n, T(0));
 #pragma omp for schedule(static)
