@@ -3248,6 +3248,57 @@ EMBER_SIMD void gd_fill(T* __restrict xp, const T* __restrict xg, const Geom& g,
     }
 }
 
+// The inverse of split_columns2: dst[j] = row[(j + pl) % 2 * ps + (j + pl) / 2] for j < W, by
+// interleaving shuffles (the last chunk overlapping the one before it).
+template <typename T>
+inline void merge_columns2(T* dst, const T* row, int64_t ps, int64_t W, int64_t pl) {
+  typedef T Vec __attribute__((vector_size(32)));
+  typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> I;
+  typedef I M __attribute__((vector_size(32)));
+  constexpr int64_t L = 32 / int64_t(sizeof(T));
+  M lo, hi;
+  for (int64_t k = 0; k < L; ++k)
+    lo[k] = I(k % 2 * L + k / 2), hi[k] = I(k % 2 * L + L / 2 + k / 2);
+  for (int64_t s = 0;; s += 2 * L) {
+    s = std::min(s, W - 2 * L);
+    const int64_t u = s + pl;
+    Vec e, o;
+    std::memcpy(&e, row + (u % 2) * ps + u / 2, sizeof(Vec));
+    std::memcpy(&o, row + ((u + 1) % 2) * ps + (u + 1) / 2, sizeof(Vec));
+    const Vec a = __builtin_shuffle(e, o, lo), b = __builtin_shuffle(e, o, hi);
+    std::memcpy(dst + s, &a, sizeof(Vec));
+    std::memcpy(dst + s + L, &b, sizeof(Vec));
+    if (s == W - 2 * L) break;
+  }
+}
+
+// The inverse of gd_fill: the Cg planes dxg (H x W) = the interior of their padded stride
+// phases xp.
+template <typename T>
+EMBER_SIMD void gd_unfill(T* __restrict dxg, const T* __restrict xp, const Geom& g,
+                          const GdPhases& ph) {
+  for (int64_t c = 0; c < g.Cg; ++c)
+    for (int64_t i = 0, a = g.pt % g.sh, ri = g.pt / g.sh; i < g.H; ++i) {
+      T* __restrict dst = dxg + (c * g.H + i) * g.W;
+      const T* row = xp + c * ph.cs + a * g.sw * ph.ps + ri * ph.Wph;
+      if (++a == g.sh) a = 0, ++ri;
+      if (g.sw == 1) {
+        const T* __restrict s = row + g.pl;
+        for (int64_t j = 0; j < g.W; ++j) dst[j] = s[j];
+        continue;
+      }
+      if (g.sw == 2 && g.W >= 64 / int64_t(sizeof(T))) {
+        merge_columns2(dst, row, ph.ps, g.W, g.pl);
+        continue;
+      }
+      for (int64_t b = 0; b < g.sw; ++b) {
+        const int64_t j0 = ((b - g.pl) % g.sw + g.sw) % g.sw;
+        const T* __restrict s = row + b * ph.ps + (j0 + g.pl) / g.sw;
+        for (int64_t j = j0, k = 0; j < g.W; j += g.sw, ++k) dst[j] = s[k];
+      }
+    }
+}
+
 // out[o * ldo + v] for o < kGdBlock, v < V (V = two vectors) as above; xr = x_pad at (c 0, row
 // oh*sh, column ow0), toff[t] the tap offsets, cs the channel stride; wk[(c * KK + t) * kGdBlock +
 // o].
@@ -3439,7 +3490,9 @@ void input_grad_grouped_strided(T* dx, const T* dy, const T* w, const Geom& g, i
       phs.push_back(std::move(p));
     }
   nt = int(std::min<int64_t>(nt, tasks));
-  const size_t per_thread = size_t(dyp_n + kGdBlock * V) * sizeof(T) + 2 * 64;
+  const GdPhases xph(g);  // dx's stride phases: written contiguously, then interleaved into dx
+  const int64_t dxs_n = g.Cg * xph.cs + kSlack;
+  const size_t per_thread = size_t(dyp_n + kGdBlock * V + dxs_n) * sizeof(T) + 3 * 64;
   char* cur = align64(
       Workspace::get(size_t(wk_n + kGdBlock) * sizeof(T) + size_t(nt) * per_thread + 3 * 64));
   T* wk = carve<T>(&cur, wk_n);
@@ -3461,6 +3514,7 @@ void input_grad_grouped_strided(T* dx, const T* dy, const T* w, const Geom& g, i
     char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
     T* dyp = carve<T>(&tc, dyp_n);
     T* tile = carve<T>(&tc, kGdBlock * V);
+    T* dxs = carve<T>(&tc, dxs_n);
     std::fill(dyp, dyp + dyp_n, T(0));  // the border and slack stay zero: tasks write the interior
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tasks; ++t) {
@@ -3479,22 +3533,27 @@ void input_grad_grouped_strided(T* dx, const T* dy, const T* w, const Geom& g, i
         const int64_t j0 = ceil_div_pos(g.pl - p.b, g.sw);
         const int64_t j1 = floor_div(g.pl + g.W - 1 - p.b, g.sw);
         if (i1 < i0 || j1 < j0) continue;
-        const int64_t ih0 = g.sh * i0 + p.a - g.pt, iw0 = g.sw * j0 + p.b - g.pl;
         for (int64_t cb = 0; cb < ncb; ++cb) {
           const int64_t clive = std::min(kGdBlock, g.Cg - cb * kGdBlock);
-          T* dxb = dx + ((n * g.G + gi) * g.Cg + cb * kGdBlock) * g.H * g.W;
+          // phase (a, b) of the block's channels, from its row i0, column j0
+          T* dsb = dxs + cb * kGdBlock * xph.cs + (p.a * g.sw + p.b) * xph.ps + i0 * xph.Wph + j0;
           const auto store = [&](const T* src, int64_t ld, int64_t i, int64_t j, int64_t m) {
             for (int64_t c = 0; c < clive; ++c) {
-              T* d = dxb + (c * g.H + ih0 + g.sh * i) * g.W + iw0 + g.sw * j;
-              for (int64_t k = 0; k < m; ++k) d[g.sw * k] = src[c * ld + k];
+              T* __restrict d = dsb + c * xph.cs + i * xph.Wph + j;
+              const T* __restrict s = src + c * ld;
+              for (int64_t k = 0; k < m; ++k) d[k] = s[k];
             }
           };
-          const auto direct = [](int64_t, int64_t, int64_t*) -> T* { return nullptr; };
+          const auto direct = [&](int64_t i, int64_t j, int64_t* ld) -> T* {
+            *ld = xph.cs;
+            return clive == kGdBlock ? dsb + i * xph.Wph + j : nullptr;
+          };
           gd_plane(tile, dyp + i0 * Wd + j0, Wd, i1 - i0 + 1, j1 - j0 + 1, p.toff.data(), p.taps,
                    g.Og, cs, wk + p.w0 + (gi * ncb + cb) * g.Og * p.taps * kGdBlock, zero, store,
                    direct);
         }
       }
+      gd_unfill(dx + (n * g.G + gi) * g.Cg * g.H * g.W, dxs, g, xph);
     }
   }
 }
