@@ -3453,7 +3453,9 @@ void input_grad_grouped(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
 //     w[o, c, kh, kw] * dyp[o, i + R - kh*dh / sh, j + Rw - kw*dw / sw],
 // run by gd_block with input channels for output channels (blocks of 8). Every dx value is one
 // phase's sum, written once. 512 channels in 32 groups, 3x3 stride 2 at 28x28, batch 8 (1
-// thread, CPU time): 7.8 ms on the fused engine's col2im, ~3.5 here, torch ~4.3.
+// thread, CPU time): 7.8 ms on the fused engine's col2im, ~3.5 here, torch ~4.3. Each phase's
+// values go contiguously into dx's padded stride phases (gd_fill's layout), interleaved into dx
+// at the end (gd_unfill): stride-2 scalar stores into dx were ~2.4 ms of ~5.5 (loaded machine).
 inline bool grouped_dx_strided_ok(const Geom& g) {
   return g.G > 1 && (g.sh > 1 || g.sw > 1) && g.Cg <= kGdMaxOg && g.Og * g.KH * g.KW <= kGdMaxK &&
          g.KH * g.KW > 1 && g.OH > 0 && g.OW > 0 && g.H > 0 && g.W > 0 &&
@@ -3560,14 +3562,15 @@ void input_grad_grouped_strided(T* dx, const T* dy, const T* w, const Geom& g, i
 
 // dw of a grouped convolution of few output channels per group (grouped_direct_ok), straight
 // from the stride phases of the padded input (gd_fill) and dy transposed to dyT[p][o] (o
-// contiguous, Og <= 16: one or two vectors): for a block of R rows k = (c, tap t) at phase
-// offsets koff[k] = c*cs + toff[t],
-//   dw[o, k] += sum over oh, then ow, of x_pad-phase[koff[k] + oh*Wph + ow] * dyT[oh*OW + ow][o],
+// contiguous, Og <= 16: one or two vectors): for a block of R channels c of one tap t (rows
+// k = c*KK + t, phase offsets c*cs + toff[t]),
+//   dw[o, k] += sum over oh, then ow, of xp[c*cs + toff[t] + oh*Wph + ow] * dyT[oh*OW + ow][o],
 // R accumulator vectors over o, one broadcast per row and position (the micro-kernel's shape,
-// without forming im2col). No junk columns: every product is one of the convolution's.
-// Per-thread partials (G x K x 16) reduced in thread order. 512 channels in 32 groups, 3x3
-// stride 2 at 28x28, batch 8 (1 thread, CPU time): 5.6 ms through the fused engine (im2col,
-// then 8 x 16 tiles), ~? here, torch ~4.6.
+// without forming im2col; rows cs apart keep the addressing to one base). No junk columns:
+// every product is one of the convolution's. Per-thread partials (G x K x 16) reduced in thread
+// order. 512 channels in 32 groups, 3x3 stride 2 at 28x28, batch 8 (1 thread, CPU time, loaded
+// machine): 5.6 ms through the fused engine (im2col, then 8 x 16 tiles), ~4.1 here (~1.3 of it
+// reading x and dy), torch ~4.5.
 constexpr int64_t kGdwO = 16;  // dyT's row: the output channels padded to 16
 
 inline bool grouped_dw_ok(const Geom& g) { return grouped_direct_ok(g); }
