@@ -25,7 +25,8 @@
 //   GEMM. See "batch engine" below.
 // - grouped direct engine (G > 1 with at most 16 output channels per group; strided ones read
 //   stride phases of the padded planes; dx alike, strided dx per dx stride phase): register
-//   blocks of 8 channels x 2 vectors over every (channel, tap).
+//   blocks of 8 channels x 2 vectors over every (channel, tap). dw from the same phase planes
+//   against dy transposed (blocks of 8 input channels x 16 output channels).
 // - dilation split (stride 1, one group, dilated, sizes and padding multiples of the dilation):
 //   the N*dh*dw dilation-phase images convolved undilated, where that reaches Winograd.
 //   Phases under 8x8 instead tiled into one plane per image (dilation mosaic; its gradients
