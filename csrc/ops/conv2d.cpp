@@ -3572,19 +3572,21 @@ void input_grad_grouped_strided(T* dx, const T* dy, const T* w, const Geom& g, i
 // order. 512 channels in 32 groups, 3x3 stride 2 at 28x28, batch 8 (1 thread, CPU time, loaded
 // machine): 5.6 ms through the fused engine (im2col, then 8 x 16 tiles), ~4.1 here (~1.3 of it
 // reading x and dy), torch ~4.5.
-constexpr int64_t kGdwO = 16;  // dyT's row: the output channels padded to 16
+constexpr int64_t kGdwO = 16;       // dyT's row: the output channels padded to 16
+constexpr int64_t kGdwChain = 256;  // positions per register sum, at most (unless OW is more)
 
 inline bool grouped_dw_ok(const Geom& g) { return grouped_direct_ok(g); }
 
 template <int R, typename T>
 EMBER_SIMD void gdw_rows(T* __restrict out, int64_t ldo, const T* __restrict xr, int64_t cs,
-                         const T* __restrict dyT, const Geom& g, int64_t Wph) {
+                         const T* __restrict dyT, const Geom& g, int64_t Wph, int64_t oh0,
+                         int64_t oh1) {
   typedef T Vec __attribute__((vector_size(64)));
   constexpr int64_t L = 64 / int64_t(sizeof(T)), NV = kGdwO / L;
   Vec acc[R][NV];
   for (int r = 0; r < R; ++r)
     for (int64_t j = 0; j < NV; ++j) acc[r][j] = Vec{};
-  for (int64_t oh = 0; oh < g.OH; ++oh) {
+  for (int64_t oh = oh0; oh < oh1; ++oh) {
     const T* dq = dyT + oh * g.OW * kGdwO;
     const T* xo = xr + oh * Wph;
     for (int64_t ow = 0; ow < g.OW; ++ow) {
@@ -3615,6 +3617,7 @@ void weight_grad_grouped(T* dw, const T* dy, const T* x, const Geom& g, int nt) 
   const auto pack_t = kern.nr == kGdwO || kern.nr == 2 * kGdwO ? kern.pack_t : nullptr;
   std::vector<int64_t> toff(static_cast<size_t>(KK));
   for (int64_t t = 0; t < KK; ++t) toff[size_t(t)] = ph.tap(g, t / g.KW, t % g.KW);
+  const int64_t ohb = std::max<int64_t>(1, kGdwChain / g.OW);  // output rows per partial sum
   nt = int(std::min<int64_t>(nt, tasks));
   const size_t per_thread = size_t(xp_n + dyT_n + part_n) * sizeof(T) + 4 * 64;
   char* base = align64(Workspace::get(size_t(nt) * per_thread + 64));
@@ -3642,13 +3645,19 @@ void weight_grad_grouped(T* dw, const T* dy, const T* x, const Geom& g, int nt) 
           for (int64_t o = 0; o < g.Og; ++o) dyT[p * kGdwO + o] = dyg[o * g.P + p];
       T* pg = part + gi * g.K * kGdwO;
       const int64_t ldo = KK * kGdwO;  // rows k = c * KK + tap: channels KK rows apart
-      for (int64_t tap = 0; tap < KK; ++tap) {
-        const T* xt = xp + toff[size_t(tap)];
-        T* ot = pg + tap * kGdwO;
-        int64_t c = 0;
-        for (; c + RB <= g.Cg; c += RB)
-          gdw_rows<RB>(ot + c * ldo, ldo, xt + c * ph.cs, ph.cs, dyT, g, ph.Wph);
-        for (; c < g.Cg; ++c) gdw_rows<1>(ot + c * ldo, ldo, xt + c * ph.cs, ph.cs, dyT, g, ph.Wph);
+      // sums of at most kGdwChain positions added into the partial (as the fused engine's
+      // blocks): one float32 chain over a 28x28 plane drifted past 1e-4 of a dw of ~80
+      for (int64_t oh0 = 0; oh0 < g.OH; oh0 += ohb) {
+        const int64_t oh1 = std::min(g.OH, oh0 + ohb);
+        for (int64_t tap = 0; tap < KK; ++tap) {
+          const T* xt = xp + toff[size_t(tap)];
+          T* ot = pg + tap * kGdwO;
+          int64_t c = 0;
+          for (; c + RB <= g.Cg; c += RB)
+            gdw_rows<RB>(ot + c * ldo, ldo, xt + c * ph.cs, ph.cs, dyT, g, ph.Wph, oh0, oh1);
+          for (; c < g.Cg; ++c)
+            gdw_rows<1>(ot + c * ldo, ldo, xt + c * ph.cs, ph.cs, dyT, g, ph.Wph, oh0, oh1);
+        }
       }
     }
     // dw[gi*Og + o][k] = the threads' partials [gi][k][o], added in thread order
