@@ -25,7 +25,8 @@
 //   GEMM. See "batch engine" below.
 // - grouped direct engine (G > 1 with at most 16 output channels per group; strided ones read
 //   stride phases of the padded planes; dx alike, strided dx per dx stride phase): register
-//   blocks of 8 channels x 2 vectors over every (channel, tap).
+//   blocks of 8 channels x 2 vectors over every (channel, tap). dw from the same phase planes
+//   against dy transposed (blocks of 8 input channels x 16 output channels).
 // - dilation split (stride 1, one group, dilated, sizes and padding multiples of the dilation):
 //   the N*dh*dw dilation-phase images convolved undilated, where that reaches Winograd.
 //   Phases under 8x8 instead tiled into one plane per image (dilation mosaic; its gradients
@@ -3248,6 +3249,57 @@ EMBER_SIMD void gd_fill(T* __restrict xp, const T* __restrict xg, const Geom& g,
     }
 }
 
+// The inverse of split_columns2: dst[j] = row[(j + pl) % 2 * ps + (j + pl) / 2] for j < W, by
+// interleaving shuffles (the last chunk overlapping the one before it).
+template <typename T>
+inline void merge_columns2(T* dst, const T* row, int64_t ps, int64_t W, int64_t pl) {
+  typedef T Vec __attribute__((vector_size(32)));
+  typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> I;
+  typedef I M __attribute__((vector_size(32)));
+  constexpr int64_t L = 32 / int64_t(sizeof(T));
+  M lo, hi;
+  for (int64_t k = 0; k < L; ++k)
+    lo[k] = I(k % 2 * L + k / 2), hi[k] = I(k % 2 * L + L / 2 + k / 2);
+  for (int64_t s = 0;; s += 2 * L) {
+    s = std::min(s, W - 2 * L);
+    const int64_t u = s + pl;
+    Vec e, o;
+    std::memcpy(&e, row + (u % 2) * ps + u / 2, sizeof(Vec));
+    std::memcpy(&o, row + ((u + 1) % 2) * ps + (u + 1) / 2, sizeof(Vec));
+    const Vec a = __builtin_shuffle(e, o, lo), b = __builtin_shuffle(e, o, hi);
+    std::memcpy(dst + s, &a, sizeof(Vec));
+    std::memcpy(dst + s + L, &b, sizeof(Vec));
+    if (s == W - 2 * L) break;
+  }
+}
+
+// The inverse of gd_fill: the Cg planes dxg (H x W) = the interior of their padded stride
+// phases xp.
+template <typename T>
+EMBER_SIMD void gd_unfill(T* __restrict dxg, const T* __restrict xp, const Geom& g,
+                          const GdPhases& ph) {
+  for (int64_t c = 0; c < g.Cg; ++c)
+    for (int64_t i = 0, a = g.pt % g.sh, ri = g.pt / g.sh; i < g.H; ++i) {
+      T* __restrict dst = dxg + (c * g.H + i) * g.W;
+      const T* row = xp + c * ph.cs + a * g.sw * ph.ps + ri * ph.Wph;
+      if (++a == g.sh) a = 0, ++ri;
+      if (g.sw == 1) {
+        const T* __restrict s = row + g.pl;
+        for (int64_t j = 0; j < g.W; ++j) dst[j] = s[j];
+        continue;
+      }
+      if (g.sw == 2 && g.W >= 64 / int64_t(sizeof(T))) {
+        merge_columns2(dst, row, ph.ps, g.W, g.pl);
+        continue;
+      }
+      for (int64_t b = 0; b < g.sw; ++b) {
+        const int64_t j0 = ((b - g.pl) % g.sw + g.sw) % g.sw;
+        const T* __restrict s = row + b * ph.ps + (j0 + g.pl) / g.sw;
+        for (int64_t j = j0, k = 0; j < g.W; j += g.sw, ++k) dst[j] = s[k];
+      }
+    }
+}
+
 // out[o * ldo + v] for o < kGdBlock, v < V (V = two vectors) as above; xr = x_pad at (c 0, row
 // oh*sh, column ow0), toff[t] the tap offsets, cs the channel stride; wk[(c * KK + t) * kGdBlock +
 // o].
@@ -3402,7 +3454,9 @@ void input_grad_grouped(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
 //     w[o, c, kh, kw] * dyp[o, i + R - kh*dh / sh, j + Rw - kw*dw / sw],
 // run by gd_block with input channels for output channels (blocks of 8). Every dx value is one
 // phase's sum, written once. 512 channels in 32 groups, 3x3 stride 2 at 28x28, batch 8 (1
-// thread, CPU time): 7.8 ms on the fused engine's col2im, ~3.5 here, torch ~4.3.
+// thread, CPU time): 7.8 ms on the fused engine's col2im, ~3.5 here, torch ~4.3. Each phase's
+// values go contiguously into dx's padded stride phases (gd_fill's layout), interleaved into dx
+// at the end (gd_unfill): stride-2 scalar stores into dx were ~2.4 ms of ~5.5 (loaded machine).
 inline bool grouped_dx_strided_ok(const Geom& g) {
   return g.G > 1 && (g.sh > 1 || g.sw > 1) && g.Cg <= kGdMaxOg && g.Og * g.KH * g.KW <= kGdMaxK &&
          g.KH * g.KW > 1 && g.OH > 0 && g.OW > 0 && g.H > 0 && g.W > 0 &&
@@ -3439,7 +3493,9 @@ void input_grad_grouped_strided(T* dx, const T* dy, const T* w, const Geom& g, i
       phs.push_back(std::move(p));
     }
   nt = int(std::min<int64_t>(nt, tasks));
-  const size_t per_thread = size_t(dyp_n + kGdBlock * V) * sizeof(T) + 2 * 64;
+  const GdPhases xph(g);  // dx's stride phases: written contiguously, then interleaved into dx
+  const int64_t dxs_n = g.Cg * xph.cs + kSlack;
+  const size_t per_thread = size_t(dyp_n + kGdBlock * V + dxs_n) * sizeof(T) + 3 * 64;
   char* cur = align64(
       Workspace::get(size_t(wk_n + kGdBlock) * sizeof(T) + size_t(nt) * per_thread + 3 * 64));
   T* wk = carve<T>(&cur, wk_n);
@@ -3461,6 +3517,7 @@ void input_grad_grouped_strided(T* dx, const T* dy, const T* w, const Geom& g, i
     char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
     T* dyp = carve<T>(&tc, dyp_n);
     T* tile = carve<T>(&tc, kGdBlock * V);
+    T* dxs = carve<T>(&tc, dxs_n);
     std::fill(dyp, dyp + dyp_n, T(0));  // the border and slack stay zero: tasks write the interior
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tasks; ++t) {
@@ -3479,23 +3536,140 @@ void input_grad_grouped_strided(T* dx, const T* dy, const T* w, const Geom& g, i
         const int64_t j0 = ceil_div_pos(g.pl - p.b, g.sw);
         const int64_t j1 = floor_div(g.pl + g.W - 1 - p.b, g.sw);
         if (i1 < i0 || j1 < j0) continue;
-        const int64_t ih0 = g.sh * i0 + p.a - g.pt, iw0 = g.sw * j0 + p.b - g.pl;
         for (int64_t cb = 0; cb < ncb; ++cb) {
           const int64_t clive = std::min(kGdBlock, g.Cg - cb * kGdBlock);
-          T* dxb = dx + ((n * g.G + gi) * g.Cg + cb * kGdBlock) * g.H * g.W;
+          // phase (a, b) of the block's channels, from its row i0, column j0
+          T* dsb = dxs + cb * kGdBlock * xph.cs + (p.a * g.sw + p.b) * xph.ps + i0 * xph.Wph + j0;
           const auto store = [&](const T* src, int64_t ld, int64_t i, int64_t j, int64_t m) {
             for (int64_t c = 0; c < clive; ++c) {
-              T* d = dxb + (c * g.H + ih0 + g.sh * i) * g.W + iw0 + g.sw * j;
-              for (int64_t k = 0; k < m; ++k) d[g.sw * k] = src[c * ld + k];
+              T* __restrict d = dsb + c * xph.cs + i * xph.Wph + j;
+              const T* __restrict s = src + c * ld;
+              for (int64_t k = 0; k < m; ++k) d[k] = s[k];
             }
           };
-          const auto direct = [](int64_t, int64_t, int64_t*) -> T* { return nullptr; };
+          const auto direct = [&](int64_t i, int64_t j, int64_t* ld) -> T* {
+            *ld = xph.cs;
+            return clive == kGdBlock ? dsb + i * xph.Wph + j : nullptr;
+          };
           gd_plane(tile, dyp + i0 * Wd + j0, Wd, i1 - i0 + 1, j1 - j0 + 1, p.toff.data(), p.taps,
                    g.Og, cs, wk + p.w0 + (gi * ncb + cb) * g.Og * p.taps * kGdBlock, zero, store,
                    direct);
         }
       }
+      gd_unfill(dx + (n * g.G + gi) * g.Cg * g.H * g.W, dxs, g, xph);
     }
+  }
+}
+
+// dw of a grouped convolution of few output channels per group (grouped_direct_ok), straight
+// from the stride phases of the padded input (gd_fill) and dy transposed to dyT[p][o] (o
+// contiguous, Og <= 16: one or two vectors): for a block of R channels c of one tap t (rows
+// k = c*KK + t, phase offsets c*cs + toff[t]),
+//   dw[o, k] += sum over oh, then ow, of xp[c*cs + toff[t] + oh*Wph + ow] * dyT[oh*OW + ow][o],
+// R accumulator vectors over o, one broadcast per row and position (the micro-kernel's shape,
+// without forming im2col; rows cs apart keep the addressing to one base). No junk columns:
+// every product is one of the convolution's. Per-thread partials (G x K x 16) reduced in thread
+// order. 512 channels in 32 groups, 3x3 stride 2 at 28x28, batch 8 (1 thread, CPU time, loaded
+// machine): 5.6 ms through the fused engine (im2col, then 8 x 16 tiles), ~4.1 here (~1.3 of it
+// reading x and dy), torch ~4.5.
+constexpr int64_t kGdwO = 16;       // dyT's row: the output channels padded to 16
+constexpr int64_t kGdwChain = 256;  // positions per register sum, at most (unless OW is more)
+
+inline bool grouped_dw_ok(const Geom& g) { return grouped_direct_ok(g); }
+
+template <int R, typename T>
+EMBER_SIMD void gdw_rows(T* __restrict out, int64_t ldo, const T* __restrict xr, int64_t cs,
+                         const T* __restrict dyT, const Geom& g, int64_t Wph, int64_t oh0,
+                         int64_t oh1) {
+  typedef T Vec __attribute__((vector_size(64)));
+  constexpr int64_t L = 64 / int64_t(sizeof(T)), NV = kGdwO / L;
+  Vec acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int64_t j = 0; j < NV; ++j) acc[r][j] = Vec{};
+  for (int64_t oh = oh0; oh < oh1; ++oh) {
+    const T* dq = dyT + oh * g.OW * kGdwO;
+    const T* xo = xr + oh * Wph;
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      Vec v[NV];
+      std::memcpy(&v, dq + ow * kGdwO, sizeof(v));
+      for (int r = 0; r < R; ++r) {
+        const T s = xo[r * cs + ow];
+        for (int64_t j = 0; j < NV; ++j) acc[r][j] += s * v[j];
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    Vec d[NV];
+    std::memcpy(&d, out + r * ldo, sizeof(d));
+    for (int64_t j = 0; j < NV; ++j) d[j] += acc[r][j];
+    std::memcpy(out + r * ldo, &d, sizeof(d));
+  }
+}
+
+template <typename T>
+void weight_grad_grouped(T* dw, const T* dy, const T* x, const Geom& g, int nt) {
+  constexpr int RB = sizeof(T) == 4 ? 8 : 4;  // channels per block: 8 accumulator vectors
+  const int64_t KK = g.KH * g.KW, tasks = g.N * g.G, part_n = g.G * g.K * kGdwO;
+  const GdPhases ph(g);
+  const int64_t xp_n = g.Cg * ph.cs + kSlack, dyT_n = g.P * kGdwO;
+  // dyT through the GEMM's transposing packer where it makes panels 16 wide
+  const Kernel<T> kern = micro_kernel<T>();
+  const auto pack_t = kern.nr == kGdwO || kern.nr == 2 * kGdwO ? kern.pack_t : nullptr;
+  std::vector<int64_t> toff(static_cast<size_t>(KK));
+  for (int64_t t = 0; t < KK; ++t) toff[size_t(t)] = ph.tap(g, t / g.KW, t % g.KW);
+  const int64_t ohb = std::max<int64_t>(1, kGdwChain / g.OW);  // output rows per partial sum
+  nt = int(std::min<int64_t>(nt, tasks));
+  const size_t per_thread = size_t(xp_n + dyT_n + part_n) * sizeof(T) + 4 * 64;
+  char* base = align64(Workspace::get(size_t(nt) * per_thread + 64));
+  std::vector<const T*> parts(static_cast<size_t>(nt));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num();
+    char* tc = base + per_thread * size_t(tid);
+    T* xp = carve<T>(&tc, xp_n);
+    T* dyT = carve<T>(&tc, dyT_n);
+    T* part = carve<T>(&tc, part_n);
+    parts[size_t(tid)] = part;
+    std::fill(xp, xp + xp_n, T(0));     // the border stays zero: tasks write the interior
+    std::fill(dyT, dyT + dyT_n, T(0));  // (columns o >= Og stay zero)
+    std::fill(part, part + part_n, T(0));
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t n = t / g.G, gi = t % g.G;
+      gd_fill(xp, x + (n * g.C + gi * g.Cg) * g.H * g.W, g, ph);
+      const T* dyg = dy + (n * g.O + gi * g.Og) * g.P;
+      if (pack_t)  // in-register transposes (the scalar loop was an eighth of the gradient)
+        pack_t(dyT, dyg, g.P, g.Og, g.P, int(kGdwO));
+      else
+        for (int64_t p = 0; p < g.P; ++p)
+          for (int64_t o = 0; o < g.Og; ++o) dyT[p * kGdwO + o] = dyg[o * g.P + p];
+      T* pg = part + gi * g.K * kGdwO;
+      const int64_t ldo = KK * kGdwO;  // rows k = c * KK + tap: channels KK rows apart
+      // sums of at most kGdwChain positions added into the partial (as the fused engine's
+      // blocks): one float32 chain over a 28x28 plane drifted past 1e-4 of a dw of ~80
+      for (int64_t oh0 = 0; oh0 < g.OH; oh0 += ohb) {
+        const int64_t oh1 = std::min(g.OH, oh0 + ohb);
+        for (int64_t tap = 0; tap < KK; ++tap) {
+          const T* xt = xp + toff[size_t(tap)];
+          T* ot = pg + tap * kGdwO;
+          int64_t c = 0;
+          for (; c + RB <= g.Cg; c += RB)
+            gdw_rows<RB>(ot + c * ldo, ldo, xt + c * ph.cs, ph.cs, dyT, g, ph.Wph, oh0, oh1);
+          for (; c < g.Cg; ++c)
+            gdw_rows<1>(ot + c * ldo, ldo, xt + c * ph.cs, ph.cs, dyT, g, ph.Wph, oh0, oh1);
+        }
+      }
+    }
+    // dw[gi*Og + o][k] = the threads' partials [gi][k][o], added in thread order
+#pragma omp for schedule(static)
+    for (int64_t gi = 0; gi < g.G; ++gi)
+      for (int64_t k = 0; k < g.K; ++k)
+        for (int64_t o = 0; o < g.Og; ++o) {
+          const size_t at = size_t((gi * g.K + k) * kGdwO + o);
+          T s = parts[0][at];
+          for (int th = 1; th < nt; ++th) s += parts[size_t(th)][at];
+          dw[(gi * g.Og + o) * g.K + k] = s;
+        }
   }
 }
 
@@ -3840,6 +4014,11 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
     return;
   }
   if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt)) {
+    if (dw && grouped_dw_ok(g)) {  // then dx, if needed, by whichever engine takes it
+      weight_grad_grouped(dw, dy, x, g, plan.nt);
+      if (!dx) return;
+      dw = nullptr;
+    }
     if (dx && shift_wasteful(g, micro_kernel<T>().nr) && transposed_ok(g) && w_finite()) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
       return input_grad_forward(dx, dy, w, g, plan.nt);
