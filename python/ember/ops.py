@@ -5550,7 +5550,10 @@ _DF_GRAPH = {  # Elementwise's derivatives in Tensor ops, for create_graph: name
     "erfinv": lambda x, y: _SQRT_PI / 2 * exp(y * y),
     "exp2": lambda x, y: y * _LN2,
     "asinh": lambda x, y: rsqrt(x * x + 1),
-    "acosh": lambda x, y: rsqrt(x * x - 1),
+    # complex: the principal branch's derivative (1 / sqrt(z^2 - 1) flips sign), as _acosh_grad
+    "acosh": lambda x, y: (
+        1 / (sqrt(x - 1) * sqrt(x + 1)) if x.dtype.kind == "c" else rsqrt(x * x - 1)
+    ),
     "atanh": lambda x, y: 1 / (1 - x * x),
     "frac": lambda x, y: _graph.constant(np.ones_like(y.data)),
     "lgamma": lambda x, y: digamma(x),
@@ -9763,8 +9766,10 @@ def slogdet(A):
 
 
 def logdet(A) -> Tensor:
-    """log(det(A)): NaN where det < 0, -inf where it is 0."""
+    """log(det(A)): NaN where det < 0, -inf where it is 0; complex A: log(sign) + log|det|."""
     sign, logabs = _linalg.slogdet(A)
+    if sign.dtype.kind == "c":
+        return log(sign) + logabs
     return where(sign.data < 0, np.asarray(np.nan, logabs.dtype), logabs)
 
 
@@ -10173,10 +10178,10 @@ SVDResult = namedtuple("SVDResult", ["U", "S", "V"])
 
 
 def svd(A, some: bool = True, compute_uv: bool = True) -> SVDResult:
-    """torch.svd: (U, S, V) with A = U diag(S) V^T (V, not linalg.svd's Vh); without
+    """torch.svd: (U, S, V) with A = U diag(S) V^H (V, not linalg.svd's Vh); without
     compute_uv, U and V are zeros."""
     U, S, Vh = _linalg.svd(A, full_matrices=not some)
-    V = transpose(Vh, -2, -1)
+    V = adjoint(Vh)
     if not compute_uv:
         U, V = Tensor(np.zeros(U.shape, U.dtype)), Tensor(np.zeros(V.shape, V.dtype))
     return SVDResult(U, S, V)
@@ -10461,9 +10466,9 @@ _TriangularSolve = namedtuple("triangular_solve", ["solution", "cloned_coefficie
 
 def triangular_solve(b, A, upper: bool = True, transpose: bool = False, unitriangular=False):
     """torch.triangular_solve (torch's older spelling of linalg.solve_triangular): X with
-    A X = b (A^T X = b with ``transpose``), and a copy of A."""
+    A X = b (A^T X = b with ``transpose``, no conjugate, as torch), and a copy of A."""
     _bool_args("triangular_solve", upper=upper, transpose=transpose, unitriangular=unitriangular)
-    coefficient = adjoint(A) if transpose else A
+    coefficient = A.mT if transpose else A
     x = _linalg.solve_triangular(
         coefficient, b, upper=upper != bool(transpose), unitriangular=unitriangular
     )
