@@ -6120,9 +6120,9 @@ def _radix_lines(a: np.ndarray, axis: int) -> bool:
     with the checks; longer lines of float32 hold ties more often, which it sorts again), or
     one float32 line (a long one holds ties: the pair sort runs either way, and NumPy's
     passes first only add to it, ~1.3x), or float64 lines of up to 112 (ranks of distinct
-    values: ~1.4x at 10000x100) or of 512 or more (a radix sort of the distinct values' keys: ~4x NumPy's
-    indirect argsort with the tie checks on 1e6 values, ~2.4x at 1000x1000; between, NumPy's
-    stays ahead)."""
+    values: ~1.4x at 10000x100) or of 512 or more (a radix sort of the distinct values' keys:
+    ~4x NumPy's indirect argsort with the tie checks on 1e6 values, ~2.4x at 1000x1000;
+    between, NumPy's stays ahead)."""
     if a.size == a.shape[axis]:
         return a.dtype.char in "fd"
     n = a.shape[axis]
