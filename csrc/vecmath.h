@@ -98,6 +98,10 @@ inline double pow2i(double n) {
   return from_bits((as_bits(n + kRoundD) + uint64_t(1023)) << 52);  // scalar math: as above
 }
 
+// x's leading 12 (float) / 26 (double) significant bits: products of two such halves are exact.
+inline float high_half(float x) { return from_bits(as_bits(x) & 0xfffff000u); }
+inline double high_half(double x) { return from_bits(as_bits(x) & uint64_t(0xfffffffff8000000)); }
+
 // exp(r) - 1 for |r| <= ln2/2, Taylor to r^7 (float: truncation < 6e-9) / r^13 (double: < 2e-17).
 inline float expm1_poly(float r) {
   float p = 1.0f / 5040;
@@ -332,22 +336,154 @@ inline T vexp(T x) {
   }
 }
 
+namespace vm {
+// a + b = s + e exactly (Knuth's TwoSum: either order of magnitudes; no products, so FMA
+// contraction changes nothing).
+inline double two_sum(double a, double b, double& e) {
+  const double s = a + b;
+  const double bb = s - a;
+  e = (a - (s - bb)) + (b - bb);
+  return s;
+}
+// exp(r) - 1 = qh + ql for r = rh + rl, |rh| <= 0.35 (|rl| <= ulp(rh)): rh + rh^2/2 by Fast2Sum
+// with rh^2/2 split exactly (rh's 26 leading bits h: h^2 exact), the rest (r^3 P(r), Taylor to
+// r^13, and rl's terms) a small correction in double, so qh + ql is within ~0.03 ulp of
+// expm1(r) (r^3 P's rounding, < 2^-58.6 relative).
+inline double expm1_hilo(double rh, double rl, double& ql) {
+  const double h = high_half(rh), m = rh - h;
+  const double a = 0.5 * h * h;          // exact
+  const double b = h * m + 0.5 * m * m;  // rh^2/2 - a (to ~2^-106 of it)
+  double p = 1.0 / 6227020800.0;
+  p = p * rh + 1.0 / 479001600.0;
+  p = p * rh + 1.0 / 39916800.0;
+  p = p * rh + 1.0 / 3628800.0;
+  p = p * rh + 1.0 / 362880.0;
+  p = p * rh + 1.0 / 40320.0;
+  p = p * rh + 1.0 / 5040.0;
+  p = p * rh + 1.0 / 720.0;
+  p = p * rh + 1.0 / 120.0;
+  p = p * rh + 1.0 / 24.0;
+  p = p * rh + 1.0 / 6.0;
+  const double qh = rh + a;  // Fast2Sum: |a| <= 0.175 |rh|
+  ql = ((rh - qh) + a) + (b + rl * (1.0 + rh) + rh * (rh * rh) * p);
+  return qh;
+}
+// r = x - n ln2 = rh + rl for |x| <= 710 (Cody-Waite, the rounding of the ln2_lo step kept), n
+// the nearest integer to x / ln2.
+inline double reduce_ln2_hilo(double x, double& n, double& rl) {
+  using C = consts<double>;
+  n = (x * C::log2e + kRoundD) - kRoundD;
+  const double t = x - n * C::ln2_hi;  // exact
+  const double c = n * C::ln2_lo;
+  const double rh = t - c;
+  rl = (t - rh) - c;  // Fast2Sum (|c| < |t| or t = 0 = c)
+  return rh;
+}
+// expm1 of a double: 2^n (1 + qh + ql) - 1 = 2 (s qh + (s - 1/2)) + 2 s ql with s = 2^(n-1)
+// (2^1023 at most: finite up to the overflow point), x clamped to [-40, 709.8] (NaN kept). The
+// bracket s - 1/2 is exact for n - 1 in [-54, 52]; above, the 1/2 and below, s move to the lo
+// part instead, so hi + lo carries every term: expm1_half returns expm1(x) / 2 = hi + lo, and
+// expm1_acc rounds it once: within ~0.53 ulp (the Taylor form rounded at each step was 1.64;
+// PyTorch's 0.98).
+inline double expm1_half(double xc, double& lo) {
+  double n, rl, ql;
+  const double rh = reduce_ln2_hilo(xc, n, rl);
+  const double qh = expm1_hilo(rh, rl, ql);
+  const double s = pow2i(n - 1.0);
+  // scalar math: s - 1/2 exact in range, its parts otherwise (selects between values)
+  const double b = n > 53.0 ? s : (n < -53.0 ? -0.5 : s - 0.5);
+  const double extra = n > 53.0 ? -0.5 : (n < -53.0 ? s : 0.0);
+  const double hi = two_sum(s * qh, b, lo);
+  lo += s * ql + extra;
+  return hi;
+}
+inline double expm1_acc(double x) {
+  using C = consts<double>;
+  double xc = x < C::expm1_lo ? C::expm1_lo : x;
+  xc = xc > C::exp_hi ? C::exp_hi : xc;
+  double lo;
+  const double hi = expm1_half(xc, lo);
+  return std::fabs(x) < 0x1p-54 ? x : 2.0 * (hi + lo);  // (x / 2 would lose a subnormal's bit)
+}
+// a b = p + e exactly (Dekker: the 26-bit halves' products are exact, so FMA contraction
+// changes nothing; the last one, of two 27-bit parts, to ~2^-106).
+inline double two_prod(double a, double b, double& e) {
+  const double p = a * b;
+  const double ah = high_half(a), al = a - ah, bh = high_half(b), bl = b - bh;
+  e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+  return p;
+}
+// sinh (kCosh false) or cosh of a double a >= 0 (NaN propagates), rounded once from hi + lo
+// parts: up to 37 from u = expm1(a) = uh + ul (as vm::expm1_half), sinh = (u + u / (u + 1)) / 2
+// (no cancellation near 0) and cosh = (e + 1 / e) / 2 with e = 1 + u, each quotient's
+// remainder by two_prod; above, exp(a) / 2 (e^-a is below 2^-106 of it). Within ~0.54 ulp
+// (u and e / 2 sums rounded at each step were 1.9 / 1.1).
+template <bool kCosh>
+inline double sinh_cosh_acc(double a) {
+  // one reduction and polynomial for both sides: a clamped to 710.5 (inf: sinh(710.48) overflows)
+  double n, rl, ql;
+  const double rh = reduce_ln2_hilo(std::min(a, 710.5), n, rl);  // std::min keeps a NaN a
+  const double qh = expm1_hilo(rh, rl, ql);
+  // above 37: exp(a) / 2 = 2^(n-1) (1 + qh + ql) = 2 (s2 + s2 qh) + 2 s2 ql, s2 = 2^(n-2) finite
+  double bl;
+  const double s2 = pow2i(n - 2.0);
+  const double bh = two_sum(s2, s2 * qh, bl);
+  const double big = 2.0 * (bh + (bl + s2 * ql));
+  // up to 37: u = expm1(a) = 2 (s qh + (s - 1/2)) + 2 s ql, s = 2^(n-1) (n <= 53: s - 1/2
+  // exact), normalised (the quotients' remainders below need |ul| <= ulp(uh))
+  const double s = pow2i(n - 1.0);
+  double l2, ul;
+  const double h2 = two_sum(s * qh, s - 0.5, l2);
+  const double uh = 2.0 * two_sum(h2, l2 + s * ql, ul);
+  ul *= 2.0;
+  double hi, lo;
+  if constexpr (kCosh) {
+    double el;
+    const double eh = two_sum(1.0, uh, el);
+    el += ul;
+    const double inv = 1.0 / eh;
+    double pe;
+    const double p = two_prod(eh, inv, pe);
+    const double il = inv * (((1.0 - p) - pe) - el * inv);  // 1/e - inv
+    hi = two_sum(eh, inv, lo);
+    lo += el + il;
+  } else {
+    double dl;
+    const double dh = two_sum(1.0, uh, dl);
+    dl += ul;
+    const double inv = 1.0 / dh;
+    const double vh = uh * inv;
+    double pe;
+    const double p = two_prod(vh, dh, pe);
+    const double vl = (((uh - p) - pe) + (ul - vh * dl)) * inv;  // u / (1 + u) - vh
+    hi = two_sum(uh, vh, lo);
+    lo += ul + vl;
+  }
+  const double small = kCosh ? 0.5 * (hi + lo) : (a < 0x1p-28 ? a : 0.5 * (hi + lo));  // denormals
+  return a > 37.0 ? big : small;
+}
+}  // namespace vm
+
 // exp(x) - 1, accurate near 0; -1 below, inf above the overflow point, NaN propagates.
+// double: vm::expm1_acc.
 template <typename T>
 inline T vexpm1(T x) {
-  using C = vm::consts<T>;
-  T xc = x < C::expm1_lo ? C::expm1_lo : x;
-  xc = xc > C::exp_hi ? C::exp_hi : xc;
-  T n;
-  T r = vm::reduce_ln2(xc, n);
-  T q = vm::expm1_poly(r);
-  constexpr T round = sizeof(T) == 4 ? T(vm::kRoundF) : T(vm::kRoundD);
-  T n1 = (n * T(0.5) + round) - round;
-  T n2 = n - n1;
-  // scalar math: exp(x) - 1 = 2^n (q + 1) - 1 = 2^n2 (2^n1 q + (2^n1 - 2^-n2)); the bracket's
-  // difference of powers of two is exact whenever it matters (|n| small), and splitting 2^n keeps
-  // every factor finite up to the overflow point.
-  return vm::pow2i(n2) * (vm::pow2i(n1) * q + (vm::pow2i(n1) - vm::pow2i(-n2)));
+  if constexpr (sizeof(T) == 8) {
+    return vm::expm1_acc(x);
+  } else {
+    using C = vm::consts<T>;
+    T xc = x < C::expm1_lo ? C::expm1_lo : x;
+    xc = xc > C::exp_hi ? C::exp_hi : xc;
+    T n;
+    T r = vm::reduce_ln2(xc, n);
+    T q = vm::expm1_poly(r);
+    T n1 = (n * T(0.5) + vm::kRoundF) - vm::kRoundF;
+    T n2 = n - n1;
+    // scalar math: exp(x) - 1 = 2^n (q + 1) - 1 = 2^n2 (2^n1 q + (2^n1 - 2^-n2)); the bracket's
+    // difference of powers of two is exact whenever it matters (|n| small), and splitting 2^n
+    // keeps every factor finite up to the overflow point.
+    return vm::pow2i(n2) * (vm::pow2i(n1) * q + (vm::pow2i(n1) - vm::pow2i(-n2)));
+  }
 }
 
 namespace vm {
@@ -701,8 +837,6 @@ inline double erfc_poly(double t) {
   p = p * u + -0.8040723101069575;
   return p;
 }
-inline float high_half(float x) { return from_bits(as_bits(x) & 0xfffff000u); }
-inline double high_half(double x) { return from_bits(as_bits(x) & uint64_t(0xfffffffff8000000)); }
 
 // The argument of erfc_tail: |x| clamped to [1/2, 30] (erfc(30) is 0 even in double).
 template <typename T>
@@ -1384,17 +1518,6 @@ inline T log_specials(T x, T y) {
   return y + ((x > T(0)) & (x < inf) ? T(0) : sp);
 }
 
-// exp(a) / 2 for 0 <= a (NaN propagates), finite up to sinh / cosh's overflow point (710.48):
-// vexp's reduction with 2^(n-1) as two factors; a is clamped at 711 (inf either way).
-inline double half_exp(double a) {
-  const double ac = std::min(a, 711.0);
-  double n;
-  const double r = reduce_ln2(ac, n);
-  const double p = 1.0 + expm1_poly(r);
-  const double n1 = (n * 0.5 + kRoundD) - kRoundD;
-  return p * pow2i(n1) * pow2i(n - 1.0 - n1);
-}
-
 }  // namespace vm
 
 namespace vm {
@@ -1529,26 +1652,21 @@ inline double sinh_cosh_for_float(double a) {
 }
 }  // namespace vm
 
-// double: sinh(|x|) = (u + u / (u + 1)) / 2 with u = expm1(|x|) up to 20 (no cancellation near
-// 0), exp(|x|) / 2 above (the e^-|x| term is below its last bit); the sign of x put back.
-// float: vm::sinh_cosh_for_float, rounded once.
+// double: vm::sinh_cosh_acc of |x|, the sign of x put back. float: vm::sinh_cosh_for_float,
+// rounded once.
 template <typename T>
 inline T vsinh(T x) {
   const double d = x;
   const double a = std::fabs(d);
   if constexpr (sizeof(T) == 4) return T(std::copysign(vm::sinh_cosh_for_float<false>(a), d));
-  const double u = vexpm1(std::min(a, 20.0));  // std::min keeps a NaN a
-  const double small = 0.5 * (u + u / (u + 1.0));
-  return T(std::copysign(a > 20.0 ? vm::half_exp(a) : small, d));
+  return T(std::copysign(vm::sinh_cosh_acc<false>(a), d));
 }
-// cosh(x) = e/2 + 1/(2e) with e = exp(|x|) up to 20, exp(|x|) / 2 above (float: as vsinh).
+// cosh(x) = cosh(|x|) (as vsinh).
 template <typename T>
 inline T vcosh(T x) {
   const double a = std::fabs(double(x));
   if constexpr (sizeof(T) == 4) return T(vm::sinh_cosh_for_float<true>(a));
-  const double e = vexp(std::min(a, 20.0));
-  const double small = 0.5 * e + 0.5 / e;
-  return T(a > 20.0 ? vm::half_exp(a) : small);
+  return T(vm::sinh_cosh_acc<true>(a));
 }
 namespace vm {
 // atan(a) for a >= 0 (NaN propagates) in double, cephes' reduction with one division: u = a up to

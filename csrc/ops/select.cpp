@@ -254,13 +254,17 @@ void radix_sort_high(uint64_t* buf, uint64_t* tmp, int64_t n) {
 // value on random rows of 32). All the counts advance together, the row's keys in the vector
 // lanes and one key against them per step: no horizontal sum per key (counting each key's
 // smaller ones in turn was ~2x slower). Distinct keys have the ranks 0..n-1; false (idx then
-// unspecified) when two ranks collide, which is when two keys are equal.
-constexpr int64_t kRankMax = 64;
-EMBER_SIMD bool rank_order(int64_t* idx, const int32_t* key, int64_t n) {
-  int32_t rank[kRankMax];
+// unspecified) when two ranks collide, which is when two keys are equal. K: int32_t (float
+// keys) or int64_t (double keys), the rank of K's width so the counts share the keys' lanes.
+// float32 rows up to 192 (rows of 100: ~3.5x faster than std::sort of the keys), float64 rows
+// up to 112 (~2x the pair sort's speed), where n^2 compares still cost less than a sort.
+constexpr int64_t kRankMaxDouble = 112, kRankMaxFloat = 192;
+template <typename K>
+EMBER_SIMD bool rank_order(int64_t* idx, const K* key, int64_t n) {
+  K rank[kRankMaxFloat];
   for (int64_t j = 0; j < n; ++j) rank[j] = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const int32_t ki = key[i];
+    const K ki = key[i];
     for (int64_t j = 0; j < n; ++j) rank[j] += ki < key[j];
   }
   for (int64_t j = 0; j < n; ++j) idx[j] = -1;
@@ -273,27 +277,24 @@ EMBER_SIMD bool rank_order(int64_t* idx, const int32_t* key, int64_t n) {
 
 // A row of distinct numbers has one sorted order, whatever the algorithm, so a float32 row
 // sorts by its values' order keys: by ranks (short rows), else as 64-bit integers (key above
-// position) by a radix sort (std::sort below 256), ~5x faster than the pair sort with
+// position) by a radix sort, ~5x faster than the pair sort with
 // PyTorch's NaN-aware comparator. Returns false (idx then unspecified) for a row with a NaN or
 // a tie (-0 ties +0, as in PyTorch): the caller then runs the pair sort, whose order among
 // equal values is PyTorch's. buf, tmp: n values of scratch.
 bool sort_distinct_row(int64_t* idx, uint64_t* buf, uint64_t* tmp, const float* x, int64_t n,
                        bool descending) {
   if (n > int64_t(UINT32_MAX)) return false;
-  int32_t ranked[kRankMax];
+  int32_t ranked[kRankMaxFloat];
   for (int64_t j = 0; j < n; ++j) {
     if (x[j] != x[j]) return false;
     const uint32_t key = float_order_key(x[j], descending);
-    if (n <= kRankMax)
+    if (n <= kRankMaxFloat)
       ranked[j] = static_cast<int32_t>(key ^ 0x80000000u);  // signed compares keep the order
     else
       buf[j] = (uint64_t(key) << 32) | uint64_t(j);
   }
-  if (n <= kRankMax) return rank_order(idx, ranked, n);
-  if (n < 256)
-    std::sort(buf, buf + n);
-  else
-    radix_sort_high(buf, tmp, n);
+  if (n <= kRankMaxFloat) return rank_order(idx, ranked, n);
+  radix_sort_high(buf, tmp, n);
   for (int64_t j = 1; j < n; ++j)
     if ((buf[j] >> 32) == (buf[j - 1] >> 32)) return false;
   for (int64_t j = 0; j < n; ++j) idx[j] = int64_t(buf[j] & 0xffffffffu);
@@ -525,6 +526,12 @@ void sort_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool descen
       }
     }
     if constexpr (std::is_same_v<T, double>) {
+      if (n <= kRankMaxDouble) {  // short rows of distinct values (at most one NaN) by ranks
+        int64_t ranked[kRankMaxDouble];
+        for (int64_t j = 0; j < n; ++j)  // signed compares keep the order
+          ranked[j] = static_cast<int64_t>(order_key(xr[j], descending) ^ (uint64_t(1) << 63));
+        if (rank_order(ir, ranked, n)) return;
+      }
       // (below 2048 the pair sort is faster; a sample with a tie spares the failed attempt)
       if (n >= 2048 && !(n >= 16 * kTieSample && has_early_tie(xr, n))) {
         thread_local std::vector<KeyPos> kb;
