@@ -1576,6 +1576,18 @@ _WIDEST_FLOAT = frozenset(
 _INT_INPUT = frozenset(("mse_loss", "l1_loss", "smooth_l1_loss", "poisson_nll_loss"))
 
 
+def _warn_target_broadcast(x, t) -> None:
+    """torch's warning for a loss whose target broadcasts to a shape other than the input's,
+    at the user's line (user -> the losses' torch-signature wrapper -> loss -> checker -> here)."""
+    warnings.warn(
+        f"Using a target size {t.shape} that is different to the input size {x.shape}. "
+        "This will likely lead to incorrect results due to broadcasting. "
+        "Please ensure they have the same size.",
+        UserWarning,
+        stacklevel=5,
+    )
+
+
 def _loss_pair(op, input, target, broadcast: str | None = None):
     """input and target as float Tensors of one shape. Shapes that differ are refused, unless
     ``broadcast`` lets them broadcast as PyTorch does: "warn" with its warning (mse/l1/huber/
@@ -1609,13 +1621,7 @@ def _loss_pair(op, input, target, broadcast: str | None = None):
         if shape is None:
             raise BadShapeOrValue(f"{op}: input shape {x.shape} and target shape {t.shape} differ")
         if broadcast == "warn":
-            warnings.warn(
-                f"Using a target size {t.shape} that is different to the input size {x.shape}. "
-                "This will likely lead to incorrect results due to broadcasting. "
-                "Please ensure they have the same size.",
-                UserWarning,
-                stacklevel=3,
-            )
+            _warn_target_broadcast(x, t)
         x, t = ops.expand(x, shape), ops.expand(t, shape)
     return x, t
 
@@ -2787,13 +2793,7 @@ def _complex_l1_loss(input, target, reduction, weight) -> Tensor:
             raise BadShapeOrValue(
                 f"l1_loss: input shape {x.shape} and target shape {t.shape} do not broadcast"
             ) from None
-        warnings.warn(
-            f"Using a target size {t.shape} that is different to the input size {x.shape}. "
-            "This will likely lead to incorrect results due to broadcasting. "
-            "Please ensure they have the same size.",
-            UserWarning,
-            stacklevel=3,
-        )
+        _warn_target_broadcast(x, t)
     loss = ops.abs(ops.sub(x, t))
     if weight is None:
         return _reduce(loss, reduction)
