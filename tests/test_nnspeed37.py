@@ -4,12 +4,15 @@ max_pool1d's stride-2 path, nll_loss's row path, and rms_norm on complex input, 
 
 import numpy as np
 import pytest
+import test_unary_kernels
 
 import ember
 from ember import _C
 from ember._errors import BadShapeOrValue
 from ember.autograd import gradcheck
 from ember.nn import functional as F
+
+threads = test_unary_kernels.threads  # the fixture: each test at 1 and at 2 threads
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -24,14 +27,6 @@ def _pair(a, grad=True):
 def _close(e, t, dtype):
     t = t.detach().numpy() if isinstance(t, torch.Tensor) else t
     np.testing.assert_allclose(e.numpy(), t, rtol=TOL[dtype], atol=TOL[dtype])
-
-
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def threads(request):
-    old = ember.get_num_threads()
-    ember.set_num_threads(request.param)
-    yield request.param
-    ember.set_num_threads(old)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import at_threads
 
 import ember
 from ember import _C
@@ -143,13 +144,9 @@ def test_argsort_many_short_rows_as_numpy(dtype, shape):
 
 def test_sort_short_rows_threads():
     x = _rows(5000, 100, "ties", np.float64, seed=5)
-    old = ember.get_num_threads()
-    try:
-        ember.set_num_threads(1)
+    with at_threads(1):
         one = ember.argsort(ember.tensor(x)).numpy()
-        ember.set_num_threads(2)
+    with at_threads(2):
         two = ember.argsort(ember.tensor(x)).numpy()
-    finally:
-        ember.set_num_threads(old)
     np.testing.assert_array_equal(one, two)
     np.testing.assert_array_equal(one, torch.argsort(torch.from_numpy(x)).numpy())
