@@ -7770,6 +7770,38 @@ def embedding_bag(
 
     Shape: -> (B, embedding_dim).
     """
+    if (
+        mode != "max"
+        and max_norm is None
+        and padding_idx is None
+        and per_sample_weights is None
+        and not scale_grad_by_freq
+        and not sparse
+        and isinstance(input, Tensor)
+        and isinstance(offsets, Tensor)
+        and isinstance(weight, Tensor)
+    ):
+        # the common call (1-D int64 indices and offsets, a plain float table) straight to the
+        # C++ pass, which checks the bounds and indices itself; anything it refuses is checked
+        # again below for the error torch gives
+        idx, off = input.data, offsets.data
+        if (
+            idx.dtype == np.int64
+            and off.dtype == np.int64
+            and idx.ndim == 1
+            and off.ndim == 1
+            and off.size
+            and off[0] == 0
+            and weight.dtype in (np.float32, np.float64)
+        ):
+            bounds = off
+            if not include_last_offset:
+                bounds = np.empty(off.size + 1, np.int64)
+                bounds[:-1], bounds[-1] = off, idx.size
+            try:
+                return _EmbeddingBagSum.apply(weight, idx, bounds, -1, mode == "mean")
+            except ValueError:
+                pass
     op = "embedding_bag"
     if mode not in ("sum", "mean", "max"):
         raise BadShapeOrValue(f"{op}: mode has to be one of sum, mean or max, got {mode!r}")
