@@ -4713,12 +4713,14 @@ def _rnn_input(op, input, w_ih):
     if x.ndim != 3:
         raise ValueError(f"{op}: input must be 3-D (seq_len, batch, input_size), got {x.shape}")
     if x.shape[2] != w_ih.shape[1]:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input.size(-1) must be equal to input_size. Expected {w_ih.shape[1]}, "
             f"got {x.shape[2]} (input shape {x.shape})"
         )
     if x.shape[0] < 1:  # an empty batch (N = 0) is fine, as in PyTorch
-        raise ValueError(f"{op}: input must have at least one step (seq_len > 0), got {x.shape}")
+        raise BadShapeOrValue(
+            f"{op}: input must have at least one step (seq_len > 0), got {x.shape}"
+        )
     return x
 
 
@@ -4727,7 +4729,7 @@ def _rnn_state(op, s, name, n, h, dtype):
         return np.zeros((n, h), dtype)
     s = _float_input(s, op, name, dtype)
     if s.shape != (n, h):
-        raise ValueError(f"{op}: Expected {name} of shape {(n, h)}, got {s.shape}")
+        raise BadShapeOrValue(f"{op}: Expected {name} of shape {(n, h)}, got {s.shape}")
     if not s._requires_grad and not getattr(s, "_inference", False):
         return _contig(s.data)
     # (an inference tensor stays one: the recorded layer refuses to save it, as torch)
@@ -4835,7 +4837,7 @@ def _cell_input(op, input, w_ih):
     if len(shape) not in (1, 2):
         raise ValueError(f"{op}: input must be 1-D or 2-D (batch, input_size), got {shape}")
     if shape[-1] != w_ih.data.shape[1]:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input has inconsistent input_size: got {shape[-1]} expected {w_ih.shape[1]}"
         )
     return x, len(shape) == 1
@@ -4948,7 +4950,7 @@ def _unbatched_state(op, s, h):
     # (an array or list stays one: _rnn_state casts it to the cell's dtype, as a batched one)
     s = s if isinstance(s, Tensor) else np.asarray(s)
     if s.ndim != 1:
-        raise ValueError(f"{op}: for 1-D input the state must be 1-D ({h},), got {s.shape}")
+        raise BadShapeOrValue(f"{op}: for 1-D input the state must be 1-D ({h},), got {s.shape}")
     return s.reshape(1, -1)
 
 
@@ -7810,7 +7812,7 @@ def embedding_bag(
         raise TypeError(f"{op}: input must be an integer tensor, got {idx.dtype}")
     wdt = weight.dtype if isinstance(weight, Tensor) else np.asarray(weight).dtype
     if not _lowp.is_float(wdt):  # (torch: a RuntimeError naming the scalar types it takes)
-        raise TypeError(f"{op}: weight must be a floating-point tensor, got {wdt}")
+        raise BadDtype(f"{op}: weight must be a floating-point tensor, got {wdt}")
     # torch takes int64 or int32 indices, after promoting them with the offsets (a 2-D input's
     # offsets are of its own dtype): int8 or bool input with int64 offsets passes, alone not
     off_dt = idx.dtype

@@ -121,6 +121,14 @@ class Softplus(Module):
 # ---- attention (attention branch) ---------------------------------------------------------
 
 
+class _MaskTypeError(TypeError, AssertionError):
+    """A mask neither bool nor float: torch asserts."""
+
+
+class _MaskShapeError(F.BadShapeOrValue, AssertionError):
+    """A mask of a rank MultiheadAttention does not take: torch asserts."""
+
+
 def _mask_array(mask, name: str):
     """A MultiheadAttention mask as a NumPy array: bool (True = not allowed, PyTorch's MHA
     convention) or float (added to the logits) in its own dtype (see _float_masks)."""
@@ -129,7 +137,7 @@ def _mask_array(mask, name: str):
     m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype == np.bool_ or _lowp.is_float(m.dtype):
         return m
-    raise TypeError(f"MultiheadAttention: {name} must be bool or float, got {m.dtype}")
+    raise _MaskTypeError(f"MultiheadAttention: {name} must be bool or float, got {m.dtype}")
 
 
 def _float_masks(masks, dtype, need_weights: bool):
@@ -150,7 +158,7 @@ def _float_masks(masks, dtype, need_weights: bool):
         merged = seen[0] if len(seen) == 1 else ops.promote_types(*seen)
         if merged != q and (need_weights or merged != np.float32):
             names = " and ".join(f"{m.dtype}" for src, m in masks if m is not None)
-            raise TypeError(
+            raise F.BadDtype(  # (torch: its matmul's RuntimeError)
                 f"MultiheadAttention: float masks ({names}) add up to {merged}, which the "
                 f"{q} logits do not take (PyTorch takes the query's dtype"
                 f"{'' if need_weights else ' or float32'}"
@@ -493,9 +501,7 @@ class MultiheadAttention(Module):
             # PyTorch drops the hinted mask for its kernel's causal flag without checking its
             # shape (only its rank): the same causal mask in its place
             if _mask_array(attn_mask, "attn_mask").ndim not in (2, 3):
-                raise F.BadShapeOrValue(
-                    f"{op}: attn_mask must be 2-D or 3-D, got {attn_mask.shape}"
-                )
+                raise _MaskShapeError(f"{op}: attn_mask must be 2-D or 3-D, got {attn_mask.shape}")
             attn_mask = np.triu(np.ones((lq, s), bool), 1)
         if attn_mask is not None:
             am = _mask_array(attn_mask, "attn_mask")
@@ -512,7 +518,7 @@ class MultiheadAttention(Module):
                     )
                 am = am.reshape(n, h, lq, s)
             else:
-                raise F.BadShapeOrValue(f"{op}: attn_mask must be 2-D or 3-D, got shape {am.shape}")
+                raise _MaskShapeError(f"{op}: attn_mask must be 2-D or 3-D, got shape {am.shape}")
         elif is_causal:
             raise F.BadShapeOrValue(
                 f"{op}: is_causal is a hint that attn_mask is the causal mask: give attn_mask too "

@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 
 from ember import _device, _lowp, ops
+from ember._errors import BadDtype, BadShapeOrValue
 from ember.autograd.function import Function
 from ember.nn import functional as F
 from ember.nn import init
@@ -23,6 +24,11 @@ from ember.nn.modules.module import Module, Parameter, _check_size
 from ember.nn.utils.rnn import PackedSequence, _pack, _unpack
 from ember.random import rng as _global_rng
 from ember.tensor import Tensor, get_default_dtype
+
+
+class _DtypeMismatch(BadDtype, ValueError):
+    """An input whose dtype is not the parameters': torch's ValueError (still a BadDtype)."""
+
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 _PROJ_LSTM_ONLY = "proj_size argument is only supported for LSTM, not RNN or GRU"
@@ -203,7 +209,7 @@ class RNNBase(Module):
         if not _lowp.is_float(h.data.dtype):
             raise TypeError(f"{type(self).__name__}: {name} must be floating point, got {h.dtype}")
         if h.shape != expected:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{type(self).__name__}: Expected hidden size {expected} for {name}, "
                 f"got {tuple(h.shape)}"
             )
@@ -226,6 +232,11 @@ class RNNBase(Module):
             sorted_indices, unsorted_indices = input.sorted_indices, input.unsorted_indices
             input, lengths = _unpack(input._replace(sorted_indices=None), cls)
         dtype = self.weight_ih_l0.dtype
+        if isinstance(input, Tensor) and input.dtype != dtype:  # torch's check and type
+            raise _DtypeMismatch(
+                f"{cls}: input dtype ({input.dtype}) does not match weight dtype ({dtype}); "
+                f"convert the input or the model"
+            )
         x = F._float_input(input, cls, "input", dtype)
         if x.ndim not in (2, 3):
             raise ValueError(
@@ -233,7 +244,7 @@ class RNNBase(Module):
                 f"with shape {x.shape}"
             )
         if x.shape[-1] != self.input_size:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{cls}: input.size(-1) must be equal to input_size. Expected "
                 f"{self.input_size}, got {x.shape[-1]} (input shape {x.shape})"
             )
@@ -246,7 +257,7 @@ class RNNBase(Module):
             x = x.transpose(0, 1)
         t, n = x.shape[0], x.shape[1]
         if t < 1:  # an empty batch (N = 0) is fine, as in PyTorch
-            raise ValueError(f"{cls}: input must have at least one step (seq_len > 0)")
+            raise BadShapeOrValue(f"{cls}: input must have at least one step (seq_len > 0)")
         lens = F._rnn_lengths(lengths, n, t, cls)
 
         d = 2 if self.bidirectional else 1

@@ -108,7 +108,9 @@ class Embedding(Module):
         frozen unless freeze=False."""
         w = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
         if w.ndim != 2:
-            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got {w.shape}")
+            raise F._AssertionValueError(  # (torch asserts)
+                f"Embedding.from_pretrained: embeddings must be 2-D, got {w.shape}"
+            )
         return cls(
             w.shape[0], w.shape[1], padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
             _weight=w, _freeze=freeze,
@@ -185,7 +187,9 @@ class EmbeddingBag(Embedding):
         unless freeze=False."""
         w = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
         if w.ndim != 2:
-            raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got {w.shape}")
+            raise F._AssertionValueError(  # (torch asserts)
+                f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got {w.shape}"
+            )
         bag = cls(
             w.shape[0], w.shape[1], max_norm, norm_type, scale_grad_by_freq, mode, sparse, w,
             include_last_offset, padding_idx,
