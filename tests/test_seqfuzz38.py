@@ -273,3 +273,31 @@ def test_beam_search_finds_the_exhaustive_best(seed):
             s = sum(tab[p, c] for p, c in zip((bos, *seq[:-1]), seq))
             best = max(best, s / ln**alpha if alpha else s)
     np.testing.assert_allclose(score[0], best, rtol=1e-12)
+
+
+def test_mha_forward_static_k_of_another_length_with_a_mask_refused_as_torch():
+    """torch checks attn_mask against key's length and then applies it to static_k's: with a
+    static_k of another length every mask is refused (a RuntimeError)."""
+    rng = np.random.default_rng(5)
+    q, k = rng.standard_normal((2, 2, 2)), rng.standard_normal((3, 2, 2))
+    ipw, opw, sk = (
+        rng.standard_normal((6, 2)),
+        rng.standard_normal((2, 2)),
+        rng.standard_normal((2, 2, 2)),
+    )
+
+    def run(lib, mask_len, static_len):
+        t = lib.tensor
+        return lib.nn.functional.multi_head_attention_forward(
+            t(q), t(k), t(k), 2, 1, t(ipw), None, None, None, False, 0.0, t(opw), None,
+            attn_mask=t(np.zeros((2, mask_len))), static_k=t(sk[:, :static_len]),
+            static_v=t(sk[:, :static_len]),
+        )  # fmt: skip
+
+    for mask_len in (2, 3):
+        _raises_like(lambda m=mask_len: run(ember, m, 2), lambda m=mask_len: run(torch, m, 2))
+    sk = rng.standard_normal((2, 3, 2))  # static_k as long as key: both take the mask
+    o_e, w_e = run(ember, 3, 3)
+    o_t, w_t = run(torch, 3, 3)
+    np.testing.assert_allclose(o_e.numpy(), o_t.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w_e.numpy(), w_t.numpy(), rtol=1e-10, atol=1e-12)

@@ -2518,6 +2518,13 @@ def multi_head_attention_forward(
                     f"{op}: expecting {name} of shape (batch * num_heads, S, head_dim) = "
                     f"({bsz * num_heads}, S, {h_dim}), got {st.shape}"
                 )
+        s_key = int(np.shape(key)[0])
+        if attn_mask is not None and static_k is not None and static_k.shape[1] != s_key:
+            # torch checks attn_mask against key's length, then applies it to static_k's
+            raise BadShapeOrValue(
+                f"{op}: attn_mask with static_k needs static_k's length {static_k.shape[1]} "
+                f"to equal key's {s_key} (as torch)"
+            )
     if e != embed_dim_to_check:  # (PyTorch asserts these: AssertionError)
         raise _AssertionValueError(
             f"{op}: was expecting embedding dimension of {embed_dim_to_check}, got {e}"
