@@ -301,3 +301,15 @@ def test_mha_forward_static_k_of_another_length_with_a_mask_refused_as_torch():
     o_t, w_t = run(torch, 3, 3)
     np.testing.assert_allclose(o_e.numpy(), o_t.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(w_e.numpy(), w_t.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_embedding_bag_unknown_mode_refused():
+    w, i, o = _f32(4, 3), [1, 2], [0]
+    _raises_like(
+        lambda: ember.nn.functional.embedding_bag(
+            ember.tensor(i), ember.tensor(w), ember.tensor(o), mode="prod"
+        ),
+        lambda: torch.nn.functional.embedding_bag(
+            torch.tensor(i), torch.tensor(w), torch.tensor(o), mode="prod"
+        ),
+    )

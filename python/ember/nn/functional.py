@@ -7780,7 +7780,7 @@ def embedding_bag(
     Shape: -> (B, embedding_dim).
     """
     if (
-        mode != "max"
+        (mode == "sum" or mode == "mean")
         and max_norm is None
         and padding_idx is None
         and per_sample_weights is None
