@@ -313,3 +313,19 @@ def test_embedding_bag_unknown_mode_refused():
             torch.tensor(i), torch.tensor(w), torch.tensor(o), mode="prod"
         ),
     )
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_mha_dropout_out_of_range_refused_in_training_only(need_weights):
+    """torch builds MultiheadAttention with any dropout; training forward refuses one outside
+    [0, 1], eval forward runs."""
+    q = _f32(3, 2, 4)
+
+    def run(lib, train):
+        m = _mod(lib, "MultiheadAttention", 4, 2, dropout=1.5).train(train)
+        return m(lib.tensor(q), lib.tensor(q), lib.tensor(q), need_weights=need_weights)[0]
+
+    _raises_like(lambda: run(ember, True), lambda: run(torch, True))
+    np.testing.assert_allclose(
+        run(ember, False).numpy(), run(torch, False).detach().numpy(), rtol=1e-5, atol=1e-6
+    )

@@ -311,8 +311,6 @@ class MultiheadAttention(Module):
                 f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads "
                 f"({num_heads})"
             )
-        if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"MultiheadAttention: dropout must be in [0, 1], got {dropout}")
         dtype = np.dtype(dtype or get_default_dtype())
         self.embed_dim = embed_dim
         self.kdim = kdim if kdim is not None else embed_dim
@@ -557,6 +555,10 @@ class MultiheadAttention(Module):
         if extra:  # the extra keys take part everywhere: masks padded with 0 / False
             am, kpm = _pad_keys(am, extra), _pad_keys(kpm, extra)
         p = self.dropout if self.training else 0.0
+        if not 0.0 <= p <= 1.0:  # (torch takes any at construction, refuses it in training)
+            raise F.BadShapeOrValue(
+                f"MultiheadAttention: dropout probability has to be between 0 and 1, but got {p}"
+            )
 
         weights = None
         if need_weights:
