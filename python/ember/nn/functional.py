@@ -3929,6 +3929,48 @@ def _integer_conv(op: str, int64_only: bool = False):
     return wrap
 
 
+def _conv_api(op: str):
+    """torch's convolution front (outside _integer_conv): a batched result's node is
+    ConvolutionBackward0, and complex operands (all of one complex dtype) are convolved as
+    torch's composite, Gauss's three real convolutions of the parts:
+    a = conv(xr, wr, br), b = conv(xi, wi), c = conv(xr + xi, wr + wi, br + bi),
+    y = a - b + i (c - a - b) (so its node is AddBackward0, as torch's)."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def conv(input, weight, bias=None, *args, **kwargs):
+            if _is_complex(input) or _is_complex(weight) or _is_complex(bias):
+                return _complex_conv(op, fn, input, weight, bias, args, kwargs)
+            y = fn(input, weight, bias, *args, **kwargs)
+            if isinstance(weight, Tensor) and y.ndim == weight.ndim:
+                _autograd_function.named(y, "ConvolutionBackward0")
+            return y
+
+        return conv
+
+    return wrap
+
+
+def _complex_conv(op, fn, x, w, b, args, kwargs) -> Tensor:
+    """fn (a real convolution) on complex operands; see _conv_api."""
+    kinds = [t.dtype for t in (x, w, b) if t is not None]
+    if not all(isinstance(t, Tensor) for t in (x, w, b) if t is not None) or len(set(kinds)) > 1:
+        raise BadDtype(
+            f"{op}: input, weight and bias must be tensors of one complex dtype, got "
+            f"{', '.join(str(k) for k in kinds)}"
+        )
+    unbatched = x.ndim == w.ndim - 1  # (squeezed last, as torch's)
+    if unbatched:
+        x = x.unsqueeze(0)
+    xr, xi, wr, wi = x.real, x.imag, w.real, w.imag
+    a = fn(xr, wr, None if b is None else b.real, *args, **kwargs)
+    b_ = fn(xi, wi, None, *args, **kwargs)
+    c = fn(xr + xi, wr + wi, None if b is None else b.real + b.imag, *args, **kwargs)
+    y = a - b_ + 1j * (c - a - b_)
+    return y.squeeze(0) if unbatched else y
+
+
+@_conv_api("conv2d")
 @_integer_conv("conv2d")
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-D convolution (cross-correlation, as PyTorch) over an NCHW batch.
@@ -5142,6 +5184,7 @@ def _seq_input(input, op: str, dtype=None) -> Tensor:
     return x
 
 
+@_conv_api("conv1d")
 @_integer_conv("conv1d")
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """1-D convolution over (N, C, L) or unbatched (C, L): weight (O, C/groups, K), bias (O,).
@@ -5318,6 +5361,7 @@ def _empty_conv(shape, *operands) -> Tensor:
     return Tensor(np.zeros(shape, operands[0].data.dtype)) + link.to(operands[0].data.dtype)
 
 
+@_conv_api("conv_transpose2d")
 @_integer_conv("conv_transpose2d", int64_only=True)
 def conv_transpose2d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
@@ -7013,6 +7057,7 @@ class _DepthTaps(Function):
         return _graph.linear(ctx, g, fwd), None, None, None, None, None
 
 
+@_conv_api("conv3d")
 @_integer_conv("conv3d")
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """3-D convolution over (N, C, D, H, W) or unbatched (C, D, H, W): weight
@@ -7099,6 +7144,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     return y.squeeze(0) if unbatched else y
 
 
+@_conv_api("conv_transpose1d")
 @_integer_conv("conv_transpose1d", int64_only=True)
 def conv_transpose1d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
@@ -7130,6 +7176,7 @@ def conv_transpose1d(
     return y.squeeze(-2)
 
 
+@_conv_api("conv_transpose3d")
 @_integer_conv("conv_transpose3d", int64_only=True)
 def conv_transpose3d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
