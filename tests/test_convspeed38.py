@@ -102,3 +102,55 @@ def test_real_convolution_gradcheck(fn, xs, ws, kw):
     args = [ember.tensor(rng.standard_normal(s), requires_grad=True) for s in (xs, ws)]
     args.append(ember.tensor(rng.standard_normal(_out_channels(fn, ws, kw)), requires_grad=True))
     assert gradcheck(lambda x, w, b: getattr(F, fn)(x, w, b, **kw), args)
+
+
+# strided one-group conv3d without a graph (the direct engine): odd sizes, batch 1, strides that
+# do not divide, dilation, padding, with and without bias, a channel count off the panel width
+CONV3D_CASES = [
+    ((4, 32, 16, 16, 16), (64, 32, 3, 3, 3), dict(stride=2, padding=1)),
+    ((1, 3, 7, 9, 8), (17, 3, 3, 2, 3), dict(stride=(2, 3, 1), padding=(1, 0, 2))),
+    ((2, 5, 9, 6, 7), (40, 5, 2, 3, 3), dict(stride=(1, 2, 2), dilation=(2, 1, 2), padding=1)),
+    ((3, 4, 5, 5, 5), (16, 4, 1, 1, 1), dict(stride=2)),
+]
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-4), (np.float64, 1e-10)])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("xs,ws,kw", CONV3D_CASES)
+def test_strided_conv3d_inference_matches_torch(xs, ws, kw, bias, dtype, tol):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype) if bias else None
+    with ember.no_grad():
+        y = F.conv3d(ember.tensor(x), ember.tensor(w), None if b is None else ember.tensor(b), **kw)
+    yt = tF.conv3d(torch.tensor(x), torch.tensor(w), None if b is None else torch.tensor(b), **kw)
+    assert y.dtype == (ember.float32 if dtype == np.float32 else ember.float64)
+    np.testing.assert_allclose(y.numpy(), yt.numpy(), rtol=tol, atol=tol)
+    # unbatched, and at two threads (the work split over (image, channel panel) tasks)
+    with ember.no_grad():
+        y1 = F.conv3d(ember.tensor(x[0]), ember.tensor(w), None, **kw)
+    np.testing.assert_allclose(y1.numpy(), tF.conv3d(torch.tensor(x[0]), torch.tensor(w), **kw),
+                               rtol=tol, atol=tol)  # fmt: skip
+    prev = ember.get_num_threads()
+    ember.set_num_threads(2)
+    try:
+        with ember.no_grad():
+            y2 = F.conv3d(ember.tensor(x), ember.tensor(w), None, **kw)
+    finally:
+        ember.set_num_threads(prev)
+    np.testing.assert_allclose(y2.numpy(), tF.conv3d(torch.tensor(x), torch.tensor(w), **kw),
+                               rtol=tol, atol=tol)  # fmt: skip
+
+
+def test_conv3d_direct_forward_checks_its_operands():
+    x = np.zeros((1, 2, 4, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="channels"):
+        ember._C.conv3d_direct_forward(x, np.zeros((4, 3, 2, 2, 2), np.float32), None,
+                                       (1, 1, 1), (0, 0, 0), (1, 1, 1))  # fmt: skip
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        ember._C.conv3d_direct_forward(x, np.zeros((4, 2, 5, 2, 2), np.float32), None,
+                                       (1, 1, 1), (0, 0, 0), (1, 1, 1))  # fmt: skip
+    with pytest.raises(TypeError, match="dtypes differ"):
+        ember._C.conv3d_direct_forward(x, np.zeros((4, 2, 2, 2, 2)), None,
+                                       (1, 1, 1), (0, 0, 0), (1, 1, 1))  # fmt: skip

@@ -7124,6 +7124,29 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         y = conv2d(xr, wr, bias, (1, s[2]), hp, (1, d[2]), groups)
         y = y.reshape(n, y.shape[1], x.shape[2], x.shape[3], y.shape[3])
         return y.squeeze(0) if unbatched else y
+    operands = (x, weight) if bias is None else (x, weight, bias)
+    if (
+        groups == 1
+        and max(s) > 1
+        and weight.shape[0] >= 16
+        and c > 0
+        and not isinstance(hw_pad, str)
+        and x.data.dtype.char in "fd"
+        and not (is_grad_enabled() and any(t.requires_grad for t in operands))
+    ):
+        # strided, no graph: the direct engine, reading x in place (no depth-tap copy, no im2col)
+        y = Tensor(
+            _C.conv3d_direct_forward(
+                _contig(x.data), _contig(weight.data), None if bias is None else bias.data,
+                s, (depth_pad[0], *hw_pad), d,
+            )
+        )  # fmt: skip
+        if _nonfinite_weight(y.data, weight.data, depth_pad[0] or any(hw_pad)):  # (see below)
+            with no_grad():
+                fin = lambda wf: conv3d(x, wf, bias, s, padding, d, groups).data  # noqa: E731
+                _skip_padded_taps(y.data, x.data, weight.data, fin, s, (depth_pad[0], *hw_pad),
+                                  d, groups)  # fmt: skip
+        return y.squeeze(0) if unbatched else y
     # one conv2d whose input channels are (c, a) pairs: the depth taps a beside each channel,
     # (N*OD, C*KD, H, W), against weight (O, C/g*KD, KH, KW) (a plain reshape, the same (c, a)
     # order; each group's channels stay contiguous): one GEMM of depth C*KD*KH*KW instead of KD
