@@ -29,6 +29,10 @@ void conv3d_depth_taps(T* out, const T* x, int64_t N, int64_t C, int64_t D, int6
 template <typename T>
 void conv3d_depth_taps_backward(T* dx, const T* g, int64_t N, int64_t C, int64_t D, int64_t HW,
                                 int64_t KD, int64_t OD, int64_t s, int64_t d, int64_t p);
+template <typename T>
+void conv3d_direct_forward(T* y, const T* x, const T* w, const T* b, const int64_t* sz,
+                           const int64_t* s, const int64_t* p, const int64_t* d,
+                           const int64_t* out);
 int conv2d_set_winograd(int mode);
 int conv2d_set_batch_dw(int mode);
 
@@ -237,6 +241,65 @@ py::array depth_taps_backward_py(const py::array& g, const std::vector<int64_t>&
   return dx;
 }
 
+// conv3d without groups: x (N,C,D,H,W), w (O,C,KD,KH,KW), b (O) or None -> (N,O,OD,OH,OW).
+py::array conv3d_direct_py(const py::array& x, const py::array& w, const py::object& bias,
+                           const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                           const std::vector<int64_t>& dilation) {
+  const char* op = "conv3d_direct_forward";
+  require_float(x, op, "input");
+  require_float(w, op, "weight");
+  require_same_dtype(x, w, op);
+  require_ndim(x, 5, op, "input");
+  require_ndim(w, 5, op, "weight");
+  require_contiguous(x, op, "input");
+  require_contiguous(w, op, "weight");
+  EMBER_CHECK(stride.size() == 3 && padding.size() == 3 && dilation.size() == 3, op,
+              ": stride, padding and dilation must have 3 values each");
+  const int64_t N = x.shape(0), C = x.shape(1), O = w.shape(0);
+  EMBER_CHECK(w.shape(1) == C && O >= 1 && C >= 1, op, ": input ", C,
+              " channels, weight (O, C) = (", O, ", ", w.shape(1), "): need O, C >= 1, equal C");
+  int64_t sz[9] = {N, C, x.shape(2), x.shape(3), x.shape(4), O, w.shape(2), w.shape(3), w.shape(4)};
+  int64_t out[3];
+  for (int a = 0; a < 3; ++a) {
+    const int64_t n = sz[2 + a], k = sz[6 + a], s = stride[size_t(a)], p = padding[size_t(a)],
+                  d = dilation[size_t(a)];
+    EMBER_CHECK(s >= 1 && d >= 1 && p >= 0 && k >= 1 && p <= (int64_t(1) << 30) &&
+                    d <= (int64_t(1) << 30) && k <= (int64_t(1) << 30),
+                op, ": axis ", a,
+                ": need stride, dilation, kernel >= 1 and 0 <= padding, sizes "
+                "below 2**30, got stride ",
+                s, ", padding ", p, ", dilation ", d, ", kernel ", k);
+    out[a] = (n + 2 * p - d * (k - 1) - 1) / s + 1;
+    EMBER_CHECK(n + 2 * p - d * (k - 1) - 1 >= 0, op, ": kernel ", k, " (dilation ", d,
+                ") larger than the padded input ", n + 2 * p, " on axis ", a);
+  }
+  numel_checked({N, C, sz[2] + 2 * padding[0], sz[3] + 2 * padding[1], sz[4] + 2 * padding[2]}, op);
+  py::array y = empty_like_dtype(x, {N, O, out[0], out[1], out[2]});
+  const void* bp = nullptr;
+  py::array b;
+  if (!bias.is_none()) {
+    b = bias.cast<py::array>();
+    require_same_dtype(x, b, op);
+    require_shape(b, {O}, op, "bias");
+    require_contiguous(b, op, "bias");
+    bp = b.data();
+  }
+  if (y.size() == 0) return y;
+  void* yp = y.mutable_data();
+  const void *xp = x.data(), *wp = w.data();
+  const bool f32 = is_f32(x);
+  py::gil_scoped_release release;
+  if (f32)
+    conv3d_direct_forward<float>(static_cast<float*>(yp), static_cast<const float*>(xp),
+                                 static_cast<const float*>(wp), static_cast<const float*>(bp), sz,
+                                 stride.data(), padding.data(), dilation.data(), out);
+  else
+    conv3d_direct_forward<double>(static_cast<double*>(yp), static_cast<const double*>(xp),
+                                  static_cast<const double*>(wp), static_cast<const double*>(bp),
+                                  sz, stride.data(), padding.data(), dilation.data(), out);
+  return y;
+}
+
 }  // namespace
 
 void bind_conv2d(py::module_& m) {
@@ -260,6 +323,10 @@ void bind_conv2d(py::module_& m) {
         py::arg("kd"), py::arg("od"), py::arg("stride"), py::arg("dilation"), py::arg("padding"),
         "The adjoint of conv3d_depth_taps: grad (N*OD, C*KD, H, W) -> (N, C, D, H, W), each "
         "input depth's taps added in order of the tap.");
+  m.def("conv3d_direct_forward", &conv3d_direct_py, py::arg("input"), py::arg("weight"),
+        py::arg("bias"), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
+        "conv3d of one group without im2col: input (N,C,D,H,W), weight (O,C,KD,KH,KW), bias (O) "
+        "or None; stride, padding (both sides), dilation per axis -> (N,O,OD,OH,OW).");
   m.def(
       "conv2d_set_winograd",
       [](const std::string& mode) {

@@ -46,6 +46,14 @@ template <typename T>
 using DotRows = void (*)(int64_t M, int64_t j0, int64_t j1, int64_t K, T alpha, const T* A,
                          int64_t lda, const T* W, int64_t ldw, T beta, T* C, int64_t ldc);
 
+// C (MR x NR, row-major) := [C +] sum over p < kc of A(i, p) * b[p * NR + j] (C added when
+// accumulate), A read in place through offsets: A(i, p) = xb[i][koff[p]] (a direct convolution:
+// xb[i] the input corner of output position i, koff[p] where tap p reads from it; b a packed,
+// 64-byte aligned NR-column panel of the weights).
+template <typename T>
+using GatherKernel = void (*)(int64_t kc, const T* const* xb, const int64_t* koff, const T* b, T* c,
+                              bool accumulate);
+
 template <typename T>
 struct Kernel {
   MicroKernel<T> panel_a, rows_a;
@@ -56,7 +64,8 @@ struct Kernel {
   int ms = 0;
   MicroKernel<T> panel_a_short = nullptr, rows_a_short = nullptr;
   MicroKernel<T> panel_a_short_half = nullptr, rows_a_short_half = nullptr;
-  DotRows<T> dot_rows = nullptr;  // (null: the blocked path serves small M too)
+  DotRows<T> dot_rows = nullptr;     // (null: the blocked path serves small M too)
+  GatherKernel<T> gather = nullptr;  // MR x NR, the same MR and NR
 };
 
 struct Isa {

@@ -133,6 +133,8 @@ Isa isa_avx2() {
                            kernel_f64<4, 1, true>};
   isa.f32.dot_rows = dot_rows<F32>;
   isa.f64.dot_rows = dot_rows<F64>;
+  isa.f32.gather = gather_kernel<F32, 6, 2>;
+  isa.f64.gather = gather_kernel<F64, 6, 2>;
   return isa;
 }
 

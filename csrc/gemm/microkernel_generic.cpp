@@ -32,6 +32,21 @@ void generic_kernel(int64_t kc, T alpha, const T* a, int64_t lda, const T* b, in
   }
 }
 
+template <typename T, int MR, int NR>
+void generic_gather(int64_t kc, const T* const* xb, const int64_t* koff, const T* b, T* c,
+                    bool accumulate) {
+  for (int i = 0; i < MR; ++i) {
+    T row[NR] = {};
+    if (accumulate)
+      for (int j = 0; j < NR; ++j) row[j] = c[i * NR + j];
+    for (int64_t p = 0; p < kc; ++p) {
+      const T ai = xb[i][koff[p]];
+      for (int j = 0; j < NR; ++j) row[j] += ai * b[p * NR + j];
+    }
+    for (int j = 0; j < NR; ++j) c[i * NR + j] = row[j];
+  }
+}
+
 }  // namespace
 
 Isa isa_generic() {
@@ -55,6 +70,8 @@ Isa isa_generic() {
                            256,
                            128,
                            4096};
+  isa.f32.gather = generic_gather<float, 4, 8>;
+  isa.f64.gather = generic_gather<double, 4, 8>;
   return isa;
 }
 

@@ -112,6 +112,41 @@ void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_
   }
 }
 
+// gather_kernel: the GatherKernel of gemm_internal.h, MR broadcasts from MR input corners at one
+// offset per p (no packed A: a direct convolution reads its input in place).
+template <class S, int MR, int NV>
+void gather_kernel(int64_t kc, const typename S::T* const* xb, const int64_t* koff,
+                   const typename S::T* b, typename S::T* c, bool accumulate) {
+  using V = typename S::V;
+  constexpr int L = S::L;
+  const typename S::T* base[MR];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) base[i] = xb[i];
+  V acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v)
+      acc[i][v] = accumulate ? S::loadu(c + (i * NV + v) * L) : S::zero();
+#pragma GCC unroll 2
+  for (int64_t p = 0; p < kc; ++p) {
+    const int64_t o = koff[p];
+    V bv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) bv[v] = S::load(b + p * NV * L + v * L);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      const V ai = S::set1(base[i][o]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd(ai, bv[v], acc[i][v]);
+    }
+  }
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) S::storeu(c + (i * NV + v) * L, acc[i][v]);
+}
+
 // pack_t: a transposed B packed through register transposes (Transpose: L vectors in place):
 // blocks of L rows x L values of p, loaded (masked at the edges, zero rows past w_len),
 // transposed and stored as L rows of the panel. (The generic pack_panels moves one scalar at a

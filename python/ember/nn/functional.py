@@ -3936,6 +3936,48 @@ def _integer_conv(op: str, int64_only: bool = False):
     return wrap
 
 
+def _conv_api(op: str):
+    """torch's convolution front (outside _integer_conv): a batched result's node is
+    ConvolutionBackward0, and complex operands (all of one complex dtype) are convolved as
+    torch's composite, Gauss's three real convolutions of the parts:
+    a = conv(xr, wr, br), b = conv(xi, wi), c = conv(xr + xi, wr + wi, br + bi),
+    y = a - b + i (c - a - b) (so its node is AddBackward0, as torch's)."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def conv(input, weight, bias=None, *args, **kwargs):
+            if _is_complex(input) or _is_complex(weight) or _is_complex(bias):
+                return _complex_conv(op, fn, input, weight, bias, args, kwargs)
+            y = fn(input, weight, bias, *args, **kwargs)
+            if isinstance(weight, Tensor) and y.ndim == weight.ndim:
+                _autograd_function.named(y, "ConvolutionBackward0")
+            return y
+
+        return conv
+
+    return wrap
+
+
+def _complex_conv(op, fn, x, w, b, args, kwargs) -> Tensor:
+    """fn (a real convolution) on complex operands; see _conv_api."""
+    kinds = [t.dtype for t in (x, w, b) if t is not None]
+    if not all(isinstance(t, Tensor) for t in (x, w, b) if t is not None) or len(set(kinds)) > 1:
+        raise BadDtype(
+            f"{op}: input, weight and bias must be tensors of one complex dtype, got "
+            f"{', '.join(str(k) for k in kinds)}"
+        )
+    unbatched = x.ndim == w.ndim - 1  # (squeezed last, as torch's)
+    if unbatched:
+        x = x.unsqueeze(0)
+    xr, xi, wr, wi = x.real, x.imag, w.real, w.imag
+    a = fn(xr, wr, None if b is None else b.real, *args, **kwargs)
+    b_ = fn(xi, wi, None, *args, **kwargs)
+    c = fn(xr + xi, wr + wi, None if b is None else b.real + b.imag, *args, **kwargs)
+    y = a - b_ + 1j * (c - a - b_)
+    return y.squeeze(0) if unbatched else y
+
+
+@_conv_api("conv2d")
 @_integer_conv("conv2d")
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-D convolution (cross-correlation, as PyTorch) over an NCHW batch.
@@ -5151,6 +5193,7 @@ def _seq_input(input, op: str, dtype=None) -> Tensor:
     return x
 
 
+@_conv_api("conv1d")
 @_integer_conv("conv1d")
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """1-D convolution over (N, C, L) or unbatched (C, L): weight (O, C/groups, K), bias (O,).
@@ -5327,6 +5370,7 @@ def _empty_conv(shape, *operands) -> Tensor:
     return Tensor(np.zeros(shape, operands[0].data.dtype)) + link.to(operands[0].data.dtype)
 
 
+@_conv_api("conv_transpose2d")
 @_integer_conv("conv_transpose2d", int64_only=True)
 def conv_transpose2d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
@@ -7022,6 +7066,7 @@ class _DepthTaps(Function):
         return _graph.linear(ctx, g, fwd), None, None, None, None, None
 
 
+@_conv_api("conv3d")
 @_integer_conv("conv3d")
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """3-D convolution over (N, C, D, H, W) or unbatched (C, D, H, W): weight
@@ -7088,6 +7133,29 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         y = conv2d(xr, wr, bias, (1, s[2]), hp, (1, d[2]), groups)
         y = y.reshape(n, y.shape[1], x.shape[2], x.shape[3], y.shape[3])
         return y.squeeze(0) if unbatched else y
+    operands = (x, weight) if bias is None else (x, weight, bias)
+    if (
+        groups == 1
+        and max(s) > 1
+        and weight.shape[0] >= 16
+        and c > 0
+        and not isinstance(hw_pad, str)
+        and x.data.dtype.char in "fd"
+        and not (is_grad_enabled() and any(t.requires_grad for t in operands))
+    ):
+        # strided, no graph: the direct engine, reading x in place (no depth-tap copy, no im2col)
+        y = Tensor(
+            _C.conv3d_direct_forward(
+                _contig(x.data), _contig(weight.data), None if bias is None else bias.data,
+                s, (depth_pad[0], *hw_pad), d,
+            )
+        )  # fmt: skip
+        if _nonfinite_weight(y.data, weight.data, depth_pad[0] or any(hw_pad)):  # (see below)
+            with no_grad():
+                fin = lambda wf: conv3d(x, wf, bias, s, padding, d, groups).data  # noqa: E731
+                _skip_padded_taps(y.data, x.data, weight.data, fin, s, (depth_pad[0], *hw_pad),
+                                  d, groups)  # fmt: skip
+        return y.squeeze(0) if unbatched else y
     # one conv2d whose input channels are (c, a) pairs: the depth taps a beside each channel,
     # (N*OD, C*KD, H, W), against weight (O, C/g*KD, KH, KW) (a plain reshape, the same (c, a)
     # order; each group's channels stay contiguous): one GEMM of depth C*KD*KH*KW instead of KD
@@ -7108,6 +7176,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     return y.squeeze(0) if unbatched else y
 
 
+@_conv_api("conv_transpose1d")
 @_integer_conv("conv_transpose1d", int64_only=True)
 def conv_transpose1d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
@@ -7139,6 +7208,7 @@ def conv_transpose1d(
     return y.squeeze(-2)
 
 
+@_conv_api("conv_transpose3d")
 @_integer_conv("conv_transpose3d", int64_only=True)
 def conv_transpose3d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
