@@ -560,6 +560,44 @@ void sort_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool descen
   for (int64_t r = 0; r < rows; ++r) row(r);
 }
 
+namespace {
+
+// stable_sort_indices' row when its order keys span under 2^32 (every float32 row; int64 rows
+// of a narrow range, as labels and counts): the keys less their least, above the positions in
+// 64-bit words, sorted on the high halves by radix_sort_high (stable). Half the bytes to count
+// and move of the 16-byte (key, position) entries: ~2x faster. false (nothing done) when the
+// keys span more or the row is too long. words: scratch, resized here.
+template <typename T>
+bool stable_sort_narrow(int64_t* idx, const T* x, int64_t n, bool descending,
+                        std::vector<uint64_t>& words) {
+  if (std::is_same_v<T, double> || n > int64_t(UINT32_MAX)) return false;
+  uint64_t least = 0;
+  if constexpr (std::is_same_v<T, int64_t>) {
+    uint64_t lo = ~uint64_t(0), hi = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      const uint64_t key = order_key(x[j], descending);
+      lo = std::min(lo, key);
+      hi = std::max(hi, key);
+    }
+    if (hi - lo > UINT32_MAX) return false;
+    least = lo;
+  }
+  words.resize(2 * static_cast<size_t>(n));
+  uint64_t* w = words.data();
+  // (a float32 key's low 32 bits keep its order: the high ones are all 0, or all 1 descending,
+  // and NaN's ~0 or 0 truncates to the extreme it takes)
+  for (int64_t j = 0; j < n; ++j)
+    w[j] = (uint64_t(uint32_t(order_key(x[j], descending) - least)) << 32) | uint64_t(j);
+  if (n < 128)
+    std::stable_sort(w, w + n, [](uint64_t a, uint64_t b) { return (a >> 32) < (b >> 32); });
+  else
+    radix_sort_high(w, w + n, n);
+  for (int64_t j = 0; j < n; ++j) idx[j] = int64_t(w[j] & 0xffffffffu);
+  return true;
+}
+
+}  // namespace
+
 // x (rows, n) -> idx (rows, n): each row's stable ascending (descending) order, as
 // torch.sort(stable=True) (and torch's radix sort of long 1-D integer tensors): NaN last
 // ascending, first descending, equal values in their order. The stable order is unique, so any
@@ -568,8 +606,11 @@ template <typename T>
 void stable_sort_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool descending) {
   const int nt = threads_for(rows * n * 8);
   auto run = [&](int64_t r0, int64_t r1) {
-    std::vector<KeyPos> buf(2 * static_cast<size_t>(n));
+    std::vector<KeyPos> buf;
+    std::vector<uint64_t> words;
     for (int64_t r = r0; r < r1; ++r) {
+      if (stable_sort_narrow(idx + r * n, x + r * n, n, descending, words)) continue;
+      buf.resize(2 * static_cast<size_t>(n));
       KeyPos* b = buf.data();
       for (int64_t j = 0; j < n; ++j) b[j] = {order_key(x[r * n + j], descending), j};
       if (n < 128)
