@@ -6341,8 +6341,10 @@ def _select_rows(a: np.ndarray, axis: int):
         kernel_dtype = np.int64
     else:
         kernel_dtype = np.float64 if a.dtype == np.float64 else np.float32
-    last = axis == a.ndim - 1  # the common case needs no moveaxis (~2 us)
-    lines = a if last else np.moveaxis(a, axis, -1)
+    if axis == a.ndim - 1:  # the common cases need no moveaxis (~2 us)
+        lines = a
+    else:
+        lines = a.T if a.ndim == 2 else np.moveaxis(a, axis, -1)
     if not lines.flags.c_contiguous and lines.dtype == kernel_dtype:
         lines = _copy(lines)  # (a matrix's columns: the tiled transpose, ~3x NumPy's copy)
     return np.ascontiguousarray(lines, kernel_dtype).reshape(-1, a.shape[axis])
@@ -8758,22 +8760,33 @@ def nanmedian(x, dim=_NO_DIM, keepdim: bool = False):
     return _median_dim("nanmedian", x, dim, keepdim, True)
 
 
-def _median_dim(op, x, dim, keepdim, ignore_nan):
-    """median / nanmedian along dim by _C's selection (PyTorch's nth_element on (value,
-    position): its entry and index among ties), ~10x faster than a full stable argsort; the
-    sort's path for dtypes the kernel cannot order exactly (uint64)."""
+def _selection_straight(x, dim, keepdim, kernel):
+    """The common selection call, outside the graph, by the kernel's values and indices straight
+    (kernel: rows -> ((rows, 1) values, (rows, 1) positions)): SortResult, or None for the
+    general path (_selection's; its checks and gather: ~2x the time of a 32x32 call)."""
     if type(x) is Tensor and type(dim) is int and _outside_graph(x):
-        # the common call outside the graph: the kernel's values and indices straight
         a = x.data
         nd = a.ndim
         if nd and -nd <= dim < nd and a.shape[dim] and _selectable(a.dtype):
             axis = dim % nd
-            v, idx = _C.median_indices(_select_rows(a, axis), ignore_nan, True)
+            v, idx = kernel(_select_rows(a, axis))
             shape = a.shape[:axis] + ((1,) if keepdim else ()) + a.shape[axis + 1 :]
             v = v.reshape(shape)  # (the kernel's dtype: x's, or int64 / float32 exactly)
             return _new_tuple(
                 SortResult, (_plain(v.astype(a.dtype, copy=False)), _plain(idx.reshape(shape)))
             )
+    return None
+
+
+def _median_dim(op, x, dim, keepdim, ignore_nan):
+    """median / nanmedian along dim by _C's selection (PyTorch's nth_element on (value,
+    position): its entry and index among ties), ~10x faster than a full stable argsort; the
+    sort's path for dtypes the kernel cannot order exactly (uint64)."""
+    res = _selection_straight(
+        x, dim, keepdim, lambda rows: _C.median_indices(rows, ignore_nan, True)
+    )
+    if res is not None:
+        return res
     x = _tensor_operand(x)
     if _selectable(x.data.dtype):
         kernel = lambda rows: _C.median_indices(rows, ignore_nan)  # noqa: E731
@@ -8837,19 +8850,25 @@ def _median_rank(ignore_nan: bool):
 def kthvalue(x, k: int, dim: int = -1, keepdim: bool = False):
     """The k-th smallest entry (1-based) along dim and its index (among equal entries the one
     PyTorch's quickselect picks)."""
-    if np.asarray(_data(x)).dtype == np.bool_:
+    a = x.data if type(x) is Tensor else np.asarray(_data(x))
+    if a.dtype == np.bool_:
         raise TypeError("kthvalue: bool tensors are not supported (as in PyTorch)")
-    k = _index_dim(k, "kthvalue", "k")  # (True is not k = 1)
-    n = _shape(_data(x))[dim] if np.ndim(_data(x)) else 1
+    if type(k) is not int:
+        k = _index_dim(k, "kthvalue", "k")  # (True is not k = 1)
+    n = a.shape[dim] if a.ndim else 1
     if not 1 <= k <= n:
         raise BadShapeOrValue(f"kthvalue: k ({k}) out of range [1, {n}] for dim {dim}")
+    res = _selection_straight(x, dim, keepdim, lambda rows: _C.kthvalue_indices(rows, k - 1, True))
+    if res is not None:
+        return res
     return _selection("kthvalue", x, dim, keepdim, lambda rows: _C.kthvalue_indices(rows, k - 1))
 
 
 def mode(x, dim: int = -1, keepdim: bool = False):
     """The most frequent value along dim (the smallest among equally frequent ones) and an index
     of it (the one PyTorch's CPU kernel gives)."""
-    return _selection("mode", x, dim, keepdim, _C.mode_indices)
+    res = _selection_straight(x, dim, keepdim, lambda rows: _C.mode_indices(rows, True))
+    return res if res is not None else _selection("mode", x, dim, keepdim, _C.mode_indices)
 
 
 def _selection(op, x, dim, keepdim, kernel):
