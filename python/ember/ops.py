@@ -6163,7 +6163,7 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
     rows = None if stable else _rows_straight(x, dim)
     if rows is not None and (rows.size <= 65536 or _radix_lines(rows, 1)):
         if x._requires_grad and not _outside_graph(x):
-            res = _graph_result(x, _C.sort_indices(rows, descending))
+            res = _graph_result(x, _C.sort_indices(rows, descending), "SortBackward0")
         else:
             res = _straight_result(x, _C.sort_indices(rows, descending, True))
         a = x.data
@@ -6199,7 +6199,9 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
         else:
             idx = _argsort(a, axis, descending, stable or radix)
     idx = np.ascontiguousarray(idx)  # (a moved axis' lines: torch's are laid out as x)
-    res = SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
+    res = SortResult(
+        named(_take_along(x, axis, idx), "SortBackward0"), Tensor._make(idx, False, None, 0)
+    )
     return res if a.flags.c_contiguous else _sort_laid(res, a)
 
 
@@ -6234,13 +6236,14 @@ def _rows_straight(x, dim):
     return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
 
 
-def _graph_result(x: Tensor, idx: np.ndarray) -> SortResult:
+def _graph_result(x: Tensor, idx: np.ndarray, name: str) -> SortResult:
     """SortResult of the kernel's index lines for an x in the graph: the values by the Gather
-    node along x's last dim, as the general path's _take_along takes them."""
+    node along x's last dim, as the general path's _take_along takes them (the node named as
+    torch's, ``name``)."""
     a = x.data
     if a.ndim != 2:
         idx = idx.reshape(a.shape[:-1] + (idx.shape[1],))
-    return SortResult(Gather.apply(x, a.ndim - 1, idx, unique=True), _plain(idx))
+    return SortResult(named(Gather.apply(x, a.ndim - 1, idx, unique=True), name), _plain(idx))
 
 
 def _straight_result(x: Tensor, pair) -> SortResult:
@@ -6388,7 +6391,7 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
     rows = _rows_straight(x, dim)
     if rows is not None and type(k) is int and 0 <= k <= rows.shape[1]:
         if x._requires_grad and not _outside_graph(x):
-            return _graph_result(x, _C.topk_indices(rows, k, largest, sorted))
+            return _graph_result(x, _C.topk_indices(rows, k, largest, sorted), "TopkBackward0")
         return _straight_result(x, _C.topk_indices(rows, k, largest, sorted, True))
     if type(x) is not Tensor or x.data.dtype.kind == "c":  # (_real_only's test, in here)
         _complex.refuse("topk", _data(x))
@@ -6415,7 +6418,9 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
     else:
         idx = _from_rows(_C.topk_indices(rows, k, largest, sorted), x.data.shape, axis)
     idx = np.ascontiguousarray(idx)  # (torch's topk results are C-contiguous)
-    return SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
+    return SortResult(
+        named(_take_along(x, axis, idx), "TopkBackward0"), Tensor._make(idx, False, None, 0)
+    )
 
 
 topk._real_only = True  # (as sort's)
@@ -8705,12 +8710,21 @@ def nanmean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     return nansum(x, dim, keepdim) / count.astype(x.dtype)
 
 
-def _pick(x, axis, idx, keepdim):
-    """(values, indices) at the int64 ``idx`` (kept dim) along axis; values carry gradients."""
+_SELECTION_NODES = {
+    "kthvalue": "KthvalueBackward0",
+    "mode": "ModeBackward0",
+    "median": "MedianBackward1",
+    "nanmedian": "NanmedianBackward1",
+}
+
+
+def _pick(op, x, axis, idx, keepdim):
+    """(values, indices) at the int64 ``idx`` (kept dim) along axis; values carry gradients
+    (their node named as torch's for op)."""
     values = gather(x, axis, idx)
     if not keepdim:
         values, idx = squeeze(values, axis), idx.squeeze(axis)
-    return SortResult(values, Tensor(idx))
+    return SortResult(named(values, _SELECTION_NODES[op]), Tensor(idx))
 
 
 def _order_stat(op, x, dim, keepdim, rank):
@@ -8728,7 +8742,7 @@ def _order_stat(op, x, dim, keepdim, rank):
     idx = np.take_along_axis(
         order, np.broadcast_to(pos, order.shape[:axis] + (1,) + order.shape[axis + 1 :]), axis
     )
-    return _pick(x, axis, idx.astype(np.int64), keepdim)
+    return _pick(op, x, axis, idx.astype(np.int64), keepdim)
 
 
 def _no_bool_median(op, x, dim) -> None:
@@ -8883,7 +8897,7 @@ def _selection(op, x, dim, keepdim, kernel):
     rows = _select_rows(x.data, axis)
     if rows is None:
         raise TypeError(f"{op}: unsupported dtype {x.dtype}")
-    return _pick(x, axis, _from_rows(kernel(rows)[:, None], x.data.shape, axis), keepdim)
+    return _pick(op, x, axis, _from_rows(kernel(rows)[:, None], x.data.shape, axis), keepdim)
 
 
 _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
@@ -8995,14 +9009,16 @@ def _running_extreme(op, x, dim, ufunc):
         if _outside_graph(x):
             return SortResult(Tensor._make(v.reshape(shape), False, None, 0), Tensor(idx))
         if a.dtype.char in "fd":  # the kernel's values on gather's node (no second gather pass)
-            return SortResult(_Gathered.apply(x, axis, idx, v.reshape(shape)), Tensor(idx))
-        return SortResult(gather(x, axis, idx), Tensor(idx))
+            values = _Gathered.apply(x, axis, idx, v.reshape(shape))
+        else:
+            values = gather(x, axis, idx)
+        return SortResult(named(values, op.capitalize() + "Backward0"), Tensor(idx))
     a = np.ascontiguousarray(a)  # (C-order positions: torch's result layout)
     run = ufunc.accumulate(a, axis=axis)
     hit = (a == run) | (np.isnan(a) if _lowp.is_float(a.dtype) else False)
     pos = np.arange(x.shape[axis]).reshape((-1,) + (1,) * (x.ndim - axis - 1))
     idx = np.maximum.accumulate(np.where(hit, pos, 0), axis=axis).astype(np.int64)
-    return SortResult(gather(x, axis, idx), Tensor(idx))
+    return SortResult(named(gather(x, axis, idx), op.capitalize() + "Backward0"), Tensor(idx))
 
 
 class _Gathered(Gather):
