@@ -55,6 +55,22 @@ def test_unique_flat_matches_torch(case):
                 _same(x, y)
 
 
+@pytest.mark.parametrize("case", range(len(_unique_inputs())))
+def test_unique_consecutive_flat_matches_torch(case):
+    a = _unique_inputs()[case]
+    for inverse in (False, True):
+        for counts in (False, True):
+            e = ember.unique_consecutive(
+                ember.tensor(a), return_inverse=inverse, return_counts=counts
+            )
+            t = torch.unique_consecutive(
+                torch.tensor(a), return_inverse=inverse, return_counts=counts
+            )
+            e, t = (e, t) if isinstance(t, tuple) else ((e,), (t,))
+            for x, y in zip(e, t, strict=True):
+                _same(x, y)
+
+
 def test_unique_noncontiguous_matches_torch():
     a = np.random.default_rng(1).integers(0, 20, (50, 40)).astype(np.float64)
     e = ember.unique(ember.tensor(a).transpose(0, 1), return_inverse=True, return_counts=True)

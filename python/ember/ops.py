@@ -8242,6 +8242,13 @@ def _unique_flat(a: np.ndarray, return_inverse: bool, return_counts: bool):
             rows = _select_rows(flat.reshape(1, -1), 1)
         idx = _C.sort_indices(rows, False)[0]
         v = flat[idx]
+    return _runs_result(v, a.shape, idx, return_inverse, return_counts)
+
+
+def _runs_result(v, shape, idx, return_inverse, return_counts):
+    """unique's results from 1-D v (not empty) in order: its runs of equal values (NaN != NaN),
+    the inverse of the entry at position idx[k] (k when idx is None) reshaped to shape."""
+    n = v.size
     starts = np.empty(n, np.bool_)
     starts[0] = True
     np.not_equal(v[1:], v[:-1], out=starts[1:])
@@ -8253,7 +8260,7 @@ def _unique_flat(a: np.ndarray, return_inverse: bool, return_counts: bool):
         if idx is not None:  # (sorted position k holds a's entry idx[k])
             inv = np.empty_like(rank)
             inv[idx] = rank
-        inv = inv.reshape(a.shape)
+        inv = inv.reshape(shape)
     if return_counts:
         counts = np.empty(first.size, np.int64)
         np.subtract(first[1:], first[:-1], out=counts[:-1])
@@ -8299,6 +8306,8 @@ def unique_consecutive(x, return_inverse: bool = False, return_counts: bool = Fa
     """Collapse runs of equal consecutive values (or slices along dim) into one."""
     a = np.asarray(_data(x))
     shape = a.shape
+    if dim is None and a.size:  # (one flat comparison: the lines' .any(1) ran ~6x torch's time)
+        return _runs_result(a.reshape(-1), shape, None, return_inverse, return_counts)
     if dim is None:
         a, axis = a.reshape(-1), 0
     elif a.ndim == 0:  # NumPy's AxisError otherwise
