@@ -194,3 +194,25 @@ def test_grad_fn_names_and_gradients(name, f, node):
     x = ember.tensor(a, requires_grad=True)
     assert f(ember, x).grad_fn.name() == node
     assert gradcheck(lambda t: f(ember, t), (x,))
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_long_float32_lines_match_torch(threads, descending):
+    # lines of 4096+ float32 (distinct, tied, with NaN) sorted by _C straight: torch's order
+    rng = np.random.default_rng(6)
+    nan_lines = np.where(rng.random((6, 9000)) < 0.05, np.nan, rng.standard_normal((6, 9000)))
+    cases = [
+        rng.permuted(np.tile(np.arange(20000, dtype=np.float32), (4, 1)), axis=1),
+        (rng.standard_normal((8, 20000)) * 10).astype(np.float32),
+        rng.integers(0, 50, (5, 8000)).astype(np.float32),
+        nan_lines.astype(np.float32),
+    ]
+    for _ in threads():
+        for a in cases:
+            for dim in (0, 1):
+                e = ember.sort(ember.tensor(a), dim, descending)
+                t = torch.sort(torch.tensor(a), dim, descending)
+                _same(e.values, t.values)
+                _same(e.indices, t.indices)
+                i = ember.argsort(ember.tensor(a), dim, descending)
+                _same(i, torch.argsort(torch.tensor(a), dim=dim, descending=descending))
