@@ -3,8 +3,8 @@
 //   topk_indices(x, k, largest, sorted, values=False) -> idx (rows, k) int64, or (v, idx)
 //   sort_indices(x, descending, values=False) -> idx (rows, n) int64, or (v, idx)  (unstable)
 //   stable_sort_indices(x, descending, values=False) -> as sort_indices, a stable sort
-//   kthvalue_indices(x, k) -> idx (rows,) int64   (k 0-based)
-//   mode_indices(x) -> idx (rows,) int64
+//   kthvalue_indices(x, k, values=False) -> idx (rows,) int64 (k 0-based), or (v, idx) (rows, 1)
+//   mode_indices(x, values=False) -> idx (rows,) int64, or (v, idx) (rows, 1)
 //   median_indices(x, ignore_nan, values=False) -> idx (rows,) int64, or (v (rows, 1), idx)
 #include <string>
 #include <type_traits>
@@ -107,19 +107,21 @@ py::object stable_sort_py(const py::array& x, bool descending, bool values) {
       values);
 }
 
-py::object kthvalue_py(const py::array& x, int64_t k) {
+py::object kthvalue_py(const py::array& x, int64_t k, bool values) {
   const int64_t rows = x.ndim() == 2 ? x.shape(0) : 0, n = x.ndim() == 2 ? x.shape(1) : 0;
   EMBER_CHECK(x.ndim() != 2 || (0 <= k && k < n), "kthvalue_indices: k (", k,
               ") out of range for rows of ", n);
-  return run(x, "kthvalue_indices", -1,
-             [&](int64_t* idx, const auto* in) { kthvalue_indices(idx, in, rows, n, k); });
+  return run(
+      x, "kthvalue_indices", values ? 1 : -1,
+      [&](int64_t* idx, const auto* in) { kthvalue_indices(idx, in, rows, n, k); }, values);
 }
 
-py::object mode_py(const py::array& x) {
+py::object mode_py(const py::array& x, bool values) {
   const int64_t rows = x.ndim() == 2 ? x.shape(0) : 0, n = x.ndim() == 2 ? x.shape(1) : 0;
   EMBER_CHECK(x.ndim() != 2 || n > 0, "mode_indices: rows must not be empty");
-  return run(x, "mode_indices", -1,
-             [&](int64_t* idx, const auto* in) { mode_indices(idx, in, rows, n); });
+  return run(
+      x, "mode_indices", values ? 1 : -1,
+      [&](int64_t* idx, const auto* in) { mode_indices(idx, in, rows, n); }, values);
 }
 
 py::object median_py(const py::array& x, bool ignore_nan, bool values) {
@@ -145,10 +147,12 @@ void bind_select(py::module_& m) {
         py::arg("values") = false,
         "Each row's sorting permutation by a stable sort, as torch.sort(stable=True); with "
         "values, (the sorted rows, permutation).");
-  m.def("kthvalue_indices", &kthvalue_py, py::arg("x"), py::arg("k"),
-        "Position of the k-th smallest (0-based) entry of each row, as torch.kthvalue.");
-  m.def("mode_indices", &mode_py, py::arg("x"),
-        "Position of each row's most frequent value, as torch.mode.");
+  m.def("kthvalue_indices", &kthvalue_py, py::arg("x"), py::arg("k"), py::arg("values") = false,
+        "Position of the k-th smallest (0-based) entry of each row, as torch.kthvalue; with "
+        "values, ((rows, 1) entries, (rows, 1) positions).");
+  m.def("mode_indices", &mode_py, py::arg("x"), py::arg("values") = false,
+        "Position of each row's most frequent value, as torch.mode; with values, ((rows, 1) "
+        "values, (rows, 1) positions).");
   m.def("median_indices", &median_py, py::arg("x"), py::arg("ignore_nan"),
         py::arg("values") = false,
         "Position of each row's lower median, as torch.median (the first NaN when the row holds "

@@ -84,56 +84,64 @@ void heap_select_row(Entry<T>* q, const T* x, int64_t n, int64_t k) {
   std::sort_heap(q, q + k, before);
 }
 
-// How many of x[0, n) are at least as good as t (>= t for largest, <= t else): one branch-free
-// pass (compiled per ISA).
+// out[b] = the best of the group x[b], x[b + nblk], ..., x[b + 15 nblk] for b < nblk, NaN when
+// the group holds one. Strided groups, not 16 neighbours: the bests are 16 elementwise passes
+// that vectorise (a block of neighbours' best is a horizontal reduction, ~2x slower on 1e6).
 template <typename T, bool largest>
-EMBER_SIMD int64_t count_as_good(const T* x, int64_t n, T t) {
-  int64_t good = 0;
-  for (int64_t j = 0; j < n; ++j) good += largest ? x[j] >= t : x[j] <= t;
-  return good;
-}
-
-// out[b] = the best of x[16 b, 16 b + 16) for b < nblk, NaN when the block holds one.
-template <typename T, bool largest>
-EMBER_SIMD void block_bests(T* out, const T* x, int64_t nblk) {
-  for (int64_t b = 0; b < nblk; ++b) {
-    T m = x[b * 16];
-    for (int i = 1; i < 16; ++i) {
-      const T v = x[b * 16 + i];
-      m = (largest ? v > m : v < m) || v != v ? v : m;  // a NaN, once taken, stays
+EMBER_SIMD void group_bests(T* out, const T* x, int64_t nblk) {
+  for (int64_t b = 0; b < nblk; ++b) out[b] = x[b];
+  for (int i = 1; i < 16; ++i) {
+    const T* xi = x + i * nblk;
+    for (int64_t b = 0; b < nblk; ++b) {
+      const T v = xi[b], m = out[b];
+      out[b] = (largest ? v > m : v < m) || v != v ? v : m;  // a NaN, once taken, stays
     }
-    out[b] = m;
   }
 }
 
 // heap_select_row's result by a cheaper route, when it is the only possible one. The k-th best
-// of the 16-blocks' bests is at most as good as the k-th best entry (k blocks each hold one at
-// least as good), so the entries at least as good as it are the only candidates (a few more than
-// k on most rows); they are sorted best first into q. When the k best values are distinct, no
-// other entry ties the k-th and the row has no NaN, the set and its order are unique and any
-// correct selection returns exactly what partial_sort does; otherwise (ties decide by the heap's
-// steps) this returns false and the caller runs the heap. vals: n values of scratch. Random rows
-// of 1024 floats, k = 10: ~2x faster than the heap.
+// of the 16-entry groups' bests is at most as good as the k-th best entry (k groups each hold one
+// at least as good), so the entries at least as good as it are the only candidates (a few more
+// than k on most rows), and they lie in the groups whose best is: only those groups (and the
+// tail past the last whole group) are read again. The candidates are sorted best first into q.
+// When the k best values are distinct, no other entry ties the k-th and the row has no NaN, the
+// set and its order are unique and any correct selection returns exactly what partial_sort
+// does; otherwise (ties decide by the heap's steps) this returns false and the caller runs the
+// heap. vals: n values of scratch (the bests, and a copy for nth_element). Random rows of 1024
+// floats, k = 10: ~2x faster than the heap.
 template <typename T, bool largest>
 bool sorted_select_row(Entry<T>* q, T* vals, const T* x, int64_t n, int64_t k) {
   auto better = [](T a, T b) { return largest ? a > b : a < b; };
   const int64_t nblk = n / 16;  // >= 4k (k * 64 <= n)
-  block_bests<T, largest>(vals, x, nblk);
+  T* bests = vals;
+  T* sel = vals + nblk;  // (2 nblk <= n)
+  group_bests<T, largest>(bests, x, nblk);
   for (int64_t b = 0; b < nblk; ++b)
-    if (is_nan(vals[b])) return false;  // NaN: the heap's order (and no order for nth_element)
-  std::nth_element(vals, vals + k - 1, vals + nblk, better);
-  const T t = vals[k - 1];
+    if (is_nan(bests[b])) return false;  // NaN: the heap's order (and no order for nth_element)
+  std::copy(bests, bests + nblk, sel);
+  std::nth_element(sel, sel + k - 1, sel + nblk, better);
+  const T t = sel[k - 1];
   int64_t c = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    if (better(t, x[j])) continue;
-    if (c == nblk) return false;  // (many ties with t: the heap)
-    q[c++] = {x[j], j};
-  }
+  auto take = [&](int64_t j0, int64_t j1, int64_t step) {
+    for (int64_t j = j0; j < j1; j += step) {
+      if (better(t, x[j])) continue;
+      if (c == nblk) return false;  // (many ties with t: the heap)
+      q[c++] = {x[j], j};
+    }
+    return true;
+  };
+  for (int64_t b = 0; b < nblk; ++b)
+    if (!better(t, bests[b]) && !take(b, 16 * nblk, nblk)) return false;
+  if (!take(16 * nblk, n, 1)) return false;
   std::partial_sort(q, q + k, q + c,
                     [&](const Entry<T>& a, const Entry<T>& b) { return better(a.first, b.first); });
   for (int64_t i = 1; i < k; ++i)
     if (!better(q[i - 1].first, q[i].first)) return false;  // a tie inside the k best
-  return count_as_good<T, largest>(x, n, q[k - 1].first) == k;
+  // (every entry at least as good as the k-th is a candidate: a tie with it is among them)
+  const T kth = q[k - 1].first;
+  for (int64_t i = k; i < c; ++i)
+    if (!better(kth, q[i].first)) return false;
+  return true;
 }
 
 template <typename T, bool largest>
@@ -183,15 +191,30 @@ void quickselect(T* v, int64_t* ix, int64_t n, int64_t k) {
   }
 }
 
+// Scratch a for_rows body asks for (a mask): n (value, position) pairs, values, positions.
+enum : int { kPairs = 1, kValues = 2, kPositions = 4 };
+
+// Grows v to at least n entries (kept per thread between calls: allocating and zero-filling
+// n-sized scratch on each call, with its page faults, was ~2/3 of a 1e6 topk with small k).
+template <typename V>
+typename V::value_type* scratch(V& v, int64_t n) {
+  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+  return v.data();
+}
+
 // Rows are independent; a row costs about n log n comparisons. Each thread runs rows [r0, r1)
-// with scratch of its own; one thread runs them without a team (~1 us less per small call).
+// with scratch of its own (null where needs leaves it out); one thread runs them without a
+// team (~1 us less per small call).
 template <typename T, typename F>
-void for_rows(int64_t rows, int64_t n, F body) {
+void for_rows(int64_t rows, int64_t n, int needs, F body) {
   auto run = [&](int64_t r0, int64_t r1) {
-    std::vector<Entry<T>> work(static_cast<size_t>(n));
-    std::vector<T> vals(static_cast<size_t>(n));
-    std::vector<int64_t> ix(static_cast<size_t>(n));
-    for (int64_t r = r0; r < r1; ++r) body(r, work.data(), vals.data(), ix.data());
+    thread_local std::vector<Entry<T>> work;
+    thread_local std::vector<T> vals;
+    thread_local std::vector<int64_t> ix;
+    Entry<T>* w = needs & kPairs ? scratch(work, n) : nullptr;
+    T* v = needs & kValues ? scratch(vals, n) : nullptr;
+    int64_t* p = needs & kPositions ? scratch(ix, n) : nullptr;
+    for (int64_t r = r0; r < r1; ++r) body(r, w, v, p);
   };
   const int nt = threads_for(rows * n * 8);
   if (nt == 1) return run(0, rows);
@@ -210,12 +233,28 @@ template <typename T>
 void topk_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, int64_t k, bool largest,
                   bool sorted) {
   if (k == 0) return;
-  for_rows<T>(rows, n, [&](int64_t r, Entry<T>* q, T* vals, int64_t*) {
-    if (largest)
-      topk_row<T, true>(idx + r * k, x + r * n, n, k, sorted, q, vals);
-    else
-      topk_row<T, false>(idx + r * k, x + r * n, n, k, sorted, q, vals);
-  });
+  // (scratch as topk_row needs it: for a selection, n / 16 candidates and 2 n / 16 bests)
+  const bool select = k * 64 <= n;
+  const int64_t nq = select ? std::max(k + 1, n / 16) : n, nvals = select ? 2 * (n / 16) : 0;
+  auto run = [&](int64_t r0, int64_t r1) {
+    thread_local std::vector<Entry<T>> q;
+    thread_local std::vector<T> vals;
+    Entry<T>* qp = scratch(q, nq);
+    T* vp = scratch(vals, nvals);
+    for (int64_t r = r0; r < r1; ++r) {
+      if (largest)
+        topk_row<T, true>(idx + r * k, x + r * n, n, k, sorted, qp, vp);
+      else
+        topk_row<T, false>(idx + r * k, x + r * n, n, k, sorted, qp, vp);
+    }
+  };
+  const int nt = threads_for(rows * n * 8);
+  if (nt == 1) return run(0, rows);
+#pragma omp parallel num_threads(nt)
+  {
+    const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
+    run(rows * t / parts, rows * (t + 1) / parts);
+  }
 }
 
 namespace {
@@ -560,6 +599,44 @@ void sort_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool descen
   for (int64_t r = 0; r < rows; ++r) row(r);
 }
 
+namespace {
+
+// stable_sort_indices' row when its order keys span under 2^32 (every float32 row; int64 rows
+// of a narrow range, as labels and counts): the keys less their least, above the positions in
+// 64-bit words, sorted on the high halves by radix_sort_high (stable). Half the bytes to count
+// and move of the 16-byte (key, position) entries: ~2x faster. false (nothing done) when the
+// keys span more or the row is too long. words: scratch, resized here.
+template <typename T>
+bool stable_sort_narrow(int64_t* idx, const T* x, int64_t n, bool descending,
+                        std::vector<uint64_t>& words) {
+  if (std::is_same_v<T, double> || n > int64_t(UINT32_MAX)) return false;
+  uint64_t least = 0;
+  if constexpr (std::is_same_v<T, int64_t>) {
+    uint64_t lo = ~uint64_t(0), hi = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      const uint64_t key = order_key(x[j], descending);
+      lo = std::min(lo, key);
+      hi = std::max(hi, key);
+    }
+    if (hi - lo > UINT32_MAX) return false;
+    least = lo;
+  }
+  words.resize(2 * static_cast<size_t>(n));
+  uint64_t* w = words.data();
+  // (a float32 key's low 32 bits keep its order: the high ones are all 0, or all 1 descending,
+  // and NaN's ~0 or 0 truncates to the extreme it takes)
+  for (int64_t j = 0; j < n; ++j)
+    w[j] = (uint64_t(uint32_t(order_key(x[j], descending) - least)) << 32) | uint64_t(j);
+  if (n < 128)
+    std::stable_sort(w, w + n, [](uint64_t a, uint64_t b) { return (a >> 32) < (b >> 32); });
+  else
+    radix_sort_high(w, w + n, n);
+  for (int64_t j = 0; j < n; ++j) idx[j] = int64_t(w[j] & 0xffffffffu);
+  return true;
+}
+
+}  // namespace
+
 // x (rows, n) -> idx (rows, n): each row's stable ascending (descending) order, as
 // torch.sort(stable=True) (and torch's radix sort of long 1-D integer tensors): NaN last
 // ascending, first descending, equal values in their order. The stable order is unique, so any
@@ -568,8 +645,11 @@ template <typename T>
 void stable_sort_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool descending) {
   const int nt = threads_for(rows * n * 8);
   auto run = [&](int64_t r0, int64_t r1) {
-    std::vector<KeyPos> buf(2 * static_cast<size_t>(n));
+    std::vector<KeyPos> buf;
+    std::vector<uint64_t> words;
     for (int64_t r = r0; r < r1; ++r) {
+      if (stable_sort_narrow(idx + r * n, x + r * n, n, descending, words)) continue;
+      buf.resize(2 * static_cast<size_t>(n));
       KeyPos* b = buf.data();
       for (int64_t j = 0; j < n; ++j) b[j] = {order_key(x[r * n + j], descending), j};
       if (n < 128)
@@ -590,7 +670,7 @@ void stable_sort_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool
 // x (rows, n) -> idx (rows,): the position of the k-th smallest (0-based k) entry of each row.
 template <typename T>
 void kthvalue_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, int64_t k) {
-  for_rows<T>(rows, n, [&](int64_t r, Entry<T>*, T* v, int64_t* ix) {
+  for_rows<T>(rows, n, kValues | kPositions, [&](int64_t r, Entry<T>*, T* v, int64_t* ix) {
     std::copy(x + r * n, x + (r + 1) * n, v);
     for (int64_t j = 0; j < n; ++j) ix[j] = j;
     quickselect(v, ix, n, k);
@@ -629,7 +709,8 @@ int64_t median_select(std::pair<T, P>* q, const T* x, int64_t n, int64_t k, bool
 // where every pair is equivalent), without the indirect loads.
 template <typename T>
 void median_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool ignore_nan) {
-  for_rows<T>(rows, n, [&](int64_t r, Entry<T>* q, T*, int64_t*) {
+  const int needs = n <= INT32_MAX ? 0 : kPairs;  // (32-bit positions below: their own)
+  for_rows<T>(rows, n, needs, [&](int64_t r, Entry<T>* q, T*, int64_t*) {
     const T* xr = x + r * n;
     int64_t nan_count = 0, first_nan = -1;
     for (int64_t j = 0; j < n; ++j) {
@@ -658,7 +739,7 @@ void median_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool igno
 // value; the last of its run after an unstable sort by value). NaNs never equal each other.
 template <typename T>
 void mode_indices(int64_t* idx, const T* x, int64_t rows, int64_t n) {
-  for_rows<T>(rows, n, [&](int64_t r, Entry<T>* q, T*, int64_t*) {
+  for_rows<T>(rows, n, kPairs, [&](int64_t r, Entry<T>* q, T*, int64_t*) {
     for (int64_t j = 0; j < n; ++j) q[j] = {x[r * n + j], j};
     std::sort(q, q + n, [](const Entry<T>& a, const Entry<T>& b) { return a.first < b.first; });
     int64_t best = 0, best_count = 0, count = 0;

@@ -6163,7 +6163,7 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
     rows = None if stable else _rows_straight(x, dim)
     if rows is not None and (rows.size <= 65536 or _radix_lines(rows, 1)):
         if x._requires_grad and not _outside_graph(x):
-            res = _graph_result(x, _C.sort_indices(rows, descending))
+            res = _graph_result(x, _C.sort_indices(rows, descending), "SortBackward0")
         else:
             res = _straight_result(x, _C.sort_indices(rows, descending, True))
         a = x.data
@@ -6199,7 +6199,9 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
         else:
             idx = _argsort(a, axis, descending, stable or radix)
     idx = np.ascontiguousarray(idx)  # (a moved axis' lines: torch's are laid out as x)
-    res = SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
+    res = SortResult(
+        named(_take_along(x, axis, idx), "SortBackward0"), Tensor._make(idx, False, None, 0)
+    )
     return res if a.flags.c_contiguous else _sort_laid(res, a)
 
 
@@ -6234,13 +6236,14 @@ def _rows_straight(x, dim):
     return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
 
 
-def _graph_result(x: Tensor, idx: np.ndarray) -> SortResult:
+def _graph_result(x: Tensor, idx: np.ndarray, name: str) -> SortResult:
     """SortResult of the kernel's index lines for an x in the graph: the values by the Gather
-    node along x's last dim, as the general path's _take_along takes them."""
+    node along x's last dim, as the general path's _take_along takes them (the node named as
+    torch's, ``name``)."""
     a = x.data
     if a.ndim != 2:
         idx = idx.reshape(a.shape[:-1] + (idx.shape[1],))
-    return SortResult(Gather.apply(x, a.ndim - 1, idx, unique=True), _plain(idx))
+    return SortResult(named(Gather.apply(x, a.ndim - 1, idx, unique=True), name), _plain(idx))
 
 
 def _straight_result(x: Tensor, pair) -> SortResult:
@@ -6256,10 +6259,9 @@ def _straight_result(x: Tensor, pair) -> SortResult:
 
 def _radix_lines(a: np.ndarray, axis: int) -> bool:
     """Whether _C.sort_indices beats NumPy's argsort (and _argsort's tie checks) on big a: float32
-    lines of up to 4096 (it radix-sorts a line of distinct values, ~2x NumPy's SIMD argsort
-    with the checks; longer lines of float32 hold ties more often, which it sorts again), or
-    one float32 line (a long one holds ties: the pair sort runs either way, and NumPy's
-    passes first only add to it, ~1.3x), or float64 lines of up to 112 (ranks of distinct
+    lines (it radix-sorts a line of distinct values, ~5x NumPy's argsort with the checks; a line
+    with ties it sorts by its keys, which the NumPy route runs too after its own argsort: ~2.5x
+    at 16x100000 and 1000x5000), or float64 lines of up to 112 (ranks of distinct
     values: ~1.4x at 10000x100) or of 512 or more (a radix sort of the distinct values' keys:
     ~4x NumPy's indirect argsort with the tie checks on 1e6 values, ~2.4x at 1000x1000;
     between, NumPy's stays ahead)."""
@@ -6268,7 +6270,7 @@ def _radix_lines(a: np.ndarray, axis: int) -> bool:
     n = a.shape[axis]
     if a.dtype.char == "d":
         return n <= 112 or n >= 512
-    return a.dtype.char == "f" and 2 <= n <= 4096
+    return a.dtype.char == "f" and 2 <= n
 
 
 def _take_along(x: Tensor, axis: int, idx: np.ndarray) -> Tensor:
@@ -6341,8 +6343,10 @@ def _select_rows(a: np.ndarray, axis: int):
         kernel_dtype = np.int64
     else:
         kernel_dtype = np.float64 if a.dtype == np.float64 else np.float32
-    last = axis == a.ndim - 1  # the common case needs no moveaxis (~2 us)
-    lines = a if last else np.moveaxis(a, axis, -1)
+    if axis == a.ndim - 1:  # the common cases need no moveaxis (~2 us)
+        lines = a
+    else:
+        lines = a.T if a.ndim == 2 else np.moveaxis(a, axis, -1)
     if not lines.flags.c_contiguous and lines.dtype == kernel_dtype:
         lines = _copy(lines)  # (a matrix's columns: the tiled transpose, ~3x NumPy's copy)
     return np.ascontiguousarray(lines, kernel_dtype).reshape(-1, a.shape[axis])
@@ -6386,7 +6390,7 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
     rows = _rows_straight(x, dim)
     if rows is not None and type(k) is int and 0 <= k <= rows.shape[1]:
         if x._requires_grad and not _outside_graph(x):
-            return _graph_result(x, _C.topk_indices(rows, k, largest, sorted))
+            return _graph_result(x, _C.topk_indices(rows, k, largest, sorted), "TopkBackward0")
         return _straight_result(x, _C.topk_indices(rows, k, largest, sorted, True))
     if type(x) is not Tensor or x.data.dtype.kind == "c":  # (_real_only's test, in here)
         _complex.refuse("topk", _data(x))
@@ -6413,7 +6417,9 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
     else:
         idx = _from_rows(_C.topk_indices(rows, k, largest, sorted), x.data.shape, axis)
     idx = np.ascontiguousarray(idx)  # (torch's topk results are C-contiguous)
-    return SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
+    return SortResult(
+        named(_take_along(x, axis, idx), "TopkBackward0"), Tensor._make(idx, False, None, 0)
+    )
 
 
 topk._real_only = True  # (as sort's)
@@ -8196,6 +8202,8 @@ def unique(
     a = np.asarray(_data(x))
     if dim is not None and a.ndim == 0:  # NumPy's AxisError otherwise
         raise IndexError(f"unique: dim {dim} given for a 0-d tensor, which has no dims")
+    if dim is None and a.size and _selectable(a.dtype):
+        return _unique_flat(a, return_inverse, return_counts)
     axis = None if dim is None else _dim(dim, a.ndim, "unique")
     if axis is not None:
         _unique_dim_check(a.shape, axis)
@@ -8205,6 +8213,67 @@ def unique(
     )
     inv = inv.reshape(a.shape) if dim is None else inv.reshape(-1)
     return _unique_result(vals, inv, counts, return_inverse, return_counts)
+
+
+def _unique_flat(a: np.ndarray, return_inverse: bool, return_counts: bool):
+    """unique of all of a (not empty, _selectable) as torch's: its unstable sort, then the runs
+    of equal values (each NaN a run of its own), each run's value its first sorted entry. Any
+    sort gives the same runs; only which of -0 and +0 stands for a run of zeros holding both,
+    and which NaN is which (the inverse), follow torch's order of ties. So _C's copy of torch's
+    sort for short float inputs; else a stable radix sort (~2-5x NumPy's unique, whose sort is
+    not SIMD here), or none for a sorted input, and torch's sort only when those ties occur."""
+    flat = v = a.reshape(-1)
+    n = v.size
+    rows = idx = None  # (idx None: v is in order already)
+    exact = v.dtype.kind == "f" and n <= 4096  # (short: checking for the ties costs more)
+    # a long sorted input (no NaN) keeps its order: one pass to check, ~3x less than the sort
+    if n <= 4096 or (v[1:] < v[:-1]).any() or (v.dtype.kind == "f" and np.isnan(v).any()):
+        rows = _select_rows(v.reshape(1, -1), 1)
+        sort_rows = _C.sort_indices if exact else _C.stable_sort_indices
+        if rows.dtype == a.dtype:  # (the values read by the kernel, in its cache)
+            v, idx = sort_rows(rows, False, True)
+            v, idx = v[0], idx[0]
+        else:  # (a's own values: bool, float16, ... compare as themselves)
+            idx = sort_rows(rows, False)[0]
+            v = flat[idx]
+    if v.dtype.kind == "f" and not exact and _unique_ties(v, return_inverse):
+        if rows is None:
+            rows = _select_rows(flat.reshape(1, -1), 1)
+        idx = _C.sort_indices(rows, False)[0]
+        v = flat[idx]
+    return _runs_result(v, a.shape, idx, return_inverse, return_counts)
+
+
+def _runs_result(v, shape, idx, return_inverse, return_counts):
+    """unique's results from 1-D v (not empty) in order: its runs of equal values (NaN != NaN),
+    the inverse of the entry at position idx[k] (k when idx is None) reshaped to shape."""
+    n = v.size
+    starts = np.empty(n, np.bool_)
+    starts[0] = True
+    np.not_equal(v[1:], v[:-1], out=starts[1:])
+    first = np.flatnonzero(starts)
+    inv = counts = None
+    if return_inverse:
+        inv = rank = np.cumsum(starts, dtype=np.int64)
+        rank -= 1
+        if idx is not None:  # (sorted position k holds a's entry idx[k])
+            inv = np.empty_like(rank)
+            inv[idx] = rank
+        inv = inv.reshape(shape)
+    if return_counts:
+        counts = np.empty(first.size, np.int64)
+        np.subtract(first[1:], first[:-1], out=counts[:-1])
+        counts[-1] = n - first[-1]
+    return _unique_result(v[first], inv, counts, return_inverse, return_counts)
+
+
+def _unique_ties(v: np.ndarray, inverse: bool) -> bool:
+    """Whether sorted float v's run of zeros holds both -0 and +0, or (for the inverse) v ends
+    in two NaNs: the ties whose order shows in unique's results."""
+    if inverse and v.size > 1 and np.isnan(v[-2]):
+        return True
+    zeros = np.signbit(v[np.searchsorted(v, 0, "left") : np.searchsorted(v, 0, "right")])
+    return bool(zeros.any()) and not zeros.all()
 
 
 def _unique_dim_check(shape, axis) -> None:
@@ -8226,9 +8295,9 @@ def _unique_dim_check(shape, axis) -> None:
 def _unique_result(vals, inv, counts, return_inverse, return_counts):
     out = [Tensor(vals)]
     if return_inverse:
-        out.append(Tensor(inv.astype(np.int64)))
+        out.append(Tensor(inv.astype(np.int64, copy=False)))
     if return_counts:
-        out.append(Tensor(counts.astype(np.int64)))
+        out.append(Tensor(counts.astype(np.int64, copy=False)))
     return out[0] if len(out) == 1 else tuple(out)
 
 
@@ -8236,6 +8305,8 @@ def unique_consecutive(x, return_inverse: bool = False, return_counts: bool = Fa
     """Collapse runs of equal consecutive values (or slices along dim) into one."""
     a = np.asarray(_data(x))
     shape = a.shape
+    if dim is None and a.size:  # (one flat comparison: the lines' .any(1) ran ~6x torch's time)
+        return _runs_result(a.reshape(-1), shape, None, return_inverse, return_counts)
     if dim is None:
         a, axis = a.reshape(-1), 0
     elif a.ndim == 0:  # NumPy's AxisError otherwise
@@ -8647,12 +8718,21 @@ def nanmean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     return nansum(x, dim, keepdim) / count.astype(x.dtype)
 
 
-def _pick(x, axis, idx, keepdim):
-    """(values, indices) at the int64 ``idx`` (kept dim) along axis; values carry gradients."""
+_SELECTION_NODES = {
+    "kthvalue": "KthvalueBackward0",
+    "mode": "ModeBackward0",
+    "median": "MedianBackward1",
+    "nanmedian": "NanmedianBackward1",
+}
+
+
+def _pick(op, x, axis, idx, keepdim):
+    """(values, indices) at the int64 ``idx`` (kept dim) along axis; values carry gradients
+    (their node named as torch's for op)."""
     values = gather(x, axis, idx)
     if not keepdim:
         values, idx = squeeze(values, axis), idx.squeeze(axis)
-    return SortResult(values, Tensor(idx))
+    return SortResult(named(values, _SELECTION_NODES[op]), Tensor(idx))
 
 
 def _order_stat(op, x, dim, keepdim, rank):
@@ -8670,7 +8750,7 @@ def _order_stat(op, x, dim, keepdim, rank):
     idx = np.take_along_axis(
         order, np.broadcast_to(pos, order.shape[:axis] + (1,) + order.shape[axis + 1 :]), axis
     )
-    return _pick(x, axis, idx.astype(np.int64), keepdim)
+    return _pick(op, x, axis, idx.astype(np.int64), keepdim)
 
 
 def _no_bool_median(op, x, dim) -> None:
@@ -8702,22 +8782,33 @@ def nanmedian(x, dim=_NO_DIM, keepdim: bool = False):
     return _median_dim("nanmedian", x, dim, keepdim, True)
 
 
-def _median_dim(op, x, dim, keepdim, ignore_nan):
-    """median / nanmedian along dim by _C's selection (PyTorch's nth_element on (value,
-    position): its entry and index among ties), ~10x faster than a full stable argsort; the
-    sort's path for dtypes the kernel cannot order exactly (uint64)."""
+def _selection_straight(x, dim, keepdim, kernel):
+    """The common selection call, outside the graph, by the kernel's values and indices straight
+    (kernel: rows -> ((rows, 1) values, (rows, 1) positions)): SortResult, or None for the
+    general path (_selection's; its checks and gather: ~2x the time of a 32x32 call)."""
     if type(x) is Tensor and type(dim) is int and _outside_graph(x):
-        # the common call outside the graph: the kernel's values and indices straight
         a = x.data
         nd = a.ndim
         if nd and -nd <= dim < nd and a.shape[dim] and _selectable(a.dtype):
             axis = dim % nd
-            v, idx = _C.median_indices(_select_rows(a, axis), ignore_nan, True)
+            v, idx = kernel(_select_rows(a, axis))
             shape = a.shape[:axis] + ((1,) if keepdim else ()) + a.shape[axis + 1 :]
             v = v.reshape(shape)  # (the kernel's dtype: x's, or int64 / float32 exactly)
             return _new_tuple(
                 SortResult, (_plain(v.astype(a.dtype, copy=False)), _plain(idx.reshape(shape)))
             )
+    return None
+
+
+def _median_dim(op, x, dim, keepdim, ignore_nan):
+    """median / nanmedian along dim by _C's selection (PyTorch's nth_element on (value,
+    position): its entry and index among ties), ~10x faster than a full stable argsort; the
+    sort's path for dtypes the kernel cannot order exactly (uint64)."""
+    res = _selection_straight(
+        x, dim, keepdim, lambda rows: _C.median_indices(rows, ignore_nan, True)
+    )
+    if res is not None:
+        return res
     x = _tensor_operand(x)
     if _selectable(x.data.dtype):
         kernel = lambda rows: _C.median_indices(rows, ignore_nan)  # noqa: E731
@@ -8781,19 +8872,25 @@ def _median_rank(ignore_nan: bool):
 def kthvalue(x, k: int, dim: int = -1, keepdim: bool = False):
     """The k-th smallest entry (1-based) along dim and its index (among equal entries the one
     PyTorch's quickselect picks)."""
-    if np.asarray(_data(x)).dtype == np.bool_:
+    a = x.data if type(x) is Tensor else np.asarray(_data(x))
+    if a.dtype == np.bool_:
         raise TypeError("kthvalue: bool tensors are not supported (as in PyTorch)")
-    k = _index_dim(k, "kthvalue", "k")  # (True is not k = 1)
-    n = _shape(_data(x))[dim] if np.ndim(_data(x)) else 1
+    if type(k) is not int:
+        k = _index_dim(k, "kthvalue", "k")  # (True is not k = 1)
+    n = a.shape[dim] if a.ndim else 1
     if not 1 <= k <= n:
         raise BadShapeOrValue(f"kthvalue: k ({k}) out of range [1, {n}] for dim {dim}")
+    res = _selection_straight(x, dim, keepdim, lambda rows: _C.kthvalue_indices(rows, k - 1, True))
+    if res is not None:
+        return res
     return _selection("kthvalue", x, dim, keepdim, lambda rows: _C.kthvalue_indices(rows, k - 1))
 
 
 def mode(x, dim: int = -1, keepdim: bool = False):
     """The most frequent value along dim (the smallest among equally frequent ones) and an index
     of it (the one PyTorch's CPU kernel gives)."""
-    return _selection("mode", x, dim, keepdim, _C.mode_indices)
+    res = _selection_straight(x, dim, keepdim, lambda rows: _C.mode_indices(rows, True))
+    return res if res is not None else _selection("mode", x, dim, keepdim, _C.mode_indices)
 
 
 def _selection(op, x, dim, keepdim, kernel):
@@ -8808,7 +8905,7 @@ def _selection(op, x, dim, keepdim, kernel):
     rows = _select_rows(x.data, axis)
     if rows is None:
         raise TypeError(f"{op}: unsupported dtype {x.dtype}")
-    return _pick(x, axis, _from_rows(kernel(rows)[:, None], x.data.shape, axis), keepdim)
+    return _pick(op, x, axis, _from_rows(kernel(rows)[:, None], x.data.shape, axis), keepdim)
 
 
 _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
@@ -8920,14 +9017,16 @@ def _running_extreme(op, x, dim, ufunc):
         if _outside_graph(x):
             return SortResult(Tensor._make(v.reshape(shape), False, None, 0), Tensor(idx))
         if a.dtype.char in "fd":  # the kernel's values on gather's node (no second gather pass)
-            return SortResult(_Gathered.apply(x, axis, idx, v.reshape(shape)), Tensor(idx))
-        return SortResult(gather(x, axis, idx), Tensor(idx))
+            values = _Gathered.apply(x, axis, idx, v.reshape(shape))
+        else:
+            values = gather(x, axis, idx)
+        return SortResult(named(values, op.capitalize() + "Backward0"), Tensor(idx))
     a = np.ascontiguousarray(a)  # (C-order positions: torch's result layout)
     run = ufunc.accumulate(a, axis=axis)
     hit = (a == run) | (np.isnan(a) if _lowp.is_float(a.dtype) else False)
     pos = np.arange(x.shape[axis]).reshape((-1,) + (1,) * (x.ndim - axis - 1))
     idx = np.maximum.accumulate(np.where(hit, pos, 0), axis=axis).astype(np.int64)
-    return SortResult(gather(x, axis, idx), Tensor(idx))
+    return SortResult(named(gather(x, axis, idx), op.capitalize() + "Backward0"), Tensor(idx))
 
 
 class _Gathered(Gather):
