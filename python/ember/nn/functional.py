@@ -1457,6 +1457,19 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     return loss
 
 
+def _class_node(loss: Tensor, ndim: int, reduction: str, smoothing: float = 0.0) -> Tensor:
+    """nll_loss / cross_entropy (class indices), its node named as torch's (ember fuses them):
+    the smoothing sum, else nll_loss for (C,) / (N, C), nll_loss2d for 4-D, which other dims
+    view through (viewed back when unreduced)."""
+    if smoothing > 0:
+        name = "AddBackward0"
+    elif ndim <= 2:
+        name = "NllLossBackward0"
+    else:
+        name = "ViewBackward0" if ndim != 4 and reduction == "none" else "NllLoss2DBackward0"
+    return _autograd_function.named(loss, name)
+
+
 class MSELoss(Function):
     @staticmethod
     def forward(ctx, x, t, reduction):
@@ -1816,7 +1829,8 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     c = x.shape[1] if x.ndim > 1 else x.shape[0]
     w = _class_weight("nll_loss", weight, c, x.dtype, strict=True)
     fused = _fused_rows(x, t, w, ignore_index, reduction, 0.0, True)
-    return fused if fused is not None else NLLLoss.apply(x, t, w, int(ignore_index), reduction)
+    loss = fused if fused is not None else NLLLoss.apply(x, t, w, int(ignore_index), reduction)
+    return _class_node(loss, x.ndim, reduction)
 
 
 class CrossEntropy(Function):
@@ -2010,7 +2024,7 @@ def cross_entropy(
     _check_index_dtype("cross_entropy", t_raw)
     fused = _fused_rows(x, t_raw, w, ignore_index, reduction, label_smoothing, False)
     if fused is not None:
-        return fused
+        return _class_node(fused, x.ndim, reduction, label_smoothing)
     logp = log_softmax(x, class_dim)
 
     if _lowp.is_float(t_raw.dtype):  # class probabilities
@@ -2031,17 +2045,21 @@ def cross_entropy(
         if w is not None:  # composed here, so a weight Tensor gets its gradient (as PyTorch)
             wt = weight if isinstance(weight, Tensor) else Tensor(w)
             prod = prod * wt.reshape((c,) + (1,) * (x.ndim - 1 - class_dim))
-        loss = -prod.sum(dim=class_dim)
+        if reduction == "none":
+            return -prod.sum(dim=class_dim)
+        loss = -prod.sum()  # (torch's nodes: Neg, then a Python number's Div for 'mean')
         if reduction == "mean":  # over the samples: 0 / 0 = NaN without classes, as torch
-            return loss.sum() / (x.data.size // c if c else np.nan)
-        return _reduce(loss, reduction)
+            return _autograd_function.named(
+                loss / (x.data.size // c if c else np.nan), "DivBackward1"
+            )
+        return loss
 
     t = _targets("cross_entropy", target)
     if x.ndim == 1 and t.shape == (1,):  # PyTorch reads it as the 0-d target
         t = t.reshape(())
     nll = NLLLoss.apply(logp, t, w, int(ignore_index), reduction)
     if label_smoothing == 0:
-        return nll
+        return _class_node(nll, x.ndim, reduction)
     # PyTorch's rule: (1 - eps) * nll + eps / C * sum_c(-logp_c * w_c), ignored targets masked.
     wb = None if w is None else Tensor(w.reshape((c,) + (1,) * (x.ndim - 1 - class_dim)))
     smooth = -((logp * wb) if wb is not None else logp).sum(dim=class_dim)
@@ -2994,7 +3012,9 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
             f"(got min {td.min()}, max {td.max()})"
         )
     w = _broadcast_weight("binary_cross_entropy", weight, x.shape, x.dtype)
-    return BCELoss.apply(x, t, w, reduction)
+    return _autograd_function.named(
+        BCELoss.apply(x, t, w, reduction), "BinaryCrossEntropyBackward0"
+    )
 
 
 class BCEWithLogitsLoss(Function):
@@ -3140,7 +3160,10 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "m
                 f"{op}: input shape {x.shape} and target shape {t.shape} differ"
             ) from None
         x, t = ops.expand(x, shape), np.broadcast_to(t, shape)
-    return HingeEmbeddingLoss.apply(x, t.astype(x.dtype), float(margin), reduction)
+    loss = HingeEmbeddingLoss.apply(x, t.astype(x.dtype), float(margin), reduction)
+    # torch's composition: where(t != 1, margin part) + where(t != -1, x), then reduced
+    name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(reduction, "AddBackward0")
+    return _autograd_function.named(loss, name)
 
 
 class MultiMarginLoss(Function):
@@ -3368,8 +3391,11 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
         and td.flags.c_contiguous
     ):  # the common call: one fused pass (KLDivSum)
         denom = xd.size if reduction == "mean" else n[0] if reduction == "batchmean" and n else 1
-        return KLDivSum.apply(x, t, denom)
-    loss = KLDiv.apply(x, t, log_target)
+        name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(reduction, "DivBackward0")
+        return _autograd_function.named(KLDivSum.apply(x, t, denom), name)
+    # torch's last op of the unreduced loss: exp(t) * (t - x), or xlogy(t, t) - t * x
+    name = "MulBackward0" if log_target else "SubBackward0"
+    loss = _autograd_function.named(KLDiv.apply(x, t, log_target), name)
     if reduction == "batchmean":
         return loss.sum() / n[0] if n else loss.sum()
     return _reduce(loss, reduction)
@@ -3431,7 +3457,8 @@ def margin_ranking_loss(
             f"{x1.shape}, {x2.shape}, {y.shape}"
         )
     # y (x2 - x1) is -y (x1 - x2) bit for bit (negation is exact), one op fewer
-    return _reduce((y * (x2 - x1) + margin).clamp(min=0), reduction)
+    loss = _autograd_function.named((y * (x2 - x1) + margin).clamp(min=0), "ClampMinBackward0")
+    return _reduce(loss, reduction)
 
 
 @_torch_loss_params("input", "target", "size_average", "reduce", "reduction")
@@ -3612,7 +3639,8 @@ def _triplet_loss(dist, a, p, n, margin, swap, reduction) -> Tensor:
     d_pos, d_neg = dist(a, p), dist(a, n)
     if swap:
         d_neg = ops.minimum(d_neg, dist(p, n))
-    return _reduce((margin + d_pos - d_neg).clamp(min=0), reduction)
+    loss = _autograd_function.named((margin + d_pos - d_neg).clamp(min=0), "ClampMinBackward0")
+    return _reduce(loss, reduction)
 
 
 @_torch_loss_params(
@@ -6678,6 +6706,8 @@ def _lp_pool(op, input, norm_type, kernel_size, stride, ceil_mode, window: int) 
             return max_pool(a, kernel_size, stride, 0, 1, ceil_mode)
         return -max_pool(-a, kernel_size, stride, 0, 1, ceil_mode)
     out = avg_pool(ops.pow(x, norm_type), kernel_size, stride, 0, ceil_mode)
+    if isinstance(window, tuple | list):  # lp_pool1d's sequence kernel_size: PyTorch's
+        raise TypeError(f"{op}: kernel_size must be an int, got {window!r}")  # mul refuses it
     # PyTorch's exact composition (sign * relu(abs)), so gradients at 0 agree too.
     return (out.sign() * out.abs().relu() * window) ** (1.0 / norm_type)
 
@@ -6686,10 +6716,8 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = Fals
     """Power-average pooling: (sum over each window of x^p) ** (1/p), over (N, C, L) or (C, L).
     ``stride`` defaults to kernel_size."""
     k = _single(kernel_size, "lp_pool1d", "kernel_size")
-    inf = isinstance(norm_type, int | float) and abs(norm_type) == math.inf
-    if isinstance(kernel_size, tuple | list) and not inf:  # PyTorch multiplies by it as given
-        raise TypeError(f"lp_pool1d: kernel_size must be an int, got {kernel_size!r}")
-    return _lp_pool("lp_pool1d", input, norm_type, kernel_size, stride, ceil_mode, k)
+    window = kernel_size if isinstance(kernel_size, tuple | list) else k  # (refused after pooling)
+    return _lp_pool("lp_pool1d", input, norm_type, kernel_size, stride, ceil_mode, window)
 
 
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
@@ -6944,13 +6972,14 @@ def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
                 )
     if min(out) < 0:
         raise BadShapeOrValue(f"{op}: input {x.shape} gives a negative output size {out}")
-    if 0 in out:  # nothing to place: an empty output, as PyTorch (no index is checked)
-        return x.reshape(-1)[:0].reshape(*x.shape[:-nd], *out)
     m = int(np.prod(out))
-    idx2 = idx.reshape(-1, int(np.prod(dims))).astype(np.int64, copy=False)
-    if idx2.size and (idx2.min() < 0 or idx2.max() >= m):
-        bad = int(idx2.min() if idx2.min() < 0 else idx2.max())
+    # Any index is out of range of an empty output (PyTorch refuses it too).
+    if idx.size and (idx.min() < 0 or idx.max() >= m):
+        bad = int(idx.min() if idx.min() < 0 else idx.max())
         raise BadShapeOrValue(f"{op}: found an invalid max index {bad} for an output of size {out}")
+    if m == 0:  # nothing to place (the input is empty too)
+        return x.reshape(-1)[:0].reshape(*x.shape[:-nd], *out)
+    idx2 = idx.reshape(-1, int(np.prod(dims)))
     y = MaxUnpool.apply(x.contiguous().reshape(idx2.shape), _contig(idx2), m)
     return y.reshape(*x.shape[:-nd], *out)
 
@@ -7238,7 +7267,7 @@ def multilabel_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     loss = ops.where(keep, z, 0.0).sum((1, 2)) / c
     if x.ndim == 1:
         loss = loss.reshape(())
-    return _reduce(loss, reduction)
+    return _autograd_function.named(_reduce(loss, reduction), "MultilabelMarginLossBackward0")
 
 
 def gumbel_softmax(
@@ -8041,7 +8070,12 @@ def ctc_loss(
         nll = (nll / Tensor(np.maximum(tg_len, 1).astype(lp.dtype))).mean()
     elif reduction == "sum":
         nll = nll.sum()
-    return nll.reshape(()) if unbatched and reduction == "none" else nll
+    elif unbatched:  # (torch's node: the squeeze)
+        nll = _autograd_function.named(nll.reshape(()), "SqueezeBackward1")
+    else:  # torch's node: the kernel's, or zero_infinity's where
+        name = "WhereBackward0" if zero_infinity else "CtcLossBackward0"
+        nll = _autograd_function.named(nll, name)
+    return nll
 
 
 def upsample_nearest(input, size=None, scale_factor=None) -> Tensor:
