@@ -1199,13 +1199,15 @@ def _rrelu(input, lower, upper, training, inplace, generator) -> Tensor:  # noqa
     if not lower <= upper:
         raise BadShapeOrValue(f"rrelu: lower ({lower}) must be <= upper ({upper})")
     x = _float_input(input, "rrelu")
-    if not training:
-        return leaky_relu(x, (lower + upper) / 2)
+    if not training:  # (torch's node is rrelu_with_noise's in both modes)
+        return _autograd_function.named(
+            leaky_relu(x, (lower + upper) / 2), "RreluWithNoiseBackward0"
+        )
     from ember.random import rng as _rng
 
     a = _rng(generator).uniform(lower, upper, x.shape).astype(x.dtype)
     slope = np.where(x.data > 0, 1, a).astype(x.dtype)
-    return _Noise.apply(x, slope, None)
+    return _autograd_function.named(_Noise.apply(x, slope, None), "RreluWithNoiseBackward0")
 
 
 class VectorNorm(Function):
@@ -6972,14 +6974,13 @@ def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
                 )
     if min(out) < 0:
         raise BadShapeOrValue(f"{op}: input {x.shape} gives a negative output size {out}")
-    m = int(np.prod(out))
-    # Any index is out of range of an empty output (PyTorch refuses it too).
-    if idx.size and (idx.min() < 0 or idx.max() >= m):
-        bad = int(idx.min() if idx.min() < 0 else idx.max())
-        raise BadShapeOrValue(f"{op}: found an invalid max index {bad} for an output of size {out}")
-    if m == 0:  # nothing to place (the input is empty too)
+    if 0 in out:  # nothing to place: an empty output, as PyTorch (no index is checked)
         return x.reshape(-1)[:0].reshape(*x.shape[:-nd], *out)
-    idx2 = idx.reshape(-1, int(np.prod(dims)))
+    m = int(np.prod(out))
+    idx2 = idx.reshape(-1, int(np.prod(dims))).astype(np.int64, copy=False)
+    if idx2.size and (idx2.min() < 0 or idx2.max() >= m):
+        bad = int(idx2.min() if idx2.min() < 0 else idx2.max())
+        raise BadShapeOrValue(f"{op}: found an invalid max index {bad} for an output of size {out}")
     y = MaxUnpool.apply(x.contiguous().reshape(idx2.shape), _contig(idx2), m)
     return y.reshape(*x.shape[:-nd], *out)
 
@@ -7287,7 +7288,10 @@ def gumbel_softmax(
     if not hard:
         return y
     one = np.zeros(x.shape, x.dtype)
-    np.put_along_axis(one, np.expand_dims(np.argmax(y.data, axis=dim), dim), 1, axis=dim)
+    if x.ndim == 0:  # (a 0-d sample is its own argmax)
+        one[()] = 1
+    else:
+        np.put_along_axis(one, np.expand_dims(np.argmax(y.data, axis=dim), dim), 1, axis=dim)
     return Tensor(one) - y.detach() + y
 
 
