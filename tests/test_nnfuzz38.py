@@ -385,3 +385,92 @@ def test_batch_norm_module_sample_as_torch(shape, affine, track, momentum):
         res[m.__name__] = [o.detach().numpy() for o in outs]
     for a, b in zip(res["ember"], res["torch"]):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_interpolate_unchanged_size_returns_a_new_tensor():
+    """A resize that changes no dim (scale 1, or the input's own size) returned the input
+    itself: writing into the result wrote into the input. torch returns a copy with a node."""
+    x = np.random.default_rng(0).standard_normal((1, 2, 5))
+    for m in (ember, torch):
+        t = m.tensor(x, requires_grad=True)
+        y = m.nn.functional.interpolate(t, scale_factor=1.0, mode="linear")
+        assert y is not t and y.grad_fn.name() == "UpsampleLinear1DBackward0"
+        with m.no_grad():
+            y.add_(1)
+        np.testing.assert_array_equal(t.detach().numpy(), x)
+    _assert_same(
+        lambda m, x: m.nn.functional.interpolate(x, size=(5,), mode="linear", align_corners=True),
+        [x],
+    )
+
+
+def _node_cases():
+    rng = np.random.default_rng(7)
+    v5 = rng.standard_normal((2, 3, 4, 5, 3))
+    v4 = rng.standard_normal((3, 4, 5, 3))
+    i4 = rng.standard_normal((2, 3, 4, 5))
+    s3 = rng.standard_normal((2, 3, 5))
+    cases = [
+        ("max_pool3d", lambda F, x: F.max_pool3d(x, 2), v5),
+        ("max_pool3d indices", lambda F, x: F.max_pool3d(x, 2, return_indices=True)[0], v4),
+        ("avg_pool3d", lambda F, x: F.avg_pool3d(x, 2, divisor_override=3), v5),
+        ("adaptive_avg_pool3d", lambda F, x: F.adaptive_avg_pool3d(x, (2, 1, 3)), v5),
+        ("adaptive_avg_pool3d 1", lambda F, x: F.adaptive_avg_pool3d(x, 1), v4),
+        ("adaptive_avg_pool2d 1", lambda F, x: F.adaptive_avg_pool2d(x, 1), i4),
+        ("adaptive_avg_pool2d", lambda F, x: F.adaptive_avg_pool2d(x, (3, 2)), i4),
+        ("adaptive_max_pool2d", lambda F, x: F.adaptive_max_pool2d(x[0], 2), i4),
+        ("adaptive_max_pool3d", lambda F, x: F.adaptive_max_pool3d(x, 2), v5),
+        ("lp_pool3d inf", lambda F, x: F.lp_pool3d(x, float("inf"), 2), v5),
+        (
+            "fractional_max_pool2d",
+            lambda F, x: F.fractional_max_pool2d(
+                x, 2, output_size=2, _random_samples=F_t(F, np.full((2, 3, 2), 0.5))
+            ),
+            i4,
+        ),
+        (
+            "fractional_max_pool3d",
+            lambda F, x: F.fractional_max_pool3d(
+                x, 2, output_size=(2, 2, 1), _random_samples=F_t(F, np.full((2, 3, 3), 0.5))
+            ),
+            v5,
+        ),
+        ("instance_norm", lambda F, x: F.instance_norm(x), i4),
+        (
+            "instance_norm running",
+            lambda F, x: F.instance_norm(
+                x, F_t(F, np.zeros(3)), F_t(F, np.ones(3)), use_input_stats=False
+            ),
+            i4,
+        ),
+        ("rms_norm", lambda F, x: F.rms_norm(x, (5,), F_t(F, np.arange(5.0))), i4),
+        ("nearest 3d", lambda F, x: F.interpolate(x, scale_factor=2), v5),
+        ("nearest-exact 1d", lambda F, x: F.interpolate(x, size=7, mode="nearest-exact"), s3),
+        (
+            "bilinear aa",
+            lambda F, x: F.interpolate(x, size=(2, 3), mode="bilinear", antialias=True),
+            i4,
+        ),
+        ("bicubic", lambda F, x: F.interpolate(x, size=(6, 3), mode="bicubic"), i4),
+        ("trilinear", lambda F, x: F.interpolate(x, size=(3, 3, 3), mode="trilinear"), v5),
+    ]
+    for d, shape in ((1, (2, 3, 4)), (2, (2, 3, 4, 4)), (3, (2, 3, 4, 4, 2))):
+        x = rng.standard_normal(shape)
+
+        def unpool(F, x, d=d):
+            y, i = getattr(F, f"max_pool{d}d")(x, 2, return_indices=True)
+            return getattr(F, f"max_unpool{d}d")(y, i, 2)
+
+        cases.append((f"max_unpool{d}d", unpool, x))
+    return cases
+
+
+_NODES = _node_cases()
+
+
+@pytest.mark.parametrize("name, f, x", _NODES, ids=[c[0] for c in _NODES])
+def test_node_names_values_and_gradients_as_torch(name, f, x):
+    ye = f(ember.nn.functional, ember.tensor(x, requires_grad=True))
+    yt = f(torch.nn.functional, torch.tensor(x, requires_grad=True))
+    assert ye.grad_fn.name() == yt.grad_fn.name()
+    _assert_same(lambda m, x: f(m.nn.functional, x), [x])

@@ -1459,6 +1459,13 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     return loss
 
 
+def _node(out, name: str):
+    """out (a Tensor, or a pool's (values, indices)), its values' node named as torch's (ember
+    reshapes or composes the op; torch's graph shows its own kernel's node)."""
+    _autograd_function.named(out[0] if isinstance(out, tuple) else out, name)
+    return out
+
+
 def _class_node(loss: Tensor, ndim: int, reduction: str, smoothing: float = 0.0) -> Tensor:
     """nll_loss / cross_entropy (class indices), its node named as torch's (ember fuses them):
     the smoothing sum, else nll_loss for (C,) / (N, C), nll_loss2d for 4-D, which other dims
@@ -4302,7 +4309,9 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
         out = _pair(output_size, "adaptive_avg_pool2d", "output_size")
     if x.shape[-3] == 0 and 0 not in x.shape[-2:]:  # no channels: PyTorch pools them too
         return _empty_pool(x, out, False)
-    return AdaptiveAvgPool2d.apply(x, out)
+    # (torch's node: a 1 x 1 output is its mean over H, W)
+    name = "MeanBackward1" if tuple(out) == (1, 1) else "AdaptiveAvgPool2DBackward0"
+    return _node(AdaptiveAvgPool2d.apply(x, out), name)
 
 
 class BatchNorm(Function):
@@ -5605,7 +5614,7 @@ def instance_norm(
         w = weight.clone() if isinstance(weight, Tensor) else weight
         cast = rm.dtype.kind in "fiu" and rv.dtype.kind in "fiu"
         rm, rv = (Tensor(a.astype(x.dtype) if cast else a.copy()) for a in (rm, rv))
-        return batch_norm(x, rm, rv, w, bias, False, momentum, eps)
+        return _node(batch_norm(x, rm, rv, w, bias, False, momentum, eps), "ViewBackward0")
     spatial = math.prod(x.shape[2:])
     if spatial == 1:  # PyTorch's check; empty inputs are fine
         raise BadShapeOrValue(
@@ -5628,7 +5637,7 @@ def instance_norm(
         # weight's copy (c values) is what the node keeps: torch's instance norm saves its
         # weight.repeat(n), so a write into weight (an optimiser step) leaves backward valid
         w = weight.clone() if isinstance(weight, Tensor) else weight
-        return GroupNorm.apply(x, w, bias, c, float(eps), eps == 0)
+        return _node(GroupNorm.apply(x, w, bias, c, float(eps), eps == 0), "ViewBackward0")
     return _affine(_rows_normalized(x, n * c, eps), weight, bias)
 
 
@@ -5923,7 +5932,17 @@ def interpolate(
                 n_in, out[axis], scales[axis], bool(align_corners), x.dtype
             )
         x = _gather_axis(x, 2 + axis, taps)
-    return x if low is None else x.to(low)
+    if low is not None:
+        return x.to(low)
+    if x is input:  # no dim resized: a new tensor all the same, as torch's
+        x = x.clone()
+    name = _INTERP_NODE[mode].format(n) + ("Aa" if antialias else "") + "Backward0"
+    return _node(x, name)
+
+
+_INTERP_NODE = {"nearest": "UpsampleNearest{}D", "nearest-exact": "UpsampleNearestExact{}D",
+                "linear": "UpsampleLinear1D", "bilinear": "UpsampleBilinear2D",
+                "bicubic": "UpsampleBicubic2D", "trilinear": "UpsampleTrilinear3D"}  # fmt: skip
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None) -> Tensor:
@@ -6472,7 +6491,7 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     lead = x.shape[:-2]
     y, idx = AdaptiveMaxPool2d.apply(x.reshape(-1, *x.shape[-2:]), out)
     y, idx = y.reshape(*lead, *out), idx.reshape(*lead, *out)
-    return (y, idx) if return_indices else y
+    return _node((y, idx) if return_indices else y, "AdaptiveMaxPool2DBackward0")
 
 
 def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
@@ -6580,7 +6599,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
             raise BadShapeOrValue(f"{op}: weight must have shape {shape}, got {weight.shape}")
     m = math.prod(shape)
     if x.data.dtype.char in "fd" and x.data.size and (weight is None or weight.dtype == x.dtype):
-        return RmsNorm.apply(x, weight, m, eps)  # the fused kernel (the composite: 3 passes more)
+        # the fused kernel (the composite: 3 passes more); torch's node, its last Mul
+        return _node(RmsNorm.apply(x, weight, m, eps), "MulBackward0")
     dims = tuple(range(x.ndim - len(shape), x.ndim))
     y = x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt() if dims else x
     if weight is not None:
@@ -6840,8 +6860,9 @@ def max_pool3d(
         with no_grad():
             y, idx = _pool3d(x.detach(), max_pool2d, depth, hw, True)
         y = _MaxAt.apply(x, y.data, idx.data, 3)
-        return (y, idx) if return_indices else y
-    return _pool3d(x, max_pool2d, depth, hw, bool(return_indices))
+        return _node((y, idx) if return_indices else y, "MaxPool3DWithIndicesBackward0")
+    out = _pool3d(x, max_pool2d, depth, hw, bool(return_indices))
+    return _node(out, "MaxPool3DWithIndicesBackward0")
 
 
 def avg_pool3d(
@@ -6884,7 +6905,7 @@ def avg_pool3d(
         rest = (ceil_mode, count_include_pad, 1)
     depth = ((k[0], 1), (s[0], 1), (p[0], 0), *rest)
     y = _pool3d(x, avg_pool2d, depth, (k[1:], s[1:], p[1:], *rest), False)
-    return y if divisor_override is None else y / divisor_override
+    return _node(y if divisor_override is None else y / divisor_override, "AvgPool3DBackward0")
 
 
 def adaptive_avg_pool3d(input, output_size) -> Tensor:
@@ -6895,7 +6916,15 @@ def adaptive_avg_pool3d(input, output_size) -> Tensor:
     od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
     if 0 in (od, oh, ow) and 0 not in x.shape[-4:]:
         return _empty_pool(x, (od, oh, ow), False)
-    return _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
+    y = _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
+    name = "AdaptiveAvgPool3DBackward0"
+    if (od, oh, ow) == (1, 1, 1):  # torch's node: the mean over D, H, W (restrided when the
+        from ember._layout import channels_last_3d  # input is channels_last_3d)
+
+        cl = x.ndim == 5 and not x.is_contiguous()
+        cl = cl and x.is_contiguous(memory_format=channels_last_3d)
+        name = "AsStridedBackward1" if cl else "MeanBackward1"
+    return _node(y, name)
 
 
 def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
@@ -6908,7 +6937,8 @@ def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
     od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
     if 0 in (od, oh, ow) and 0 not in x.shape[-4:]:
         return _empty_pool(x, (od, oh, ow), bool(return_indices))
-    return _pool3d(x, adaptive_max_pool2d, ((od, oh * ow),), ((oh, ow),), bool(return_indices))
+    out = _pool3d(x, adaptive_max_pool2d, ((od, oh * ow),), ((oh, ow),), bool(return_indices))
+    return _node(out, "AdaptiveMaxPool3DBackward0")
 
 
 def max_pool1d_with_indices(
@@ -6982,7 +7012,8 @@ def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
         bad = int(idx2.min() if idx2.min() < 0 else idx2.max())
         raise BadShapeOrValue(f"{op}: found an invalid max index {bad} for an output of size {out}")
     y = MaxUnpool.apply(x.contiguous().reshape(idx2.shape), _contig(idx2), m)
-    return y.reshape(*x.shape[:-nd], *out)
+    name = ("SqueezeBackward1", "MaxUnpool2DBackward0", "MaxUnpool3DBackward0")[nd - 1]
+    return _node(y.reshape(*x.shape[:-nd], *out), name)
 
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
@@ -8225,7 +8256,9 @@ def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, 
     ]
     y, idx = FractionalMaxPool.apply(x.contiguous().reshape(n * c, *sizes), starts, k)
     lead = x.shape[:-nd]
-    return y.reshape(*lead, *out), idx.reshape(*lead, *out)
+    return _node(
+        (y.reshape(*lead, *out), idx.reshape(*lead, *out)), f"FractionalMaxPool{nd}DBackward0"
+    )
 
 
 def fractional_max_pool2d(
