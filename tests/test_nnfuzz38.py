@@ -454,6 +454,26 @@ def _node_cases():
         ("bicubic", lambda F, x: F.interpolate(x, size=(6, 3), mode="bicubic"), i4),
         ("trilinear", lambda F, x: F.interpolate(x, size=(3, 3, 3), mode="trilinear"), v5),
     ]
+    grid = np.random.default_rng(8).uniform(-1.2, 1.2, (2, 3, 2, 2))
+    cols, theta, c4 = (rng.standard_normal(s) for s in ((2, 4, 15), (2, 2, 3), (2, 4, 2, 3)))
+    cases += [
+        ("reflect 1d", lambda F, x: F.pad(x, (2, -1), mode="reflect"), s3),
+        ("replicate 2d", lambda F, x: F.pad(x, (1, 2, -1, 1), mode="replicate"), i4),
+        ("replicate 3d", lambda F, x: F.pad(x, (1, 0, 0, 1, 1, 1), mode="replicate"), v5),
+        ("circular 1d", lambda F, x: F.pad(x, (2, 1), mode="circular"), s3),
+        ("unfold", lambda F, x: F.unfold(x, 2, padding=1), i4),
+        ("unfold unbatched", lambda F, x: F.unfold(x[0], 2, stride=2), i4),
+        ("fold", lambda F, x: F.fold(x, (3, 6), (1, 2)), cols),
+        (
+            "affine_grid",
+            lambda F, x: F.affine_grid(x, (2, 1, 3, 4), align_corners=False),
+            theta,
+        ),
+        ("grid_sample", lambda F, x: F.grid_sample(x, F_t(F, grid), align_corners=True), i4),
+        ("pixel_shuffle", lambda F, x: F.pixel_shuffle(x, 2), c4),
+        ("pixel_unshuffle", lambda F, x: F.pixel_unshuffle(x, 2), i4[:, :, :2, :2]),
+        ("channel_shuffle", lambda F, x: F.channel_shuffle(x, 3), i4),
+    ]
     for d, shape in ((1, (2, 3, 4)), (2, (2, 3, 4, 4)), (3, (2, 3, 4, 4, 2))):
         x = rng.standard_normal(shape)
 
@@ -474,3 +494,23 @@ def test_node_names_values_and_gradients_as_torch(name, f, x):
     yt = f(torch.nn.functional, torch.tensor(x, requires_grad=True))
     assert ye.grad_fn.name() == yt.grad_fn.name()
     _assert_same(lambda m, x: f(m.nn.functional, x), [x])
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda F, x: F.pixel_shuffle(x, 1),
+        lambda F, x: F.pixel_unshuffle(x, 1),
+        lambda F, x: F.channel_shuffle(x, 1),
+        lambda F, x: F.channel_shuffle(x, 3),  # (C / groups = 1: nothing moves either)
+    ],
+)
+def test_shuffle_that_moves_nothing_is_a_copy(f):
+    """These returned a view of the input (a write into the result wrote into the input);
+    torch's kernels write a new tensor."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 2, 2))
+    for m in (ember, torch):
+        t = m.tensor(x)
+        y = f(m.nn.functional, t)
+        y.add_(1)
+        np.testing.assert_array_equal(t.numpy(), x)

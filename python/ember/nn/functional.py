@@ -5978,7 +5978,15 @@ def pixel_shuffle(input, upscale_factor: int) -> Tensor:
     k = len(lead)
     y = x.reshape(*lead, c // (r * r), r, r, h, w)
     y = y.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)  # (.., C, H, r, W, r)
-    return y.reshape(*lead, c // (r * r), h * r, w * r)
+    return _node(_fresh(y.reshape(*lead, c // (r * r), h * r, w * r), x), "PixelShuffleBackward0")
+
+
+def _fresh(y: Tensor, x: Tensor) -> Tensor:
+    """y, copied if it is a view of x (a shuffle that moves nothing reshapes to a view; torch's
+    kernels always write a new tensor)."""
+    if np.shares_memory(y.data, x.data):
+        return y.clone()
+    return y
 
 
 def pixel_unshuffle(input, downscale_factor: int) -> Tensor:
@@ -5991,11 +5999,12 @@ def pixel_unshuffle(input, downscale_factor: int) -> Tensor:
             f"downscale_factor={r}"
         )
     if x.data.size == 0:  # PyTorch returns an empty input as it is (a copy), unshuffled
-        return x.clone()
+        return _node(x.clone(), "PixelUnshuffleBackward0")
     k = len(lead)
     y = x.reshape(*lead, c, h // r, r, w // r, r)
     y = y.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)  # (.., C, r, r, H/r, W/r)
-    return y.reshape(*lead, c * r * r, h // r, w // r)
+    y = _fresh(y.reshape(*lead, c * r * r, h // r, w // r), x)
+    return _node(y, "PixelUnshuffleBackward0")
 
 
 def _shift_pad(x: np.ndarray, pads, value) -> np.ndarray:
@@ -6236,14 +6245,14 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
                 f"{op}: circular padding ({lo}, {hi}) of dim {d} crops all of its {n} elements "
                 f"and has nothing to wrap (shape {x.shape})"
             )
+    # torch's node: its reflection/replication kernel's, or circular's slice copies
+    name = {"reflect": f"ReflectionPad{k}DBackward0", "replicate": f"ReplicationPad{k}DBackward0"}
+    name = name.get(mode, "torch::autograd::CopySlices")
     if empty:  # no taps to build
-        return ConstantPad.apply(
-            x,
-            [(0, 0)] * (x.ndim - k) + [(0, o - n) for o, n in zip(outs, x.shape[x.ndim - k :])],
-            0.0,
-        )
+        empty_pads = [(0, o - n) for o, n in zip(outs, x.shape[x.ndim - k :])]
+        return _node(ConstantPad.apply(x, [(0, 0)] * (x.ndim - k) + empty_pads, 0.0), name)
     specs = [(d, lo, hi) for d, (lo, hi) in zip(dims, pairs)]
-    return _pad_edges(x, specs, mode)
+    return _node(_pad_edges(x, specs, mode), name)
 
 
 # im2col / col2im in torch's (N, C*kh*kw, L) layout, L = OH*OW blocks in row-major order.
@@ -6364,7 +6373,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
         raise BadShapeOrValue(f"{op}: expected non-empty dims except the batch, got {x.shape}")
     args = _block_args(op, x.shape[2:], kernel_size, dilation, padding, stride)
     y = Unfold.apply(x.contiguous(), *args)
-    return y.squeeze(0) if unbatched else y
+    return _node(y.squeeze(0) if unbatched else y, "Im2ColBackward0")  # (torch's node)
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
@@ -6404,7 +6413,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Te
         )
     c = x.shape[1] // (k[0] * k[1])
     y = Fold.apply(x.contiguous(), c, hw, k, d, p, s, out)
-    return y.squeeze(0) if unbatched else y
+    return _node(y.squeeze(0) if unbatched else y, "Col2ImBackward0")  # (torch's node)
 
 
 def _argmax_as_torch(v: np.ndarray, axis: int) -> np.ndarray:
@@ -6703,7 +6712,8 @@ def channel_shuffle(input, groups: int) -> Tensor:
     if c % g:
         raise BadShapeOrValue(f"{op}: number of channels {c} must be divisible by groups {g}")
     rest = x.shape[2:]
-    return x.reshape(n, g, c // g, *rest).transpose(1, 2).reshape(n, c, *rest)
+    y = x.reshape(n, g, c // g, *rest).transpose(1, 2).reshape(n, c, *rest)
+    return _node(_fresh(y, x), "ChannelShuffleBackward0")
 
 
 native_channel_shuffle = channel_shuffle  # PyTorch's name for the same op
@@ -7405,7 +7415,7 @@ def affine_grid(theta, size, align_corners=None) -> Tensor:
     base = np.stack([*coords[::-1], np.ones(spatial)], axis=-1).astype(th.dtype)  # x, y[, z], 1
     base = Tensor(base.reshape(1, -1, nd + 1))
     grid = ops.matmul(base, th.transpose(1, 2))  # (N, P, nd)
-    return grid.reshape(size[0], *spatial, nd)
+    return _node(grid.reshape(size[0], *spatial, nd), "AffineGridGeneratorBackward0")
 
 
 def _reflect(coord: np.ndarray, lo2: float, hi2: float):
@@ -7693,9 +7703,8 @@ def grid_sample(
         )
     if min(x.shape[2:]) < 1:
         raise BadShapeOrValue(f"{op}: input {x.shape} has an empty spatial dim")
-    return GridSample.apply(
-        x.contiguous(), gr.contiguous(), mode, padding_mode, bool(align_corners)
-    )
+    y = GridSample.apply(x.contiguous(), gr.contiguous(), mode, padding_mode, bool(align_corners))
+    return _node(y, f"GridSampler{x.ndim - 2}DBackward0")
 
 
 class _BagSum(Function):
