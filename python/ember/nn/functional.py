@@ -1199,13 +1199,15 @@ def _rrelu(input, lower, upper, training, inplace, generator) -> Tensor:  # noqa
     if not lower <= upper:
         raise BadShapeOrValue(f"rrelu: lower ({lower}) must be <= upper ({upper})")
     x = _float_input(input, "rrelu")
-    if not training:
-        return leaky_relu(x, (lower + upper) / 2)
+    if not training:  # (torch's node is rrelu_with_noise's in both modes)
+        return _autograd_function.named(
+            leaky_relu(x, (lower + upper) / 2), "RreluWithNoiseBackward0"
+        )
     from ember.random import rng as _rng
 
     a = _rng(generator).uniform(lower, upper, x.shape).astype(x.dtype)
     slope = np.where(x.data > 0, 1, a).astype(x.dtype)
-    return _Noise.apply(x, slope, None)
+    return _autograd_function.named(_Noise.apply(x, slope, None), "RreluWithNoiseBackward0")
 
 
 class VectorNorm(Function):
@@ -1455,6 +1457,26 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "sum":
         return loss.sum()
     return loss
+
+
+def _node(out, name: str):
+    """out (a Tensor, or a pool's (values, indices)), its values' node named as torch's (ember
+    reshapes or composes the op; torch's graph shows its own kernel's node)."""
+    _autograd_function.named(out[0] if isinstance(out, tuple) else out, name)
+    return out
+
+
+def _class_node(loss: Tensor, ndim: int, reduction: str, smoothing: float = 0.0) -> Tensor:
+    """nll_loss / cross_entropy (class indices), its node named as torch's (ember fuses them):
+    the smoothing sum, else nll_loss for (C,) / (N, C), nll_loss2d for 4-D, which other dims
+    view through (viewed back when unreduced)."""
+    if smoothing > 0:
+        name = "AddBackward0"
+    elif ndim <= 2:
+        name = "NllLossBackward0"
+    else:
+        name = "ViewBackward0" if ndim != 4 and reduction == "none" else "NllLoss2DBackward0"
+    return _autograd_function.named(loss, name)
 
 
 class MSELoss(Function):
@@ -1816,7 +1838,8 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     c = x.shape[1] if x.ndim > 1 else x.shape[0]
     w = _class_weight("nll_loss", weight, c, x.dtype, strict=True)
     fused = _fused_rows(x, t, w, ignore_index, reduction, 0.0, True)
-    return fused if fused is not None else NLLLoss.apply(x, t, w, int(ignore_index), reduction)
+    loss = fused if fused is not None else NLLLoss.apply(x, t, w, int(ignore_index), reduction)
+    return _class_node(loss, x.ndim, reduction)
 
 
 class CrossEntropy(Function):
@@ -2010,7 +2033,7 @@ def cross_entropy(
     _check_index_dtype("cross_entropy", t_raw)
     fused = _fused_rows(x, t_raw, w, ignore_index, reduction, label_smoothing, False)
     if fused is not None:
-        return fused
+        return _class_node(fused, x.ndim, reduction, label_smoothing)
     logp = log_softmax(x, class_dim)
 
     if _lowp.is_float(t_raw.dtype):  # class probabilities
@@ -2031,17 +2054,21 @@ def cross_entropy(
         if w is not None:  # composed here, so a weight Tensor gets its gradient (as PyTorch)
             wt = weight if isinstance(weight, Tensor) else Tensor(w)
             prod = prod * wt.reshape((c,) + (1,) * (x.ndim - 1 - class_dim))
-        loss = -prod.sum(dim=class_dim)
+        if reduction == "none":
+            return -prod.sum(dim=class_dim)
+        loss = -prod.sum()  # (torch's nodes: Neg, then a Python number's Div for 'mean')
         if reduction == "mean":  # over the samples: 0 / 0 = NaN without classes, as torch
-            return loss.sum() / (x.data.size // c if c else np.nan)
-        return _reduce(loss, reduction)
+            return _autograd_function.named(
+                loss / (x.data.size // c if c else np.nan), "DivBackward1"
+            )
+        return loss
 
     t = _targets("cross_entropy", target)
     if x.ndim == 1 and t.shape == (1,):  # PyTorch reads it as the 0-d target
         t = t.reshape(())
     nll = NLLLoss.apply(logp, t, w, int(ignore_index), reduction)
     if label_smoothing == 0:
-        return nll
+        return _class_node(nll, x.ndim, reduction)
     # PyTorch's rule: (1 - eps) * nll + eps / C * sum_c(-logp_c * w_c), ignored targets masked.
     wb = None if w is None else Tensor(w.reshape((c,) + (1,) * (x.ndim - 1 - class_dim)))
     smooth = -((logp * wb) if wb is not None else logp).sum(dim=class_dim)
@@ -3001,7 +3028,9 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
             f"(got min {td.min()}, max {td.max()})"
         )
     w = _broadcast_weight("binary_cross_entropy", weight, x.shape, x.dtype)
-    return BCELoss.apply(x, t, w, reduction)
+    return _autograd_function.named(
+        BCELoss.apply(x, t, w, reduction), "BinaryCrossEntropyBackward0"
+    )
 
 
 class BCEWithLogitsLoss(Function):
@@ -3147,7 +3176,10 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "m
                 f"{op}: input shape {x.shape} and target shape {t.shape} differ"
             ) from None
         x, t = ops.expand(x, shape), np.broadcast_to(t, shape)
-    return HingeEmbeddingLoss.apply(x, t.astype(x.dtype), float(margin), reduction)
+    loss = HingeEmbeddingLoss.apply(x, t.astype(x.dtype), float(margin), reduction)
+    # torch's composition: where(t != 1, margin part) + where(t != -1, x), then reduced
+    name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(reduction, "AddBackward0")
+    return _autograd_function.named(loss, name)
 
 
 class MultiMarginLoss(Function):
@@ -3375,8 +3407,11 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
         and td.flags.c_contiguous
     ):  # the common call: one fused pass (KLDivSum)
         denom = xd.size if reduction == "mean" else n[0] if reduction == "batchmean" and n else 1
-        return KLDivSum.apply(x, t, denom)
-    loss = KLDiv.apply(x, t, log_target)
+        name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(reduction, "DivBackward0")
+        return _autograd_function.named(KLDivSum.apply(x, t, denom), name)
+    # torch's last op of the unreduced loss: exp(t) * (t - x), or xlogy(t, t) - t * x
+    name = "MulBackward0" if log_target else "SubBackward0"
+    loss = _autograd_function.named(KLDiv.apply(x, t, log_target), name)
     if reduction == "batchmean":
         return loss.sum() / n[0] if n else loss.sum()
     return _reduce(loss, reduction)
@@ -3438,7 +3473,8 @@ def margin_ranking_loss(
             f"{x1.shape}, {x2.shape}, {y.shape}"
         )
     # y (x2 - x1) is -y (x1 - x2) bit for bit (negation is exact), one op fewer
-    return _reduce((y * (x2 - x1) + margin).clamp(min=0), reduction)
+    loss = _autograd_function.named((y * (x2 - x1) + margin).clamp(min=0), "ClampMinBackward0")
+    return _reduce(loss, reduction)
 
 
 @_torch_loss_params("input", "target", "size_average", "reduce", "reduction")
@@ -3619,7 +3655,8 @@ def _triplet_loss(dist, a, p, n, margin, swap, reduction) -> Tensor:
     d_pos, d_neg = dist(a, p), dist(a, n)
     if swap:
         d_neg = ops.minimum(d_neg, dist(p, n))
-    return _reduce((margin + d_pos - d_neg).clamp(min=0), reduction)
+    loss = _autograd_function.named((margin + d_pos - d_neg).clamp(min=0), "ClampMinBackward0")
+    return _reduce(loss, reduction)
 
 
 @_torch_loss_params(
@@ -4321,7 +4358,9 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
         out = _pair(output_size, "adaptive_avg_pool2d", "output_size")
     if x.shape[-3] == 0 and 0 not in x.shape[-2:]:  # no channels: PyTorch pools them too
         return _empty_pool(x, out, False)
-    return AdaptiveAvgPool2d.apply(x, out)
+    # (torch's node: a 1 x 1 output is its mean over H, W)
+    name = "MeanBackward1" if tuple(out) == (1, 1) else "AdaptiveAvgPool2DBackward0"
+    return _node(AdaptiveAvgPool2d.apply(x, out), name)
 
 
 class BatchNorm(Function):
@@ -5628,7 +5667,7 @@ def instance_norm(
         w = weight.clone() if isinstance(weight, Tensor) else weight
         cast = rm.dtype.kind in "fiu" and rv.dtype.kind in "fiu"
         rm, rv = (Tensor(a.astype(x.dtype) if cast else a.copy()) for a in (rm, rv))
-        return batch_norm(x, rm, rv, w, bias, False, momentum, eps)
+        return _node(batch_norm(x, rm, rv, w, bias, False, momentum, eps), "ViewBackward0")
     spatial = math.prod(x.shape[2:])
     if spatial == 1:  # PyTorch's check; empty inputs are fine
         raise BadShapeOrValue(
@@ -5651,7 +5690,7 @@ def instance_norm(
         # weight's copy (c values) is what the node keeps: torch's instance norm saves its
         # weight.repeat(n), so a write into weight (an optimiser step) leaves backward valid
         w = weight.clone() if isinstance(weight, Tensor) else weight
-        return GroupNorm.apply(x, w, bias, c, float(eps), eps == 0)
+        return _node(GroupNorm.apply(x, w, bias, c, float(eps), eps == 0), "ViewBackward0")
     return _affine(_rows_normalized(x, n * c, eps), weight, bias)
 
 
@@ -5946,7 +5985,17 @@ def interpolate(
                 n_in, out[axis], scales[axis], bool(align_corners), x.dtype
             )
         x = _gather_axis(x, 2 + axis, taps)
-    return x if low is None else x.to(low)
+    if low is not None:
+        return x.to(low)
+    if x is input:  # no dim resized: a new tensor all the same, as torch's
+        x = x.clone()
+    name = _INTERP_NODE[mode].format(n) + ("Aa" if antialias else "") + "Backward0"
+    return _node(x, name)
+
+
+_INTERP_NODE = {"nearest": "UpsampleNearest{}D", "nearest-exact": "UpsampleNearestExact{}D",
+                "linear": "UpsampleLinear1D", "bilinear": "UpsampleBilinear2D",
+                "bicubic": "UpsampleBicubic2D", "trilinear": "UpsampleTrilinear3D"}  # fmt: skip
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None) -> Tensor:
@@ -5982,7 +6031,15 @@ def pixel_shuffle(input, upscale_factor: int) -> Tensor:
     k = len(lead)
     y = x.reshape(*lead, c // (r * r), r, r, h, w)
     y = y.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)  # (.., C, H, r, W, r)
-    return y.reshape(*lead, c // (r * r), h * r, w * r)
+    return _node(_fresh(y.reshape(*lead, c // (r * r), h * r, w * r), x), "PixelShuffleBackward0")
+
+
+def _fresh(y: Tensor, x: Tensor) -> Tensor:
+    """y, copied if it is a view of x (a shuffle that moves nothing reshapes to a view; torch's
+    kernels always write a new tensor)."""
+    if np.shares_memory(y.data, x.data):
+        return y.clone()
+    return y
 
 
 def pixel_unshuffle(input, downscale_factor: int) -> Tensor:
@@ -5995,11 +6052,12 @@ def pixel_unshuffle(input, downscale_factor: int) -> Tensor:
             f"downscale_factor={r}"
         )
     if x.data.size == 0:  # PyTorch returns an empty input as it is (a copy), unshuffled
-        return x.clone()
+        return _node(x.clone(), "PixelUnshuffleBackward0")
     k = len(lead)
     y = x.reshape(*lead, c, h // r, r, w // r, r)
     y = y.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)  # (.., C, r, r, H/r, W/r)
-    return y.reshape(*lead, c * r * r, h // r, w // r)
+    y = _fresh(y.reshape(*lead, c * r * r, h // r, w // r), x)
+    return _node(y, "PixelUnshuffleBackward0")
 
 
 def _shift_pad(x: np.ndarray, pads, value) -> np.ndarray:
@@ -6240,14 +6298,14 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
                 f"{op}: circular padding ({lo}, {hi}) of dim {d} crops all of its {n} elements "
                 f"and has nothing to wrap (shape {x.shape})"
             )
+    # torch's node: its reflection/replication kernel's, or circular's slice copies
+    name = {"reflect": f"ReflectionPad{k}DBackward0", "replicate": f"ReplicationPad{k}DBackward0"}
+    name = name.get(mode, "torch::autograd::CopySlices")
     if empty:  # no taps to build
-        return ConstantPad.apply(
-            x,
-            [(0, 0)] * (x.ndim - k) + [(0, o - n) for o, n in zip(outs, x.shape[x.ndim - k :])],
-            0.0,
-        )
+        empty_pads = [(0, o - n) for o, n in zip(outs, x.shape[x.ndim - k :])]
+        return _node(ConstantPad.apply(x, [(0, 0)] * (x.ndim - k) + empty_pads, 0.0), name)
     specs = [(d, lo, hi) for d, (lo, hi) in zip(dims, pairs)]
-    return _pad_edges(x, specs, mode)
+    return _node(_pad_edges(x, specs, mode), name)
 
 
 # im2col / col2im in torch's (N, C*kh*kw, L) layout, L = OH*OW blocks in row-major order.
@@ -6368,7 +6426,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
         raise BadShapeOrValue(f"{op}: expected non-empty dims except the batch, got {x.shape}")
     args = _block_args(op, x.shape[2:], kernel_size, dilation, padding, stride)
     y = Unfold.apply(x.contiguous(), *args)
-    return y.squeeze(0) if unbatched else y
+    return _node(y.squeeze(0) if unbatched else y, "Im2ColBackward0")  # (torch's node)
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
@@ -6408,7 +6466,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Te
         )
     c = x.shape[1] // (k[0] * k[1])
     y = Fold.apply(x.contiguous(), c, hw, k, d, p, s, out)
-    return y.squeeze(0) if unbatched else y
+    return _node(y.squeeze(0) if unbatched else y, "Col2ImBackward0")  # (torch's node)
 
 
 def _argmax_as_torch(v: np.ndarray, axis: int) -> np.ndarray:
@@ -6495,7 +6553,7 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     lead = x.shape[:-2]
     y, idx = AdaptiveMaxPool2d.apply(x.reshape(-1, *x.shape[-2:]), out)
     y, idx = y.reshape(*lead, *out), idx.reshape(*lead, *out)
-    return (y, idx) if return_indices else y
+    return _node((y, idx) if return_indices else y, "AdaptiveMaxPool2DBackward0")
 
 
 def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
@@ -6603,7 +6661,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
             raise BadShapeOrValue(f"{op}: weight must have shape {shape}, got {weight.shape}")
     m = math.prod(shape)
     if x.data.dtype.char in "fd" and x.data.size and (weight is None or weight.dtype == x.dtype):
-        return RmsNorm.apply(x, weight, m, eps)  # the fused kernel (the composite: 3 passes more)
+        # the fused kernel (the composite: 3 passes more); torch's node, its last Mul
+        return _node(RmsNorm.apply(x, weight, m, eps), "MulBackward0")
     dims = tuple(range(x.ndim - len(shape), x.ndim))
     y = x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt() if dims else x
     if weight is not None:
@@ -6706,7 +6765,8 @@ def channel_shuffle(input, groups: int) -> Tensor:
     if c % g:
         raise BadShapeOrValue(f"{op}: number of channels {c} must be divisible by groups {g}")
     rest = x.shape[2:]
-    return x.reshape(n, g, c // g, *rest).transpose(1, 2).reshape(n, c, *rest)
+    y = x.reshape(n, g, c // g, *rest).transpose(1, 2).reshape(n, c, *rest)
+    return _node(_fresh(y, x), "ChannelShuffleBackward0")
 
 
 native_channel_shuffle = channel_shuffle  # PyTorch's name for the same op
@@ -6731,6 +6791,8 @@ def _lp_pool(op, input, norm_type, kernel_size, stride, ceil_mode, window: int) 
             return max_pool(a, kernel_size, stride, 0, 1, ceil_mode)
         return -max_pool(-a, kernel_size, stride, 0, 1, ceil_mode)
     out = avg_pool(ops.pow(x, norm_type), kernel_size, stride, 0, ceil_mode)
+    if isinstance(window, tuple | list):  # lp_pool1d's sequence kernel_size: PyTorch's
+        raise TypeError(f"{op}: kernel_size must be an int, got {window!r}")  # mul refuses it
     # PyTorch's exact composition (sign * relu(abs)), so gradients at 0 agree too.
     return (out.sign() * out.abs().relu() * window) ** (1.0 / norm_type)
 
@@ -6739,10 +6801,8 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = Fals
     """Power-average pooling: (sum over each window of x^p) ** (1/p), over (N, C, L) or (C, L).
     ``stride`` defaults to kernel_size."""
     k = _single(kernel_size, "lp_pool1d", "kernel_size")
-    inf = isinstance(norm_type, int | float) and abs(norm_type) == math.inf
-    if isinstance(kernel_size, tuple | list) and not inf:  # PyTorch multiplies by it as given
-        raise TypeError(f"lp_pool1d: kernel_size must be an int, got {kernel_size!r}")
-    return _lp_pool("lp_pool1d", input, norm_type, kernel_size, stride, ceil_mode, k)
+    window = kernel_size if isinstance(kernel_size, tuple | list) else k  # (refused after pooling)
+    return _lp_pool("lp_pool1d", input, norm_type, kernel_size, stride, ceil_mode, window)
 
 
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
@@ -6863,8 +6923,9 @@ def max_pool3d(
         with no_grad():
             y, idx = _pool3d(x.detach(), max_pool2d, depth, hw, True)
         y = _MaxAt.apply(x, y.data, idx.data, 3)
-        return (y, idx) if return_indices else y
-    return _pool3d(x, max_pool2d, depth, hw, bool(return_indices))
+        return _node((y, idx) if return_indices else y, "MaxPool3DWithIndicesBackward0")
+    out = _pool3d(x, max_pool2d, depth, hw, bool(return_indices))
+    return _node(out, "MaxPool3DWithIndicesBackward0")
 
 
 def avg_pool3d(
@@ -6907,7 +6968,7 @@ def avg_pool3d(
         rest = (ceil_mode, count_include_pad, 1)
     depth = ((k[0], 1), (s[0], 1), (p[0], 0), *rest)
     y = _pool3d(x, avg_pool2d, depth, (k[1:], s[1:], p[1:], *rest), False)
-    return y if divisor_override is None else y / divisor_override
+    return _node(y if divisor_override is None else y / divisor_override, "AvgPool3DBackward0")
 
 
 def adaptive_avg_pool3d(input, output_size) -> Tensor:
@@ -6918,7 +6979,15 @@ def adaptive_avg_pool3d(input, output_size) -> Tensor:
     od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
     if 0 in (od, oh, ow) and 0 not in x.shape[-4:]:
         return _empty_pool(x, (od, oh, ow), False)
-    return _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
+    y = _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
+    name = "AdaptiveAvgPool3DBackward0"
+    if (od, oh, ow) == (1, 1, 1):  # torch's node: the mean over D, H, W (restrided when the
+        from ember._layout import channels_last_3d  # input is channels_last_3d)
+
+        cl = x.ndim == 5 and not x.is_contiguous()
+        cl = cl and x.is_contiguous(memory_format=channels_last_3d)
+        name = "AsStridedBackward1" if cl else "MeanBackward1"
+    return _node(y, name)
 
 
 def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
@@ -6931,7 +7000,8 @@ def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
     od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
     if 0 in (od, oh, ow) and 0 not in x.shape[-4:]:
         return _empty_pool(x, (od, oh, ow), bool(return_indices))
-    return _pool3d(x, adaptive_max_pool2d, ((od, oh * ow),), ((oh, ow),), bool(return_indices))
+    out = _pool3d(x, adaptive_max_pool2d, ((od, oh * ow),), ((oh, ow),), bool(return_indices))
+    return _node(out, "AdaptiveMaxPool3DBackward0")
 
 
 def max_pool1d_with_indices(
@@ -7005,7 +7075,8 @@ def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
         bad = int(idx2.min() if idx2.min() < 0 else idx2.max())
         raise BadShapeOrValue(f"{op}: found an invalid max index {bad} for an output of size {out}")
     y = MaxUnpool.apply(x.contiguous().reshape(idx2.shape), _contig(idx2), m)
-    return y.reshape(*x.shape[:-nd], *out)
+    name = ("SqueezeBackward1", "MaxUnpool2DBackward0", "MaxUnpool3DBackward0")[nd - 1]
+    return _node(y.reshape(*x.shape[:-nd], *out), name)
 
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
@@ -7317,7 +7388,7 @@ def multilabel_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     loss = ops.where(keep, z, 0.0).sum((1, 2)) / c
     if x.ndim == 1:
         loss = loss.reshape(())
-    return _reduce(loss, reduction)
+    return _autograd_function.named(_reduce(loss, reduction), "MultilabelMarginLossBackward0")
 
 
 def gumbel_softmax(
@@ -7337,7 +7408,10 @@ def gumbel_softmax(
     if not hard:
         return y
     one = np.zeros(x.shape, x.dtype)
-    np.put_along_axis(one, np.expand_dims(np.argmax(y.data, axis=dim), dim), 1, axis=dim)
+    if x.ndim == 0:  # (a 0-d sample is its own argmax)
+        one[()] = 1
+    else:
+        np.put_along_axis(one, np.expand_dims(np.argmax(y.data, axis=dim), dim), 1, axis=dim)
     return Tensor(one) - y.detach() + y
 
 
@@ -7420,7 +7494,7 @@ def affine_grid(theta, size, align_corners=None) -> Tensor:
     base = np.stack([*coords[::-1], np.ones(spatial)], axis=-1).astype(th.dtype)  # x, y[, z], 1
     base = Tensor(base.reshape(1, -1, nd + 1))
     grid = ops.matmul(base, th.transpose(1, 2))  # (N, P, nd)
-    return grid.reshape(size[0], *spatial, nd)
+    return _node(grid.reshape(size[0], *spatial, nd), "AffineGridGeneratorBackward0")
 
 
 def _reflect(coord: np.ndarray, lo2: float, hi2: float):
@@ -7708,9 +7782,8 @@ def grid_sample(
         )
     if min(x.shape[2:]) < 1:
         raise BadShapeOrValue(f"{op}: input {x.shape} has an empty spatial dim")
-    return GridSample.apply(
-        x.contiguous(), gr.contiguous(), mode, padding_mode, bool(align_corners)
-    )
+    y = GridSample.apply(x.contiguous(), gr.contiguous(), mode, padding_mode, bool(align_corners))
+    return _node(y, f"GridSampler{x.ndim - 2}DBackward0")
 
 
 class _BagSum(Function):
@@ -8152,7 +8225,12 @@ def ctc_loss(
         nll = (nll / Tensor(np.maximum(tg_len, 1).astype(lp.dtype))).mean()
     elif reduction == "sum":
         nll = nll.sum()
-    return nll.reshape(()) if unbatched and reduction == "none" else nll
+    elif unbatched:  # (torch's node: the squeeze)
+        nll = _autograd_function.named(nll.reshape(()), "SqueezeBackward1")
+    else:  # torch's node: the kernel's, or zero_infinity's where
+        name = "WhereBackward0" if zero_infinity else "CtcLossBackward0"
+        nll = _autograd_function.named(nll, name)
+    return nll
 
 
 def upsample_nearest(input, size=None, scale_factor=None) -> Tensor:
@@ -8298,7 +8376,9 @@ def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, 
     ]
     y, idx = FractionalMaxPool.apply(x.contiguous().reshape(n * c, *sizes), starts, k)
     lead = x.shape[:-nd]
-    return y.reshape(*lead, *out), idx.reshape(*lead, *out)
+    return _node(
+        (y.reshape(*lead, *out), idx.reshape(*lead, *out)), f"FractionalMaxPool{nd}DBackward0"
+    )
 
 
 def fractional_max_pool2d(
