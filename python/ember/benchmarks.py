@@ -1203,19 +1203,24 @@ def _t38_tiny(lib, dtype):
     return nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1)).to(dtype)
 
 
-def _t38_batch(rng, name, dtype):
-    """One batch (inputs, targets) of model `name` as NumPy arrays."""
+def _t38_batch(rng, name, dtype, n=None, t=None):
+    """One batch (inputs, targets) of model `name` as NumPy arrays: the benchmark's batch size
+    and sequence length, or n and t (the tests' smaller batches)."""
     if name.startswith("mlp"):
-        return rng.standard_normal((64, 784)).astype(dtype), rng.integers(0, 10, 64)
+        n = n or 64
+        return rng.standard_normal((n, 784)).astype(dtype), rng.integers(0, 10, n)
+    n = n or 32
     if name == "resnet":
-        return rng.standard_normal((32, 3, 32, 32)).astype(dtype), rng.integers(0, 10, 32)
+        return rng.standard_normal((n, 3, 32, 32)).astype(dtype), rng.integers(0, 10, n)
     if name == "char_lstm":
-        return rng.integers(0, 96, (32, 50)), rng.integers(0, 96, 32 * 50)
+        t = t or 50
+        return rng.integers(0, 96, (n, t)), rng.integers(0, 96, n * t)
     if name == "seq2seq":
-        return rng.integers(0, 64, (32, 20)), rng.integers(0, 64, (32, 21))
+        t = t or 20
+        return rng.integers(0, 64, (n, t)), rng.integers(0, 64, (n, t + 1))
     if name == "transformer":
-        return rng.integers(0, 96, (32, 64)), rng.integers(0, 10, 32)
-    return rng.standard_normal((32, 2)).astype(dtype), rng.standard_normal((32, 1)).astype(dtype)
+        return rng.integers(0, 96, (n, t or 64)), rng.integers(0, 10, n)
+    return rng.standard_normal((n, 2)).astype(dtype), rng.standard_normal((n, 1)).astype(dtype)
 
 
 # name -> (model builder, optimiser (class name, kwargs), clip_grad_norm_ max norm or None)
