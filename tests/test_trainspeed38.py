@@ -39,3 +39,15 @@ def test_loss_curve_matches_torch(name, dtype, tol):
     assert not np.allclose(ours[0], ours[-1])  # (it trained: the curve moved)
     for k, v in tm.state_dict().items():
         np.testing.assert_allclose(em.state_dict()[k].numpy(), v.numpy(), rtol=tol, atol=tol)
+
+
+def test_train38_bench_group_runs_both_libraries():
+    from ember import benchmarks
+
+    cases = [w for w in benchmarks.WORKLOADS if w.group == "train38"]
+    assert [w.name for w in cases] == [f"train38/{k}" for k in TRAIN38]
+    for w in cases:
+        impls = w.build()
+        assert set(impls) == {"ember", "torch"}
+        for step in impls.values():
+            step()
