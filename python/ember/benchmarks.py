@@ -1077,6 +1077,209 @@ for _name, _make in (
     workload(f"train_step/{_name}", "steps")(lambda make=_make: _training_step_case(make))
 
 
+# ---- train38: whole training steps, ember against torch (the same model code) -------------
+# forward, loss, backward, clip_grad_norm_ (where listed), optimiser step, zero_grad.
+
+
+def _t38_resnet(lib, dtype):
+    nn = lib.nn
+    if lib.__name__ == "ember":
+        from ember.nn.blocks import ResidualBlock as Block
+    else:
+
+        class Block(nn.Module):  # ember.nn.blocks.ResidualBlock's structure and names in torch
+            def __init__(self, cin, cout, stride=1):
+                super().__init__()
+                self.conv1 = nn.Conv2d(cin, cout, 3, stride, padding=1, bias=False)
+                self.bn1, self.relu = nn.BatchNorm2d(cout), nn.ReLU()
+                self.conv2 = nn.Conv2d(cout, cout, 3, 1, padding=1, bias=False)
+                self.bn2 = nn.BatchNorm2d(cout)
+                self.downsample = None
+                if stride != 1 or cin != cout:
+                    self.downsample = nn.Sequential(
+                        nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+                    )
+
+            def forward(self, x):
+                identity = x if self.downsample is None else self.downsample(x)
+                out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+                return self.relu(out + identity)
+
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        Block(16, 16), Block(16, 32, 2), Block(32, 64, 2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10),
+    ).to(dtype)  # fmt: skip
+
+
+def _t38_char_lstm(lib, dtype):
+    nn = lib.nn
+
+    class CharLM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(96, 64)
+            self.rnn = nn.LSTM(64, 256, batch_first=True)
+            self.fc = nn.Linear(256, 96)
+
+        def forward(self, x):
+            return self.fc(self.rnn(self.emb(x))[0]).reshape(-1, 96)
+
+    return CharLM().to(dtype)
+
+
+def _t38_seq2seq(lib, dtype):
+    """ember.nn.seq2seq.Seq2Seq (GRU, additive attention); in torch the same model and names."""
+    if lib.__name__ == "ember":
+        from ember.nn.seq2seq import Seq2Seq
+
+        return Seq2Seq(64, 64, 64, 128, cell="gru").to(dtype)
+    nn, torch = lib.nn, lib
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding, self.rnn = nn.Embedding(64, 64), nn.GRU(64, 128, batch_first=True)
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w_q, self.w_k = nn.Linear(128, 128, bias=False), nn.Linear(128, 128)
+            self.v = nn.Linear(128, 1, bias=False)
+
+    class Decoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding, self.attention = nn.Embedding(64, 64), Attention()
+            self.cell, self.out = nn.GRUCell(64 + 128, 128), nn.Linear(256, 64)
+
+    class Seq2Seq(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder, self.decoder = Encoder(), Decoder()
+
+        def forward(self, src, tgt_in):
+            enc, d = self.encoder, self.decoder
+            mem, h = enc.rnn(enc.embedding(src))
+            h, pk, att = h[-1], d.attention.w_k(mem), d.attention
+            logits = []
+            for t in range(tgt_in.shape[1]):
+                e = torch.tanh(pk + att.w_q(h).unsqueeze(1))
+                w = torch.softmax(att.v(e).squeeze(2), dim=1)
+                ctx = (w.unsqueeze(1) @ mem).squeeze(1)
+                h = d.cell(torch.cat([d.embedding(tgt_in[:, t]), ctx], dim=1), h)
+                logits.append(d.out(torch.cat([h, ctx], dim=1)))
+            return torch.stack(logits, dim=1)
+
+    return Seq2Seq().to(dtype)
+
+
+def _t38_transformer(lib, dtype, dropout=0.1):
+    nn = lib.nn
+
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(96, 128)
+            layer = nn.TransformerEncoderLayer(128, 4, 512, dropout, batch_first=True)
+            self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+            self.fc = nn.Linear(128, 10)
+
+        def forward(self, x):
+            return self.fc(self.enc(self.emb(x)).mean(1))
+
+    return Classifier().to(dtype)
+
+
+def _t38_mlp(lib, dtype):
+    nn = lib.nn
+    return nn.Sequential(
+        nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10)
+    ).to(dtype)
+
+
+def _t38_tiny(lib, dtype):
+    nn = lib.nn
+    return nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1)).to(dtype)
+
+
+def _t38_batch(rng, name, dtype, n=None, t=None):
+    """One batch (inputs, targets) of model `name` as NumPy arrays: the benchmark's batch size
+    and sequence length, or n and t (the tests' smaller batches)."""
+    if name.startswith("mlp"):
+        n = n or 64
+        return rng.standard_normal((n, 784)).astype(dtype), rng.integers(0, 10, n)
+    n = n or 32
+    if name == "resnet":
+        return rng.standard_normal((n, 3, 32, 32)).astype(dtype), rng.integers(0, 10, n)
+    if name == "char_lstm":
+        t = t or 50
+        return rng.integers(0, 96, (n, t)), rng.integers(0, 96, n * t)
+    if name == "seq2seq":
+        t = t or 20
+        return rng.integers(0, 64, (n, t)), rng.integers(0, 64, (n, t + 1))
+    if name == "transformer":
+        return rng.integers(0, 96, (n, t or 64)), rng.integers(0, 10, n)
+    return rng.standard_normal((n, 2)).astype(dtype), rng.standard_normal((n, 1)).astype(dtype)
+
+
+# name -> (model builder, optimiser (class name, kwargs), clip_grad_norm_ max norm or None)
+TRAIN38 = {
+    "mlp_sgd": (_t38_mlp, ("SGD", {"lr": 0.01, "momentum": 0.9}), None),
+    "mlp_adam": (_t38_mlp, ("Adam", {"lr": 1e-3}), None),
+    "resnet": (_t38_resnet, ("SGD", {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4}), None),
+    "char_lstm": (_t38_char_lstm, ("Adam", {"lr": 2e-3}), 1.0),
+    "seq2seq": (_t38_seq2seq, ("Adam", {"lr": 1e-3}), None),
+    "transformer": (_t38_transformer, ("AdamW", {"lr": 1e-3, "weight_decay": 0.01}), 1.0),
+    "tiny_mlp": (_t38_tiny, ("SGD", {"lr": 0.1}), None),
+}
+
+
+def train38_setup(lib, name, dtype=np.float32, **model_kwargs):
+    """(model, optimiser, step(x, y) -> loss) for model `name` of TRAIN38 in `lib` (ember or
+    torch); x and y are lib tensors of a `_t38_batch`."""
+    make, (opt_name, opt_kwargs), clip = TRAIN38[name]
+    model = make(lib, getattr(lib, np.dtype(dtype).name), **model_kwargs)
+    opt = getattr(lib.optim, opt_name)(model.parameters(), **opt_kwargs)
+    f = lib.nn.functional
+
+    def loss_of(x, y):
+        if name == "seq2seq":  # teacher forcing: read y[:, :-1], predict y[:, 1:]
+            return f.cross_entropy(model(x, y[:, :-1]).reshape(-1, 64), y[:, 1:].reshape(-1))
+        out = model(x)
+        return f.mse_loss(out, y) if name == "tiny_mlp" else f.cross_entropy(out, y)
+
+    def step(x, y):
+        loss = loss_of(x, y)
+        loss.backward()
+        if clip is not None:
+            lib.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        opt.zero_grad()
+        return loss
+
+    return model, opt, step
+
+
+def _train38_case(name: str) -> dict:
+    import ember
+
+    impls = {}
+    x, y = _t38_batch(_rng(), name, np.float32)
+    for lib in (ember, _torch()):
+        if lib is None:
+            continue
+        lib.manual_seed(0)
+        _, _, step = train38_setup(lib, name)
+        xt, yt = lib.tensor(x), lib.tensor(y)
+        impls[lib.__name__] = lambda step=step, xt=xt, yt=yt: step(xt, yt)
+    return impls
+
+
+for _name in TRAIN38:
+    workload(f"train38/{_name}", "train38")(lambda name=_name: _train38_case(name))
+
+
 # ---- framework overhead -------------------------------------------------------------------
 
 
