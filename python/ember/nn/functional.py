@@ -5372,14 +5372,16 @@ def _transposed_size(op, x, weight, stride, padding, dilation, out_pad, groups=1
     k = len(stride)
     ins, ks = x.shape[-k:], weight.shape[-k:]
     if 0 in ins:
-        raise ValueError(f"{op}: only an empty batch or channel dim is supported, got {x.shape}")
+        raise BadShapeOrValue(
+            f"{op}: only an empty batch or channel dim is supported, got {x.shape}"
+        )
     out = tuple(
         (n - 1) * s - 2 * p + d * (kk - 1) + o + 1
         for n, s, p, d, kk, o in zip(ins, stride, padding, dilation, ks, out_pad)
     )
     lowest = 0 if x.shape[0] == 0 or _onednn(x, ks, stride, dilation, out_pad, groups) else 1
     if min(out) < lowest:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input {x.shape} and weight {weight.shape} give a non-positive output size "
             f"{out}: too small (every size must be >= {lowest})"
         )
@@ -7151,44 +7153,46 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     x, weight, unbatched, s, d = _conv3d_operands(op, input, weight, stride, dilation)
     groups = _int_arg(groups, op, "groups")
     if groups < 1:
-        raise ValueError(f"{op}: groups must be >= 1, got {groups}")
+        raise BadShapeOrValue(f"{op}: groups must be >= 1, got {groups}")
     if weight.shape[0] < groups:  # an empty O too (PyTorch refuses it, even with C = 0)
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: given groups={groups}, expected weight to be at least {groups} at "
             f"dimension 0, got weight of size {weight.shape}"
         )
     if x.shape[1] != weight.shape[1] * groups:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: given groups={groups}, weight of size {weight.shape}, expected input "
             f"{x.shape} to have {weight.shape[1] * groups} channels, but got {x.shape[1]}"
         )
     kd = weight.shape[2]
     if min(weight.shape[2:]) < 1:
-        raise ValueError(f"{op}: weight {weight.shape} has an empty kernel")
+        raise BadShapeOrValue(f"{op}: weight {weight.shape} has an empty kernel")
     _no_empty_image(op, x)
     if isinstance(padding, str):
         if padding not in ("valid", "same"):
-            raise ValueError(f"{op}: padding must be an int, a triple, 'valid' or 'same'")
+            raise BadShapeOrValue(f"{op}: padding must be an int, a triple, 'valid' or 'same'")
         if padding == "same" and s != (1, 1, 1):
-            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions")
+            raise BadShapeOrValue(f"{op}: padding='same' is not supported for strided convolutions")
         total = d[0] * (kd - 1) if padding == "same" else 0
         depth_pad, hw_pad = (total // 2, total - total // 2), padding
     else:
         p = _triple(_one(padding), op, "padding")
         if min(p) < 0:
-            raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+            raise BadShapeOrValue(f"{op}: padding must be non-negative, got {padding!r}")
         depth_pad, hw_pad = (p[0], p[0]), p[1:]
     n, c = x.shape[:2]
     dp = x.shape[2] + depth_pad[0] + depth_pad[1]
     od = (dp - d[0] * (kd - 1) - 1) // s[0] + 1
     if od < 1:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: kernel depth {kd} (dilation {d[0]}) is larger than the padded input depth {dp}"
         )
     if bias is not None:
         bias = _float_input(bias, op, "bias", weight.dtype)
         if bias.shape != (weight.shape[0],):
-            raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+            raise BadShapeOrValue(
+                f"{op}: bias must have shape ({weight.shape[0]},), got {bias.shape}"
+            )
     if (
         (kd, weight.shape[3], s[0], s[1], *depth_pad) == (1, 1, 1, 1, 0, 0)
         and c > 0
