@@ -37,6 +37,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bind_util.h"
@@ -838,28 +839,38 @@ struct Apply {
   PyObject* state = nullptr;       // function._state (its `enabled`)
   PyObject* anomaly = nullptr;     // function._anomaly (its `enabled`)
   PyObject* order = nullptr;       // function._creation_order
-  PyObject* flags[4] = {};         // "_fw_level", "_inference_made", "_graph_writes",
-                                   // "_no_grad_views_made": None, False, 0, False when common
+  PyObject* flags[4] = {};         // the names of function.py's mode globals (its `common`)
+  PyObject* common[4] = {};        // and their values when no rare mode is on
   PyObject* enabled = nullptr;     // "enabled"
   PyObject* tensor_api = nullptr;  // "_tensor_api"
   PyObject* forward = nullptr;     // "forward"
   PyObject* needs = nullptr;       // "needs_input_grad"
   PyObject* parents = nullptr;     // "parents"
   PyObject* order_name = nullptr;  // "_order"
+  PyObject* globals = nullptr;     // ember.autograd.function's namespace
 } A;
 constexpr Py_ssize_t kMaxArgs = 6;  // (ember's ops pass at most 6 positionals but a few)
 
-// No rare mode is on: function's globals _fw_level None, _inference_made False, _graph_writes
-// 0, _no_grad_views_made False, and _anomaly.enabled false. False on any doubt.
+// v is the common value c: None, a bool, or an exact int of the same value.
+bool same_value(PyObject* v, PyObject* c) {
+  if (v == c) return true;
+  if (!PyLong_CheckExact(v) || !PyLong_CheckExact(c)) return false;
+  int overflow = 0;
+  const long long a = PyLong_AsLongLongAndOverflow(v, &overflow);
+  return !overflow && a == PyLong_AsLongLong(c);
+}
+
+// No rare mode is on: function's mode globals (_fw_level, _inference_made, _graph_writes,
+// _no_grad_views_made) hold their common values and _anomaly.enabled is false. False on any
+// doubt.
 bool common_modes() {
-  PyObject* want[4] = {Py_None, Py_False, nullptr, Py_False};
   for (int i = 0; i < 4; ++i) {
-    PyObject* v = PyDict_GetItemWithError(S.fn_globals, A.flags[i]);
+    PyObject* v = PyDict_GetItemWithError(A.globals, A.flags[i]);
     if (!v) {
       PyErr_Clear();
       return false;
     }
-    if (want[i] ? v != want[i] : !(PyLong_CheckExact(v) && PyLong_AsLong(v) == 0)) return false;
+    if (!same_value(v, A.common[i])) return false;
   }
   PyObject* on = PyObject_GetAttr(A.anomaly, A.enabled);
   if (!on) {
@@ -977,35 +988,80 @@ PyObject* fast_apply(PyObject*, PyObject* const* args, size_t nargsf, PyObject* 
   return res;
 }
 
-// make_fast_apply(slow, recorded, unrecorded, function_globals): fast_apply, its Python
-// partners installed (see Apply).
+// make_fast_apply(slow, recorded, unrecorded, function_globals, common, new, state, anomaly,
+// order): fast_apply, its Python partners installed (see Apply). function.py names what the C
+// path reads: the objects themselves, and the mode globals it rebinds as {name: common value}.
+// Every name must be a global holding its common value now, and state and anomaly must have a
+// bool `enabled`: a rename or a changed meaning fails here, at import, not by fast_apply
+// silently never (or wrongly) taking its path.
 PyObject* make_fast_apply_py(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 4 || !PyDict_Check(args[3])) {
-    PyErr_SetString(PyExc_TypeError,
-                    "make_fast_apply(slow, recorded, unrecorded, function_globals)");
+  constexpr const char* kUsage =
+      "make_fast_apply(slow, recorded, unrecorded, function_globals, common, new, state, "
+      "anomaly, order)";
+  if (nargs != 9 || !PyDict_Check(args[3]) || !PyDict_Check(args[4])) {
+    PyErr_SetString(PyExc_TypeError, kUsage);
     return nullptr;
   }
-  PyObject* g = args[3];
-  A.slow = Py_NewRef(args[0]);
-  A.recorded = Py_NewRef(args[1]);
-  A.unrecorded = Py_NewRef(args[2]);
-  const char* flags[4] = {"_fw_level", "_inference_made", "_graph_writes", "_no_grad_views_made"};
-  for (int i = 0; i < 4; ++i) A.flags[i] = PyUnicode_InternFromString(flags[i]);
+  PyObject *g = args[3], *common = args[4];
+  if (PyDict_GET_SIZE(common) != 4) {
+    PyErr_Format(PyExc_ValueError, "make_fast_apply: common must name the 4 mode globals, got %R",
+                 common);
+    return nullptr;
+  }
+  Py_ssize_t pos = 0;
+  PyObject *name, *want;
+  while (PyDict_Next(common, &pos, &name, &want)) {
+    PyObject* v = PyUnicode_Check(name) ? PyDict_GetItemWithError(g, name) : nullptr;
+    if (!v || !same_value(v, want)) {
+      if (!PyErr_Occurred())
+        PyErr_Format(PyExc_RuntimeError,
+                     "make_fast_apply: ember.autograd.function's global %R is %s, not its common "
+                     "value %R",
+                     name, v ? "another value" : "missing", want);
+      return nullptr;
+    }
+  }
+  for (int i : {6, 7}) {  // state.enabled, anomaly.enabled: bools
+    PyObject* on = PyObject_GetAttrString(args[i], "enabled");
+    if (!on) return nullptr;
+    const bool ok = PyBool_Check(on);
+    Py_DECREF(on);
+    if (!ok) {
+      PyErr_Format(PyExc_TypeError, "make_fast_apply: %R.enabled is not a bool", args[i]);
+      return nullptr;
+    }
+  }
+  if (!PyCallable_Check(args[5]) || !PyIter_Check(args[8])) {
+    PyErr_SetString(PyExc_TypeError, "make_fast_apply: new must be callable, order an iterator");
+    return nullptr;
+  }
+  if (A.slow) {  // (after the checks: a test may run them on other globals)
+    PyErr_SetString(PyExc_RuntimeError, "make_fast_apply: installed already (once per process)");
+    return nullptr;
+  }
+  pos = 0;
+  for (int i = 0; PyDict_Next(common, &pos, &name, &want); ++i) {
+    Py_INCREF(name);
+    PyUnicode_InternInPlace(&name);  // (the per-call lookups hash an interned str)
+    A.flags[i] = name;
+    A.common[i] = Py_NewRef(want);
+  }
   A.enabled = PyUnicode_InternFromString("enabled");
   A.tensor_api = PyUnicode_InternFromString("_tensor_api");
   A.forward = PyUnicode_InternFromString("forward");
   A.needs = PyUnicode_InternFromString("needs_input_grad");
   A.parents = PyUnicode_InternFromString("parents");
   A.order_name = PyUnicode_InternFromString("_order");
-  A.new_ = Py_XNewRef(PyDict_GetItemString(g, "_new"));
-  A.state = Py_XNewRef(PyDict_GetItemString(g, "_state"));
-  A.anomaly = Py_XNewRef(PyDict_GetItemString(g, "_anomaly"));
-  A.order = Py_XNewRef(PyDict_GetItemString(g, "_creation_order"));
-  if (!A.new_ || !A.state || !A.anomaly || !A.order || !A.enabled || !A.order_name) {
-    A.slow = nullptr;
-    PyErr_SetString(PyExc_RuntimeError, "make_fast_apply: function's globals are missing");
+  if (!A.enabled || !A.tensor_api || !A.forward || !A.needs || !A.parents || !A.order_name)
     return nullptr;
-  }
+  A.new_ = Py_NewRef(args[5]);
+  A.state = Py_NewRef(args[6]);
+  A.anomaly = Py_NewRef(args[7]);
+  A.order = Py_NewRef(args[8]);
+  A.recorded = Py_NewRef(args[1]);
+  A.unrecorded = Py_NewRef(args[2]);
+  A.globals = Py_NewRef(g);
+  A.slow = Py_NewRef(args[0]);  // (last: fast_apply runs only once all is set)
   static PyMethodDef def = {"apply",
                             reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_apply)),
                             METH_FASTCALL | METH_KEYWORDS,
@@ -1067,6 +1123,21 @@ py::dict fast_methods_py(const py::type& tensor, const py::dict& globals,
   if (!S.marking || !S.zero || !S.f32 || !S.f64 || !S.i64 || !S.swapped || !S.multi_owners ||
       !S.written_owners || !S.graph_writes || !S.inference_made)
     throw py::error_already_set();
+  // the globals the C paths read by name each call, there now with their types: a rename in
+  // tensor.py or function.py fails here, at import, not by a path silently never taken
+  const std::pair<PyObject*, PyObject*> named[] = {
+      {globals.ptr(), S.marking},          {S.fn_globals, S.swapped},
+      {S.fn_globals, S.inference_made},    {S.fn_globals, S.multi_owners},
+      {S.fn_globals, S.written_owners},    {S.fn_globals, S.graph_writes}};
+  for (const auto& [space, name] : named) {
+    PyObject* v = PyDict_GetItemWithError(space, name);
+    if (!v && PyErr_Occurred()) throw py::error_already_set();
+    const bool ok = name == S.multi_owners || name == S.written_owners ? v && PyDict_CheckExact(v)
+                    : name == S.graph_writes                          ? v && PyLong_CheckExact(v)
+                                                                      : v && PyBool_Check(v);
+    EMBER_CHECK(ok, "fast_methods: the global ", py::str(name).cast<std::string>(),
+                v ? " has another type" : " is missing");
+  }
   py::dict out = descriptors(tensor.ptr(), fallbacks, acts, 0, kAddIn);
   S.tensor = reinterpret_cast<PyTypeObject*>(tensor.inc_ref().ptr());
   return out;
@@ -1095,9 +1166,10 @@ void bind_fast(py::module_& m) {
       {"make_fast_apply",
        reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(make_fast_apply_py)),
        METH_FASTCALL,
-       "make_fast_apply(slow, recorded, unrecorded, function_globals): Function.apply's common "
-       "case in C (a function of cls, *args; wrap it in classmethod), the rest by the Python "
-       "functions given. Once per process."},
+       "make_fast_apply(slow, recorded, unrecorded, function_globals, common, new, state, "
+       "anomaly, order): Function.apply's common case in C (a function of cls, *args; wrap it "
+       "in classmethod), the rest by the Python functions given; common maps the mode globals "
+       "it reads to their values when no rare mode is on. Once per process."},
       {"count_write", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(count_write_py)),
        METH_FASTCALL,
        "count_write(a, t=None): ember.autograd.function.note_write (array a's memory written "

@@ -4073,7 +4073,9 @@ def _reshape_node(x, shape):
     """torch's node for x.reshape(shape) in the graph: a view of a contiguous x (View), else
     an alias when strides give it (ReshapeAlias), else a copy (UnsafeView)."""
     d = x.data
-    if not (x._requires_grad and _state.enabled):  # (no node: the name is never read)
+    if not (x._requires_grad and _state.enabled) or d.flags.c_contiguous:
+        # (no node: the name is never read; NumPy's C-contiguous flag is torch's
+        # is_contiguous, size-1 dims' strides and empty arrays alike)
         return Reshape
     strides = _strides._elem_strides(d)
     if _strides._is_contiguous(d.shape, strides):
@@ -4227,6 +4229,13 @@ def permute(x, dims) -> Tensor:
 
 
 def transpose(x, dim0: int, dim1: int) -> Tensor:
+    if type(x) is Tensor and type(dim0) is int and type(dim1) is int:  # the common case
+        nd = x.data.ndim
+        if -nd <= dim0 < nd and -nd <= dim1 < nd:  # (a 0-d x: below)
+            dims = list(range(nd))
+            d0, d1 = dim0 % nd, dim1 % nd
+            dims[d0], dims[d1] = d1, d0
+            return _view(Transpose, x, tuple(dims))
     x = _tensor_operand(x)
     # (each dim one int, as torch: None or an empty list is no dim, not _axes' "all dims")
     dim0, dim1 = _index_dim(dim0, "transpose", "dim0"), _index_dim(dim1, "transpose", "dim1")
@@ -4240,6 +4249,16 @@ def transpose(x, dim0: int, dim1: int) -> Tensor:
 
 
 def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if type(x) is Tensor and type(start_dim) is int and type(end_dim) is int:  # the common case
+        shape = x.data.shape
+        nd = len(shape)
+        if -nd <= start_dim < nd and -nd <= end_dim < nd:  # (a 0-d x: below)
+            s, e = start_dim % nd, end_dim % nd
+            if s == e:
+                return x
+            if s < e:
+                shape = shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :]
+                return _view(_reshape_node(x, shape), x, shape)
     x = _tensor_operand(x)
     if type(start_dim) is not int or type(end_dim) is not int:  # (0-d integer tensors too)
         start_dim = _index_dim(start_dim, "flatten", "start_dim")
@@ -4260,6 +4279,10 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def squeeze(x, dim=_NO_DIM) -> Tensor:
+    if type(x) is Tensor and dim is _NO_DIM:  # the common case: no size-1 or empty dim
+        shape = x.data.shape
+        if 1 not in shape and 0 not in shape:
+            return _view(Squeeze, x, shape)
     x = _tensor_operand(x)
     node = Squeeze
     if dim is None or (type(dim) is Tensor and dim.ndim):  # (torch: an int or ints, given)
@@ -4276,7 +4299,7 @@ def squeeze(x, dim=_NO_DIM) -> Tensor:
         kept = [i for i, s in enumerate(shape) if s != 1 or i not in axes]
         node = SqueezeDims if isinstance(dim, tuple | list) else SqueezeDim
     new = tuple([shape[i] for i in kept])
-    out = node.apply(x, new)
+    out = _view(node, x, new)
     if 1 in new or 0 in new:
         # torch keeps the other dims' strides; NumPy's reshape lays an empty array anew and
         # may rewrite a kept size-1 dim's stride
@@ -4288,6 +4311,14 @@ def squeeze(x, dim=_NO_DIM) -> Tensor:
 
 
 def unsqueeze(x, dim: int) -> Tensor:
+    if type(x) is Tensor and type(dim) is int:
+        d = x.data
+        shape = d.shape
+        n = len(shape) + 1
+        k = dim % n
+        if -n <= dim < n and k < n - 1 and d.size and 1 not in shape and 0 not in d.strides:
+            # the common case, whose strides NumPy's reshape gives as torch's (below)
+            return _view(Unsqueeze, x, shape[:k] + (1,) + shape[k:])
     x = _tensor_operand(x)
     n = x.ndim + 1
     if type(dim) is not int:

@@ -1384,7 +1384,17 @@ def _install_fast_apply() -> None:
     global _python_apply
     _python_apply = Function.__dict__["apply"]
     slow = _python_apply.__func__
-    Function.apply = classmethod(_C.make_fast_apply(slow, _recorded, _unrecorded, globals()))
+    # what the C path reads, named here: the objects, and the mode globals it reads by name
+    # each call (rebound by the modes) with their values when no rare mode is on; it checks
+    # each is a global of that value now, so a rename fails at import, not silently
+    common = {"_fw_level": None, "_inference_made": False, "_graph_writes": 0}
+    common["_no_grad_views_made"] = False
+    Function.apply = classmethod(
+        _C.make_fast_apply(
+            slow, _recorded, _unrecorded, globals(), common,
+            _new, _state, _anomaly, _creation_order,
+        )
+    )  # fmt: skip
 
 
 _install_fast_apply()
