@@ -759,10 +759,16 @@ def eye(n: int, m: int = _NO_M, dtype=None, requires_grad: bool = False) -> Tens
     if m is None:
         raise TypeError("eye(): argument 'm' must be int, not NoneType")
     m = None if m is _NO_M else m
-    _int_args("eye", n=n, m=0 if m is None else m)  # (torch refuses eye(3, 1.5))
+    if type(n) is not int or (m is not None and type(m) is not int):  # (ints: nothing to test)
+        _int_args("eye", n=n, m=0 if m is None else m)  # (torch refuses eye(3, 1.5))
     if n < 0 or (m is not None and m < 0):
         raise BadShapeOrValue(f"eye: n ({n}) and m ({m}) must be non-negative")
-    return Tensor(np.eye(n, m, dtype=_dtype(dtype)), requires_grad=requires_grad)
+    # np.eye's own steps without its frames (~0.5 us of a 32x32): the ones of the first
+    # min(n, cols) rows, every cols + 1 elements
+    cols = n if m is None else m
+    a = np.zeros((n, cols), _dtype(dtype))
+    a[:cols].reshape(-1)[:: cols + 1] = 1
+    return Tensor(a, requires_grad=requires_grad)
 
 
 @_takes_device

@@ -3098,8 +3098,9 @@ def where(condition, a=None, b=None) -> Tensor:
             and _c_laid(c)
             and _c_laid(x)
             and _c_laid(y)
-        ):  # overhead37: the same in the graph: the node straight (C order, nothing to lay)
-            return Where.apply(c, a, b)
+        ):  # overhead37: the same in the graph: the node straight (C order, nothing to lay;
+            # the condition as its Tensor, not requiring grad: apply's C path takes it first)
+            return Where.apply(condition, a, b)
     if isinstance(condition, Tensor) and condition.data.dtype != np.bool_:
         raise BadDtype(
             "where expected condition to be a boolean tensor, but got a tensor with dtype "
@@ -4177,6 +4178,14 @@ def _shape_arg(shape, op, one_inferred=True):
 
 
 def reshape(x, shape, *, _as_view: bool = False) -> Tensor:
+    if type(x) is Tensor and type(shape) is tuple and x.data.flags.c_contiguous:
+        # the common call: a C-contiguous x, whose node is Reshape either way (_reshape_node);
+        # a bad shape takes the path below, which words it
+        if _plain_shape(shape):
+            try:
+                return _view(Reshape, x, shape)
+            except ValueError:
+                pass
     x = _tensor_operand(x)
     shape = _shape_arg(shape, "reshape")
     try:  # (x.view(shape) is torch's View node whatever x's strides: _as_view)
@@ -4345,32 +4354,7 @@ class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
-        if 0 in shape:  # (NumPy's all-zero strides: torch's from x's, as below)
-            lx = _strides.laid(x)
-            st = _strides._expanded(x.shape, _strides._elem_strides(lx), shape)
-            want = tuple(s * x.itemsize for s in st)
-            return np.lib.stride_tricks.as_strided(lx, shape, want, writeable=False)
-        y = np.broadcast_to(x, shape)
-        if 1 in shape:
-            # NumPy gives every size-1 dim stride 0, torch only the expanded ones: a kept
-            # size-1 dim keeps its stride, a new one takes the next dim's size * stride
-            # (torch's inferExpandGeometry: its stride(), and the layout rules that read it)
-            st = list(y.strides)
-            lead = len(shape) - x.ndim
-            for i in range(len(shape) - 1, -1, -1):
-                if shape[i] == 1:
-                    d = i - lead
-                    if d >= 0:
-                        st[i] = x.strides[d]
-                    else:
-                        st[i] = shape[i + 1] * st[i + 1] if i + 1 < len(shape) else x.itemsize
-            if tuple(st) != y.strides:
-                y = np.lib.stride_tricks.as_strided(x, shape, st, writeable=False)
-        if x.flags.writeable and builtins.all(s or n < 2 for n, s in zip(shape, y.strides)):
-            # no entry read twice (only size-1 dims added or kept): torch lets in-place ops
-            # write through it, as through any view
-            y = np.lib.stride_tricks.as_strided(x, shape, y.strides, writeable=True)
-        return y
+        return _expanded(x, shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -4381,15 +4365,53 @@ class Expand(Function):
         return _graph.sum_to(g, ctx.shape), None
 
 
+def _expanded(x: np.ndarray, shape: tuple) -> np.ndarray:
+    """Expand's view of x: torch's strides, written through only where no entry repeats."""
+    if 0 in shape:  # (NumPy's all-zero strides: torch's from x's, as below)
+        lx = _strides.laid(x)
+        st = _strides._expanded(x.shape, _strides._elem_strides(lx), shape)
+        want = tuple(s * x.itemsize for s in st)
+        return np.lib.stride_tricks.as_strided(lx, shape, want, writeable=False)
+    # torch's strides (inferExpandGeometry: its stride(), and the layout rules that read
+    # it): a kept dim keeps x's stride (a size-1 one too), an expanded one takes 0, a new
+    # size-1 dim the next dim's size * stride (NumPy's broadcast_to gives every size-1 dim
+    # 0); built by _C.strided (broadcast_to and as_strided were ~3 us of a 32x32 expand)
+    nd, lead, xs, xst = len(shape), len(shape) - x.ndim, x.shape, x.strides
+    if lead < 0:
+        raise ValueError(f"cannot expand {xs} to {shape}")
+    st = [0] * nd
+    # (writeable: no entry read twice, only size-1 dims added or kept; torch lets in-place
+    # ops write through it then, as through any view)
+    writeable = x.flags.writeable
+    for i in range(nd - 1, -1, -1):
+        n, d = shape[i], i - lead
+        if d >= 0:
+            if xs[d] == n:
+                st[i] = xst[d]
+            elif xs[d] != 1:
+                raise ValueError(f"cannot expand {xs} to {shape}")
+        elif n == 1:
+            st[i] = shape[i + 1] * st[i + 1] if i + 1 < nd else x.itemsize
+        if n > 1 and not st[i]:
+            writeable = False
+    return _C.strided(x, shape, tuple(st), writeable)
+
+
 def expand(x, shape) -> Tensor:
     x = _tensor_operand(x)
-    shape = _shape_arg(shape, "expand", one_inferred=False)  # -1 keeps any existing dim
-    lead = len(shape) - x.ndim
+    if type(shape) is not tuple or not _plain_shape(shape):  # (else as _shape_arg returns it)
+        shape = _shape_arg(shape, "expand", one_inferred=False)  # -1 keeps any existing dim
+    xs = x.data.shape
+    lead = len(shape) - len(xs)
     if lead < 0 or -1 in shape[:lead]:  # a new leading dim has no size to keep
         raise BadShapeOrValue(f"expand: cannot expand shape {x.shape} to {shape}")
-    full = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+    full = shape
+    if -1 in shape:
+        full = tuple(xs[i - lead] if s == -1 else s for i, s in enumerate(shape))
     try:
-        return Expand.apply(x, full)
+        if (x._requires_grad and _state.enabled) or _function._fw_level is not None:
+            return Expand.apply(x, full)
+        return _outside_view(_expanded(x.data, full), x)  # (as _view: no node, no apply)
     except ValueError:  # (torch's RuntimeError)
         raise BadShapeOrValue(f"expand: cannot expand shape {x.shape} to {shape}") from None
 
@@ -4860,10 +4882,15 @@ def _pieces(a: np.ndarray, axis: int, sizes) -> list:
 
 class Join(Function):
     """torch.cat (stack=False) and torch.stack: one C++ copy (_C.concat); the gradient of each
-    input is its slice of the output's gradient, a view."""
+    input is its slice of the output's gradient, a view. Its arguments are the tensors, then
+    dim and stack, all positional (apply's C path takes no keywords: a recorded 32x32 cat of
+    two ~4 -> ~2.5 us); dim and stack get no gradient."""
+
+    _NO_GRADS = (None, None)  # (dim's and stack's)
 
     @staticmethod
-    def forward(ctx, *xs, dim, stack):
+    def forward(ctx, *args):
+        *xs, dim, stack = args
         y, sizes = _C.concat(xs, dim, stack)
         ctx.meta = (dim % y.ndim, sizes, stack)
         return y
@@ -4880,17 +4907,18 @@ class Join(Function):
             shape = list(g.shape)
             if stack:
                 del shape[axis]
-                return tuple(_value_filled(shape, one) for _ in sizes)
+                return (*(_value_filled(shape, one) for _ in sizes), *Join._NO_GRADS)
             out = []
             for n in sizes:
                 shape[axis] = n
                 out.append(_value_filled(shape, one) if n >= 0 else np.zeros(0, g.dtype))
-            return tuple(out)
+            return (*out, *Join._NO_GRADS)
         if stack:
-            return tuple(np.moveaxis(g, axis, 0))
+            return (*np.moveaxis(g, axis, 0), *Join._NO_GRADS)
         views = iter(_pieces(g, axis, [n for n in sizes if n >= 0]))
         # a legacy (0,) input cat skipped (size -1) gets an empty gradient
-        return tuple(next(views) if n >= 0 else np.zeros(0, g.dtype) for n in sizes)
+        grads = (next(views) if n >= 0 else np.zeros(0, g.dtype) for n in sizes)
+        return (*grads, *Join._NO_GRADS)
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -4904,7 +4932,7 @@ class Join(Function):
             else:
                 out.append(g[pre + (slice(start, start + n),)])
                 start += n
-        return tuple(out)
+        return (*out, *Join._NO_GRADS)
 
 
 def _join(tensors, dim, stack: bool) -> Tensor:
@@ -4934,7 +4962,7 @@ def _join(tensors, dim, stack: bool) -> Tensor:
             if dt.kind == "f" and builtins.all(
                 type(t) is Tensor and t.data.dtype is dt for t in tensors
             ):
-                return Join.apply(*tensors, dim=dim, stack=stack)
+                return Join.apply(*tensors, dim, stack)
     op = "stack" if stack else "cat"
     if isinstance(tensors, Tensor) or not isinstance(tensors, Iterable):
         raise TypeError(f"{op}: expected a sequence of tensors, got {type(tensors).__name__}")
@@ -4943,7 +4971,7 @@ def _join(tensors, dim, stack: bool) -> Tensor:
     if tensors and tensors[0].data.dtype.kind == "c":  # (no complex copy kernel: as float pairs)
         return _complex.join(tensors, dim, stack)
     if builtins.any(t._requires_grad for t in tensors):
-        return Join.apply(*tensors, dim=dim, stack=stack)
+        return Join.apply(*tensors, dim, stack)
     return Tensor._make(_C.concat([t.data for t in tensors], dim, stack)[0], False, None, 0)
 
 
@@ -5079,7 +5107,12 @@ def _split(x: Tensor, axis: int, sizes, node=Split) -> tuple:
 def _outside_views(pieces, x: Tensor) -> tuple:
     """The Tensors of a multi-output view op's (split, unbind) ``pieces`` of x's array, made
     outside the graph: plain views, or views that still require grad (grad mode off)."""
-    out = tuple(Tensor._make(p, False, None, 0) for p in pieces)
+    out, new = [], object.__new__
+    for p in pieces:  # (a loop, Tensor._make inlined: a genexpr's frame costs a tenth here)
+        t = new(Tensor)
+        t._data, t._grad, t._requires_grad, t._ctx, t._idx = p, None, False, None, 0
+        out.append(t)
+    out = tuple(out)
     if x._requires_grad:  # (grad mode off: the pieces still require grad, as torch's)
         for t in out:
             _function.no_grad_view(t, (x,))
@@ -5093,13 +5126,17 @@ def chunk(x, chunks: int, dim: int = 0, _node=Split) -> tuple:
     """``chunks`` pieces of (nearly) equal size along dim, as torch.chunk."""
     if type(x) is Tensor and type(chunks) is int and type(dim) is int and _node is Split:
         a = x.data
-        if not x._requires_grad and 0 < chunks < _LONG and -a.ndim <= dim < a.ndim:
-            # overhead36: the common call outside autograd, which none of the checks below
-            # refuse, straight to _split's views (~1 us of its frames and tests)
+        if 0 < chunks < _LONG and -a.ndim <= dim < a.ndim:
+            # overhead36: the common call, which none of the checks below refuse, straight to
+            # _split's views outside autograd (~1 us of its frames and tests); overhead38: in
+            # it, to _split itself
             axis = dim % a.ndim
             n = a.shape[axis]
             if n:
-                return _outside_views(_pieces(a, axis, _even_sizes(n, -(-n // chunks))), x)
+                sizes = _even_sizes(n, -(-n // chunks))
+                if x._requires_grad:
+                    return _split(x, axis, sizes)
+                return _outside_views(_pieces(a, axis, sizes), x)
     chunks = _index_dim(chunks, "chunk", "chunks")  # (True is not one chunk)
     if chunks <= 0:
         raise BadShapeOrValue(f"chunk: chunks must be positive, got {chunks}")
@@ -5143,7 +5180,9 @@ def masked_fill(x, mask, value) -> Tensor:
         and _c_laid(x.data)
         and _c_laid(mask.data)
     ):  # overhead37: the same call in the graph, where()'s node straight (~6 us less)
-        node = Where.apply(mask.data, _fill_value(value, x.data.dtype), x)
+        # (the mask as the Tensor it is: a plain Tensor first takes apply's C path; the value
+        # as a Python float, exact in the dtype, takes _C.where as the path above)
+        node = Where.apply(mask, float(_fill_value(value, x.data.dtype)), x)
         return named(node, "MaskedFillBackward0")
     mask = np.asarray(_data(mask))
     if mask.dtype != np.bool_:

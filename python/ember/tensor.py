@@ -1390,7 +1390,7 @@ class Tensor:
         return _ops.expand(self, _other(other, "expand_as").shape)
 
     def view_as(self, other):
-        return self.view(_other(other, "view_as").shape)
+        return self.view(*_other(other, "view_as").shape)
 
     def reshape_as(self, other):
         return _ops.reshape(self, _other(other, "reshape_as").shape)
@@ -1672,6 +1672,14 @@ class Tensor:
         """The same data in another shape. As torch's, it never copies: a shape the strides
         cannot give (a transposed tensor flattened) raises; use reshape() there.
         ``view(dtype)`` reinterprets the bytes instead (not differentiable, as torch's)."""
+        if shape and type(shape[0]) is int and type(self) is Tensor:
+            # the common call, x.view(n, m) of a C-contiguous x: its view straight (that
+            # reshape always gives, no memory check to make); a bad shape: the path below
+            if self.data.flags.c_contiguous and _ops._plain_shape(shape):
+                try:
+                    return _ops._view(_ops.Reshape, self, shape)
+                except ValueError:
+                    pass
         if not shape and (size is not None or dtype is not None):  # torch's keywords
             shape = (dtype if size is None else size,)
         if len(shape) == 1 and _is_dtype(shape[0]):
