@@ -1069,18 +1069,19 @@ PyObject* make_fast_apply_py(PyObject*, PyObject* const* args, Py_ssize_t nargs)
   return PyCFunction_NewEx(&def, nullptr, nullptr);
 }
 
-// strided(a, shape, strides, writeable): np.lib.stride_tricks.as_strided(a, shape, strides,
-// writeable=writeable) for an ndarray a (its dtype; base a), ~0.15 us where that is ~1.5 us
-// (expand's view, the view ops' torch strides). Bounds-checked, unlike as_strided: every
-// element must lie within the bytes a's own elements span (an empty result: anything), and
-// writeable needs a writeable a.
+// strided(a, shape, strides, writeable, base=a): np.lib.stride_tricks.as_strided(a, shape,
+// strides, writeable=writeable) for an ndarray a (its dtype), ~0.15 us where that is ~1.5 us
+// (expand's view). Bounds-checked, unlike as_strided: every element must lie within the bytes
+// a's own elements span (an empty result: anything), and writeable needs a writeable a.
+// base: the object the view holds (from_numpy's new owner of a's memory: a tuple holding a).
 PyObject* strided_py(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   auto& api = npy_api::get();
-  if (nargs != 4 || !PyObject_TypeCheck(args[0], api.PyArray_Type_) || !PyTuple_Check(args[1]) ||
-      !PyTuple_Check(args[2]) || PyTuple_GET_SIZE(args[1]) != PyTuple_GET_SIZE(args[2])) {
+  if (nargs < 4 || nargs > 5 || !PyObject_TypeCheck(args[0], api.PyArray_Type_) ||
+      !PyTuple_Check(args[1]) || !PyTuple_Check(args[2]) ||
+      PyTuple_GET_SIZE(args[1]) != PyTuple_GET_SIZE(args[2])) {
     PyErr_SetString(PyExc_TypeError,
-                    "strided(a, shape, strides, writeable): an ndarray and two tuples of one "
-                    "length");
+                    "strided(a, shape, strides, writeable, base=a): an ndarray and two tuples "
+                    "of one length");
     return nullptr;
   }
   PyArray_Proxy* a = array_proxy(args[0]);
@@ -1121,11 +1122,11 @@ PyObject* strided_py(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return nullptr;
   }
   Py_INCREF(a->descr);  // (stolen)
-  PyObject* y = api.PyArray_NewFromDescr_(api.PyArray_Type_, a->descr, static_cast<int>(nd), dims,
-                                          steps, a->data,
-                                          writeable ? npy_api::NPY_ARRAY_WRITEABLE_ : 0, nullptr);
+  PyObject* y =
+      api.PyArray_NewFromDescr_(api.PyArray_Type_, a->descr, static_cast<int>(nd), dims, steps,
+                                a->data, writeable ? npy_api::NPY_ARRAY_WRITEABLE_ : 0, nullptr);
   if (!y) return nullptr;
-  if (api.PyArray_SetBaseObject_(y, Py_NewRef(args[0])) < 0) {
+  if (api.PyArray_SetBaseObject_(y, Py_NewRef(args[nargs == 5 ? 4 : 0])) < 0) {
     Py_DECREF(y);
     return nullptr;
   }
@@ -1189,15 +1190,15 @@ py::dict fast_methods_py(const py::type& tensor, const py::dict& globals,
   // the globals the C paths read by name each call, there now with their types: a rename in
   // tensor.py or function.py fails here, at import, not by a path silently never taken
   const std::pair<PyObject*, PyObject*> named[] = {
-      {globals.ptr(), S.marking},          {S.fn_globals, S.swapped},
-      {S.fn_globals, S.inference_made},    {S.fn_globals, S.multi_owners},
-      {S.fn_globals, S.written_owners},    {S.fn_globals, S.graph_writes}};
+      {globals.ptr(), S.marking},       {S.fn_globals, S.swapped},
+      {S.fn_globals, S.inference_made}, {S.fn_globals, S.multi_owners},
+      {S.fn_globals, S.written_owners}, {S.fn_globals, S.graph_writes}};
   for (const auto& [space, name] : named) {
     PyObject* v = PyDict_GetItemWithError(space, name);
     if (!v && PyErr_Occurred()) throw py::error_already_set();
     const bool ok = name == S.multi_owners || name == S.written_owners ? v && PyDict_CheckExact(v)
-                    : name == S.graph_writes                          ? v && PyLong_CheckExact(v)
-                                                                      : v && PyBool_Check(v);
+                    : name == S.graph_writes                           ? v && PyLong_CheckExact(v)
+                                                                       : v && PyBool_Check(v);
     EMBER_CHECK(ok, "fast_methods: the global ", py::str(name).cast<std::string>(),
                 v ? " has another type" : " is missing");
   }
@@ -1235,9 +1236,9 @@ void bind_fast(py::module_& m) {
        "it reads to their values when no rare mode is on. Once per process."},
       {"strided", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(strided_py)),
        METH_FASTCALL,
-       "strided(a, shape, strides, writeable): np.lib.stride_tricks.as_strided(a, shape, "
-       "strides, writeable=writeable) (byte strides; base a), refused where an element would "
-       "lie outside the bytes a's elements span."},
+       "strided(a, shape, strides, writeable, base=a): np.lib.stride_tricks.as_strided(a, "
+       "shape, strides, writeable=writeable) (byte strides), refused where an element would "
+       "lie outside the bytes a's elements span; the view holds base (a by default)."},
       {"count_write", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(count_write_py)),
        METH_FASTCALL,
        "count_write(a, t=None): ember.autograd.function.note_write (array a's memory written "

@@ -176,18 +176,9 @@ def from_numpy(array: np.ndarray) -> Tensor:
     # torch gives each from_numpy tensor a storage and version counter of its own (its
     # storage_offset() is 0, two of one array count their writes apart): ember's are the
     # owner array's, so the tensor takes a new array on the same memory with no NumPy base
-    # chain to ``array`` (_Memory keeps ``array`` alive)
-    return Tensor(np.asarray(_Memory(array)))
-
-
-class _Memory:
-    """An array's memory as a new owner (from_numpy): NumPy's array from its interface."""
-
-    __slots__ = ("__array_interface__", "_array")
-
-    def __init__(self, array: np.ndarray):
-        self._array = array
-        self.__array_interface__ = array.__array_interface__
+    # chain to ``array``: its base a tuple holding ``array`` (_C.strided: ~2 us less than
+    # NumPy's array from an __array_interface__ object)
+    return Tensor(_C.strided(array, array.shape, array.strides, True, (array,)))
 
 
 @_takes_device
