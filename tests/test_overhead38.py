@@ -300,3 +300,39 @@ def test_from_numpy_shares_memory_as_its_own_owner():
     assert a.tolist() == [1.0, 2.0, 3.0] and (e._version, t._version) == (1, 0)
     with pytest.raises(TypeError):
         ember.from_numpy([1.0, 2.0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("value", [0.1, -3, 1e30, float("nan")])
+@pytest.mark.parametrize("n", [3, 40])
+def test_masked_fill_inplace_matches_torch(dtype, value, n):
+    a = (rng.standard_normal((n, 5)) * 10).astype(dtype)
+    m = rng.random((n, 5)) > 0.5
+    got = {}
+    for L in (ember, torch):
+        x = L.tensor(a)
+        try:
+            x.masked_fill_(L.tensor(m), value)
+        except RuntimeError as e:
+            got[L] = type(e)
+        else:
+            got[L] = x
+    if isinstance(got[torch], type):
+        assert got[ember] is got[torch] or issubclass(got[ember], RuntimeError)
+    else:
+        _same(got[ember], got[torch])
+    with pytest.raises(RuntimeError):  # (a leaf that requires grad, as torch)
+        ember.tensor(a.astype(float), requires_grad=True).masked_fill_(ember.tensor(m), 0.0)
+
+
+@pytest.mark.parametrize("dtype", [None, "float64", "int64"])
+@pytest.mark.parametrize("value", [0.5, 2, True])
+def test_full_like_matches_torch(dtype, value):
+    for layout in ("contiguous", "transposed", "scalar", "empty"):
+        got = [
+            L.full_like(_LAYOUTS[layout](L), value, dtype=getattr(L, dtype) if dtype else None)
+            for L in (ember, torch)
+        ]
+        _same(*got)
+    x = np.arange(4.0)
+    assert ember.full_like(x, 3).tolist() == [3.0] * 4

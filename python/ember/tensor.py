@@ -1300,6 +1300,30 @@ class Tensor:
         return self._inplace(np.add, np.true_divide(t1.data, t2.data) * value, rebind=False)
 
     def masked_fill_(self, mask, value) -> Tensor:
+        if type(mask) is Tensor and (type(value) is float or type(value) is int):
+            d, m = self.data, mask.data
+            if (
+                (d.dtype is _F32 or d.dtype is _F64)
+                and m.dtype == np.bool_
+                and m.shape == d.shape
+            ):  # the common call: the value written where mask holds, no where() array made
+                # (the same checks in the same order as below; ~5 us less of a 32x32 one)
+                if type(value) is float:  # (torch's refusals; the kernel rounds it as NumPy)
+                    _ops._checked_scalar(value, d.dtype)
+                    v = value
+                else:
+                    v = float(_ops._fill_value(value, d.dtype))  # (exact in the dtype)
+                self._needs_record(value, rebind=False)
+                if (
+                    d.size >= _ops._KERNEL_MIN
+                    and d.flags.c_contiguous
+                    and m.flags.c_contiguous
+                    and _ops._kernel_scalar(v, d.dtype)
+                ):  # (_ops._where's choice, its tests made here: _C.where's branch-free select)
+                    np.copyto(d, _C.where(m, v, d))
+                else:
+                    np.copyto(d, _ops._where(m, v, d))
+                return self
         mask = np.asarray(_ops._data(mask))
         if mask.dtype != np.bool_:
             raise TypeError(f"masked_fill_: mask must be a bool tensor, got {mask.dtype}")
