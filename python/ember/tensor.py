@@ -1303,9 +1303,7 @@ class Tensor:
         if type(mask) is Tensor and (type(value) is float or type(value) is int):
             d, m = self.data, mask.data
             if (
-                (d.dtype is _F32 or d.dtype is _F64)
-                and m.dtype == np.bool_
-                and m.shape == d.shape
+                (d.dtype is _F32 or d.dtype is _F64) and m.dtype == np.bool_ and m.shape == d.shape
             ):  # the common call: the value written where mask holds, no where() array made
                 # (the same checks in the same order as below; ~5 us less of a 32x32 one)
                 if type(value) is float:  # (torch's refusals; the kernel rounds it as NumPy)
