@@ -336,3 +336,14 @@ def test_full_like_matches_torch(dtype, value):
         _same(*got)
     x = np.arange(4.0)
     assert ember.full_like(x, 3).tolist() == [3.0] * 4
+
+
+@pytest.mark.parametrize("name", ["tril", "triu"])
+@pytest.mark.parametrize("diagonal", [0, 1, -2, 40])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_triangles_match_torch(name, diagonal, dtype):
+    a = (rng.standard_normal((6, 9)) * 5).astype(dtype)
+    for make in (lambda L: L.tensor(a), lambda L: L.tensor(a).t(), lambda L: L.tensor(a)[:2]):
+        _same(*(getattr(L, name)(make(L), diagonal) for L in (ember, torch)))
+    with pytest.raises(TypeError):
+        ember.tril(ember.tensor(a), True)
