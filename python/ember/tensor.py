@@ -600,7 +600,8 @@ class Tensor:
         """Steps between elements along each dim, in elements (as torch), not bytes."""
         d = self.data
         if d.size or any(d.strides):  # (an empty view, or torch's layout set: _index_laid)
-            strides = tuple(s // d.itemsize for s in d.strides)
+            n = d.itemsize  # (a list's comprehension: ~0.2 us less than a generator's)
+            strides = tuple([s // n for s in d.strides])
         else:  # (NumPy's are all 0: torch's of a fresh empty tensor, each size counted >= 1)
             strides, step = [0] * d.ndim, 1
             for i in range(d.ndim - 1, -1, -1):
