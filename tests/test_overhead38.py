@@ -347,3 +347,44 @@ def test_triangles_match_torch(name, diagonal, dtype):
         _same(*(getattr(L, name)(make(L), diagonal) for L in (ember, torch)))
     with pytest.raises(TypeError):
         ember.tril(ember.tensor(a), True)
+
+
+def _links(t):
+    return tuple(getattr(t, k, "unset") for k in ("_chained_view", "_view_of", "_made_at"))
+
+
+def test_outside_view_links_views_as_mark_view():
+    from ember import ops
+
+    x = ember.ones(4, 6)
+    for make in (
+        lambda: x,
+        lambda: x.t(),
+        lambda: x[1:].t(),
+        lambda: ember.tensor(np.ones((4, 6))[1:]),  # (a NumPy view: not linked to a root)
+    ):
+        src = make()
+        a = src.data.T
+        c, p = ops._outside_view(a, src), ops._outside_view_py(a, src)
+        assert _links(c) == _links(p)
+        assert c._view_of is (src._view_of if hasattr(src, "_view_of") else src)
+    with ember.no_grad():  # (the Python path: marked as made under no_grad, as torch)
+        v = x.t()
+    assert v._chained_view is not None and v._chained_view[0] == "no_grad mode"
+    y = ember.ones(3, requires_grad=True)
+    with ember.no_grad():
+        assert y[:2].requires_grad  # (a no_grad view of a tensor requiring grad, as torch)
+    x = ember.ones(5)
+    for _ in range(300):  # dead views' references pruned at each power of two
+        x[1:].t()
+    assert len(x._views) < 130 and all(w() is None for w in x._views[:-1])
+
+
+def test_make_outside_view_refuses_missing_globals():
+    from ember import ops
+
+    g = {k: v for k, v in vars(F).items() if k != "_grad_off"}
+    with pytest.raises(RuntimeError, match="_grad_off is missing"):
+        _C.make_outside_view(ops._outside_view_py, ember.Tensor, g)
+    with pytest.raises(KeyError):  # (a type without Tensor's slots)
+        _C.make_outside_view(ops._outside_view_py, int, vars(F))

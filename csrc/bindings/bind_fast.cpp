@@ -1133,6 +1133,165 @@ PyObject* strided_py(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   return y;
 }
 
+// ---- overhead38: a view op's Tensor outside the graph --------------------------------------
+// outside_view(a, x): ops._outside_view -- the Tensor of a, a view of x's array made outside
+// the graph, linked to x as function.mark_view links it (_chained_view, _view_of, _made_at, and
+// a weak reference in its root's _views) -- in C for its common case: x a plain Tensor not
+// requiring grad, a's base x's array or that array's base, no inference_mode block open and
+// grad mode on in every thread (function's _open_blocks [0], _grad_off 0). Tensor._make and
+// mark_view's Python frames were ~0.5 us of a ~1.4 us 32x32 transpose (torch's ~1.05).
+// Anything else calls the Python function given.
+struct Views {
+  PyObject* fallback = nullptr;  // ops._outside_view's Python body
+  PyObject* globals = nullptr;   // ember.autograd.function's namespace
+  PyObject* open_blocks = nullptr;
+  PyObject* grad_off = nullptr;
+  PyObject* graph_writes = nullptr;
+  Py_ssize_t chained = 0, view_of = 0, views = 0, made_at = 0;  // Tensor's slots
+} V;
+
+inline PyObject*& member(PyObject* t, Py_ssize_t off) {
+  return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(t) + off);
+}
+
+inline void set_member(PyObject* t, Py_ssize_t off, PyObject* v) {
+  PyObject* old = member(t, off);
+  member(t, off) = Py_NewRef(v);
+  Py_XDECREF(old);
+}
+
+// function's global `name` when it is exactly the int 0 (the list [0] for _open_blocks).
+bool global_zero(PyObject* name, bool in_list) {
+  PyObject* v = PyDict_GetItemWithError(V.globals, name);
+  if (v && in_list)
+    v = PyList_CheckExact(v) && PyList_GET_SIZE(v) > 0 ? PyList_GET_ITEM(v, 0) : nullptr;
+  if (!v) {
+    PyErr_Clear();
+    return false;
+  }
+  return PyLong_CheckExact(v) && PyLong_AsLong(v) == 0;
+}
+
+PyObject* outside_view(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  auto& api = npy_api::get();
+  if (nargs != 2 || !S.tensor || !V.fallback || Py_TYPE(args[1]) != S.tensor ||
+      Py_TYPE(args[0]) != api.PyArray_Type_)
+    return PyObject_Vectorcall(V.fallback, args, static_cast<size_t>(nargs), nullptr);
+  PyObject *a = args[0], *x = args[1];
+  PyObject* d = slot(x, 0);
+  if (slot(x, 2) != Py_False || !d || Py_TYPE(d) != api.PyArray_Type_ ||
+      !global_zero(V.open_blocks, true) || !global_zero(V.grad_off, false))
+    return PyObject_Vectorcall(V.fallback, args, 2, nullptr);
+  PyObject* b = array_proxy(a)->base;
+  PyObject* db = array_proxy(d)->base;
+  PyObject* writes = PyDict_GetItemWithError(V.globals, V.graph_writes);
+  PyObject* src = x;
+  PyObject* mark = Py_None;
+  if (b && db) {  // a view of a view: linked to its root, its mark carried on (mark_view)
+    PyObject* root = member(x, V.view_of);
+    if (root) {
+      mark = member(x, V.chained);
+      src = root;
+    }
+  }
+  PyObject* views = b ? member(src, V.views) : nullptr;
+  if ((b && b != d && b != db) || !writes || !PyLong_CheckExact(writes) || !mark ||
+      (views && !PyList_CheckExact(views))) {
+    PyErr_Clear();  // (the owner walk of as_strided's views, and any doubt: mark_view's own)
+    return PyObject_Vectorcall(V.fallback, args, 2, nullptr);
+  }
+  PyObject* out = plain(Py_NewRef(a));
+  if (!out || !b) return out;  // (not a view: nothing to link, as mark_view)
+  PyObject* ref = PyWeakref_NewRef(out, nullptr);
+  if (!ref) {
+    Py_DECREF(out);
+    return nullptr;
+  }
+  set_member(out, V.chained, mark);
+  set_member(out, V.view_of, src);
+  set_member(out, V.made_at, writes);
+  if (!views) {  // the root's first view
+    PyObject* list = PyList_New(1);
+    if (!list) {
+      Py_DECREF(ref);
+      Py_DECREF(out);
+      return nullptr;
+    }
+    PyList_SET_ITEM(list, 0, ref);
+    set_member(src, V.views, list);
+    Py_DECREF(list);
+    return out;
+  }
+  const int bad = PyList_Append(views, ref);
+  Py_DECREF(ref);
+  if (bad < 0) {
+    Py_DECREF(out);
+    return nullptr;
+  }
+  const Py_ssize_t n = PyList_GET_SIZE(views);
+  if (n >= 64 && !(n & (n - 1))) {  // (at each power of two the dead go: amortised O(1))
+    PyObject* live = PyList_New(0);
+    for (Py_ssize_t i = 0; live && i < n; ++i) {
+      PyObject* w = PyList_GET_ITEM(views, i);
+      if (PyWeakref_GetObject(w) != Py_None && PyList_Append(live, w) < 0) Py_CLEAR(live);
+    }
+    if (!live || PyList_SetSlice(views, 0, n, live) < 0) {
+      Py_XDECREF(live);
+      Py_DECREF(out);
+      return nullptr;
+    }
+    Py_DECREF(live);
+  }
+  return out;
+}
+
+// make_outside_view(fallback, tensor, function_globals): outside_view, its Python path given;
+// the globals it reads checked at import (there now, ints / a list of ints).
+PyObject* make_outside_view_py(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 3 || !PyType_Check(args[1]) || !PyDict_Check(args[2])) {
+    PyErr_SetString(PyExc_TypeError, "make_outside_view(fallback, tensor, function_globals)");
+    return nullptr;
+  }
+  PyObject* g = args[2];
+  const char* names[3] = {"_open_blocks", "_grad_off", "_graph_writes"};
+  for (const char* name : names) {
+    PyObject* v = PyDict_GetItemString(g, name);
+    const bool ok = v && (name == names[0] ? PyList_CheckExact(v) : PyLong_CheckExact(v));
+    if (!ok) {
+      PyErr_Format(PyExc_RuntimeError,
+                   "make_outside_view: ember.autograd.function's global %s is %s", name,
+                   v ? "of another type" : "missing");
+      return nullptr;
+    }
+  }
+  Py_ssize_t off[4];
+  const char* slots[4] = {"_chained_view", "_view_of", "_views", "_made_at"};
+  try {
+    for (int k = 0; k < 4; ++k) off[k] = member_offset(args[1], slots[k]);
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_TypeError, e.what());
+    return nullptr;
+  }
+  V.chained = off[0];
+  V.view_of = off[1];
+  V.views = off[2];
+  V.made_at = off[3];
+  if (!V.open_blocks) {
+    V.open_blocks = PyUnicode_InternFromString(names[0]);
+    V.grad_off = PyUnicode_InternFromString(names[1]);
+    V.graph_writes = PyUnicode_InternFromString(names[2]);
+  }
+  Py_XSETREF(V.globals, Py_NewRef(g));
+  Py_XSETREF(V.fallback, Py_NewRef(args[0]));
+  static PyMethodDef def = {
+      "outside_view", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(outside_view)),
+      METH_FASTCALL, "outside_view(a, x): ops._outside_view (its common case in C)."};
+  return PyCFunction_NewEx(&def, nullptr, nullptr);
+}
+
 // The method descriptors of kNames[k0 .. k1), fallbacks[name] their Python paths.
 py::dict descriptors(PyObject* tensor, const py::dict& fallbacks, const py::dict& acts, int k0,
                      int k1) {
@@ -1239,6 +1398,12 @@ void bind_fast(py::module_& m) {
        "strided(a, shape, strides, writeable, base=a): np.lib.stride_tricks.as_strided(a, "
        "shape, strides, writeable=writeable) (byte strides), refused where an element would "
        "lie outside the bytes a's elements span; the view holds base (a by default)."},
+      {"make_outside_view",
+       reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(make_outside_view_py)),
+       METH_FASTCALL,
+       "make_outside_view(fallback, tensor, function_globals): ops._outside_view's common case "
+       "in C (a view's Tensor outside the graph, linked as function.mark_view links it), "
+       "fallback for the rest."},
       {"count_write", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(count_write_py)),
        METH_FASTCALL,
        "count_write(a, t=None): ember.autograd.function.note_write (array a's memory written "
