@@ -388,3 +388,19 @@ def test_make_outside_view_refuses_missing_globals():
         _C.make_outside_view(ops._outside_view_py, ember.Tensor, g)
     with pytest.raises(KeyError):  # (a type without Tensor's slots)
         _C.make_outside_view(ops._outside_view_py, int, vars(F))
+
+
+@pytest.mark.parametrize("dims", [(1, 0), (0, 1), (-1, 0), [1, 0], (np.int64(1), 0)])
+@pytest.mark.parametrize("grad", [False, True])
+def test_permute_matches_torch(dims, grad):
+    for layout in ("contiguous", "transposed", "column"):
+        got = []
+        for L in (ember, torch):
+            x = _LAYOUTS[layout](L).detach().requires_grad_(grad)
+            got.append(x.permute(*dims) if type(dims) is tuple else x.permute(dims))
+        _same(*got)
+    for bad in ((0, 0), (0,), (True, 0), (0, 2)):
+        with pytest.raises((RuntimeError, IndexError, TypeError)) as want:
+            torch.ones(2, 3).permute(*bad)
+        with pytest.raises(want.type):
+            ember.ones(2, 3).permute(*bad)

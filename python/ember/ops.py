@@ -4227,6 +4227,13 @@ class _T(Permute):
 
 
 def permute(x, dims) -> Tensor:
+    if type(x) is Tensor and type(dims) is tuple and len(dims) == x.data.ndim:
+        for d in dims:  # the common call, a permutation as non-negative ints: its view straight
+            if type(d) is not int:
+                break
+        else:
+            if sorted(dims) == list(range(len(dims))):
+                return _view(Permute, x, dims)
     x = _tensor_operand(x)
     n = builtins.max(x.ndim, 1)
     axes = []

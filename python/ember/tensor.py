@@ -1413,6 +1413,8 @@ class Tensor:
         return _ops.expand(self, _other(other, "expand_as").shape)
 
     def view_as(self, other):
+        if type(other) is Tensor:  # (_other's test passes it)
+            return self.view(*other.data.shape)
         return self.view(*_other(other, "view_as").shape)
 
     def reshape_as(self, other):
@@ -1736,6 +1738,8 @@ class Tensor:
         return _ops.transpose(self, dim0, dim1)
 
     def permute(self, *order, dims=None):  # (dims=: torch's keyword)
+        if order and type(order[0]) is int:  # x.permute(1, 0): ints, the common call
+            return _ops.permute(self, order if dims is None else dims)
         if len(order) == 1 and not isinstance(order[0], int | np.integer):
             order = order[0]  # x.permute((1, 0)), and x.permute(0) of a 1-D x as torch
         elif not order and dims is None:  # (torch's TypeError, even for a 0-d x)
@@ -1752,6 +1756,9 @@ class Tensor:
 
     @property
     def mT(self):  # noqa: N802
+        nd = self.data.ndim
+        if nd >= 2 and type(self) is Tensor:  # (transpose(-2, -1)'s view straight)
+            return _ops._view(_ops.Transpose, self, (*range(nd - 2), nd - 1, nd - 2))
         return _ops.transpose(self, -2, -1)
 
     def t(self):
