@@ -4300,10 +4300,16 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def squeeze(x, dim=_NO_DIM) -> Tensor:
-    if type(x) is Tensor and dim is _NO_DIM:  # the common case: no size-1 or empty dim
+    if type(x) is Tensor:  # the common cases: no size-1 or empty dim kept
         shape = x.data.shape
-        if 1 not in shape and 0 not in shape:
-            return _view(Squeeze, x, shape)
+        if dim is _NO_DIM:
+            if 1 not in shape and 0 not in shape:
+                return _view(Squeeze, x, shape)
+        elif type(dim) is int and -len(shape) <= dim < len(shape):
+            k = dim % len(shape)
+            new = shape[:k] + shape[k + 1 :] if shape[k] == 1 else shape
+            if 1 not in new and 0 not in new:
+                return _view(SqueezeDim, x, new)
     x = _tensor_operand(x)
     node = Squeeze
     if dim is None or (type(dim) is Tensor and dim.ndim):  # (torch: an int or ints, given)

@@ -1774,6 +1774,8 @@ class Tensor:
     # (squeeze and unsqueeze take NumPy's axis= themselves: the wrapper other dim-taking
     # methods get would add a tenth to these cheap views)
     def squeeze(self, dim=_NO_DIM, *, axis=None):
+        if axis is None and (dim is _NO_DIM or type(dim) is int):  # (nothing to convert)
+            return _ops.squeeze(self, dim)
         _given_dim(dim, axis, "squeeze")  # (x.squeeze(None) is refused, as torch's)
         if type(dim) is Tensor:  # (torch's method takes a one-element integer tensor)
             dim = _ops._list_dim(dim, "squeeze")
