@@ -404,3 +404,13 @@ def test_permute_matches_torch(dims, grad):
             torch.ones(2, 3).permute(*bad)
         with pytest.raises(want.type):
             ember.ones(2, 3).permute(*bad)
+
+
+def test_views_of_inference_tensors_stay_inference_tensors():
+    for L in (ember, torch):
+        with L.inference_mode():
+            x = L.ones(4, 6)
+        views = (x[0], x.t(), x.transpose(0, 1), x.reshape(-1), x.unsqueeze(0), *x.chunk(2))
+        assert all(v.is_inference() for v in views)
+        y = L.ones(4, 6)
+        assert not any(v.is_inference() for v in (y.t(), y.view(-1), *y.chunk(2)))

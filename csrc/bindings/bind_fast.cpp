@@ -1137,8 +1137,9 @@ PyObject* strided_py(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 // outside_view(a, x): ops._outside_view -- the Tensor of a, a view of x's array made outside
 // the graph, linked to x as function.mark_view links it (_chained_view, _view_of, _made_at, and
 // a weak reference in its root's _views) -- in C for its common case: x a plain Tensor not
-// requiring grad, a's base x's array or that array's base, no inference_mode block open and
-// grad mode on in every thread (function's _open_blocks [0], _grad_off 0). Tensor._make and
+// requiring grad, a's base x's array or that array's base, no inference_mode block open nor
+// inference tensor made (tensor.py's _marking False: Tensor._make marks nothing) and grad
+// mode on in every thread (function's _open_blocks [0], _grad_off 0). Tensor._make and
 // mark_view's Python frames were ~0.5 us of a ~1.4 us 32x32 transpose (torch's ~1.05).
 // Anything else calls the Python function given.
 struct Views {
@@ -1179,7 +1180,7 @@ PyObject* outside_view(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return PyObject_Vectorcall(V.fallback, args, static_cast<size_t>(nargs), nullptr);
   PyObject *a = args[0], *x = args[1];
   PyObject* d = slot(x, 0);
-  if (slot(x, 2) != Py_False || !d || Py_TYPE(d) != api.PyArray_Type_ ||
+  if (slot(x, 2) != Py_False || !d || Py_TYPE(d) != api.PyArray_Type_ || marking() ||
       !global_zero(V.open_blocks, true) || !global_zero(V.grad_off, false))
     return PyObject_Vectorcall(V.fallback, args, 2, nullptr);
   PyObject* b = array_proxy(a)->base;

@@ -5125,11 +5125,9 @@ def _split(x: Tensor, axis: int, sizes, node=Split) -> tuple:
 def _outside_views(pieces, x: Tensor) -> tuple:
     """The Tensors of a multi-output view op's (split, unbind) ``pieces`` of x's array, made
     outside the graph: plain views, or views that still require grad (grad mode off)."""
-    out, new = [], object.__new__
-    for p in pieces:  # (a loop, Tensor._make inlined: a genexpr's frame costs a tenth here)
-        t = new(Tensor)
-        t._data, t._grad, t._requires_grad, t._ctx, t._idx = p, None, False, None, 0
-        out.append(t)
+    out = []
+    for p in pieces:  # (a loop of _plain, Tensor._make's marking included: a genexpr's frame
+        out.append(_plain(p))  # costs a tenth here)
     out = tuple(out)
     if x._requires_grad:  # (grad mode off: the pieces still require grad, as torch's)
         for t in out:

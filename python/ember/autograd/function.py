@@ -1356,18 +1356,13 @@ def _recorded(cls, ctx, args, parents, out):
         ctx._n_out = len(out)
         non_diff = getattr(ctx, "_non_diff", ())
         meta, res = [], []
-        for i, o in enumerate(out):  # (a loop, arrays inlined: ~1 us of a chunk(4) in genexprs)
+        for i, o in enumerate(out):  # (a loop: ~1 us of a chunk(4) in genexprs)
             diff = i not in non_diff
             if type(o) is np.ndarray:
                 meta.append((o.shape, o.dtype))
-                t = _new(Tensor)
-                t._data, t._grad, t._requires_grad, t._ctx, t._idx = o, None, diff, None, i
-                if diff:
-                    t._ctx = ctx
             else:
                 meta.append((np.shape(o), np.result_type(o)))
-                t = Tensor._make(o, diff, ctx if diff else None, i)
-            res.append(t)
+            res.append(Tensor._make(o, diff, ctx if diff else None, i))
         ctx._out_meta, res = tuple(meta), tuple(res)
         first = res[0] if res else None
     else:
