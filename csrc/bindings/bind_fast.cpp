@@ -37,6 +37,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bind_util.h"
@@ -838,28 +839,38 @@ struct Apply {
   PyObject* state = nullptr;       // function._state (its `enabled`)
   PyObject* anomaly = nullptr;     // function._anomaly (its `enabled`)
   PyObject* order = nullptr;       // function._creation_order
-  PyObject* flags[4] = {};         // "_fw_level", "_inference_made", "_graph_writes",
-                                   // "_no_grad_views_made": None, False, 0, False when common
+  PyObject* flags[4] = {};         // the names of function.py's mode globals (its `common`)
+  PyObject* common[4] = {};        // and their values when no rare mode is on
   PyObject* enabled = nullptr;     // "enabled"
   PyObject* tensor_api = nullptr;  // "_tensor_api"
   PyObject* forward = nullptr;     // "forward"
   PyObject* needs = nullptr;       // "needs_input_grad"
   PyObject* parents = nullptr;     // "parents"
   PyObject* order_name = nullptr;  // "_order"
+  PyObject* globals = nullptr;     // ember.autograd.function's namespace
 } A;
 constexpr Py_ssize_t kMaxArgs = 6;  // (ember's ops pass at most 6 positionals but a few)
 
-// No rare mode is on: function's globals _fw_level None, _inference_made False, _graph_writes
-// 0, _no_grad_views_made False, and _anomaly.enabled false. False on any doubt.
+// v is the common value c: None, a bool, or an exact int of the same value.
+bool same_value(PyObject* v, PyObject* c) {
+  if (v == c) return true;
+  if (!PyLong_CheckExact(v) || !PyLong_CheckExact(c)) return false;
+  int overflow = 0;
+  const long long a = PyLong_AsLongLongAndOverflow(v, &overflow);
+  return !overflow && a == PyLong_AsLongLong(c);
+}
+
+// No rare mode is on: function's mode globals (_fw_level, _inference_made, _graph_writes,
+// _no_grad_views_made) hold their common values and _anomaly.enabled is false. False on any
+// doubt.
 bool common_modes() {
-  PyObject* want[4] = {Py_None, Py_False, nullptr, Py_False};
   for (int i = 0; i < 4; ++i) {
-    PyObject* v = PyDict_GetItemWithError(S.fn_globals, A.flags[i]);
+    PyObject* v = PyDict_GetItemWithError(A.globals, A.flags[i]);
     if (!v) {
       PyErr_Clear();
       return false;
     }
-    if (want[i] ? v != want[i] : !(PyLong_CheckExact(v) && PyLong_AsLong(v) == 0)) return false;
+    if (!same_value(v, A.common[i])) return false;
   }
   PyObject* on = PyObject_GetAttr(A.anomaly, A.enabled);
   if (!on) {
@@ -977,39 +988,308 @@ PyObject* fast_apply(PyObject*, PyObject* const* args, size_t nargsf, PyObject* 
   return res;
 }
 
-// make_fast_apply(slow, recorded, unrecorded, function_globals): fast_apply, its Python
-// partners installed (see Apply).
+// make_fast_apply(slow, recorded, unrecorded, function_globals, common, new, state, anomaly,
+// order): fast_apply, its Python partners installed (see Apply). function.py names what the C
+// path reads: the objects themselves, and the mode globals it rebinds as {name: common value}.
+// Every name must be a global holding its common value now, and state and anomaly must have a
+// bool `enabled`: a rename or a changed meaning fails here, at import, not by fast_apply
+// silently never (or wrongly) taking its path.
 PyObject* make_fast_apply_py(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 4 || !PyDict_Check(args[3])) {
-    PyErr_SetString(PyExc_TypeError,
-                    "make_fast_apply(slow, recorded, unrecorded, function_globals)");
+  constexpr const char* kUsage =
+      "make_fast_apply(slow, recorded, unrecorded, function_globals, common, new, state, "
+      "anomaly, order)";
+  if (nargs != 9 || !PyDict_Check(args[3]) || !PyDict_Check(args[4])) {
+    PyErr_SetString(PyExc_TypeError, kUsage);
     return nullptr;
   }
-  PyObject* g = args[3];
-  A.slow = Py_NewRef(args[0]);
-  A.recorded = Py_NewRef(args[1]);
-  A.unrecorded = Py_NewRef(args[2]);
-  const char* flags[4] = {"_fw_level", "_inference_made", "_graph_writes", "_no_grad_views_made"};
-  for (int i = 0; i < 4; ++i) A.flags[i] = PyUnicode_InternFromString(flags[i]);
+  PyObject *g = args[3], *common = args[4];
+  if (PyDict_GET_SIZE(common) != 4) {
+    PyErr_Format(PyExc_ValueError, "make_fast_apply: common must name the 4 mode globals, got %R",
+                 common);
+    return nullptr;
+  }
+  Py_ssize_t pos = 0;
+  PyObject *name, *want;
+  while (PyDict_Next(common, &pos, &name, &want)) {
+    PyObject* v = PyUnicode_Check(name) ? PyDict_GetItemWithError(g, name) : nullptr;
+    if (!v || !same_value(v, want)) {
+      if (!PyErr_Occurred())
+        PyErr_Format(PyExc_RuntimeError,
+                     "make_fast_apply: ember.autograd.function's global %R is %s, not its common "
+                     "value %R",
+                     name, v ? "another value" : "missing", want);
+      return nullptr;
+    }
+  }
+  for (int i : {6, 7}) {  // state.enabled, anomaly.enabled: bools
+    PyObject* on = PyObject_GetAttrString(args[i], "enabled");
+    if (!on) return nullptr;
+    const bool ok = PyBool_Check(on);
+    Py_DECREF(on);
+    if (!ok) {
+      PyErr_Format(PyExc_TypeError, "make_fast_apply: %R.enabled is not a bool", args[i]);
+      return nullptr;
+    }
+  }
+  if (!PyCallable_Check(args[5]) || !PyIter_Check(args[8])) {
+    PyErr_SetString(PyExc_TypeError, "make_fast_apply: new must be callable, order an iterator");
+    return nullptr;
+  }
+  if (A.slow) {  // (after the checks: a test may run them on other globals)
+    PyErr_SetString(PyExc_RuntimeError, "make_fast_apply: installed already (once per process)");
+    return nullptr;
+  }
+  pos = 0;
+  for (int i = 0; PyDict_Next(common, &pos, &name, &want); ++i) {
+    Py_INCREF(name);
+    PyUnicode_InternInPlace(&name);  // (the per-call lookups hash an interned str)
+    A.flags[i] = name;
+    A.common[i] = Py_NewRef(want);
+  }
   A.enabled = PyUnicode_InternFromString("enabled");
   A.tensor_api = PyUnicode_InternFromString("_tensor_api");
   A.forward = PyUnicode_InternFromString("forward");
   A.needs = PyUnicode_InternFromString("needs_input_grad");
   A.parents = PyUnicode_InternFromString("parents");
   A.order_name = PyUnicode_InternFromString("_order");
-  A.new_ = Py_XNewRef(PyDict_GetItemString(g, "_new"));
-  A.state = Py_XNewRef(PyDict_GetItemString(g, "_state"));
-  A.anomaly = Py_XNewRef(PyDict_GetItemString(g, "_anomaly"));
-  A.order = Py_XNewRef(PyDict_GetItemString(g, "_creation_order"));
-  if (!A.new_ || !A.state || !A.anomaly || !A.order || !A.enabled || !A.order_name) {
-    A.slow = nullptr;
-    PyErr_SetString(PyExc_RuntimeError, "make_fast_apply: function's globals are missing");
+  if (!A.enabled || !A.tensor_api || !A.forward || !A.needs || !A.parents || !A.order_name)
     return nullptr;
-  }
+  A.new_ = Py_NewRef(args[5]);
+  A.state = Py_NewRef(args[6]);
+  A.anomaly = Py_NewRef(args[7]);
+  A.order = Py_NewRef(args[8]);
+  A.recorded = Py_NewRef(args[1]);
+  A.unrecorded = Py_NewRef(args[2]);
+  A.globals = Py_NewRef(g);
+  A.slow = Py_NewRef(args[0]);  // (last: fast_apply runs only once all is set)
   static PyMethodDef def = {"apply",
                             reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_apply)),
                             METH_FASTCALL | METH_KEYWORDS,
                             "apply(cls, *args, **kwargs): Function.apply (its common case in C)."};
+  return PyCFunction_NewEx(&def, nullptr, nullptr);
+}
+
+// strided(a, shape, strides, writeable, base=a): np.lib.stride_tricks.as_strided(a, shape,
+// strides, writeable=writeable) for an ndarray a (its dtype), ~0.15 us where that is ~1.5 us
+// (expand's view). Bounds-checked, unlike as_strided: every element must lie within the bytes
+// a's own elements span (an empty result: anything), and writeable needs a writeable a.
+// base: the object the view holds (from_numpy's new owner of a's memory: a tuple holding a).
+PyObject* strided_py(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  auto& api = npy_api::get();
+  if (nargs < 4 || nargs > 5 || !PyObject_TypeCheck(args[0], api.PyArray_Type_) ||
+      !PyTuple_Check(args[1]) || !PyTuple_Check(args[2]) ||
+      PyTuple_GET_SIZE(args[1]) != PyTuple_GET_SIZE(args[2])) {
+    PyErr_SetString(PyExc_TypeError,
+                    "strided(a, shape, strides, writeable, base=a): an ndarray and two tuples "
+                    "of one length");
+    return nullptr;
+  }
+  PyArray_Proxy* a = array_proxy(args[0]);
+  const Py_ssize_t nd = PyTuple_GET_SIZE(args[1]);
+  if (nd > 64) {
+    PyErr_SetString(PyExc_ValueError, "strided: more than 64 dims");
+    return nullptr;
+  }
+  Py_ssize_t dims[64], steps[64];
+  bool empty = false;
+  long long lo = 0, hi = 0;  // the new view's byte extent, from a's data pointer
+  for (Py_ssize_t i = 0; i < nd; ++i) {
+    dims[i] = PyLong_AsSsize_t(PyTuple_GET_ITEM(args[1], i));
+    steps[i] = PyLong_AsSsize_t(PyTuple_GET_ITEM(args[2], i));
+    if (PyErr_Occurred()) return nullptr;
+    if (dims[i] < 0) {
+      PyErr_Format(PyExc_ValueError, "strided: negative size %zd", dims[i]);
+      return nullptr;
+    }
+    empty |= dims[i] == 0;
+    const long long reach = static_cast<long long>(dims[i] - 1) * steps[i];
+    (reach < 0 ? lo : hi) += reach;
+  }
+  long long alo = 0, ahi = 0, an = 1;  // a's own extent
+  for (int d = 0; d < a->nd; ++d) {
+    an *= a->dimensions[d];
+    const long long reach = static_cast<long long>(a->dimensions[d] - 1) * a->strides[d];
+    (reach < 0 ? alo : ahi) += reach;
+  }
+  if (!empty && (an == 0 || lo < alo || hi > ahi)) {
+    PyErr_SetString(PyExc_ValueError, "strided: the view reaches outside the array's elements");
+    return nullptr;
+  }
+  const int writeable = PyObject_IsTrue(args[3]);
+  if (writeable < 0) return nullptr;
+  if (writeable && !(a->flags & npy_api::NPY_ARRAY_WRITEABLE_)) {
+    PyErr_SetString(PyExc_ValueError, "strided: a writeable view of a read-only array");
+    return nullptr;
+  }
+  Py_INCREF(a->descr);  // (stolen)
+  PyObject* y =
+      api.PyArray_NewFromDescr_(api.PyArray_Type_, a->descr, static_cast<int>(nd), dims, steps,
+                                a->data, writeable ? npy_api::NPY_ARRAY_WRITEABLE_ : 0, nullptr);
+  if (!y) return nullptr;
+  if (api.PyArray_SetBaseObject_(y, Py_NewRef(args[nargs == 5 ? 4 : 0])) < 0) {
+    Py_DECREF(y);
+    return nullptr;
+  }
+  return y;
+}
+
+// ---- overhead38: a view op's Tensor outside the graph --------------------------------------
+// outside_view(a, x): ops._outside_view -- the Tensor of a, a view of x's array made outside
+// the graph, linked to x as function.mark_view links it (_chained_view, _view_of, _made_at, and
+// a weak reference in its root's _views) -- in C for its common case: x a plain Tensor not
+// requiring grad, a's base x's array or that array's base, no inference_mode block open nor
+// inference tensor made (tensor.py's _marking False: Tensor._make marks nothing) and grad
+// mode on in every thread (function's _open_blocks [0], _grad_off 0). Tensor._make and
+// mark_view's Python frames were ~0.5 us of a ~1.4 us 32x32 transpose (torch's ~1.05).
+// Anything else calls the Python function given.
+struct Views {
+  PyObject* fallback = nullptr;  // ops._outside_view's Python body
+  PyObject* globals = nullptr;   // ember.autograd.function's namespace
+  PyObject* open_blocks = nullptr;
+  PyObject* grad_off = nullptr;
+  PyObject* graph_writes = nullptr;
+  Py_ssize_t chained = 0, view_of = 0, views = 0, made_at = 0;  // Tensor's slots
+} V;
+
+inline PyObject*& member(PyObject* t, Py_ssize_t off) {
+  return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(t) + off);
+}
+
+inline void set_member(PyObject* t, Py_ssize_t off, PyObject* v) {
+  PyObject* old = member(t, off);
+  member(t, off) = Py_NewRef(v);
+  Py_XDECREF(old);
+}
+
+// function's global `name` when it is exactly the int 0 (the list [0] for _open_blocks).
+bool global_zero(PyObject* name, bool in_list) {
+  PyObject* v = PyDict_GetItemWithError(V.globals, name);
+  if (v && in_list)
+    v = PyList_CheckExact(v) && PyList_GET_SIZE(v) > 0 ? PyList_GET_ITEM(v, 0) : nullptr;
+  if (!v) {
+    PyErr_Clear();
+    return false;
+  }
+  return PyLong_CheckExact(v) && PyLong_AsLong(v) == 0;
+}
+
+PyObject* outside_view(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  auto& api = npy_api::get();
+  if (nargs != 2 || !S.tensor || !V.fallback || Py_TYPE(args[1]) != S.tensor ||
+      Py_TYPE(args[0]) != api.PyArray_Type_)
+    return PyObject_Vectorcall(V.fallback, args, static_cast<size_t>(nargs), nullptr);
+  PyObject *a = args[0], *x = args[1];
+  PyObject* d = slot(x, 0);
+  if (slot(x, 2) != Py_False || !d || Py_TYPE(d) != api.PyArray_Type_ || marking() ||
+      !global_zero(V.open_blocks, true) || !global_zero(V.grad_off, false))
+    return PyObject_Vectorcall(V.fallback, args, 2, nullptr);
+  PyObject* b = array_proxy(a)->base;
+  PyObject* db = array_proxy(d)->base;
+  PyObject* writes = PyDict_GetItemWithError(V.globals, V.graph_writes);
+  PyObject* src = x;
+  PyObject* mark = Py_None;
+  if (b && db) {  // a view of a view: linked to its root, its mark carried on (mark_view)
+    PyObject* root = member(x, V.view_of);
+    if (root) {
+      mark = member(x, V.chained);
+      src = root;
+    }
+  }
+  PyObject* views = b ? member(src, V.views) : nullptr;
+  if ((b && b != d && b != db) || !writes || !PyLong_CheckExact(writes) || !mark ||
+      (views && !PyList_CheckExact(views))) {
+    PyErr_Clear();  // (the owner walk of as_strided's views, and any doubt: mark_view's own)
+    return PyObject_Vectorcall(V.fallback, args, 2, nullptr);
+  }
+  PyObject* out = plain(Py_NewRef(a));
+  if (!out || !b) return out;  // (not a view: nothing to link, as mark_view)
+  PyObject* ref = PyWeakref_NewRef(out, nullptr);
+  if (!ref) {
+    Py_DECREF(out);
+    return nullptr;
+  }
+  set_member(out, V.chained, mark);
+  set_member(out, V.view_of, src);
+  set_member(out, V.made_at, writes);
+  if (!views) {  // the root's first view
+    PyObject* list = PyList_New(1);
+    if (!list) {
+      Py_DECREF(ref);
+      Py_DECREF(out);
+      return nullptr;
+    }
+    PyList_SET_ITEM(list, 0, ref);
+    set_member(src, V.views, list);
+    Py_DECREF(list);
+    return out;
+  }
+  const int bad = PyList_Append(views, ref);
+  Py_DECREF(ref);
+  if (bad < 0) {
+    Py_DECREF(out);
+    return nullptr;
+  }
+  const Py_ssize_t n = PyList_GET_SIZE(views);
+  if (n >= 64 && !(n & (n - 1))) {  // (at each power of two the dead go: amortised O(1))
+    PyObject* live = PyList_New(0);
+    for (Py_ssize_t i = 0; live && i < n; ++i) {
+      PyObject* w = PyList_GET_ITEM(views, i);
+      if (PyWeakref_GetObject(w) != Py_None && PyList_Append(live, w) < 0) Py_CLEAR(live);
+    }
+    if (!live || PyList_SetSlice(views, 0, n, live) < 0) {
+      Py_XDECREF(live);
+      Py_DECREF(out);
+      return nullptr;
+    }
+    Py_DECREF(live);
+  }
+  return out;
+}
+
+// make_outside_view(fallback, tensor, function_globals): outside_view, its Python path given;
+// the globals it reads checked at import (there now, ints / a list of ints).
+PyObject* make_outside_view_py(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 3 || !PyType_Check(args[1]) || !PyDict_Check(args[2])) {
+    PyErr_SetString(PyExc_TypeError, "make_outside_view(fallback, tensor, function_globals)");
+    return nullptr;
+  }
+  PyObject* g = args[2];
+  const char* names[3] = {"_open_blocks", "_grad_off", "_graph_writes"};
+  for (const char* name : names) {
+    PyObject* v = PyDict_GetItemString(g, name);
+    const bool ok = v && (name == names[0] ? PyList_CheckExact(v) : PyLong_CheckExact(v));
+    if (!ok) {
+      PyErr_Format(PyExc_RuntimeError,
+                   "make_outside_view: ember.autograd.function's global %s is %s", name,
+                   v ? "of another type" : "missing");
+      return nullptr;
+    }
+  }
+  Py_ssize_t off[4];
+  const char* slots[4] = {"_chained_view", "_view_of", "_views", "_made_at"};
+  try {
+    for (int k = 0; k < 4; ++k) off[k] = member_offset(args[1], slots[k]);
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_TypeError, e.what());
+    return nullptr;
+  }
+  V.chained = off[0];
+  V.view_of = off[1];
+  V.views = off[2];
+  V.made_at = off[3];
+  if (!V.open_blocks) {
+    V.open_blocks = PyUnicode_InternFromString(names[0]);
+    V.grad_off = PyUnicode_InternFromString(names[1]);
+    V.graph_writes = PyUnicode_InternFromString(names[2]);
+  }
+  Py_XSETREF(V.globals, Py_NewRef(g));
+  Py_XSETREF(V.fallback, Py_NewRef(args[0]));
+  static PyMethodDef def = {
+      "outside_view", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(outside_view)),
+      METH_FASTCALL, "outside_view(a, x): ops._outside_view (its common case in C)."};
   return PyCFunction_NewEx(&def, nullptr, nullptr);
 }
 
@@ -1067,6 +1347,21 @@ py::dict fast_methods_py(const py::type& tensor, const py::dict& globals,
   if (!S.marking || !S.zero || !S.f32 || !S.f64 || !S.i64 || !S.swapped || !S.multi_owners ||
       !S.written_owners || !S.graph_writes || !S.inference_made)
     throw py::error_already_set();
+  // the globals the C paths read by name each call, there now with their types: a rename in
+  // tensor.py or function.py fails here, at import, not by a path silently never taken
+  const std::pair<PyObject*, PyObject*> named[] = {
+      {globals.ptr(), S.marking},       {S.fn_globals, S.swapped},
+      {S.fn_globals, S.inference_made}, {S.fn_globals, S.multi_owners},
+      {S.fn_globals, S.written_owners}, {S.fn_globals, S.graph_writes}};
+  for (const auto& [space, name] : named) {
+    PyObject* v = PyDict_GetItemWithError(space, name);
+    if (!v && PyErr_Occurred()) throw py::error_already_set();
+    const bool ok = name == S.multi_owners || name == S.written_owners ? v && PyDict_CheckExact(v)
+                    : name == S.graph_writes                           ? v && PyLong_CheckExact(v)
+                                                                       : v && PyBool_Check(v);
+    EMBER_CHECK(ok, "fast_methods: the global ", py::str(name).cast<std::string>(),
+                v ? " has another type" : " is missing");
+  }
   py::dict out = descriptors(tensor.ptr(), fallbacks, acts, 0, kAddIn);
   S.tensor = reinterpret_cast<PyTypeObject*>(tensor.inc_ref().ptr());
   return out;
@@ -1095,9 +1390,21 @@ void bind_fast(py::module_& m) {
       {"make_fast_apply",
        reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(make_fast_apply_py)),
        METH_FASTCALL,
-       "make_fast_apply(slow, recorded, unrecorded, function_globals): Function.apply's common "
-       "case in C (a function of cls, *args; wrap it in classmethod), the rest by the Python "
-       "functions given. Once per process."},
+       "make_fast_apply(slow, recorded, unrecorded, function_globals, common, new, state, "
+       "anomaly, order): Function.apply's common case in C (a function of cls, *args; wrap it "
+       "in classmethod), the rest by the Python functions given; common maps the mode globals "
+       "it reads to their values when no rare mode is on. Once per process."},
+      {"strided", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(strided_py)),
+       METH_FASTCALL,
+       "strided(a, shape, strides, writeable, base=a): np.lib.stride_tricks.as_strided(a, "
+       "shape, strides, writeable=writeable) (byte strides), refused where an element would "
+       "lie outside the bytes a's elements span; the view holds base (a by default)."},
+      {"make_outside_view",
+       reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(make_outside_view_py)),
+       METH_FASTCALL,
+       "make_outside_view(fallback, tensor, function_globals): ops._outside_view's common case "
+       "in C (a view's Tensor outside the graph, linked as function.mark_view links it), "
+       "fallback for the rest."},
       {"count_write", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(count_write_py)),
        METH_FASTCALL,
        "count_write(a, t=None): ember.autograd.function.note_write (array a's memory written "

@@ -3098,8 +3098,9 @@ def where(condition, a=None, b=None) -> Tensor:
             and _c_laid(c)
             and _c_laid(x)
             and _c_laid(y)
-        ):  # overhead37: the same in the graph: the node straight (C order, nothing to lay)
-            return Where.apply(c, a, b)
+        ):  # overhead37: the same in the graph: the node straight (C order, nothing to lay;
+            # the condition as its Tensor, not requiring grad: apply's C path takes it first)
+            return Where.apply(condition, a, b)
     if isinstance(condition, Tensor) and condition.data.dtype != np.bool_:
         raise BadDtype(
             "where expected condition to be a boolean tensor, but got a tensor with dtype "
@@ -4073,7 +4074,9 @@ def _reshape_node(x, shape):
     """torch's node for x.reshape(shape) in the graph: a view of a contiguous x (View), else
     an alias when strides give it (ReshapeAlias), else a copy (UnsafeView)."""
     d = x.data
-    if not (x._requires_grad and _state.enabled):  # (no node: the name is never read)
+    if not (x._requires_grad and _state.enabled) or d.flags.c_contiguous:
+        # (no node: the name is never read; NumPy's C-contiguous flag is torch's
+        # is_contiguous, size-1 dims' strides and empty arrays alike)
         return Reshape
     strides = _strides._elem_strides(d)
     if _strides._is_contiguous(d.shape, strides):
@@ -4139,7 +4142,7 @@ def _view(fn, x, arg) -> Tensor:
     return _outside_view((d if d.size else _strides.laid(d)).transpose(arg), x)
 
 
-def _outside_view(a: np.ndarray, x) -> Tensor:
+def _outside_view_py(a: np.ndarray, x) -> Tensor:
     """The Tensor of ``a``, a view of x's array made outside the graph (the view fast paths):
     linked to x as the generic apply links it."""
     out = Tensor._make(a, False, None, 0)
@@ -4148,6 +4151,11 @@ def _outside_view(a: np.ndarray, x) -> Tensor:
     else:
         _function.mark_view(out, x)
     return _function.view_made(out, x) if _function._open_blocks[0] else out
+
+
+# overhead38: _outside_view_py's common case in C (bind_fast.cpp's outside_view: Tensor._make's
+# and mark_view's frames were ~0.5 us of a ~1.4 us 32x32 transpose); the rest calls it
+_outside_view = _C.make_outside_view(_outside_view_py, Tensor, vars(_function))
 
 
 def _plain_shape(shape) -> bool:
@@ -4175,6 +4183,14 @@ def _shape_arg(shape, op, one_inferred=True):
 
 
 def reshape(x, shape, *, _as_view: bool = False) -> Tensor:
+    if type(x) is Tensor and type(shape) is tuple and x.data.flags.c_contiguous:
+        # the common call: a C-contiguous x, whose node is Reshape either way (_reshape_node);
+        # a bad shape takes the path below, which words it
+        if _plain_shape(shape):
+            try:
+                return _view(Reshape, x, shape)
+            except ValueError:
+                pass
     x = _tensor_operand(x)
     shape = _shape_arg(shape, "reshape")
     try:  # (x.view(shape) is torch's View node whatever x's strides: _as_view)
@@ -4211,6 +4227,13 @@ class _T(Permute):
 
 
 def permute(x, dims) -> Tensor:
+    if type(x) is Tensor and type(dims) is tuple and len(dims) == x.data.ndim:
+        for d in dims:  # the common call, a permutation as non-negative ints: its view straight
+            if type(d) is not int:
+                break
+        else:
+            if sorted(dims) == list(range(len(dims))):
+                return _view(Permute, x, dims)
     x = _tensor_operand(x)
     n = builtins.max(x.ndim, 1)
     axes = []
@@ -4227,6 +4250,13 @@ def permute(x, dims) -> Tensor:
 
 
 def transpose(x, dim0: int, dim1: int) -> Tensor:
+    if type(x) is Tensor and type(dim0) is int and type(dim1) is int:  # the common case
+        nd = x.data.ndim
+        if -nd <= dim0 < nd and -nd <= dim1 < nd:  # (a 0-d x: below)
+            dims = list(range(nd))
+            d0, d1 = dim0 % nd, dim1 % nd
+            dims[d0], dims[d1] = d1, d0
+            return _view(Transpose, x, tuple(dims))
     x = _tensor_operand(x)
     # (each dim one int, as torch: None or an empty list is no dim, not _axes' "all dims")
     dim0, dim1 = _index_dim(dim0, "transpose", "dim0"), _index_dim(dim1, "transpose", "dim1")
@@ -4240,6 +4270,16 @@ def transpose(x, dim0: int, dim1: int) -> Tensor:
 
 
 def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if type(x) is Tensor and type(start_dim) is int and type(end_dim) is int:  # the common case
+        shape = x.data.shape
+        nd = len(shape)
+        if -nd <= start_dim < nd and -nd <= end_dim < nd:  # (a 0-d x: below)
+            s, e = start_dim % nd, end_dim % nd
+            if s == e:
+                return x
+            if s < e:
+                shape = shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :]
+                return _view(_reshape_node(x, shape), x, shape)
     x = _tensor_operand(x)
     if type(start_dim) is not int or type(end_dim) is not int:  # (0-d integer tensors too)
         start_dim = _index_dim(start_dim, "flatten", "start_dim")
@@ -4260,6 +4300,16 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def squeeze(x, dim=_NO_DIM) -> Tensor:
+    if type(x) is Tensor:  # the common cases: no size-1 or empty dim kept
+        shape = x.data.shape
+        if dim is _NO_DIM:
+            if 1 not in shape and 0 not in shape:
+                return _view(Squeeze, x, shape)
+        elif type(dim) is int and -len(shape) <= dim < len(shape):
+            k = dim % len(shape)
+            new = shape[:k] + shape[k + 1 :] if shape[k] == 1 else shape
+            if 1 not in new and 0 not in new:
+                return _view(SqueezeDim, x, new)
     x = _tensor_operand(x)
     node = Squeeze
     if dim is None or (type(dim) is Tensor and dim.ndim):  # (torch: an int or ints, given)
@@ -4276,7 +4326,7 @@ def squeeze(x, dim=_NO_DIM) -> Tensor:
         kept = [i for i, s in enumerate(shape) if s != 1 or i not in axes]
         node = SqueezeDims if isinstance(dim, tuple | list) else SqueezeDim
     new = tuple([shape[i] for i in kept])
-    out = node.apply(x, new)
+    out = _view(node, x, new)
     if 1 in new or 0 in new:
         # torch keeps the other dims' strides; NumPy's reshape lays an empty array anew and
         # may rewrite a kept size-1 dim's stride
@@ -4288,6 +4338,14 @@ def squeeze(x, dim=_NO_DIM) -> Tensor:
 
 
 def unsqueeze(x, dim: int) -> Tensor:
+    if type(x) is Tensor and type(dim) is int:
+        d = x.data
+        shape = d.shape
+        n = len(shape) + 1
+        k = dim % n
+        if -n <= dim < n and k < n - 1 and d.size and 1 not in shape and 0 not in d.strides:
+            # the common case, whose strides NumPy's reshape gives as torch's (below)
+            return _view(Unsqueeze, x, shape[:k] + (1,) + shape[k:])
     x = _tensor_operand(x)
     n = x.ndim + 1
     if type(dim) is not int:
@@ -4314,32 +4372,7 @@ class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
-        if 0 in shape:  # (NumPy's all-zero strides: torch's from x's, as below)
-            lx = _strides.laid(x)
-            st = _strides._expanded(x.shape, _strides._elem_strides(lx), shape)
-            want = tuple(s * x.itemsize for s in st)
-            return np.lib.stride_tricks.as_strided(lx, shape, want, writeable=False)
-        y = np.broadcast_to(x, shape)
-        if 1 in shape:
-            # NumPy gives every size-1 dim stride 0, torch only the expanded ones: a kept
-            # size-1 dim keeps its stride, a new one takes the next dim's size * stride
-            # (torch's inferExpandGeometry: its stride(), and the layout rules that read it)
-            st = list(y.strides)
-            lead = len(shape) - x.ndim
-            for i in range(len(shape) - 1, -1, -1):
-                if shape[i] == 1:
-                    d = i - lead
-                    if d >= 0:
-                        st[i] = x.strides[d]
-                    else:
-                        st[i] = shape[i + 1] * st[i + 1] if i + 1 < len(shape) else x.itemsize
-            if tuple(st) != y.strides:
-                y = np.lib.stride_tricks.as_strided(x, shape, st, writeable=False)
-        if x.flags.writeable and builtins.all(s or n < 2 for n, s in zip(shape, y.strides)):
-            # no entry read twice (only size-1 dims added or kept): torch lets in-place ops
-            # write through it, as through any view
-            y = np.lib.stride_tricks.as_strided(x, shape, y.strides, writeable=True)
-        return y
+        return _expanded(x, shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -4350,15 +4383,53 @@ class Expand(Function):
         return _graph.sum_to(g, ctx.shape), None
 
 
+def _expanded(x: np.ndarray, shape: tuple) -> np.ndarray:
+    """Expand's view of x: torch's strides, written through only where no entry repeats."""
+    if 0 in shape:  # (NumPy's all-zero strides: torch's from x's, as below)
+        lx = _strides.laid(x)
+        st = _strides._expanded(x.shape, _strides._elem_strides(lx), shape)
+        want = tuple(s * x.itemsize for s in st)
+        return np.lib.stride_tricks.as_strided(lx, shape, want, writeable=False)
+    # torch's strides (inferExpandGeometry: its stride(), and the layout rules that read
+    # it): a kept dim keeps x's stride (a size-1 one too), an expanded one takes 0, a new
+    # size-1 dim the next dim's size * stride (NumPy's broadcast_to gives every size-1 dim
+    # 0); built by _C.strided (broadcast_to and as_strided were ~3 us of a 32x32 expand)
+    nd, lead, xs, xst = len(shape), len(shape) - x.ndim, x.shape, x.strides
+    if lead < 0:
+        raise ValueError(f"cannot expand {xs} to {shape}")
+    st = [0] * nd
+    # (writeable: no entry read twice, only size-1 dims added or kept; torch lets in-place
+    # ops write through it then, as through any view)
+    writeable = x.flags.writeable
+    for i in range(nd - 1, -1, -1):
+        n, d = shape[i], i - lead
+        if d >= 0:
+            if xs[d] == n:
+                st[i] = xst[d]
+            elif xs[d] != 1:
+                raise ValueError(f"cannot expand {xs} to {shape}")
+        elif n == 1:
+            st[i] = shape[i + 1] * st[i + 1] if i + 1 < nd else x.itemsize
+        if n > 1 and not st[i]:
+            writeable = False
+    return _C.strided(x, shape, tuple(st), writeable)
+
+
 def expand(x, shape) -> Tensor:
     x = _tensor_operand(x)
-    shape = _shape_arg(shape, "expand", one_inferred=False)  # -1 keeps any existing dim
-    lead = len(shape) - x.ndim
+    if type(shape) is not tuple or not _plain_shape(shape):  # (else as _shape_arg returns it)
+        shape = _shape_arg(shape, "expand", one_inferred=False)  # -1 keeps any existing dim
+    xs = x.data.shape
+    lead = len(shape) - len(xs)
     if lead < 0 or -1 in shape[:lead]:  # a new leading dim has no size to keep
         raise BadShapeOrValue(f"expand: cannot expand shape {x.shape} to {shape}")
-    full = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+    full = shape
+    if -1 in shape:
+        full = tuple(xs[i - lead] if s == -1 else s for i, s in enumerate(shape))
     try:
-        return Expand.apply(x, full)
+        if (x._requires_grad and _state.enabled) or _function._fw_level is not None:
+            return Expand.apply(x, full)
+        return _outside_view(_expanded(x.data, full), x)  # (as _view: no node, no apply)
     except ValueError:  # (torch's RuntimeError)
         raise BadShapeOrValue(f"expand: cannot expand shape {x.shape} to {shape}") from None
 
@@ -4829,10 +4900,15 @@ def _pieces(a: np.ndarray, axis: int, sizes) -> list:
 
 class Join(Function):
     """torch.cat (stack=False) and torch.stack: one C++ copy (_C.concat); the gradient of each
-    input is its slice of the output's gradient, a view."""
+    input is its slice of the output's gradient, a view. Its arguments are the tensors, then
+    dim and stack, all positional (apply's C path takes no keywords: a recorded 32x32 cat of
+    two ~4 -> ~2.5 us); dim and stack get no gradient."""
+
+    _NO_GRADS = (None, None)  # (dim's and stack's)
 
     @staticmethod
-    def forward(ctx, *xs, dim, stack):
+    def forward(ctx, *args):
+        *xs, dim, stack = args
         y, sizes = _C.concat(xs, dim, stack)
         ctx.meta = (dim % y.ndim, sizes, stack)
         return y
@@ -4849,17 +4925,18 @@ class Join(Function):
             shape = list(g.shape)
             if stack:
                 del shape[axis]
-                return tuple(_value_filled(shape, one) for _ in sizes)
+                return (*(_value_filled(shape, one) for _ in sizes), *Join._NO_GRADS)
             out = []
             for n in sizes:
                 shape[axis] = n
                 out.append(_value_filled(shape, one) if n >= 0 else np.zeros(0, g.dtype))
-            return tuple(out)
+            return (*out, *Join._NO_GRADS)
         if stack:
-            return tuple(np.moveaxis(g, axis, 0))
+            return (*np.moveaxis(g, axis, 0), *Join._NO_GRADS)
         views = iter(_pieces(g, axis, [n for n in sizes if n >= 0]))
         # a legacy (0,) input cat skipped (size -1) gets an empty gradient
-        return tuple(next(views) if n >= 0 else np.zeros(0, g.dtype) for n in sizes)
+        grads = (next(views) if n >= 0 else np.zeros(0, g.dtype) for n in sizes)
+        return (*grads, *Join._NO_GRADS)
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -4873,7 +4950,7 @@ class Join(Function):
             else:
                 out.append(g[pre + (slice(start, start + n),)])
                 start += n
-        return tuple(out)
+        return (*out, *Join._NO_GRADS)
 
 
 def _join(tensors, dim, stack: bool) -> Tensor:
@@ -4903,7 +4980,7 @@ def _join(tensors, dim, stack: bool) -> Tensor:
             if dt.kind == "f" and builtins.all(
                 type(t) is Tensor and t.data.dtype is dt for t in tensors
             ):
-                return Join.apply(*tensors, dim=dim, stack=stack)
+                return Join.apply(*tensors, dim, stack)
     op = "stack" if stack else "cat"
     if isinstance(tensors, Tensor) or not isinstance(tensors, Iterable):
         raise TypeError(f"{op}: expected a sequence of tensors, got {type(tensors).__name__}")
@@ -4912,7 +4989,7 @@ def _join(tensors, dim, stack: bool) -> Tensor:
     if tensors and tensors[0].data.dtype.kind == "c":  # (no complex copy kernel: as float pairs)
         return _complex.join(tensors, dim, stack)
     if builtins.any(t._requires_grad for t in tensors):
-        return Join.apply(*tensors, dim=dim, stack=stack)
+        return Join.apply(*tensors, dim, stack)
     return Tensor._make(_C.concat([t.data for t in tensors], dim, stack)[0], False, None, 0)
 
 
@@ -5048,7 +5125,10 @@ def _split(x: Tensor, axis: int, sizes, node=Split) -> tuple:
 def _outside_views(pieces, x: Tensor) -> tuple:
     """The Tensors of a multi-output view op's (split, unbind) ``pieces`` of x's array, made
     outside the graph: plain views, or views that still require grad (grad mode off)."""
-    out = tuple(Tensor._make(p, False, None, 0) for p in pieces)
+    out = []
+    for p in pieces:  # (a loop of _plain, Tensor._make's marking included: a genexpr's frame
+        out.append(_plain(p))  # costs a tenth here)
+    out = tuple(out)
     if x._requires_grad:  # (grad mode off: the pieces still require grad, as torch's)
         for t in out:
             _function.no_grad_view(t, (x,))
@@ -5062,13 +5142,17 @@ def chunk(x, chunks: int, dim: int = 0, _node=Split) -> tuple:
     """``chunks`` pieces of (nearly) equal size along dim, as torch.chunk."""
     if type(x) is Tensor and type(chunks) is int and type(dim) is int and _node is Split:
         a = x.data
-        if not x._requires_grad and 0 < chunks < _LONG and -a.ndim <= dim < a.ndim:
-            # overhead36: the common call outside autograd, which none of the checks below
-            # refuse, straight to _split's views (~1 us of its frames and tests)
+        if 0 < chunks < _LONG and -a.ndim <= dim < a.ndim:
+            # overhead36: the common call, which none of the checks below refuse, straight to
+            # _split's views outside autograd (~1 us of its frames and tests); overhead38: in
+            # it, to _split itself
             axis = dim % a.ndim
             n = a.shape[axis]
             if n:
-                return _outside_views(_pieces(a, axis, _even_sizes(n, -(-n // chunks))), x)
+                sizes = _even_sizes(n, -(-n // chunks))
+                if x._requires_grad:
+                    return _split(x, axis, sizes)
+                return _outside_views(_pieces(a, axis, sizes), x)
     chunks = _index_dim(chunks, "chunk", "chunks")  # (True is not one chunk)
     if chunks <= 0:
         raise BadShapeOrValue(f"chunk: chunks must be positive, got {chunks}")
@@ -5112,7 +5196,9 @@ def masked_fill(x, mask, value) -> Tensor:
         and _c_laid(x.data)
         and _c_laid(mask.data)
     ):  # overhead37: the same call in the graph, where()'s node straight (~6 us less)
-        node = Where.apply(mask.data, _fill_value(value, x.data.dtype), x)
+        # (the mask as the Tensor it is: a plain Tensor first takes apply's C path; the value
+        # as a Python float, exact in the dtype, takes _C.where as the path above)
+        node = Where.apply(mask, float(_fill_value(value, x.data.dtype)), x)
         return named(node, "MaskedFillBackward0")
     mask = np.asarray(_data(mask))
     if mask.dtype != np.bool_:
@@ -5607,7 +5693,14 @@ def _sign(a: np.ndarray) -> np.ndarray:
     if a.dtype == np.bool_:
         return a.copy()
     s = np.sign(a)
-    return np.where(np.isnan(s), 0, s).astype(s.dtype, copy=False) if s.dtype.kind == "f" else s
+    if s.dtype.kind != "f":
+        return s
+    if type(s) is np.ndarray:  # (fresh: its NaNs, if any, zeroed in place; ~2 us less)
+        nan = np.isnan(s)
+        if nan.any():
+            s[nan] = 0
+        return s
+    return np.where(np.isnan(s), 0, s).astype(s.dtype, copy=False)  # (a NumPy scalar)
 
 
 sign = _piecewise("sign", _sign, bools=True)
@@ -6007,6 +6100,23 @@ def _triangle_mask(n: int, m: int, d: int, lower: bool) -> np.ndarray:
 
 def _triangle(name: str, lower: bool):
     def op(x, diagonal: int = 0) -> Tensor:
+        if (
+            type(x) is Tensor
+            and type(diagonal) is int
+            and -_LONG <= diagonal < _LONG
+            and not x._requires_grad
+        ):
+            a = x.data  # the common call, a fresh float matrix: where()'s kernel straight,
+            # its tests made here (~3 us of where's operand checks)
+            if (
+                a.ndim == 2
+                and (a.dtype is _F32 or a.dtype is _F64)
+                and a.base is None
+                and a.size >= _KERNEL_MIN
+                and a.flags.c_contiguous
+            ):
+                keep = _triangle_mask(a.shape[0], a.shape[1], diagonal, lower)
+                return _plain(_C.where(keep, a, 0.0))
         x = _tensor_operand(x)
         if x.ndim < 2:
             raise ValueError(f"{name}: input must have at least 2 dims, got shape {x.shape}")
@@ -6550,6 +6660,13 @@ def broadcast_tensors(*tensors) -> tuple:
 
 def movedim(x, source, destination) -> Tensor:
     """Move the dims ``source`` to the positions ``destination``; the others keep their order."""
+    if type(x) is Tensor and type(source) is int and type(destination) is int:
+        nd = x.data.ndim  # the common call, one int dim moved: permute's view straight
+        if -nd <= source < nd and -nd <= destination < nd:
+            s = source % nd
+            order = [d for d in range(nd) if d != s]
+            order.insert(destination % nd, s)
+            return _view(Permute, x, tuple(order))
     x = _tensor_operand(x)
     if isinstance(source, Tensor):  # (a 0-d integer tensor is an int to torch; [1] is not)
         source = _index_dim(source, "movedim", "source")
@@ -6597,7 +6714,11 @@ def narrow(x, dim: int, start, length: int) -> Tensor:
         raise BadShapeOrValue(
             f"narrow: start ({start}) + length ({length}) exceeds dim {dim} of size {n}"
         )
-    out = getitem(x, (slice(None),) * axis + (slice(start, start + length),))
+    key = (slice(None),) * axis + (slice(start, start + length),)
+    out = basic_view(x, key)  # (outside the graph: the view straight, as x[key] takes it)
+    if out is not None:
+        return out
+    out = getitem(x, key)
     return out if out._ctx is None else named(out, "SliceBackward0")  # (a whole slice too)
 
 
@@ -6608,7 +6729,9 @@ def select(x, dim: int, index: int) -> Tensor:
     n, index = x.shape[axis], operator.index(index)
     if not -n <= index < n:
         raise IndexError(f"select: index {index} out of range for dim {dim} of size {n}")
-    return getitem(x, (slice(None),) * axis + (index,))
+    key = (slice(None),) * axis + (index,)
+    out = basic_view(x, key)  # (outside the graph: the view straight, as x[key] takes it)
+    return getitem(x, key) if out is None else out
 
 
 def ravel(x) -> Tensor:
@@ -6623,11 +6746,12 @@ def unflatten(x, dim: int, sizes) -> Tensor:
     sizes = _shape_arg(sizes, "unflatten", one_inferred=False)
     if sizes.count(-1) > 1:  # (torch's RuntimeError)
         raise BadShapeOrValue(f"unflatten: only one of sizes {sizes} can be -1")
-    known = int(np.prod([s for s in sizes if s != -1]))
+    # (math.prod: exact Python ints, ~1.5 us less each than np.prod's array of a list)
+    known = math.prod(s for s in sizes if s != -1)
     n = x.shape[axis]
     if -1 in sizes and known:
         sizes = tuple(n // known if s == -1 else s for s in sizes)
-    if not sizes or int(np.prod(sizes)) != n:
+    if not sizes or math.prod(sizes) != n:
         raise BadShapeOrValue(f"unflatten: sizes {sizes} do not multiply to dim {dim} of {x.shape}")
     return reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1 :])
 

@@ -600,7 +600,8 @@ class Tensor:
         """Steps between elements along each dim, in elements (as torch), not bytes."""
         d = self.data
         if d.size or any(d.strides):  # (an empty view, or torch's layout set: _index_laid)
-            strides = tuple(s // d.itemsize for s in d.strides)
+            n = d.itemsize  # (a list's comprehension: ~0.2 us less than a generator's)
+            strides = tuple([s // n for s in d.strides])
         else:  # (NumPy's are all 0: torch's of a fresh empty tensor, each size counted >= 1)
             strides, step = [0] * d.ndim, 1
             for i in range(d.ndim - 1, -1, -1):
@@ -1300,6 +1301,28 @@ class Tensor:
         return self._inplace(np.add, np.true_divide(t1.data, t2.data) * value, rebind=False)
 
     def masked_fill_(self, mask, value) -> Tensor:
+        if type(mask) is Tensor and (type(value) is float or type(value) is int):
+            d, m = self.data, mask.data
+            if (
+                (d.dtype is _F32 or d.dtype is _F64) and m.dtype == np.bool_ and m.shape == d.shape
+            ):  # the common call: the value written where mask holds, no where() array made
+                # (the same checks in the same order as below; ~5 us less of a 32x32 one)
+                if type(value) is float:  # (torch's refusals; the kernel rounds it as NumPy)
+                    _ops._checked_scalar(value, d.dtype)
+                    v = value
+                else:
+                    v = float(_ops._fill_value(value, d.dtype))  # (exact in the dtype)
+                self._needs_record(value, rebind=False)
+                if (
+                    d.size >= _ops._KERNEL_MIN
+                    and d.flags.c_contiguous
+                    and m.flags.c_contiguous
+                    and _ops._kernel_scalar(v, d.dtype)
+                ):  # (_ops._where's choice, its tests made here: _C.where's branch-free select)
+                    np.copyto(d, _C.where(m, v, d))
+                else:
+                    np.copyto(d, _ops._where(m, v, d))
+                return self
         mask = np.asarray(_ops._data(mask))
         if mask.dtype != np.bool_:
             raise TypeError(f"masked_fill_: mask must be a bool tensor, got {mask.dtype}")
@@ -1390,7 +1413,9 @@ class Tensor:
         return _ops.expand(self, _other(other, "expand_as").shape)
 
     def view_as(self, other):
-        return self.view(_other(other, "view_as").shape)
+        if type(other) is Tensor:  # (_other's test passes it)
+            return self.view(*other.data.shape)
+        return self.view(*_other(other, "view_as").shape)
 
     def reshape_as(self, other):
         return _ops.reshape(self, _other(other, "reshape_as").shape)
@@ -1672,6 +1697,14 @@ class Tensor:
         """The same data in another shape. As torch's, it never copies: a shape the strides
         cannot give (a transposed tensor flattened) raises; use reshape() there.
         ``view(dtype)`` reinterprets the bytes instead (not differentiable, as torch's)."""
+        if shape and type(shape[0]) is int and type(self) is Tensor:
+            # the common call, x.view(n, m) of a C-contiguous x: its view straight (that
+            # reshape always gives, no memory check to make); a bad shape: the path below
+            if self.data.flags.c_contiguous and _ops._plain_shape(shape):
+                try:
+                    return _ops._view(_ops.Reshape, self, shape)
+                except ValueError:
+                    pass
         if not shape and (size is not None or dtype is not None):  # torch's keywords
             shape = (dtype if size is None else size,)
         if len(shape) == 1 and _is_dtype(shape[0]):
@@ -1705,6 +1738,8 @@ class Tensor:
         return _ops.transpose(self, dim0, dim1)
 
     def permute(self, *order, dims=None):  # (dims=: torch's keyword)
+        if order and type(order[0]) is int:  # x.permute(1, 0): ints, the common call
+            return _ops.permute(self, order if dims is None else dims)
         if len(order) == 1 and not isinstance(order[0], int | np.integer):
             order = order[0]  # x.permute((1, 0)), and x.permute(0) of a 1-D x as torch
         elif not order and dims is None:  # (torch's TypeError, even for a 0-d x)
@@ -1721,6 +1756,9 @@ class Tensor:
 
     @property
     def mT(self):  # noqa: N802
+        nd = self.data.ndim
+        if nd >= 2 and type(self) is Tensor:  # (transpose(-2, -1)'s view straight)
+            return _ops._view(_ops.Transpose, self, (*range(nd - 2), nd - 1, nd - 2))
         return _ops.transpose(self, -2, -1)
 
     def t(self):
@@ -1736,6 +1774,8 @@ class Tensor:
     # (squeeze and unsqueeze take NumPy's axis= themselves: the wrapper other dim-taking
     # methods get would add a tenth to these cheap views)
     def squeeze(self, dim=_NO_DIM, *, axis=None):
+        if axis is None and (dim is _NO_DIM or type(dim) is int):  # (nothing to convert)
+            return _ops.squeeze(self, dim)
         _given_dim(dim, axis, "squeeze")  # (x.squeeze(None) is refused, as torch's)
         if type(dim) is Tensor:  # (torch's method takes a one-element integer tensor)
             dim = _ops._list_dim(dim, "squeeze")
