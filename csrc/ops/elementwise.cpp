@@ -259,25 +259,28 @@ inline double add_log1p(double m, double e) {
   return s + (err + t);
 }
 // torch's logaddexp (kTwo: logaddexp2): max(a, b) + log1p(exp(-abs(a - b))) (log1p(2^-abs(a - b))
-// / ln2), a where a == b is infinite; NaN from either side. float: in double, rounded once
+// / ln2), max(a, b) where it is infinite; NaN from either side. float: in double, rounded once
 // (within ~0.5 ulp: torch's float form loses up to ~2000 ulp where max(a, b) cancels the log1p);
-// double: vecmath's exp / exp2 and add_log1p.
+// double: vecmath's exp / exp2 and add_log1p. Branch-free so that it vectorises: the sum taken
+// with max(a, b) clamped to the finite range, an infinite max(a, b) put back by adding
+// m - mc, and a == b (inf - inf) kept off NaN by d = 0.
 template <bool kTwo, typename T>
 inline T logaddexp1(T a, T b) {
   using D = std::conditional_t<sizeof(T) == 4, double, T>;
+  constexpr D kBig = std::numeric_limits<D>::max();
   const D ad = a, bd = b;
-  const D m = ad > bd ? ad : bd, d = -std::fabs(ad - bd);
-  D e = kTwo ? vexp2(d) : vexp(d);  // d = NaN (an inf on both sides): replaced below
-  e = e == e ? e : D(0);
+  const D m = ad > bd ? ad : bd;  // (a NaN a: b; d is NaN then)
+  const D mc = std::min(std::max(m, -kBig), kBig);
+  const D d = a == b ? D(0) : -std::fabs(ad - bd);
+  const D e = kTwo ? vexp2(d) : vexp(d);
   D y;
   if constexpr (sizeof(T) == 4) {
-    const D l = vm::log1p_unit(e);  // (its ~2 ulp in double are rounded away in float)
-    y = m + (kTwo ? l * D(1.4426950408889634) : l);
+    const D l = vm::log1p_unit(e);  // (to s^35: y's cancellation shows a shorter series' error)
+    y = mc + (kTwo ? l * D(1.4426950408889634) : l);
   } else {
-    y = m < std::numeric_limits<double>::infinity() ? add_log1p<kTwo>(m, e) : m;
+    y = add_log1p<kTwo>(mc, e);
   }
-  const bool same_inf = (a == b) & std::isinf(a);
-  return same_inf ? a : static_cast<T>(a != a || b != b ? ad + bd : y);
+  return static_cast<T>(y + (m - mc));
 }
 // C's nextafter from the bits (NumPy's and torch's values): b at a == b, the smallest denormal
 // with b's sign at a = 0, NaN from either side, else a's bits one step toward b.
@@ -292,14 +295,21 @@ inline T nextafter1(T a, T b) {
 }
 
 template <int Op, typename T>
+inline T math2(T a, T b) {
+  if constexpr (Op == kHypot) return hypot1(a, b);
+  if constexpr (Op == kLogAddExp) return logaddexp1<false>(a, b);
+  if constexpr (Op == kLogAddExp2) return logaddexp1<true>(a, b);
+  if constexpr (Op == kNextAfter) return nextafter1(a, b);
+  return std::copysign(a, b);  // kCopySign: the bits NumPy's and torch's are
+}
+// (two loops: a select of b[0] or b[i] in the loop kept GCC from vectorising logaddexp's)
+template <int Op, typename T>
 EMBER_SIMD void math2_span(T* y, const T* a, const T* b, int64_t n, bool b_one) {
-  for (int64_t i = 0; i < n; ++i) {
-    const T av = a[i], bv = b_one ? b[0] : b[i];
-    if constexpr (Op == kHypot) y[i] = hypot1(av, bv);
-    if constexpr (Op == kLogAddExp) y[i] = logaddexp1<false>(av, bv);
-    if constexpr (Op == kLogAddExp2) y[i] = logaddexp1<true>(av, bv);
-    if constexpr (Op == kNextAfter) y[i] = nextafter1(av, bv);
-    if constexpr (Op == kCopySign) y[i] = std::copysign(av, bv);  // the bits: NumPy's, torch's
+  if (b_one) {
+    const T bv = b[0];
+    for (int64_t i = 0; i < n; ++i) y[i] = math2<Op>(a[i], bv);
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = math2<Op>(a[i], b[i]);
   }
 }
 
