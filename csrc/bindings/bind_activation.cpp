@@ -468,10 +468,11 @@ py::array glu_backward_py(const py::array& dy, const py::array& x, int64_t dim) 
 
 py::array vecmath_py(const std::string& name, const py::array& x, int isa) {
   const char* op = "_vecmath";
-  static const char* names[] = {
-      "exp",  "expm1",  "log",  "log1p",  "tanh",      "sigmoid",   "erf",        "erfc",
-      "log2", "log10",  "asin", "acos",   "atan",      "gelu",      "gelu_grad",  "sin",
-      "cos",  "erfinv", "exp2", "lgamma", "exp_split", "log_split", "log2_split", "log10_split"};
+  static const char* names[] = {"exp",       "expm1",     "log",        "log1p",       "tanh",
+                                "sigmoid",   "erf",       "erfc",       "log2",        "log10",
+                                "asin",      "acos",      "atan",       "gelu",        "gelu_grad",
+                                "sin",       "cos",       "erfinv",     "exp2",        "lgamma",
+                                "exp_split", "log_split", "log2_split", "log10_split", "atanh"};
   constexpr int kNames = int(sizeof(names) / sizeof(names[0]));
   int which = -1;
   for (int i = 0; i < kNames; ++i)

@@ -16,6 +16,8 @@
 //   fmod(a, b, out=None) -> y      C's fmod (exact), a and b of one shape and dtype
 //   remainder(a, b, out=None) -> y  torch's remainder (the divisor's sign), as fmod's
 //   hypot(a, b) -> y               NumPy's hypot, a and b of one dtype, b of a's shape or one value
+//   logaddexp(a, b), logaddexp2(a, b), nextafter(a, b), copysign(a, b) -> y   torch's, operands
+//     as hypot's
 //   lerp(a, b, w) -> y             torch's lerp, a, b of one shape, w an array of it or a number
 #include <algorithm>
 #include <cfloat>
@@ -47,7 +49,7 @@ void arange_forward(T* y, double start, double step, int64_t n, int64_t chunk);
 template <typename T>
 void mod_forward(T* y, const T* a, const T* b, int64_t n, bool rem);
 template <typename T>
-void hypot_forward(T* y, const T* a, const T* b, int64_t n, bool b_one);
+void math2_forward(T* y, const T* a, const T* b, int64_t n, bool b_one, int op);
 template <typename T>
 void lerp_forward(T* y, const T* a, const T* b, const T* w, double ws, int64_t n);
 
@@ -166,8 +168,8 @@ py::array mod_py(const py::array& a, const py::array& b, const py::object& out, 
   return y;
 }
 
-py::array hypot_py(const py::array& a, const py::array& b) {
-  const char* name = "hypot";
+// op as math2_forward's: 0 hypot, 1 logaddexp, 2 logaddexp2, 3 nextafter, 4 copysign.
+py::array math2_py(const py::array& a, const py::array& b, int op, const char* name) {
   require_float(a, name, "a");
   require_same_dtype(a, b, name);
   require_contiguous(a, name, "a");
@@ -185,11 +187,11 @@ py::array hypot_py(const py::array& a, const py::array& b) {
   const void* bp = b.data();  // (one value: its only element, whatever its strides)
   py::gil_scoped_release release;
   if (f32)
-    hypot_forward<float>(static_cast<float*>(yp), static_cast<const float*>(ap),
-                         static_cast<const float*>(bp), size, b_one);
+    math2_forward<float>(static_cast<float*>(yp), static_cast<const float*>(ap),
+                         static_cast<const float*>(bp), size, b_one, op);
   else
-    hypot_forward<double>(static_cast<double*>(yp), static_cast<const double*>(ap),
-                          static_cast<const double*>(bp), size, b_one);
+    math2_forward<double>(static_cast<double*>(yp), static_cast<const double*>(ap),
+                          static_cast<const double*>(bp), size, b_one, op);
   return y;
 }
 
@@ -568,8 +570,26 @@ void bind_elementwise(py::module_& m) {
       py::arg("a"), py::arg("b"), py::arg("out") = py::none(),
       "as fmod, then + b where the result is nonzero and its sign differs from b's: torch's "
       "remainder (the divisor's sign) bit for bit.");
-  m.def("hypot", &hypot_py, py::arg("a"), py::arg("b"),
-        "a, b float of one dtype (b of a's shape or one value) -> hypot(a, b), NumPy's bits.");
+  m.def(
+      "hypot", [](const py::array& a, const py::array& b) { return math2_py(a, b, 0, "hypot"); },
+      py::arg("a"), py::arg("b"),
+      "a, b float of one dtype (b of a's shape or one value) -> hypot(a, b), NumPy's bits.");
+  m.def(
+      "logaddexp",
+      [](const py::array& a, const py::array& b) { return math2_py(a, b, 1, "logaddexp"); },
+      py::arg("a"), py::arg("b"), "as hypot -> torch's logaddexp (float32 within ~0.5 ulp).");
+  m.def(
+      "logaddexp2",
+      [](const py::array& a, const py::array& b) { return math2_py(a, b, 2, "logaddexp2"); },
+      py::arg("a"), py::arg("b"), "as hypot -> torch's logaddexp2 (float32 within ~0.5 ulp).");
+  m.def(
+      "nextafter",
+      [](const py::array& a, const py::array& b) { return math2_py(a, b, 3, "nextafter"); },
+      py::arg("a"), py::arg("b"), "as hypot -> C's nextafter(a, b), bit for bit.");
+  m.def(
+      "copysign",
+      [](const py::array& a, const py::array& b) { return math2_py(a, b, 4, "copysign"); },
+      py::arg("a"), py::arg("b"), "as hypot -> C's copysign(a, b), bit for bit.");
   m.def("lerp", &lerp_py, py::arg("a"), py::arg("b"), py::arg("weight"),
         "a, b float of one shape and dtype, weight an array of theirs or a number -> torch's "
         "lerp (a + w (b - a) for |w| < 0.5, else b - (b - a) (1 - w)).");

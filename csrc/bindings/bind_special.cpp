@@ -5,7 +5,7 @@
 //   zeta(x, q) -> y                  the Hurwitz zeta function sum_k (k + q)^-x
 //   poly_recurrence(x, p1, deg, kind) -> r   P_deg(x) of an orthogonal polynomial family
 //
-// name: erf | erfc | erfinv | lgamma | digamma | polygamma (order >= 0) | i0 | i1. The
+// name: erf | erfc | erfinv | lgamma | digamma | polygamma (order >= 0) | i0 | i1 | frac. The
 // gradients are other functions of the family (Python composes them), so there is no backward.
 #include <string>
 
@@ -29,10 +29,10 @@ constexpr int kMaxPolygammaOrder = 1000;
 
 py::array special_py(const std::string& name, const py::array& x, int order) {
   const char* op = "special";
-  static const char* names[] = {"erf",     "erfc",      "erfinv", "lgamma",
-                                "digamma", "polygamma", "i0",     "i1"};
+  static const char* names[] = {"erf",       "erfc", "erfinv", "lgamma", "digamma",
+                                "polygamma", "i0",   "i1",     "frac"};
   int which = -1;
-  for (int i = 0; i < 8; ++i)
+  for (int i = 0; i < 9; ++i)
     if (name == names[i]) which = i;
   EMBER_CHECK(which >= 0, op, ": unknown function '", name, "'");
   EMBER_CHECK(order >= 0, op, ": polygamma order must be >= 0, got ", order);

@@ -575,7 +575,7 @@ void unary_backward(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, i
 // Test hook: y = f(x) for one vecmath function (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh,
 // 5 sigmoid, 6 erf, 7 erfc, 8 log2, 9 log10, 10 asin, 11 acos, 12 atan, 13 gelu (exact),
 // 14 gelu_grad: its derivative, 15 sin, 16 cos, 17 erfinv, 18 exp2, 19 lgamma; 20-23 float64
-// exp, log, log2, log10 split as the unary kernels run them), serially, in the
+// exp, log, log2, log10 split as the unary kernels run them; 24 atanh), serially, in the
 // clone for `isa`: 0 the one EMBER_SIMD's resolver picks, 4 x86-64-v4, 3 x86-64-v3, 1 the baseline
 // (the caller checks that the CPU has it: vecmath_isa_supported), so tests cover every clone's
 // code.
@@ -695,6 +695,8 @@ void vecmath_apply(T* y, const T* x, int64_t n, int which, int isa) {
       if constexpr (sizeof(T) == 4) return apply_isa(y, x, n, isa, [](T v) { return vlgamma(v); });
       EMBER_CHECK(false, "vecmath_apply: lgamma is float32 only");
       return;
+    case 24:
+      return apply_isa(y, x, n, isa, [](T v) { return vatanh(v); });
     default:
       EMBER_CHECK(false, "vecmath_apply: unknown function id ", which);
   }

@@ -1,7 +1,8 @@
 // Binary elementwise arithmetic (add, sub, mul, div, maximum, minimum, fmod, remainder, hypot,
-// lerp) and contiguous copies and casts: the memory-bound ops NumPy runs on one thread. Threads
-// split the flat output range, so each thread also first-touches (page-faults) its own part of a
-// fresh output, which is a large share of the time of a big fresh array (design.md section 3).
+// logaddexp, logaddexp2, nextafter, copysign, lerp) and contiguous copies and casts: the
+// memory-bound ops NumPy runs on one thread. Threads split the flat output range, so each thread
+// also first-touches (page-faults) its own part of a fresh output, which is a large share of the
+// time of a big fresh array (design.md section 3).
 //
 // Each element is one IEEE operation, as NumPy's and PyTorch's loops compute it, so the bits are
 // theirs for any thread count. The file is built with -ffp-contract=off (CMakeLists.txt): no
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "common.h"
 #include "vecmath.h"
@@ -213,21 +215,101 @@ EMBER_SIMD void mod_span(T* y, const T* a, const T* b, int64_t n) {
   }
 }
 
-// ---- hypot / lerp ----
+// ---- hypot, logaddexp, logaddexp2, nextafter, copysign / lerp ----
+// Op codes of math2_forward, shared with the binding.
+enum : int { kHypot = 0, kLogAddExp = 1, kLogAddExp2 = 2, kNextAfter = 3, kCopySign = 4 };
+
 // hypot as glibc's (and so NumPy's) for float: the exact squares summed and rooted in double,
 // rounded once to float; +inf when either side is infinite, even beside a NaN. double: libm's
 // hypot per element (the same call as NumPy's), only threaded.
 template <typename T>
-EMBER_SIMD void hypot_span(T* y, const T* a, const T* b, int64_t n, bool b_one) {
-  for (int64_t i = 0; i < n; ++i) {
-    const T av = a[i], bv = b_one ? b[0] : b[i];
-    if constexpr (sizeof(T) == 4) {
-      const double ad = av, bd = bv;
-      const float r = static_cast<float>(std::sqrt(ad * ad + bd * bd));
-      y[i] = (std::isinf(av) || std::isinf(bv)) ? std::numeric_limits<float>::infinity() : r;
-    } else {
-      y[i] = std::hypot(av, bv);
-    }
+inline T hypot1(T a, T b) {
+  if constexpr (sizeof(T) == 4) {
+    const double ad = a, bd = b;
+    const float r = static_cast<float>(std::sqrt(ad * ad + bd * bd));
+    return (std::isinf(a) || std::isinf(b)) ? std::numeric_limits<float>::infinity() : r;
+  } else {
+    return std::hypot(a, b);
+  }
+}
+// m + log(1 + e) (kTwo: m + log2(1 + e)) for a finite double m and e in [0, 1], rounded once
+// from hi + lo parts (within ~1.2 ulp of the larger of |m| and the result, where the plain sum
+// of a rounded log1p was ~4): 1 + e = u + c exactly, log(u + c) = log(u) + c / u with log(u) =
+// k ln2 + hi + lo from vm::log_hilo64 (k is 0 or 1), summed as vm::log_acc / log2_acc do, and m
+// added to the leading part by TwoSum.
+template <bool kTwo>
+inline double add_log1p(double m, double e) {
+  const double u = 1.0 + e, c = e - (u - 1.0);  // u - 1 exact (Sterbenz)
+  double k, lo;
+  const double hi = vm::log_hilo64<true>(u, k, lo);
+  lo = lo + c / u;
+  double w, t;
+  if constexpr (kTwo) {
+    constexpr double ch = 1.4426950407214463, cl = 1.6751713164886512e-10;  // 1/ln2 = ch + cl
+    const double vh = hi * ch;                                              // exact
+    w = k + vh;
+    t = ((k - w) + vh) + ((lo + hi) * cl + lo * ch);
+  } else {
+    const double y2 = k * vm::consts<double>::ln2_hi;  // exact
+    w = y2 + hi;
+    t = ((y2 - w) + hi) + (lo + k * vm::consts<double>::ln2_lo);
+  }
+  const double s = m + w, mb = s - w;  // TwoSum: s + err = m + w exactly
+  const double err = (m - mb) + (w - (s - mb));
+  return s + (err + t);
+}
+// torch's logaddexp (kTwo: logaddexp2): max(a, b) + log1p(exp(-abs(a - b))) (log1p(2^-abs(a - b))
+// / ln2), max(a, b) where it is infinite; NaN from either side. float: in double, rounded once
+// (within ~0.5 ulp: torch's float form loses up to ~2000 ulp where max(a, b) cancels the log1p);
+// double: vecmath's exp / exp2 and add_log1p. Branch-free so that it vectorises: the sum taken
+// with max(a, b) clamped to the finite range, an infinite max(a, b) put back by adding
+// m - mc, and a == b (inf - inf) kept off NaN by d = 0.
+template <bool kTwo, typename T>
+inline T logaddexp1(T a, T b) {
+  using D = std::conditional_t<sizeof(T) == 4, double, T>;
+  constexpr D kBig = std::numeric_limits<D>::max();
+  const D ad = a, bd = b;
+  const D m = ad > bd ? ad : bd;  // (a NaN a: b; d is NaN then)
+  const D mc = std::min(std::max(m, -kBig), kBig);
+  const D d = a == b ? D(0) : -std::fabs(ad - bd);
+  const D e = kTwo ? vexp2(d) : vexp(d);
+  D y;
+  if constexpr (sizeof(T) == 4) {
+    const D l = vm::log1p_unit(e);  // (to s^35: y's cancellation shows a shorter series' error)
+    y = mc + (kTwo ? l * D(1.4426950408889634) : l);
+  } else {
+    y = add_log1p<kTwo>(mc, e);
+  }
+  return static_cast<T>(y + (m - mc));
+}
+// C's nextafter from the bits (NumPy's and torch's values): b at a == b, the smallest denormal
+// with b's sign at a = 0, NaN from either side, else a's bits one step toward b.
+template <typename T>
+inline T nextafter1(T a, T b) {
+  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  const U step = (a < b) == (a > T(0)) ? U(1) : ~U(0);  // +1 away from 0, -1 (wrapping) toward
+  const T next = vm::from_bits(static_cast<U>(vm::as_bits(a) + step));
+  const T tiny = std::copysign(std::numeric_limits<T>::denorm_min(), b);
+  const T y = a == T(0) ? tiny : next;
+  return a == b ? b : (a != a || b != b ? a + b : y);
+}
+
+template <int Op, typename T>
+inline T math2(T a, T b) {
+  if constexpr (Op == kHypot) return hypot1(a, b);
+  if constexpr (Op == kLogAddExp) return logaddexp1<false>(a, b);
+  if constexpr (Op == kLogAddExp2) return logaddexp1<true>(a, b);
+  if constexpr (Op == kNextAfter) return nextafter1(a, b);
+  return std::copysign(a, b);  // kCopySign: the bits NumPy's and torch's are
+}
+// (two loops: a select of b[0] or b[i] in the loop kept GCC from vectorising logaddexp's)
+template <int Op, typename T>
+EMBER_SIMD void math2_span(T* y, const T* a, const T* b, int64_t n, bool b_one) {
+  if (b_one) {
+    const T bv = b[0];
+    for (int64_t i = 0; i < n; ++i) y[i] = math2<Op>(a[i], bv);
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = math2<Op>(a[i], b[i]);
   }
 }
 
@@ -407,16 +489,22 @@ void mod_forward(T* y, const T* a, const T* b, int64_t n, bool rem) {
 template void mod_forward<float>(float*, const float*, const float*, int64_t, bool);
 template void mod_forward<double>(double*, const double*, const double*, int64_t, bool);
 
-// a (n), b (n) or one value (b_one) -> y (n) = hypot(a, b). y may be a or b.
+// a (n), b (n) or one value (b_one) -> y (n) = op(a, b), op 0 hypot, 1 logaddexp, 2 logaddexp2,
+// 3 nextafter, 4 copysign (see math2_span). y may be a or b.
 template <typename T>
-void hypot_forward(T* y, const T* a, const T* b, int64_t n, bool b_one) {
+void math2_forward(T* y, const T* a, const T* b, int64_t n, bool b_one, int op) {
   split_flat(n, kMinPerThread / 4, 64 / sizeof(T), [&](int64_t i0, int64_t i1) {
-    hypot_span(y + i0, a + i0, b_one ? b : b + i0, i1 - i0, b_one);
+    const T* bp = b_one ? b : b + i0;
+    if (op == kHypot) math2_span<kHypot>(y + i0, a + i0, bp, i1 - i0, b_one);
+    if (op == kLogAddExp) math2_span<kLogAddExp>(y + i0, a + i0, bp, i1 - i0, b_one);
+    if (op == kLogAddExp2) math2_span<kLogAddExp2>(y + i0, a + i0, bp, i1 - i0, b_one);
+    if (op == kNextAfter) math2_span<kNextAfter>(y + i0, a + i0, bp, i1 - i0, b_one);
+    if (op == kCopySign) math2_span<kCopySign>(y + i0, a + i0, bp, i1 - i0, b_one);
   });
 }
 
-template void hypot_forward<float>(float*, const float*, const float*, int64_t, bool);
-template void hypot_forward<double>(double*, const double*, const double*, int64_t, bool);
+template void math2_forward<float>(float*, const float*, const float*, int64_t, bool, int);
+template void math2_forward<double>(double*, const double*, const double*, int64_t, bool, int);
 
 // a (n), b (n), weight w (n) or, when w is null, the number ws -> y (n) = lerp(a, b, w)
 // (see lerp1). y may be a, b or w.

@@ -216,21 +216,28 @@ EMBER_SIMD void erfinv_span(T* y, const T* x, int64_t b, int64_t e) {
   }
   for (; i < e; ++i) y[i] = verfinv(x[i]);
 }
+// frac(x) = x - trunc(x), torch's (and ops.py's NumPy form's) bits: NaN at +-inf.
+template <typename T>
+EMBER_SIMD void frac_span(T* y, const T* x, int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; ++i) y[i] = x[i] - std::trunc(x[i]);
+}
 }  // namespace
 
 // x (n) -> y (n): y = f(x) for f by id: 0 erf, 1 erfc, 2 erfinv, 3 lgamma, 4 digamma,
-// 5 polygamma (order), 6 i0, 7 i1.
+// 5 polygamma (order), 6 i0, 7 i1, 8 frac.
 template <typename T>
 void special_forward(T* y, const T* x, int64_t n, int which, int order) {
-  EMBER_CHECK(which >= 0 && which <= 7, "special_forward: unknown function id ", which);
+  EMBER_CHECK(which >= 0 && which <= 8, "special_forward: unknown function id ", which);
   EMBER_CHECK(order >= 0, "special_forward: polygamma order must be >= 0, got ", order);
-  if (which <= 2 || (which == 3 && sizeof(T) == 4)) {  // vectorised, a chunk a thread
+  if (which <= 2 || which == 8 || (which == 3 && sizeof(T) == 4)) {  // vectorised, a chunk a thread
     const int nt = threads_for(n, int64_t(1) << 15);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
       const int64_t t = omp_get_thread_num(), k = omp_get_num_threads();
       const int64_t b = n * t / k, e = n * (t + 1) / k;
-      if (which == 2) {
+      if (which == 8) {
+        frac_span(y, x, b, e);
+      } else if (which == 2) {
         erfinv_span(y, x, b, e);
       } else if constexpr (sizeof(T) == 4) {
         if (which == 3)

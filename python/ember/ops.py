@@ -1532,20 +1532,42 @@ def _atan2_grads(a, b, y, g):
     return g * b * inv, -g * a * inv
 
 
-def _hypot_floats(a, b):
-    """np.hypot(a, b), by _C.hypot (NumPy's bits, threaded) for float32/float64 arrays of one
-    dtype, C-contiguous, of one shape or beside one value (a Python number too)."""
-    if type(a) is np.ndarray and a.dtype.char in "fd" and a.flags.c_contiguous:
-        if type(b) is float or type(b) is int:
-            if _kernel_scalar(b, a.dtype):
-                return _C.hypot(a, np.array(b, a.dtype))
-        elif type(b) is np.ndarray and b.dtype is a.dtype:
-            if a.shape == b.shape and b.flags.c_contiguous or b.size == 1 and b.ndim <= a.ndim:
-                return _C.hypot(a, b)
-    if type(b) is np.ndarray and b.dtype.char in "fd" and b.flags.c_contiguous:
-        if type(a) is not np.ndarray or a.dtype is b.dtype and a.size == 1 and a.ndim <= b.ndim:
-            return _hypot_floats(b, a)  # (hypot is symmetric, bit for bit)
-    return np.hypot(a, b)
+def _float_pair(name: str, fallback, symmetric: bool = True):
+    """fallback(a, b) by _C.<name> (hypot: NumPy's bits; logaddexp(2), nextafter, copysign:
+    torch's; threaded) for float32/float64 arrays of one dtype or beside a Python number:
+    straight for C-contiguous ones of one shape or beside one value (b's, or a's for a symmetric
+    op), else on C-contiguous broadcast copies (the kernel's values whatever the layout)."""
+
+    def run(a, b):
+        if type(a) is np.ndarray and a.dtype.char in "fd":
+            if type(b) is float or type(b) is int:
+                if _kernel_scalar(b, a.dtype):
+                    return run(a, np.array(b, a.dtype))
+            elif type(b) is np.ndarray and b.dtype is a.dtype:
+                if a.flags.c_contiguous and (
+                    a.shape == b.shape and b.flags.c_contiguous or b.size == 1 and b.ndim <= a.ndim
+                ):
+                    return getattr(_C, name)(a, b)
+                if symmetric and b.flags.c_contiguous and a.size == 1 and a.ndim <= b.ndim:
+                    return getattr(_C, name)(b, a)  # (bit for bit the same)
+                a, b = np.broadcast_arrays(a, b)  # (raises as NumPy for shapes that do not)
+                return getattr(_C, name)(a.copy(), b.copy())
+        if symmetric and type(b) is np.ndarray and type(a) in (float, int):
+            return run(b, a)
+        return fallback(a, b)
+
+    return run
+
+
+def _float_pair_straight(name: str):
+    """_binary's straight case (two arrays of one float32/float64 dtype and shape): _float_pair's
+    kernel call without its tests (C-contiguous copies of other layouts)."""
+    return lambda a, b: getattr(_C, name)(
+        a if a.flags.c_contiguous else a.copy(), b if b.flags.c_contiguous else b.copy()
+    )
+
+
+_hypot_floats = _float_pair("hypot", np.hypot)
 
 
 atan2 = arctan2 = _binary(
@@ -1557,19 +1579,11 @@ atan2 = arctan2 = _binary(
 )
 
 
-def _hypot_straight(a, b):
-    """hypot of two arrays of one float32/float64 dtype and shape (_binary's straight case):
-    _hypot_floats' kernel call without its tests, when both are C-contiguous."""
-    if a.flags.c_contiguous and b.flags.c_contiguous:
-        return _C.hypot(a, b)
-    return np.hypot(a, b)
-
-
 hypot = _binary(
     "hypot",
     _hypot_floats,
     lambda a, b, y, g: (g * a / y, g * b / y),
-    straight=_hypot_straight,
+    straight=_float_pair_straight("hypot"),
     real_only=True,
 )
 
@@ -1583,9 +1597,24 @@ def _logaddexp2_grads(a, b, y, g):
     return g / (1 + np.exp2(b - a)), g / (1 + np.exp2(a - b))
 
 
-logaddexp = _binary("logaddexp", np.logaddexp, _logaddexp_grads)
-logaddexp2 = _binary("logaddexp2", np.logaddexp2, _logaddexp2_grads)
-copysign = _binary("copysign", np.copysign, _copysign_grads)
+logaddexp = _binary(
+    "logaddexp",
+    _float_pair("logaddexp", np.logaddexp),
+    _logaddexp_grads,
+    straight=_float_pair_straight("logaddexp"),
+)
+logaddexp2 = _binary(
+    "logaddexp2",
+    _float_pair("logaddexp2", np.logaddexp2),
+    _logaddexp2_grads,
+    straight=_float_pair_straight("logaddexp2"),
+)
+copysign = _binary(
+    "copysign",
+    _float_pair("copysign", np.copysign, symmetric=False),
+    _copysign_grads,
+    straight=_float_pair_straight("copysign"),
+)
 
 
 def xlog_x_grad(a, b, g, log_b, pole):
@@ -1910,7 +1939,10 @@ _UNARY = {  # name: (f, derivative as a function of x and y = f(x))
     ),
     "i1": (lambda x: _special("i1", x), lambda x, y: _i1_grad(x, y)),
     "exp2": (np.exp2, lambda x, y: y * float(np.log(2))),
-    "frac": (lambda x: x - np.trunc(x), lambda x, y: np.ones_like(y)),
+    "frac": (
+        lambda x: _special("frac", x) if x.dtype.char in "fd" else x - np.trunc(x),
+        lambda x, y: np.ones_like(y),
+    ),
     "deg2rad": (np.deg2rad, lambda x, y: np.full_like(y, np.pi / 180)),
     "rad2deg": (np.rad2deg, lambda x, y: np.full_like(y, 180 / np.pi)),
     "asinh": (np.arcsinh, lambda x, y: 1 / np.sqrt(x * x + 1)),
@@ -1925,7 +1957,7 @@ def _acosh_grad(x):
     return 1 / np.sqrt(x * x - 1)
 
 
-_SPECIAL_STRAIGHT = ("erf", "erfc", "erfinv", "lgamma", "digamma", "i0", "i1")  # (_C.special's)
+_SPECIAL_STRAIGHT = ("erf", "erfc", "erfinv", "lgamma", "digamma", "i0", "i1", "frac")  # (_C's)
 
 
 def _unary(name: str):
@@ -2247,13 +2279,17 @@ def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
     return add(input, div(t1, t2), alpha=value)
 
 
+_nextafter_floats = _float_pair("nextafter", np.nextafter, symmetric=False)
+
+
 def nextafter(input, other) -> Tensor:  # noqa: A002
     """The next float after input towards other (no gradient)."""
     _tensors_only("nextafter", input, other)
     _refuse_integral("nextafter", input, other)
     a, b = _operands("nextafter", input, other)
     a, b = _data(a), _data(b)
-    return Tensor(_laid(np.asarray(np.nextafter(a, b)).astype(np.result_type(a, b)), (a, b)))
+    y = _nextafter_floats(a, b)
+    return Tensor(_laid(np.asarray(y).astype(np.result_type(a, b)), (a, b)))
 
 
 def mvlgamma(input, p: int) -> Tensor:  # noqa: A002
