@@ -978,9 +978,21 @@ class Div(Function):
         )
 
 
-def div(a, b, *, rounding_mode=None) -> Tensor:
-    if rounding_mode is not None:  # 'trunc' or 'floor': see the pointwise API section
-        return _rounded_div(a, b, rounding_mode)
+class _Unset:
+    """An argument not given (div's rounding_mode: torch's node tells None from absent)."""
+
+    def __repr__(self) -> str:
+        return "None"
+
+
+_UNSET = _Unset()
+
+
+def div(a, b, *, rounding_mode=_UNSET) -> Tensor:
+    if rounding_mode is not _UNSET:
+        if rounding_mode is None:  # torch's div.Tensor_mode: its own node, DivBackward2
+            return named(div(a, b), "DivBackward2")
+        return _rounded_div(a, b, rounding_mode)  # 'trunc' or 'floor': the pointwise section
     if (y := _C.fast_binary(a, b, 3)) is not None:  # (Tensor.__truediv__'s C path: speed27)
         return y
     if (y := _float_binary(Div, a, b)) is not None:
@@ -1146,7 +1158,9 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
             b = _to_dtype(b, result_type(a, b))  # first (a 0-d uint8 255 under int8 is -1)
         if np.any(np.asarray(_data(b)) < 0):
             return _int_pow_negative(np.asarray(_data(a)), np.asarray(_data(b)))
-    return _broadcasting(Pow, "pow", a, b)
+    out = _broadcasting(Pow, "pow", a, b)
+    # a number base (2 ** x): torch's pow.Scalar node
+    return named(out, "PowBackward2") if not isinstance(a, Tensor | np.ndarray) else out
 
 
 def _int_pow_negative(a: np.ndarray, b: np.ndarray) -> Tensor:
@@ -1374,6 +1388,9 @@ class Binary(Function):
                 b = _stand_in(b)
             ctx.save_for_backward(a, b, y if "y" in reads else None)
         ctx.df = df
+        node = _BINARY_NODES.get(_BINARY_NAME.get(df))
+        if node is not None:  # torch's overload: (Tensor, Tensor), (Tensor, Scalar), (Scalar, ..)
+            ctx._named = node[0 if type(b) is _ND else 1 if type(a) is _ND else 2]
         return y
 
     @staticmethod
@@ -1420,6 +1437,21 @@ class Binary(Function):
 
 
 _BINARY_NAME = {}  # a Binary op's df: its name (for its graph backward in _BINARY_GRAPH)
+
+# torch's node of each Binary op for (tensor, tensor), (tensor, number), (number, tensor)
+_BINARY_NODES = {
+    "atan2": ("Atan2Backward0",) * 3,
+    "xlogy": ("XlogyBackward0", "XlogyBackward2", "XlogyBackward1"),
+    "fmod": ("FmodBackward1", "FmodBackward0", "FmodBackward1"),
+    "remainder": ("RemainderBackward1", "RemainderBackward0", "RemainderBackward1"),
+    "copysign": ("CopysignBackward0", "CopysignBackward1", "CopysignBackward0"),
+    "fmax": ("FmaxBackward0",) * 3,
+    "fmin": ("FminBackward0",) * 3,
+    "hypot": ("HypotBackward0",) * 3,
+    "logaddexp": ("LogaddexpBackward0",) * 3,
+    "logaddexp2": ("Logaddexp2Backward0",) * 3,
+    "div": ("DivBackward2",) * 3,  # (with a rounding mode)
+}
 
 
 def _binary(
@@ -2255,12 +2287,12 @@ def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
             y += a
             return Tensor._make(y, False, None, 0)
     t1, t2, value = _addc_operands("addcmul", input, tensor1, tensor2, value)
-    return add(input, mul(t1, t2), alpha=value)
+    return named(add(input, mul(t1, t2), alpha=value), "AddcmulBackward0")
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
     t1, t2, value = _addc_operands("addcdiv", input, tensor1, tensor2, value)
-    return add(input, div(t1, t2), alpha=value)
+    return named(add(input, div(t1, t2), alpha=value), "AddcdivBackward0")
 
 
 def nextafter(input, other) -> Tensor:  # noqa: A002
@@ -3918,6 +3950,8 @@ class Maximum(Function):
     def forward(ctx, a, b, use_max):
         ctx.save_for_backward(a, b)
         ctx.use_max = use_max
+        if not use_max:
+            ctx._named = "MinimumBackward0"
         return _bcast(np.maximum if use_max else np.minimum, a, b)
 
     @staticmethod
@@ -5598,6 +5632,9 @@ class Piecewise(Function):
 
     @staticmethod
     def forward(ctx, x, f):
+        node = _PIECEWISE_NODES.get(f)
+        if node is not None:
+            ctx._named = node
         return f(x)
 
     @staticmethod
@@ -5609,8 +5646,12 @@ class Piecewise(Function):
         return _graph.constant(np.zeros_like(g.data)), None
 
 
+_PIECEWISE_NODES = {}  # a Piecewise f: torch's node (FloorBackward0, SignBackward0, ...)
+
+
 def _piecewise(name: str, f, bools: bool = False):
     kinds = "iubf" if bools else "iuf"  # torch's floor / ceil / trunc / round refuse bool
+    _PIECEWISE_NODES[f] = f"{name.capitalize()}Backward0"
 
     def op(x) -> Tensor:
         x = _tensor_operand(x)
@@ -6456,7 +6497,7 @@ def bmm(a, b) -> Tensor:
         sa, sb = _shape(_data(a)), _shape(_data(b))
     if len(sa) != 3 or len(sb) != 3 or sa[0] != sb[0]:
         raise BadShapeOrValue(f"bmm: expected (B, n, m) and (B, m, p), got shapes {sa} and {sb}")
-    return matmul(a, b)
+    return named(matmul(a, b), "BmmBackward0")
 
 
 def _predicate(name: str, f):
@@ -7896,7 +7937,7 @@ def take(x, index) -> Tensor:
     n = x.numel()
     if index.size and (index.min() < -n or index.max() >= n):
         raise IndexError(f"take: index out of range for a tensor of {n} elements")
-    return getitem(reshape(x, (-1,)), index)
+    return named(getitem(reshape(x, (-1,)), index), "TakeBackward0")
 
 
 def take_along_dim(x, indices, dim=None) -> Tensor:
@@ -7970,7 +8011,7 @@ def masked_select(x, mask) -> Tensor:
     x = _tensor_operand(x)
     mask = _bool_mask("masked_select", mask)
     shape = broadcast_shapes(x.shape, mask.shape)
-    return getitem(expand(x, shape), np.broadcast_to(mask, shape))
+    return named(getitem(expand(x, shape), np.broadcast_to(mask, shape)), "MaskedSelectBackward0")
 
 
 def masked_scatter(x, mask, source) -> Tensor:
@@ -8649,7 +8690,7 @@ def nansum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     x = _as_dtype(x, dtype)
     if x.data.dtype.kind == "f":
         x = where(np.isnan(x.data), np.zeros((), x.dtype), x)
-    return sum(x, dim, keepdim, dtype=dtype)
+    return named(sum(x, dim, keepdim, dtype=dtype), "NansumBackward0")
 
 
 def nanmean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -10197,7 +10238,7 @@ def matrix_exp(A) -> Tensor:
 
 def cholesky(A, upper: bool = False) -> Tensor:
     """torch.cholesky (the older name of linalg.cholesky)."""
-    return _linalg.cholesky(A, upper=upper)
+    return named(_linalg.cholesky(A, upper=upper), "CholeskyBackward0")
 
 
 def qr(A, some: bool = True):
