@@ -4688,8 +4688,13 @@ class GetItem(Function):
                 return out
         if advanced and type(index) is tuple:
             picked = _axis_select(x.shape, index)
-            if picked is not None and not x.size:  # (torch reads no position: none is refused)
-                return np.empty(picked[2], x.dtype)
+            if picked is not None and not x.size:
+                axis, idx, shape = picked
+                if idx.size and np.prod(shape):  # (a position read from a dim of size 0)
+                    raise IndexError(
+                        f"index {idx.flat[0]} is out of bounds for dimension {axis} with size 0"
+                    )
+                return np.empty(shape, x.dtype)  # (torch reads no position: none is refused)
             if picked is not None and x.dtype.char in _SELECT_CHARS:
                 axis, idx, shape = picked
                 a = x if x.flags.c_contiguous else np.ascontiguousarray(x)
