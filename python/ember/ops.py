@@ -1389,8 +1389,9 @@ class Binary(Function):
             ctx.save_for_backward(a, b, y if "y" in reads else None)
         ctx.df = df
         node = _BINARY_NODES.get(_BINARY_NAME.get(df))
-        if node is not None:  # torch's overload: (Tensor, Tensor), (Tensor, Scalar), (Scalar, ..)
-            ctx._named = node[0 if type(b) is _ND else 1 if type(a) is _ND else 2]
+        if node is not None:  # torch's overload: (Tensor, Tensor) or (Tensor, Scalar); a
+            ctx._named = node[0 if type(b) is _ND else 1]  # number a: _binary names it
+
         return y
 
     @staticmethod
@@ -1509,7 +1510,10 @@ def _binary(
         if name in _FLOAT_ONLY:
             _refuse_integral(name, input, other)
         pair = _float_pair_operands if floating else _operands
-        return Binary.apply(*pair(name, input, other), f, df)
+        out = Binary.apply(*pair(name, input, other), f, df)
+        if not isinstance(input, Tensor | np.ndarray) and name in _BINARY_NODES:
+            named(out, _BINARY_NODES[name][2])  # (torch's (Scalar, Tensor) overload)
+        return out
 
     op._real_only = real_only  # (_real_only leaves it as it is)
     op.__name__ = name
@@ -4683,6 +4687,10 @@ class GetItem(Function):
         if advanced:  # (torch's IndexBackward saves the index tensors, freed after backward)
             ctx._reusable = False
         if advanced and type(index) is np.ndarray:
+            if not x.size and x.ndim and index.dtype.kind in "iu":
+                shape = index.shape + x.shape[1:]
+                if not math.prod(shape):  # (torch reads no position: none is refused)
+                    return np.empty(shape, x.dtype)
             out = _take(x, index)
             if out is not None:  # a fresh array: none of the checks below apply
                 return out
