@@ -255,3 +255,32 @@ def test_named_composites_gradients():
     assert ember.autograd.gradcheck(lambda x: 2**x, (a,))
     spd = _leaf(ember, (3, 3), 8, spd=True)
     assert ember.autograd.gradcheck(lambda m: ember.linalg.solve(m, b[:3]), (spd,))
+
+
+_ENDS = [0, 1, -1, -2.5, 0.1, 1e6, 7e-9, 1e30, -2e-30, 3e38]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_linspace_bits_as_torch(dtype):
+    # torch's kernel: fma(step, i, start) for the first half, fma(-step, n - 1 - i, end) for
+    # the rest, each rounded once (ember was np.linspace: last-bit differences)
+    for start in _ENDS:
+        for end in _ENDS:
+            for steps in (1, 2, 3, 8, 17, 100, 5001):
+                want = torch.linspace(start, end, steps, dtype=getattr(torch, dtype)).numpy()
+                got = ember.linspace(start, end, steps, dtype=getattr(ember, dtype)).numpy()
+                np.testing.assert_array_equal(got, want, err_msg=str((start, end, steps)))
+    # the default dtype's front takes the same path
+    np.testing.assert_array_equal(ember.linspace(1, -2e-30, 8), torch.linspace(1, -2e-30, 8))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("base", [10.0, 2.0, 0.5])
+def test_logspace_bits_as_torch(dtype, base):
+    # float64: libm's pow (torch's std::pow), not NumPy's SIMD pow; one step: base ** start
+    for start in (0, 1, -2.5, 0.1, 7e-9):
+        for end in (0, 1, -2.5, 0.1, 7e-9):
+            for steps in (1, 2, 5, 33, 1000):
+                want = torch.logspace(start, end, steps, base=base, dtype=getattr(torch, dtype))
+                got = ember.logspace(start, end, steps, base=base, dtype=getattr(ember, dtype))
+                np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import math
 import numbers
 import operator
@@ -656,6 +657,8 @@ def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) ->
         dtype = np.result_type(dtype, np.complex64)
     if dtype.kind in "iu" and steps:  # torch's integer kernel: truncated ends, double steps
         data = _int_linspace(int(start), int(end), steps, dtype)
+    elif (dtype == _F32 or dtype == _F64) and steps and _finite(start, end):
+        data = _float_linspace(start, end, steps, dtype)
     else:
         data = np.linspace(start, end, steps, dtype=dtype)
     return Tensor(data, requires_grad=requires_grad)
@@ -672,23 +675,48 @@ def linspace(*args, **kwargs) -> Tensor:  # noqa: F811  (a fast front for linspa
     if not kwargs and len(args) == 3 and not _device._CONTEXT and type(args[2]) is int:
         start, end, steps = args
         dt = get_default_dtype()
-        if steps >= 2 and (dt is _F32 or dt is _F64) and _numbers(start, end):
-            step = (float(end) - float(start)) / (steps - 1)
-            if step != 0:  # (np.linspace divides before it multiplies then)
-                k = _COUNTS.get(steps)
-                if k is None:  # (overhead37: a small count's 0..n-1 kept, read-only)
-                    k = np.arange(steps, dtype=np.float64)
-                    if steps <= 4096 and len(_COUNTS) < 64:
-                        k.flags.writeable = False
-                        _COUNTS[steps] = k
-                y = k * step
-                y += float(start)
-                y[-1] = end
-                return _plain(y.astype(dt, copy=False))
+        if steps >= 1 and (dt is _F32 or dt is _F64) and _numbers(start, end):
+            return _plain(_float_linspace(start, end, steps, dt))
     return _linspace(*args, **kwargs)
 
 
-_COUNTS: dict = {}  # steps -> np.arange(steps) in float64 (linspace's front, small counts)
+def _finite(*values) -> bool:
+    return all(isinstance(v, numbers.Real) and math.isfinite(v) for v in values)
+
+
+def _float_linspace(start, end, steps: int, dtype: np.dtype) -> np.ndarray:
+    """torch's float32 / float64 linspace bit for bit (finite ends, steps >= 1): the ends and
+    step = (end - start) / (steps - 1) in the dtype; the first steps // 2 values counted up
+    from start, fma(step, i, start), the rest down from end, fma(-step, steps - 1 - i, end),
+    each rounded once (its kernel's contracted start + step * i)."""
+    t = dtype.type
+    with np.errstate(over="ignore", invalid="ignore"):
+        s, e = t(start), t(end)
+        step = t(t(e - s) / t(max(steps - 1, 1)))
+        if steps == 1:
+            return np.array([s], dtype)
+        half = steps // 2
+        if dtype == _F64:  # exact fmas: the arange kernel's scalar path (chunks under 2 vectors)
+            up = _C.arange(float(s), float(step), half, 7, dtype)
+            down = _C.arange(float(e), -float(step), steps - half, 7, dtype)[::-1]
+            return np.concatenate((up, down))
+        # float32: step * i is exact in float64, the sum rounded there (its error kept,
+        # TwoSum) and then to float32, which the error decides where the float64 sum sits
+        # exactly halfway between two float32 values: fma's one rounding
+        a = np.arange(steps, dtype=np.float64)
+        a[half:] -= steps - 1  # -(steps - 1 - i): counted down from end
+        a *= float(step)
+        c = np.empty(steps)
+        c[:half], c[half:] = s, e
+        y = a + c
+        v = y - a
+        err = (a - (y - v)) + (c - v)
+        out = y.astype(np.float32)
+        if err.any():
+            near = np.nextafter(out, np.where(y > out, np.inf, -np.inf).astype(np.float32))
+            tie = (y * 2 == out.astype(np.float64) + near) & (err != 0) & np.isfinite(err)
+            out = np.where(tie & ((err > 0) == (near > out)), near, out)
+    return out
 
 
 def _int_linspace(start: int, end: int, steps: int, dtype: np.dtype) -> np.ndarray:
@@ -726,10 +754,13 @@ def logspace(
         raise not_implemented("logspace", dtype, f"steps={steps}")
     if complex_ends:  # torch: complex ends give the default dtype's complex counterpart
         dtype = np.result_type(dtype, np.complex64)
-    if dtype.kind in "iuf" and steps > 1:
+    if dtype.kind in "iuf" and steps:
         # torch's kernel: the ends cast to the dtype first (integers truncate), the exponents
-        # and the power in double, then cast (integers truncate)
-        if dtype.kind == "f":
+        # and the power in double, then cast (integers truncate); one step: pow(base, start)
+        if steps == 1:
+            start = end = step = float(start)
+            base = float(base)
+        elif dtype.kind == "f":
             start, end = dtype.type(start), dtype.type(end)
             step = float(end - start) / (steps - 1)  # end - start in the dtype, as torch
             base = float(base)
@@ -737,8 +768,9 @@ def logspace(
             start, end = int(start), int(end)
             step = (end - start) / (steps - 1)
             base = float(np.float32(base))  # torch's integer path holds the base as a float
+        exps = _two_sided(float(start), float(end), step, steps, fma=False)
         with np.errstate(over="ignore", invalid="ignore"):
-            data = np.power(base, _two_sided(float(start), float(end), step, steps, fma=False))
+            data = _libm_pow(base, exps) if dtype == _F64 else np.power(base, exps)
             if dtype.kind in "iu":
                 data = np.trunc(data)
             data = data.astype(dtype)
@@ -747,6 +779,15 @@ def logspace(
         with np.errstate(over="ignore", invalid="ignore"):
             data = np.power(float(base), exps).astype(dtype)
     return Tensor(data, requires_grad=requires_grad)
+
+
+def _libm_pow(base: float, exps: np.ndarray) -> np.ndarray:
+    """base ** exps by libm's pow, torch's std::pow (NumPy's SIMD float64 pow may differ in
+    the last bit); where libm refuses (overflow, a negative base's fraction) NumPy's values."""
+    try:
+        return np.fromiter(map(math.pow, itertools.repeat(base), exps.tolist()), np.float64)
+    except (OverflowError, ValueError):
+        return np.power(base, exps)
 
 
 class _NotGiven:
