@@ -696,10 +696,13 @@ def _float_linspace(start, end, steps: int, dtype: np.dtype) -> np.ndarray:
         if steps == 1:
             return np.array([s], dtype)
         half = steps // 2
-        if dtype == _F64:  # exact fmas: the arange kernel's scalar path (chunks under 2 vectors)
-            up = _C.arange(float(s), float(step), half, 7, dtype)
-            down = _C.arange(float(e), -float(step), steps - half, 7, dtype)[::-1]
-            return np.concatenate((up, down))
+        if dtype == _F64:
+            k = np.arange(steps, dtype=np.float64)
+            k[half:] = steps - 1 - k[half:]
+            a = np.where(np.arange(steps) < half, float(step), -float(step))
+            c = np.empty(steps)
+            c[:half], c[half:] = s, e
+            return _fma64(a, k, c)
         # float32: step * i is exact in float64, the sum rounded there (its error kept,
         # TwoSum) and then to float32, which the error decides where the float64 sum sits
         # exactly halfway between two float32 values: fma's one rounding
@@ -779,6 +782,33 @@ def logspace(
         with np.errstate(over="ignore", invalid="ignore"):
             data = np.power(float(base), exps).astype(dtype)
     return Tensor(data, requires_grad=requires_grad)
+
+
+def _two_sum(a, b):
+    """(a + b rounded, its exact error) (Knuth's TwoSum)."""
+    y = a + b
+    v = y - a
+    return y, (a - (y - v)) + (b - v)
+
+
+def _fma64(a, k, c) -> np.ndarray:
+    """a * k + c rounded once, float64 (k whole counts): NumPy has no fma. a * k's rounding
+    error by Veltkamp's split (exact), the sum's by TwoSum: the exact value is z + ze + we,
+    and where z + ze sits exactly halfway between two doubles, we decides the side."""
+    p = a * k
+    split = 134217729.0  # 2**27 + 1
+    t = split * a
+    ah = t - (t - a)
+    t = split * k
+    kh = t - (t - k)
+    al, kl = a - ah, k - kh
+    pe = ((ah * kh - p) + ah * kl + al * kh) + al * kl
+    y, se = _two_sum(p, c)
+    w, we = _two_sum(se, pe)
+    z, ze = _two_sum(y, w)
+    step = np.nextafter(z, np.where(ze > 0, np.inf, -np.inf))  # (z's neighbour on ze's side)
+    fix = (np.abs(ze) * 2 == np.abs(step - z)) & (ze != 0) & (we != 0) & ((we > 0) == (ze > 0))
+    return np.where(fix, step, z) if fix.any() else z
 
 
 def _libm_pow(base: float, exps: np.ndarray) -> np.ndarray:
