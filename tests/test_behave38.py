@@ -75,6 +75,8 @@ REFUSALS = {
     "baddbmm(bool)": (lambda L: L.baddbmm(_mat(L, "bool", (2, 2, 2)), _mat(L, "bool", (2, 2, 3)),
                                           _mat(L, "bool", (2, 3, 2))), "'Bool'"),
     "cross(bool)": (lambda L: L.linalg.cross(_mat(L, "bool"), _mat(L, "bool")), "'Bool'"),
+    "eig(float16)": (lambda L: L.linalg.eig(_mat(L, "float16", (2, 2))), "'Half'"),
+    "vander(bool)": (lambda L: L.linalg.vander(_mat(L, "bool", (3,))), "bool"),
     "arange(bool)": (lambda L: L.arange(5, dtype=L.bool), "'Bool'"),
     "arange(complex)": (lambda L: L.arange(5, dtype=L.complex64), "ComplexFloat"),
     "range(bool)": (lambda L: L.range(0, 5, dtype=L.bool), "'Bool'"),

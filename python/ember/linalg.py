@@ -751,6 +751,8 @@ def _general_square(op: str, A) -> Tensor:
     A = ops._tensor_operand(A)
     if A.dtype.kind not in "fc":
         raise BadDtype(f"linalg.{op}: expected a float or complex tensor, got {A.dtype}")
+    if A.dtype == np.float16:  # (LAPACK has no half kernel: torch's NotImplementedError)
+        raise not_implemented(f"linalg.{op}", A.dtype, f"shape {A.shape}")
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise BadShapeOrValue(
             f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}"
@@ -1145,7 +1147,10 @@ def vander(x, *, N=None) -> Tensor:
     N = x.shape[-1] if N is None else ops._index_dim(N, "linalg_vander", "N")
     if N < 2:
         raise BadShapeOrValue(f"linalg.vander: N must be greater than 1, got {N}")
-    x = x.long() if x.dtype == np.bool_ else x
+    if x.dtype == np.bool_:  # (torch's RuntimeError)
+        raise BadDtype(
+            "linalg.vander supports floating point, complex, and integer tensors, but got bool"
+        )
     ones = Tensor(np.ones(x.shape + (1,), x.dtype))
     return ops.cumprod(
         ops.cat([ones, ops.expand(ops.unsqueeze(x, -1), x.shape + (N - 1,))], -1), -1
