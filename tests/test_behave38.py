@@ -126,7 +126,7 @@ def test_refusal_family_as_torch(case):
 def test_not_implemented_names_torch_dtype():
     e = _errors.not_implemented("hypot", "bool", "shapes (3,) and (3,)")
     assert isinstance(e, NotImplementedError | TypeError | RuntimeError)
-    assert str(e) == "hypot: not implemented for 'Bool' (dtype bool; shapes (3,) and (3,))"
+    assert str(e) == "hypot: not implemented for bool ('Bool'); shapes (3,) and (3,)"
     assert "'ComplexDouble'" in str(_errors.not_implemented("lt", np.dtype(np.complex128)))
 
 

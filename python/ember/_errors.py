@@ -45,5 +45,5 @@ def not_implemented(op: str, dtype, detail: str = "") -> DtypeNotImplemented:
     name = str(dtype).removeprefix("torch.")
     more = f"; {detail}" if detail else ""
     return DtypeNotImplemented(
-        f"{op}: not implemented for '{_TORCH_NAMES.get(name, name)}' (dtype {name}{more})"
+        f"{op}: not implemented for {name} ('{_TORCH_NAMES.get(name, name)}'){more}"
     )

@@ -1281,7 +1281,7 @@ def _integer_op(name: str, ufunc):
             x if isinstance(x, Tensor | int) else _as_operand(np.asarray(x)) for x in (input, other)
         )
         args = (a,) if ufunc is np.invert else (a, b)
-        _no_kernel(name, *args, kinds="fcV")  # (bfloat16's kind is V)
+        _no_kernel(name, *args, kinds="fcV", detail="needs integer or bool operands")  # (V: bf16)
         args = tuple(map(_data, args if ufunc is np.invert else _promote(a, b)))
         if name in _NO_BOOL_FORM and result_type(a, b).kind == "b":
             raise not_implemented(name, "bool")
@@ -1539,12 +1539,12 @@ def _refuse_integral(op: str, a, b) -> None:
         )
 
 
-def _no_kernel(op: str, *xs, kinds: str = "c") -> None:
+def _no_kernel(op: str, *xs, kinds: str = "c", detail: str = "") -> None:
     """torch's NotImplementedError ("atan2_cpu" not implemented for 'ComplexFloat') for an
     operand of a dtype kind in ``kinds`` (complex by default), which op has no kernel for."""
     for x in xs:
         if x is not None and _kind(x) in kinds:
-            raise not_implemented(op, np.asarray(_data(x)).dtype)
+            raise not_implemented(op, np.asarray(_data(x)).dtype, detail)
 
 
 def _zero_grads(a, b, y, g):
