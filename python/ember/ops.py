@@ -978,21 +978,9 @@ class Div(Function):
         )
 
 
-class _Unset:
-    """An argument not given (div's rounding_mode: torch's node tells None from absent)."""
-
-    def __repr__(self) -> str:
-        return "None"
-
-
-_UNSET = _Unset()
-
-
-def div(a, b, *, rounding_mode=_UNSET) -> Tensor:
-    if rounding_mode is not _UNSET:
-        if rounding_mode is None:  # torch's div.Tensor_mode: its own node, DivBackward2
-            return named(div(a, b), "DivBackward2")
-        return _rounded_div(a, b, rounding_mode)  # 'trunc' or 'floor': the pointwise section
+def div(a, b, *, rounding_mode=None) -> Tensor:
+    if rounding_mode is not None:  # 'trunc' or 'floor': see the pointwise API section
+        return _rounded_div(a, b, rounding_mode)
     if (y := _C.fast_binary(a, b, 3)) is not None:  # (Tensor.__truediv__'s C path: speed27)
         return y
     if (y := _float_binary(Div, a, b)) is not None:
