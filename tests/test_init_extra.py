@@ -195,5 +195,8 @@ def test_sparse_defaults_and_errors():
     np.testing.assert_allclose(v[v != 0].std(), 0.01, rtol=0.05)
     with pytest.raises(ValueError, match="2 dimensions"):
         init.sparse_(ember.empty(3, 3, 3), 0.1)
-    with pytest.raises(ValueError, match="sparsity"):
-        init.sparse_(ember.empty(3, 3), 1.5)
+    # sparsity outside [0, 1] is taken, as torch's: ceil(sparsity * rows) slices a permutation
+    # of the rows (Python's slice: all rows past 1, all but the last |count| below 0)
+    for sparsity, zeros in ((1.5, 4), (-0.5, 2), (-2.0, 0)):
+        v = init.sparse_(ember.empty(4, 3), sparsity).numpy()
+        np.testing.assert_array_equal((v == 0).sum(axis=0), zeros)

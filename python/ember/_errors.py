@@ -10,3 +10,40 @@ class BadDtype(TypeError, RuntimeError):
     """A dtype the op refuses: design.md's TypeError (ember's dtype errors) and torch's
     RuntimeError (e.g. float16/bfloat16 linear algebra, integer nanmean, complex parameters
     in Adafactor)."""
+
+
+class DtypeNotImplemented(BadDtype, NotImplementedError):
+    """A dtype an op has no kernel for: torch's NotImplementedError ('"hypot_cpu" not
+    implemented for 'Bool'') and BadDtype, so ``except TypeError`` still catches it."""
+
+
+class OutOfBounds(BadShapeOrValue, IndexError):
+    """An index outside a dim's range in scatter and kin: torch's RuntimeError, and the
+    IndexError ember raised before."""
+
+
+# torch's names of the dtypes in its 'not implemented for ...' refusals
+_TORCH_NAMES = {
+    "bool": "Bool",
+    "uint8": "Byte",
+    "int8": "Char",
+    "int16": "Short",
+    "int32": "Int",
+    "int64": "Long",
+    "float16": "Half",
+    "bfloat16": "BFloat16",
+    "float32": "Float",
+    "float64": "Double",
+    "complex64": "ComplexFloat",
+    "complex128": "ComplexDouble",
+}
+
+
+def not_implemented(op: str, dtype, detail: str = "") -> DtypeNotImplemented:
+    """torch's refusal of a dtype an op has no kernel for, in its words plus ember's dtype
+    (and ``detail``, e.g. the shapes)."""
+    name = str(dtype).removeprefix("torch.")
+    more = f"; {detail}" if detail else ""
+    return DtypeNotImplemented(
+        f"{op}: not implemented for {name} ('{_TORCH_NAMES.get(name, name)}'){more}"
+    )

@@ -12,7 +12,7 @@ import numpy as np
 
 from ember import _C, _complex, _device, _layout, _lowp, _strides, random
 from ember import ops as _ops
-from ember._errors import BadDtype, BadShapeOrValue
+from ember._errors import BadDtype, BadShapeOrValue, not_implemented
 from ember.random import rng
 from ember.tensor import Tensor, _as_array, _leaf_types, _plain, get_default_dtype
 
@@ -519,6 +519,8 @@ def arange(start=None, end=None, step=1, dtype=None, requires_grad: bool = False
     if dtype is None:
         ints = all(isinstance(v, int | np.integer) for v in (start, end, step))
         dtype = np.int64 if ints else get_default_dtype()
+    elif _dtype(dtype).kind in "bc":  # (torch has no bool or complex arange kernel)
+        raise not_implemented("arange", _dtype(dtype), f"arange({start}, {end}, {step})")
     integral = np.dtype(dtype).kind in "iu"
     if integral and int(step) == 0:  # torch casts the step to the dtype first
         raise ValueError(f"arange: step {step} is 0 as {np.dtype(dtype)}")
@@ -639,6 +641,8 @@ def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) ->
         _complex_ends_fit(dtype, "linspace")
         complex_ends = False
     steps, dtype = _steps(steps, "linspace"), _dtype(dtype)
+    if dtype.kind == "b" and steps > 1:  # (torch: its kernel's bool form only fills 0 or 1)
+        raise not_implemented("linspace", dtype, f"steps={steps}")
     if complex_ends:  # torch: complex ends give the default dtype's complex counterpart
         dtype = np.result_type(dtype, np.complex64)
     if dtype.kind in "iu" and steps:  # torch's integer kernel: truncated ends, double steps
@@ -709,12 +713,17 @@ def logspace(
         _complex_ends_fit(dtype, "logspace")
         complex_ends = False
     steps, dtype = _steps(steps, "logspace"), _dtype(dtype)
+    if dtype.kind == "b" and steps > 1:  # (as linspace)
+        raise not_implemented("logspace", dtype, f"steps={steps}")
     if complex_ends:  # torch: complex ends give the default dtype's complex counterpart
         dtype = np.result_type(dtype, np.complex64)
-    if dtype.kind in "iuf" and steps > 1:
+    if dtype.kind in "iuf" and steps:
         # torch's kernel: the ends cast to the dtype first (integers truncate), the exponents
-        # and the power in double, then cast (integers truncate)
-        if dtype.kind == "f":
+        # and the power in double, then cast (integers truncate); one step: pow(base, start)
+        if steps == 1:
+            start = end = step = float(start)
+            base = float(base)
+        elif dtype.kind == "f":
             start, end = dtype.type(start), dtype.type(end)
             step = float(end - start) / (steps - 1)  # end - start in the dtype, as torch
             base = float(base)
@@ -722,8 +731,9 @@ def logspace(
             start, end = int(start), int(end)
             step = (end - start) / (steps - 1)
             base = float(np.float32(base))  # torch's integer path holds the base as a float
+        exps = _two_sided(float(start), float(end), step, steps, fma=False)
         with np.errstate(over="ignore", invalid="ignore"):
-            data = np.power(base, _two_sided(float(start), float(end), step, steps, fma=False))
+            data = np.power(base, exps)
             if dtype.kind in "iu":
                 data = np.trunc(data)
             data = data.astype(dtype)
@@ -953,11 +963,20 @@ def _window(name: str, length: int, periodic: bool, dtype, requires_grad: bool, 
     """A window of ``length`` points from f(n, N) for n = 0..length-1, with N = length for a
     symmetric window and length + 1 for a periodic one (the first point of the next period
     dropped, as for spectral analysis), as torch's window functions."""
-    if not isinstance(length, int | np.integer) or isinstance(length, bool) or length < 0:
-        raise ValueError(f"{name}: window_length must be a non-negative int, got {length!r}")
+    if not isinstance(length, int | np.integer) or isinstance(length, bool):  # (torch's parser)
+        raise TypeError(
+            f"{name}(): argument 'window_length' must be int, not {type(length).__name__}"
+        )
+    if length < 0:
+        raise BadShapeOrValue(
+            f"{name} requires non-negative window_length, got window_length={length}"
+        )
     dt = _dtype(dtype)
-    if not _lowp.is_float(dt):
-        raise TypeError(f"{name}: expected a floating point dtype, got {dt}")
+    if dt.kind == "c":  # torch: ones for 0 or 1 points, and no complex kernel past those
+        if length > 1:
+            raise not_implemented(name, dt, f"window_length={length}")
+    elif not _lowp.is_float(dt):
+        raise BadDtype(f"{name} expects floating point dtypes, got {dt}")
     if length <= 1:
         return _new(np.ones(length, dt), requires_grad)
     n = np.arange(length, dtype=np.float64)
@@ -1018,8 +1037,15 @@ def inclusive_range(start, end=None, step=1, *, dtype=None, requires_grad: bool 
     )
     if end is None:
         start, end = 0, start
+    if _dtype(dtype).kind in "bc":  # (torch has no bool or complex range kernel)
+        raise not_implemented("range", _dtype(dtype), f"range({start}, {end}, {step})")
     if step == 0:
-        raise ValueError("range: step must be nonzero")
+        raise BadShapeOrValue("range: step must be nonzero")
+    if (end - start) * step < 0:
+        raise BadShapeOrValue(
+            f"range: upper bound and lower bound inconsistent with step sign "
+            f"(start={start}, end={end}, step={step})"
+        )
     count = int(np.floor((end - start) / step)) + 1
     values = start + step * np.arange(max(count, 0), dtype=np.float64)
     return _new(values.astype(_dtype(dtype)), requires_grad)

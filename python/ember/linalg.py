@@ -18,10 +18,10 @@ from collections import namedtuple
 import numpy as np
 
 from ember import _complex, _lowp, ops
-from ember._errors import BadDtype, BadShapeOrValue
+from ember._errors import BadDtype, BadShapeOrValue, not_implemented
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
-from ember.autograd.function import Function
+from ember.autograd.function import Function, named
 from ember.tensor import Tensor
 
 
@@ -153,7 +153,7 @@ class Det(Function):
 
 def det(A) -> Tensor:
     """Determinant of (batches of) square matrices."""
-    return Det.apply(_square("det", A, complex_ok=True))
+    return named(Det.apply(_square("det", A, complex_ok=True)), "LinalgDetBackward0")
 
 
 class Inv(Function):
@@ -181,7 +181,7 @@ class Inv(Function):
 
 def inv(A) -> Tensor:
     """Inverse of (batches of) square matrices; LinAlgError when singular."""
-    return Inv.apply(_square("inv", A, complex_ok=True))
+    return named(Inv.apply(_square("inv", A, complex_ok=True)), "LinalgInvExBackward0")
 
 
 SlogDet = namedtuple("SlogDet", ["sign", "logabsdet"])
@@ -228,7 +228,8 @@ class SlogDetFn(Function):
 
 def slogdet(A) -> SlogDet:
     """(sign, log|det|) of square matrices: log|det| without overflow."""
-    return SlogDet(*SlogDetFn.apply(_square("slogdet", A)))
+    sign, logabsdet = SlogDetFn.apply(_square("slogdet", A))
+    return SlogDet(sign, named(logabsdet, "LinalgSlogdetBackward0"))  # (one node for both)
 
 
 class Solve(Function):
@@ -262,6 +263,10 @@ class Solve(Function):
 def solve(A, B, *, left: bool = True) -> Tensor:
     """X with A X = B (left) or X A = B; B may be a vector (batch) when its shape is A's
     without the last dim."""
+    return named(_solve(A, B, left=left), "LinalgSolveExBackward0")  # (torch's one node)
+
+
+def _solve(A, B, *, left: bool = True) -> Tensor:
     ops._bool_args("linalg_solve", left=left)
     A = _square("solve", A, complex_ok=True)
     B = ops._tensor_operand(B) if A.data.dtype.kind == "c" else _lapack_float("solve", B)
@@ -273,7 +278,7 @@ def solve(A, B, *, left: bool = True) -> Tensor:
     if not left:
         if vector:
             raise BadShapeOrValue("linalg.solve: left=False needs B to be a matrix")
-        return ops.transpose(solve(ops.transpose(A, -1, -2), ops.transpose(B, -1, -2)), -1, -2)
+        return ops.transpose(_solve(ops.transpose(A, -1, -2), ops.transpose(B, -1, -2)), -1, -2)
     Bm = ops.unsqueeze(B, -1) if vector else B
     if Bm.shape[-2] != A.shape[-1]:
         raise BadShapeOrValue(f"linalg.solve: A {A.shape} and B {B.shape} do not fit A X = B")
@@ -340,6 +345,8 @@ def cross(a, b, *, dim: int = -1) -> Tensor:
     a, b = ops._tensor_operand(a), ops._tensor_operand(b)
     if a.dtype != b.dtype:  # (torch's kernel takes one dtype: no promotion)
         raise BadDtype(f"linalg.cross: expected scalar type {a.dtype} but found {b.dtype}")
+    if a.data.dtype.kind == "b":
+        raise not_implemented("linalg.cross", a.dtype, f"shapes {a.shape} and {b.shape}")
     if a.ndim != b.ndim:
         raise BadShapeOrValue(
             f"linalg.cross: inputs must have the same number of dimensions, got shapes "
@@ -355,7 +362,7 @@ def cross(a, b, *, dim: int = -1) -> Tensor:
     a, b = ops.broadcast_tensors(*ops._promote_list([a, b]))
     x, y = ops.unbind(a, axis), ops.unbind(b, axis)
     parts = [x[1] * y[2] - x[2] * y[1], x[2] * y[0] - x[0] * y[2], x[0] * y[1] - x[1] * y[0]]
-    return ops.stack(parts, axis)
+    return named(ops.stack(parts, axis), "LinalgCrossBackward0")
 
 
 # ---- norms ----------------------------------------------------------------------------------
@@ -528,7 +535,7 @@ def cholesky(A, *, upper: bool = False) -> Tensor:
     L = Cholesky.apply(A)
     if np.isnan(np.diagonal(L.data, 0, -2, -1)).any():  # NumPy's NaN factor: torch raises
         _raise_info("cholesky", _cholesky_info(A.data).reshape(A.shape[:-2]), _NOT_PD)
-    return _tmH(L) if upper else L
+    return named(_tmH(L) if upper else L, "LinalgCholeskyExBackward0")
 
 
 QR = namedtuple("QR", ["Q", "R"])
@@ -744,6 +751,8 @@ def _general_square(op: str, A) -> Tensor:
     A = ops._tensor_operand(A)
     if A.dtype.kind not in "fc":
         raise BadDtype(f"linalg.{op}: expected a float or complex tensor, got {A.dtype}")
+    if A.dtype == np.float16:  # (LAPACK has no half kernel: torch's NotImplementedError)
+        raise not_implemented(f"linalg.{op}", A.dtype, f"shape {A.shape}")
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise BadShapeOrValue(
             f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}"
@@ -1138,7 +1147,10 @@ def vander(x, *, N=None) -> Tensor:
     N = x.shape[-1] if N is None else ops._index_dim(N, "linalg_vander", "N")
     if N < 2:
         raise BadShapeOrValue(f"linalg.vander: N must be greater than 1, got {N}")
-    x = x.long() if x.dtype == np.bool_ else x
+    if x.dtype == np.bool_:  # (torch's RuntimeError)
+        raise BadDtype(
+            "linalg.vander supports floating point, complex, and integer tensors, but got bool"
+        )
     ones = Tensor(np.ones(x.shape + (1,), x.dtype))
     return ops.cumprod(
         ops.cat([ones, ops.expand(ops.unsqueeze(x, -1), x.shape + (N - 1,))], -1), -1

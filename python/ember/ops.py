@@ -19,7 +19,8 @@ import ml_dtypes
 import numpy as np
 
 from ember import _C, _complex, _lowp, _strides
-from ember._errors import BadDtype, BadShapeOrValue
+from ember._errors import BadDtype, BadShapeOrValue, not_implemented
+from ember._errors import OutOfBounds as _OutOfBounds
 from ember.autograd import function as _function
 from ember.autograd import graph as _graph
 from ember.autograd.engine import dim_run, hooks_moved, input_wanted, reduce_sum, unbroadcast
@@ -757,7 +758,7 @@ def check_bool_sub(a, b) -> None:
                 isinstance(x, Tensor | np.ndarray) and x.dtype.kind == "b"
             )
         if is_bool:
-            raise TypeError(
+            raise BadDtype(
                 "sub: subtraction with a bool tensor is not supported; to invert a mask use "
                 "`~` or logical_not()"
             )
@@ -1133,7 +1134,7 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
         a = _tensor_operand(a)  # pow(2, 3): a tensor, as for any two numbers
     if _kind(a) == _kind(b) == "b":  # NumPy's would be int8
         if type(b) is not bool:  # (a Python bool base, or two bool tensors)
-            raise TypeError("pow: not implemented for two bool operands")
+            raise not_implemented("pow", "bool", "two bool operands")
         # torch's scalar shortcuts: x ** 1 is a copy of x, x ** 0 ones, in x's dtype (bool)
         return Tensor(np.array(_data(a)) if b else np.ones(np.shape(_data(a)), np.bool_))
     if isinstance(a, Tensor) and a.data.dtype.kind in "biu" and isinstance(b, int) and b < 0:
@@ -1145,7 +1146,9 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
             b = _to_dtype(b, result_type(a, b))  # first (a 0-d uint8 255 under int8 is -1)
         if np.any(np.asarray(_data(b)) < 0):
             return _int_pow_negative(np.asarray(_data(a)), np.asarray(_data(b)))
-    return _broadcasting(Pow, "pow", a, b)
+    out = _broadcasting(Pow, "pow", a, b)
+    # a number base (2 ** x): torch's pow.Scalar node
+    return named(out, "PowBackward2") if not isinstance(a, Tensor | np.ndarray) else out
 
 
 def _int_pow_negative(a: np.ndarray, b: np.ndarray) -> Tensor:
@@ -1185,7 +1188,7 @@ def neg(a) -> Tensor:
     except TypeError:  # NumPy's message for bool; checked only here, off the hot path
         if _kind(a) != "b":
             raise
-    raise TypeError("neg: negating a bool tensor is not supported; use ~ or logical_not()")
+    raise BadDtype("neg: negating a bool tensor is not supported; use ~ or logical_not()")
 
 
 # ---- pointwise API: comparisons, arithmetic forms, special functions --------------------------
@@ -1225,7 +1228,7 @@ def _bool_result(name: str, ufunc):
     def op(input, other) -> Tensor:  # noqa: A002  (PyTorch's names)
         a, b = _operands(name, input, other)
         if ufunc in _ORDERING:
-            _complex.refuse(name, a, b)
+            _no_kernel(name, a, b)
         a, b = _data(a), _data(b)
         y = np.asarray(ufunc(a, b))
         if (type(a) is _ND and a.base is not None) or (type(b) is _ND and b.base is not None):
@@ -1248,6 +1251,10 @@ logical_or = _bool_result("logical_or", np.logical_or)
 logical_xor = _bool_result("logical_xor", np.logical_xor)
 
 
+# torch has no bool kernel of these (two bool operands)
+_NO_BOOL_FORM = frozenset(("gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift"))
+
+
 def _integer_op(name: str, ufunc):
     """torch.bitwise_*, gcd, lcm: logical on bool tensors, bitwise on integers, a TypeError on
     floats; no gradient."""
@@ -1262,10 +1269,10 @@ def _integer_op(name: str, ufunc):
             x if isinstance(x, Tensor | int) else _as_operand(np.asarray(x)) for x in (input, other)
         )
         args = (a,) if ufunc is np.invert else (a, b)
-        if builtins.any(_kind(x) not in "biu" for x in args):
-            kinds = [np.asarray(_data(x)).dtype.name for x in args]
-            raise TypeError(f"{name}: needs integer or bool operands, got {', '.join(kinds)}")
+        _no_kernel(name, *args, kinds="fcV", detail="needs integer or bool operands")  # (V: bf16)
         args = tuple(map(_data, args if ufunc is np.invert else _promote(a, b)))
+        if name in _NO_BOOL_FORM and result_type(a, b).kind == "b":
+            raise not_implemented(name, "bool")
         y = np.asarray(ufunc(*args))
         if builtins.any(type(x) is _ND and x.base is not None for x in args):
             y = _laid(y, args)  # (see _laid)
@@ -1329,9 +1336,12 @@ def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: b
     return Tensor(np.asarray(np.isclose(_data(a), _data(b), rtol, atol, equal_nan)))
 
 
-def _bool_unary(name: str, f):
+def _bool_unary(name: str, f, real_only=False):
     def op(input) -> Tensor:  # noqa: A002
-        return Tensor._make(np.asarray(f(_tensor_operand(input).data)), False, None, 0)
+        x = _tensor_operand(input)
+        if real_only:
+            _no_kernel(name, x)
+        return Tensor._make(np.asarray(f(x.data)), False, None, 0)
 
     op.__name__ = name
     op.__doc__ = f"Elementwise {name}, as torch.{name} (a bool tensor, no gradient)."
@@ -1343,7 +1353,7 @@ isposinf = _bool_unary("isposinf", np.isposinf)
 isreal = _bool_unary(
     "isreal", lambda a: np.imag(a) == 0 if a.dtype.kind == "c" else np.ones(a.shape, bool)
 )
-signbit = _bool_unary("signbit", np.signbit)
+signbit = _bool_unary("signbit", np.signbit, real_only=True)
 
 
 class Binary(Function):
@@ -1366,6 +1376,10 @@ class Binary(Function):
                 b = _stand_in(b)
             ctx.save_for_backward(a, b, y if "y" in reads else None)
         ctx.df = df
+        node = _BINARY_NODES.get(_BINARY_NAME.get(df))
+        if node is not None:  # torch's overload: (Tensor, Tensor) or (Tensor, Scalar); a
+            ctx._named = node[0 if type(b) is _ND else 1]  # number a: _binary names it
+
         return y
 
     @staticmethod
@@ -1412,6 +1426,21 @@ class Binary(Function):
 
 
 _BINARY_NAME = {}  # a Binary op's df: its name (for its graph backward in _BINARY_GRAPH)
+
+# torch's node of each Binary op for (tensor, tensor), (tensor, number), (number, tensor)
+_BINARY_NODES = {
+    "atan2": ("Atan2Backward0",) * 3,
+    "xlogy": ("XlogyBackward0", "XlogyBackward2", "XlogyBackward1"),
+    "fmod": ("FmodBackward1", "FmodBackward0", "FmodBackward1"),
+    "remainder": ("RemainderBackward1", "RemainderBackward0", "RemainderBackward1"),
+    "copysign": ("CopysignBackward0", "CopysignBackward1", "CopysignBackward0"),
+    "fmax": ("FmaxBackward0",) * 3,
+    "fmin": ("FminBackward0",) * 3,
+    "hypot": ("HypotBackward0",) * 3,
+    "logaddexp": ("LogaddexpBackward0",) * 3,
+    "logaddexp2": ("Logaddexp2Backward0",) * 3,
+    "div": ("DivBackward2",) * 3,  # (with a rounding mode)
+}
 
 
 def _binary(
@@ -1462,14 +1491,17 @@ def _binary(
                     if a.base is not None:
                         y = _laid(y, (a, other))  # (see _laid)
                     return Tensor._make(y, False, None, 0)
-        if real_only and (type(input) is not Tensor or input.data.dtype.kind == "c"):
-            _complex.refuse(name, _data(input))
+        if real_only:
+            _no_kernel(name, input, other)
         if name in _TENSORS_ONLY:
             _tensors_only(name, input, other)
         if name in _FLOAT_ONLY:
             _refuse_integral(name, input, other)
         pair = _float_pair_operands if floating else _operands
-        return Binary.apply(*pair(name, input, other), f, df)
+        out = Binary.apply(*pair(name, input, other), f, df)
+        if not isinstance(input, Tensor | np.ndarray) and name in _BINARY_NODES:
+            named(out, _BINARY_NODES[name][2])  # (torch's (Scalar, Tensor) overload)
+        return out
 
     op._real_only = real_only  # (_real_only leaves it as it is)
     op.__name__ = name
@@ -1490,10 +1522,17 @@ _FLOAT_ONLY = frozenset(("logaddexp", "logaddexp2", "hypot", "nextafter", "lerp"
 def _refuse_integral(op: str, a, b) -> None:
     known = Tensor | np.ndarray | bool | int | float | complex | np.generic
     if isinstance(a, known) and isinstance(b, known) and result_type(a, b).kind in "biu":
-        raise TypeError(
-            f"{op}: not implemented for integer or bool operands ({result_type(a, b)}), as in "
-            "torch; convert them to a floating dtype first"
+        raise not_implemented(
+            op, result_type(a, b), "integer or bool operands: convert them to a floating dtype"
         )
+
+
+def _no_kernel(op: str, *xs, kinds: str = "c", detail: str = "") -> None:
+    """torch's NotImplementedError ("atan2_cpu" not implemented for 'ComplexFloat') for an
+    operand of a dtype kind in ``kinds`` (complex by default), which op has no kernel for."""
+    for x in xs:
+        if x is not None and _kind(x) in kinds:
+            raise not_implemented(op, np.asarray(_data(x)).dtype, detail)
 
 
 def _zero_grads(a, b, y, g):
@@ -1521,8 +1560,8 @@ def _first_on_ties(f):  # fmax(0.0, -0.0) is the first operand in PyTorch, NumPy
     return lambda a, b: np.where(a == b, a, f(a, b))
 
 
-fmax = _binary("fmax", _first_on_ties(np.fmax), _fmax_grads, floating=False)
-fmin = _binary("fmin", _first_on_ties(np.fmin), _fmin_grads, floating=False)
+fmax = _binary("fmax", _first_on_ties(np.fmax), _fmax_grads, floating=False, real_only=True)
+fmin = _binary("fmin", _first_on_ties(np.fmin), _fmin_grads, floating=False, real_only=True)
 
 
 def _atan2_grads(a, b, y, g):
@@ -1608,12 +1647,14 @@ logaddexp2 = _binary(
     _float_pair("logaddexp2", np.logaddexp2),
     _logaddexp2_grads,
     straight=_float_pair_straight("logaddexp2"),
+    real_only=True,
 )
 copysign = _binary(
     "copysign",
     _float_pair("copysign", np.copysign, symmetric=False),
     _copysign_grads,
     straight=_float_pair_straight("copysign"),
+    real_only=True,
 )
 
 
@@ -1638,7 +1679,7 @@ def _xlogy(a, b):
     return np.where((a == 0) & ~np.isnan(b), 0, a * np.log(b, dtype=dt))
 
 
-xlogy = _binary("xlogy", _xlogy, _xlogy_grads)
+xlogy = _binary("xlogy", _xlogy, _xlogy_grads, real_only=True)
 
 
 def _masked(cond, value, f, x):
@@ -1785,8 +1826,9 @@ _fmod = _binary(
 
 
 def _check_int_divisor(op: str, a, b) -> None:
+    _no_kernel(op, a, b)
     if _kind(a) == _kind(b) == "b":
-        raise TypeError(f"{op}: not implemented for two bool operands")
+        raise not_implemented(op, "bool", "two bool operands")
     if type(b) is int and isinstance(a, Tensor | np.ndarray) and _kind(a) in "iu":
         b = _wrapped(b, a.dtype)  # as the division will see it
     elif isinstance(a, Tensor | np.ndarray) and isinstance(b, Tensor | np.ndarray):
@@ -1802,8 +1844,8 @@ def _check_int_divisor(op: str, a, b) -> None:
 
 def remainder(input, other) -> Tensor:  # noqa: A002
     """Python's modulo: the result takes the divisor's sign (torch.remainder)."""
-    if type(input) is not Tensor or input.data.dtype.kind != "f":  # (floats: nothing to check)
-        _check_int_divisor("remainder", input, other)
+    if type(input) is not Tensor or input.data.dtype.kind != "f" or _kind(other) == "c":
+        _check_int_divisor("remainder", input, other)  # (floats: nothing to check)
     return _remainder(input, other)
 
 
@@ -1811,8 +1853,8 @@ def fmod(input, other) -> Tensor:  # noqa: A002
     """C's fmod: the result takes the dividend's sign (torch.fmod)."""
     if not isinstance(input, Tensor):  # (remainder takes a number first; fmod does not)
         _tensors_only("fmod", input, names=("input",))
-    if type(input) is not Tensor or input.data.dtype.kind != "f":  # (floats: nothing to check)
-        _check_int_divisor("fmod", input, other)
+    if type(input) is not Tensor or input.data.dtype.kind != "f" or _kind(other) == "c":
+        _check_int_divisor("fmod", input, other)  # (floats: nothing to check)
     return _fmod(input, other)
 
 
@@ -1865,7 +1907,7 @@ negative = neg
 def positive(input) -> Tensor:  # noqa: A002
     """The input itself (torch.positive); bool tensors are refused."""
     if _kind(input) == "b":
-        raise TypeError("positive: not supported for bool tensors")
+        raise BadDtype("positive: not supported for bool tensors")
     return _tensor_operand(input)
 
 
@@ -1903,7 +1945,7 @@ def heaviside(input, values) -> Tensor:  # noqa: A002
     """0 where input < 0, values where input == 0, 1 where input > 0; no gradient."""
     a, b = _tensor_operand(input), _tensor_operand(values)
     if a.dtype != b.dtype:
-        raise TypeError(f"heaviside: input ({a.dtype}) and values ({b.dtype}) must share a dtype")
+        raise BadDtype(f"heaviside: input ({a.dtype}) and values ({b.dtype}) must share a dtype")
     _check_broadcast("heaviside", a.data, b.data)
     y = np.where(a.data == 0, b.data, a.data > 0)  # NaN -> 0 as PyTorch (NumPy's is NaN)
     return Tensor(_laid(np.asarray(y).astype(a.dtype, copy=False), (a.data, b.data)))
@@ -1972,7 +2014,7 @@ def _unary(name: str):
             if (a.dtype is _F32 or a.dtype is _F64) and a.ndim and a.flags.c_contiguous:
                 return Tensor._make(_C.special(name, a, 0), False, None, 0)
         if name == "frac" and _tensor_operand(input).data.dtype.kind in "iub":  # (as torch)
-            raise TypeError(f"frac: not implemented for {_tensor_operand(input).dtype} input")
+            raise not_implemented("frac", _tensor_operand(input).dtype)
         try:
             x = _float_operand(input, name)
         except TypeError:
@@ -2238,8 +2280,8 @@ def _addc_operands(op, input, tensor1, tensor2, value):  # noqa: A002
     x = _tensor_operand(input)
     first = np.empty((1,) if x.ndim or t1.ndim else (), result_type(x, t1))  # (its rank too)
     dt = result_type(first, t2)
-    if dt.kind == "b":
-        raise TypeError(f"{op}: not implemented for bool tensors")
+    if dt.kind == "b" and op == "addcmul":
+        raise not_implemented(op, "bool")
     if op == "addcdiv" and t1.dtype.kind in "biu" and t2.dtype.kind in "biu":
         raise RuntimeError(
             "addcdiv: integer division is not supported (as torch); divide floats instead"
@@ -2271,12 +2313,12 @@ def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
             y += a
             return Tensor._make(y, False, None, 0)
     t1, t2, value = _addc_operands("addcmul", input, tensor1, tensor2, value)
-    return add(input, mul(t1, t2), alpha=value)
+    return named(add(input, mul(t1, t2), alpha=value), "AddcmulBackward0")
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
     t1, t2, value = _addc_operands("addcdiv", input, tensor1, tensor2, value)
-    return add(input, div(t1, t2), alpha=value)
+    return named(add(input, div(t1, t2), alpha=value), "AddcdivBackward0")
 
 
 _nextafter_floats = _float_pair("nextafter", np.nextafter, symmetric=False)
@@ -2285,6 +2327,7 @@ _nextafter_floats = _float_pair("nextafter", np.nextafter, symmetric=False)
 def nextafter(input, other) -> Tensor:  # noqa: A002
     """The next float after input towards other (no gradient)."""
     _tensors_only("nextafter", input, other)
+    _no_kernel("nextafter", input, other)
     _refuse_integral("nextafter", input, other)
     a, b = _operands("nextafter", input, other)
     a, b = _data(a), _data(b)
@@ -2343,6 +2386,7 @@ def _gammainc_operands(op: str, input, other):  # noqa: A002
     """Float operands; two integer/bool ones are refused, as torch's kernel has no integer
     form (a Python number with a float tensor computes in its dtype)."""
     a, b = _operands(op, input, other)
+    _no_kernel(op, a, b)
     dt = result_type(a, b)
     if dt.kind in "biu":
         name = {"?": "Bool", "b": "Char", "B": "Byte", "h": "Short", "i": "Int"}.get(
@@ -2702,8 +2746,11 @@ def matmul(a, b) -> Tensor:
                 and x.shape[2] == y.shape[1]
             ):
                 return _plain(_mm(x, y))  # bmm's shapes: the forward's _mm straight
-        return MatMul.apply(a, b)  # (_as_operand leaves Tensors as they are)
-    return MatMul.apply(_as_operand(a, "input"), _as_operand(b))
+    else:
+        a, b = _as_operand(a, "input"), _as_operand(b)
+    if _kind(a) == _kind(b) == "b":  # (torch has no bool product kernel)
+        raise not_implemented("matmul", "bool", f"shapes {_shape(a)} and {_shape(b)}")
+    return MatMul.apply(a, b)
 
 
 # ---- elementwise math ---------------------------------------------------------------------
@@ -2909,7 +2956,7 @@ def abs(x) -> Tensor:  # noqa: A001
     if type(x) is Tensor and x.data.dtype.kind == "c":
         return _complex.abs(x)
     if _kind(x) == "b":
-        raise TypeError("abs: not implemented for bool tensors (as torch)")
+        raise not_implemented("abs", "bool")
     return _unary_apply(Abs, x)
 
 
@@ -3185,7 +3232,7 @@ def compare(ufunc, a, b=None) -> Tensor:
             raise TypeError(
                 f"'{ufunc.__name__}' not supported between a Tensor and a {type(b).__name__}"
             )
-        _complex.refuse(ufunc.__name__, _data(a), _data(b))
+        _no_kernel(ufunc.__name__, _data(a), _data(b))
     if isinstance(b, np.generic) and not isinstance(b, np.bool_):
         b = b.item()  # torch reads a NumPy scalar as a Python number: x32 == np.float64(0.1)
     if type(b) is int and _data(a).dtype.kind in "iu":
@@ -3934,6 +3981,8 @@ class Maximum(Function):
     def forward(ctx, a, b, use_max):
         ctx.save_for_backward(a, b)
         ctx.use_max = use_max
+        if not use_max:
+            ctx._named = "MinimumBackward0"
         return _bcast(np.maximum if use_max else np.minimum, a, b)
 
     @staticmethod
@@ -3993,10 +4042,10 @@ def _extremum(a, b, use_max: bool) -> Tensor:
     op = "maximum" if use_max else "minimum"
     if type(a) is Tensor and type(b) is Tensor and a.data.dtype == b.data.dtype:
         if a.data.dtype.kind == "c":
-            _complex.refuse(op, a, b)
+            _no_kernel(op, a, b)
     else:
         _tensors_only(op, a, b)
-        _complex.refuse(op, a, b)
+        _no_kernel(op, a, b)
         a, b = _promote(_as_operand(a, "input"), _as_operand(b))
     try:
         if (arrays := _plain_pair(a, b)) is not None:  # the ufunc without the node
@@ -4735,13 +4784,22 @@ class GetItem(Function):
         if advanced:  # (torch's IndexBackward saves the index tensors, freed after backward)
             ctx._reusable = False
         if advanced and type(index) is np.ndarray:
+            if not x.size and x.ndim and index.dtype.kind in "iu":
+                shape = index.shape + x.shape[1:]
+                if not math.prod(shape):  # (torch reads no position: none is refused)
+                    return np.empty(shape, x.dtype)
             out = _take(x, index)
             if out is not None:  # a fresh array: none of the checks below apply
                 return out
         if advanced and type(index) is tuple:
             picked = _axis_select(x.shape, index)
-            if picked is not None and not x.size:  # (torch reads no position: none is refused)
-                return np.empty(picked[2], x.dtype)
+            if picked is not None and not x.size:
+                axis, idx, shape = picked
+                if idx.size and np.prod(shape):  # (a position read from a dim of size 0)
+                    raise IndexError(
+                        f"index {idx.flat[0]} is out of bounds for dimension {axis} with size 0"
+                    )
+                return np.empty(shape, x.dtype)  # (torch reads no position: none is refused)
             if picked is not None and x.dtype.char in _SELECT_CHARS:
                 axis, idx, shape = picked
                 a = x if x.flags.c_contiguous else np.ascontiguousarray(x)
@@ -5495,7 +5553,7 @@ def _float_operand(x, op: str):
     if kind in "iub":
         return cast(x, get_default_dtype())
     if kind == "c" and op not in _COMPLEX_OK:
-        _complex.refuse(op, x)
+        _no_kernel(op, x)
     elif kind not in "fc" and x.data.dtype != _lowp.bfloat16:
         raise TypeError(f"{op}: expected a numeric tensor, got dtype {x.dtype}")
     return x
@@ -5699,6 +5757,9 @@ class Piecewise(Function):
 
     @staticmethod
     def forward(ctx, x, f):
+        node = _PIECEWISE_NODES.get(f)
+        if node is not None:
+            ctx._named = node
         return f(x)
 
     @staticmethod
@@ -5710,13 +5771,17 @@ class Piecewise(Function):
         return _graph.constant(np.zeros_like(g.data)), None
 
 
+_PIECEWISE_NODES = {}  # a Piecewise f: torch's node (FloorBackward0, SignBackward0, ...)
+
+
 def _piecewise(name: str, f, bools: bool = False):
     kinds = "iubf" if bools else "iuf"  # torch's floor / ceil / trunc / round refuse bool
+    _PIECEWISE_NODES[f] = f"{name.capitalize()}Backward0"
 
     def op(x) -> Tensor:
         x = _tensor_operand(x)
         if x.data.dtype.kind not in kinds and x.data.dtype != _lowp.bfloat16:
-            raise TypeError(f"{name}: expected a numeric tensor, got dtype {x.dtype}")
+            raise not_implemented(name, x.dtype)
         return _unary_apply(Piecewise, x, f)
 
     op.__name__ = name
@@ -6574,7 +6639,7 @@ topk._real_only = True  # (as sort's)
 def mm(a, b) -> Tensor:
     """The product of two matrices (2-D only, as torch.mm)."""
     if np.ndim(_data(a)) != 2 or np.ndim(_data(b)) != 2:
-        raise ValueError(f"mm: expected 2-D inputs, got shapes {_shape(_data(a))} and "
+        raise BadShapeOrValue(f"mm: expected 2-D inputs, got shapes {_shape(_data(a))} and "
                          f"{_shape(_data(b))}")  # fmt: skip
     return matmul(a, b)
 
@@ -6586,8 +6651,8 @@ def bmm(a, b) -> Tensor:
     else:
         sa, sb = _shape(_data(a)), _shape(_data(b))
     if len(sa) != 3 or len(sb) != 3 or sa[0] != sb[0]:
-        raise ValueError(f"bmm: expected (B, n, m) and (B, m, p), got shapes {sa} and {sb}")
-    return matmul(a, b)
+        raise BadShapeOrValue(f"bmm: expected (B, n, m) and (B, m, p), got shapes {sa} and {sb}")
+    return named(matmul(a, b), "BmmBackward0")
 
 
 def _predicate(name: str, f):
@@ -7420,10 +7485,6 @@ def _same_dtype(op, x, src):
     return src
 
 
-class _OutOfBounds(BadShapeOrValue, IndexError):
-    """scatter's index out of range: torch's RuntimeError, and the IndexError ember raised."""
-
-
 def _scatter_range_error(op, shape, dim, index) -> _OutOfBounds:
     """The error for an index of scatter / scatter_add with a value outside dim's range of
     ``shape``, in ember's words and torch's (the first bad value, as torch names it)."""
@@ -8045,7 +8106,7 @@ def take(x, index) -> Tensor:
     n = x.numel()
     if index.size and (index.min() < -n or index.max() >= n):
         raise IndexError(f"take: index out of range for a tensor of {n} elements")
-    return getitem(reshape(x, (-1,)), index)
+    return named(getitem(reshape(x, (-1,)), index), "TakeBackward0")
 
 
 def take_along_dim(x, indices, dim=None) -> Tensor:
@@ -8119,7 +8180,7 @@ def masked_select(x, mask) -> Tensor:
     x = _tensor_operand(x)
     mask = _bool_mask("masked_select", mask)
     shape = broadcast_shapes(x.shape, mask.shape)
-    return getitem(expand(x, shape), np.broadcast_to(mask, shape))
+    return named(getitem(expand(x, shape), np.broadcast_to(mask, shape)), "MaskedSelectBackward0")
 
 
 def masked_scatter(x, mask, source) -> Tensor:
@@ -8863,7 +8924,7 @@ def nansum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     x = _as_dtype(x, dtype)
     if x.data.dtype.kind == "f":
         x = where(np.isnan(x.data), np.zeros((), x.dtype), x)
-    return sum(x, dim, keepdim, dtype=dtype)
+    return named(sum(x, dim, keepdim, dtype=dtype), "NansumBackward0")
 
 
 def nanmean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -9462,7 +9523,7 @@ def _vector_pair(op, a, b):
             f"{op}: expected two 1-D tensors of one size, got {a.shape} and {b.shape}"
         )
     if a.dtype != b.dtype:
-        raise TypeError(
+        raise BadDtype(
             f"{op}: expected both vectors to have one dtype, got {a.dtype} and {b.dtype}"
         )
     return a, b
@@ -9507,7 +9568,7 @@ def outer(a, b) -> Tensor:
             return Tensor._make(np.multiply(x[:, None], y[None, :], out=out), False, None, 0)
     a, b = _tensor_operand(a), _tensor_operand(b)
     if a.ndim != 1 or b.ndim != 1:
-        raise ValueError(f"outer: expected 1-D tensors, got shapes {a.shape} and {b.shape}")
+        raise BadShapeOrValue(f"outer: expected 1-D tensors, got shapes {a.shape} and {b.shape}")
     return mul(reshape(a, (-1, 1)), reshape(b, (1, -1)))
 
 
@@ -9517,7 +9578,9 @@ ger = outer
 def mv(mat, vec) -> Tensor:
     mat, vec = _tensor_operand(mat), _tensor_operand(vec)
     if mat.ndim != 2 or vec.ndim != 1 or mat.shape[1] != vec.shape[0]:
-        raise ValueError(f"mv: expected (n, m) and (m,), got shapes {mat.shape} and {vec.shape}")
+        raise BadShapeOrValue(
+            f"mv: expected (n, m) and (m,), got shapes {mat.shape} and {vec.shape}"
+        )
     return matmul(mat, vec)
 
 
@@ -9527,13 +9590,13 @@ def _scaled_add(op, input, product, beta, alpha) -> Tensor:
     what is ignored does not propagate, as in PyTorch."""
     input = _tensor_operand(input)
     if broadcast_shapes(input.shape, product.shape) != product.shape:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input of shape {input.shape} does not broadcast to {product.shape}"
         )
     kind = product.data.dtype.kind
     if kind in "iub":  # torch casts the scalars to the dtype (0.5 is 0 for integers)
         if op == "addr" and isinstance(alpha + beta, builtins.float | np.floating):
-            raise TypeError(
+            raise BadDtype(
                 "addr: for integral input tensors, argument beta and alpha must not be floating "
                 f"point numbers, got beta={beta}, alpha={alpha}"
             )
@@ -9570,7 +9633,8 @@ def addmv(input, mat, vec, *, beta=1, alpha=1) -> Tensor:
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
     """beta * input + alpha * sum_b batch1[b] @ batch2[b]."""
-    return _scaled_add("addbmm", input, sum(bmm(batch1, batch2), 0), beta, alpha)
+    product = bmm(batch1, batch2)  # (summed in its dtype: uint8 stays uint8, as torch's)
+    return _scaled_add("addbmm", input, sum(product, 0, dtype=product.dtype), beta, alpha)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
@@ -10436,7 +10500,7 @@ def matrix_exp(A) -> Tensor:
 
 def cholesky(A, upper: bool = False) -> Tensor:
     """torch.cholesky (the older name of linalg.cholesky)."""
-    return _linalg.cholesky(A, upper=upper)
+    return named(_linalg.cholesky(A, upper=upper), "CholeskyBackward0")
 
 
 def qr(A, some: bool = True):
@@ -10686,7 +10750,7 @@ def _real_only(fn):
             form = _COMPLEX_FORMS.get(fn.__name__)
             if form is not None and _kind(input) == "c":  # (torch's complex form)
                 return form(fn, input, *args, **kwargs)
-            _complex.refuse(fn.__name__, _data(input))
+            _no_kernel(fn.__name__, _data(input))
         return fn(input, *args, **kwargs) if kwargs else fn(input, *args)
 
     return op

@@ -295,11 +295,10 @@ def dirac_(tensor, groups: int = 1) -> Tensor:
 @_tensor_or_array
 def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
     """A 2-D matrix drawn from N(0, std^2) with ceil(sparsity * rows) entries of every column
-    set to zero, at random rows (Martens, 2010)."""
+    set to zero, at random rows (Martens, 2010). As torch, any sparsity is taken: the count
+    slices a permutation of the rows (past 1 all of them, a negative one all but the last)."""
     if tensor.ndim != 2:
         raise ValueError("sparse_: only tensors with 2 dimensions are supported")
-    if not 0.0 <= sparsity <= 1.0:
-        raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity}")
     if std < 0:
         raise BadShapeOrValue(f"sparse_: std must be >= 0, got {std}")  # (torch: RuntimeError)
     rows, cols = tensor.shape
