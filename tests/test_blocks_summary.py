@@ -7,6 +7,7 @@ import pytest
 import ember
 from ember import nn
 from ember.autograd import gradcheck
+from ember.benchmarks import torch_residual_block
 from ember.nn import blocks
 
 # ---- blocks -------------------------------------------------------------------------------
@@ -24,31 +25,6 @@ def test_residual_block_shapes_and_shortcut(cin, cout, stride, shape):
     assert keys[:2] == ["conv1.weight", "bn1.weight"]
     if b.downsample is not None:
         assert "downsample.0.weight" in keys and "downsample.1.running_var" in keys
-
-
-def _torch_residual(torch, cin, cout, stride):
-    tnn = torch.nn
-
-    class Twin(tnn.Module):  # torchvision's BasicBlock, written out
-        def __init__(self):
-            super().__init__()
-            self.conv1 = tnn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = tnn.BatchNorm2d(cout)
-            self.relu = tnn.ReLU()
-            self.conv2 = tnn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = tnn.BatchNorm2d(cout)
-            self.downsample = None
-            if stride != 1 or cin != cout:
-                self.downsample = tnn.Sequential(
-                    tnn.Conv2d(cin, cout, 1, stride, bias=False), tnn.BatchNorm2d(cout)
-                )
-
-        def forward(self, x):
-            identity = x if self.downsample is None else self.downsample(x)
-            out = self.relu(self.bn1(self.conv1(x)))
-            return self.relu(self.bn2(self.conv2(out)) + identity)
-
-    return Twin()
 
 
 def _torch_inception(torch, cin, c1, c3r, c3, c5r, c5, pp):
@@ -100,7 +76,10 @@ def test_residual_block_matches_pytorch(cin, cout, stride):
     torch.manual_seed(0)
     x = np.random.default_rng(0).standard_normal((3, cin, 6, 6)).astype(np.float32)
     _check_against_torch(
-        torch, blocks.ResidualBlock(cin, cout, stride), _torch_residual(torch, cin, cout, stride), x
+        torch,
+        blocks.ResidualBlock(cin, cout, stride),
+        torch_residual_block(torch, cin, cout, stride),
+        x,
     )
 
 

@@ -1081,29 +1081,38 @@ for _name, _make in (
 # forward, loss, backward, clip_grad_norm_ (where listed), optimiser step, zero_grad.
 
 
+def torch_residual_block(torch, cin, cout, stride=1):
+    """ember.nn.blocks.ResidualBlock in torch, the same structure and names (torchvision's
+    BasicBlock): the train38 ResNet's torch side and the blocks test's twin."""
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, padding=1, bias=False)
+            self.bn1, self.relu = nn.BatchNorm2d(cout), nn.ReLU()
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.downsample = None
+            if stride != 1 or cin != cout:
+                self.downsample = nn.Sequential(
+                    nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+                )
+
+        def forward(self, x):
+            identity = x if self.downsample is None else self.downsample(x)
+            out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+            return self.relu(out + identity)
+
+    return Block()
+
+
 def _t38_resnet(lib, dtype):
     nn = lib.nn
     if lib.__name__ == "ember":
         from ember.nn.blocks import ResidualBlock as Block
     else:
-
-        class Block(nn.Module):  # ember.nn.blocks.ResidualBlock's structure and names in torch
-            def __init__(self, cin, cout, stride=1):
-                super().__init__()
-                self.conv1 = nn.Conv2d(cin, cout, 3, stride, padding=1, bias=False)
-                self.bn1, self.relu = nn.BatchNorm2d(cout), nn.ReLU()
-                self.conv2 = nn.Conv2d(cout, cout, 3, 1, padding=1, bias=False)
-                self.bn2 = nn.BatchNorm2d(cout)
-                self.downsample = None
-                if stride != 1 or cin != cout:
-                    self.downsample = nn.Sequential(
-                        nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
-                    )
-
-            def forward(self, x):
-                identity = x if self.downsample is None else self.downsample(x)
-                out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
-                return self.relu(out + identity)
+        Block = functools.partial(torch_residual_block, lib)
 
     return nn.Sequential(
         nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
