@@ -10551,9 +10551,26 @@ squeeze_ = _view_in_place("squeeze_", squeeze)
 unsqueeze_ = _view_in_place("unsqueeze_", unsqueeze)
 
 
-def adjoint(x) -> Tensor:
+def adjoint(x, _name="adjoint()") -> Tensor:
     """The conjugate transpose of the last two dims (the transpose for real tensors)."""
+    if np.ndim(_data(x)) < 2:  # (torch: a 0-D tensor's own conj, deprecated; 1-D refused)
+        up = 3 if _name == "adjoint()" else 4  # (the warning at the user's line: mH's lambda)
+        return conj(below_matrices(x, _name, "Consider using x.conj().", up))
     return conj(transpose(x, -2, -1))
+
+
+def below_matrices(x, name: str, advice: str, stacklevel: int = 3) -> Tensor:
+    """mT / mH / adjoint of fewer than 2 dims, as torch: a 0-D tensor itself with torch's
+    deprecation warning, a 1-D one refused in torch's words."""
+    if x.ndim == 0:
+        warnings.warn(
+            f"{name} is deprecated on 0-D tensors. {advice}", UserWarning, stacklevel=stacklevel
+        )
+        return x
+    raise BadShapeOrValue(
+        f"tensor.{name.removeprefix('Tensor.')} is only supported on matrices or batches of "
+        f"matrices. Got {x.ndim}-D tensor."
+    )
 
 
 _index_copy_copy = _in_place("index_copy_", index_copy, no_overlap=True)
@@ -10832,7 +10849,9 @@ Tensor.count_nonzero = _count_nonzero_method
 Tensor.tile = _varargs_dims(tile)
 # index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
 Tensor.index_put_ = _in_place("index_put_", index_put, no_overlap=True)
-Tensor.mH = property(adjoint)  # real tensors: the conjugate transpose is the transpose
+Tensor.mH = property(
+    lambda x: adjoint(x, "Tensor.mH")
+)  # real tensors: the conjugate transpose is the transpose
 
 
 def _h(x) -> Tensor:

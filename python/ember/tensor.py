@@ -1759,6 +1759,10 @@ class Tensor:
         nd = self.data.ndim
         if nd >= 2 and type(self) is Tensor:  # (transpose(-2, -1)'s view straight)
             return _ops._view(_ops.Transpose, self, (*range(nd - 2), nd - 1, nd - 2))
+        if nd < 2:
+            return _ops.below_matrices(
+                self, "Tensor.mT", "This function is the identity in these cases."
+            )
         return _ops.transpose(self, -2, -1)
 
     def t(self):
