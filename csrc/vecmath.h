@@ -112,7 +112,9 @@ inline float expm1_poly(float r) {
   p = p * r + 0.5f;
   return r + r * r * p;
 }
-inline double expm1_poly(double r) {
+// (exp(r) - 1 - r - r^2/2) / r^3 = 1/3! + r/4! + ... + r^10/13!, Taylor by Horner: the tail
+// both expm1_poly and expm1_hilo add
+inline double expm1_cubic_tail(double r) {
   double p = 1.0 / 6227020800.0;
   p = p * r + 1.0 / 479001600.0;
   p = p * r + 1.0 / 39916800.0;
@@ -123,8 +125,10 @@ inline double expm1_poly(double r) {
   p = p * r + 1.0 / 720.0;
   p = p * r + 1.0 / 120.0;
   p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
+  return p * r + 1.0 / 6.0;
+}
+inline double expm1_poly(double r) {
+  const double p = expm1_cubic_tail(r) * r + 0.5;
   return r + r * r * p;
 }
 
@@ -353,17 +357,7 @@ inline double expm1_hilo(double rh, double rl, double& ql) {
   const double h = high_half(rh), m = rh - h;
   const double a = 0.5 * h * h;          // exact
   const double b = h * m + 0.5 * m * m;  // rh^2/2 - a (to ~2^-106 of it)
-  double p = 1.0 / 6227020800.0;
-  p = p * rh + 1.0 / 479001600.0;
-  p = p * rh + 1.0 / 39916800.0;
-  p = p * rh + 1.0 / 3628800.0;
-  p = p * rh + 1.0 / 362880.0;
-  p = p * rh + 1.0 / 40320.0;
-  p = p * rh + 1.0 / 5040.0;
-  p = p * rh + 1.0 / 720.0;
-  p = p * rh + 1.0 / 120.0;
-  p = p * rh + 1.0 / 24.0;
-  p = p * rh + 1.0 / 6.0;
+  const double p = expm1_cubic_tail(rh);
   const double qh = rh + a;  // Fast2Sum: |a| <= 0.175 |rh|
   ql = ((rh - qh) + a) + (b + rl * (1.0 + rh) + rh * (rh * rh) * p);
   return qh;
