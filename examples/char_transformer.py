@@ -37,7 +37,7 @@ class CharGPT(nn.Module):
         layer = nn.TransformerEncoderLayer(
             d_model, nhead, 4 * d_model, dropout=dropout, batch_first=True, norm_first=True
         )
-        self.blocks = nn.TransformerEncoder(layer, layers)
+        self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab)
         self.ctx = ctx

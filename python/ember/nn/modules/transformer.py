@@ -305,19 +305,29 @@ def _relu_or_gelu(activation) -> bool:
     return activation in (F.relu, F.gelu) or isinstance(activation, (ReLU, GELU))
 
 
-def _nested_eligible(layer) -> bool:
-    """PyTorch's TransformerEncoder.__init__ conditions for its nested-tensor fast path."""
-    attn = getattr(layer, "self_attn", None)
-    return (
-        isinstance(layer, TransformerEncoderLayer)
-        and not layer.norm_first
-        and attn.batch_first
-        and attn._qkv_same_embed_dim
-        and attn.in_proj_bias is not None
-        and _relu_or_gelu(layer.activation)
-        and layer.norm1.eps == layer.norm2.eps
-        and attn.num_heads % 2 == 0
+def _why_not_nested(layer) -> str:
+    """Why PyTorch's TransformerEncoder.__init__ turns its nested-tensor fast path off for
+    ``layer`` (its checks and words, in its order); "" when the layer is eligible."""
+    if not isinstance(layer, TransformerEncoderLayer):
+        return "encoder_layer was not TransformerEncoderLayer"
+    attn = layer.self_attn
+    reasons = (
+        (layer.norm_first, "encoder_layer.norm_first was True"),
+        (
+            not attn.batch_first,
+            "encoder_layer.self_attn.batch_first was not True"
+            "(use batch_first for better inference performance)",
+        ),
+        (not attn._qkv_same_embed_dim, "encoder_layer.self_attn._qkv_same_embed_dim was not True"),
+        (attn.in_proj_bias is None, "encoder_layer.self_attn was passed bias=False"),
+        (not _relu_or_gelu(layer.activation), "encoder_layer.activation_relu_or_gelu was not True"),
+        (
+            layer.norm1.eps != layer.norm2.eps,
+            "encoder_layer.norm1.eps was not equal to encoder_layer.norm2.eps",
+        ),
+        (attn.num_heads % 2 == 1, "encoder_layer.self_attn.num_heads is odd"),
     )
+    return next((why for failed, why in reasons if failed), "")
 
 
 class TransformerEncoder(Module):
@@ -342,7 +352,14 @@ class TransformerEncoder(Module):
         self.norm = norm
         self.enable_nested_tensor = enable_nested_tensor
         self.mask_check = mask_check
-        self.use_nested_tensor = enable_nested_tensor and _nested_eligible(encoder_layer)
+        why_not = _why_not_nested(encoder_layer)
+        if enable_nested_tensor and why_not:
+            warnings.warn(  # PyTorch's notice, word for word
+                "enable_nested_tensor is True, but self.use_nested_tensor is False because "
+                + why_not,
+                stacklevel=3,  # past Module's __init__ wrapper, to the caller
+            )
+        self.use_nested_tensor = enable_nested_tensor and not why_not
 
     def _nested_valid(self, src, mask, src_key_padding_mask):
         """PyTorch's inference fast path: in eval mode without gradients, with a (N, S, E) src,
