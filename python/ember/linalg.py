@@ -198,6 +198,7 @@ class SlogDetFn(Function):
     def forward(ctx, A):
         sign, logabs = np.linalg.slogdet(A)
         logabs = _nan_where_nan(A, logabs)
+        sign = np.where(np.isnan(logabs), 0, sign)  # (a NaN / inf matrix: sign 0, as torch)
         ctx.save_for_backward(A, np.asarray(sign, A.dtype))  # (a real sign: gradient 0, as torch)
         return np.asarray(sign, A.dtype), np.asarray(logabs, _complex.real_of(A.dtype))
 
@@ -294,10 +295,10 @@ def matrix_power(A, n: int) -> Tensor:
     """A @ A @ ... (n times) by repeated squaring; n = 0 gives identities, n < 0 powers of the
     inverse."""
     A = ops._tensor_operand(A)
-    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        raise BadShapeOrValue(f"matrix_power: expected square matrices, got shape {A.shape}")
     if isinstance(n, bool) or not isinstance(n, int | np.integer):  # (int(2.7) would be 2)
         raise TypeError(f"matrix_power: n must be an int, got {n!r}")
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise BadShapeOrValue(f"matrix_power: expected square matrices, got shape {A.shape}")
     n = int(n)
     if n == 0:  # identities, in the graph: A's gradient is 0 (as torch's), not missing
         eye = np.broadcast_to(np.eye(A.shape[-1], dtype=A.dtype), A.shape)
@@ -407,6 +408,10 @@ def vector_norm(
             else "linalg.vector_norm() missing 1 required argument: 'x'"
         )
     x = input if x is None else x
+    if ord is None or isinstance(ord, str):  # (torch's argument parser: a Number)
+        raise TypeError(
+            f"linalg.vector_norm(): argument 'ord' must be Number, not {type(ord).__name__}"
+        )
     if ord == 2 and dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":
         return ops.norm(x, 2, dim, keepdim)  # the common call: ops.norm's fast path outside a graph
     x = _moduli("vector_norm", _in_dtype("vector_norm", x, dtype))
@@ -442,6 +447,12 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     ops._bool_args("linalg_matrix_norm", keepdim=keepdim)
     A = _in_dtype("matrix_norm", A, dtype)
     ord = _scalar_ord(ord)  # noqa: A001
+    if ord is None:  # (torch's argument parser)
+        raise TypeError("linalg.matrix_norm(): ord must be a number or 'fro' / 'nuc', not None")
+    if ord not in ("fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf) and isinstance(dim, list | tuple):
+        raise BadShapeOrValue(
+            f"linalg.matrix_norm: unsupported ord {ord!r} (Order {ord} not supported.)"
+        )
     if ord not in ("nuc", 2, -2):
         A = _moduli("matrix_norm", A)  # the other norms read only |A|
     elif A.data.dtype.kind != "c":
@@ -499,6 +510,8 @@ def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
             )
         dim = (0,) if A.ndim == 1 else (0, 1)
     dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    if len(dims) == 1 and isinstance(ord, str):  # ('fro' / 'nuc' are matrix norms: torch's error)
+        raise BadShapeOrValue(f"linalg.matrix_norm: dim must be a 2-tuple. Got {dim}")
     if len(dims) == 1:
         return vector_norm(A, 2 if ord is None else ord, dims, keepdim)
     if len(dims) == 2:
@@ -541,7 +554,7 @@ def cholesky(A, *, upper: bool = False) -> Tensor:
     ops._bool_args("linalg_cholesky", upper=upper)
     A = _square("cholesky", A)
     L = Cholesky.apply(A)
-    if np.isnan(np.diagonal(L.data, 0, -2, -1)).any():  # NumPy's NaN factor: torch raises
+    if not np.isfinite(np.diagonal(L.data, 0, -2, -1)).all():  # NaN / inf factor: torch raises
         _raise_info("cholesky", _cholesky_info(A.data).reshape(A.shape[:-2]), _NOT_PD)
     return named(_tmH(L) if upper else L, "LinalgCholeskyExBackward0")
 
@@ -637,7 +650,7 @@ class EighFn(Function):
 
     @staticmethod
     def forward(ctx, A, uplo):
-        L, V = np.linalg.eigh(A, UPLO=uplo)
+        L, V = _lapack("eigh", lambda a: np.linalg.eigh(a, UPLO=uplo), A)  # (NaN: torch's error)
         ctx.save_for_backward(L, V)
         return L, V
 
@@ -757,7 +770,7 @@ class EigFn(Function):
         return _complex.real(gA) if ctx.real_input else gA
 
 
-def _general_square(op: str, A) -> Tensor:
+def _general_square(op: str, A, finite: bool = True) -> Tensor:
     A = ops._tensor_operand(A)
     if A.dtype.kind not in "fc":
         raise BadDtype(f"linalg.{op}: expected a float or complex tensor, got {A.dtype}")
@@ -767,7 +780,7 @@ def _general_square(op: str, A) -> Tensor:
         raise BadShapeOrValue(
             f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}"
         )
-    if not np.isfinite(A.data).all():
+    if finite and not np.isfinite(A.data).all():
         raise BadShapeOrValue(f"linalg.{op}: the input contains NaN or infinite values")
     return A
 
@@ -780,7 +793,11 @@ def eig(A) -> Eig:
 
 
 def eigvals(A) -> Tensor:
-    """The (complex) eigenvalues of square matrices, as torch.linalg.eigvals."""
+    """The (complex) eigenvalues of square matrices, as torch.linalg.eigvals; NaN for a matrix
+    with a NaN or infinite entry (where torch's eig refuses, its eigvals gives NaN)."""
+    A = _general_square("eigvals", A, finite=False)
+    if not np.isfinite(A.data).all():
+        return Tensor(np.full(A.shape[:-1], complex(np.nan, np.nan), _complex.complex_of(A.dtype)))
     return eig(A).eigenvalues
 
 
@@ -1046,6 +1063,10 @@ def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: boo
     ops._bool_args("linalg_solve_triangular", upper=upper, left=left, unitriangular=unitriangular)
     A = _square("solve_triangular", A)
     B = ops._tensor_operand(B)
+    if B.ndim < 2:  # (no vector B, unlike solve)
+        raise BadShapeOrValue(
+            f"linalg.solve_triangular: B must have at least 2 dimensions, got shape {B.shape}"
+        )
     if B.dtype != A.dtype and A.dtype.kind in "fc":  # torch solves in A's dtype (B cast to it)
         B = B.to(A.dtype)
     T = ops.triu(A) if upper else ops.tril(A)
@@ -1138,7 +1159,7 @@ def tensorinv(A, ind: int = 2) -> Tensor:
     ind = ops._index_dim(ind, "linalg.tensorinv", "ind")  # (True is not ind 1)
     rows, cols = A.shape[:ind], A.shape[ind:]
     n = int(np.prod(rows))
-    if ind <= 0 or n != int(np.prod(cols)):
+    if not 0 < ind <= A.ndim or n != int(np.prod(cols)):
         raise BadShapeOrValue(f"linalg.tensorinv: A {A.shape} with ind={ind} is not square")
     Y = ops.reshape(inv(ops.reshape(A, (n, n))), cols + rows)  # (n, not -1: n may be 0)
     return named(Y, "ReshapeAliasBackward0")
