@@ -9,8 +9,9 @@ import warnings
 import numpy as np
 
 from ember import _complex, fft, ops
+from ember._errors import BadDtype, BadShapeOrValue
 from ember.autograd import graph as _graph
-from ember.autograd.function import Function
+from ember.autograd.function import Function, named
 from ember.tensor import Tensor
 
 _PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap", "constant": None}
@@ -33,7 +34,7 @@ def _window(window, n_fft: int, win_length: int, op: str, dtype) -> Tensor:
         window = Tensor(np.ones(win_length, _complex.real_of(dtype)))
     window = ops._tensor_operand(window)
     if window.ndim != 1 or window.shape[0] != win_length:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: expected a 1-D window of size win_length={win_length}, got {window.shape}"
         )
     left = (n_fft - win_length) // 2
@@ -46,13 +47,13 @@ def _window(window, n_fft: int, win_length: int, op: str, dtype) -> Tensor:
 
 def _sizes(op, n_fft, hop_length, win_length):
     if not isinstance(n_fft, int | np.integer) or n_fft < 1:
-        raise ValueError(f"{op}: expected 0 < n_fft, got n_fft={n_fft!r}")
+        raise BadShapeOrValue(f"{op}: expected 0 < n_fft, got n_fft={n_fft!r}")
     hop = n_fft // 4 if hop_length is None else hop_length
     win = n_fft if win_length is None else win_length
     if hop < 1:
-        raise ValueError(f"{op}: expected hop_length > 0, got {hop}")
+        raise BadShapeOrValue(f"{op}: expected hop_length > 0, got {hop}")
     if not 0 < win <= n_fft:
-        raise ValueError(f"{op}: expected 0 < win_length <= n_fft, got win_length={win}")
+        raise BadShapeOrValue(f"{op}: expected 0 < win_length <= n_fft, got win_length={win}")
     return int(n_fft), int(hop), int(win)
 
 
@@ -72,41 +73,49 @@ def stft(
     frames), frames = 1 + (L' - n_fft) // hop_length with L' the (centre-padded) length."""
     x = ops._tensor_operand(input)
     n_fft, hop, win = _sizes("stft", n_fft, hop_length, win_length)
+    batched = x.ndim == 2
     if x.ndim not in (1, 2):
-        raise ValueError(f"stft: expected a 1-D or 2-D input, got shape {x.shape}")
+        raise BadShapeOrValue(f"stft: expected a 1-D or 2-D input, got shape {x.shape}")
     if x.data.dtype.kind in "biu":
-        raise TypeError(f"stft: expected a floating point or complex input, got {x.dtype}")
+        raise BadDtype(f"stft: expected a floating point or complex input, got {x.dtype}")
     is_complex = x.data.dtype.kind == "c"
     if return_complex is None:
         if not is_complex and not (window is not None and ops._kind(window) == "c"):
-            raise ValueError(
+            raise BadShapeOrValue(
                 "stft requires the return_complex parameter be given for real inputs, and "
                 "will further require that return_complex=True in a future PyTorch release."
             )
         return_complex = True
     if pad_mode not in _PAD_MODES:
-        raise ValueError(f"stft: pad_mode must be one of {sorted(_PAD_MODES)}, got {pad_mode!r}")
+        raise NotImplementedError(
+            f"stft: pad_mode must be one of {sorted(_PAD_MODES)}, got {pad_mode!r}"
+        )
     w = _window(window, n_fft, win, "stft", x.dtype)
     if center:
         p = n_fft // 2
         n = x.shape[-1]
         if pad_mode == "reflect" and p >= n:
-            raise ValueError(f"stft: reflect padding of {p} needs an input longer than {n}")
+            raise BadShapeOrValue(f"stft: reflect padding of {p} needs an input longer than {n}")
         if _PAD_MODES[pad_mode] is None:
             zeros = Tensor(np.zeros(x.shape[:-1] + (p,), x.dtype))
             x = ops.cat([zeros, x, zeros], -1)
         else:  # padding by an index: its gradient is the index's
             x = x[..., np.pad(np.arange(n), p, mode=_PAD_MODES[pad_mode])]
     if x.shape[-1] < n_fft:
-        raise ValueError(f"stft: n_fft={n_fft} is larger than the (padded) input {x.shape[-1]}")
+        raise BadShapeOrValue(
+            f"stft: n_fft={n_fft} is larger than the (padded) input {x.shape[-1]}"
+        )
     frames = ops.unfold(x, -1, n_fft, hop) * w  # (B?, T, n_fft)
     twosided = onesided is False or is_complex or w.data.dtype.kind == "c"
     if onesided and twosided and (is_complex or w.data.dtype.kind == "c"):
-        raise ValueError("stft: onesided output is only possible for real input and window")
+        raise BadShapeOrValue("stft: onesided output is only possible for real input and window")
     spec = fft.fft(frames, dim=-1) if twosided else fft.rfft(frames, dim=-1)
     if normalized:
         spec = spec * float(n_fft) ** -0.5
-    spec = ops.transpose(spec, -1, -2)
+    # torch's last node: the transpose of a batch, the squeeze of an unbatched input's
+    spec = named(
+        ops.transpose(spec, -1, -2), "TransposeBackward1" if batched else "SqueezeBackward4"
+    )
     if not return_complex:
         warnings.warn(
             "stft with return_complex=False is deprecated. In a future pytorch release, stft "
@@ -163,21 +172,21 @@ def istft(
     z = ops._tensor_operand(input)
     n_fft, hop, win = _sizes("istft", n_fft, hop_length, win_length)
     if z.data.dtype.kind != "c":
-        raise TypeError(f"istft: requires a complex-valued input tensor, got {z.dtype}")
+        raise BadDtype(f"istft: requires a complex-valued input tensor, got {z.dtype}")
     if z.ndim not in (2, 3):
-        raise ValueError(f"istft: expected a 2-D or 3-D input, got shape {z.shape}")
+        raise IndexError(f"istft: expected a 2-D or 3-D input, got shape {z.shape}")
     batched = z.ndim == 3
     if not batched:
         z = ops.unsqueeze(z, 0)
     onesided = (z.shape[1] != n_fft) if onesided is None else onesided
     want = n_fft // 2 + 1 if onesided else n_fft
     if z.shape[1] != want:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"istft: expected the frequency dim of size {want} (n_fft={n_fft}, onesided="
             f"{onesided}), got {z.shape[1]}"
         )
     if onesided and return_complex:
-        raise ValueError("istft: cannot have onesided output if the output is complex")
+        raise BadShapeOrValue("istft: cannot have onesided output if the output is complex")
     w = _window(window, n_fft, win, "istft", z.dtype)
     if not return_complex and w.data.dtype.kind == "c":
         raise RuntimeError("istft: complex windows are incompatible with return_complex=False")
@@ -199,7 +208,7 @@ def istft(
     end_avail = min(end, y.shape[-1])
     y, env = y[:, start:end_avail], env[start:end_avail]
     if np.any(np.abs(env.data) < 1e-11):
-        raise ValueError(
+        raise BadShapeOrValue(
             "istft: the window overlap-add envelope has zeros (window^2 summed over the "
             "frames is < 1e-11 somewhere): choose a window and hop_length that overlap"
         )
@@ -212,7 +221,7 @@ def istft(
             stacklevel=2,
         )
         y = ops.cat([y, Tensor(np.zeros((y.shape[0], end - end_avail), y.dtype))], -1)
-    return y if batched else y[0]
+    return y if batched else named(y[0], "SqueezeBackward1")
 
 
 def _stft_method(self, *args, **kwargs):

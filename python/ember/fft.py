@@ -1,8 +1,8 @@
 """Discrete Fourier transforms with torch.fft's names, arguments and gradients.
 
 NumPy's pocketfft computes (in float64 / complex128: results are cast back to the input's
-precision, float32 -> complex64 as torch). Three Functions carry the gradients: ``_C2C``
-(fft/ifft and their n-d forms), ``_R2C`` (rfft) and ``_C2R`` (irfft); the Hermitian transforms
+precision, float32 -> complex64 as torch). Three Functions carry the gradients: ``_FftC2C``
+(fft/ifft and their n-d forms), ``_FftR2C`` (rfft) and ``_FftC2R`` (irfft); the Hermitian transforms
 (hfft, ihfft) are written with them, as NumPy writes them. ``norm`` is torch's: "backward"
 (default: 1/n on the inverse), "ortho" (1/sqrt(n) both ways) or "forward" (1/n on the forward).
 """
@@ -14,7 +14,8 @@ import operator
 import numpy as np
 
 from ember import _complex, _keywords, ops
-from ember.autograd.function import Function
+from ember._errors import BadDtype, BadShapeOrValue
+from ember.autograd.function import Function, named
 from ember.tensor import Tensor, get_default_dtype
 
 _NORMS = (None, "backward", "ortho", "forward")
@@ -23,7 +24,9 @@ _SWAP = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "b
 
 def _norm(norm, op: str):
     if norm not in _NORMS:
-        raise ValueError(f"{op}: invalid normalization mode: {norm!r} (backward, ortho, forward)")
+        raise BadShapeOrValue(
+            f"{op}: invalid normalization mode: {norm!r} (backward, ortho, forward)"
+        )
     return norm or "backward"
 
 
@@ -53,7 +56,7 @@ def _resize_t(t: Tensor, axes, sizes) -> Tensor:
     return t
 
 
-class _C2C(Function):
+class _FftC2C(Function):
     """y = F P x: P resizes x to s, F the (inverse) DFT over axes. ember's conjugated backward
     of complex outputs (ember/_complex.py) needs the transpose P^T F^T g, and F is symmetric."""
 
@@ -73,11 +76,11 @@ class _C2C(Function):
     @staticmethod
     def backward_graph(ctx, g):
         shape, axes, norm, inverse = ctx.meta
-        gx = _C2C.apply(g, axes, [g.shape[a] for a in axes], norm, inverse)
+        gx = _FftC2C.apply(g, axes, [g.shape[a] for a in axes], norm, inverse)
         return _resize_t(gx, axes, [shape[a] for a in axes]), None, None, None, None
 
 
-class _R2C(Function):
+class _FftR2C(Function):
     """y = H F P x for real x: H keeps the first n//2 + 1 bins of the last axis. The gradient
     is Re(P^T F^H H^T g): H^T fills the dropped bins with zeros."""
 
@@ -98,11 +101,11 @@ class _R2C(Function):
     def backward_graph(ctx, g):
         shape, axes, s, norm = ctx.meta
         full = _resize_t(g, axes[-1:], s[-1:])
-        gx = _complex.real(_C2C.apply(full, axes, s, norm, False))
+        gx = _complex.real(_FftC2C.apply(full, axes, s, norm, False))
         return _resize_t(gx, axes, [shape[a] for a in axes]), None, None, None
 
 
-class _C2R(Function):
+class _FftC2R(Function):
     """y = irfftn of the half spectrum x resized to s (last axis: s[-1] // 2 + 1 bins). torch's
     gradient: the rfft of g with the forward's scaling, the bins that stand for two (all but
     the first and, for even n, the last) doubled."""
@@ -124,7 +127,7 @@ class _C2R(Function):
     @staticmethod
     def backward_graph(ctx, g):
         shape, axes, half, norm = ctx.meta
-        gx = _R2C.apply(g, axes, [g.shape[a] for a in axes], _SWAP[norm])
+        gx = _FftR2C.apply(g, axes, [g.shape[a] for a in axes], _SWAP[norm])
         scale = _doubled(g.shape[axes[-1]], half[-1], axes[-1], gx.ndim, gx.dtype)
         return _resize_t(gx * Tensor(scale), axes, [shape[a] for a in axes]), None, None, None
 
@@ -154,13 +157,15 @@ def _input(x, op: str, want: str) -> Tensor:
     if want == "c" and x.data.dtype.kind == "f":
         x = ops.cast(x, _complex.complex_of(x.dtype))
     if want == "r" and x.data.dtype.kind == "c":
-        raise TypeError(f"{op}: expects a real input tensor, but got {x.dtype}")
+        raise BadDtype(f"{op}: expects a real input tensor, but got {x.dtype}")
     return x
 
 
 def _plan(x: Tensor, s, dim, op: str, default_dims):
     """(axes, sizes): torch's rules for s and dim (s alone names the last len(s) dims)."""
     nd = x.ndim
+    if dim is None and s is not None and not isinstance(s, int | np.integer) and len(s) > nd:
+        raise BadShapeOrValue(f"{op}: got s with {len(s)} values but the input has {nd} dims")
     if dim is None:
         dims = list(range(nd - len(s), nd)) if s is not None else default_dims(nd)
     else:
@@ -178,7 +183,9 @@ def _plan(x: Tensor, s, dim, op: str, default_dims):
     else:
         s = [s] if isinstance(s, int | np.integer) else list(s)
         if len(s) != len(axes):
-            raise ValueError(f"{op}: s has {len(s)} sizes for {len(axes)} dims")
+            raise BadShapeOrValue(
+                f"{op}: s has {len(s)} sizes for {len(axes)} dims (dim and s must match in length)"
+            )
         sizes = [None if n == -1 else operator.index(n) for n in s]
     _check_points(op, [n for n in sizes if n is not None])
     return tuple(axes), sizes
@@ -187,7 +194,7 @@ def _plan(x: Tensor, s, dim, op: str, default_dims):
 def _check_points(op: str, sizes) -> None:
     for n in sizes:
         if n < 1:
-            raise ValueError(f"{op}: invalid number of data points ({n}) specified")
+            raise BadShapeOrValue(f"{op}: invalid number of data points ({n}) specified")
 
 
 def _all_dims(nd):
@@ -215,33 +222,33 @@ def _c2c(op, x, s, dim, norm, inverse, default_dims=_all_dims):
     x = _input(x, op, "c")
     axes, sizes = _plan(x, s, dim, op, default_dims)
     sizes = [x.shape[a] if n is None else n for a, n in zip(axes, sizes)]
-    if not axes:
-        return ops.clone(x)
+    if not axes:  # (torch's node is still the transform's)
+        return named(ops.clone(x), "FftC2CBackward0")
     _check_points(op, sizes)
-    return _C2C.apply(x, axes, sizes, _norm(norm, op), inverse)
+    return _FftC2C.apply(x, axes, sizes, _norm(norm, op), inverse)
 
 
 def _r2c(op, x, s, dim, norm, default_dims=_all_dims):
     x = _input(x, op, "r")
     axes, sizes = _plan(x, s, dim, op, default_dims)
     if not axes:
-        raise ValueError(f"{op}: must transform at least one axis")
+        raise BadShapeOrValue(f"{op}: must transform at least one axis")
     sizes = [x.shape[a] if n is None else n for a, n in zip(axes, sizes)]
     _check_points(op, sizes)
-    return _R2C.apply(x, axes, sizes, _norm(norm, op))
+    return _FftR2C.apply(x, axes, sizes, _norm(norm, op))
 
 
 def _c2r(op, x, s, dim, norm, default_dims=_all_dims):
     x = _input(x, op, "c")
     axes, sizes = _plan(x, s, dim, op, default_dims)
     if not axes:
-        raise ValueError(f"{op}: must transform at least one axis")
+        raise BadShapeOrValue(f"{op}: must transform at least one axis")
     # without s, the last dim's output length is 2 * (m - 1), as torch
     sizes = [x.shape[a] if n is None else n for a, n in zip(axes[:-1], sizes[:-1])] + [
         2 * (x.shape[axes[-1]] - 1) if sizes[-1] is None else sizes[-1]
     ]
     _check_points(op, sizes)
-    return _C2R.apply(x, axes, sizes, _norm(norm, op))
+    return _FftC2R.apply(x, axes, sizes, _norm(norm, op))
 
 
 # ---- torch.fft ----------------------------------------------------------------------------
@@ -249,11 +256,17 @@ def _c2r(op, x, s, dim, norm, default_dims=_all_dims):
 
 def fft(input, n=None, dim: int = -1, norm=None) -> Tensor:  # noqa: A002
     """The 1-D discrete Fourier transform along ``dim`` (real input becomes complex)."""
-    return _c2c("fft", input, *_one(input, n, dim, "fft"), norm, False)
+    y = _c2c("fft", input, *_one(input, n, dim, "fft"), norm, False)
+    return named(y, "FftR2CBackward0") if _is_real(input) else y  # (torch's 1-D real path)
 
 
 def ifft(input, n=None, dim: int = -1, norm=None) -> Tensor:  # noqa: A002
-    return _c2c("ifft", input, *_one(input, n, dim, "ifft"), norm, True)
+    y = _c2c("ifft", input, *_one(input, n, dim, "ifft"), norm, True)
+    return named(y, "ConjBackward0") if _is_real(input) else y  # (torch: conj of a real fft)
+
+
+def _is_real(x) -> bool:
+    return isinstance(x, Tensor) and x.data.dtype.kind != "c"
 
 
 def fft2(input, s=None, dim=(-2, -1), norm=None) -> Tensor:  # noqa: A002
@@ -324,8 +337,14 @@ def hfft2(input, s=None, dim=(-2, -1), norm=None) -> Tensor:  # noqa: A002
     return _c2r("hfft2", _complex.conj(x), s, dim, _check_norm(norm, "hfft2"), _last_two)
 
 
+def _ihfftn(op, x, s, dim, norm, default_dims=_all_dims):
+    axes = _plan(_input(x, op, "any"), s, dim, op, default_dims)[0]  # (dims first, as torch)
+    y = _complex.conj(_r2c(op, x, s, dim, _check_norm(norm, op), default_dims))
+    return named(y, "FftC2CBackward0") if len(axes) > 1 else y  # (torch's last node)
+
+
 def ihfft2(input, s=None, dim=(-2, -1), norm=None) -> Tensor:  # noqa: A002
-    return _complex.conj(_r2c("ihfft2", input, s, dim, _check_norm(norm, "ihfft2"), _last_two))
+    return _ihfftn("ihfft2", input, s, dim, norm, _last_two)
 
 
 def hfftn(input, s=None, dim=None, norm=None) -> Tensor:  # noqa: A002
@@ -334,7 +353,7 @@ def hfftn(input, s=None, dim=None, norm=None) -> Tensor:  # noqa: A002
 
 
 def ihfftn(input, s=None, dim=None, norm=None) -> Tensor:  # noqa: A002
-    return _complex.conj(_r2c("ihfftn", input, s, dim, _check_norm(norm, "ihfftn")))
+    return _ihfftn("ihfftn", input, s, dim, norm)
 
 
 def _freq_dtype(dtype):

@@ -198,9 +198,8 @@ class SlogDetFn(Function):
     def forward(ctx, A):
         sign, logabs = np.linalg.slogdet(A)
         logabs = _nan_where_nan(A, logabs)
-        ctx.save_for_backward(A, np.asarray(sign, A.dtype))
-        if A.dtype.kind != "c":
-            ctx.mark_non_differentiable(0)
+        sign = np.where(np.isnan(logabs), 0, sign)  # (a NaN / inf matrix: sign 0, as torch)
+        ctx.save_for_backward(A, np.asarray(sign, A.dtype))  # (a real sign: gradient 0, as torch)
         return np.asarray(sign, A.dtype), np.asarray(logabs, _complex.real_of(A.dtype))
 
     @staticmethod
@@ -296,14 +295,18 @@ def matrix_power(A, n: int) -> Tensor:
     """A @ A @ ... (n times) by repeated squaring; n = 0 gives identities, n < 0 powers of the
     inverse."""
     A = ops._tensor_operand(A)
-    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        raise BadShapeOrValue(f"matrix_power: expected square matrices, got shape {A.shape}")
     if isinstance(n, bool) or not isinstance(n, int | np.integer):  # (int(2.7) would be 2)
         raise TypeError(f"matrix_power: n must be an int, got {n!r}")
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise BadShapeOrValue(f"matrix_power: expected square matrices, got shape {A.shape}")
     n = int(n)
     if n == 0:  # identities, in the graph: A's gradient is 0 (as torch's), not missing
         eye = np.broadcast_to(np.eye(A.shape[-1], dtype=A.dtype), A.shape)
-        return ops.where(np.zeros(A.shape, bool), A, eye) if A.requires_grad else Tensor(eye.copy())
+        if not A.requires_grad:
+            return Tensor(eye.copy())
+        return named(ops.where(np.zeros(A.shape, bool), A, eye), "CopyBackwards")
+    if n == 1:  # a new tensor, never A itself (as torch)
+        return ops.clone(A)
     if n < 0:
         A, n = inv(A), -n
     out = None
@@ -337,7 +340,7 @@ def multi_dot(tensors) -> Tensor:
         out = ops.squeeze(out, 0)
     if last:
         out = ops.squeeze(out, -1)
-    return out
+    return named(out, "ViewBackward0")  # (torch's last node)
 
 
 def cross(a, b, *, dim: int = -1) -> Tensor:
@@ -405,6 +408,10 @@ def vector_norm(
             else "linalg.vector_norm() missing 1 required argument: 'x'"
         )
     x = input if x is None else x
+    if ord is None or isinstance(ord, str):  # (torch's argument parser: a Number)
+        raise TypeError(
+            f"linalg.vector_norm(): argument 'ord' must be Number, not {type(ord).__name__}"
+        )
     if ord == 2 and dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":
         return ops.norm(x, 2, dim, keepdim)  # the common call: ops.norm's fast path outside a graph
     x = _moduli("vector_norm", _in_dtype("vector_norm", x, dtype))
@@ -415,11 +422,12 @@ def vector_norm(
             f"linalg.vector_norm: cannot compute the {ord} norm over an empty dim"
         )
     if ord in (np.inf, -np.inf):
-        return (ops.amax if ord > 0 else ops.amin)(ops.abs(x), axes, keepdim)
-    if ord > 0:
-        return ops.norm(x, ord, axes, keepdim)
-    # ord = 0 counts (gradient zero); ord < 0 gives zero entries a zero gradient, as PyTorch
-    return ops.NormP.apply(x, float(ord), axes, keepdim)
+        out = (ops.amax if ord > 0 else ops.amin)(ops.abs(x), axes, keepdim)
+    elif ord > 0:
+        out = ops.norm(x, ord, axes, keepdim)
+    else:  # ord = 0 counts (gradient zero); ord < 0 gives zero entries a zero gradient, as torch
+        out = ops.NormP.apply(x, float(ord), axes, keepdim)
+    return named(out, "LinalgVectorNormBackward0")
 
 
 def _moduli(op: str, x) -> Tensor:
@@ -439,6 +447,12 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     ops._bool_args("linalg_matrix_norm", keepdim=keepdim)
     A = _in_dtype("matrix_norm", A, dtype)
     ord = _scalar_ord(ord)  # noqa: A001
+    if ord is None:  # (torch's argument parser)
+        raise TypeError("linalg.matrix_norm(): ord must be a number or 'fro' / 'nuc', not None")
+    if ord not in ("fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf) and isinstance(dim, list | tuple):
+        raise BadShapeOrValue(
+            f"linalg.matrix_norm: unsupported ord {ord!r} (Order {ord} not supported.)"
+        )
     if ord not in ("nuc", 2, -2):
         A = _moduli("matrix_norm", A)  # the other norms read only |A|
     elif A.data.dtype.kind != "c":
@@ -466,7 +480,12 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
         out = (ops.amax if ord > 0 else ops.amin)(ops.sum(ops.abs(A), sum_dim, True), ext_dim, True)
     else:
         raise BadShapeOrValue(f"linalg.matrix_norm: unsupported ord {ord!r}")
-    return out if keepdim else ops.squeeze(out, (d0, d1))
+    if keepdim:
+        return out
+    # torch reduces without keepdim: its last node is the reduction's
+    name = "LinalgVectorNormBackward0" if ord == "fro" else "SumBackward1" if ord == "nuc" else None
+    name = name or ("AmaxBackward0" if ord > 0 else "AminBackward0")
+    return named(ops.squeeze(out, (d0, d1)), name)
 
 
 def _scalar_ord(ord):
@@ -491,6 +510,8 @@ def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
             )
         dim = (0,) if A.ndim == 1 else (0, 1)
     dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    if len(dims) == 1 and isinstance(ord, str):  # ('fro' / 'nuc' are matrix norms: torch's error)
+        raise BadShapeOrValue(f"linalg.matrix_norm: dim must be a 2-tuple. Got {dim}")
     if len(dims) == 1:
         return vector_norm(A, 2 if ord is None else ord, dims, keepdim)
     if len(dims) == 2:
@@ -533,7 +554,7 @@ def cholesky(A, *, upper: bool = False) -> Tensor:
     ops._bool_args("linalg_cholesky", upper=upper)
     A = _square("cholesky", A)
     L = Cholesky.apply(A)
-    if np.isnan(np.diagonal(L.data, 0, -2, -1)).any():  # NumPy's NaN factor: torch raises
+    if not np.isfinite(np.diagonal(L.data, 0, -2, -1)).all():  # NaN / inf factor: torch raises
         _raise_info("cholesky", _cholesky_info(A.data).reshape(A.shape[:-2]), _NOT_PD)
     return named(_tmH(L) if upper else L, "LinalgCholeskyExBackward0")
 
@@ -616,7 +637,8 @@ def qr(A, mode: str = "reduced") -> QR:
     if mode == "r":
         R = np.linalg.qr(A.data, mode="r")
         return QR(Tensor(np.zeros((0,), A.dtype)), Tensor(np.asarray(R, A.dtype)))
-    return QR(*QRFn.apply(A, mode))
+    Q, R = QRFn.apply(A, mode)
+    return QR(named(Q, "LinalgQrBackward0"), R)  # (one node for both)
 
 
 Eigh = namedtuple("Eigh", ["eigenvalues", "eigenvectors"])
@@ -628,7 +650,7 @@ class EighFn(Function):
 
     @staticmethod
     def forward(ctx, A, uplo):
-        L, V = np.linalg.eigh(A, UPLO=uplo)
+        L, V = _lapack("eigh", lambda a: np.linalg.eigh(a, UPLO=uplo), A)  # (NaN: torch's error)
         ctx.save_for_backward(L, V)
         return L, V
 
@@ -681,7 +703,8 @@ def eigh(A, UPLO: str = "L") -> Eigh:  # noqa: N803 (PyTorch's name)
         raise TypeError(f"linalg_eigh(): argument 'UPLO' must be str, not {type(UPLO).__name__}")
     if UPLO not in ("L", "U"):
         raise BadShapeOrValue(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
-    return Eigh(*EighFn.apply(_square("eigh", A), UPLO))
+    w, V = EighFn.apply(_square("eigh", A), UPLO)
+    return Eigh(named(w, "LinalgEighBackward0"), V)  # (one node for both)
 
 
 def eigvalsh(A, UPLO: str = "L") -> Tensor:  # noqa: N803
@@ -747,7 +770,7 @@ class EigFn(Function):
         return _complex.real(gA) if ctx.real_input else gA
 
 
-def _general_square(op: str, A) -> Tensor:
+def _general_square(op: str, A, finite: bool = True) -> Tensor:
     A = ops._tensor_operand(A)
     if A.dtype.kind not in "fc":
         raise BadDtype(f"linalg.{op}: expected a float or complex tensor, got {A.dtype}")
@@ -757,7 +780,7 @@ def _general_square(op: str, A) -> Tensor:
         raise BadShapeOrValue(
             f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}"
         )
-    if not np.isfinite(A.data).all():
+    if finite and not np.isfinite(A.data).all():
         raise BadShapeOrValue(f"linalg.{op}: the input contains NaN or infinite values")
     return A
 
@@ -765,11 +788,16 @@ def _general_square(op: str, A) -> Tensor:
 def eig(A) -> Eig:
     """Eigenvalues and eigenvectors of square matrices (not necessarily symmetric), complex
     as torch's: float32 -> complex64. A V = V diag(L); each eigenvector has norm 1."""
-    return Eig(*EigFn.apply(_general_square("eig", A)))
+    w, V = EigFn.apply(_general_square("eig", A))
+    return Eig(named(w, "LinalgEigBackward0"), V)  # (one node for both)
 
 
 def eigvals(A) -> Tensor:
-    """The (complex) eigenvalues of square matrices, as torch.linalg.eigvals."""
+    """The (complex) eigenvalues of square matrices, as torch.linalg.eigvals; NaN for a matrix
+    with a NaN or infinite entry (where torch's eig refuses, its eigvals gives NaN)."""
+    A = _general_square("eigvals", A, finite=False)
+    if not np.isfinite(A.data).all():
+        return Tensor(np.full(A.shape[:-1], complex(np.nan, np.nan), _complex.complex_of(A.dtype)))
     return eig(A).eigenvalues
 
 
@@ -887,7 +915,8 @@ def svd(A, full_matrices: bool = True, *, driver=None) -> SVD:
     if A.ndim < 2:
         raise BadShapeOrValue(f"linalg.svd: A must have >= 2 dims, got shape {A.shape}")
     _refuse_nan("svd", A)
-    return SVD(*SVDFn.apply(A, bool(full_matrices)))
+    U, S, Vh = SVDFn.apply(A, bool(full_matrices))
+    return SVD(U, named(S, "LinalgSvdBackward0"), Vh)  # (one node for all three)
 
 
 def svdvals(A, *, driver=None) -> Tensor:
@@ -991,7 +1020,7 @@ def pinv(A, rcond=None, hermitian: bool = False, *, atol=None, rtol=None) -> Ten
         raise BadShapeOrValue(f"linalg.pinv: hermitian A must be square, got shape {A.shape}")
     if not hermitian:  # (its SVD's error, as torch's)
         _refuse_nan("svd", A)
-    return Pinv.apply(A, atol, rtol, bool(hermitian))
+    return named(Pinv.apply(A, atol, rtol, bool(hermitian)), "LinalgPinvBackward0")
 
 
 def matrix_rank(A, tol=None, hermitian: bool = False, *, atol=None, rtol=None) -> Tensor:
@@ -1034,13 +1063,17 @@ def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: boo
     ops._bool_args("linalg_solve_triangular", upper=upper, left=left, unitriangular=unitriangular)
     A = _square("solve_triangular", A)
     B = ops._tensor_operand(B)
+    if B.ndim < 2:  # (no vector B, unlike solve)
+        raise BadShapeOrValue(
+            f"linalg.solve_triangular: B must have at least 2 dimensions, got shape {B.shape}"
+        )
     if B.dtype != A.dtype and A.dtype.kind in "fc":  # torch solves in A's dtype (B cast to it)
         B = B.to(A.dtype)
     T = ops.triu(A) if upper else ops.tril(A)
     if unitriangular:
         n = A.shape[-1]
         T = T - ops.diag_embed(ops.diagonal(T, 0, -2, -1)) + Tensor(np.eye(n, dtype=A.dtype))
-    return solve(T, B, left=left)
+    return named(solve(T, B, left=left), "LinalgSolveTriangularBackward0")
 
 
 Lstsq = namedtuple("Lstsq", ["solution", "residuals", "rank", "singular_values"])
@@ -1074,7 +1107,7 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
         residuals = ops.sum((ops.abs(r) if r.data.dtype.kind == "c" else r) ** 2, -2)
     else:
         residuals = Tensor(np.zeros(0, _complex.real_of(A.dtype)))
-    X = ops.squeeze(X, -1) if vector else X
+    X = named(ops.squeeze(X, -1) if vector else X, "LinalgLstsqBackward0")
     rank = np.zeros(0, np.int64) if driver == "gels" else np.asarray(rank, np.int64)
     S = S if driver in ("gelsd", "gelss") else np.zeros(0, S.dtype)
     return Lstsq(X, residuals, Tensor(rank), Tensor(S))
@@ -1087,16 +1120,19 @@ def cond(A, p=None) -> Tensor:
     if p in (None, 2, -2):
         s = svdvals(A)
         if s.shape[-1] == 0:  # 0 x 0 matrices: 0, as PyTorch
-            return Tensor(np.zeros(s.shape[:-1], A.dtype))
+            return Tensor(np.zeros(s.shape[:-1], s.dtype))
         hi, lo = ops.amax(s, -1), ops.amin(s, -1)
-        return hi / lo if p != -2 else lo / hi
+        return named(hi / lo if p != -2 else lo / hi, "SqueezeBackward1")  # (torch's last node)
     A = _square("cond", A)
+    if A.shape[-1] == 0:  # (every order, also -1 / -inf whose norm would reduce an empty dim)
+        return Tensor(np.zeros(A.shape[:-2], _complex.real_of(A.dtype)))
     inv_A, info = inv_ex(A)
     singular = np.asarray(info.data) > 0
     if singular.any():  # (no NaN inverse into nuc's SVD, which refuses NaN: inf comes below)
         inv_A = ops.where(Tensor(singular[..., None, None]), 0.0, inv_A)
     c = matrix_norm(A, p) * matrix_norm(inv_A, p)
-    return ops.where(Tensor(singular), np.inf, c) if singular.any() else c  # inf, as torch
+    c = ops.where(Tensor(singular), np.inf, c) if singular.any() else c  # inf, as torch
+    return named(c, "NanToNumBackward0")  # (torch's last node)
 
 
 def matrix_exp(A) -> Tensor:
@@ -1114,7 +1150,7 @@ def matrix_exp(A) -> Tensor:
         out = eye + ops.matmul(B, out) * (1.0 / k)
     for _ in range(s):
         out = ops.matmul(out, out)
-    return out
+    return named(out, "LinalgMatrixExpBackward0")
 
 
 def tensorinv(A, ind: int = 2) -> Tensor:
@@ -1123,9 +1159,10 @@ def tensorinv(A, ind: int = 2) -> Tensor:
     ind = ops._index_dim(ind, "linalg.tensorinv", "ind")  # (True is not ind 1)
     rows, cols = A.shape[:ind], A.shape[ind:]
     n = int(np.prod(rows))
-    if ind <= 0 or n != int(np.prod(cols)):
+    if not 0 < ind <= A.ndim or n != int(np.prod(cols)):
         raise BadShapeOrValue(f"linalg.tensorinv: A {A.shape} with ind={ind} is not square")
-    return ops.reshape(inv(ops.reshape(A, (n, -1))), cols + rows)
+    Y = ops.reshape(inv(ops.reshape(A, (n, n))), cols + rows)  # (n, not -1: n may be 0)
+    return named(Y, "ReshapeAliasBackward0")
 
 
 def tensorsolve(A, B, dims=None) -> Tensor:
@@ -1152,9 +1189,8 @@ def vander(x, *, N=None) -> Tensor:
             "linalg.vander supports floating point, complex, and integer tensors, but got bool"
         )
     ones = Tensor(np.ones(x.shape + (1,), x.dtype))
-    return ops.cumprod(
-        ops.cat([ones, ops.expand(ops.unsqueeze(x, -1), x.shape + (N - 1,))], -1), -1
-    )
+    powers = ops.cumprod(ops.expand(ops.unsqueeze(x, -1), x.shape + (N - 1,)), -1)
+    return named(ops.cat([ones, powers], -1), "CatBackward0")  # (also complex, as torch)
 
 
 # ---- LU, and the *_ex forms that report failures in ``info`` instead of raising ---------------
@@ -1323,7 +1359,7 @@ def lu(A, *, pivot: bool = True) -> PLU:
     ops._bool_args("linalg_lu", pivot=pivot)
     _no_pivot("lu", pivot)
     P, L, U, _, _ = _lu("lu", A)
-    return PLU(P, L, U)
+    return PLU(P, named(L, "LinalgLuBackward0"), U)  # (one node for L and U)
 
 
 def lu_factor_ex(A, *, pivot: bool = True, check_errors: bool = False) -> LUFactorEx:
@@ -1334,7 +1370,8 @@ def lu_factor_ex(A, *, pivot: bool = True, check_errors: bool = False) -> LUFact
     _, L, U, piv, info = _lu("lu_factor_ex", A)
     if check_errors:
         _raise_info("lu_factor_ex", info, "U[{i},{i}] is zero")
-    return LUFactorEx(_pack(L, U), Tensor(piv), Tensor(info))
+    LU = named(_pack(L, U), "LinalgLuFactorExBackward0")
+    return LUFactorEx(LU, Tensor(piv), Tensor(info))
 
 
 def lu_factor(A, *, pivot: bool = True) -> LUFactor:
@@ -1344,7 +1381,7 @@ def lu_factor(A, *, pivot: bool = True) -> LUFactor:
     _no_pivot("lu_factor", pivot)
     _, L, U, piv, info = _lu("lu_factor", A)
     _raise_info("lu_factor", info, "U[{i},{i}] is zero and lu_solve would divide by it")
-    return LUFactor(_pack(L, U), Tensor(piv))
+    return LUFactor(named(_pack(L, U), "LinalgLuFactorExBackward0"), Tensor(piv))
 
 
 def _raise_info(op: str, info, what: str) -> None:
@@ -1367,7 +1404,8 @@ def lu_unpack(LU_data, LU_pivots, unpack_data: bool = True, unpack_pivots: bool 
     if not unpack_data:
         return PLU(P, empty, empty)
     L = ops.add(ops.tril(A[..., :, :k], -1), Tensor(np.eye(m, k, dtype=A.dtype)))
-    return PLU(P, L, ops.triu(A[..., :k, :]))
+    U = ops.triu(A[..., :k, :])
+    return PLU(P, named(L, "LuUnpackBackward0"), named(U, "LuUnpackBackward0"))
 
 
 def lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False) -> Tensor:  # noqa: N803
@@ -1380,15 +1418,17 @@ def lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False) -> Tens
     if B.dtype != F.dtype or B.ndim < 2:
         raise BadDtype(f"linalg.lu_solve: B ({B.dtype}, {B.shape}) must be {F.dtype} matrices")
     if not left:  # X A = B <=> A^H X^H = B^H
-        return _tmH(lu_solve(F, piv, _tmH(B), adjoint=not adjoint))
+        return named(_tmH(lu_solve(F, piv, _tmH(B), adjoint=not adjoint)), "LinalgLuSolveBackward0")
     if B.shape[-2] != F.shape[-1]:
         raise BadShapeOrValue(f"linalg.lu_solve: LU {F.shape} and B {B.shape} do not fit A X = B")
     P = Tensor(_p_matrix(_permutation(piv, F.shape[-1]), F.dtype))
     if adjoint:  # A^H = U^H L^H P^T: X = P L^-H U^-H B
         Y = solve_triangular(_tmH(F), B, upper=False)
-        return ops.matmul(P, solve_triangular(_tmH(F), Y, upper=True, unitriangular=True))
-    Y = solve_triangular(F, ops.matmul(_tmT(P), B), upper=False, unitriangular=True)
-    return solve_triangular(F, Y, upper=True)
+        X = ops.matmul(P, solve_triangular(_tmH(F), Y, upper=True, unitriangular=True))
+    else:
+        Y = solve_triangular(F, ops.matmul(_tmT(P), B), upper=False, unitriangular=True)
+        X = solve_triangular(F, Y, upper=True)
+    return named(X, "LinalgLuSolveBackward0")
 
 
 CholeskyEx = namedtuple("CholeskyEx", ["L", "info"])
@@ -1437,14 +1477,37 @@ def cholesky_ex(A, *, upper: bool = False, check_errors: bool = False) -> Choles
     return CholeskyEx(L, Tensor(info))
 
 
-def _singular_stand_in(op: str, A: Tensor):
+def _singular_stand_in(op: str, A: Tensor, lapack: bool = False):
     """info of A's LU (the first zero pivot, 1-based) and A with the identity in place of each
-    singular matrix, whose result is then NaN."""
-    info = _lu_packed(A.data)[2]
+    singular matrix, whose result is then NaN. lapack: also count as singular the matrices
+    LAPACK's own LU (np.linalg) rounds to an exact zero pivot where ours left a tiny one
+    (info: their smallest pivot), so the _ex ops never raise."""
+    LU, _, info = _lu_packed(A.data)
+    if lapack and A.numel():
+        flat, LU = A.data.reshape(-1, *A.shape[-2:]), LU.reshape(-1, *A.shape[-2:])
+        for i in np.flatnonzero(info.reshape(-1) == 0):
+            try:
+                np.linalg.inv(flat[i])
+            except np.linalg.LinAlgError:
+                info.reshape(-1)[i] = np.argmin(np.abs(np.diagonal(LU[i]))) + 1
     bad = (info > 0)[..., None, None]
     if bad.any():
         A = ops.where(Tensor(bad), Tensor(np.eye(A.shape[-1], dtype=A.dtype)), A)
     return info, bad, A
+
+
+def _unchecked(op: str, fn, A: Tensor, check_errors: bool):
+    """(fn(A'), info, bad): A' is A with its singular matrices replaced (_singular_stand_in)."""
+    info, bad, A2 = _singular_stand_in(op, A)
+    if check_errors:
+        _raise_info(op, info, "the diagonal element {i} is zero: the matrix is singular")
+    try:
+        return fn(A2), info, bad
+    except LinAlgError:
+        if check_errors:
+            raise
+        info, bad, A2 = _singular_stand_in(op, A, lapack=True)
+        return fn(A2), info, bad
 
 
 def inv_ex(A, *, check_errors: bool = False) -> InvEx:
@@ -1452,10 +1515,7 @@ def inv_ex(A, *, check_errors: bool = False) -> InvEx:
     inverse is then NaN), raising only with check_errors."""
     ops._bool_args("linalg_inv_ex", check_errors=check_errors)
     A = _square("inv_ex", A)
-    info, bad, A = _singular_stand_in("inv_ex", A)
-    if check_errors:
-        _raise_info("inv_ex", info, "the diagonal element {i} is zero: the matrix is singular")
-    Y = inv(A)
+    Y, info, bad = _unchecked("inv_ex", inv, A, check_errors)
     if bad.any():
         Y = ops.where(Tensor(bad), np.nan, Y)
     return InvEx(Y, Tensor(info))
@@ -1466,10 +1526,7 @@ def solve_ex(A, B, *, left: bool = True, check_errors: bool = False) -> SolveEx:
     only with check_errors."""
     ops._bool_args("linalg_solve_ex", left=left, check_errors=check_errors)
     A = _square("solve_ex", A)
-    info, bad, A2 = _singular_stand_in("solve_ex", A)
-    if check_errors:
-        _raise_info("solve_ex", info, "the diagonal element {i} is zero: the matrix is singular")
-    X = solve(A2, B, left=left)
+    X, info, bad = _unchecked("solve_ex", lambda A2: solve(A2, B, left=left), A, check_errors)
     if bad.any():  # a vector result (B a batch of vectors) has one dim less than A
         X = ops.where(Tensor(bad[..., 0] if X.ndim < A.ndim else bad), np.nan, X)
     return SolveEx(X, Tensor(info))
@@ -1498,7 +1555,7 @@ def householder_product(A, tau) -> Tensor:
         v = V[..., :, i : i + 1]
         t = ops.reshape(tau[..., i], tuple(tau.shape[:-1]) + (1, 1))
         Q = ops.sub(Q, ops.mul(t, ops.matmul(v, ops.matmul(_tmH(v), Q))))
-    return Q
+    return named(Q, "LinalgHouseholderProductBackward0")
 
 
 # ---- LDL^T with Bunch-Kaufman pivoting (LAPACK sytrf / sytrs; no gradient, as torch) ---------

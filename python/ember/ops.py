@@ -10281,7 +10281,8 @@ def cholesky_solve(B, L, upper: bool = False) -> Tensor:
             f"but b is {B.shape[-2]} by {B.shape[-1]}"
         )
     batch = np.broadcast_shapes(B.shape[:-2], L.shape[:-2])
-    return _linalg.solve(_from_cholesky(L, upper), B.expand(*batch, *B.shape[-2:]))
+    X = _linalg.solve(_from_cholesky(L, upper), B.expand(*batch, *B.shape[-2:]))
+    return named(X, "CholeskySolveBackward0")
 
 
 def cholesky_inverse(L, upper: bool = False) -> Tensor:
@@ -10289,7 +10290,10 @@ def cholesky_inverse(L, upper: bool = False) -> Tensor:
     read, as LAPACK's potri that torch calls."""
     _bool_args("cholesky_inverse", upper=upper)
     L = _tensor_operand(L)
-    return _linalg.inv(_from_cholesky(triu(L) if upper else tril(L), upper))
+    # the value reads one triangle; the gradient is torch's, -(Y (g + g^H) Y) L for all of L
+    tri = triu(L) if upper else tril(L)
+    Y = _linalg.inv(_from_cholesky(L + (tri - L).detach(), upper))
+    return named(Y, "CholeskyInverseBackward0")
 
 
 def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool = True):

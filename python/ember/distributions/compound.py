@@ -142,7 +142,7 @@ class LogitRelaxedBernoulli(_Binary):
 
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.real
-    has_rsample = True
+    has_rsample = False  # (torch's flag, though rsample works: RelaxedBernoulli's is True)
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=None):
         super().__init__(probs, logits, validate_args)

@@ -323,10 +323,10 @@ class IndependentTransform(Transform):
 
 
 class ReshapeTransform(Transform):
-    """Reshapes the rightmost ``in_shape`` dims to ``out_shape`` (a volume-preserving map)."""
+    """Reshapes the rightmost ``in_shape`` dims to ``out_shape`` (a volume-preserving map;
+    like torch's it has no ``sign``: it is not a map of numbers)."""
 
     bijective = True
-    sign = 1
 
     def __init__(self, in_shape, out_shape, cache_size: int = 0):
         self.in_shape, self.out_shape = ember.Size(in_shape), ember.Size(out_shape)
