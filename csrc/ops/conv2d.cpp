@@ -4135,45 +4135,65 @@ void conv3d_direct_forward(T* y, const T* x, const T* w, const T* b, const int64
   const int64_t Dp = sz[2] + 2 * p[0], Hp = sz[3] + 2 * p[1], Wp = sz[4] + 2 * p[2];
   const int64_t plane = Dp * Hp * Wp, K = C * KD * KH * KW, P = out[0] * out[1] * out[2];
   const int nt = threads_for(N * P * O * K, kMinWorkPerThread);
-  // x zero-padded (N, C, Dp, Hp, Wp), rows copied in parallel over (image, channel)
-  std::vector<T> xp(size_t(N * C * plane), T(0));
-  parallel_for(nt, N * C, [&](int64_t nc) {
-    for (int64_t z = 0; z < sz[2]; ++z)
-      for (int64_t r = 0; r < sz[3]; ++r) {
-        const T* src = x + ((nc * sz[2] + z) * sz[3] + r) * sz[4];
-        std::copy(src, src + sz[4],
-                  xp.data() + nc * plane + ((z + p[0]) * Hp + r + p[1]) * Wp + p[2]);
-      }
-  });
+  const int64_t npan = (O + NR - 1) / NR, ntile = (P + MR - 1) / MR, ntask = N * npan;
+  const int tnt = std::min<int64_t>(nt, ntask);
+  // One workspace (kept between calls): the weight panels, then per thread a zero-padded image
+  // and an accumulator (64-byte aligned each: the kernel's aligned loads).
+  const size_t align = 64 / sizeof(T);
+  const auto up = [&](int64_t n) { return (size_t(n) + align - 1) / align * align; };
+  const size_t wp_n = up(npan * K * NR), xi_n = up(C * plane), acc_n = up(ntile * MR * NR);
+  TrimOnExit trim;
+  T* wp = reinterpret_cast<T*>(
+      align64(Workspace::get((wp_n + size_t(tnt) * (xi_n + acc_n)) * sizeof(T) + 64)));
   std::vector<int64_t> koff(static_cast<size_t>(K));
   for (int64_t k = 0; k < K; ++k) {
     const int64_t c = k / (KD * KH * KW), a = k / (KH * KW) % KD, h = k / KW % KH, v = k % KW;
     koff[size_t(k)] = c * plane + (a * d[0] * Hp + h * d[1]) * Wp + v * d[2];
   }
-  // wp[j][k][r] = w[j*NR + r][k], zero past O (64-byte aligned: the kernel's aligned loads)
-  const int64_t npan = (O + NR - 1) / NR;
-  std::vector<T> wbuf(size_t(npan * K * NR + 64 / sizeof(T)));
-  T* wp = reinterpret_cast<T*>(align64(reinterpret_cast<char*>(wbuf.data())));
-  for (int64_t j = 0; j < npan; ++j)
-    for (int r = 0; r < NR; ++r)
-      for (int64_t k = 0; k < K; ++k)
-        wp[(j * K + k) * NR + r] = j * NR + r < O ? w[(j * NR + r) * K + k] : T(0);
+  // wp[j][k][r] = w[j*NR + r][k], zero past O; one output channel per step
+  parallel_for(nt, npan * NR, [&](int64_t o) {
+    T* dst = wp + (o / NR) * K * NR + o % NR;
+    for (int64_t k = 0; k < K; ++k) dst[k * NR] = o < O ? w[o * K + k] : T(0);
+  });
   // Per (image, panel) task: depth blocks of kc taps whose weight block (kc x NR, 16 KiB) stays
   // in L1 while every position tile runs through it, accumulating into acc (P x NR, in L2),
   // rather than the whole depth's panel (110 KiB at 32 channels x 27 taps) per 8 positions.
-  const int64_t ntile = (P + MR - 1) / MR, kc_blk = std::max<int64_t>(16384 / (NR * sizeof(T)), 1);
-  const int tnt = std::min<int64_t>(nt, N * npan);
-  std::vector<T> accbuf(size_t(tnt) * size_t(ntile * MR * NR + 64 / sizeof(T)));
+  const int64_t kc_blk = std::max<int64_t>(16384 / (NR * sizeof(T)), 1);
+  const int64_t D = sz[2], H = sz[3], W = sz[4];
   parallel_region(tnt, [&](int th, int nth) {
-    T* acc = reinterpret_cast<T*>(align64(reinterpret_cast<char*>(
-        accbuf.data() + size_t(th) * size_t(ntile * MR * NR + 64 / sizeof(T)))));
+    T* xi = wp + wp_n + size_t(th) * (xi_n + acc_n);
+    T* acc = xi + xi_n;
     std::vector<const T*> xb(size_t(ntile * MR));
-    for (int64_t t = th; t < N * npan; t += nth) {
+    for (int64_t q = 0; q < ntile * MR; ++q) {
+      const int64_t qc = std::min(q, P - 1);  // (rows past P repeat the last: in bounds)
+      const int64_t od = qc / (out[1] * out[2]), oh = qc / out[2] % out[1], ow = qc % out[2];
+      xb[size_t(q)] = xi + (od * s[0] * Hp + oh * s[1]) * Wp + ow * s[2];
+    }
+    // A contiguous run of tasks: an image's panels on one thread, its padded copy (xi, in L2)
+    // written once just before they read it (a padded copy of the whole batch first was a
+    // tenth of the time, its writes and reads going through memory).
+    int64_t padded = -1;
+    for (int64_t t = ntask * th / nth; t < ntask * (th + 1) / nth; ++t) {
       const int64_t n = t / npan, j = t % npan;
-      for (int64_t q = 0; q < ntile * MR; ++q) {
-        const int64_t qc = std::min(q, P - 1);  // (rows past P repeat the last: in bounds)
-        const int64_t od = qc / (out[1] * out[2]), oh = qc / out[2] % out[1], ow = qc % out[2];
-        xb[size_t(q)] = xp.data() + n * C * plane + (od * s[0] * Hp + oh * s[1]) * Wp + ow * s[2];
+      if (n != padded) {
+        padded = n;
+        for (int64_t c = 0; c < C; ++c) {
+          T* dst = xi + c * plane;
+          std::fill(dst, dst + p[0] * Hp * Wp, T(0));
+          std::fill(dst + (p[0] + D) * Hp * Wp, dst + plane, T(0));
+          for (int64_t z = 0; z < D; ++z) {
+            T* sl = dst + (z + p[0]) * Hp * Wp;
+            std::fill(sl, sl + p[1] * Wp, T(0));
+            std::fill(sl + (p[1] + H) * Wp, sl + Hp * Wp, T(0));
+            for (int64_t r = 0; r < H; ++r) {  // (inline loops: a memmove call per short row)
+              T* __restrict row = sl + (r + p[1]) * Wp;
+              const T* __restrict src = x + (((n * C + c) * D + z) * H + r) * W;
+              for (int64_t i = 0; i < p[2]; ++i) row[i] = T(0);
+              for (int64_t i = 0; i < W; ++i) row[p[2] + i] = src[i];
+              for (int64_t i = p[2] + W; i < Wp; ++i) row[i] = T(0);
+            }
+          }
+        }
       }
       for (int64_t k0 = 0; k0 < K; k0 += kc_blk) {
         const int64_t kc = std::min(kc_blk, K - k0);
