@@ -978,8 +978,20 @@ class Div(Function):
         )
 
 
-def div(a, b, *, rounding_mode=None) -> Tensor:
-    if rounding_mode is not None:  # 'trunc' or 'floor': see the pointwise API section
+class _NoMode:
+    """div's rounding_mode left out (torch names an explicit None's node DivBackward2)."""
+
+    def __repr__(self):
+        return "None"
+
+
+_NO_MODE = _NoMode()
+
+
+def div(a, b, *, rounding_mode=_NO_MODE) -> Tensor:
+    if rounding_mode is None:  # (given: the same values, torch's node of the rounding overload)
+        return named(div(a, b), "DivBackward2")
+    if rounding_mode is not _NO_MODE:  # 'trunc' or 'floor': see the pointwise API section
         return _rounded_div(a, b, rounding_mode)
     if (y := _C.fast_binary(a, b, 3)) is not None:  # (Tensor.__truediv__'s C path: speed27)
         return y
@@ -6854,7 +6866,8 @@ def unflatten(x, dim: int, sizes) -> Tensor:
         sizes = tuple(n // known if s == -1 else s for s in sizes)
     if not sizes or math.prod(sizes) != n:
         raise BadShapeOrValue(f"unflatten: sizes {sizes} do not multiply to dim {dim} of {x.shape}")
-    return reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1 :])
+    # (splitting one dim is always a view: torch's node is ViewBackward0 whatever x's strides)
+    return named(reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1 :]), "ViewBackward0")
 
 
 def unfold(x, dimension: int, size: int, step: int) -> Tensor:

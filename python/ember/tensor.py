@@ -1630,8 +1630,8 @@ class Tensor:
     def mul(self, other):
         return _ops.mul(self, other)
 
-    def div(self, other, *, rounding_mode=None):
-        return _ops.div(self, other, rounding_mode=rounding_mode)
+    def div(self, other, **kw):  # (rounding_mode: ops.div tells an explicit None from none)
+        return _ops.div(self, other, **kw)
 
     def polygamma(self, n: int):
         return _ops.polygamma(n, self)
