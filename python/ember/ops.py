@@ -4738,6 +4738,10 @@ def _index_laid(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
         elif type(index) is not bool:
             return out
         index = (index,)
+    if builtins.any(type(k) is list for k in index):  # (torch reads a list as a tensor)
+        index = tuple(np.asarray(k) if type(k) is list else k for k in index)
+        if builtins.any(type(k) is np.ndarray and k.dtype.kind not in "biu" for k in index):
+            return out
     # (x in torch's C order and every index array C-contiguous: torch's result is C order,
     # so the sort and its cache are skipped)
     dense = x.flags.c_contiguous and x.strides == _strides.c_strides(x)
