@@ -6747,7 +6747,7 @@ def _int_array(index, op: str, int32: bool | None = None) -> np.ndarray:
     int32 too, when True: gather, scatter, index_add/select/reduce); None: any integers."""
     index = np.asarray(_data(index))
     if index.dtype.kind not in "iu":
-        raise TypeError(f"{op}: index must be an integer tensor, got {index.dtype}")
+        raise BadDtype(f"{op}: index must be an integer tensor, got {index.dtype}")  # (torch: RE)
     if int32 is not None and index.dtype != np.int64 and (not int32 or index.dtype != np.int32):
         want = "int64 or int32" if int32 else "int64"
         raise TypeError(f"{op}: index must be {want} (as torch), got {index.dtype}")
@@ -7591,7 +7591,7 @@ def scatter(x, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
     if reduce == "add":
         return AddAt.apply(x, v, key, 1)
     if reduce != "multiply":
-        raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+        raise BadShapeOrValue(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
     return scatter_reduce(x, dim, index, expand(v, shape) if src is None else v, "prod")
 
 
@@ -7916,6 +7916,7 @@ class ScatterReduce(Function):
 def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool = True) -> Tensor:
     """Reduce src's entries into x at index along dim: reduce in 'sum', 'prod', 'mean', 'amax',
     'amin'; include_self=False leaves x's own values at the targets out (torch.scatter_reduce)."""
+    reduce = {"max": "amax", "min": "amin"}.get(reduce, reduce)  # (torch takes both spellings)
     if reduce in _REDUCE_UFUNC and type(include_self) is bool:
         go = _straight_add(x, dim, index, src)  # (its conditions: ScatterReduce's fast ones)
         if go is not None:
@@ -7931,7 +7932,7 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
                 return Tensor._make(out, False, None, 0)
     x = _tensor_operand(x)
     if reduce not in _REDUCE_UFUNC:
-        raise ValueError(
+        raise BadShapeOrValue(  # (torch: RuntimeError)
             f"scatter_reduce: reduce must be one of {sorted(_REDUCE_UFUNC)}, got {reduce!r}"
         )
     if reduce in ("amax", "amin") and x.dtype.kind == "c" and np.size(_data(index)):

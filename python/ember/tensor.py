@@ -1850,6 +1850,13 @@ class Tensor:
     def __setitem__(self, index, value):
         if value is None or isinstance(value, str):  # (NumPy would write None as NaN)
             raise TypeError(f"can't assign a {type(value).__name__} to a {self.dtype} tensor")
+        if type(value) is complex and self.data.dtype.kind != "c":  # (torch's conversions)
+            if self.data.dtype.kind == "b" or value.imag == 0:
+                value = bool(value) if self.data.dtype.kind == "b" else value.real
+            else:
+                raise BadDtype(
+                    f"value {value} cannot be converted to {self.dtype} (its imaginary part)"
+                )
         bool_key = type(index) is bool or (
             type(index) is tuple and any(type(p) is bool for p in index)
         )
