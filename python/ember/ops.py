@@ -1150,7 +1150,7 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
         # torch's scalar shortcuts: x ** 1 is a copy of x, x ** 0 ones, in x's dtype (bool)
         return Tensor(np.array(_data(a)) if b else np.ones(np.shape(_data(a)), np.bool_))
     if isinstance(a, Tensor) and a.data.dtype.kind in "biu" and isinstance(b, int) and b < 0:
-        raise ValueError("pow: integers to negative integer powers are not allowed")
+        raise BadShapeOrValue("pow: integers to negative integer powers are not allowed")
     if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and type(b) is int:
         _wrapped(b, a.data.dtype, checked=True)  # torch refuses exponents out of the dtype's range
     if _kind(a) in "biu" and _kind(b) in "iu":
@@ -3044,9 +3044,19 @@ _NUMBER_OR_NONE = frozenset((float, int, type(None)))
 _CLAMP = _ACT_ID["clamp"]
 
 
+def _clamp_bounds(op: str, x, min, max) -> None:  # noqa: A002
+    """torch's refusals of clamp's bounds: none given (RuntimeError), a bool x with bool
+    bounds (NotImplementedError). (A number beside a tensor with dims, which torch's parser
+    refuses, ember takes as it takes numbers for tensors elsewhere.)"""
+    if min is None and max is None:
+        raise BadShapeOrValue(f"{op}: at least one of 'min' or 'max' must not be None")
+    if _kind(x) == "b" and builtins.all(type(v) in (bool, type(None)) for v in (min, max)):
+        raise not_implemented(op, np.bool_, "bool bounds")
+
+
 def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     if min is None and max is None:
-        raise ValueError("clamp: at least one of min and max must be given")
+        raise BadShapeOrValue("clamp: at least one of 'min' or 'max' must not be None")
     if (
         type(x) is Tensor
         and x.data.dtype.kind == "f"
@@ -3074,8 +3084,7 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
         min = float(min) if min.dtype.kind == "b" else min.item()  # noqa: A001
     if isinstance(max, np.generic) and max.dtype.kind in "biuf":
         max = float(max) if max.dtype.kind == "b" else max.item()  # noqa: A001
-    if _kind(x) == "b" and builtins.all(type(v) in (bool, type(None)) for v in (min, max)):
-        raise TypeError("clamp: not implemented for 'Bool' tensors with bool bounds (as torch)")
+    _clamp_bounds("clamp", x, min, max)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # tensor bounds take gradients where they win (ties go to x), as in PyTorch
         y = x if min is None else where(lt(x, min), min, x)
@@ -6724,6 +6733,10 @@ def _truth(a: np.ndarray, result) -> Tensor:
 
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
     _tensors_only("allclose", a, b)
+    try:
+        np.broadcast_shapes(np.shape(_data(a)), np.shape(_data(b)))
+    except ValueError:  # (torch: RuntimeError)
+        raise BadShapeOrValue(f"allclose: shapes {_shape(a)} and {_shape(b)} do not broadcast") from None
     return bool(np.allclose(_data(a), _data(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 

@@ -1273,8 +1273,7 @@ class Tensor:
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002  (PyTorch's names)
         if type(min) is float and type(max) is float and _ops._kernel_ok(self.data):
             return self._map_(None, "clamp", min, max)  # (the hot case: no bound to convert)
-        if min is None and max is None:
-            raise RuntimeError("clamp_: at least one of min or max must not be None")
+        _ops._clamp_bounds("clamp_", self, min, max)
         if self.data.dtype.kind == "c":  # (as ember.clamp: np.clip would order complex values)
             _ops._complex.refuse("clamp", self)
         min, max = _ops._int_bounds(self.data.dtype, min, max)  # noqa: A001
