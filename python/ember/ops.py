@@ -6736,7 +6736,9 @@ def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = Fal
     try:
         np.broadcast_shapes(np.shape(_data(a)), np.shape(_data(b)))
     except ValueError:  # (torch: RuntimeError)
-        raise BadShapeOrValue(f"allclose: shapes {_shape(a)} and {_shape(b)} do not broadcast") from None
+        raise BadShapeOrValue(
+            f"allclose: shapes {_shape(a)} and {_shape(b)} do not broadcast"
+        ) from None
     return bool(np.allclose(_data(a), _data(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
