@@ -3012,7 +3012,9 @@ def _bce_sizes(op, input, target) -> None:
     """torch's order: input and target sizes are compared (ValueError) before the dtypes."""
     si, st = getattr(input, "shape", None), getattr(target, "shape", None)
     if si is not None and st is not None and tuple(si) != tuple(st):
-        raise BadShapeOrValue(f"{op}: target shape {tuple(st)} differs from input shape {tuple(si)}")
+        raise BadShapeOrValue(
+            f"{op}: target shape {tuple(st)} differs from input shape {tuple(si)}"
+        )
 
 
 @_torch_loss_params("input", "target", "weight", "size_average", "reduce", "reduction")
