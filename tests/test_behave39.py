@@ -244,3 +244,14 @@ def test_repeat_interleave_output_size_matching():
     _same(t, e)
     t, e = _both(lambda L, a: L.repeat_interleave(L.tensor([1, 2]), output_size=3), x)
     _same(t, e)
+
+
+@pytest.mark.parametrize("key", [((0, 1),), ((0, 1), 2), (0, (1, 2)), (slice(None), (3, 0))])
+def test_tuple_inside_key_is_an_index_sequence(key):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((4, 5))
+    t, e = _both(lambda L, a: (a.requires_grad_() * 1)[key], x)
+    _same(t, e)
+    assert e.grad_fn.name() == t.grad_fn.name()
+    xe = ember.tensor(x, requires_grad=True)
+    assert gradcheck(lambda a: a[key], (xe,))

@@ -4612,8 +4612,9 @@ def _index_arg(index, x=None):
             )
         # (a bool is torch's index tensor of one or no position at a new dim: a copy, laid out
         # by the index kernel)
-        elif isinstance(p, list | bool):
+        elif isinstance(p, list | tuple | bool):
             advanced = True
+            p = list(p) if type(p) is tuple else p  # (a tuple in the key: torch's sequence)
         parts.append(p)
     index = parts[0] if one else tuple(parts)
     if advanced and x is not None:
