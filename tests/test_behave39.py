@@ -182,21 +182,6 @@ def test_list_index_layout_as_torch(perm, key):
     _same(t, e)
 
 
-@pytest.mark.parametrize("reduce", ["max", "min"])
-@pytest.mark.parametrize("include_self", [True, False])
-def test_scatter_reduce_max_min_spellings(reduce, include_self):
-    rng = np.random.default_rng(4)
-    x, src = rng.standard_normal((4, 5)), rng.standard_normal((3, 5))
-    idx = rng.integers(0, 4, (3, 5))
-    t, e = _both(
-        lambda L, a, i, s: L.scatter_reduce(a, 0, i, s, reduce, include_self=include_self),
-        x,
-        idx,
-        src,
-    )
-    _same(t, e)
-
-
 @pytest.mark.parametrize("args", [(0, 0, 1), (1, 0, 1), (2, 0, 2), (-1, -2, -1)])
 def test_diag_embed_contiguous(args):
     rng = np.random.default_rng(5)

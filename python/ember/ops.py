@@ -3054,7 +3054,7 @@ def _clamp_bounds(op: str, x, min, max) -> None:  # noqa: A002
     bounds (NotImplementedError). (A number beside a tensor with dims, which torch's parser
     refuses, ember takes as it takes numbers for tensors elsewhere.)"""
     if min is None and max is None:
-        raise BadShapeOrValue(f"{op}: at least one of 'min' or 'max' must not be None")
+        raise BadShapeOrValue(f"{op}: at least one of min or max must not be None")
     if _kind(x) == "b" and builtins.all(type(v) in (bool, type(None)) for v in (min, max)):
         raise not_implemented(op, np.bool_, "bool bounds")
 
@@ -7960,7 +7960,6 @@ class ScatterReduce(Function):
 def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool = True) -> Tensor:
     """Reduce src's entries into x at index along dim: reduce in 'sum', 'prod', 'mean', 'amax',
     'amin'; include_self=False leaves x's own values at the targets out (torch.scatter_reduce)."""
-    reduce = {"max": "amax", "min": "amin"}.get(reduce, reduce)  # (torch takes both spellings)
     if reduce in _REDUCE_UFUNC and type(include_self) is bool:
         go = _straight_add(x, dim, index, src)  # (its conditions: ScatterReduce's fast ones)
         if go is not None:
