@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 
+from ember._errors import not_implemented
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function
 from ember.tensor import Tensor, get_default_dtype
@@ -41,14 +42,13 @@ def default_complex() -> np.dtype:
 
 
 def refuse(op: str, *xs) -> None:
-    """The TypeError torch's 'not implemented for ComplexFloat' becomes here: ops with no
-    meaning (ordering: max, sort, clamp, relu, ...) or no support for complex input."""
+    """torch's "not implemented for 'ComplexFloat'" (NotImplementedError, a RuntimeError; and
+    ember's TypeError): ops with no meaning (ordering: max, sort, clamp, ...) or no support
+    for complex input."""
     for x in xs:
         dt = getattr(x, "dtype", None)
         if (dt is not None and dt.kind == "c") or type(x) is complex:
-            raise TypeError(
-                f"{op}: not supported for complex tensors (got {np.dtype(dt or 'c16')})"
-            )
+            raise not_implemented(op, np.dtype(dt or "c16"))
 
 
 # ---- the conjugated backward of complex-valued nodes ---------------------------------------

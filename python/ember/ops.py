@@ -978,8 +978,20 @@ class Div(Function):
         )
 
 
-def div(a, b, *, rounding_mode=None) -> Tensor:
-    if rounding_mode is not None:  # 'trunc' or 'floor': see the pointwise API section
+class _NoMode:
+    """div's rounding_mode left out (torch names an explicit None's node DivBackward2)."""
+
+    def __repr__(self):
+        return "None"
+
+
+_NO_MODE = _NoMode()
+
+
+def div(a, b, *, rounding_mode=_NO_MODE) -> Tensor:
+    if rounding_mode is None:  # (given: the same values, torch's node of the rounding overload)
+        return named(div(a, b), "DivBackward2")
+    if rounding_mode is not _NO_MODE:  # 'trunc' or 'floor': see the pointwise API section
         return _rounded_div(a, b, rounding_mode)
     if (y := _C.fast_binary(a, b, 3)) is not None:  # (Tensor.__truediv__'s C path: speed27)
         return y
@@ -1138,7 +1150,7 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
         # torch's scalar shortcuts: x ** 1 is a copy of x, x ** 0 ones, in x's dtype (bool)
         return Tensor(np.array(_data(a)) if b else np.ones(np.shape(_data(a)), np.bool_))
     if isinstance(a, Tensor) and a.data.dtype.kind in "biu" and isinstance(b, int) and b < 0:
-        raise ValueError("pow: integers to negative integer powers are not allowed")
+        raise BadShapeOrValue("pow: integers to negative integer powers are not allowed")
     if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and type(b) is int:
         _wrapped(b, a.data.dtype, checked=True)  # torch refuses exponents out of the dtype's range
     if _kind(a) in "biu" and _kind(b) in "iu":
@@ -1860,7 +1872,7 @@ def fmod(input, other) -> Tensor:  # noqa: A002
 
 def _rounded_div(input, other, rounding_mode):  # noqa: A002
     if rounding_mode not in ("trunc", "floor"):
-        raise ValueError(
+        raise BadShapeOrValue(  # (torch: RuntimeError)
             f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
         )
     a, b = _operands("div", input, other)
@@ -2466,8 +2478,13 @@ def result_type(tensor1, tensor2) -> np.dtype:
     """The dtype of an arithmetic op on the two operands (torch.result_type): tensors with
     dimensions outrank 0-d tensors, which outrank Python numbers, unless a lower-ranked
     operand is of a higher category."""
+    return _result_type(tensor1, tensor2)
+
+
+def _result_type(*xs) -> np.dtype:
+    """result_type's rule over any number of operands (block_diag's tensors, ...)."""
     groups = [[], [], []]  # dimensioned tensors, 0-d tensors, Python numbers
-    for x in (tensor1, tensor2):
+    for x in xs:
         if isinstance(x, Tensor | np.ndarray):
             groups[0 if x.ndim else 1].append(x.dtype)
         elif isinstance(x, bool | int | float | complex | np.generic):
@@ -2482,7 +2499,7 @@ def result_type(tensor1, tensor2) -> np.dtype:
     for group in groups:
         if not group:
             continue
-        dt = group[0] if len(group) == 1 else promote_types(*group)
+        dt = functools.reduce(promote_types, group)
         if out is not None and dt.kind == "c" and _category(out) == 2:  # (bfloat16 too)
             out = _complex.complex_of(out)  # float64 (3,) + 0-d complex64: complex128, as torch
         elif out is None or _category(dt) > _category(out):
@@ -3032,9 +3049,19 @@ _NUMBER_OR_NONE = frozenset((float, int, type(None)))
 _CLAMP = _ACT_ID["clamp"]
 
 
+def _clamp_bounds(op: str, x, min, max) -> None:  # noqa: A002
+    """torch's refusals of clamp's bounds: none given (RuntimeError), a bool x with bool
+    bounds (NotImplementedError). (A number beside a tensor with dims, which torch's parser
+    refuses, ember takes as it takes numbers for tensors elsewhere.)"""
+    if min is None and max is None:
+        raise BadShapeOrValue(f"{op}: at least one of min or max must not be None")
+    if _kind(x) == "b" and builtins.all(type(v) in (bool, type(None)) for v in (min, max)):
+        raise not_implemented(op, np.bool_, "bool bounds")
+
+
 def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     if min is None and max is None:
-        raise ValueError("clamp: at least one of min and max must be given")
+        raise BadShapeOrValue("clamp: at least one of 'min' or 'max' must not be None")
     if (
         type(x) is Tensor
         and x.data.dtype.kind == "f"
@@ -3062,8 +3089,7 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
         min = float(min) if min.dtype.kind == "b" else min.item()  # noqa: A001
     if isinstance(max, np.generic) and max.dtype.kind in "biuf":
         max = float(max) if max.dtype.kind == "b" else max.item()  # noqa: A001
-    if _kind(x) == "b" and builtins.all(type(v) in (bool, type(None)) for v in (min, max)):
-        raise TypeError("clamp: not implemented for 'Bool' tensors with bool bounds (as torch)")
+    _clamp_bounds("clamp", x, min, max)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # tensor bounds take gradients where they win (ties go to x), as in PyTorch
         y = x if min is None else where(lt(x, min), min, x)
@@ -4586,8 +4612,9 @@ def _index_arg(index, x=None):
             )
         # (a bool is torch's index tensor of one or no position at a new dim: a copy, laid out
         # by the index kernel)
-        elif isinstance(p, list | bool):
+        elif isinstance(p, list | tuple | bool):
             advanced = True
+            p = list(p) if type(p) is tuple else p  # (a tuple in the key: torch's sequence)
         parts.append(p)
     index = parts[0] if one else tuple(parts)
     if advanced and x is not None:
@@ -4726,6 +4753,10 @@ def _index_laid(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
         elif type(index) is not bool:
             return out
         index = (index,)
+    if builtins.any(type(k) is list for k in index):  # (torch reads a list as a tensor)
+        index = tuple(np.asarray(k) if type(k) is list else k for k in index)
+        if builtins.any(type(k) is np.ndarray and k.dtype.kind not in "biu" for k in index):
+            return out
     # (x in torch's C order and every index array C-contiguous: torch's result is C order,
     # so the sort and its cache are skipped)
     dense = x.flags.c_contiguous and x.strides == _strides.c_strides(x)
@@ -6220,7 +6251,7 @@ def _triangle(name: str, lower: bool):
                 return _plain(_C.where(keep, a, 0.0))
         x = _tensor_operand(x)
         if x.ndim < 2:
-            raise ValueError(f"{name}: input must have at least 2 dims, got shape {x.shape}")
+            raise BadShapeOrValue(f"{name}: input must have at least 2 dims, got shape {x.shape}")
         d = _index_dim(diagonal, name, "diagonal")  # (True is not diagonal 1, as torch)
         keep = _triangle_mask(x.shape[-2], x.shape[-1], d, lower)
         # a float zero as a Python number: _C.where's branch-free kernel takes it (a 0-d
@@ -6708,6 +6739,12 @@ def _truth(a: np.ndarray, result) -> Tensor:
 
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
     _tensors_only("allclose", a, b)
+    try:
+        np.broadcast_shapes(np.shape(_data(a)), np.shape(_data(b)))
+    except ValueError:  # (torch: RuntimeError)
+        raise BadShapeOrValue(
+            f"allclose: shapes {_shape(a)} and {_shape(b)} do not broadcast"
+        ) from None
     return bool(np.allclose(_data(a), _data(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
@@ -6731,7 +6768,7 @@ def _int_array(index, op: str, int32: bool | None = None) -> np.ndarray:
     int32 too, when True: gather, scatter, index_add/select/reduce); None: any integers."""
     index = np.asarray(_data(index))
     if index.dtype.kind not in "iu":
-        raise TypeError(f"{op}: index must be an integer tensor, got {index.dtype}")
+        raise BadDtype(f"{op}: index must be an integer tensor, got {index.dtype}")  # (torch: RE)
     if int32 is not None and index.dtype != np.int64 and (not int32 or index.dtype != np.int32):
         want = "int64 or int32" if int32 else "int64"
         raise TypeError(f"{op}: index must be {want} (as torch), got {index.dtype}")
@@ -6843,6 +6880,8 @@ def ravel(x) -> Tensor:
 def unflatten(x, dim: int, sizes) -> Tensor:
     """Split dim into ``sizes`` (one entry may be -1)."""
     x = _tensor_operand(x)
+    if not x.ndim:  # (torch: RuntimeError, where _dim's range says IndexError)
+        raise _OutOfBounds(f"unflatten: dim {dim} of a 0-d tensor (it has no dims)")
     axis = _dim(dim, x.ndim, "unflatten")
     sizes = _shape_arg(sizes, "unflatten", one_inferred=False)
     if sizes.count(-1) > 1:  # (torch's RuntimeError)
@@ -6854,7 +6893,8 @@ def unflatten(x, dim: int, sizes) -> Tensor:
         sizes = tuple(n // known if s == -1 else s for s in sizes)
     if not sizes or math.prod(sizes) != n:
         raise BadShapeOrValue(f"unflatten: sizes {sizes} do not multiply to dim {dim} of {x.shape}")
-    return reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1 :])
+    # (splitting one dim is always a view: torch's node is ViewBackward0 whatever x's strides)
+    return named(reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1 :]), "ViewBackward0")
 
 
 def unfold(x, dimension: int, size: int, step: int) -> Tensor:
@@ -7185,11 +7225,17 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
     """Repeat each entry along dim (of the flattened tensor without dim) ``repeats`` times; with
     one integer tensor alone, the indices 0, 0, 1, ... repeated by its counts."""
     if repeats is None:
+        _repeats_dtype(x)
         counts = _int_array(x, "repeat_interleave")
+        if counts.ndim != 1:  # (torch's RuntimeError)
+            raise BadShapeOrValue(
+                f"repeat_interleave: repeats must be a 1-D tensor, got shape {counts.shape}"
+            )
         if (counts < 0).any():  # (torch's RuntimeError, not np.repeat's ValueError)
             raise BadShapeOrValue("repeat_interleave: repeats must be non-negative")
         if _exact_sum(counts) >= 2**63:  # (np.repeat overflows)
             raise BadShapeOrValue("repeat_interleave: the repeats' sum overflows int64")
+        _output_size(output_size, _exact_sum(counts))
         return Tensor(np.repeat(np.arange(counts.size), counts.reshape(-1)))
     x = _tensor_operand(x)
     if dim is None:
@@ -7197,6 +7243,7 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
     else:
         axis = _dim(dim, x.ndim, "repeat_interleave")
     n = x.shape[axis] if x.ndim else 1
+    _repeats_dtype(repeats)
     r = np.asarray(_data(repeats))
     if r.dtype.kind not in "iu" or r.ndim > 1:
         raise TypeError("repeat_interleave: repeats must be an int or a 1-D integer tensor")
@@ -7210,10 +7257,24 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
         raise BadShapeOrValue(
             f"repeat_interleave: {total} repeats along dim {dim} of {tuple(x.shape)} overflow int64"
         )
+    _output_size(output_size, total)
     if r.size == 1 and x.ndim:  # one count: np.repeat, and a reshaped sum back
         return _RepeatEach.apply(x, int(r.reshape(())), axis)
     idx = np.repeat(np.arange(n), r.reshape(-1) if r.ndim else int(r))
     return getitem(x, (slice(None),) * axis + (idx,)) if x.ndim else getitem(x.reshape(1), idx)
+
+
+def _repeats_dtype(repeats) -> None:
+    """A repeats tensor of floats or bools: torch's NotImplementedError (no kernel)."""
+    if isinstance(repeats, Tensor) and repeats.data.dtype.kind not in "iu":
+        raise not_implemented("repeat_interleave", repeats.dtype)
+
+
+def _output_size(output_size, total: int) -> None:
+    if output_size is not None and output_size != total:  # (torch's RuntimeError)
+        raise BadShapeOrValue(
+            f"repeat_interleave: invalid output_size, expected {total} but got {output_size}"
+        )
 
 
 class _RepeatEach(Function):
@@ -7574,7 +7635,7 @@ def scatter(x, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
     if reduce == "add":
         return AddAt.apply(x, v, key, 1)
     if reduce != "multiply":
-        raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+        raise BadShapeOrValue(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
     return scatter_reduce(x, dim, index, expand(v, shape) if src is None else v, "prod")
 
 
@@ -7914,7 +7975,7 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
                 return Tensor._make(out, False, None, 0)
     x = _tensor_operand(x)
     if reduce not in _REDUCE_UFUNC:
-        raise ValueError(
+        raise BadShapeOrValue(  # (torch: RuntimeError)
             f"scatter_reduce: reduce must be one of {sorted(_REDUCE_UFUNC)}, got {reduce!r}"
         )
     if reduce in ("amax", "amin") and x.dtype.kind == "c" and np.size(_data(index)):
@@ -8315,7 +8376,9 @@ def diagonal(x, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The diagonal of the (dim1, dim2) planes as a new last dim (torch.diagonal)."""
     x = _tensor_operand(x)
     if x.ndim < 2:
-        raise ValueError(f"diagonal: input must have >= 2 dims, got shape {x.shape}")
+        raise _OutOfBounds(  # (torch: dim1 / dim2 out of range, an IndexError)
+            f"diagonal: input must have >= 2 dims, got shape {x.shape}"
+        )
     offset = _index_dim(offset, "diagonal", "offset")  # (True is not offset 1, nor 1.5 one)
     return Diagonal.apply(x, offset, *_two_dims("diagonal", x.ndim, dim1, dim2))
 
@@ -8326,7 +8389,8 @@ class DiagEmbed(Function):
         ctx.meta = (offset, d1, d2)
         n = x.shape[-1] + builtins.abs(offset)
         out = _write_diagonal(x.shape[:-1] + (n, n), x.dtype, x, offset, -2, -1)
-        return np.moveaxis(out, (-2, -1), (d1, d2))
+        # (torch writes into a fresh contiguous result whatever dim1, dim2)
+        return _strides.c_order(np.ascontiguousarray(np.moveaxis(out, (-2, -1), (d1, d2))))
 
     @staticmethod
     def backward(ctx, g):
@@ -8392,6 +8456,10 @@ def meshgrid(*tensors, indexing: str = "ij") -> tuple:
     ts = [_tensor_operand(t) for t in tensors]
     if builtins.any(t.ndim > 1 for t in ts):
         raise BadShapeOrValue(f"meshgrid: expects 0-D or 1-D tensors, got {[t.shape for t in ts]}")
+    if not ts:  # (torch's RuntimeErrors)
+        raise BadShapeOrValue("meshgrid: expects a non-empty list of tensors")
+    if len({t.dtype for t in ts}) > 1:
+        raise BadDtype(f"meshgrid: expects tensors of one dtype, got {[str(t.dtype) for t in ts]}")
     if indexing == "xy" and len(ts) > 1:
         ts[0], ts[1] = ts[1], ts[0]
     shape = tuple(t.numel() for t in ts)
@@ -9718,9 +9786,13 @@ def tensordot(a, b, dims=2) -> Tensor:
         if y is not None:
             return _plain(y)
     a, b = _tensor_operand(a), _tensor_operand(b)
+    if isinstance(dims, Tensor) and dims.ndim == 0:  # (torch takes a 0-d tensor as the int)
+        dims = dims.item()
     if isinstance(dims, int | np.integer):
         if not 0 <= dims <= builtins.min(a.ndim, b.ndim):
-            raise ValueError(f"tensordot: dims {dims} out of range for {a.shape} and {b.shape}")
+            raise BadShapeOrValue(  # (torch: RuntimeError)
+                f"tensordot: dims {dims} out of range for {a.shape} and {b.shape}"
+            )
         da, db = tuple(range(a.ndim - dims, a.ndim)), tuple(range(dims))
     else:
         da, db = dims
@@ -9877,7 +9949,7 @@ def _einsum_subscripts(equation: str, shapes):
     lhs, arrow, rhs = eq.partition("->")
     subs = lhs.split(",")
     if len(subs) != len(shapes):
-        raise ValueError(f"einsum: {equation!r} names {len(subs)} operands, got {len(shapes)}")
+        raise BadShapeOrValue(f"einsum: {equation!r} names {len(subs)} operands, got {len(shapes)}")
     spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in eq]
     n_ell = builtins.max(
         [len(s) - len(sub) + 3 for sub, s in zip(subs, shapes) if "..." in sub], default=0
@@ -9887,20 +9959,24 @@ def _einsum_subscripts(equation: str, shapes):
         if "..." in sub:
             sub = sub.replace("...", ell[n_ell - (len(shape) - len(sub) + 3) :])
         if len(sub) != len(shape) or (sub and not sub.isalpha()):  # ('...' of a 0-d is '')
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"einsum: subscripts {subs[i]!r} do not fit operand {i} of shape {shape}"
             )
         if len(set(sub)) < len(sub):  # a diagonal: torch refuses sizes that differ (even a 1)
             size = {}
             for c, n in zip(sub, shape):
                 if size.setdefault(c, n) != n:
-                    raise ValueError(
+                    raise BadShapeOrValue(
                         f"einsum: subscript {c} is repeated for operand {i} but the sizes "
                         f"don't match, {size[c]} != {n} (shape {shape})"
                     )
         subs[i] = sub
     if arrow:
         out = rhs.replace("...", ell)
+        for c in out:  # (torch's RuntimeErrors; NumPy's einsum would say ValueError)
+            if out.count(c) > 1 or c not in "".join(subs):
+                why = "appears more than once in" if out.count(c) > 1 else "is in no input of"
+                raise BadShapeOrValue(f"einsum: output subscript {c} {why} {equation!r}")
     else:
         letters = "".join(subs)
         out = ell + "".join(
@@ -9953,11 +10029,35 @@ def _einsum2_plan(equation: str, shape_a: tuple, shape_b: tuple):
     )
 
 
+def _einsum_sublists(first, rest):
+    """torch's sublist form einsum(a, [0, 1], b, [1, 2], [0, 2]) as (equation, operands):
+    the ints 0..51 as letters, Ellipsis as '...'."""
+    args = (first, *rest)
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+    def sub(sl):
+        if not isinstance(sl, list | tuple):
+            raise TypeError(f"einsum: the equation must be a string, got {type(first).__name__}")
+        out = ""
+        for v in sl:
+            if v is Ellipsis:
+                out += "..."
+            elif isinstance(v, int) and 0 <= v < 52:
+                out += letters[v]
+            else:
+                raise BadShapeOrValue(f"einsum: sublist entries must be in [0, 52), got {v!r}")
+        return out
+
+    ops, subs = args[0:-1:2] if len(args) % 2 else args[0::2], args[1::2]
+    eq = ",".join(sub(sl) for sl in subs[: len(ops)])
+    return (eq + "->" + sub(args[-1]) if len(args) % 2 else eq), list(ops)
+
+
 def einsum(equation: str, *operands) -> Tensor:
     """Einstein summation, as torch.einsum ('ij,jk->ik', ellipses and broadcasting of size-1
     dims included)."""
     if not isinstance(equation, str):
-        raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
+        equation, operands = _einsum_sublists(equation, operands)
     if len(operands) == 1 and isinstance(operands[0], list | tuple):
         operands = operands[0]
     if len(operands) == 2 and type(operands[0]) is Tensor and type(operands[1]) is Tensor:
@@ -9978,7 +10078,7 @@ def einsum(equation: str, *operands) -> Tensor:
     ts = [_tensor_operand(o) for o in operands]
     dtypes = list(dict.fromkeys(t.dtype for t in ts))
     if len(dtypes) > 1:  # torch refuses rather than promotes, as matmul does
-        raise TypeError(
+        raise BadDtype(
             f"einsum: expected operands of one dtype, got {', '.join(map(str, dtypes))} "
             "(as torch: convert with .to())"
         )
@@ -9989,7 +10089,7 @@ def einsum(equation: str, *operands) -> Tensor:
             if size.get(c, 1) == 1:
                 size[c] = n
             elif n not in (1, size[c]):
-                raise ValueError(f"einsum: {c!r} has sizes {size[c]} and {n} in {equation!r}")
+                raise BadShapeOrValue(f"einsum: {c!r} has sizes {size[c]} and {n} in {equation!r}")
     # size-1 dims broadcast against the others (np.einsum would refuse them)
     shapes = [tuple(size[c] for c in sub) for sub in subs]
     ts = [t if t.shape == s else expand(t, s) for t, s in zip(ts, shapes)]
@@ -10029,13 +10129,13 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
     x1, x2 = _float_only("cdist", x1), _float_only("cdist", x2)
     _lowp.refuse("cdist", x1.dtype, x2.dtype)
     if x1.dtype != x2.dtype:  # PyTorch's kernel does not promote
-        raise TypeError(f"cdist: x1 and x2 must share a dtype, got {x1.dtype} and {x2.dtype}")
-    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
-        raise ValueError(
+        raise BadDtype(f"cdist: x1 and x2 must share a dtype, got {x1.dtype} and {x2.dtype}")
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:  # (torch: RuntimeErrors)
+        raise BadShapeOrValue(
             f"cdist: expected (..., P, M) and (..., R, M), got {x1.shape} and {x2.shape}"
         )
     if p < 0:
-        raise ValueError(f"cdist: p must be non-negative, got {p}")
+        raise BadShapeOrValue(f"cdist: p must be non-negative, got {p}")
     big = x1.shape[-2] > 25 or x2.shape[-2] > 25
     if p == 2 and (
         compute_mode == "use_mm_for_euclid_dist" or (big and compute_mode in _CDIST_MODES[:2])
@@ -10112,13 +10212,13 @@ def logdet(A) -> Tensor:
 
 def block_diag(*tensors) -> Tensor:
     """The tensors (0-D, 1-D as a row, or 2-D) as blocks along the diagonal of a zero matrix."""
-    ts = _promote_list([_tensor_operand(t) for t in tensors])
+    ts = [_tensor_operand(t) for t in tensors]
     if builtins.any(t.ndim > 2 for t in ts):
         raise BadShapeOrValue(
             f"block_diag: expects tensors of <= 2 dims, got {[t.shape for t in ts]}"
         )
+    dtype = _result_type(*ts) if ts else np.float32  # (torch's: a 0-d tensor ranks lower)
     ts = [reshape(t, (1, -1)) if t.ndim < 2 else t for t in ts]
-    dtype = np.result_type(*(t.dtype for t in ts)) if ts else np.float32
     rows, cols = builtins.sum(t.shape[0] for t in ts), builtins.sum(t.shape[1] for t in ts)
     rows = rows if ts else 1  # PyTorch: block_diag() is (1, 0)
     out, r, c = Tensor(np.zeros((rows, cols), dtype)), 0, 0

@@ -1273,8 +1273,7 @@ class Tensor:
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002  (PyTorch's names)
         if type(min) is float and type(max) is float and _ops._kernel_ok(self.data):
             return self._map_(None, "clamp", min, max)  # (the hot case: no bound to convert)
-        if min is None and max is None:
-            raise RuntimeError("clamp_: at least one of min or max must not be None")
+        _ops._clamp_bounds("clamp_", self, min, max)
         if self.data.dtype.kind == "c":  # (as ember.clamp: np.clip would order complex values)
             _ops._complex.refuse("clamp", self)
         min, max = _ops._int_bounds(self.data.dtype, min, max)  # noqa: A001
@@ -1630,8 +1629,8 @@ class Tensor:
     def mul(self, other):
         return _ops.mul(self, other)
 
-    def div(self, other, *, rounding_mode=None):
-        return _ops.div(self, other, rounding_mode=rounding_mode)
+    def div(self, other, **kw):  # (rounding_mode: ops.div tells an explicit None from none)
+        return _ops.div(self, other, **kw)
 
     def polygamma(self, n: int):
         return _ops.polygamma(n, self)
@@ -1850,6 +1849,13 @@ class Tensor:
     def __setitem__(self, index, value):
         if value is None or isinstance(value, str):  # (NumPy would write None as NaN)
             raise TypeError(f"can't assign a {type(value).__name__} to a {self.dtype} tensor")
+        if type(value) is complex and self.data.dtype.kind != "c":  # (torch's conversions)
+            if self.data.dtype.kind == "b" or value.imag == 0:
+                value = bool(value) if self.data.dtype.kind == "b" else value.real
+            else:
+                raise BadDtype(
+                    f"value {value} cannot be converted to {self.dtype} (its imaginary part)"
+                )
         bool_key = type(index) is bool or (
             type(index) is tuple and any(type(p) is bool for p in index)
         )

@@ -18,7 +18,7 @@ import ml_dtypes
 import numpy as np
 
 from ember import _C, _complex, _lowp, _sparse_grad, ops
-from ember._errors import BadDtype, BadShapeOrValue
+from ember._errors import BadDtype, BadShapeOrValue, OutOfBounds
 from ember.autograd import function as _autograd_function
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
@@ -2022,8 +2022,14 @@ def cross_entropy(
     if not label_smoothing > 0.0:  # PyTorch checks only the upper bound: <= 0 or NaN is none
         label_smoothing = 0.0
     x = _float_input(input, "cross_entropy")
-    if x.ndim == 0:
-        raise BadShapeOrValue("cross_entropy: input must have at least 1 dimension")
+    if x.ndim == 0:  # torch's errors: a 0-d target reads as class probabilities, else dim 1
+        tr = np.asarray(target.data if isinstance(target, Tensor) else target)
+        if tr.ndim == 0 and not _lowp.is_float(tr.dtype):
+            raise BadDtype(
+                "cross_entropy: a 0-d input takes a floating point (class probability) "
+                f"target, got {tr.dtype}"
+            )
+        raise OutOfBounds(f"cross_entropy: input of shape {x.shape} has no class dim (dim 1)")
     _check_class_loss_args("cross_entropy", x, target, weight)
     class_dim = 0 if x.ndim == 1 else 1
     c = x.shape[class_dim]
@@ -3002,6 +3008,15 @@ class BCELoss(Function):
         return gx, gt, None, None
 
 
+def _bce_sizes(op, input, target) -> None:
+    """torch's order: input and target sizes are compared (ValueError) before the dtypes."""
+    si, st = getattr(input, "shape", None), getattr(target, "shape", None)
+    if si is not None and st is not None and tuple(si) != tuple(st):
+        raise BadShapeOrValue(
+            f"{op}: target shape {tuple(st)} differs from input shape {tuple(si)}"
+        )
+
+
 @_torch_loss_params("input", "target", "weight", "size_average", "reduce", "reduction")
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy between probabilities ``input`` in [0, 1] and ``target``.
@@ -3009,6 +3024,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
     Shape: input and target of the same shape; weight broadcastable to it.
     """
     _check_reduction("binary_cross_entropy", reduction)
+    _bce_sizes("binary_cross_entropy", input, target)
     x, t = _loss_pair("binary_cross_entropy", input, target)
     if t.dtype != x.dtype:  # PyTorch refuses to mix them here (other losses promote)
         raise BadDtype(f"binary_cross_entropy: target is {t.dtype} but input is {x.dtype}")
@@ -3120,6 +3136,7 @@ def binary_cross_entropy_with_logits(
     """
     op = "binary_cross_entropy_with_logits"
     _check_reduction(op, reduction)
+    _bce_sizes(op, input, target)
     x, t = _loss_pair(op, input, target)
     w = _broadcast_weight(op, weight, x.shape, x.dtype)
     pw = _broadcast_weight(op, pos_weight, x.shape, x.dtype, "pos_weight")
@@ -3427,6 +3444,11 @@ def cosine_embedding_loss(
     """
     op = "cosine_embedding_loss"
     _check_reduction(op, reduction)
+    # bool inputs count as integers (torch's products and sums of bools are integer ones)
+    input1, input2 = (
+        ops.cast(v, np.int64) if getattr(v, "dtype", None) == np.bool_ else v
+        for v in (input1, input2)
+    )
     x1, x2 = _float_operands(op, ("input1", "input2"), input1, input2)  # (promoted, as torch)
     y = np.asarray(target.data if isinstance(target, Tensor) else target)
     # torch's rule: the target's rank fixes the inputs' ((N, D) for (N,), (D,) for ()); the
