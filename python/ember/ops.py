@@ -6473,14 +6473,15 @@ def _radix_lines(a: np.ndarray, axis: int) -> bool:
     lines (it radix-sorts a line of distinct values, ~5x NumPy's argsort with the checks; a line
     with ties it sorts by its keys, which the NumPy route runs too after its own argsort: ~2.5x
     at 16x100000 and 1000x5000), or float64 lines of up to 112 (ranks of distinct
-    values: ~1.4x at 10000x100) or of 512 or more (a radix sort of the distinct values' keys:
-    ~4x NumPy's indirect argsort with the tie checks on 1e6 values, ~2.4x at 1000x1000;
-    between, NumPy's stays ahead)."""
+    values: ~1.4x at 10000x100) or of over 256 (a radix sort of the distinct values' keys:
+    ~4x NumPy's indirect argsort with the tie checks on 1e6 values, ~2.5x at 1000x1000, ~1.4x
+    at 1000x384; between, NumPy's SIMD sorting network stays ahead, ~2x at 1000x256). The
+    one threshold: _C.sort_indices radix-sorts every float64 line past its short ones."""
     if a.size == a.shape[axis]:
         return a.dtype.char in "fd"
     n = a.shape[axis]
     if a.dtype.char == "d":
-        return n <= 112 or n >= 512
+        return n <= 112 or n > 256
     return a.dtype.char == "f" and 2 <= n
 
 
