@@ -1265,7 +1265,17 @@ inline T chunks_prod(int64_t n, const Part& part) {
 // products: an intermediate overflow such as 1e200 * 1e200 * 1e-300 stays inf there)
 template <typename T>
 EMBER_SIMD void prod_rows(T* y, const T* x, int64_t rows, int64_t n) {
-  for (int64_t r = 0; r < rows; ++r) {
+  int64_t r = 0;
+  if (n < kAcc * kW<T>) {  // four short rows side by side: four chains hide the latency
+    for (; r + 4 <= rows; r += 4) {  // (one after another: 100000x16 float64 ~3x torch's time)
+      const T* row = x + r * n;
+      T p0 = 1, p1 = 1, p2 = 1, p3 = 1;
+      for (int64_t i = 0; i < n; ++i)
+        p0 *= row[i], p1 *= row[n + i], p2 *= row[2 * n + i], p3 *= row[3 * n + i];
+      y[r] = p0, y[r + 1] = p1, y[r + 2] = p2, y[r + 3] = p3;
+    }
+  }
+  for (; r < rows; ++r) {
     const T* row = x + r * n;
     if (n < kAcc * kW<T>) {
       T p = 1;
