@@ -571,8 +571,9 @@ void sort_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool descen
           ranked[j] = static_cast<int64_t>(order_key(xr[j], descending) ^ (uint64_t(1) << 63));
         if (rank_order(ir, ranked, n)) return;
       }
-      // (below 2048 the pair sort is faster; a sample with a tie spares the failed attempt)
-      if (n >= 2048 && !(n >= 16 * kTieSample && has_early_tie(xr, n))) {
+      // longer rows by the radix sort, ~2-4x the pair sort from 128 on (a sample with a tie
+      // spares the failed attempt on long rows)
+      if (n > kRankMaxDouble && !(n >= 16 * kTieSample && has_early_tie(xr, n))) {
         thread_local std::vector<KeyPos> kb;
         kb.resize(2 * static_cast<size_t>(n));
         if (sort_distinct_double(ir, kb.data(), xr, n, descending)) return;

@@ -6102,7 +6102,8 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     axes = _axes(dim, x.ndim, "norm")
     if p == 2:
         return Norm2.apply(x, axes, keepdim)
-    return NormP.apply(x, float(p), axes, keepdim)
+    # (torch.norm runs linalg.vector_norm for every p, and names its node so)
+    return named(NormP.apply(x, float(p), axes, keepdim), "LinalgVectorNormBackward0")
 
 
 class NormP(Function):
@@ -6504,14 +6505,15 @@ def _radix_lines(a: np.ndarray, axis: int) -> bool:
     lines (it radix-sorts a line of distinct values, ~5x NumPy's argsort with the checks; a line
     with ties it sorts by its keys, which the NumPy route runs too after its own argsort: ~2.5x
     at 16x100000 and 1000x5000), or float64 lines of up to 112 (ranks of distinct
-    values: ~1.4x at 10000x100) or of 512 or more (a radix sort of the distinct values' keys:
-    ~4x NumPy's indirect argsort with the tie checks on 1e6 values, ~2.4x at 1000x1000;
-    between, NumPy's stays ahead)."""
+    values: ~1.4x at 10000x100) or of over 256 (a radix sort of the distinct values' keys:
+    ~4x NumPy's indirect argsort with the tie checks on 1e6 values, ~2.5x at 1000x1000, ~1.4x
+    at 1000x384; between, NumPy's SIMD sorting network stays ahead, ~2x at 1000x256). The
+    one threshold: _C.sort_indices radix-sorts every float64 line past its short ones."""
     if a.size == a.shape[axis]:
         return a.dtype.char in "fd"
     n = a.shape[axis]
     if a.dtype.char == "d":
-        return n <= 112 or n >= 512
+        return n <= 112 or n > 256
     return a.dtype.char == "f" and 2 <= n
 
 
@@ -8967,7 +8969,8 @@ MinMax = namedtuple("MinMax", ["min", "max"])
 
 def aminmax(x, *, dim=None, keepdim: bool = False) -> MinMax:
     dims = () if dim is None else _index_dim(dim, "aminmax")  # one int dim, as torch's
-    return MinMax(amin(x, dims, keepdim), amax(x, dims, keepdim))
+    lo, hi = amin(x, dims, keepdim), amax(x, dims, keepdim)
+    return MinMax(named(lo, "AminmaxBackward0"), named(hi, "AminmaxBackward0"))
 
 
 def std(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> Tensor:
@@ -8978,13 +8981,15 @@ def std(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction
 def var_mean(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
     if isinstance(dim, bool):
         dim, unbiased = None, dim
-    return var(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
+    v, m = var(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
+    return named(v, "VarMeanBackward0"), named(m, "VarMeanBackward0")
 
 
 def std_mean(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
     if isinstance(dim, bool):
         dim, unbiased = None, dim
-    return std(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
+    s, m = std(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
+    return named(s, "StdMeanBackward0"), named(m, "StdMeanBackward0")
 
 
 def nansum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -9125,7 +9130,8 @@ def _global_median(op, x, ignore_nan):
         value = _median_value(a, ignore_nan)
     else:
         value = _median_dim(op, x.detach(), 0, False, ignore_nan).values.data
-    return ReduceExtreme.apply(x, False, value)  # ties share the gradient, as PyTorch
+    y = ReduceExtreme.apply(x, False, value)  # ties share the gradient, as PyTorch
+    return named(y, "NanmedianBackward0") if ignore_nan else y
 
 
 def _median_by_value(a: np.ndarray) -> bool:
@@ -9257,7 +9263,8 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
     if keepdim:
         kept = tuple(1 if dim is None or d == axis else n for d, n in enumerate(shape))
         out = reshape(out, (out.shape[0],) + kept)
-    return select(out, 0, 0) if qa.ndim == 0 else out
+    # (torch's last step, whatever q and keepdim: a squeeze, SqueezeBackward4)
+    return named(select(out, 0, 0) if qa.ndim == 0 else out, "SqueezeBackward4")
 
 
 def quantile(x, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear") -> Tensor:
