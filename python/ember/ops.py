@@ -7262,6 +7262,26 @@ def tensor_split(
     tensor_indices_or_sections=None,
 ) -> tuple:
     """Split into n nearly equal parts (the first n % size one longer), or at the given indices."""
+    if (
+        type(x) is Tensor
+        and type(indices_or_sections) is int
+        and type(dim) is int
+        and sections is None
+        and indices is None
+        and tensor_indices_or_sections is None
+        and not (x._requires_grad and _state.enabled)
+        and _function._fw_level is None
+    ):
+        # overhead39: n sections, none empty, outside the graph: getitem's views straight
+        # (~18 -> ~4 us of a 32x32 in 3; its frames and key tuples were the cost)
+        a, parts = x.data, indices_or_sections
+        if -a.ndim <= dim < a.ndim and 0 < parts <= a.shape[dim % a.ndim]:
+            axis = dim % a.ndim
+            q, r = divmod(a.shape[axis], parts)
+            out = []
+            for p in _pieces(a, axis, [q + 1] * r + [q] * (parts - r)):
+                out.append(_outside_view(p, x))
+            return tuple(out)
     indices_or_sections = _split_spec(
         "tensor_split", indices_or_sections, sections, indices, tensor_indices_or_sections
     )
@@ -7965,12 +7985,14 @@ def _out_of_range(index: np.ndarray, negative: bool, n: int) -> bool:
     """Whether an int64 index has a value outside [0, n) (or [-n, n) with ``negative``). A 1-D
     one's by index_select's C++ scan, on an array of n empty rows (no values to copy): ~0.3 us
     where NumPy's min and max were ~2 us."""
-    if not negative and index.ndim == 1 and index.flags.c_contiguous:
+    if index.ndim == 1 and index.flags.c_contiguous:
         try:
             _C.index_select(np.empty((n, 0), np.int8), index, 0)
-        except IndexError:
-            return True
-        return False
+        except IndexError:  # (a negative one may still be in range: NumPy's test below)
+            if not negative:
+                return True
+        else:
+            return False
     return index.min() < (-n if negative else 0) or index.max() >= n
 
 
@@ -8350,6 +8372,18 @@ def diag_embed(x, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
 
 def diag(x, diagonal: int = 0) -> Tensor:
     """A 1-D tensor as the given diagonal of a square matrix, or a matrix's diagonal as 1-D."""
+    if type(x) is Tensor and type(diagonal) is int and _outside_graph(x):
+        # overhead39: outside the graph, the array straight (a 32-vector's ~16 -> ~2 us: the
+        # generic apply and np.moveaxis's frames were the cost); the same values and C strides
+        a, k = x.data, diagonal
+        if a.ndim == 1:
+            n = a.shape[0] + builtins.abs(k)
+            out = np.zeros((n, n), a.dtype)
+            # (the diagonal starts at row 0, column k, or at row -k, column 0)
+            out.reshape(-1)[k if k >= 0 else -k * n :: n + 1][: a.shape[0]] = a
+            return _plain(out)
+        if a.ndim == 2:
+            return _plain(np.diagonal(a, k).copy())
     x = _tensor_operand(x)
     if x.ndim == 1:
         return diag_embed(x, diagonal, 0, 1)
@@ -10616,7 +10650,31 @@ def index_copy_(x: Tensor, dim: int, index, source) -> Tensor:
     return _index_copy_copy(x, dim, index, source)
 
 
-index_fill_ = _in_place("index_fill_", index_fill)
+_index_fill_copy = _in_place("index_fill_", index_fill)
+
+
+def index_fill_(x: Tensor, dim: int, index, value) -> Tensor:
+    """In-place index_fill (outside the autograd graph, as tensor.py's). overhead39: a plain
+    writeable x outside autograd and a number: the value written into x's array at _along's key
+    (the same checks; a 32x32 call ~17 -> ~5 us: the general path copied x, built a Put node
+    with its np.unique of the index, and copied back)."""
+    if (
+        type(x) is Tensor
+        and (type(value) is float or type(value) is int)
+        and not x._requires_grad
+        and x._ctx is None  # (with the test above: _needs_record's refusals cannot apply)
+        and x.data.flags.writeable
+    ):
+        d = x.data
+        key = _along("index_fill", x, dim, index)
+        if (d.dtype is _F32 or d.dtype is _F64) and -_F32_MAX <= value <= _F32_MAX:
+            d[key] = value  # (a finite number either float dtype holds: nothing to check)
+        else:
+            d[key] = _fill_value(value, d.dtype)
+        return x
+    return _index_fill_copy(x, dim, index, value)
+
+
 index_reduce_ = _in_place("index_reduce_", index_reduce)
 _masked_scatter_copy = _in_place("masked_scatter_", masked_scatter)
 
