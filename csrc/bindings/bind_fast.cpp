@@ -841,6 +841,7 @@ struct Apply {
   PyObject* order = nullptr;       // function._creation_order
   PyObject* flags[4] = {};         // the names of function.py's mode globals (its `common`)
   PyObject* common[4] = {};        // and their values when no rare mode is on
+  int writes = -1;                 // the index of "_graph_writes" among them (see modes)
   PyObject* enabled = nullptr;     // "enabled"
   PyObject* tensor_api = nullptr;  // "_tensor_api"
   PyObject* forward = nullptr;     // "forward"
@@ -860,25 +861,31 @@ bool same_value(PyObject* v, PyObject* c) {
   return !overflow && a == PyLong_AsLongLong(c);
 }
 
-// No rare mode is on: function's mode globals (_fw_level, _inference_made, _graph_writes,
-// _no_grad_views_made) hold their common values and _anomaly.enabled is false. False on any
-// doubt.
-bool common_modes() {
+// -1: a rare mode is on (one of function's mode globals _fw_level, _inference_made,
+// _no_grad_views_made off its common value, or _anomaly.enabled), or any doubt: the slow path.
+// 0: none. 1: none, but something was written in place since import (_graph_writes, an int,
+// above 0: after the first optimiser step or init, for good): a recorded output is then made
+// by function._recorded, which links the node to those writes (overhead39: the slow path's
+// Python apply was ~1.5 us more of every recorded op from then on).
+int modes() {
+  int written = 0;
   for (int i = 0; i < 4; ++i) {
     PyObject* v = PyDict_GetItemWithError(A.globals, A.flags[i]);
     if (!v) {
       PyErr_Clear();
-      return false;
+      return -1;
     }
-    if (!same_value(v, A.common[i])) return false;
+    if (same_value(v, A.common[i])) continue;
+    if (i != A.writes || !PyLong_CheckExact(v)) return -1;
+    written = 1;
   }
   PyObject* on = PyObject_GetAttr(A.anomaly, A.enabled);
   if (!on) {
     PyErr_Clear();
-    return false;
+    return -1;
   }
   Py_DECREF(on);
-  return on == Py_False;
+  return on == Py_False ? written : -1;
 }
 
 PyObject* call_slow(PyObject* const* args, size_t nargsf, PyObject* kwnames) {
@@ -908,7 +915,8 @@ PyObject* fast_apply(PyObject*, PyObject* const* args, size_t nargsf, PyObject* 
       raw[1 + i] = o;
     }
   }
-  if (!common_modes()) return call_slow(args, nargsf, kwnames);
+  const int mode = modes();
+  if (mode < 0) return call_slow(args, nargsf, kwnames);
   PyObject* api = PyObject_GetAttr(cls, A.tensor_api);
   if (!api) return nullptr;
   Py_DECREF(api);
@@ -960,7 +968,8 @@ PyObject* fast_apply(PyObject*, PyObject* const* args, size_t nargsf, PyObject* 
   for (Py_ssize_t i = 0; i < n; ++i)
     PyTuple_SET_ITEM(parents, i, Py_NewRef(needs[i] ? args[1 + i] : Py_None));
   PyObject* res = nullptr;
-  if (!one_real) {  // function._recorded: tuples, complex and other outputs
+  if (!one_real || mode == 1) {  // function._recorded: tuples, complex and other outputs,
+    // and any after a write (see modes)
     PyObject* targs = PyTuple_New(n);
     if (targs) {
       for (Py_ssize_t i = 0; i < n; ++i) PyTuple_SET_ITEM(targs, i, Py_NewRef(args[1 + i]));
@@ -1008,6 +1017,11 @@ PyObject* make_fast_apply_py(PyObject*, PyObject* const* args, Py_ssize_t nargs)
                  common);
     return nullptr;
   }
+  if (!PyDict_GetItemString(common, "_graph_writes")) {  // (modes' count of writes)
+    PyErr_Format(PyExc_ValueError, "make_fast_apply: common must name _graph_writes, got %R",
+                 common);
+    return nullptr;
+  }
   Py_ssize_t pos = 0;
   PyObject *name, *want;
   while (PyDict_Next(common, &pos, &name, &want)) {
@@ -1045,6 +1059,7 @@ PyObject* make_fast_apply_py(PyObject*, PyObject* const* args, Py_ssize_t nargs)
     PyUnicode_InternInPlace(&name);  // (the per-call lookups hash an interned str)
     A.flags[i] = name;
     A.common[i] = Py_NewRef(want);
+    if (PyUnicode_CompareWithASCIIString(name, "_graph_writes") == 0) A.writes = i;
   }
   A.enabled = PyUnicode_InternFromString("enabled");
   A.tensor_api = PyUnicode_InternFromString("_tensor_api");

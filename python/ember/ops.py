@@ -3116,39 +3116,52 @@ def _c_laid(a: np.ndarray) -> bool:
 
 
 class Where(Function):
+    """where(cond, a, b); with flip, where(cond, b, a) (masked_fill: x first, the fill second,
+    as torch's inputs). The condition comes last: it takes no gradient, and torch's node has no
+    edge for it (next_functions lists a and b alone)."""
+
     @staticmethod
-    def forward(ctx, cond, a, b):
+    def forward(ctx, a, b, cond, flip=False):
         cond = np.asarray(cond, dtype=bool)
         ctx.save_for_backward(cond)
-        ctx.shapes = (_shape(a), _shape(b))
-        return _where(cond, a, b)
+        ctx.shapes = (_shape(a), _shape(b), flip)
+        return _where(cond, b, a) if flip else _where(cond, a, b)
 
     @staticmethod
     def backward(ctx, g):
         (cond,) = ctx.saved_tensors
-        sa, sb = ctx.shapes
-        _, na, nb = ctx.needs_input_grad
+        sa, sb, flip = ctx.shapes
+        na, nb = ctx.needs_input_grad[:2]
+        taken, other = _where(cond, g, 0), _where(cond, 0, g)  # (g where cond holds, where not)
+        if flip:
+            taken, other = other, taken
         return (
+            unbroadcast(taken, sa) if na else None,
+            unbroadcast(other, sb) if nb else None,
             None,
-            unbroadcast(_where(cond, g, 0), sa) if na else None,
-            unbroadcast(_where(cond, 0, g), sb) if nb else None,
-        )
+            None,
+        )[: len(ctx.needs_input_grad)]
 
     @staticmethod
     def backward_graph(ctx, g):
         cond = _graph.constant(ctx.saved_tensors[0])
-        sa, sb = ctx.shapes
-        _, na, nb = ctx.needs_input_grad
+        sa, sb, flip = ctx.shapes
+        na, nb = ctx.needs_input_grad[:2]
+        taken, other = where(cond, g, 0.0), where(cond, 0.0, g)
+        if flip:
+            taken, other = other, taken
         return (
+            _graph.sum_to(taken, sa) if na else None,
+            _graph.sum_to(other, sb) if nb else None,
             None,
-            _graph.sum_to(where(cond, g, 0.0), sa) if na else None,
-            _graph.sum_to(where(cond, 0.0, g), sb) if nb else None,
-        )
+            None,
+        )[: len(ctx.needs_input_grad)]
 
 
-def where(condition, a=None, b=None) -> Tensor:
+def where(condition, a=None, b=None, _flip=False) -> Tensor:
     """Elements of a where condition holds, else of b (broadcasting); where(condition) alone is
-    nonzero(condition, as_tuple=True)."""
+    nonzero(condition, as_tuple=True). (_flip: masked_fill's node, its inputs in torch's order,
+    b first.)"""
     if a is None and b is None:
         return nonzero(condition, as_tuple=True)
     if type(condition) is Tensor and type(a) is Tensor and type(b) is Tensor:
@@ -3183,7 +3196,7 @@ def where(condition, a=None, b=None) -> Tensor:
             and _c_laid(y)
         ):  # overhead37: the same in the graph: the node straight (C order, nothing to lay;
             # the condition as its Tensor, not requiring grad: apply's C path takes it first)
-            return Where.apply(condition, a, b)
+            return Where.apply(b, a, condition, True) if _flip else Where.apply(a, b, condition)
     if isinstance(condition, Tensor) and condition.data.dtype != np.bool_:
         raise BadDtype(
             "where expected condition to be a boolean tensor, but got a tensor with dtype "
@@ -3205,7 +3218,8 @@ def where(condition, a=None, b=None) -> Tensor:
         ):
             y = _laid(y, (cond, a, b))  # (see _laid)
         return Tensor._make(y, False, None, 0)
-    out = Where.apply(_data(condition), a, b)
+    cond = _data(condition)
+    out = Where.apply(b, a, cond, True) if _flip else Where.apply(a, b, cond)
     out.data = _laid(out.data, (np.asarray(_data(condition)), _data(a), _data(b)))
     return out
 
@@ -5292,7 +5306,7 @@ def masked_fill(x, mask, value) -> Tensor:
     ):  # overhead37: the same call in the graph, where()'s node straight (~6 us less)
         # (the mask as the Tensor it is: a plain Tensor first takes apply's C path; the value
         # as a Python float, exact in the dtype, takes _C.where as the path above)
-        node = Where.apply(mask, float(_fill_value(value, x.data.dtype)), x)
+        node = Where.apply(x, float(_fill_value(value, x.data.dtype)), mask, True)
         return named(node, "MaskedFillBackward0")
     mask = np.asarray(_data(mask))
     if mask.dtype != np.bool_:
@@ -5304,9 +5318,10 @@ def masked_fill(x, mask, value) -> Tensor:
                 f"masked_fill: value must be a 0-d tensor, got shape {value.shape}"
             )
         if value.requires_grad:  # it gets the filled entries' gradient summed, as in torch
-            return named(_c_order(where(mask, cast(value, x.dtype), x)), "MaskedFillBackward1")
+            out = where(mask, cast(value, x.dtype), x, _flip=True)
+            return named(_c_order(out), "MaskedFillBackward1")
     kind = "MaskedFillBackward1" if isinstance(value, Tensor) else "MaskedFillBackward0"
-    return named(_c_order(where(mask, _fill_value(_data(value), x.dtype), x)), kind)
+    return named(_c_order(where(mask, _fill_value(_data(value), x.dtype), x, _flip=True)), kind)
 
 
 def _c_order(t: Tensor) -> Tensor:
@@ -8193,15 +8208,45 @@ def _bool_mask(op, mask):
     return mask
 
 
+class MaskedSelect(Function):
+    """x (broadcast to the mask's shape) read where mask holds: one node, its edge x itself, as
+    torch's MaskedSelectBackward0 (not an expand's node, then an index's)."""
+
+    @staticmethod
+    def forward(ctx, x, mask):
+        ctx.meta = (x.shape, mask)
+        return (x if x.shape == mask.shape else np.broadcast_to(x, mask.shape))[mask]
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, mask = ctx.meta
+        out = np.zeros(mask.shape, g.dtype)
+        out[mask] = g
+        return unbroadcast(out, shape), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        shape, mask = ctx.meta
+        zeros = _graph.constant(np.zeros(mask.shape, g.dtype))
+        return _graph.sum_to(masked_scatter(zeros, mask, g), shape), None
+
+
 def masked_select(x, mask) -> Tensor:
     """The 1-D tensor of x's entries where mask (broadcast with x) is True."""
-    if type(x) is Tensor and type(mask) is Tensor and _outside_graph(x):
+    if type(x) is Tensor and type(mask) is Tensor:
         a, m = x.data, mask.data
         if m.dtype == np.bool_ and m.shape == a.shape and a.ndim:  # the common call: one
-            return Tensor._make(a[m], False, None, 0)  # NumPy mask read (~5x less Python)
+            if _outside_graph(x):  # NumPy mask read (~5x less Python)
+                return Tensor._make(a[m], False, None, 0)
+            if _state.enabled and _function._fw_level is None:
+                # overhead39: in the graph, the node straight (~16 -> ~5 us of a 32x32)
+                return named(MaskedSelect.apply(x, m), "MaskedSelectBackward0")
     x = _tensor_operand(x)
     mask = _bool_mask("masked_select", mask)
     shape = broadcast_shapes(x.shape, mask.shape)
+    if x._requires_grad and _state.enabled and _function._fw_level is None:
+        mask = np.broadcast_to(mask, shape)
+        return named(MaskedSelect.apply(x, mask), "MaskedSelectBackward0")
     return named(getitem(expand(x, shape), np.broadcast_to(mask, shape)), "MaskedSelectBackward0")
 
 
