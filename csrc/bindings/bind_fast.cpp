@@ -832,23 +832,26 @@ Py_ssize_t member_offset(PyObject* tensor, const char* name) {
 // grad, forward AD, anomaly mode, inference tensors, graph writes, views made under no_grad),
 // function._recorded / _unrecorded after it (tuples, complex or non-array outputs).
 struct Apply {
-  PyObject* slow = nullptr;        // Function.apply's Python body (a function of cls, *args)
-  PyObject* recorded = nullptr;    // function._recorded(cls, ctx, args, parents, out)
-  PyObject* unrecorded = nullptr;  // function._unrecorded(out, first_arg)
-  PyObject* new_ = nullptr;        // object.__new__
-  PyObject* state = nullptr;       // function._state (its `enabled`)
-  PyObject* anomaly = nullptr;     // function._anomaly (its `enabled`)
-  PyObject* order = nullptr;       // function._creation_order
-  PyObject* flags[4] = {};         // the names of function.py's mode globals (its `common`)
-  PyObject* common[4] = {};        // and their values when no rare mode is on
-  int writes = -1;                 // the index of "_graph_writes" among them (see modes)
-  PyObject* enabled = nullptr;     // "enabled"
-  PyObject* tensor_api = nullptr;  // "_tensor_api"
-  PyObject* forward = nullptr;     // "forward"
-  PyObject* needs = nullptr;       // "needs_input_grad"
-  PyObject* parents = nullptr;     // "parents"
-  PyObject* order_name = nullptr;  // "_order"
-  PyObject* globals = nullptr;     // ember.autograd.function's namespace
+  PyObject* slow = nullptr;           // Function.apply's Python body (a function of cls, *args)
+  PyObject* recorded = nullptr;       // function._recorded(cls, ctx, args, parents, out)
+  PyObject* unrecorded = nullptr;     // function._unrecorded(out, first_arg)
+  PyObject* new_ = nullptr;           // object.__new__
+  PyObject* state = nullptr;          // function._state (its `enabled`)
+  PyObject* anomaly = nullptr;        // function._anomaly (its `enabled`)
+  PyObject* order = nullptr;          // function._creation_order
+  PyObject* flags[4] = {};            // the names of function.py's mode globals (its `common`)
+  PyObject* common[4] = {};           // and their values when no rare mode is on
+  int writes = -1;                    // the index of "_graph_writes" among them (see modes)
+  PyObject* multi_written = nullptr;  // "_multi_written", "_moved_at": function._recorded's
+  PyObject* moved_at = nullptr;       // tests after writes (see quiet_writes)
+  PyObject* epoch = nullptr;          // "_epoch"
+  PyObject* enabled = nullptr;        // "enabled"
+  PyObject* tensor_api = nullptr;     // "_tensor_api"
+  PyObject* forward = nullptr;        // "forward"
+  PyObject* needs = nullptr;          // "needs_input_grad"
+  PyObject* parents = nullptr;        // "parents"
+  PyObject* order_name = nullptr;     // "_order"
+  PyObject* globals = nullptr;        // ember.autograd.function's namespace
 } A;
 constexpr Py_ssize_t kMaxArgs = 6;  // (ember's ops pass at most 6 positionals but a few)
 
@@ -886,6 +889,29 @@ int modes() {
   }
   Py_DECREF(on);
   return on == Py_False ? written : -1;
+}
+
+// After writes (modes() 1): none touched a multi-output view or moved a graph tensor
+// (function's _multi_written false, _moved_at 0), so function._recorded would only stamp the
+// node with _graph_writes (its _epoch): the C output then, with that stamp. False on any doubt.
+bool quiet_writes() {
+  PyObject* multi = PyDict_GetItemWithError(A.globals, A.multi_written);
+  PyObject* moved = multi ? PyDict_GetItemWithError(A.globals, A.moved_at) : nullptr;
+  if (!moved) {
+    PyErr_Clear();
+    return false;
+  }
+  return multi == Py_False && PyLong_CheckExact(moved) && PyLong_AsLongLong(moved) == 0;
+}
+
+// ctx._epoch = function._graph_writes (function._recorded's stamp after writes).
+bool set_epoch(PyObject* ctx) {
+  PyObject* n = PyDict_GetItemWithError(A.globals, A.flags[A.writes]);
+  if (!n) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "function._graph_writes is gone");
+    return false;
+  }
+  return PyObject_SetAttr(ctx, A.epoch, n) == 0;
 }
 
 PyObject* call_slow(PyObject* const* args, size_t nargsf, PyObject* kwnames) {
@@ -968,8 +994,9 @@ PyObject* fast_apply(PyObject*, PyObject* const* args, size_t nargsf, PyObject* 
   for (Py_ssize_t i = 0; i < n; ++i)
     PyTuple_SET_ITEM(parents, i, Py_NewRef(needs[i] ? args[1 + i] : Py_None));
   PyObject* res = nullptr;
-  if (!one_real || mode == 1) {  // function._recorded: tuples, complex and other outputs,
-    // and any after a write (see modes)
+  const bool stamp = one_real && mode == 1 && quiet_writes();
+  if (!one_real || (mode == 1 && !stamp)) {  // function._recorded: tuples, complex and other
+    // outputs, and any after writes it must link (see quiet_writes)
     PyObject* targs = PyTuple_New(n);
     if (targs) {
       for (Py_ssize_t i = 0; i < n; ++i) PyTuple_SET_ITEM(targs, i, Py_NewRef(args[1 + i]));
@@ -977,7 +1004,7 @@ PyObject* fast_apply(PyObject*, PyObject* const* args, size_t nargsf, PyObject* 
       res = PyObject_Vectorcall(A.recorded, call, 5, nullptr);
       Py_DECREF(targs);
     }
-  } else if (PyObject_SetAttr(ctx, A.parents, parents) == 0) {
+  } else if (PyObject_SetAttr(ctx, A.parents, parents) == 0 && (!stamp || set_epoch(ctx))) {
     PyObject* order = PyIter_Next(A.order);
     if (order && PyObject_SetAttr(ctx, A.order_name, order) == 0) {
       res = S.tensor->tp_alloc(S.tensor, 0);  // (function._recorded's output, slot by slot)
@@ -1035,6 +1062,14 @@ PyObject* make_fast_apply_py(PyObject*, PyObject* const* args, Py_ssize_t nargs)
       return nullptr;
     }
   }
+  PyObject* multi = PyDict_GetItemString(g, "_multi_written");
+  PyObject* moved = PyDict_GetItemString(g, "_moved_at");
+  if (!multi || !PyBool_Check(multi) || !moved || !PyLong_CheckExact(moved)) {
+    PyErr_SetString(PyExc_RuntimeError,
+                    "make_fast_apply: ember.autograd.function's _multi_written (a bool) or "
+                    "_moved_at (an int) is missing or of another type");
+    return nullptr;
+  }
   for (int i : {6, 7}) {  // state.enabled, anomaly.enabled: bools
     PyObject* on = PyObject_GetAttrString(args[i], "enabled");
     if (!on) return nullptr;
@@ -1067,7 +1102,11 @@ PyObject* make_fast_apply_py(PyObject*, PyObject* const* args, Py_ssize_t nargs)
   A.needs = PyUnicode_InternFromString("needs_input_grad");
   A.parents = PyUnicode_InternFromString("parents");
   A.order_name = PyUnicode_InternFromString("_order");
-  if (!A.enabled || !A.tensor_api || !A.forward || !A.needs || !A.parents || !A.order_name)
+  A.multi_written = PyUnicode_InternFromString("_multi_written");
+  A.moved_at = PyUnicode_InternFromString("_moved_at");
+  A.epoch = PyUnicode_InternFromString("_epoch");
+  if (!A.enabled || !A.tensor_api || !A.forward || !A.needs || !A.parents || !A.order_name ||
+      !A.multi_written || !A.moved_at || !A.epoch)
     return nullptr;
   A.new_ = Py_NewRef(args[5]);
   A.state = Py_NewRef(args[6]);

@@ -9648,7 +9648,8 @@ def outer(a, b) -> Tensor:
     a, b = _tensor_operand(a), _tensor_operand(b)
     if a.ndim != 1 or b.ndim != 1:
         raise BadShapeOrValue(f"outer: expected 1-D tensors, got shapes {a.shape} and {b.shape}")
-    return mul(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+    # (b broadcast as it is: torch's a.reshape(-1, 1) * b, its node's edges a view's and b's)
+    return mul(reshape(a, (-1, 1)), b)
 
 
 ger = outer
