@@ -7375,8 +7375,21 @@ def _atleast(nd: int):
 atleast_1d, atleast_2d, atleast_3d = _atleast(1), _atleast(2), _atleast(3)
 
 
+def _dims_at_least(tensors, nd: int) -> bool:
+    """tensors is a list or tuple of Tensors of >= nd dims each (atleast_Nd has nothing to do:
+    h/vstack's common call goes to cat as it is, ~1.5 us sooner)."""
+    if type(tensors) is not list and type(tensors) is not tuple:
+        return False
+    for t in tensors:
+        if type(t) is not Tensor or t.data.ndim < nd:
+            return False
+    return True
+
+
 def hstack(tensors) -> Tensor:
     """Join along dim 1 (dim 0 for 1-D tensors)."""
+    if tensors and _dims_at_least(tensors, 2):
+        return cat(tensors, 1)
     tensors = atleast_1d(tuple(tensors))
     if not tensors:  # (cat's own message then)
         return cat(tensors, 0)
@@ -7384,6 +7397,8 @@ def hstack(tensors) -> Tensor:
 
 
 def vstack(tensors) -> Tensor:
+    if _dims_at_least(tensors, 2):
+        return cat(tensors, 0)
     return cat(atleast_2d(tuple(tensors)), 0)
 
 
