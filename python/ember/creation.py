@@ -178,7 +178,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     # owner array's, so the tensor takes a new array on the same memory with no NumPy base
     # chain to ``array``: its base a tuple holding ``array`` (_C.strided: ~2 us less than
     # NumPy's array from an __array_interface__ object)
-    return Tensor(_C.strided(array, array.shape, array.strides, True, (array,)))
+    return _new(_C.strided(array, array.shape, array.strides, True, (array,)), False)
 
 
 @_takes_device
