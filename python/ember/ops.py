@@ -5085,10 +5085,12 @@ def _join(tensors, dim, stack: bool) -> Tensor:
             # Tensors of one float dtype, some requiring grad: the node straight (the general
             # path below promotes, converts and tests nothing for them, ~1.5 us)
             dt = tensors[0].data.dtype
-            if dt.kind == "f" and builtins.all(
-                type(t) is Tensor and t.data.dtype is dt for t in tensors
-            ):
-                return Join.apply(*tensors, dim, stack)
+            if dt.kind == "f":
+                for t in tensors:  # (a loop: all() of a generator was ~0.4 us of a cat of 2)
+                    if type(t) is not Tensor or t.data.dtype is not dt:
+                        break
+                else:
+                    return Join.apply(*tensors, dim, stack)
     op = "stack" if stack else "cat"
     if isinstance(tensors, Tensor) or not isinstance(tensors, Iterable):
         raise TypeError(f"{op}: expected a sequence of tensors, got {type(tensors).__name__}")
