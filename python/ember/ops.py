@@ -8908,7 +8908,9 @@ def index_add_(x: Tensor, dim: int, index, source, *, alpha=1) -> Tensor:
         key = _along("index_add", x, dim, index, source)
         s = source.data * alpha if alpha != 1 else source.data
         if len(key) == 1 and key[0].size and d.flags.writeable and not np.may_share_memory(d, s):
-            x._needs_record(source if source.requires_grad else None, rebind=False)
+            if x._requires_grad or x._ctx is not None or source._requires_grad:
+                # (its refusals; a writeable x outside the graph passes them)
+                x._needs_record(source if source.requires_grad else None, rebind=False)
             rows = key[0].astype(np.int64, copy=False)
             _C.index_add_rows(
                 d.reshape(d.shape[0], -1), rows, np.ascontiguousarray(s).reshape(rows.size, -1)
