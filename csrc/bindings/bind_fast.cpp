@@ -832,22 +832,26 @@ Py_ssize_t member_offset(PyObject* tensor, const char* name) {
 // grad, forward AD, anomaly mode, inference tensors, graph writes, views made under no_grad),
 // function._recorded / _unrecorded after it (tuples, complex or non-array outputs).
 struct Apply {
-  PyObject* slow = nullptr;        // Function.apply's Python body (a function of cls, *args)
-  PyObject* recorded = nullptr;    // function._recorded(cls, ctx, args, parents, out)
-  PyObject* unrecorded = nullptr;  // function._unrecorded(out, first_arg)
-  PyObject* new_ = nullptr;        // object.__new__
-  PyObject* state = nullptr;       // function._state (its `enabled`)
-  PyObject* anomaly = nullptr;     // function._anomaly (its `enabled`)
-  PyObject* order = nullptr;       // function._creation_order
-  PyObject* flags[4] = {};         // the names of function.py's mode globals (its `common`)
-  PyObject* common[4] = {};        // and their values when no rare mode is on
-  PyObject* enabled = nullptr;     // "enabled"
-  PyObject* tensor_api = nullptr;  // "_tensor_api"
-  PyObject* forward = nullptr;     // "forward"
-  PyObject* needs = nullptr;       // "needs_input_grad"
-  PyObject* parents = nullptr;     // "parents"
-  PyObject* order_name = nullptr;  // "_order"
-  PyObject* globals = nullptr;     // ember.autograd.function's namespace
+  PyObject* slow = nullptr;           // Function.apply's Python body (a function of cls, *args)
+  PyObject* recorded = nullptr;       // function._recorded(cls, ctx, args, parents, out)
+  PyObject* unrecorded = nullptr;     // function._unrecorded(out, first_arg)
+  PyObject* new_ = nullptr;           // object.__new__
+  PyObject* state = nullptr;          // function._state (its `enabled`)
+  PyObject* anomaly = nullptr;        // function._anomaly (its `enabled`)
+  PyObject* order = nullptr;          // function._creation_order
+  PyObject* flags[4] = {};            // the names of function.py's mode globals (its `common`)
+  PyObject* common[4] = {};           // and their values when no rare mode is on
+  int writes = -1;                    // the index of "_graph_writes" among them (see modes)
+  PyObject* multi_written = nullptr;  // "_multi_written", "_moved_at": function._recorded's
+  PyObject* moved_at = nullptr;       // tests after writes (see quiet_writes)
+  PyObject* epoch = nullptr;          // "_epoch"
+  PyObject* enabled = nullptr;        // "enabled"
+  PyObject* tensor_api = nullptr;     // "_tensor_api"
+  PyObject* forward = nullptr;        // "forward"
+  PyObject* needs = nullptr;          // "needs_input_grad"
+  PyObject* parents = nullptr;        // "parents"
+  PyObject* order_name = nullptr;     // "_order"
+  PyObject* globals = nullptr;        // ember.autograd.function's namespace
 } A;
 constexpr Py_ssize_t kMaxArgs = 6;  // (ember's ops pass at most 6 positionals but a few)
 
@@ -860,25 +864,54 @@ bool same_value(PyObject* v, PyObject* c) {
   return !overflow && a == PyLong_AsLongLong(c);
 }
 
-// No rare mode is on: function's mode globals (_fw_level, _inference_made, _graph_writes,
-// _no_grad_views_made) hold their common values and _anomaly.enabled is false. False on any
-// doubt.
-bool common_modes() {
+// -1: a rare mode is on (one of function's mode globals _fw_level, _inference_made,
+// _no_grad_views_made off its common value, or _anomaly.enabled), or any doubt: the slow path.
+// 0: none. 1: none, but something was written in place since import (_graph_writes, an int,
+// above 0: after the first optimiser step or init, for good): a recorded output is then made
+// by function._recorded, which links the node to those writes (overhead39: the slow path's
+// Python apply was ~1.5 us more of every recorded op from then on).
+int modes() {
+  int written = 0;
   for (int i = 0; i < 4; ++i) {
     PyObject* v = PyDict_GetItemWithError(A.globals, A.flags[i]);
     if (!v) {
       PyErr_Clear();
-      return false;
+      return -1;
     }
-    if (!same_value(v, A.common[i])) return false;
+    if (same_value(v, A.common[i])) continue;
+    if (i != A.writes || !PyLong_CheckExact(v)) return -1;
+    written = 1;
   }
   PyObject* on = PyObject_GetAttr(A.anomaly, A.enabled);
   if (!on) {
     PyErr_Clear();
-    return false;
+    return -1;
   }
   Py_DECREF(on);
-  return on == Py_False;
+  return on == Py_False ? written : -1;
+}
+
+// After writes (modes() 1): none touched a multi-output view or moved a graph tensor
+// (function's _multi_written false, _moved_at 0), so function._recorded would only stamp the
+// node with _graph_writes (its _epoch): the C output then, with that stamp. False on any doubt.
+bool quiet_writes() {
+  PyObject* multi = PyDict_GetItemWithError(A.globals, A.multi_written);
+  PyObject* moved = multi ? PyDict_GetItemWithError(A.globals, A.moved_at) : nullptr;
+  if (!moved) {
+    PyErr_Clear();
+    return false;
+  }
+  return multi == Py_False && PyLong_CheckExact(moved) && PyLong_AsLongLong(moved) == 0;
+}
+
+// ctx._epoch = function._graph_writes (function._recorded's stamp after writes).
+bool set_epoch(PyObject* ctx) {
+  PyObject* n = PyDict_GetItemWithError(A.globals, A.flags[A.writes]);
+  if (!n) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "function._graph_writes is gone");
+    return false;
+  }
+  return PyObject_SetAttr(ctx, A.epoch, n) == 0;
 }
 
 PyObject* call_slow(PyObject* const* args, size_t nargsf, PyObject* kwnames) {
@@ -908,7 +941,8 @@ PyObject* fast_apply(PyObject*, PyObject* const* args, size_t nargsf, PyObject* 
       raw[1 + i] = o;
     }
   }
-  if (!common_modes()) return call_slow(args, nargsf, kwnames);
+  const int mode = modes();
+  if (mode < 0) return call_slow(args, nargsf, kwnames);
   PyObject* api = PyObject_GetAttr(cls, A.tensor_api);
   if (!api) return nullptr;
   Py_DECREF(api);
@@ -960,7 +994,9 @@ PyObject* fast_apply(PyObject*, PyObject* const* args, size_t nargsf, PyObject* 
   for (Py_ssize_t i = 0; i < n; ++i)
     PyTuple_SET_ITEM(parents, i, Py_NewRef(needs[i] ? args[1 + i] : Py_None));
   PyObject* res = nullptr;
-  if (!one_real) {  // function._recorded: tuples, complex and other outputs
+  const bool stamp = one_real && mode == 1 && quiet_writes();
+  if (!one_real || (mode == 1 && !stamp)) {  // function._recorded: tuples, complex and other
+    // outputs, and any after writes it must link (see quiet_writes)
     PyObject* targs = PyTuple_New(n);
     if (targs) {
       for (Py_ssize_t i = 0; i < n; ++i) PyTuple_SET_ITEM(targs, i, Py_NewRef(args[1 + i]));
@@ -968,7 +1004,7 @@ PyObject* fast_apply(PyObject*, PyObject* const* args, size_t nargsf, PyObject* 
       res = PyObject_Vectorcall(A.recorded, call, 5, nullptr);
       Py_DECREF(targs);
     }
-  } else if (PyObject_SetAttr(ctx, A.parents, parents) == 0) {
+  } else if (PyObject_SetAttr(ctx, A.parents, parents) == 0 && (!stamp || set_epoch(ctx))) {
     PyObject* order = PyIter_Next(A.order);
     if (order && PyObject_SetAttr(ctx, A.order_name, order) == 0) {
       res = S.tensor->tp_alloc(S.tensor, 0);  // (function._recorded's output, slot by slot)
@@ -1008,6 +1044,11 @@ PyObject* make_fast_apply_py(PyObject*, PyObject* const* args, Py_ssize_t nargs)
                  common);
     return nullptr;
   }
+  if (!PyDict_GetItemString(common, "_graph_writes")) {  // (modes' count of writes)
+    PyErr_Format(PyExc_ValueError, "make_fast_apply: common must name _graph_writes, got %R",
+                 common);
+    return nullptr;
+  }
   Py_ssize_t pos = 0;
   PyObject *name, *want;
   while (PyDict_Next(common, &pos, &name, &want)) {
@@ -1020,6 +1061,14 @@ PyObject* make_fast_apply_py(PyObject*, PyObject* const* args, Py_ssize_t nargs)
                      name, v ? "another value" : "missing", want);
       return nullptr;
     }
+  }
+  PyObject* multi = PyDict_GetItemString(g, "_multi_written");
+  PyObject* moved = PyDict_GetItemString(g, "_moved_at");
+  if (!multi || !PyBool_Check(multi) || !moved || !PyLong_CheckExact(moved)) {
+    PyErr_SetString(PyExc_RuntimeError,
+                    "make_fast_apply: ember.autograd.function's _multi_written (a bool) or "
+                    "_moved_at (an int) is missing or of another type");
+    return nullptr;
   }
   for (int i : {6, 7}) {  // state.enabled, anomaly.enabled: bools
     PyObject* on = PyObject_GetAttrString(args[i], "enabled");
@@ -1045,6 +1094,7 @@ PyObject* make_fast_apply_py(PyObject*, PyObject* const* args, Py_ssize_t nargs)
     PyUnicode_InternInPlace(&name);  // (the per-call lookups hash an interned str)
     A.flags[i] = name;
     A.common[i] = Py_NewRef(want);
+    if (PyUnicode_CompareWithASCIIString(name, "_graph_writes") == 0) A.writes = i;
   }
   A.enabled = PyUnicode_InternFromString("enabled");
   A.tensor_api = PyUnicode_InternFromString("_tensor_api");
@@ -1052,7 +1102,11 @@ PyObject* make_fast_apply_py(PyObject*, PyObject* const* args, Py_ssize_t nargs)
   A.needs = PyUnicode_InternFromString("needs_input_grad");
   A.parents = PyUnicode_InternFromString("parents");
   A.order_name = PyUnicode_InternFromString("_order");
-  if (!A.enabled || !A.tensor_api || !A.forward || !A.needs || !A.parents || !A.order_name)
+  A.multi_written = PyUnicode_InternFromString("_multi_written");
+  A.moved_at = PyUnicode_InternFromString("_moved_at");
+  A.epoch = PyUnicode_InternFromString("_epoch");
+  if (!A.enabled || !A.tensor_api || !A.forward || !A.needs || !A.parents || !A.order_name ||
+      !A.multi_written || !A.moved_at || !A.epoch)
     return nullptr;
   A.new_ = Py_NewRef(args[5]);
   A.state = Py_NewRef(args[6]);

@@ -178,7 +178,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     # owner array's, so the tensor takes a new array on the same memory with no NumPy base
     # chain to ``array``: its base a tuple holding ``array`` (_C.strided: ~2 us less than
     # NumPy's array from an __array_interface__ object)
-    return Tensor(_C.strided(array, array.shape, array.strides, True, (array,)))
+    return _new(_C.strided(array, array.shape, array.strides, True, (array,)), False)
 
 
 @_takes_device
@@ -455,6 +455,24 @@ def randint(
         )
     draws = rng(generator).integers(low, high, shape).astype(dt)  # float dtypes, as torch
     return Tensor(draws, requires_grad=requires_grad)
+
+
+_randint = randint
+
+
+@functools.wraps(_randint)
+def randint(*args, **kwargs) -> Tensor:  # noqa: F811  (overhead39: ~12 -> ~9 us of a 32x32)
+    # randint(low, high, size) of ints, no keywords: the same draws, past _takes_device's
+    # keyword handling, the checks (which all pass) and Tensor's constructor
+    if not kwargs and len(args) == 3 and not _device._CONTEXT:
+        low, high, size = args
+        if type(low) is int and type(high) is int and low < high and type(size) is tuple and size:
+            for s in size:  # (as _size's first test: non-negative ints pass unchanged)
+                if type(s) is not int or s < 0:
+                    break
+            else:
+                return _plain(random._generator.integers(low, high, size, dtype=_I64))
+    return _randint(*args, **kwargs)
 
 
 @_takes_device
@@ -755,7 +773,6 @@ class _NotGiven:
 _NO_M = _NotGiven()
 
 
-@_takes_device
 def eye(n: int, m: int = _NO_M, dtype=None, requires_grad: bool = False) -> Tensor:
     if m is None:
         raise TypeError("eye(): argument 'm' must be int, not NoneType")
@@ -772,6 +789,23 @@ def eye(n: int, m: int = _NO_M, dtype=None, requires_grad: bool = False) -> Tens
     return Tensor(a, requires_grad=requires_grad)
 
 
+_eye = _takes_device(eye)
+
+
+@functools.wraps(_eye)
+def eye(*args, **kwargs) -> Tensor:  # noqa: F811  (overhead39: ~2.5 -> ~1.3 us of eye(32))
+    # eye(n) or eye(n, m) of non-negative ints in the default float dtype: its array straight,
+    # past _takes_device's keyword handling and eye's checks, which all pass
+    if not kwargs and 0 < len(args) < 3 and not _device._CONTEXT:
+        dt = get_default_dtype()
+        n, cols = args[0], args[-1]
+        if type(n) is int and type(cols) is int and n >= 0 and cols >= 0 and dt.kind == "f":
+            a = np.zeros((n, cols), dt)
+            a[:cols].reshape(-1)[:: cols + 1] = 1
+            return _plain(a)
+    return _eye(*args, **kwargs)
+
+
 @_takes_device
 def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     t = t.data if type(t) is Tensor else np.asarray(t)  # (its __array__'s: the array itself)
@@ -780,6 +814,26 @@ def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     out = np.empty(t.shape, dt)  # (np.full's steps, without its frames: ~1 us)
     np.copyto(out, fill_value, casting="unsafe")
     return Tensor(out, requires_grad=requires_grad)
+
+
+_full_like = full_like
+
+
+@functools.wraps(_full_like)
+def full_like(*args, **kwargs) -> Tensor:  # noqa: F811  (overhead39: ~3.6 -> ~1.2 us of a 32x32)
+    # a fresh float32/float64 Tensor (no layout to preserve: _plain_like's test) and a finite
+    # number either dtype holds: its array straight, past _takes_device's keyword handling
+    if not kwargs and len(args) == 2 and type(args[0]) is Tensor and not _device._CONTEXT:
+        d, v = args[0].data, args[1]
+        if (
+            (d.dtype is _F32 or d.dtype is _F64)
+            and d.flags.c_contiguous
+            and d.base is None
+            and (type(v) is float or type(v) is int)
+            and -_F32_TOP <= v <= _F32_TOP
+        ):
+            return _plain(_filled(d.shape, d.dtype, v))
+    return _full_like(*args, **kwargs)
 
 
 def empty_like(t, dtype=None, requires_grad: bool = False) -> Tensor:

@@ -3142,39 +3142,52 @@ def _c_laid(a: np.ndarray) -> bool:
 
 
 class Where(Function):
+    """where(cond, a, b); with flip, where(cond, b, a) (masked_fill: x first, the fill second,
+    as torch's inputs). The condition comes last: it takes no gradient, and torch's node has no
+    edge for it (next_functions lists a and b alone)."""
+
     @staticmethod
-    def forward(ctx, cond, a, b):
+    def forward(ctx, a, b, cond, flip=False):
         cond = np.asarray(cond, dtype=bool)
         ctx.save_for_backward(cond)
-        ctx.shapes = (_shape(a), _shape(b))
-        return _where(cond, a, b)
+        ctx.shapes = (_shape(a), _shape(b), flip)
+        return _where(cond, b, a) if flip else _where(cond, a, b)
 
     @staticmethod
     def backward(ctx, g):
         (cond,) = ctx.saved_tensors
-        sa, sb = ctx.shapes
-        _, na, nb = ctx.needs_input_grad
+        sa, sb, flip = ctx.shapes
+        na, nb = ctx.needs_input_grad[:2]
+        taken, other = _where(cond, g, 0), _where(cond, 0, g)  # (g where cond holds, where not)
+        if flip:
+            taken, other = other, taken
         return (
+            unbroadcast(taken, sa) if na else None,
+            unbroadcast(other, sb) if nb else None,
             None,
-            unbroadcast(_where(cond, g, 0), sa) if na else None,
-            unbroadcast(_where(cond, 0, g), sb) if nb else None,
-        )
+            None,
+        )[: len(ctx.needs_input_grad)]
 
     @staticmethod
     def backward_graph(ctx, g):
         cond = _graph.constant(ctx.saved_tensors[0])
-        sa, sb = ctx.shapes
-        _, na, nb = ctx.needs_input_grad
+        sa, sb, flip = ctx.shapes
+        na, nb = ctx.needs_input_grad[:2]
+        taken, other = where(cond, g, 0.0), where(cond, 0.0, g)
+        if flip:
+            taken, other = other, taken
         return (
+            _graph.sum_to(taken, sa) if na else None,
+            _graph.sum_to(other, sb) if nb else None,
             None,
-            _graph.sum_to(where(cond, g, 0.0), sa) if na else None,
-            _graph.sum_to(where(cond, 0.0, g), sb) if nb else None,
-        )
+            None,
+        )[: len(ctx.needs_input_grad)]
 
 
-def where(condition, a=None, b=None) -> Tensor:
+def where(condition, a=None, b=None, _flip=False) -> Tensor:
     """Elements of a where condition holds, else of b (broadcasting); where(condition) alone is
-    nonzero(condition, as_tuple=True)."""
+    nonzero(condition, as_tuple=True). (_flip: masked_fill's node, its inputs in torch's order,
+    b first.)"""
     if a is None and b is None:
         return nonzero(condition, as_tuple=True)
     if type(condition) is Tensor and type(a) is Tensor and type(b) is Tensor:
@@ -3209,7 +3222,7 @@ def where(condition, a=None, b=None) -> Tensor:
             and _c_laid(y)
         ):  # overhead37: the same in the graph: the node straight (C order, nothing to lay;
             # the condition as its Tensor, not requiring grad: apply's C path takes it first)
-            return Where.apply(condition, a, b)
+            return Where.apply(b, a, condition, True) if _flip else Where.apply(a, b, condition)
     if isinstance(condition, Tensor) and condition.data.dtype != np.bool_:
         raise BadDtype(
             "where expected condition to be a boolean tensor, but got a tensor with dtype "
@@ -3231,7 +3244,8 @@ def where(condition, a=None, b=None) -> Tensor:
         ):
             y = _laid(y, (cond, a, b))  # (see _laid)
         return Tensor._make(y, False, None, 0)
-    out = Where.apply(_data(condition), a, b)
+    cond = _data(condition)
+    out = Where.apply(b, a, cond, True) if _flip else Where.apply(a, b, cond)
     out.data = _laid(out.data, (np.asarray(_data(condition)), _data(a), _data(b)))
     return out
 
@@ -5102,10 +5116,12 @@ def _join(tensors, dim, stack: bool) -> Tensor:
             # Tensors of one float dtype, some requiring grad: the node straight (the general
             # path below promotes, converts and tests nothing for them, ~1.5 us)
             dt = tensors[0].data.dtype
-            if dt.kind == "f" and builtins.all(
-                type(t) is Tensor and t.data.dtype is dt for t in tensors
-            ):
-                return Join.apply(*tensors, dim, stack)
+            if dt.kind == "f":
+                for t in tensors:  # (a loop: all() of a generator was ~0.4 us of a cat of 2)
+                    if type(t) is not Tensor or t.data.dtype is not dt:
+                        break
+                else:
+                    return Join.apply(*tensors, dim, stack)
     op = "stack" if stack else "cat"
     if isinstance(tensors, Tensor) or not isinstance(tensors, Iterable):
         raise TypeError(f"{op}: expected a sequence of tensors, got {type(tensors).__name__}")
@@ -5323,7 +5339,7 @@ def masked_fill(x, mask, value) -> Tensor:
     ):  # overhead37: the same call in the graph, where()'s node straight (~6 us less)
         # (the mask as the Tensor it is: a plain Tensor first takes apply's C path; the value
         # as a Python float, exact in the dtype, takes _C.where as the path above)
-        node = Where.apply(mask, float(_fill_value(value, x.data.dtype)), x)
+        node = Where.apply(x, float(_fill_value(value, x.data.dtype)), mask, True)
         return named(node, "MaskedFillBackward0")
     mask = np.asarray(_data(mask))
     if mask.dtype != np.bool_:
@@ -5335,9 +5351,10 @@ def masked_fill(x, mask, value) -> Tensor:
                 f"masked_fill: value must be a 0-d tensor, got shape {value.shape}"
             )
         if value.requires_grad:  # it gets the filled entries' gradient summed, as in torch
-            return named(_c_order(where(mask, cast(value, x.dtype), x)), "MaskedFillBackward1")
+            out = where(mask, cast(value, x.dtype), x, _flip=True)
+            return named(_c_order(out), "MaskedFillBackward1")
     kind = "MaskedFillBackward1" if isinstance(value, Tensor) else "MaskedFillBackward0"
-    return named(_c_order(where(mask, _fill_value(_data(value), x.dtype), x)), kind)
+    return named(_c_order(where(mask, _fill_value(_data(value), x.dtype), x, _flip=True)), kind)
 
 
 def _c_order(t: Tensor) -> Tensor:
@@ -7325,6 +7342,26 @@ def tensor_split(
     tensor_indices_or_sections=None,
 ) -> tuple:
     """Split into n nearly equal parts (the first n % size one longer), or at the given indices."""
+    if (
+        type(x) is Tensor
+        and type(indices_or_sections) is int
+        and type(dim) is int
+        and sections is None
+        and indices is None
+        and tensor_indices_or_sections is None
+        and not (x._requires_grad and _state.enabled)
+        and _function._fw_level is None
+    ):
+        # overhead39: n sections, none empty, outside the graph: getitem's views straight
+        # (~18 -> ~4 us of a 32x32 in 3; its frames and key tuples were the cost)
+        a, parts = x.data, indices_or_sections
+        if -a.ndim <= dim < a.ndim and 0 < parts <= a.shape[dim % a.ndim]:
+            axis = dim % a.ndim
+            q, r = divmod(a.shape[axis], parts)
+            out = []
+            for p in _pieces(a, axis, [q + 1] * r + [q] * (parts - r)):
+                out.append(_outside_view(p, x))
+            return tuple(out)
     indices_or_sections = _split_spec(
         "tensor_split", indices_or_sections, sections, indices, tensor_indices_or_sections
     )
@@ -7403,8 +7440,21 @@ def _atleast(nd: int):
 atleast_1d, atleast_2d, atleast_3d = _atleast(1), _atleast(2), _atleast(3)
 
 
+def _dims_at_least(tensors, nd: int) -> bool:
+    """tensors is a list or tuple of Tensors of >= nd dims each (atleast_Nd has nothing to do:
+    h/vstack's common call goes to cat as it is, ~1.5 us sooner)."""
+    if type(tensors) is not list and type(tensors) is not tuple:
+        return False
+    for t in tensors:
+        if type(t) is not Tensor or t.data.ndim < nd:
+            return False
+    return True
+
+
 def hstack(tensors) -> Tensor:
     """Join along dim 1 (dim 0 for 1-D tensors)."""
+    if tensors and _dims_at_least(tensors, 2):
+        return cat(tensors, 1)
     tensors = atleast_1d(tuple(tensors))
     if not tensors:  # (cat's own message then)
         return cat(tensors, 0)
@@ -7412,6 +7462,8 @@ def hstack(tensors) -> Tensor:
 
 
 def vstack(tensors) -> Tensor:
+    if _dims_at_least(tensors, 2):
+        return cat(tensors, 0)
     return cat(atleast_2d(tuple(tensors)), 0)
 
 
@@ -8028,12 +8080,14 @@ def _out_of_range(index: np.ndarray, negative: bool, n: int) -> bool:
     """Whether an int64 index has a value outside [0, n) (or [-n, n) with ``negative``). A 1-D
     one's by index_select's C++ scan, on an array of n empty rows (no values to copy): ~0.3 us
     where NumPy's min and max were ~2 us."""
-    if not negative and index.ndim == 1 and index.flags.c_contiguous:
+    if index.ndim == 1 and index.flags.c_contiguous:
         try:
             _C.index_select(np.empty((n, 0), np.int8), index, 0)
-        except IndexError:
-            return True
-        return False
+        except IndexError:  # (a negative one may still be in range: NumPy's test below)
+            if not negative:
+                return True
+        else:
+            return False
     return index.min() < (-n if negative else 0) or index.max() >= n
 
 
@@ -8234,15 +8288,45 @@ def _bool_mask(op, mask):
     return mask
 
 
+class MaskedSelect(Function):
+    """x (broadcast to the mask's shape) read where mask holds: one node, its edge x itself, as
+    torch's MaskedSelectBackward0 (not an expand's node, then an index's)."""
+
+    @staticmethod
+    def forward(ctx, x, mask):
+        ctx.meta = (x.shape, mask)
+        return (x if x.shape == mask.shape else np.broadcast_to(x, mask.shape))[mask]
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, mask = ctx.meta
+        out = np.zeros(mask.shape, g.dtype)
+        out[mask] = g
+        return unbroadcast(out, shape), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        shape, mask = ctx.meta
+        zeros = _graph.constant(np.zeros(mask.shape, g.dtype))
+        return _graph.sum_to(masked_scatter(zeros, mask, g), shape), None
+
+
 def masked_select(x, mask) -> Tensor:
     """The 1-D tensor of x's entries where mask (broadcast with x) is True."""
-    if type(x) is Tensor and type(mask) is Tensor and _outside_graph(x):
+    if type(x) is Tensor and type(mask) is Tensor:
         a, m = x.data, mask.data
         if m.dtype == np.bool_ and m.shape == a.shape and a.ndim:  # the common call: one
-            return Tensor._make(a[m], False, None, 0)  # NumPy mask read (~5x less Python)
+            if _outside_graph(x):  # NumPy mask read (~5x less Python)
+                return Tensor._make(a[m], False, None, 0)
+            if _state.enabled and _function._fw_level is None:
+                # overhead39: in the graph, the node straight (~16 -> ~5 us of a 32x32)
+                return named(MaskedSelect.apply(x, m), "MaskedSelectBackward0")
     x = _tensor_operand(x)
     mask = _bool_mask("masked_select", mask)
     shape = broadcast_shapes(x.shape, mask.shape)
+    if x._requires_grad and _state.enabled and _function._fw_level is None:
+        mask = np.broadcast_to(mask, shape)
+        return named(MaskedSelect.apply(x, mask), "MaskedSelectBackward0")
     return named(getitem(expand(x, shape), np.broadcast_to(mask, shape)), "MaskedSelectBackward0")
 
 
@@ -8416,6 +8500,18 @@ def diag_embed(x, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
 
 def diag(x, diagonal: int = 0) -> Tensor:
     """A 1-D tensor as the given diagonal of a square matrix, or a matrix's diagonal as 1-D."""
+    if type(x) is Tensor and type(diagonal) is int and _outside_graph(x):
+        # overhead39: outside the graph, the array straight (a 32-vector's ~16 -> ~2 us: the
+        # generic apply and np.moveaxis's frames were the cost); the same values and C strides
+        a, k = x.data, diagonal
+        if a.ndim == 1:
+            n = a.shape[0] + builtins.abs(k)
+            out = np.zeros((n, n), a.dtype)
+            # (the diagonal starts at row 0, column k, or at row -k, column 0)
+            out.reshape(-1)[k if k >= 0 else -k * n :: n + 1][: a.shape[0]] = a
+            return _plain(out)
+        if a.ndim == 2:
+            return _plain(np.diagonal(a, k).copy())
     x = _tensor_operand(x)
     if x.ndim == 1:
         return diag_embed(x, diagonal, 0, 1)
@@ -8882,7 +8978,9 @@ def index_add_(x: Tensor, dim: int, index, source, *, alpha=1) -> Tensor:
         key = _along("index_add", x, dim, index, source)
         s = source.data * alpha if alpha != 1 else source.data
         if len(key) == 1 and key[0].size and d.flags.writeable and not np.may_share_memory(d, s):
-            x._needs_record(source if source.requires_grad else None, rebind=False)
+            if x._requires_grad or x._ctx is not None or source._requires_grad:
+                # (its refusals; a writeable x outside the graph passes them)
+                x._needs_record(source if source.requires_grad else None, rebind=False)
             rows = key[0].astype(np.int64, copy=False)
             _C.index_add_rows(
                 d.reshape(d.shape[0], -1), rows, np.ascontiguousarray(s).reshape(rows.size, -1)
@@ -9644,7 +9742,8 @@ def outer(a, b) -> Tensor:
     a, b = _tensor_operand(a), _tensor_operand(b)
     if a.ndim != 1 or b.ndim != 1:
         raise BadShapeOrValue(f"outer: expected 1-D tensors, got shapes {a.shape} and {b.shape}")
-    return mul(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+    # (b broadcast as it is: torch's a.reshape(-1, 1) * b, its node's edges a view's and b's)
+    return mul(reshape(a, (-1, 1)), b)
 
 
 ger = outer
@@ -10727,7 +10826,31 @@ def index_copy_(x: Tensor, dim: int, index, source) -> Tensor:
     return _index_copy_copy(x, dim, index, source)
 
 
-index_fill_ = _in_place("index_fill_", index_fill)
+_index_fill_copy = _in_place("index_fill_", index_fill)
+
+
+def index_fill_(x: Tensor, dim: int, index, value) -> Tensor:
+    """In-place index_fill (outside the autograd graph, as tensor.py's). overhead39: a plain
+    writeable x outside autograd and a number: the value written into x's array at _along's key
+    (the same checks; a 32x32 call ~17 -> ~5 us: the general path copied x, built a Put node
+    with its np.unique of the index, and copied back)."""
+    if (
+        type(x) is Tensor
+        and (type(value) is float or type(value) is int)
+        and not x._requires_grad
+        and x._ctx is None  # (with the test above: _needs_record's refusals cannot apply)
+        and x.data.flags.writeable
+    ):
+        d = x.data
+        key = _along("index_fill", x, dim, index)
+        if (d.dtype is _F32 or d.dtype is _F64) and -_F32_MAX <= value <= _F32_MAX:
+            d[key] = value  # (a finite number either float dtype holds: nothing to check)
+        else:
+            d[key] = _fill_value(value, d.dtype)
+        return x
+    return _index_fill_copy(x, dim, index, value)
+
+
 index_reduce_ = _in_place("index_reduce_", index_reduce)
 _masked_scatter_copy = _in_place("masked_scatter_", masked_scatter)
 

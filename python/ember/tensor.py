@@ -1307,11 +1307,13 @@ class Tensor:
             ):  # the common call: the value written where mask holds, no where() array made
                 # (the same checks in the same order as below; ~5 us less of a 32x32 one)
                 if type(value) is float:  # (torch's refusals; the kernel rounds it as NumPy)
-                    _ops._checked_scalar(value, d.dtype)
+                    if not -_ops._F32_MAX <= value <= _ops._F32_MAX:  # (in range: none apply)
+                        _ops._checked_scalar(value, d.dtype)
                     v = value
                 else:
                     v = float(_ops._fill_value(value, d.dtype))  # (exact in the dtype)
-                self._needs_record(value, rebind=False)
+                if self._requires_grad or self._ctx is not None or not d.flags.writeable:
+                    self._needs_record(value, rebind=False)  # (its refusals; else it passes)
                 if (
                     d.size >= _ops._KERNEL_MIN
                     and d.flags.c_contiguous
