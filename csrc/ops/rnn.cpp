@@ -67,6 +67,10 @@
 // ms with the saved gates / cells from L3 against ~0.4 ms run again hot, but prefetching the next
 // step's inputs between column pieces of the step's product (2, 4 or 8 pieces) only moved that
 // time into the product (pass -0.1-0.3 ms, product +0.2-0.4 ms).
+// Round 39: dW_ih and dW_hh as ONE product dg^T [x_t | h_{t-1}] (GH, I + H, h0 rows included)
+// ran 12.0 ms against 12.6 for the two products alone, but building the concatenated operand
+// (2.4 MB) and splitting the result took the difference back: the backward without dx 21.6 ms
+// against 21.5 (best of 5 alternating runs), so not kept.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
