@@ -13,12 +13,13 @@
 // pass, one barrier a step). Every path gives the same bits. Backward stores
 // the pre-activation gradients of every step (T, N, G*H), runs the per-step GEMM dh_{t-1} +=
 // dgates_t @ W_hh, and after the loop makes dx, dW_ih and dW_hh with one big GEMM each (dW_hh: one
-// GEMM over the shifted outputs plus one over h0). Memory is linear in T. Gradients nobody wants
-// are not made: dx null skips its GEMM; want_dh0 false skips the last step's dh GEMM (dh0 is then
-// garbage), a third of a cell's backward products (torch's unfused cell skips them too); null
-// weight and bias gradients (frozen weights) skip theirs, about half of a layer's backward
-// products (x is then not read, nor what only dW_hh / dW_hr read: the LSTM's y, h0 and hid, the
-// RNN's h0).
+// GEMM over the shifted outputs plus one over h0; the plain LSTM's loop split by sequences makes
+// dx_t = dgates_t @ W_ih inside the loop instead, right after the step's dh product). Memory is
+// linear in T. Gradients nobody wants are not made: dx null skips its GEMM; want_dh0 false skips
+// the last step's dh GEMM (dh0 is then garbage), a third of a cell's backward products (torch's
+// unfused cell skips them too); null weight and bias gradients (frozen weights) skip theirs, about
+// half of a layer's backward products (x is then not read, nor what only dW_hh / dW_hr read: the
+// LSTM's y, h0 and hid, the RNN's h0).
 //
 // reverse: steps run t = T-1 .. 0. lengths (N) int64 in [1, T] or null (all T): steps
 // t >= lengths[n] leave sequence n's state unchanged and output zeros (pack_padded_sequence
@@ -67,6 +68,10 @@
 // ms with the saved gates / cells from L3 against ~0.4 ms run again hot, but prefetching the next
 // step's inputs between column pieces of the step's product (2, 4 or 8 pieces) only moved that
 // time into the product (pass -0.1-0.3 ms, product +0.2-0.4 ms).
+// Round 39: dW_ih and dW_hh as ONE product dg^T [x_t | h_{t-1}] (GH, I + H, h0 rows included)
+// ran 12.0 ms against 12.6 for the two products alone, but building the concatenated operand
+// (2.4 MB) and splitting the result took the difference back: the backward without dx 21.6 ms
+// against 21.5 (best of 5 alternating runs), so not kept.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -974,6 +979,10 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
     // MR row blocks [n0, n1) with no barrier (T50 N32 H256 at 2 threads: the split by units
     // below spent a barrier and a full repack of dgates_t per thread every step).
     const int nt = batch_threads(N, GH, H, whh.packed().mr);
+    // dx_t = dgates_t @ W_ih right after the step's dh product, dgates_t still in cache (W_ih
+    // packed once), not one GEMM over all of dgates after the loop (T50 N32 I128 H256, 1 thread:
+    // backward 26.3 -> 25.9 ms, best of 5 alternating runs; 2 threads 25.8 -> 25.6 ms CPU).
+    const std::unique_ptr<PackedB<T>> wih(dx ? new PackedB<T>(false, GH, I, w_ih, I) : nullptr);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
       const int64_t k = omp_get_thread_num(), team = omp_get_num_threads();
@@ -986,11 +995,14 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
           if (want_db) add_db(s, n, 0, H);
         }
         const int64_t m1 = std::min(n1, st.rows(t, N));
+        const T* dg = dgates.data() + (t * N + n0) * GH;
         if (m1 > n0 && (s > 0 || want_dh0))
-          gemm_packed_cols<T>(m1 - n0, T(1), dgates.data() + (t * N + n0) * GH, GH, whh.packed(), 0,
-                              H, T(1), dh0 + n0 * H, H);
+          gemm_packed_cols<T>(m1 - n0, T(1), dg, GH, whh.packed(), 0, H, T(1), dh0 + n0 * H, H);
+        if (wih)
+          gemm_packed_cols<T>(n1 - n0, T(1), dg, GH, *wih, 0, I, T(0), dx + (t * N + n0) * I, I);
       }
     }
+    dx = nullptr;  // made (or not wanted)
   } else if (const int nt = whh.direct() ? 1 : unit_threads(N, GH, H, whh.packed().nr); nt > 1) {
     // One row block on several threads: split by hidden units as in lstm_forward. A thread's
     // pointwise pass reads and writes only its units of dh / dc; the barrier makes the whole
