@@ -2,6 +2,7 @@
 
 import warnings
 
+import numpy as np
 import pytest
 
 import ember
@@ -47,3 +48,52 @@ def test_transformer_encoder_nested_notice_points_at_the_caller():
     with pytest.warns(UserWarning, match="batch_first was not True") as record:
         enn.TransformerEncoder(layer, 1)
     assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("reduce", ["max", "min"])
+def test_scatter_reduce_max_min_are_torchs_aliases(reduce):
+    """torch 2.13 computes 'max'/'min' as 'amax'/'amin' (its backward then refuses them: not
+    copied, ember's gradient is the 'amax'/'amin' one)."""
+    rng = np.random.default_rng(0)
+    src = rng.standard_normal((3, 4))
+    index = rng.integers(0, 2, (3, 4))
+    base = rng.standard_normal((2, 4))
+    x = ember.tensor(src, requires_grad=True)
+    got = ember.tensor(base).scatter_reduce(0, ember.tensor(index), x, reduce)
+    want = torch.tensor(base).scatter_reduce(0, torch.tensor(index), torch.tensor(src), reduce)
+    np.testing.assert_allclose(got.numpy(), want.numpy())
+    assert got.grad_fn.name() == "ScatterReduceBackward0"
+    tx = torch.tensor(src, requires_grad=True)
+    full = torch.tensor(base).scatter_reduce(0, torch.tensor(index), tx, "a" + reduce)
+    got.sum().backward()
+    full.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda lib, a, b: lib.linalg.cross(a, b),
+        lambda lib, a, b: lib.stack([a, b]),
+        lambda lib, a, b: lib.cat([a, b], 1),
+    ],
+)
+def test_empty_complex_stack_cross_backward(op):
+    def run(lib):
+        a = lib.zeros(0, 3, dtype=lib.complex128, requires_grad=True)
+        b = lib.zeros(0, 3, dtype=lib.complex128)
+        y = op(lib, a, b)
+        y.abs().sum().backward()
+        return tuple(y.shape), tuple(a.grad.shape), a.grad.dtype
+
+    got, want = run(ember), run(torch)
+    assert got[:2] == want[:2]
+    assert str(got[2]).split(".")[-1] == str(want[2]).split(".")[-1]
+
+
+def test_view_as_complex_of_empty_as_torch():
+    for shape in [(0, 2), (3, 0, 2)]:
+        got = ember.view_as_complex(ember.zeros(shape))
+        want = torch.view_as_complex(torch.zeros(shape))
+        assert tuple(got.shape) == tuple(want.shape)
+        assert got.dtype == ember.complex64

@@ -909,7 +909,7 @@ def test_float32_keeps_dtype():
             TypeError,
         ),  # fmt: skip
         (
-            lambda: ember.zeros(3).scatter_reduce(0, ember.tensor([1]), ember.zeros(1), "max"),
+            lambda: ember.zeros(3).scatter_reduce(0, ember.tensor([1]), ember.zeros(1), "maximum"),
             ValueError,
         ),  # fmt: skip
         (

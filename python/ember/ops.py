@@ -8013,7 +8013,9 @@ class ScatterReduce(Function):
 
 def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool = True) -> Tensor:
     """Reduce src's entries into x at index along dim: reduce in 'sum', 'prod', 'mean', 'amax',
-    'amin'; include_self=False leaves x's own values at the targets out (torch.scatter_reduce)."""
+    'amin'; include_self=False leaves x's own values at the targets out (torch.scatter_reduce).
+    'max'/'min' are torch's aliases of 'amax'/'amin'."""
+    reduce = {"max": "amax", "min": "amin"}.get(reduce, reduce)
     if reduce in _REDUCE_UFUNC and type(include_self) is bool:
         go = _straight_add(x, dim, index, src)  # (its conditions: ScatterReduce's fast ones)
         if go is not None:
