@@ -161,6 +161,48 @@ def test_optimiser_lockstep_with_torch(name, seed, dtype):
             )
 
 
+_EXACT = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.01)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, maximize=True)),
+    ("SGD", dict(lr=0.1, momentum=0.5, dampening=0.3)),
+    ("ASGD", dict(lr=0.01, t0=3, weight_decay=0.01)),
+    ("Adamax", dict(lr=0.1, weight_decay=0.01)),
+    ("Rprop", {}),
+    ("Adam", dict(lr=0.1, betas=(0.6, 0.99))),  # below: its state only (torch's sqrt is inexact)
+    ("NAdam", dict(lr=0.1)),
+    ("RMSprop", dict(lr=0.01)),  # (no weight decay: the parameter feeds the state)
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name,cfg", _EXACT)
+def test_updates_bit_identical_to_torch(name, cfg, dtype):
+    # torch's CPU add(alpha=), addcmul and lerp are fused multiply-adds on an FMA machine (its
+    # AVX2/AVX512 kernels); ember's kernels fuse the same operations, so the SGD-like updates and
+    # the moment estimates are bit-identical (the sqrt-based updates differ by torch's sqrt ulps)
+    if torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
+        pytest.skip("torch's kernels fuse multiply-adds only in its AVX2/AVX512 builds")
+    r = np.random.default_rng(0)
+    p0 = r.standard_normal(1000).astype(dtype)
+    tp = torch.tensor(p0, requires_grad=True)
+    ep = ember.tensor(p0, requires_grad=True)
+    to, eo = getattr(torch.optim, name)([tp], **cfg), getattr(EO, name)([ep], **cfg)
+    for _ in range(30):
+        g = r.standard_normal(1000).astype(dtype)
+        tp.grad, ep.grad = torch.tensor(g), ember.tensor(g)
+        to.step()
+        eo.step()
+    for k, v in to.state[tp].items():
+        if v.ndim:
+            np.testing.assert_array_equal(eo.state[ep][k].numpy(), v.numpy(), err_msg=k)
+    if name in ("Adam", "NAdam", "RMSprop"):
+        tol = 1e-6 if dtype == "float32" else 1e-14
+        np.testing.assert_allclose(ep.numpy(), tp.detach().numpy(), rtol=0, atol=tol)
+    else:
+        np.testing.assert_array_equal(ep.numpy(), tp.detach().numpy())
+
+
 # ---- lr schedulers -------------------------------------------------------------------------------
 def _sched_cfg(name, rng, groups):
     if name == "StepLR":
