@@ -498,3 +498,54 @@ def test_clip_grad_norm_lockstep(seed):
         assert (a is None) == (b is None)
         if a is not None:
             np.testing.assert_allclose(b, a, rtol=rtol, atol=1e-300)
+
+
+# ---- swa_utils ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mode", ["swa", "ema_multi", "ema"])
+def test_averaged_model_matches_torch(mode, dtype):
+    import torch.optim.swa_utils as TS
+
+    import ember.nn as enn
+    import ember.optim.swa_utils as ES
+
+    torch.manual_seed(0)
+    tm = torch.nn.Linear(30, 20).to(getattr(torch, dtype))
+    em = enn.Linear(30, 20)
+    if dtype == "float64":
+        em.double()
+    em.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    kw_t, kw_e = {}, {}
+    if mode == "ema_multi":  # torch's _foreach_lerp_: a fused multiply-add, as ember's
+        kw_t, kw_e = (
+            dict(multi_avg_fn=TS.get_ema_multi_avg_fn(0.9)),
+            dict(multi_avg_fn=ES.get_ema_multi_avg_fn(0.9)),
+        )
+    elif mode == "ema":
+        kw_t, kw_e = dict(avg_fn=TS.get_ema_avg_fn(0.9)), dict(avg_fn=ES.get_ema_avg_fn(0.9))
+    ta, ea = TS.AveragedModel(tm, **kw_t), ES.AveragedModel(em, **kw_e)
+    r = np.random.default_rng(0)
+    for _ in range(20):
+        for tp, ep in zip(tm.parameters(), em.parameters()):
+            d = r.standard_normal(tuple(tp.shape)).astype(dtype)
+            with torch.no_grad():
+                tp.add_(torch.tensor(d))
+            ep.data = ep.data + d
+        ta.update_parameters(tm)
+        ea.update_parameters(em)
+    tsd, esd = ta.state_dict(), ea.state_dict()
+    assert list(esd) == list(tsd)
+    for k, v in tsd.items():
+        np.testing.assert_array_equal(np.asarray(esd[k].numpy()), v.numpy(), err_msg=k)
+
+
+def test_lerp_kernel_checks_its_arrays():
+    a, b = np.zeros(4), np.ones(4)
+    ember._C.lerp_(a, b, 0.25)
+    np.testing.assert_array_equal(a, [0.25] * 4)
+    with pytest.raises(TypeError, match="dtype"):
+        ember._C.lerp_(a, np.ones(4, np.float32), 0.5)
+    with pytest.raises(ValueError):
+        ember._C.lerp_(a, np.ones(5), 0.5)
+    with pytest.raises((TypeError, ValueError)):
+        ember._C.lerp_(np.zeros(4, np.int64), np.ones(4, np.int64), 0.5)

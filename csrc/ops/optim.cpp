@@ -377,6 +377,16 @@ void rprop_step(T* p, T* prev, T* step_size, const T* g, int64_t n, double etami
   });
 }
 
+// ---- lerp_ (optimiser state updated by the Python layer) ------------------------------------
+template <typename T>
+void lerp_inplace(T* start, const T* end, int64_t n, double weight) {
+  const T w = static_cast<T>(weight);
+  const bool small = std::abs(w) < T(0.5);  // (torch decides on the weight in T)
+  for_chunks(n, [&](int64_t b, int64_t e) {
+    each_index(b, e, [=](int64_t i) { start[i] = lerp(start[i], end[i], w, small); });
+  });
+}
+
 // ---- ASGD ---------------------------------------------------------------------------------
 // p, ax (n), g (n); eta and mu are this step's rates (the caller keeps their schedule); in place:
 //   g = (maximize ? -g : g) + weight_decay * p
@@ -436,6 +446,8 @@ template void radam_step<double>(double*, double*, double*, const double*, int64
                                  double, double, double, bool, bool, double);
 template void rprop_step<double>(double*, double*, double*, const double*, int64_t, double, double,
                                  double, double, bool);
+template void lerp_inplace<float>(float*, const float*, int64_t, double);
+template void lerp_inplace<double>(double*, const double*, int64_t, double);
 template void asgd_step<float>(float*, float*, const float*, int64_t, double, double, double,
                                double, bool);
 template void asgd_step<double>(double*, double*, const double*, int64_t, double, double, double,
