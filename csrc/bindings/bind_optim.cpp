@@ -341,6 +341,26 @@ void bind_optim(py::module_& m) {
       py::arg("maximize") = false,
       "ASGD update in place of param and its average ax with this step's eta and mu.");
   m.def(
+      "lerp_",
+      [](py::array& start, const py::array& end, double weight) {
+        check_param(start, "lerp_");
+        check_like(end, start, "lerp_", "end", false);
+        const int64_t n = start.size();
+        if (is_f32(start)) {
+          float* a = ptr<float>(start);
+          const float* b = cptr<float>(end);
+          py::gil_scoped_release release;
+          lerp_inplace<float>(a, b, n, weight);
+        } else {
+          double* a = ptr<double>(start);
+          const double* b = cptr<double>(end);
+          py::gil_scoped_release release;
+          lerp_inplace<double>(a, b, n, weight);
+        }
+      },
+      py::arg("start").noconvert(), py::arg("end").noconvert(), py::arg("weight"),
+      "start = torch.lerp(start, end, weight) in place (one fused multiply-add, as torch's).");
+  m.def(
       "sum_squares",
       [](const py::list& arrays) {
         // Check and collect every pointer first (with the GIL), then sum without it.

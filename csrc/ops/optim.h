@@ -52,6 +52,11 @@ template <typename T>
 void asgd_step(T* p, T* ax, const T* g, int64_t n, double eta, double lambd, double mu,
                double weight_decay, bool maximize);
 
+// start = lerp(start, end, weight) in place, as torch.lerp_ (one fused multiply-add): the
+// moving averages of swa_utils' EMA/SWA, Muon, Adafactor and Adam with tensor betas.
+template <typename T>
+void lerp_inplace(T* start, const T* end, int64_t n, double weight);
+
 // Sum of x[i]^2 over n elements, in double (clip_grad_norm_'s per-gradient norms).
 template <typename T>
 double sum_squares(const T* x, int64_t n);

@@ -9,7 +9,7 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-from ember import _lowp
+from ember import _C, _lowp
 from ember._errors import BadDtype
 from ember._sparse_grad import RowSparseGrad, clear_rows, sparse_rows
 from ember.autograd import function as _function
@@ -646,7 +646,18 @@ def _torch_pow(x, e: float):
 
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
     """start += weight * (end - start) in place, with PyTorch's two-sided formula (exact
-    ``end`` at weight 1)."""
+    ``end`` at weight 1); a fused multiply-add in the C++ kernel, as torch's."""
+    if (
+        isinstance(end, np.ndarray)
+        and start.dtype in (np.float32, np.float64)
+        and end.dtype == start.dtype
+        and end.shape == start.shape
+        and start.flags.c_contiguous
+        and start.flags.writeable
+        and end.flags.c_contiguous
+    ):
+        _C.lerp_(start, end, float(weight))
+        return
     if abs(weight) < 0.5:
         start += weight * (end - start)
     else:
