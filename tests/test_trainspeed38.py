@@ -38,7 +38,15 @@ def test_loss_curve_matches_torch(name, dtype, tol):
     np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol)
     assert not np.allclose(ours[0], ours[-1])  # (it trained: the curve moved)
     for k, v in tm.state_dict().items():
-        np.testing.assert_allclose(em.state_dict()[k].numpy(), v.numpy(), rtol=tol, atol=tol)
+        got, want = em.state_dict()[k].numpy(), v.numpy()
+        if k.endswith("in_proj_bias"):
+            # The key bias's gradient is zero in exact arithmetic (softmax ignores a shift of
+            # every score), so both libraries' gradients are rounding noise that AdamW scales
+            # to steps of +-lr: only the lr-sized bound over the 20 steps holds there.
+            e = got.size // 3
+            np.testing.assert_allclose(got[e : 2 * e], want[e : 2 * e], atol=20 * 1e-3, rtol=0)
+            got, want = np.delete(got, np.s_[e : 2 * e]), np.delete(want, np.s_[e : 2 * e])
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
 def test_train38_bench_group_runs_both_libraries():
