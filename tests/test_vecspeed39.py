@@ -141,3 +141,42 @@ def test_hypot_float64_threads_and_torch():
     np.testing.assert_array_equal(y1, y2)
     want = torch.hypot(torch.from_numpy(a), torch.from_numpy(b)).numpy()
     assert np.all(np.abs(y1 - want) <= np.spacing(want))  # torch's Sleef u05: within an ulp
+
+
+@pytest.mark.parametrize("name", ["i0e", "i1e"])
+def test_i0e_i1e_as_torch(name):
+    """The C kernel of Cephes' series (special.cpp bessel_ie): torch's float64 bits, float32
+    rounded once from them (torch's float32 form evaluates in float, less accurately);
+    both sides of the |x| = 8 switch, large arguments, specials; non-contiguous input."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    x = np.concatenate(
+        [
+            rng.uniform(-30, 30, 200_000),
+            8 + np.arange(-50, 50) * 2.0**-50,
+            -(8 + np.arange(-50, 50) * 2.0**-50),
+            np.exp(rng.uniform(-40, 700, 10_000)) * rng.choice([-1, 1], 10_000),
+            [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, 1e308],
+        ]
+    )
+    f = getattr(ember.special, name)
+    tf = getattr(torch.special, name)
+    y = f(ember.tensor(x)).numpy()
+    want = tf(torch.from_numpy(x)).numpy()
+    np.testing.assert_array_equal(y, want)
+    np.testing.assert_array_equal(np.signbit(y), np.signbit(want))
+    np.testing.assert_array_equal(f(ember.tensor(x)[::3]).numpy(), want[::3])
+    with np.errstate(over="ignore"):
+        x32 = x.astype(np.float32)
+    y32 = f(ember.tensor(x32)).numpy()
+    assert y32.dtype == np.float32
+    np.testing.assert_array_equal(
+        y32, tf(torch.from_numpy(x32).double()).numpy().astype(np.float32)
+    )
+
+
+@pytest.mark.parametrize("name", ["i0e", "i1e"])
+def test_i0e_i1e_gradcheck(name):
+    rng = np.random.default_rng(5)
+    x = ember.tensor(rng.uniform(-12, 12, 9), dtype=ember.float64, requires_grad=True)
+    assert ember.autograd.gradcheck(getattr(ember.special, name), (x,))
