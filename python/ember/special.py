@@ -291,11 +291,11 @@ def _f64(f):
 
 def _i0e(x):
     """Cephes' series for these tables, torch's bits: the C kernel (special.cpp's bessel_ie)."""
-    return _C.special("i0e", np.ascontiguousarray(x, np.float64))
+    return _C.special("i0e", np.asarray(x, np.float64, order="C"))
 
 
 def _i1e(x):
-    return _C.special("i1e", np.ascontiguousarray(x, np.float64))
+    return _C.special("i1e", np.asarray(x, np.float64, order="C"))
 
 
 def _mbi0(x):
