@@ -571,7 +571,8 @@ void log2_10_float(float* y, const float* x, int64_t n) {
 // ---- unary maths: torch.exp, log, sqrt, ... (the Tensor methods, not layers) ----------------
 // op ids (csrc/bindings/bind_activation.cpp names them in this order): 0 exp, 1 expm1, 2 log,
 // 3 log1p, 4 sqrt, 5 rsqrt, 6 reciprocal, 7 abs, 8 neg, 9 square, 10 clamp, 11 sin, 12 cos,
-// 13 log2, 14 log10, 15 exp2, 16 sinh, 17 cosh, 18 atanh, 19 atan, 20 asin, 21 acos (13-21:
+// 13 log2, 14 log10, 15 exp2, 16 sinh, 17 cosh, 18 atanh, 19 atan, 20 asin, 21 acos, 22 cube
+// (x * x * x), 23 inv_square (1 / (x * x)): pow's (13-21:
 // vecmath.h's forms, float results within a last bit: in double, or in float for log2, log10,
 // asin, acos, atan; NumPy's loops were 5-10x slower than PyTorch's).
 
@@ -679,6 +680,12 @@ void unary_forward(T* y, const T* x, int64_t n, int op, T lo, T hi) {
     case 21:
       map1(y, x, n, [](T v) { return vacos(v); });
       break;
+    case 22:  // pow(x, 3) and pow(x, -2) as torch's and NumPy's roundings: one pass, not two
+      map1(y, x, n, [](T v) { return v * v * v; });
+      break;
+    case 23:
+      map1(y, x, n, [](T v) { return T(1) / (v * v); });
+      break;
     default:
       EMBER_CHECK(false, "unary_forward: unknown op id ", op);
   }
@@ -690,7 +697,8 @@ void unary_forward(T* y, const T* x, int64_t n, int op, T lo, T hi) {
 // (dy where lo <= x <= hi, else 0: a NaN x or bound gets 0), sin (dy cos x) and cos (-dy sin x);
 // log2 (dy * (1 / (x ln2))), log10 (dy * (1 / (x ln10))), sinh (dy cosh x), cosh (dy sinh x),
 // atanh (dy * (1 / (1 - x^2))), atan (dy * (1 / (1 + x^2))), asin (dy * (1 / sqrt(1 - x^2))),
-// acos (dy * (-1 / sqrt(1 - x^2))), and exp2 from the OUTPUT (dy * (y ln2)): the roundings of
+// acos (dy * (-1 / sqrt(1 - x^2))), cube (dy * (3 x^2)), inv_square (dy * (-2 / x^3)), and exp2
+// from the OUTPUT (dy * (y ln2)): the roundings of
 // ops.py's NumPy formulas (ln2, ln10 rounded to T), so either path gives the same bits. exp's dy *
 // y and neg's -dy are plain arithmetic, not here.
 template <typename T>
@@ -756,6 +764,12 @@ void unary_backward(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, i
       break;
     case 21:
       map2(dx, dy, s, n, dy_scalar, [](T g, T v) { return g * (T(-1) / std::sqrt(T(1) - v * v)); });
+      break;
+    case 22:  // (ember.pow's own backward is ops.py's; these for the positional entries)
+      map2(dx, dy, s, n, dy_scalar, [](T g, T v) { return g * (T(3) * (v * v)); });
+      break;
+    case 23:
+      map2(dx, dy, s, n, dy_scalar, [](T g, T v) { return g * (T(-2) / (v * v * v)); });
       break;
     default:
       EMBER_CHECK(false, "unary_backward: no backward kernel for op id ", op);
