@@ -35,6 +35,8 @@
 // without), log2, log10, asin, acos and atan of a
 // float in float with hi + lo parts where it counts (within 0.8 ulp: PyTorch's Sleef u10 bound is
 // 1 ulp; tests/test_vecmath_float32.py runs each SIMD clone).
+// (On AVX-512 CPUs the float32 log2 / log10 kernels run a table form instead, within 0.53 ulp:
+// activation.cpp's log_table_avx512.)
 //
 // The coefficients are Taylor series (exact rationals) except: float log's (Cephes' logf,
 // Moshier's minimax fit, shared by float log2 / log10), float tanh's, erf's and sin / cos's

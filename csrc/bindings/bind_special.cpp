@@ -29,10 +29,10 @@ constexpr int kMaxPolygammaOrder = 1000;
 
 py::array special_py(const std::string& name, const py::array& x, int order) {
   const char* op = "special";
-  static const char* names[] = {"erf",       "erfc", "erfinv", "lgamma", "digamma",
-                                "polygamma", "i0",   "i1",     "frac"};
+  static const char* names[] = {"erf", "erfc", "erfinv", "lgamma", "digamma", "polygamma",
+                                "i0",  "i1",   "frac",   "i0e",    "i1e"};
   int which = -1;
-  for (int i = 0; i < 9; ++i)
+  for (int i = 0; i < 11; ++i)
     if (name == names[i]) which = i;
   EMBER_CHECK(which >= 0, op, ": unknown function '", name, "'");
   EMBER_CHECK(order >= 0, op, ": polygamma order must be >= 0, got ", order);
@@ -144,7 +144,7 @@ py::array poly_recurrence_py(const py::array& x, const py::array& p1, const py::
 void bind_special(py::module_& m) {
   m.def("special", &special_py, py::arg("name"), py::arg("x"), py::arg("order") = 0,
         "y = f(x) elementwise for a C-contiguous float32/float64 x, f one of erf, erfc, erfinv, "
-        "lgamma, digamma, polygamma (order), i0, i1. Returns a new y.");
+        "lgamma, digamma, polygamma (order), i0, i1, i0e, i1e. Returns a new y.");
   m.def("gammainc", &gammainc_py, py::arg("a"), py::arg("x"), py::arg("upper"),
         "y = P(a, x), the regularised lower incomplete gamma function, or Q(a, x) = 1 - P(a, x) "
         "when upper, elementwise for C-contiguous float arrays of one shape and dtype.");

@@ -1017,9 +1017,16 @@ def _pow_scalar(a: np.ndarray, e):
     return _quiet_pow(_pow_by_numpy, a, e)
 
 
-# the exponents one unary kernel computes with the same bits (activation.cpp: x * x, sqrt, 1 / x,
-# 1 / sqrt(x))
-_POW_KERNEL = {2: "square", 0.5: "sqrt", -1: "reciprocal", -0.5: "rsqrt"}
+# the exponents one unary kernel computes with the same bits (activation.cpp: x * x, x * x * x,
+# sqrt, 1 / x, 1 / sqrt(x), 1 / (x * x))
+_POW_KERNEL = {
+    2: "square",
+    3: "cube",
+    0.5: "sqrt",
+    -1: "reciprocal",
+    -0.5: "rsqrt",
+    -2: "inv_square",
+}
 
 
 # torch.pow's shortcuts for a Python exponent (complex tensors, and 0-d tensors as optimisers'

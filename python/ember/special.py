@@ -290,15 +290,12 @@ def _f64(f):
 
 
 def _i0e(x):
-    ax = np.abs(x)
-    small = _chbevl(ax / 2 - 2, _I0_A)
-    return np.where(ax <= 8, small, _chbevl(32 / ax - 2, _I0_B) / np.sqrt(ax))
+    """Cephes' series for these tables, torch's bits: the C kernel (special.cpp's bessel_ie)."""
+    return _C.special("i0e", np.asarray(x, np.float64, order="C"))
 
 
 def _i1e(x):
-    ax = np.abs(x)
-    small = _chbevl(ax / 2 - 2, _I1_A) * ax
-    return np.copysign(np.where(ax <= 8, small, _chbevl(32 / ax - 2, _I1_B) / np.sqrt(ax)), x)
+    return _C.special("i1e", np.asarray(x, np.float64, order="C"))
 
 
 def _mbi0(x):
