@@ -116,10 +116,10 @@ double bessel_i(int nu, double x) {
   return (nu && x < 0) ? -v : v;
 }
 
-// e^-|x| I0(x) and e^-|x| I1(x) by Cephes' Chebyshev series (python/ember/special.py's _I0_A ...
-// tables, torch's): |x| <= 8 in t = |x|/2 - 2, beyond in t = 32/|x| - 2 divided by sqrt(|x|),
-// both evaluated and one selected (branch-free, so the loop vectorises; the series in NumPy took
-// 3-5x torch's time). NaN propagates; i0e(+-inf) = 0, i1e(+-inf) = +-0.
+// e^-|x| I0(x) and e^-|x| I1(x) by Cephes' Chebyshev series (torch's tables; special.py's I0/I1
+// and the K0/K1 series use these): |x| <= 8 in t = |x|/2 - 2, beyond in t = 32/|x| - 2 divided by
+// sqrt(|x|), both evaluated and one selected (branch-free, so the loop vectorises; the series in
+// NumPy took 3-5x torch's time). NaN propagates; i0e(+-inf) = 0, i1e(+-inf) = +-0.
 constexpr double kI0A[30] = {
     -4.41534164647933937950e-18, 3.33079451882223809783e-17,  -2.43127984654795469359e-16,
     1.71539128555513303061e-15,  -1.16853328779934516808e-14, 7.67618549860493561688e-14,
