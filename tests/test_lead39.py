@@ -97,3 +97,37 @@ def test_view_as_complex_of_empty_as_torch():
         want = torch.view_as_complex(torch.zeros(shape))
         assert tuple(got.shape) == tuple(want.shape)
         assert got.dtype == ember.complex64
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_where_of_a_uint8_condition_computes_with_torchs_notice(grad):
+    rng = np.random.default_rng(2)
+    cond = rng.integers(0, 3, (3, 4)).astype(np.uint8)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((1, 4))
+    x = ember.tensor(a, requires_grad=grad)
+    with pytest.warns(UserWarning, match="uint8 condition tensor") as got:
+        y = ember.where(ember.tensor(cond), x, ember.tensor(b))
+    tx = torch.tensor(a, requires_grad=grad)
+    with warnings.catch_warnings(record=True) as want:  # (torch warns once a process)
+        warnings.simplefilter("always")
+        ty = torch.where(torch.tensor(cond), tx, torch.tensor(b))
+    assert all(str(got[0].message) in str(w.message) for w in want)
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    if grad:
+        y.sum().backward()
+        ty.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+    with pytest.raises(TypeError):
+        ember.where(ember.tensor(cond.astype(np.int64)), x, ember.tensor(b))
+
+
+@pytest.mark.parametrize("method", ["neg_", "abs_"])
+def test_in_place_neg_abs_of_bool_refused_as_torch(method):
+    x = ember.tensor([True, False])
+    with pytest.raises(RuntimeError):
+        getattr(torch.tensor([True, False]), method)()
+    with pytest.raises(RuntimeError):
+        getattr(x, method)()
+    assert x.tolist() == [True, False]  # (unchanged)
+    ints = ember.tensor([-2, 3])
+    assert getattr(ints, method)().tolist() == getattr(torch.tensor([-2, 3]), method)().tolist()

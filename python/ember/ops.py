@@ -3230,6 +3230,14 @@ def where(condition, a=None, b=None, _flip=False) -> Tensor:
         ):  # overhead37: the same in the graph: the node straight (C order, nothing to lay;
             # the condition as its Tensor, not requiring grad: apply's C path takes it first)
             return Where.apply(b, a, condition, True) if _flip else Where.apply(a, b, condition)
+    if isinstance(condition, Tensor) and condition.data.dtype == np.uint8:
+        warnings.warn(  # torch computes it, with this notice
+            "where received a uint8 condition tensor. This behavior is deprecated and will be "
+            "removed in a future version of PyTorch. Use a boolean condition instead.",
+            UserWarning,
+            stacklevel=2,
+        )
+        condition = condition != 0
     if isinstance(condition, Tensor) and condition.data.dtype != np.bool_:
         raise BadDtype(
             "where expected condition to be a boolean tensor, but got a tensor with dtype "

@@ -1258,9 +1258,13 @@ class Tensor:
         return self
 
     def neg_(self) -> Tensor:
+        if self.data.dtype == np.bool_:
+            _ops.neg(self)  # (raises torch's refusal: no negation of bool)
         return self._map_(np.negative, "neg")
 
     def abs_(self) -> Tensor:
+        if self.data.dtype == np.bool_:
+            _ops.abs(self)  # (raises torch's refusal: no abs kernel for bool)
         return self._map_(np.abs, "abs")
 
     def sqrt_(self) -> Tensor:
