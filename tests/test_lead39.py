@@ -131,3 +131,21 @@ def test_in_place_neg_abs_of_bool_refused_as_torch(method):
     assert x.tolist() == [True, False]  # (unchanged)
     ints = ember.tensor([-2, 3])
     assert getattr(ints, method)().tolist() == getattr(torch.tensor([-2, 3]), method)().tolist()
+
+
+NAN = float("nan")
+CLAMP_BOUNDS = [(0, None), (None, 0.5), (-1, 1), (0.1, 0.2), (1, -1), (NAN, None), (None, NAN),
+                (-0.0, None), (0.0, None), (None, -0.0), (True, None)]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("lo, hi", CLAMP_BOUNDS)
+def test_clamp_in_place_with_number_bounds_as_torch(dtype, lo, hi):
+    a = np.random.default_rng(3).standard_normal(50).astype(dtype)
+    a[:4] = [np.nan, -0.0, np.inf, 0.0]
+    x, y = ember.tensor(a.copy()), torch.tensor(a.copy())
+    assert x.clamp_(lo, hi) is x
+    y.clamp_(lo, hi)
+    np.testing.assert_array_equal(x.numpy(), y.numpy())
+    np.testing.assert_array_equal(np.signbit(x.numpy()), np.signbit(y.numpy()))
+    assert x._version == 1

@@ -1275,8 +1275,15 @@ class Tensor:
             return self._map_(np.exp, "exp")  # (the kernel's bits, as ember.exp's)
 
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002  (PyTorch's names)
-        if type(min) is float and type(max) is float and _ops._kernel_ok(self.data):
-            return self._map_(None, "clamp", min, max)  # (the hot case: no bound to convert)
+        if (
+            type(min) in _ops._NUMBER_OR_NONE
+            and type(max) in _ops._NUMBER_OR_NONE
+            and (min is not None or max is not None)
+            and _ops._kernel_ok(self.data)
+        ):  # the hot case (a float array, number bounds): _clamp_kernel_bounds' bounds straight
+            lo = -np.inf if min is None else float(min)
+            hi = np.inf if max is None else float(max)
+            return self._map_(None, "clamp", lo, hi)
         _ops._clamp_bounds("clamp_", self, min, max)
         if self.data.dtype.kind == "c":  # (as ember.clamp: np.clip would order complex values)
             _ops._complex.refuse("clamp", self)
