@@ -901,7 +901,9 @@ bool quiet_writes() {
     PyErr_Clear();
     return false;
   }
-  return multi == Py_False && PyLong_CheckExact(moved) && PyLong_AsLongLong(moved) == 0;
+  int overflow = 0;  // (a count past a long long is not 0: no error left set)
+  return multi == Py_False && PyLong_CheckExact(moved) &&
+         PyLong_AsLongLongAndOverflow(moved, &overflow) == 0 && !overflow;
 }
 
 // ctx._epoch = function._graph_writes (function._recorded's stamp after writes).

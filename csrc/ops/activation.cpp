@@ -698,9 +698,10 @@ void unary_forward(T* y, const T* x, int64_t n, int op, T lo, T hi) {
 // log2 (dy * (1 / (x ln2))), log10 (dy * (1 / (x ln10))), sinh (dy cosh x), cosh (dy sinh x),
 // atanh (dy * (1 / (1 - x^2))), atan (dy * (1 / (1 + x^2))), asin (dy * (1 / sqrt(1 - x^2))),
 // acos (dy * (-1 / sqrt(1 - x^2))), cube (dy * (3 x^2)), inv_square (dy * (-2 / x^3)), and exp2
-// from the OUTPUT (dy * (y ln2)): the roundings of
-// ops.py's NumPy formulas (ln2, ln10 rounded to T), so either path gives the same bits. exp's dy *
-// y and neg's -dy are plain arithmetic, not here.
+// from the OUTPUT (dy * (y ln2)): the roundings of ops.py's NumPy formulas (ln2, ln10 rounded to
+// T), so either path gives the same bits; except inv_square's, which ember.pow does not use (its
+// Pow node computes -2 x^-3 by np.power). exp's dy * y and neg's -dy are plain arithmetic, not
+// here.
 template <typename T>
 void unary_backward(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, int op, T lo, T hi) {
   switch (op) {

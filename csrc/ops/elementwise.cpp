@@ -225,8 +225,7 @@ enum : int { kHypot = 0, kLogAddExp = 1, kLogAddExp2 = 2, kNextAfter = 3, kCopyS
 // is built), written branch-free so that it vectorises (libm's call per element ran at 7x
 // PyTorch's time): the scaling by 2^-600 above 2^511 and by 2^600 below 2^-459 chosen by
 // selects, ax + ay where ay <= ax 2^-54, +inf beside an infinity, NaN from a NaN. Bit for bit
-// glibc's without FMA contraction; the AVX2 / AVX-512 clones contract the correction's products
-// (within an ulp of it: tests/test_vecspeed39.py).
+// glibc's in every clone (this file is built with -ffp-contract=off: no product is fused).
 inline double hypot_kernel(double ax, double ay) {
   const double h = std::sqrt(ax * ax + ay * ay);
   const double dl = h - ay, dx = h - ax;
