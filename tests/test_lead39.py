@@ -149,3 +149,42 @@ def test_clamp_in_place_with_number_bounds_as_torch(dtype, lo, hi):
     np.testing.assert_array_equal(x.numpy(), y.numpy())
     np.testing.assert_array_equal(np.signbit(x.numpy()), np.signbit(y.numpy()))
     assert x._version == 1
+
+
+def test_einsum_sublist_labels_ordered_as_torch():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    for sub in ([0, 26, 1], [26, 0, 1], [51, 25, 0], [np.int64(3), 30, 2]):
+        got = ember.einsum(ember.tensor(a), sub)
+        want = torch.einsum(torch.tensor(a), [int(v) for v in sub])
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_slogdet_of_a_complex_nan_matrix_as_torch():
+    a = np.array([[complex("nan"), 1.0], [1.0, 3.0]])
+    sign, logabs = ember.linalg.slogdet(ember.tensor(a))
+    tsign, tlogabs = torch.linalg.slogdet(torch.tensor(a))
+    np.testing.assert_array_equal(sign.numpy(), tsign.numpy())
+    np.testing.assert_array_equal(logabs.numpy(), tlogabs.numpy())
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_inverse_gradient_uses_all_of_l_as_torch(upper):
+    lm = np.array([[2.0, 0.5, 0.2], [0.3, 1.5, -0.4], [0.1, 0.7, 1.2]])
+    w = np.arange(9.0).reshape(3, 3)
+    x, tx = ember.tensor(lm, requires_grad=True), torch.tensor(lm, requires_grad=True)
+    y, ty = ember.cholesky_inverse(x, upper), torch.cholesky_inverse(tx, upper)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12)
+    assert y.grad_fn.name() == ty.grad_fn.name()
+    (y * ember.tensor(w)).sum().backward()
+    (ty * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16"])
+def test_repeat_interleave_repeats_of_narrow_ints_refused_as_torch(dtype):
+    with pytest.raises(NotImplementedError):
+        torch.repeat_interleave(
+            torch.tensor([5.0, 6.0]), torch.tensor([1, 2], dtype=getattr(torch, dtype))
+        )
+    with pytest.raises(NotImplementedError):
+        ember.repeat_interleave(ember.tensor([5.0, 6.0]), ember.tensor(np.array([1, 2], dtype)))

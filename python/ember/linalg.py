@@ -198,7 +198,8 @@ class SlogDetFn(Function):
     def forward(ctx, A):
         sign, logabs = np.linalg.slogdet(A)
         logabs = _nan_where_nan(A, logabs)
-        sign = np.where(np.isnan(logabs), 0, sign)  # (a NaN / inf matrix: sign 0, as torch)
+        if not np.iscomplexobj(sign):  # (a real NaN / inf matrix: sign 0, as torch; complex NaN)
+            sign = np.where(np.isnan(logabs), 0, sign)
         ctx.save_for_backward(A, np.asarray(sign, A.dtype))  # (a real sign: gradient 0, as torch)
         return np.asarray(sign, A.dtype), np.asarray(logabs, _complex.real_of(A.dtype))
 

@@ -3228,7 +3228,7 @@ def where(condition, a=None, b=None, _flip=False) -> Tensor:
             and _c_laid(x)
             and _c_laid(y)
         ):  # overhead37: the same in the graph: the node straight (C order, nothing to lay;
-            # the condition as its Tensor, not requiring grad: apply's C path takes it first)
+            # the condition last, as its Tensor, not requiring grad: no edge, as torch's)
             return Where.apply(b, a, condition, True) if _flip else Where.apply(a, b, condition)
     if isinstance(condition, Tensor) and condition.data.dtype == np.uint8:
         warnings.warn(  # torch computes it, with this notice
@@ -7299,8 +7299,8 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
 
 
 def _repeats_dtype(repeats) -> None:
-    """A repeats tensor of floats or bools: torch's NotImplementedError (no kernel)."""
-    if isinstance(repeats, Tensor) and repeats.data.dtype.kind not in "iu":
+    """A repeats tensor not int32/int64: torch's NotImplementedError (no kernel)."""
+    if isinstance(repeats, Tensor) and repeats.data.dtype not in (np.int32, np.int64):
         raise not_implemented("repeat_interleave", repeats.dtype)
 
 
@@ -10154,9 +10154,10 @@ def _einsum2_plan(equation: str, shape_a: tuple, shape_b: tuple):
 
 def _einsum_sublists(first, rest):
     """torch's sublist form einsum(a, [0, 1], b, [1, 2], [0, 2]) as (equation, operands):
-    the ints 0..51 as letters, Ellipsis as '...'."""
+    the ints 0..51 as letters (torch's: 0..25 'A'..'Z', then 'a'..'z', so an output left
+    implicit is ordered as torch orders it), Ellipsis as '...'."""
     args = (first, *rest)
-    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
     def sub(sl):
         if not isinstance(sl, list | tuple):
@@ -10165,8 +10166,8 @@ def _einsum_sublists(first, rest):
         for v in sl:
             if v is Ellipsis:
                 out += "..."
-            elif isinstance(v, int) and 0 <= v < 52:
-                out += letters[v]
+            elif isinstance(v, int | np.integer) and 0 <= v < 52:
+                out += letters[int(v)]
             else:
                 raise BadShapeOrValue(f"einsum: sublist entries must be in [0, 52), got {v!r}")
         return out
@@ -10513,9 +10514,13 @@ def cholesky_inverse(L, upper: bool = False) -> Tensor:
     read, as LAPACK's potri that torch calls."""
     _bool_args("cholesky_inverse", upper=upper)
     L = _tensor_operand(L)
-    # the value reads one triangle; the gradient is torch's, -(Y (g + g^H) Y) L for all of L
     tri = triu(L) if upper else tril(L)
-    Y = _linalg.inv(_from_cholesky(L + (tri - L).detach(), upper))
+    Y = _linalg.inv(_from_cholesky(tri.detach(), upper))  # the value reads one triangle
+    if _state.enabled and L.requires_grad:
+        # torch's gradient, -(Y (g + g^H) Y) L with all of L (the unread triangle too): that of
+        # Y - Y (A - A0) Y at A = A0 = L L^H, whose value is Y
+        A = _from_cholesky(L, upper)
+        Y = Y - Y @ (A - A.detach()) @ Y
     return named(Y, "CholeskyInverseBackward0")
 
 
