@@ -175,14 +175,16 @@ _EXACT = [
 ]
 
 
+@pytest.mark.skipif(
+    torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"),
+    reason="torch's kernels fuse multiply-adds only in its AVX2/AVX512 builds",
+)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name,cfg", _EXACT)
 def test_updates_bit_identical_to_torch(name, cfg, dtype):
     # torch's CPU add(alpha=), addcmul and lerp are fused multiply-adds on an FMA machine (its
     # AVX2/AVX512 kernels); ember's kernels fuse the same operations, so the SGD-like updates and
     # the moment estimates are bit-identical (the sqrt-based updates differ by torch's sqrt ulps)
-    if torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
-        pytest.skip("torch's kernels fuse multiply-adds only in its AVX2/AVX512 builds")
     r = np.random.default_rng(0)
     p0 = r.standard_normal(1000).astype(dtype)
     tp = torch.tensor(p0, requires_grad=True)
