@@ -19,6 +19,8 @@
 //   logaddexp(a, b), logaddexp2(a, b), nextafter(a, b), copysign(a, b) -> y   torch's, operands
 //     as hypot's
 //   lerp(a, b, w) -> y             torch's lerp, a, b of one shape, w an array of it or a number
+//   addc(a, b, c, s, op) -> y      torch's fused add/sub alpha (op 0, c None: fma(b, s, a)),
+//     addcmul (1: fma(s b, c, a)), addcdiv (2: a + s b / c); a, b, c of one shape and dtype
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -52,6 +54,8 @@ template <typename T>
 void math2_forward(T* y, const T* a, const T* b, int64_t n, bool b_one, int op);
 template <typename T>
 void lerp_forward(T* y, const T* a, const T* b, const T* w, double ws, int64_t n);
+template <typename T>
+void addc_forward(T* y, const T* a, const T* b, const T* c, double s, int64_t n, int op);
 
 namespace {
 
@@ -234,6 +238,43 @@ py::array lerp_py(const py::array& a, const py::array& b, const py::object& w) {
   else
     lerp_forward<double>(static_cast<double*>(yp), static_cast<const double*>(ap),
                          static_cast<const double*>(bp), static_cast<const double*>(wp), ws, size);
+  return y;
+}
+
+py::array addc_py(const py::array& a, const py::array& b, const py::object& c, double s, int op) {
+  const char* name = "addc";
+  EMBER_CHECK(op >= 0 && op <= 2, name, ": unknown op ", op);
+  require_float(a, name, "a");
+  require_same_dtype(a, b, name);
+  require_contiguous(a, name, "a");
+  require_contiguous(b, name, "b");
+  require_shape(b, shape_of(a), name, "b");
+  const bool f32 = is_f32(a);
+  EMBER_CHECK(!f32 || !std::isfinite(s) || std::fabs(s) <= FLT_MAX, name, ": the scalar ", s,
+              " is out of float32's range");
+  py::array ca;
+  if (op != 0) {
+    EMBER_CHECK(py::isinstance<py::array>(c), name, ": op ", op, " needs a third array");
+    ca = py::reinterpret_borrow<py::array>(c);
+    require_same_dtype(a, ca, name);
+    require_contiguous(ca, name, "c");
+    require_shape(ca, shape_of(a), name, "c");
+  }
+  const int64_t size = numel_checked(shape_of(a), name);
+  py::array y = empty_like_dtype(a, shape_of(a));
+  if (size == 0) return y;
+  void* yp = y.mutable_data();
+  const void* ap = a.data();
+  const void* bp = b.data();
+  const void* cp = op != 0 ? ca.data() : nullptr;
+  py::gil_scoped_release release;
+  if (f32)
+    addc_forward<float>(static_cast<float*>(yp), static_cast<const float*>(ap),
+                        static_cast<const float*>(bp), static_cast<const float*>(cp), s, size, op);
+  else
+    addc_forward<double>(static_cast<double*>(yp), static_cast<const double*>(ap),
+                         static_cast<const double*>(bp), static_cast<const double*>(cp), s, size,
+                         op);
   return y;
 }
 
@@ -590,6 +631,8 @@ void bind_elementwise(py::module_& m) {
       "copysign",
       [](const py::array& a, const py::array& b) { return math2_py(a, b, 4, "copysign"); },
       py::arg("a"), py::arg("b"), "as hypot -> C's copysign(a, b), bit for bit.");
+  m.def("addc", &addc_py, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("s"), py::arg("op"),
+        "torch's fused add/sub alpha (op 0), addcmul (1), addcdiv (2).");
   m.def("lerp", &lerp_py, py::arg("a"), py::arg("b"), py::arg("weight"),
         "a, b float of one shape and dtype, weight an array of theirs or a number -> torch's "
         "lerp (a + w (b - a) for |w| < 0.5, else b - (b - a) (1 - w)).");

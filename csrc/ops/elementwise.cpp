@@ -335,15 +335,15 @@ EMBER_SIMD void math2_span(T* y, const T* a, const T* b, int64_t n, bool b_one) 
   }
 }
 
-// torch's two-sided lerp, one rounding per operation as ops.lerp's NumPy form:
-// |w| < 0.5: a + w * (b - a), else b - (b - a) * (1 - w)
+// torch's two-sided lerp as its CPU kernels fuse it (their bits): |w| < 0.5: fma(w, b - a, a),
+// else fma(-(b - a), 1 - w, b)
 template <typename T>
 inline T lerp1(T a, T b, T w, T one_minus_w, bool low) {
   const T d = b - a;
-  return low ? a + w * d : b - d * one_minus_w;
+  return low ? std::fma(w, d, a) : std::fma(-d, one_minus_w, b);
 }
 
-// weight one number (its own rounding of 1 - w, and its side chosen in double by the caller)
+// weight one number (1 - w and the side chosen by the caller, in T)
 template <typename T>
 EMBER_SIMD void lerp_span_s(T* y, const T* a, const T* b, T w, T omw, bool low, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = lerp1(a[i], b[i], w, omw, low);
@@ -532,8 +532,8 @@ template void math2_forward<double>(double*, const double*, const double*, int64
 // (see lerp1). y may be a, b or w.
 template <typename T>
 void lerp_forward(T* y, const T* a, const T* b, const T* w, double ws, int64_t n) {
-  const T wt = static_cast<T>(ws), omw = static_cast<T>(1.0 - ws);
-  const bool low = std::fabs(ws) < 0.5;
+  const T wt = static_cast<T>(ws), omw = T(1) - wt;  // (in T, as torch's scalar weight)
+  const bool low = std::fabs(wt) < T(0.5);
   split_flat(n, kMinPerThread, 64 / sizeof(T), [&](int64_t i0, int64_t i1) {
     if (w == nullptr)
       lerp_span_s(y + i0, a + i0, b + i0, wt, omw, low, i1 - i0);
@@ -546,6 +546,32 @@ template void lerp_forward<float>(float*, const float*, const float*, const floa
                                   int64_t);
 template void lerp_forward<double>(double*, const double*, const double*, const double*, double,
                                    int64_t);
+
+// add / sub with alpha, addcmul, addcdiv as torch's CPU kernels evaluate them (their bits, found
+// against a float64 / FMA reference): op 0 fma(b, s, a), op 1 fma(s * b, c, a), op 2
+// a + (s * b) / c (not fused), s the scalar in T.
+template <int Op, typename T>
+EMBER_SIMD void addc_span(T* y, const T* a, const T* b, const T* c, T s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if constexpr (Op == 0) y[i] = std::fma(b[i], s, a[i]);
+    if constexpr (Op == 1) y[i] = std::fma(s * b[i], c[i], a[i]);
+    if constexpr (Op == 2) y[i] = a[i] + (s * b[i]) / c[i];
+  }
+}
+template <typename T>
+void addc_forward(T* y, const T* a, const T* b, const T* c, double s, int64_t n, int op) {
+  const T st = static_cast<T>(s);
+  split_flat(n, kMinPerThread, 64 / sizeof(T), [&](int64_t i0, int64_t i1) {
+    const int64_t m = i1 - i0;
+    if (op == 0) addc_span<0>(y + i0, a + i0, b + i0, c, st, m);
+    if (op == 1) addc_span<1>(y + i0, a + i0, b + i0, c + i0, st, m);
+    if (op == 2) addc_span<2>(y + i0, a + i0, b + i0, c + i0, st, m);
+  });
+}
+template void addc_forward<float>(float*, const float*, const float*, const float*, double,
+                                  int64_t, int);
+template void addc_forward<double>(double*, const double*, const double*, const double*, double,
+                                   int64_t, int);
 
 // x (nbytes) -> y (nbytes): a threaded memcpy (clone, contiguous copies of any dtype).
 void copy_bytes(char* y, const char* x, int64_t nbytes) {
