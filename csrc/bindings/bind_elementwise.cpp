@@ -251,7 +251,7 @@ py::array addc_py(const py::array& a, const py::array& b, const py::object& c, d
   require_shape(b, shape_of(a), name, "b");
   const bool f32 = is_f32(a);
   EMBER_CHECK(!f32 || !std::isfinite(s) || std::fabs(s) <= FLT_MAX, name, ": the scalar ", s,
-              " is out of float32's range");
+              ": value cannot be converted to type float without overflow");
   py::array ca;
   if (op != 0) {
     EMBER_CHECK(py::isinstance<py::array>(c), name, ": op ", op, " needs a third array");

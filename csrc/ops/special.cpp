@@ -192,13 +192,17 @@ EMBER_SIMD void bessel_ie_span(T* y, const T* x, int64_t b, int64_t e) {
 }
 
 // float i0 / i1: bessel_ie's e^-|x| I(x) in double times vexp(|x|), rounded once (within ~0.5
-// ulp; bessel_i's series took 4.7x torch's time). x is clamped to +-200 first, where float's value
-// is already inf (bessel_ie(inf) is 0: 0 * inf); NaN passes the clamp.
+// ulp; bessel_i's series took 4.7x torch's time). The exponent is clamped at 200 for finite |x|
+// (float's value is inf there already); at +-inf bessel_ie's 0 times vexp's inf is torch's NaN.
 template <bool kOne>
 EMBER_SIMD void bessel_i_float_span(float* y, const float* x, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) {
-    const double v = std::min(std::max(static_cast<double>(x[i]), -200.0), 200.0);
-    y[i] = static_cast<float>(bessel_ie<kOne>(v) * vexp(std::fabs(v)));
+    const double v = x[i], a = std::fabs(v);
+    const double ac = a > 200.0 && a < std::numeric_limits<double>::infinity() ? 200.0 : a;
+    const double r = bessel_ie<kOne>(v) * vexp(ac);
+    // i1 = x / 2 to double precision below 2^-30: its exact halves round as torch's (half the
+    // smallest subnormal to 0), not by the series' last-bit noise
+    y[i] = static_cast<float>(kOne && a < 0x1p-30 ? 0.5 * v : r);
   }
 }
 
