@@ -914,6 +914,29 @@ void vecmath_apply(T* y, const T* x, int64_t n, int which, int isa) {
   }
 }
 
+// float logaddexp / logaddexp2 for elementwise.cpp's math2_forward (vm::logaddexp_float: built
+// here, where the clones fuse its series; b_one: b is one value). Two loops: a select of b[0] or
+// b[i] kept GCC from vectorising.
+template <bool kTwo>
+EMBER_SIMD void logaddexp_float_range(float* y, const float* a, const float* b, bool b_one,
+                                      int64_t i0, int64_t i1) {
+  if (b_one) {
+    const float bv = b[0];
+    for (int64_t i = i0; i < i1; ++i) y[i] = vm::logaddexp_float<kTwo>(a[i], bv);
+  } else {
+    for (int64_t i = i0; i < i1; ++i) y[i] = vm::logaddexp_float<kTwo>(a[i], b[i]);
+  }
+}
+void logaddexp_float_forward(float* y, const float* a, const float* b, int64_t n, bool b_one,
+                             bool two) {
+  parallel_chunks(n, [&](int64_t i0, int64_t i1) {
+    if (two)
+      logaddexp_float_range<true>(y, a, b, b_one, i0, i1);
+    else
+      logaddexp_float_range<false>(y, a, b, b_one, i0, i1);
+  });
+}
+
 // ---- prelu and glu: a parameter per channel / two halves, so not flat maps ----------------
 
 namespace {

@@ -23,6 +23,10 @@
 
 namespace ember {
 
+// activation.cpp (float logaddexp / logaddexp2, see math2_forward)
+void logaddexp_float_forward(float* y, const float* a, const float* b, int64_t n, bool b_one,
+                             bool two);
+
 namespace {
 
 // Op codes shared with the binding and ops.py's _BINARY_CODE.
@@ -280,29 +284,18 @@ inline double add_log1p(double m, double e) {
   const double err = (m - mb) + (w - (s - mb));
   return s + (err + t);
 }
-// torch's logaddexp (kTwo: logaddexp2): max(a, b) + log1p(exp(-abs(a - b))) (log1p(2^-abs(a - b))
-// / ln2), max(a, b) where it is infinite; NaN from either side. float: in double, rounded once
-// (within ~0.5 ulp: torch's float form loses up to ~2000 ulp where max(a, b) cancels the log1p);
-// double: vecmath's exp / exp2 and add_log1p. Branch-free so that it vectorises: the sum taken
-// with max(a, b) clamped to the finite range, an infinite max(a, b) put back by adding
-// m - mc, and a == b (inf - inf) kept off NaN by d = 0.
-template <bool kTwo, typename T>
-inline T logaddexp1(T a, T b) {
-  using D = std::conditional_t<sizeof(T) == 4, double, T>;
-  constexpr D kBig = std::numeric_limits<D>::max();
-  const D ad = a, bd = b;
-  const D m = ad > bd ? ad : bd;  // (a NaN a: b; d is NaN then)
-  const D mc = std::min(std::max(m, -kBig), kBig);
-  const D d = a == b ? D(0) : -std::fabs(ad - bd);
-  const D e = kTwo ? vexp2(d) : vexp(d);
-  D y;
-  if constexpr (sizeof(T) == 4) {
-    const D l = vm::log1p_unit(e);  // (to s^35: y's cancellation shows a shorter series' error)
-    y = mc + (kTwo ? l * D(1.4426950408889634) : l);
-  } else {
-    y = add_log1p<kTwo>(mc, e);
-  }
-  return static_cast<T>(y + (m - mc));
+// torch's logaddexp (kTwo: logaddexp2) in double: max(a, b) + log1p(exp(-abs(a - b)))
+// (log1p(2^-abs(a - b)) / ln2) by vecmath's exp / exp2 and add_log1p, max(a, b) where it is
+// infinite, NaN from either side, branch-free as vm::logaddexp_float (float runs that, in
+// activation.cpp: see math2_forward).
+template <bool kTwo>
+inline double logaddexp1(double a, double b) {
+  constexpr double kBig = std::numeric_limits<double>::max();
+  const double m = a > b ? a : b;  // (a NaN a: b; d is NaN then)
+  const double mc = std::min(std::max(m, -kBig), kBig);
+  const double d = a == b ? 0.0 : -std::fabs(a - b);
+  const double e = kTwo ? vexp2(d) : vexp(d);
+  return add_log1p<kTwo>(mc, e) + (m - mc);
 }
 // C's nextafter from the bits (NumPy's and torch's values): b at a == b, the smallest denormal
 // with b's sign at a = 0, NaN from either side, else a's bits one step toward b.
@@ -319,8 +312,8 @@ inline T nextafter1(T a, T b) {
 template <int Op, typename T>
 inline T math2(T a, T b) {
   if constexpr (Op == kHypot) return hypot1(a, b);
-  if constexpr (Op == kLogAddExp) return logaddexp1<false>(a, b);
-  if constexpr (Op == kLogAddExp2) return logaddexp1<true>(a, b);
+  if constexpr (Op == kLogAddExp) return logaddexp1<false>(double(a), double(b));
+  if constexpr (Op == kLogAddExp2) return logaddexp1<true>(double(a), double(b));
   if constexpr (Op == kNextAfter) return nextafter1(a, b);
   return std::copysign(a, b);  // kCopySign: the bits NumPy's and torch's are
 }
@@ -515,6 +508,9 @@ template void mod_forward<double>(double*, const double*, const double*, int64_t
 // 3 nextafter, 4 copysign (see math2_span). y may be a or b.
 template <typename T>
 void math2_forward(T* y, const T* a, const T* b, int64_t n, bool b_one, int op) {
+  if constexpr (sizeof(T) == 4)
+    if (op == kLogAddExp || op == kLogAddExp2)
+      return logaddexp_float_forward(y, a, b, n, b_one, op == kLogAddExp2);
   split_flat(n, kMinPerThread / 4, 64 / sizeof(T), [&](int64_t i0, int64_t i1) {
     const T* bp = b_one ? b : b + i0;
     if (op == kHypot) math2_span<kHypot>(y + i0, a + i0, bp, i1 - i0, b_one);
