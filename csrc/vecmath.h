@@ -2057,7 +2057,6 @@ inline NormalCdfPdf<T> vnormal(T x) {
   }
 }
 
-
 namespace vm {
 // torch's float logaddexp (kTwo: logaddexp2), max(a, b) + log1p(exp(-|a - b|)) (log1p(2^-|a - b|)
 // / ln2), in double, rounded once (within ~0.5 ulp: torch's float form loses up to ~2000 ulp

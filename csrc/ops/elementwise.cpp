@@ -564,8 +564,8 @@ void addc_forward(T* y, const T* a, const T* b, const T* c, double s, int64_t n,
     if (op == 2) addc_span<2>(y + i0, a + i0, b + i0, c + i0, st, m);
   });
 }
-template void addc_forward<float>(float*, const float*, const float*, const float*, double,
-                                  int64_t, int);
+template void addc_forward<float>(float*, const float*, const float*, const float*, double, int64_t,
+                                  int);
 template void addc_forward<double>(double*, const double*, const double*, const double*, double,
                                    int64_t, int);
 
