@@ -712,22 +712,33 @@ def _times_alpha(a, b, alpha):
     return mul(b, alpha)
 
 
+def _addc_arrays(input, tensor1, tensor2, value):  # noqa: A002
+    """The arrays for _C.addc when input, tensor1 (and tensor2, unless None) are same-shape
+    C-contiguous float Tensors of one dtype outside the graph and value an int or float (not
+    bool); else None. _C.addc computes as torch's kernels fuse: input + value * tensor1 as
+    fma(tensor1, value, input) (op 0), addcmul fma(value * t1, t2, input) (op 1), addcdiv
+    input + (value * t1) / t2 (op 2)."""
+    ts = (input, tensor1) if tensor2 is None else (input, tensor1, tensor2)
+    if type(value) not in (int, float):
+        return None
+    for t in ts:  # (a loop: this module's any/all are the tensor reductions)
+        if type(t) is not Tensor or not _outside_graph(t):
+            return None
+    arrays = tuple(t.data for t in ts)
+    a = arrays[0]
+    if a.dtype.char not in "fd":
+        return None
+    for x in arrays:
+        if x.dtype != a.dtype or x.shape != a.shape or not x.flags.c_contiguous:
+            return None
+    return arrays if tensor2 is not None else (*arrays, None)
+
+
 def _fused_alpha(a, b, alpha, sign=1):
-    """a + sign * alpha * b as torch's kernel fuses it, fma(b, +-alpha, a), by _C.addc for two
-    same-shape C-contiguous float tensors of one dtype outside the graph and an int or float
-    alpha (not bool); else None."""
-    if type(a) is Tensor and type(b) is Tensor and type(alpha) in (int, float):
-        x, y = a.data, b.data
-        if (
-            x.dtype.char in "fd"
-            and x.dtype == y.dtype
-            and x.shape == y.shape
-            and x.flags.c_contiguous
-            and y.flags.c_contiguous
-            and _outside_graph(a)
-            and _outside_graph(b)
-        ):
-            return Tensor._make(_C.addc(x, y, None, sign * alpha, 0), False, None, 0)
+    """a + sign * alpha * b as torch's kernel fuses it, fma(b, +-alpha, a) (see _addc_arrays);
+    else None."""
+    if (arrays := _addc_arrays(a, b, None, alpha)) is not None:
+        return Tensor._make(_C.addc(*arrays, sign * alpha, 0), False, None, 0)
     return None
 
 
@@ -2334,44 +2345,15 @@ def _addc_operands(op, input, tensor1, tensor2, value):  # noqa: A002
 
 
 def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
-    if type(input) is Tensor and type(tensor1) is Tensor and type(tensor2) is Tensor:
-        # the common call (three same-shape C-contiguous float tensors, no graph) by _C.addc,
-        # torch's fused fma(value * t1, t2, input) (~15 us less at 32x32 than the graph path)
-        a, b, c = input.data, tensor1.data, tensor2.data
-        if (
-            type(value) in (int, float)
-            and a.dtype.char in "fd"
-            and a.dtype == b.dtype == c.dtype
-            and a.shape == b.shape == c.shape
-            and a.flags.c_contiguous
-            and b.flags.c_contiguous
-            and c.flags.c_contiguous
-            and _outside_graph(input)
-            and _outside_graph(tensor1)
-            and _outside_graph(tensor2)
-        ):
-            return Tensor._make(_C.addc(a, b, c, value, 1), False, None, 0)
+    if (arrays := _addc_arrays(input, tensor1, tensor2, value)) is not None:
+        return Tensor._make(_C.addc(*arrays, value, 1), False, None, 0)  # (torch's bits)
     t1, t2, value = _addc_operands("addcmul", input, tensor1, tensor2, value)
     return named(add(input, mul(t1, t2), alpha=value), "AddcmulBackward0")
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
-    if type(input) is Tensor and type(tensor1) is Tensor and type(tensor2) is Tensor:
-        # (as addcmul's: torch's input + (value * t1) / t2 by _C.addc)
-        a, b, c = input.data, tensor1.data, tensor2.data
-        if (
-            type(value) in (int, float)
-            and a.dtype.char in "fd"
-            and a.dtype == b.dtype == c.dtype
-            and a.shape == b.shape == c.shape
-            and a.flags.c_contiguous
-            and b.flags.c_contiguous
-            and c.flags.c_contiguous
-            and _outside_graph(input)
-            and _outside_graph(tensor1)
-            and _outside_graph(tensor2)
-        ):
-            return Tensor._make(_C.addc(a, b, c, value, 2), False, None, 0)
+    if (arrays := _addc_arrays(input, tensor1, tensor2, value)) is not None:
+        return Tensor._make(_C.addc(*arrays, value, 2), False, None, 0)  # (torch's bits)
     t1, t2, value = _addc_operands("addcdiv", input, tensor1, tensor2, value)
     return named(add(input, div(t1, t2), alpha=value), "AddcdivBackward0")
 

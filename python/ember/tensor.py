@@ -1218,11 +1218,15 @@ class Tensor:
     # steps, init); ember/_inplace.py wraps each to record it when autograd must.
     def add_(self, other, *, alpha=1) -> Tensor:
         if type(alpha) is not int or alpha != 1:  # (alpha in a + b's dtype, as torch)
+            if (arrays := _ops._addc_arrays(self, other, None, alpha)) is not None:
+                return self._assign(_C.addc(*arrays, alpha, 0), other)  # (torch's fma)
             other = _ops._times_alpha(self, other, alpha)
         return self._inplace(np.add, other, rebind=False)
 
     def sub_(self, other, *, alpha=1) -> Tensor:
         if type(alpha) is not int or alpha != 1:  # (alpha in a + b's dtype, as torch)
+            if (arrays := _ops._addc_arrays(self, other, None, alpha)) is not None:
+                return self._assign(_C.addc(*arrays, -alpha, 0), other)  # (torch's fma)
             other = _ops._times_alpha(self, other, alpha)
         return self._inplace(np.subtract, other, rebind=False)
 
@@ -1296,6 +1300,8 @@ class Tensor:
     def lerp_(self, end, weight) -> Tensor:
         """self += weight * (end - self), with PyTorch's two-sided formula (exact at 0 and 1)."""
         _ops.lerp_dtypes(self, end, weight)
+        if (y := _ops._lerp_straight(self, end, weight)) is not None:  # (lerp's kernel: its bits)
+            return self._assign(y.data, end)
         e, w = np.asarray(_ops._data(end)), np.asarray(_ops._data(weight))
         if type(weight) in (float, int) and self.data.dtype in (np.float32, np.float64):
             w = w.astype(self.data.dtype)  # a weak number, as in lerp (16-bit: computed wider)
@@ -1303,10 +1309,14 @@ class Tensor:
         return self._assign(np.where(np.abs(w) < 0.5, self.data + w * d, e - d * (1 - w)), end)
 
     def addcmul_(self, tensor1, tensor2, *, value=1) -> Tensor:
+        if (arrays := _ops._addc_arrays(self, tensor1, tensor2, value)) is not None:
+            return self._assign(_C.addc(*arrays, value, 1), tensor1)  # (addcmul's bits)
         t1, t2, value = _ops._addc_operands("addcmul_", self, tensor1, tensor2, value)
         return self._inplace(np.add, np.multiply(t1.data, t2.data) * value, rebind=False)
 
     def addcdiv_(self, tensor1, tensor2, *, value=1) -> Tensor:
+        if (arrays := _ops._addc_arrays(self, tensor1, tensor2, value)) is not None:
+            return self._assign(_C.addc(*arrays, value, 2), tensor1)  # (addcdiv's bits)
         t1, t2, value = _ops._addc_operands("addcdiv", self, tensor1, tensor2, value)
         return self._inplace(np.add, np.true_divide(t1.data, t2.data) * value, rebind=False)
 
