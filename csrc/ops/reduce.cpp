@@ -332,6 +332,8 @@ EMBER_SIMD void panel_sum(T* y, const Src x, int64_t n, int64_t ld, int64_t w,
                           T* __restrict storage, T* __restrict acc, T* __restrict buf) {
   Cascade<T> c(storage, w);
   if (n <= kRowBlock) acc = y;  // one block: the cascade's total is acc itself, so sum into y
+  if (n == 0)
+    for (int64_t j = 0; j < w; ++j) y[j] = 0;
   for (int64_t r0 = 0; r0 < n; r0 += kRowBlock) {
     const int64_t r1 = std::min(n, r0 + kRowBlock);
     for (int64_t j = 0; j < w; ++j) acc[j] = 0;
