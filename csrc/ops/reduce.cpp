@@ -152,6 +152,23 @@ struct ProdSrc {
   }
 };
 
+// x's values with NaN as 0 (nansum), a block (or a few rows) at a time into the caller's buffer:
+// a row sums as sum(where(isnan(x), 0, x)) does, bit for bit, without that array's two passes.
+template <typename T>
+struct NanZero {
+  const T* x;
+  NanZero at(int64_t off) const { return {x + off}; }
+  const T* span(int64_t i, int64_t n, T* buf) const {
+    for (int64_t k = 0; k < n; ++k) buf[k] = x[i + k] == x[i + k] ? x[i + k] : T(0);
+    return buf;
+  }
+  const T* rows(int64_t r, int64_t k, int64_t ld, int64_t w, T* buf, int64_t& stride) const {
+    for (int64_t q = 0; q < k; ++q) span((r + q) * ld, w, buf + q * w);
+    stride = w;
+    return buf;
+  }
+};
+
 // a := the sums of x[0..n) (of x^2 when Square), n <= kBlock, in kAcc * kW lanes: element i
 // goes to lane i % (kAcc * kW) (a tail of whole vectors to the first accumulators, the last < kW
 // elements to the last accumulator). Each lane adds at most kBlock / (kAcc * kW) = 16 (float)
@@ -428,6 +445,16 @@ template <typename T>
 void sum_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool square) {
   sum_dim_impl(y, Plain<T>{x}, outer, n, inner, square);
 }
+
+// x (outer, n, inner) -> y (outer, inner): sum_dim of x with its NaNs as 0 (nansum), the bits of
+// sum_dim over where(isnan(x), 0, x).
+template <typename T>
+void nansum_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner) {
+  sum_dim_impl(y, NanZero<T>{x}, outer, n, inner, false);
+}
+
+template void nansum_dim<float>(float*, const float*, int64_t, int64_t, int64_t);
+template void nansum_dim<double>(double*, const double*, int64_t, int64_t, int64_t);
 
 // x (outer, n, inner) float16 (bf16: bfloat16) bits -> y (outer, inner) float32: sum_dim<float>
 // of x's float32 values, bit for bit, widening a block at a time (torch sums 16-bit floats in
@@ -1172,6 +1199,8 @@ void cumextreme(T* v, int64_t* idx, const T* x, int64_t outer, int64_t n, int64_
 
 template void cumextreme<float>(float*, int64_t*, const float*, int64_t, int64_t, int64_t, bool);
 template void cumextreme<double>(double*, int64_t*, const double*, int64_t, int64_t, int64_t, bool);
+template void cumextreme<int64_t>(int64_t*, int64_t*, const int64_t*, int64_t, int64_t, int64_t,
+                                  bool);
 
 // ---- product ----------------------------------------------------------------------------------
 // x (outer, n, inner) -> y (outer, inner): the product over n, 1 for an empty n. Rows (inner ==

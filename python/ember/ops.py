@@ -9110,8 +9110,24 @@ def std_mean(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, corre
 def nansum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Sum treating NaN as zero (no gradient flows to NaN entries)."""
     x = _as_dtype(x, dtype)
-    if x.data.dtype.kind == "f":
-        x = where(np.isnan(x.data), np.zeros((), x.dtype), x)
+    a = x.data
+    if a.dtype.char in "fd" and a.size and _outside_graph(x):
+        # no node: the kernel skips the NaNs as it sums (where(isnan) and a sum took ~10x torch)
+        if keepdim.__class__ is not bool:
+            _refuse_keepdim("nansum", keepdim)
+        axes = _axes(dim, a.ndim, "nansum")
+        if not axes:  # (a 0-d x)
+            return Tensor._make(np.where(np.isnan(a), a.dtype.type(0), a), False, None, 0)
+        runs = _dim_runs(axes)
+        lo, hi = runs[-1]  # the last run first, as _reduce_sum
+        y = _C.nansum_dim(np.ascontiguousarray(a), lo, hi, keepdim or len(runs) > 1)
+        for lo, hi in reversed(runs[:-1]):  # (no NaNs left)
+            y = _C.sum_dim(y, lo, hi, True, False)
+        if len(runs) > 1 and not keepdim:
+            y = y.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+        return Tensor._make(y, False, None, 0)
+    if a.dtype.kind == "f":
+        x = where(np.isnan(a), np.zeros((), x.dtype), x)
     return named(sum(x, dim, keepdim, dtype=dtype), "NansumBackward0")
 
 
@@ -9398,8 +9414,13 @@ def _running_extreme(op, x, dim, ufunc):
     if type(x) is Tensor and type(dim) is int and _outside_graph(x):
         a = x.data
         nd = a.ndim
-        if (a.dtype is _F32 or a.dtype is _F64) and a.size and -nd <= dim < nd:
-            # the common call: the kernel and two plain Tensors (~3x less Python at 32x32)
+        if (
+            (a.dtype is _F32 or a.dtype is _F64 or a.dtype == np.int64)
+            and a.size
+            and -nd <= dim < nd
+        ):
+            # the common call: the kernel and two plain Tensors (~3x less Python at 32x32; int64
+            # through NumPy's accumulate, equality and index passes took ~10x torch's time)
             axis, shape = dim % nd, a.shape
             outer = 1
             for n in shape[:axis]:
