@@ -4,6 +4,7 @@
 //   (outer, n, inner) with n the product of those dims; the output has x's shape without them
 //   (size 1 when keepdim):
 //   sum_dim(x, lo, hi, keepdim=False, square=False) -> y
+//   isum_dim(x int64, lo, hi, keepdim=False) -> y int64: the exact sums, wrapping on overflow
 //   nansum_dim(x, lo, hi, keepdim=False) -> y: sum_dim of x with its NaNs as 0
 //   sum_dim16(x uint16, lo, hi, keepdim=False, square=False, bf16=False) -> y float32: sum_dim
 //       of the float32 values of x's float16 (bfloat16) bits, without a float32 copy of x
@@ -30,7 +31,7 @@
 
 namespace ember {
 
-// csrc/ops/reduce.cpp (instantiated there for float and double).
+// csrc/ops/reduce.cpp (instantiated there for float and double; sum_dim for uint64_t too).
 template <typename T>
 void sum_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool square);
 void sum_dim16(float* y, const uint16_t* x, int64_t outer, int64_t n, int64_t inner, bool square,
@@ -74,10 +75,12 @@ struct DimRun {
   std::vector<int64_t> out_shape;
 };
 
-// (x float32/float64 unless bits16: uint16, the bits of float16 / bfloat16 values)
+// (x float32/float64 (or int64 when i64) unless bits16: uint16, the bits of float16 / bfloat16
+// values)
 DimRun dim_run(const py::array& x, int64_t lo, int64_t hi, bool keepdim, const char* op,
-               bool nonempty, bool bits16 = false) {
-  if (!bits16)
+               bool nonempty, bool bits16 = false, bool i64 = false) {
+  if (i64 && same_dtype(x.dtype(), py::dtype::of<int64_t>())) {
+  } else if (!bits16)
     require_float(x, op, "x");
   else if (!same_dtype(x.dtype(), py::dtype::of<uint16_t>()))
     throw py::type_error(std::string(op) + ": x must be uint16 (16-bit float bits), got " +
@@ -120,6 +123,21 @@ py::array sum_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim, b
     else
       sum_dim<double>(static_cast<double*>(out), static_cast<const double*>(in), d.outer, d.n,
                       d.inner, square);
+  }
+  return y;
+}
+
+py::array isum_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim) {
+  if (!same_dtype(x.dtype(), py::dtype::of<int64_t>()))
+    throw py::type_error("isum_dim: x must be int64, got " + std::string(py::str(x.dtype())));
+  const DimRun d = dim_run(x, lo, hi, keepdim, "isum_dim", false, false, true);
+  py::array y = empty_like_dtype(x, d.out_shape);
+  uint64_t* out = static_cast<uint64_t*>(y.mutable_data());
+  const uint64_t* in = static_cast<const uint64_t*>(x.data());
+  {
+    py::gil_scoped_release release;
+    // as uint64: wrapping on overflow is defined there, the same bits as int64's (torch's)
+    sum_dim<uint64_t>(out, in, d.outer, d.n, d.inner, false);
   }
   return y;
 }
@@ -450,6 +468,10 @@ void bind_reduce(py::module_& m) {
         "a (m, n) float32/float64, C- or F-contiguous; v 1-D contiguous of a's dtype -> a @ v "
         "(m,), or v @ a (n,) when vec_first: each product rounded, then summed by sum_dim's "
         "pairwise trees (the same bits for any thread count).");
+  m.def("isum_dim", &isum_dim_py, py::arg("x"), py::arg("lo"), py::arg("hi"),
+        py::arg("keepdim") = false,
+        "x int64 C-contiguous -> y int64: the sum over dims [lo, hi), wrapping on overflow "
+        "(torch's int64 sums), those dims dropped (size 1 when keepdim).");
   m.def("nansum_dim", &nansum_dim_py, py::arg("x"), py::arg("lo"), py::arg("hi"),
         py::arg("keepdim") = false,
         "x float32/float64 C-contiguous -> y: sum_dim of x with its NaNs as 0 (nansum), the "

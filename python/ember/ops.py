@@ -3713,9 +3713,37 @@ def _int_total(out: Tensor, dtype) -> Tensor:
     return out if out.dtype == want else cast(out, want)
 
 
+def _runs_sum(a: np.ndarray, axes: tuple, keepdim: bool, nan: bool = False) -> np.ndarray:
+    """The sum over axes (not empty) of a C-contiguous float32/float64/int64 a by _C.sum_dim
+    (_C.nansum_dim when nan, _C.isum_dim for int64) once per run of dims, the last run first
+    (as _reduce_sum)."""
+    runs = _dim_runs(axes)
+    lo, hi = runs[-1]
+    run_sum = _C.isum_dim if a.dtype == np.int64 else _C.sum_dim
+    y = (_C.nansum_dim if nan else run_sum)(a, lo, hi, keepdim or len(runs) > 1)
+    for lo, hi in reversed(runs[:-1]):  # (no NaNs left)
+        y = run_sum(y, lo, hi, True)
+    if len(runs) > 1 and not keepdim:
+        y = y.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+    return y
+
+
 def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     if keepdim.__class__ is not bool:
         _refuse_keepdim("sum", keepdim)
+    if dtype is None and type(x) is Tensor and x.data.size:
+        a = x.data
+        if a.dtype.kind in "bi" or (a.dtype.kind == "u" and a.dtype.itemsize < 8):
+            # integers and bools: torch's int64 total by the C++ sum (NumPy's integer sums over
+            # a short last dim ran ~9x torch's time)
+            axes = _axes(dim, a.ndim, "sum")
+            a = a if a.dtype == np.int64 else a.astype(np.int64)  # (x's layout kept)
+            if not axes:  # (a 0-d x)
+                return Tensor._make(a.copy(), False, None, 0)
+            if a.ndim > 1 and not a.flags.c_contiguous and a.flags.f_contiguous:  # x.t(): a.T's
+                ft = tuple(sorted(a.ndim - 1 - d for d in axes))
+                return Tensor._make(_c_result(_runs_sum(a.T, ft, keepdim).T), False, None, 0)
+            return Tensor._make(_runs_sum(np.ascontiguousarray(a), axes, keepdim), False, None, 0)
     if dtype is None and type(x) is Tensor and x._requires_grad and _state.enabled:
         # x.sum() and x.sum(d) in autograd (Tensor.sum's one path): the node straight
         nd = x.data.ndim
@@ -9136,14 +9164,7 @@ def nansum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         axes = _axes(dim, a.ndim, "nansum")
         if not axes:  # (a 0-d x)
             return Tensor._make(np.where(np.isnan(a), a.dtype.type(0), a), False, None, 0)
-        runs = _dim_runs(axes)
-        lo, hi = runs[-1]  # the last run first, as _reduce_sum
-        y = _C.nansum_dim(np.ascontiguousarray(a), lo, hi, keepdim or len(runs) > 1)
-        for lo, hi in reversed(runs[:-1]):  # (no NaNs left)
-            y = _C.sum_dim(y, lo, hi, True, False)
-        if len(runs) > 1 and not keepdim:
-            y = y.reshape([n for i, n in enumerate(a.shape) if i not in axes])
-        return Tensor._make(y, False, None, 0)
+        return Tensor._make(_runs_sum(np.ascontiguousarray(a), axes, keepdim, True), False, None, 0)
     if a.dtype.kind == "f":
         x = where(np.isnan(a), np.zeros((), x.dtype), x)
     return named(sum(x, dim, keepdim, dtype=dtype), "NansumBackward0")
