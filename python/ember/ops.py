@@ -4164,6 +4164,19 @@ def minimum(a, b) -> Tensor:
     return _extremum(a, b, False)
 
 
+def _refuse_empty_arg(op: str, x, dim) -> None:
+    """torch's IndexError for an index of nothing: all of an empty x, or an empty dim (NumPy's
+    ValueError before)."""
+    if x.data.size:
+        return
+    if dim is None:
+        raise IndexError(f"{op}: cannot reduce an empty input of shape {x.shape} (give a dim)")
+    if x.ndim:
+        axis = _axis(dim, x.ndim, op)
+        if not x.shape[axis]:
+            raise IndexError(f"{op}: cannot reduce over the empty dim {axis} of shape {x.shape}")
+
+
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
     if keepdim.__class__ is not bool:
         _refuse_keepdim("argmax", keepdim)
@@ -4181,6 +4194,7 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
     _complex.refuse("argmax", x)
     if x.data.dtype == np.bool_:
         raise TypeError("argmax: bool tensors are not supported (as in PyTorch)")
+    _refuse_empty_arg("argmax", x, dim)
     if dim is None:
         i = np.asarray(np.argmax(x.data), dtype=np.int64)  # keepdim: torch's (1, ..., 1)
         return Tensor(i.reshape((1,) * x.ndim) if keepdim else i)
@@ -4204,6 +4218,7 @@ def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
     _complex.refuse("argmin", x)
     if x.data.dtype == np.bool_:
         raise TypeError("argmin: bool tensors are not supported (as in PyTorch)")
+    _refuse_empty_arg("argmin", x, dim)
     if dim is None:
         i = np.asarray(np.argmin(x.data), dtype=np.int64)  # keepdim: torch's (1, ..., 1)
         return Tensor(i.reshape((1,) * x.ndim) if keepdim else i)
