@@ -4,6 +4,8 @@
 //   (outer, n, inner) with n the product of those dims; the output has x's shape without them
 //   (size 1 when keepdim):
 //   sum_dim(x, lo, hi, keepdim=False, square=False) -> y
+//   isum_dim(x int64, lo, hi, keepdim=False) -> y int64: the exact sums, wrapping on overflow
+//   nansum_dim(x, lo, hi, keepdim=False) -> y: sum_dim of x with its NaNs as 0
 //   sum_dim16(x uint16, lo, hi, keepdim=False, square=False, bf16=False) -> y float32: sum_dim
 //       of the float32 values of x's float16 (bfloat16) bits, without a float32 copy of x
 //   dot_rows(a, b (rows, n) float32/float64 C-contiguous, one dtype) -> y (rows,): sum of a * b
@@ -16,7 +18,7 @@
 //   logsumexp_dim(x, lo, hi, keepdim=False) -> y; an empty n gives -inf
 //   cumsum(x (outer, n, inner) float32/float64, C-contiguous, reverse=False) -> y (same)
 //   cumprod(x (outer, n, inner) as cumsum's) -> y (same)
-//   cumextreme(x (outer, n, inner) as cumsum's, use_max) -> (v (same), idx int64 (same))
+//   cumextreme(x (outer, n, inner) as cumsum's or int64, use_max) -> (v (same), idx int64 (same))
 //   fill(out float32/float64 C-contiguous writeable, value) -> None      out[...] = value
 //   fill_rows(out (rows, n) as fill's, v (rows,) of out's dtype) -> None  out[r, :] = v[r]
 //   histc(x float32/float64 C-contiguous, bins, lo, hi) -> counts (bins,) int64   torch.histc's
@@ -29,11 +31,13 @@
 
 namespace ember {
 
-// csrc/ops/reduce.cpp (instantiated there for float and double).
+// csrc/ops/reduce.cpp (instantiated there for float and double; sum_dim for uint64_t too).
 template <typename T>
 void sum_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool square);
 void sum_dim16(float* y, const uint16_t* x, int64_t outer, int64_t n, int64_t inner, bool square,
                bool bf16);
+template <typename T>
+void nansum_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner);
 template <typename T>
 void dot_rows(T* y, const T* a, const T* b, int64_t rows, int64_t n);
 template <typename T>
@@ -71,10 +75,12 @@ struct DimRun {
   std::vector<int64_t> out_shape;
 };
 
-// (x float32/float64 unless bits16: uint16, the bits of float16 / bfloat16 values)
+// (x float32/float64 (or int64 when i64) unless bits16: uint16, the bits of float16 / bfloat16
+// values)
 DimRun dim_run(const py::array& x, int64_t lo, int64_t hi, bool keepdim, const char* op,
-               bool nonempty, bool bits16 = false) {
-  if (!bits16)
+               bool nonempty, bool bits16 = false, bool i64 = false) {
+  if (i64 && same_dtype(x.dtype(), py::dtype::of<int64_t>())) {
+  } else if (!bits16)
     require_float(x, op, "x");
   else if (!same_dtype(x.dtype(), py::dtype::of<uint16_t>()))
     throw py::type_error(std::string(op) + ": x must be uint16 (16-bit float bits), got " +
@@ -117,6 +123,39 @@ py::array sum_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim, b
     else
       sum_dim<double>(static_cast<double*>(out), static_cast<const double*>(in), d.outer, d.n,
                       d.inner, square);
+  }
+  return y;
+}
+
+py::array isum_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim) {
+  if (!same_dtype(x.dtype(), py::dtype::of<int64_t>()))
+    throw py::type_error("isum_dim: x must be int64, got " + std::string(py::str(x.dtype())));
+  const DimRun d = dim_run(x, lo, hi, keepdim, "isum_dim", false, false, true);
+  py::array y = empty_like_dtype(x, d.out_shape);
+  uint64_t* out = static_cast<uint64_t*>(y.mutable_data());
+  const uint64_t* in = static_cast<const uint64_t*>(x.data());
+  {
+    py::gil_scoped_release release;
+    // as uint64: wrapping on overflow is defined there, the same bits as int64's (torch's)
+    sum_dim<uint64_t>(out, in, d.outer, d.n, d.inner, false);
+  }
+  return y;
+}
+
+py::array nansum_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim) {
+  const DimRun d = dim_run(x, lo, hi, keepdim, "nansum_dim", false);
+  py::array y = empty_like_dtype(x, d.out_shape);
+  const bool f32 = is_f32(x);
+  void* out = y.mutable_data();
+  const void* in = x.data();
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      nansum_dim<float>(static_cast<float*>(out), static_cast<const float*>(in), d.outer, d.n,
+                        d.inner);
+    else
+      nansum_dim<double>(static_cast<double*>(out), static_cast<const double*>(in), d.outer, d.n,
+                         d.inner);
   }
   return y;
 }
@@ -328,7 +367,8 @@ py::array scan_py(const py::array& x, bool reverse, bool prod, const py::object&
 // cummax (use_max) / cummin along dim 1 of a 3-D x: the running values and their positions
 py::tuple cumextreme_py(const py::array& x, bool use_max) {
   const char* op = use_max ? "cummax" : "cummin";
-  require_float(x, op, "x");
+  const bool i64 = same_dtype(x.dtype(), py::dtype::of<int64_t>());
+  if (!i64) require_float(x, op, "x");
   require_ndim(x, 3, op, "x");
   require_contiguous(x, op, "x");
   const int64_t outer = x.shape(0), n = x.shape(1), inner = x.shape(2);
@@ -340,7 +380,10 @@ py::tuple cumextreme_py(const py::array& x, bool use_max) {
   const void* in = x.data();
   {
     py::gil_scoped_release release;
-    if (f32)
+    if (i64)
+      cumextreme<int64_t>(static_cast<int64_t*>(out), ip, static_cast<const int64_t*>(in), outer, n,
+                          inner, use_max);
+    else if (f32)
       cumextreme<float>(static_cast<float*>(out), ip, static_cast<const float*>(in), outer, n,
                         inner, use_max);
     else
@@ -425,6 +468,14 @@ void bind_reduce(py::module_& m) {
         "a (m, n) float32/float64, C- or F-contiguous; v 1-D contiguous of a's dtype -> a @ v "
         "(m,), or v @ a (n,) when vec_first: each product rounded, then summed by sum_dim's "
         "pairwise trees (the same bits for any thread count).");
+  m.def("isum_dim", &isum_dim_py, py::arg("x"), py::arg("lo"), py::arg("hi"),
+        py::arg("keepdim") = false,
+        "x int64 C-contiguous -> y int64: the sum over dims [lo, hi), wrapping on overflow "
+        "(torch's int64 sums), those dims dropped (size 1 when keepdim).");
+  m.def("nansum_dim", &nansum_dim_py, py::arg("x"), py::arg("lo"), py::arg("hi"),
+        py::arg("keepdim") = false,
+        "x float32/float64 C-contiguous -> y: sum_dim of x with its NaNs as 0 (nansum), the "
+        "bits of sum_dim(where(isnan(x), 0, x)) without that array.");
   m.def("sum_dim16", &sum_dim16_py, py::arg("x"), py::arg("lo"), py::arg("hi"),
         py::arg("keepdim") = false, py::arg("square") = false, py::arg("bf16") = false,
         "x uint16 C-contiguous, the bits of float16 (bfloat16 when bf16) values -> y float32: "

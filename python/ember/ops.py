@@ -3731,9 +3731,37 @@ def _int_total(out: Tensor, dtype) -> Tensor:
     return out if out.dtype == want else cast(out, want)
 
 
+def _runs_sum(a: np.ndarray, axes: tuple, keepdim: bool, nan: bool = False) -> np.ndarray:
+    """The sum over axes (not empty) of a C-contiguous float32/float64/int64 a by _C.sum_dim
+    (_C.nansum_dim when nan, _C.isum_dim for int64) once per run of dims, the last run first
+    (as _reduce_sum)."""
+    runs = _dim_runs(axes)
+    lo, hi = runs[-1]
+    run_sum = _C.isum_dim if a.dtype == np.int64 else _C.sum_dim
+    y = (_C.nansum_dim if nan else run_sum)(a, lo, hi, keepdim or len(runs) > 1)
+    for lo, hi in reversed(runs[:-1]):  # (no NaNs left)
+        y = run_sum(y, lo, hi, True)
+    if len(runs) > 1 and not keepdim:
+        y = y.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+    return y
+
+
 def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     if keepdim.__class__ is not bool:
         _refuse_keepdim("sum", keepdim)
+    if dtype is None and type(x) is Tensor and x.data.size:
+        a = x.data
+        if a.dtype.kind in "bi" or (a.dtype.kind == "u" and a.dtype.itemsize < 8):
+            # integers and bools: torch's int64 total by the C++ sum (NumPy's integer sums over
+            # a short last dim ran ~9x torch's time)
+            axes = _axes(dim, a.ndim, "sum")
+            a = a if a.dtype == np.int64 else a.astype(np.int64)  # (x's layout kept)
+            if not axes:  # (a 0-d x)
+                return Tensor._make(a.copy(), False, None, 0)
+            if a.ndim > 1 and not a.flags.c_contiguous and a.flags.f_contiguous:  # x.t(): a.T's
+                ft = tuple(sorted(a.ndim - 1 - d for d in axes))
+                return Tensor._make(_c_result(_runs_sum(a.T, ft, keepdim).T), False, None, 0)
+            return Tensor._make(_runs_sum(np.ascontiguousarray(a), axes, keepdim), False, None, 0)
     if dtype is None and type(x) is Tensor and x._requires_grad and _state.enabled:
         # x.sum() and x.sum(d) in autograd (Tensor.sum's one path): the node straight
         nd = x.data.ndim
@@ -3832,6 +3860,17 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     return out if dim is None else named(out, "MeanBackward1")
 
 
+def _f_run(x: np.ndarray, axes: tuple):
+    """(x.T, lo, hi) when x is F-contiguous (a transposed C array, not C-contiguous too) and the
+    axes are consecutive dims of x.T (dim_run's): the C++ reductions read x.T in place, their
+    result transposed back (a reduction of x.t() copied x first, ~10x torch's time)."""
+    if x.ndim < 2 or x.flags.c_contiguous or not x.flags.f_contiguous:
+        return None
+    xt = x.T
+    run = dim_run(xt, tuple(sorted(x.ndim - 1 - a for a in axes)))
+    return None if run is None else (xt, run[0], run[1])
+
+
 class Var(Function):
     """var over axes, or std (root=True). Narrower floats are summed in float64 and the result
     rounded once, as PyTorch's (so a float32 std of 1e38-sized values is finite there too)."""
@@ -3843,8 +3882,11 @@ class Var(Function):
             count *= x.shape[a]
         denom = builtins.max(0, count - correction)  # PyTorch: max(0, N - c) (0 for a NaN c)
         run = dim_run(x, axes) if x.size else None
+        frun = _f_run(x, axes) if x.size and run is None else None
         if run is not None:  # float32/float64 over consecutive dims: the same two passes in C++
             y = _C.var_dim(x, run[0], run[1], keepdim, denom, root)
+        elif frun is not None:  # (x.t(): the same over x.T's dims)
+            y = _c_result(_C.var_dim(frun[0], frun[1], frun[2], keepdim, denom, root).T)
         else:
             wide = x.astype(np.promote_types(x.dtype, np.float64), copy=False)
             with np.errstate(divide="ignore", invalid="ignore"):  # an empty dim: nan, no warning
@@ -4140,6 +4182,19 @@ def minimum(a, b) -> Tensor:
     return _extremum(a, b, False)
 
 
+def _refuse_empty_arg(op: str, x, dim) -> None:
+    """torch's IndexError for an index of nothing: all of an empty x, or an empty dim (NumPy's
+    ValueError before)."""
+    if x.data.size:
+        return
+    if dim is None:
+        raise IndexError(f"{op}: cannot reduce an empty input of shape {x.shape} (give a dim)")
+    if x.ndim:
+        axis = _axis(dim, x.ndim, op)
+        if not x.shape[axis]:
+            raise IndexError(f"{op}: cannot reduce over the empty dim {axis} of shape {x.shape}")
+
+
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
     if keepdim.__class__ is not bool:
         _refuse_keepdim("argmax", keepdim)
@@ -4157,6 +4212,7 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
     _complex.refuse("argmax", x)
     if x.data.dtype == np.bool_:
         raise TypeError("argmax: bool tensors are not supported (as in PyTorch)")
+    _refuse_empty_arg("argmax", x, dim)
     if dim is None:
         i = np.asarray(np.argmax(x.data), dtype=np.int64)  # keepdim: torch's (1, ..., 1)
         return Tensor(i.reshape((1,) * x.ndim) if keepdim else i)
@@ -4180,6 +4236,7 @@ def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
     _complex.refuse("argmin", x)
     if x.data.dtype == np.bool_:
         raise TypeError("argmin: bool tensors are not supported (as in PyTorch)")
+    _refuse_empty_arg("argmin", x, dim)
     if dim is None:
         i = np.asarray(np.argmin(x.data), dtype=np.int64)  # keepdim: torch's (1, ..., 1)
         return Tensor(i.reshape((1,) * x.ndim) if keepdim else i)
@@ -5970,9 +6027,13 @@ class Prod(Function):
     def forward(ctx, x, axis, keepdim):
         # float32/float64 contiguous: the C++ product (threaded, in lanes; NumPy's multiplies
         # one element after another), else NumPy's
-        run = dim_run(x, tuple(range(x.ndim)) if axis is None else (axis,)) if x.ndim else None
+        axes = tuple(range(x.ndim)) if axis is None else (axis,)
+        run = dim_run(x, axes) if x.ndim else None
+        frun = _f_run(x, axes) if run is None else None
         if run is not None:
             y = _C.prod_dim(x, run[0], run[1], keepdim and axis is not None)
+        elif frun is not None:  # (x.t(): the same over x.T's dims)
+            y = _c_result(_C.prod_dim(frun[0], frun[1], frun[2], keepdim and axis is not None).T)
         else:
             y = _c_result(np.prod(x, axis=axis, keepdims=keepdim))
         ctx.save_for_backward(x, y)
@@ -9128,8 +9189,17 @@ def std_mean(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, corre
 def nansum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Sum treating NaN as zero (no gradient flows to NaN entries)."""
     x = _as_dtype(x, dtype)
-    if x.data.dtype.kind == "f":
-        x = where(np.isnan(x.data), np.zeros((), x.dtype), x)
+    a = x.data
+    if a.dtype.char in "fd" and a.size and _outside_graph(x):
+        # no node: the kernel skips the NaNs as it sums (where(isnan) and a sum took ~10x torch)
+        if keepdim.__class__ is not bool:
+            _refuse_keepdim("nansum", keepdim)
+        axes = _axes(dim, a.ndim, "nansum")
+        if not axes:  # (a 0-d x)
+            return Tensor._make(np.where(np.isnan(a), a.dtype.type(0), a), False, None, 0)
+        return Tensor._make(_runs_sum(np.ascontiguousarray(a), axes, keepdim, True), False, None, 0)
+    if a.dtype.kind == "f":
+        x = where(np.isnan(a), np.zeros((), x.dtype), x)
     return named(sum(x, dim, keepdim, dtype=dtype), "NansumBackward0")
 
 
@@ -9416,8 +9486,13 @@ def _running_extreme(op, x, dim, ufunc):
     if type(x) is Tensor and type(dim) is int and _outside_graph(x):
         a = x.data
         nd = a.ndim
-        if (a.dtype is _F32 or a.dtype is _F64) and a.size and -nd <= dim < nd:
-            # the common call: the kernel and two plain Tensors (~3x less Python at 32x32)
+        if (
+            (a.dtype is _F32 or a.dtype is _F64 or a.dtype == np.int64)
+            and a.size
+            and -nd <= dim < nd
+        ):
+            # the common call: the kernel and two plain Tensors (~3x less Python at 32x32; int64
+            # through NumPy's accumulate, equality and index passes took ~10x torch's time)
             axis, shape = dim % nd, a.shape
             outer = 1
             for n in shape[:axis]:
