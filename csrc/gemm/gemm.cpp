@@ -210,6 +210,12 @@ constexpr int64_t kDirectWork = int64_t(1) << 21;
 // A row-major op(A) meeting at most this many B panels per column block is read in place.
 constexpr int64_t kDirectPanelsB = 16;
 
+// A transposed A (p-major MR-column panels, stride lda) meeting at most Kernel::ta_direct_panels
+// B panels per column block is read in place too (see gemm_internal.h), from K = this on: below
+// it the packed block is cheap and sits in L1 / L2, where panel rows 4 KiB apart share L1 sets
+// (AVX-512 float, 1024 x 256 @ K 32: in place ~4% slower; K 64 level).
+constexpr int64_t kDirectTransAMinK = 64;
+
 // One thread's rectangle: C (M x N) := alpha * op(A) @ op(B) + beta * C, with K >= 1.
 // bpre: op(B) already packed (PackedB's layout, ncol_pad columns per row of a KC block) and this
 // rectangle's first column is column j_off of it (a multiple of NR); B / ldb / trans_b unused.
@@ -232,8 +238,9 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
   // the LSTM's dx = dgates @ W_ih 1600 x 1024 @ 1024 x 128 ~41 -> ~50; at 16 panels level; at 32,
   // 1024^3 and 64 x 576 @ 576 x 1024, level or slower in place). The same micro-kernel on the
   // same values: the same bits.
-  const bool a_direct =
-      small || (!trans_a && K <= kc_blk && lda == K) || (!trans_a && nc_blk <= kDirectPanelsB * NR);
+  const bool a_direct = small || (!trans_a && K <= kc_blk && lda == K) ||
+                        (!trans_a && nc_blk <= kDirectPanelsB * NR) ||
+                        (trans_a && nc_blk <= kern.ta_direct_panels * NR && K >= kDirectTransAMinK);
   // B in place while all of it stays in L1 (its rows are reused by every A panel), or when at
   // most two A panels read it (packing would cost more than it saves).
   const bool b_direct =

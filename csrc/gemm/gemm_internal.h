@@ -66,6 +66,10 @@ struct Kernel {
   MicroKernel<T> panel_a_short_half = nullptr, rows_a_short_half = nullptr;
   DotRows<T> dot_rows = nullptr;     // (null: the blocked path serves small M too)
   GatherKernel<T> gather = nullptr;  // MR x NR, the same MR and NR
+  // A transposed A meeting at most this many B panels per column block is read in place (its
+  // MR-column panels at stride lda) instead of packed (0: always packed). Its pack is a pass of
+  // its own (read from L3 / memory, written, read back), where in-place loads overlap the FMAs.
+  int64_t ta_direct_panels = 0;
 };
 
 struct Isa {
