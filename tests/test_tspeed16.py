@@ -106,7 +106,7 @@ def test_cumextreme_kernel_checks_its_input():
     with pytest.raises(ValueError, match="cummax"):
         _C.cumextreme(np.zeros((2, 3), np.float32), True)
     with pytest.raises(TypeError):
-        _C.cumextreme(np.zeros((2, 3, 1), np.int64), True)
+        _C.cumextreme(np.zeros((2, 3, 1), np.int32), True)
     with pytest.raises(ValueError, match="cummin"):
         _C.cumextreme(np.zeros((2, 3, 4), np.float32)[:, :, ::2], False)
 
