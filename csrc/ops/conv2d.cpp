@@ -42,6 +42,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -310,6 +311,17 @@ T* col_workspace(const Geom& g, const Plan& pl) {
   return reinterpret_cast<T*>(Workspace::get(per * sizeof(T) * (pl.outer ? pl.nt : 1)));
 }
 
+// y[o][0 .. L) += b[o] for rows o < rows of y (row stride ld).
+template <typename T>
+EMBER_SIMD void add_bias(T* __restrict y, int64_t ld, int64_t rows, int64_t L,
+                         const T* __restrict b) {
+  for (int64_t o = 0; o < rows; ++o) {
+    T* __restrict r = y + o * ld;
+    const T bo = b[o];
+    for (int64_t j = 0; j < L; ++j) r[j] += bo;
+  }
+}
+
 // y for one (image, group) task.
 template <typename T>
 void forward_task(T* y, const T* x, const T* w, const T* b, const Geom& g, int64_t n, int64_t gi,
@@ -318,15 +330,25 @@ void forward_task(T* y, const T* x, const T* w, const T* b, const Geom& g, int64
   const T* wg = w + gi * g.Og * g.K;
   T* yg = y + (n * g.O + gi * g.Og) * g.P;
   const int64_t ldw = std::max<int64_t>(g.K, 1), P = std::max<int64_t>(g.P, 1);
+  if (g.direct) {
+    // With a bias: GEMMs over column blocks of y (64-256 KiB), each block's bias added while it
+    // is in cache (add_bias, vectorised). Filling y with the bias first for a beta = 1 GEMM (a
+    // scalar pass through memory) was a fifth of a 32 -> 64 1x1 convolution of 4096 positions.
+    // (One block where the GEMM runs on several threads itself: gt > 1.)
+    const int64_t blk =
+        b && gt <= 1 ? std::max<int64_t>((int64_t(64) << 10) / int64_t(sizeof(T)) / g.Og, 256) : P;
+    for (int64_t p0 = 0; p0 < g.P; p0 += blk) {
+      const int64_t L = std::min(blk, g.P - p0);
+      gemm<T>(false, false, g.Og, L, g.Cg, T(1), wg, ldw, xg + p0, P, T(0), yg + p0, P, gt);
+      if (b) add_bias(yg + p0, g.P, g.Og, L, b + gi * g.Og);
+    }
+    return;
+  }
   T beta = T(0);
   if (b) {
     for (int64_t o = 0; o < g.Og; ++o)
       std::fill(yg + o * g.P, yg + (o + 1) * g.P, b[gi * g.Og + o]);
     beta = T(1);
-  }
-  if (g.direct) {
-    gemm<T>(false, false, g.Og, g.P, g.Cg, T(1), wg, ldw, xg, P, beta, yg, P, gt);
-    return;
   }
   for (int64_t p0 = 0; p0 < g.P; p0 += tile) {
     const int64_t p1 = std::min(g.P, p0 + tile), L = p1 - p0;
@@ -4118,13 +4140,22 @@ void conv3d_depth_taps_backward(T* dx, const T* g, int64_t N, int64_t C, int64_t
   });
 }
 
-// conv3d's direct forward (python/ember/nn/functional.py: strided, one group, no graph): no
-// depth-tap copy, phase planes or im2col panels (together a sixth of the conv2d route's time at
-// 4x32x16^3 -> 64, 3x3x3 stride 2: 3.1 -> 2.4 ms, torch 2.0; AVX-512, 1 thread, CPU time). Per
-// image, y (O, P) is computed as tiles of MR output positions x NR channels by the gather
-// micro-kernel (gemm_internal.h): position i's corner in a zero-padded copy of x, tap p at offset
-// koff[p] from it, broadcast in place; the weights packed once as NR-channel panels. sz: N, C, D,
-// H, W, O, KD, KH, KW; s, p, d, out: per axis (D, H, W).
+// conv3d's direct forward (python/ember/nn/functional.py: strided, one group): no depth-tap
+// copy, phase planes or im2col panels (together a sixth of the conv2d route's time at 4x32x16^3
+// -> 64, 3x3x3 stride 2: 3.1 -> 2.4 ms, torch 2.0; AVX-512, 1 thread, CPU time). Per image, y
+// (O, P) is computed as tiles of MR output positions x NR channels by the gather micro-kernel
+// (gemm_internal.h): position i's corner in a zero-padded copy of x, tap p at offset koff[p]
+// from it, broadcast in place; the weights packed once as NR-channel panels. sz: N, C, D, H, W,
+// O, KD, KH, KW; s, p, d, out: per axis (D, H, W).
+//
+// Taps that read only padding are skipped, as oneDNN does (at 16^3 -> 8^3, 3x3x3 stride 2 they
+// are 12% of the multiply-adds): per axis output i's taps in bounds are a range [lo, hi); the
+// positions are ordered by their three ranges so that a tile of MR mostly shares them, and each
+// distinct bounding box of a tile's ranges (a class) gets its own compact tap list and weight
+// panels, the taps in the same (c, a, h, v) order (consecutive taps read neighbouring values:
+// an order with whole runs of skipped taps, channel fastest, read a new plane per tap and lost
+// what the skipping saved). A tile's taps outside its positions' own ranges read zeros of the
+// padded copy: computing them is harmless.
 template <typename T>
 void conv3d_direct_forward(T* y, const T* x, const T* w, const T* b, const int64_t* sz,
                            const int64_t* s, const int64_t* p, const int64_t* d,
@@ -4134,30 +4165,93 @@ void conv3d_direct_forward(T* y, const T* x, const T* w, const T* b, const int64
   const int64_t N = sz[0], C = sz[1], O = sz[5], KD = sz[6], KH = sz[7], KW = sz[8];
   const int64_t Dp = sz[2] + 2 * p[0], Hp = sz[3] + 2 * p[1], Wp = sz[4] + 2 * p[2];
   const int64_t plane = Dp * Hp * Wp, K = C * KD * KH * KW, P = out[0] * out[1] * out[2];
+  const int64_t KT = KD * KH * KW;
   const int nt = threads_for(N * P * O * K, kMinWorkPerThread);
   const int64_t npan = (O + NR - 1) / NR, ntile = (P + MR - 1) / MR, ntask = N * npan;
   const int tnt = std::min<int64_t>(nt, ntask);
+  // positions ordered by their in-bounds tap ranges (box[6q ..]: lo, hi per axis)
+  std::vector<int64_t> key(static_cast<size_t>(P)), order(static_cast<size_t>(P));
+  std::vector<int64_t> box(static_cast<size_t>(6 * P));
+  for (int64_t q = 0; q < P; ++q) {
+    const int64_t idx[3] = {q / (out[1] * out[2]), q / out[2] % out[1], q % out[2]};
+    int64_t kv = 0;
+    for (int ax = 0; ax < 3; ++ax) {
+      const int64_t k = sz[6 + ax], off = idx[ax] * s[ax] - p[ax], n = sz[2 + ax];
+      int64_t* bx = &box[size_t(6 * q + 2 * ax)];  // tap t reads off + t*d
+      bx[0] = off >= 0 ? 0 : std::min(k, (-off + d[ax] - 1) / d[ax]);
+      bx[1] = std::max(bx[0], off > n - 1 ? 0 : std::min(k, (n - 1 - off) / d[ax] + 1));
+      kv = (kv * (k + 1) + bx[0]) * (k + 1) + bx[1];
+    }
+    key[size_t(q)] = kv;
+    order[size_t(q)] = q;
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t u, int64_t v) { return key[size_t(u)] < key[size_t(v)]; });
+  // classes: the distinct bounding boxes of the tiles; ktap[cls_at[c] .. cls_at[c + 1]) the
+  // taps of class c. Too many classes (compact panels over 4 full ones): one, every tap.
+  std::vector<std::array<int64_t, 6>> boxes;
+  std::vector<int64_t> tcls(static_cast<size_t>(ntile));
+  for (int64_t ti = 0; ti < ntile; ++ti) {
+    std::array<int64_t, 6> bb = {KD, 0, KH, 0, KW, 0};
+    for (int64_t q = ti * MR; q < std::min(P, (ti + 1) * MR); ++q)
+      for (int e = 0; e < 6; e += 2) {
+        const int64_t* bx = &box[size_t(6 * order[size_t(q)] + e)];
+        bb[size_t(e)] = std::min(bb[size_t(e)], bx[0]);
+        bb[size_t(e + 1)] = std::max(bb[size_t(e + 1)], bx[1]);
+      }
+    const auto it = std::find(boxes.begin(), boxes.end(), bb);
+    tcls[size_t(ti)] = it - boxes.begin();
+    if (it == boxes.end()) boxes.push_back(bb);
+  }
+  std::vector<int64_t> ktap, cls_at(1, 0);
+  for (const auto& bb : boxes) {
+    for (int64_t k = 0; k < K; ++k) {
+      const int64_t a = k / (KH * KW) % KD, h = k / KW % KH, v = k % KW;
+      if (a >= bb[0] && a < bb[1] && h >= bb[2] && h < bb[3] && v >= bb[4] && v < bb[5])
+        ktap.push_back(k);
+    }
+    cls_at.push_back(int64_t(ktap.size()));
+  }
+  if (int64_t(ktap.size()) > 4 * K) {
+    boxes.assign(1, {0, KD, 0, KH, 0, KW});
+    std::fill(tcls.begin(), tcls.end(), 0);
+    ktap.resize(size_t(K));
+    for (int64_t k = 0; k < K; ++k) ktap[size_t(k)] = k;
+    cls_at.assign({0, K});
+  }
+  const int64_t ncls = int64_t(boxes.size()), KS = int64_t(ktap.size());
+  std::vector<int64_t> ctile(static_cast<size_t>(ntile)), ctile_at(size_t(ncls + 1), 0);
+  for (int64_t ti = 0; ti < ntile; ++ti) ++ctile_at[size_t(tcls[size_t(ti)] + 1)];
+  for (int64_t c = 0; c < ncls; ++c) ctile_at[size_t(c + 1)] += ctile_at[size_t(c)];
+  {
+    std::vector<int64_t> fill(ctile_at.begin(), ctile_at.end() - 1);
+    for (int64_t ti = 0; ti < ntile; ++ti) ctile[size_t(fill[size_t(tcls[size_t(ti)])]++)] = ti;
+  }
+  std::vector<int64_t> koff(static_cast<size_t>(KS));
+  for (int64_t i = 0; i < KS; ++i) {
+    const int64_t k = ktap[size_t(i)];
+    const int64_t c = k / KT, a = k / (KH * KW) % KD, h = k / KW % KH, v = k % KW;
+    koff[size_t(i)] = c * plane + (a * d[0] * Hp + h * d[1]) * Wp + v * d[2];
+  }
   // One workspace (kept between calls): the weight panels, then per thread a zero-padded image
   // and an accumulator (64-byte aligned each: the kernel's aligned loads).
   const size_t align = 64 / sizeof(T);
   const auto up = [&](int64_t n) { return (size_t(n) + align - 1) / align * align; };
-  const size_t wp_n = up(npan * K * NR), xi_n = up(C * plane), acc_n = up(ntile * MR * NR);
+  const size_t wp_n = up(npan * KS * NR), xi_n = up(C * plane), acc_n = up(ntile * MR * NR);
   TrimOnExit trim;
   T* wp = reinterpret_cast<T*>(
       align64(Workspace::get((wp_n + size_t(tnt) * (xi_n + acc_n)) * sizeof(T) + 64)));
-  std::vector<int64_t> koff(static_cast<size_t>(K));
-  for (int64_t k = 0; k < K; ++k) {
-    const int64_t c = k / (KD * KH * KW), a = k / (KH * KW) % KD, h = k / KW % KH, v = k % KW;
-    koff[size_t(k)] = c * plane + (a * d[0] * Hp + h * d[1]) * Wp + v * d[2];
-  }
-  // wp[j][k][r] = w[j*NR + r][k], zero past O; one output channel per step
+  // class c's panel j: wp + (npan * cls_at[c] + j * Kc) * NR, [k][r] = w[j*NR + r][its tap k]
   parallel_for(nt, npan * NR, [&](int64_t o) {
-    T* dst = wp + (o / NR) * K * NR + o % NR;
-    for (int64_t k = 0; k < K; ++k) dst[k * NR] = o < O ? w[o * K + k] : T(0);
+    for (int64_t c = 0; c < ncls; ++c) {
+      const int64_t k0 = cls_at[size_t(c)], kc = cls_at[size_t(c + 1)] - k0;
+      T* dst = wp + (npan * k0 + (o / NR) * kc) * NR + o % NR;
+      for (int64_t k = 0; k < kc; ++k) dst[k * NR] = o < O ? w[o * K + ktap[size_t(k0 + k)]] : T(0);
+    }
   });
   // Per (image, panel) task: depth blocks of kc taps whose weight block (kc x NR, 16 KiB) stays
-  // in L1 while every position tile runs through it, accumulating into acc (P x NR, in L2),
-  // rather than the whole depth's panel (110 KiB at 32 channels x 27 taps) per 8 positions.
+  // in L1 while the class's position tiles run through it, accumulating into acc (P x NR, in
+  // L2), rather than the whole depth's panel (110 KiB at 32 channels x 27 taps) per 8 positions.
   const int64_t kc_blk = std::max<int64_t>(16384 / (NR * sizeof(T)), 1);
   const int64_t D = sz[2], H = sz[3], W = sz[4];
   parallel_region(tnt, [&](int th, int nth) {
@@ -4165,7 +4259,7 @@ void conv3d_direct_forward(T* y, const T* x, const T* w, const T* b, const int64
     T* acc = xi + xi_n;
     std::vector<const T*> xb(size_t(ntile * MR));
     for (int64_t q = 0; q < ntile * MR; ++q) {
-      const int64_t qc = std::min(q, P - 1);  // (rows past P repeat the last: in bounds)
+      const int64_t qc = order[size_t(std::min(q, P - 1))];  // (rows past P repeat the last)
       const int64_t od = qc / (out[1] * out[2]), oh = qc / out[2] % out[1], ow = qc % out[2];
       xb[size_t(q)] = xi + (od * s[0] * Hp + oh * s[1]) * Wp + ow * s[2];
     }
@@ -4195,17 +4289,25 @@ void conv3d_direct_forward(T* y, const T* x, const T* w, const T* b, const int64
           }
         }
       }
-      for (int64_t k0 = 0; k0 < K; k0 += kc_blk) {
-        const int64_t kc = std::min(kc_blk, K - k0);
-        for (int64_t ti = 0; ti < ntile; ++ti)
-          kern.gather(kc, xb.data() + ti * MR, koff.data() + k0, wp + (j * K + k0) * NR,
-                      acc + ti * MR * NR, k0 > 0);
+      for (int64_t c = 0; c < ncls; ++c) {
+        const int64_t k0 = cls_at[size_t(c)], kc = cls_at[size_t(c + 1)] - k0;
+        const T* wc = wp + (npan * k0 + j * kc) * NR;
+        for (int64_t u = ctile_at[size_t(c)]; u < ctile_at[size_t(c + 1)] && kc == 0; ++u) {
+          const int64_t ti = ctile[size_t(u)];  // (positions whose every tap is padding)
+          std::fill(acc + ti * MR * NR, acc + (ti + 1) * MR * NR, T(0));
+        }
+        for (int64_t kb = 0; kb < kc; kb += kc_blk)
+          for (int64_t u = ctile_at[size_t(c)]; u < ctile_at[size_t(c + 1)]; ++u) {
+            const int64_t ti = ctile[size_t(u)];
+            kern.gather(std::min(kc_blk, kc - kb), xb.data() + ti * MR, koff.data() + k0 + kb,
+                        wc + kb * NR, acc + ti * MR * NR, kb > 0);
+          }
       }
       for (int64_t r = 0; r < std::min<int64_t>(NR, O - j * NR); ++r) {
         const int64_t o = j * NR + r;
         T* yo = y + (n * O + o) * P;
         const T bo = b ? b[o] : T(0);
-        for (int64_t q = 0; q < P; ++q) yo[q] = acc[q * NR + r] + bo;
+        for (int64_t q = 0; q < P; ++q) yo[order[size_t(q)]] = acc[q * NR + r] + bo;
       }
     }
   });

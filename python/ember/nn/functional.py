@@ -7161,9 +7161,60 @@ class _DepthTaps(Function):
         return _graph.linear(ctx, g, fwd), None, None, None, None, None
 
 
+class _Conv3dDirect(Function):
+    # strided one-group conv3d through the direct forward (_C.conv3d_direct_forward); its
+    # gradients are the depth-tap composition's (conv3d below): x's depth taps, recomputed here,
+    # through conv2d's backward. args: (stride, (pd, ph, pw), dilation, padding as given)
+    @staticmethod
+    def forward(ctx, x, w, b, s, pad, d, padding):
+        x, w = _contig(x), _contig(w)
+        y = _C.conv3d_direct_forward(x, w, b, s, pad, d)
+        if _nonfinite_weight(y, w, any(pad)):  # (see Conv2d.forward)
+            bt = None if b is None else Tensor(b)
+            with no_grad():
+                fin = lambda wf: conv3d(Tensor(x), Tensor(wf), bt, s, padding, d).data  # noqa: E731
+                _skip_padded_taps(y, x, w, fin, s, pad, d, 1)
+        ctx.save_for_backward(x, w)
+        ctx.args = (s, pad, d, padding)
+        ctx.has_bias = b is not None
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        s, pad, d, _ = ctx.args
+        n, od, kd = x.shape[0], g.shape[2], w.shape[2]
+        xu = _C.conv3d_depth_taps(x, kd, od, s[0], d[0], pad[0])
+        wu = w.reshape(w.shape[0], w.shape[1] * kd, *w.shape[3:])
+        g2 = np.ascontiguousarray(g.astype(x.dtype, copy=False).swapaxes(1, 2))
+        dxu, dwu, db = _C.conv2d_backward(
+            g2.reshape(n * od, *g2.shape[2:]), xu, wu, s[1:], pad[1:], d[1:], 1,
+            need_input=nx, need_weight=nw, need_bias=nb and ctx.has_bias,
+        )  # fmt: skip
+        dx = None
+        if nx:
+            dx = _C.conv3d_depth_taps_backward(dxu, list(x.shape), kd, od, s[0], d[0], pad[0])
+        return dx, None if dwu is None else dwu.reshape(w.shape), db, None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        s, _, d, padding = ctx.args
+        x, w = _graph.inputs(ctx, *ctx.saved_tensors)
+        b = ctx.parents[2]  # (only a bias that requires grad: it does not change x's, w's)
+
+        def composed(x, w, *b):  # the depth-tap composition, recorded
+            return conv3d(x, w, b[0] if b else None, s, padding, d, _direct=False)
+
+        grads = _graph.recompute(ctx, (g,), composed, x, w, *([] if b is None else [b]))
+        return (*grads, *([None] * (7 - len(grads))))
+
+
 @_conv_api("conv3d")
 @_integer_conv("conv3d")
-def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+def conv3d(
+    input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, _direct=True
+) -> Tensor:
     """3-D convolution over (N, C, D, H, W) or unbatched (C, D, H, W): weight
     (O, C/groups, KD, KH, KW), bias (O,). padding: int, triple, 'valid' or 'same' (stride 1).
 
@@ -7230,7 +7281,6 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         y = conv2d(xr, wr, bias, (1, s[2]), hp, (1, d[2]), groups)
         y = y.reshape(n, y.shape[1], x.shape[2], x.shape[3], y.shape[3])
         return y.squeeze(0) if unbatched else y
-    operands = (x, weight) if bias is None else (x, weight, bias)
     if (
         groups == 1
         and max(s) > 1
@@ -7238,20 +7288,11 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         and c > 0
         and not isinstance(hw_pad, str)
         and x.data.dtype.char in "fd"
-        and not (is_grad_enabled() and any(t.requires_grad for t in operands))
+        and _direct
     ):
-        # strided, no graph: the direct engine, reading x in place (no depth-tap copy, no im2col)
-        y = Tensor(
-            _C.conv3d_direct_forward(
-                _contig(x.data), _contig(weight.data), None if bias is None else bias.data,
-                s, (depth_pad[0], *hw_pad), d,
-            )
-        )  # fmt: skip
-        if _nonfinite_weight(y.data, weight.data, depth_pad[0] or any(hw_pad)):  # (see below)
-            with no_grad():
-                fin = lambda wf: conv3d(x, wf, bias, s, padding, d, groups).data  # noqa: E731
-                _skip_padded_taps(y.data, x.data, weight.data, fin, s, (depth_pad[0], *hw_pad),
-                                  d, groups)  # fmt: skip
+        # strided: the direct engine, reading x in place (no depth-tap copy, no im2col); in a
+        # graph too (its backward recomputes the depth taps, a copy ~3% of that backward)
+        y = _Conv3dDirect.apply(x, weight, bias, s, (depth_pad[0], *hw_pad), d, padding)
         return y.squeeze(0) if unbatched else y
     # one conv2d whose input channels are (c, a) pairs: the depth taps a beside each channel,
     # (N*OD, C*KD, H, W), against weight (O, C/g*KD, KH, KW) (a plain reshape, the same (c, a)
