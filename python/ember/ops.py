@@ -9756,11 +9756,36 @@ def outer(a, b) -> Tensor:
             # (C strides when empty too, as torch's; NumPy gives an empty array zero strides)
             out = _strides.empty((x.size, y.size), (builtins.max(y.size, 1), 1), x.dtype)
             return Tensor._make(np.multiply(x[:, None], y[None, :], out=out), False, None, 0)
+        if (
+            x.ndim == 1
+            and y.ndim == 1
+            and x.dtype.char in "fd"
+            and x.dtype is y.dtype
+            and x.size
+            and y.size
+            and x.flags.c_contiguous
+            and y.flags.c_contiguous
+            and _state.enabled
+            and _function._fw_level is None
+        ):  # overhead40: recorded, the same node (Mul of a's (n, 1) view and b), its values
+            # by _C.outer (Mul's broadcasting forward was ~2.5 us of a ~7.5 us outer of 32)
+            return _OuterMul.apply(reshape(a, (-1, 1)), b)
     a, b = _tensor_operand(a), _tensor_operand(b)
     if a.ndim != 1 or b.ndim != 1:
         raise BadShapeOrValue(f"outer: expected 1-D tensors, got shapes {a.shape} and {b.shape}")
     # (b broadcast as it is: torch's a.reshape(-1, 1) * b, its node's edges a view's and b's)
     return mul(reshape(a, (-1, 1)), b)
+
+
+class _OuterMul(Mul):
+    """outer's recorded node: Mul's (a (n, 1), b (m,)) with the products _C.outer makes
+    (one IEEE multiply each, as np.multiply's), its backward Mul's."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        na, nb = ctx.needs_input_grad
+        ctx.save_for_backward(a if nb else _shape_only(a), b if na else _shape_only(b))
+        return _C.outer(a.reshape(-1), b, 2)
 
 
 ger = outer

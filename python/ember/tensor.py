@@ -1013,6 +1013,15 @@ class Tensor:
         return _ops.remainder(other, self)
 
     def __pow__(self, other):
+        if (
+            (type(other) is int or type(other) is float)
+            and type(self) is Tensor
+            and self._requires_grad
+            and _function._state.enabled
+        ):  # overhead40: x ** 2 in autograd, pow's node straight (~1 us of pow's frames); a
+            d = self._data  # fresh float array: no layout step (_unary_apply's _laid) to take
+            if (d.dtype is _F32 or d.dtype is _F64) and d.base is None:
+                return _ops.Pow.apply(self, other)
         return _ops.pow(self, other)
 
     def __rpow__(self, other):
@@ -2107,8 +2116,8 @@ def _recorded_binary(node, general):
                 and (d.dtype is _F32 or d.dtype is _F64)
                 and d.base is None
                 and e.base is None
-                and d.shape == e.shape
-            ):
+                and (d.shape == e.shape or not e.ndim or not d.ndim)
+            ):  # (overhead40: x * a 0-d tensor too, which always broadcasts: ~1 us less)
                 return node.apply(self, other)
         return general(self, other)
 

@@ -1519,6 +1519,7 @@ _NAMES = {
     "Mean": _sum_name("Mean"),
     "Pow": lambda c: "PowBackward0" if c.scalar else "PowBackward1",
     "Square": "PowBackward0",
+    "_OuterMul": "MulBackward0",  # (ember.outer's recorded node: Mul's, its values by _C.outer)
     "Clamp": "ClampBackward1",
     "Reshape": "ViewBackward0",
     "_Normalize2": "DivBackward0",  # (F.normalize: torch's last op, the division)
