@@ -3183,6 +3183,10 @@ class Where(Function):
         taken, other = where(cond, g, 0.0), where(cond, 0.0, g)
         if flip:
             taken, other = other, taken
+            if vars(ctx).get("_named", "").startswith("MaskedFill") and na:
+                # masked_fill's node: x's gradient as torch's grad.masked_fill(mask, 0), its
+                # node of that name with the one edge, g's
+                taken = named(Where.apply(g, 0.0, cond, True), "MaskedFillBackward0")
         return (
             _graph.sum_to(taken, sa) if na else None,
             _graph.sum_to(other, sb) if nb else None,
