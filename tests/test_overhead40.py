@@ -225,3 +225,220 @@ def test_randint_bounds_at_the_dtype_edges(low, high, dtype):
     np.testing.assert_array_equal(
         ember.randint(low, high, (50,), dtype=getattr(ember, dtype)).numpy(), e.numpy()
     )
+
+
+# ---- the in-place fronts (clamp_, scatter_add_, index_add_, masked_fill_) ----------------------
+
+
+def _layouts(lib, a):
+    """a's tensor contiguous, transposed (a strided view) and a 0-row one."""
+    t = lib.tensor(a)
+    return {"c": t, "t": lib.tensor(a.T.copy()).t(), "empty": lib.tensor(a[:0])}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["c", "t", "empty"])
+@pytest.mark.parametrize("bounds", [(-0.5, 0.5), (None, 0.25), (-1, None), (0, 0), (1.0, -1.0)])
+def test_clamp_inplace_matches_torch(dtype, layout, bounds):
+    a = np.random.default_rng(20).standard_normal((6, 5)).astype(dtype)
+    e, t = _layouts(ember, a)[layout], _layouts(torch, a)[layout]
+    ve, vt = e._version, t._version
+    assert e.clamp_(*bounds) is e
+    t.clamp_(*bounds)
+    _same(e, t)
+    assert e._version - ve == t._version - vt == 1
+
+
+def test_clamp_inplace_0d_views_graph_and_refusals():
+    e, t = ember.tensor(3.0), torch.tensor(3.0)
+    _same(e.clamp_(max=1), t.clamp_(max=1))
+    base_e, base_t = ember.zeros(4, 4), torch.zeros(4, 4)
+    base_e[1].clamp_(1.0, 2.0)
+    base_t[1].clamp_(1.0, 2.0)
+    _same(base_e, base_t)
+    assert base_e._version == base_t._version
+    leaf_e, leaf_t = _pair((3, 4), np.float64, 21, True)
+    for lib, leaf in ((ember, leaf_e), (torch, leaf_t)):
+        with pytest.raises(RuntimeError, match="leaf"):
+            leaf.clamp_(-0.1, 0.1)
+        y = leaf * 2
+        y.clamp_(-0.5, 0.5)
+        y.sum().backward()
+        with lib.no_grad():
+            leaf.clamp_(-0.1, 0.1)  # (allowed outside grad mode, as torch)
+    np.testing.assert_array_equal(leaf_e.grad.numpy(), leaf_t.grad.numpy())
+    _same(leaf_e, leaf_t)
+    x = ember.tensor([1, 5, 9])  # an integer tensor: the general path
+    assert x.clamp_(2, 6).tolist() == torch.tensor([1, 5, 9]).clamp_(2, 6).tolist()
+    with pytest.raises(RuntimeError):
+        ember.zeros(3).clamp_()
+    with pytest.raises(RuntimeError):
+        torch.zeros(3).clamp_()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_scatter_add_inplace_matches_torch(dtype, dim):
+    g = np.random.default_rng(22)
+    a, s = g.standard_normal((2, 6, 5)).astype(dtype), g.standard_normal((2, 6, 5)).astype(dtype)
+    n = a.shape[dim]
+    i = g.integers(0, n, a.shape)
+    e, t = ember.tensor(a), torch.tensor(a)
+    e.scatter_add_(dim, ember.tensor(i), ember.tensor(s))
+    t.scatter_add_(dim, torch.tensor(i), torch.tensor(s))
+    np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-6, atol=1e-6)
+    assert e._version == t._version == 1
+    # an index smaller than src (the general path) and one out of range (nothing written)
+    e2, t2 = ember.tensor(a), torch.tensor(a)
+    e2.scatter_add_(dim, ember.tensor(i[:1]), ember.tensor(s))
+    t2.scatter_add_(dim, torch.tensor(i[:1]), torch.tensor(s))
+    np.testing.assert_allclose(e2.numpy(), t2.numpy(), rtol=1e-6, atol=1e-6)
+    bad = i.copy()
+    bad[0, 0, 0] = n
+    e3 = ember.tensor(a)
+    with pytest.raises(RuntimeError):
+        torch.tensor(a).scatter_add_(dim, torch.tensor(bad), torch.tensor(s))
+    with pytest.raises(RuntimeError):
+        e3.scatter_add_(dim, ember.tensor(bad), ember.tensor(s))
+    np.testing.assert_array_equal(e3.numpy(), a)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(6,), (6, 4), (6, 2, 3)])
+def test_index_add_inplace_matches_torch(dtype, shape):
+    g = np.random.default_rng(23)
+    a = g.standard_normal(shape).astype(dtype)
+    idx = np.array([0, 3, 3, 5])
+    s = g.standard_normal((4, *shape[1:])).astype(dtype)
+    e, t = ember.tensor(a), torch.tensor(a)
+    e.index_add_(0, ember.tensor(idx), ember.tensor(s))
+    t.index_add_(0, torch.tensor(idx), torch.tensor(s))
+    np.testing.assert_array_equal(e.numpy(), t.numpy())
+    assert e._version == t._version == 1
+    e.index_add_(0, ember.tensor(idx), ember.tensor(s), alpha=2)
+    t.index_add_(0, torch.tensor(idx), torch.tensor(s), alpha=2)
+    np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-6)
+    for bad in ([0, 6], [-1, 0]):  # out of range either way: torch's error, nothing written
+        before = e.numpy().copy()
+        with pytest.raises((RuntimeError, IndexError)) as te:
+            t.index_add_(0, torch.tensor(bad), torch.tensor(s[:2]))
+        with pytest.raises(type(te.value)):
+            e.index_add_(0, ember.tensor(bad), ember.tensor(s[:2]))
+        np.testing.assert_array_equal(e.numpy(), before)
+    with pytest.raises(RuntimeError):  # x itself as the source: torch's overlap refusal
+        e.index_add_(0, ember.tensor(np.arange(6)), e)
+
+
+def test_index_and_scatter_add_inplace_in_the_graph():
+    g = np.random.default_rng(24)
+    a, s = g.standard_normal((5, 3)), g.standard_normal((2, 3))
+    grads = {}
+    for lib in (ember, torch):
+        x = lib.tensor(a, requires_grad=True)
+        src = lib.tensor(s, requires_grad=True)
+        y = x * 1
+        y.index_add_(0, lib.tensor([1, 4]), src)
+        z = (x * 1).scatter_add_(0, lib.tensor([[0, 1, 2], [4, 4, 4]]), src)
+        assert y.grad_fn.name() == "IndexAddBackward0"
+        (y.sum() + (z * z).sum()).backward()
+        grads[lib] = (x.grad.numpy(), src.grad.numpy(), y.detach().numpy(), z.detach().numpy())
+    for e, t in zip(grads[ember], grads[torch]):
+        np.testing.assert_allclose(e, t, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("value", [0.5, -3, 1e30, 2**25 + 1, True])
+def test_masked_fill_inplace_matches_torch(dtype, value):
+    g = np.random.default_rng(25)
+    a, m = g.standard_normal((6, 5)).astype(dtype), g.standard_normal((6, 5)) > 0
+    e, t = ember.tensor(a), torch.tensor(a)
+    e.masked_fill_(ember.tensor(m), value)
+    t.masked_fill_(torch.tensor(m), value)
+    _same(e, t)
+    assert e._version == t._version == 1
+    et, tt = ember.tensor(a.T.copy()).t(), torch.tensor(a.T.copy()).t()  # a strided view
+    et.masked_fill_(ember.tensor(m), value)
+    tt.masked_fill_(torch.tensor(m), value)
+    _same(et, tt)
+    eb, tb = ember.tensor(a), torch.tensor(a)  # a broadcast mask row
+    eb.masked_fill_(ember.tensor(m[0]), value)
+    tb.masked_fill_(torch.tensor(m[0]), value)
+    _same(eb, tb)
+
+
+def test_masked_fill_inplace_refusals_and_graph():
+    m = np.random.default_rng(26).standard_normal((3, 4)) > 0
+    with pytest.raises(RuntimeError):
+        torch.zeros(3, 4).masked_fill_(torch.tensor(m), 1e300)
+    with pytest.raises(RuntimeError):
+        ember.zeros(3, 4).masked_fill_(ember.tensor(m), 1e300)
+    with pytest.raises(RuntimeError):
+        torch.zeros(3, 4).masked_fill_(torch.tensor(m).float(), 1.0)
+    with pytest.raises(RuntimeError):
+        ember.zeros(3, 4).masked_fill_(ember.tensor(m).float(), 1.0)
+    ge = {}
+    for lib in (ember, torch):
+        x = lib.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+        y = x * 2
+        y.masked_fill_(lib.tensor(m), 0.5)
+        (y * y).sum().backward()
+        ge[lib] = (y.grad_fn.name(), x.grad.numpy())
+    assert ge[ember][0] == ge[torch][0]
+    np.testing.assert_array_equal(ge[ember][1], ge[torch][1])
+
+
+# ---- unbind / chunk pieces, and recorded binary ops by their node straight ---------------------
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_unbind_and_chunk_pieces_match_torch(dim, requires_grad):
+    a = np.random.default_rng(27).standard_normal((4, 3, 2))
+    outs = {}
+    for lib in (ember, torch):
+        x = lib.tensor(a, requires_grad=requires_grad)
+        pieces = x.unbind(dim) + x.chunk(2, dim)
+        outs[lib] = pieces
+        if requires_grad:
+            sum(((p * (k + 1)).sum() for k, p in enumerate(pieces)), lib.tensor(0.0)).backward()
+            outs[lib] = (*pieces, x.grad)
+    for e, t in zip(outs[ember], outs[torch]):
+        _same(e, t)
+        assert (e.grad_fn is None) == (t.grad_fn is None)
+        if t.grad_fn is not None and t.grad_fn.name() != "torch::autograd::AccumulateGrad":
+            assert e.grad_fn.name() == t.grad_fn.name()
+    base_e, base_t = ember.tensor(a), torch.tensor(a)
+    base_e.unbind(0)[2].fill_(7.0)  # views: a write shows in the base
+    base_t.unbind(0)[2].fill_(7.0)
+    _same(base_e, base_t)
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "truediv"])
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), ()), ((), (3, 4)), ((), ())])
+@pytest.mark.parametrize("grads", [(True, False), (False, True), (True, True)])
+def test_recorded_binary_by_node_matches_torch(op, shapes, grads):
+    import operator
+
+    f = getattr(operator, op)
+    ea, ta = _pair(shapes[0], np.float64, 28, grads[0])
+    eb, tb = _pair(shapes[1], np.float64, 29, grads[1])
+    if op == "truediv":
+        with torch.no_grad():
+            tb.abs_().add_(0.5)
+        eb.data[...] = np.abs(eb.data) + 0.5
+    e, t = f(ea, eb), f(ta, tb)
+    _same(e, t)
+    assert e.grad_fn.name() == t.grad_fn.name() and _edges(e) == _edges(t)
+    seen = []
+    e.register_hook(lambda g: seen.append(1))
+    e.sum().backward()
+    t.sum().backward()
+    assert seen == [1]
+    for x, y in ((ea, ta), (eb, tb)):
+        assert (x.grad is None) == (y.grad is None)
+        if y.grad is not None:
+            np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-12)
+    with ember.no_grad():
+        assert not f(ea, eb).requires_grad
+    ea2, eb2 = ea.detach().requires_grad_(), eb.detach().requires_grad_()
+    assert gradgradcheck(f, (ea2, eb2))

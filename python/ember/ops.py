@@ -5236,6 +5236,8 @@ class Unbind(Function):
 
 def _slices(a: np.ndarray, axis: int) -> list:
     """The views a[..., i, ...] along axis (the Ellipsis: a 0-d view, not NumPy's scalar)."""
+    if axis == 0 and a.ndim > 1:  # (iteration's views are a[i]'s: ~0.2 us less a piece)
+        return list(a)
     pre = (slice(None),) * axis
     return [a[(*pre, i, Ellipsis)] for i in range(a.shape[axis])]
 
@@ -8990,7 +8992,17 @@ _index_add_copy = _in_place("index_add_", index_add, no_overlap=True)
 def index_add_(x: Tensor, dim: int, index, source, *, alpha=1) -> Tensor:
     """In-place index_add (outside the autograd graph, as tensor.py's). Rows of a C-contiguous
     float tensor (dim 0) are added into it directly by the row kernel: no copy of x and no copy
-    back (the same additions in the same order)."""
+    back (the same additions in the same order). An index out of range: OutOfBounds, an
+    IndexError and a RuntimeError (torch's type is either, by x's dims)."""
+    try:
+        return _index_add_inplace(x, dim, index, source, alpha)
+    except IndexError as e:
+        if isinstance(e, _OutOfBounds):
+            raise
+        raise _OutOfBounds(str(e)) from None
+
+
+def _index_add_inplace(x: Tensor, dim: int, index, source, alpha) -> Tensor:
     d = x.data
     _refuse_overlap("index_add_", x, (index, source))
     plain = isinstance(source, Tensor) and type(alpha) in (int, float)

@@ -1346,7 +1346,7 @@ class Tensor:
                 return self
         mask = np.asarray(_ops._data(mask))
         if mask.dtype != np.bool_:
-            raise TypeError(f"masked_fill_: mask must be a bool tensor, got {mask.dtype}")
+            raise BadDtype(f"masked_fill_: mask must be a bool tensor, got {mask.dtype}")
         v = _ops._fill_value(_ops._data(value), self.dtype)
         return self._assign(np.where(np.broadcast_to(mask, self.shape), v, self.data), value)
 
