@@ -1365,9 +1365,8 @@ def _recorded(cls, ctx, args, parents, out):
             if type(o) is np.ndarray:  # (Tensor._make inlined, as above: ~0.15 us a piece)
                 meta.append((o.shape, o.dtype))
                 t = _new(Tensor)
-                t._data, t._grad, t._requires_grad, t._ctx, t._idx = (
-                    o, None, diff, ctx if diff else None, i
-                )
+                t._data, t._grad, t._requires_grad = o, None, diff
+                t._ctx, t._idx = ctx if diff else None, i
                 res.append(t)
                 continue
             meta.append((np.shape(o), np.result_type(o)))
