@@ -5035,6 +5035,18 @@ def getitem(x, index) -> Tensor:
             return _outside_view(x.data[index, ...], x)
         except IndexError:
             pass
+    elif (
+        index is None
+        and type(x) is Tensor
+        and not (x._requires_grad and _state.enabled)
+        and _function._fw_level is None
+        and x.data.flags.c_contiguous
+        and x.data.size  # (an empty x: the generic path's strides, torch's)
+    ):  # overhead40: x[None] outside the graph, a C-contiguous x: reshape's view has
+        # torch's strides (the new dim's: size * stride of the first, _none_strides' rule),
+        # without the generic path's index walk (~3 us of 3.6; torch ~0.6)
+        a = x.data
+        return _outside_view(a.reshape((1, *a.shape)), x)
     index, advanced = _index_arg(index, x)
     try:
         return GetItem.apply(x, index, advanced)
@@ -6909,6 +6921,10 @@ def select(x, dim: int, index: int) -> Tensor:
         raise IndexError(f"select: index {index} out of range for dim {dim} of size {n}")
     key = (slice(None),) * axis + (index,)
     out = basic_view(x, key)  # (outside the graph: the view straight, as x[key] takes it)
+    if out is None and type(x) is Tensor and x._requires_grad and _state.enabled:
+        # overhead40: in the graph, getitem's node straight: key (full slices, an int in
+        # range) is what its _index_arg returns unchanged (~1 us of a ~2.8 us x.select(1, 3))
+        return GetItem.apply(x, key, False)
     return getitem(x, key) if out is None else out
 
 
