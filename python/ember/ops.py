@@ -3155,6 +3155,23 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx, a, b, cond, flip=False):
+        if (
+            type(a) is _ND
+            and type(b) is _ND
+            and type(cond) is _ND
+            and cond.dtype == np.bool_
+            and a.dtype is b.dtype
+            and a.dtype in _KERNEL_DTYPES
+            and a.shape == b.shape == cond.shape
+            and cond.size >= _KERNEL_MIN
+            and a.flags.c_contiguous
+            and b.flags.c_contiguous
+            and cond.flags.c_contiguous
+        ):  # overhead40: where()'s recorded call, _where's kernel choice and the shapes
+            # without their helpers' frames (~0.8 us of a 32x32 one)
+            ctx.save_for_backward(cond)
+            ctx.shapes = (a.shape, a.shape, flip)
+            return _C.where(cond, b, a) if flip else _C.where(cond, a, b)
         cond = np.asarray(cond, dtype=bool)
         ctx.save_for_backward(cond)
         ctx.shapes = (_shape(a), _shape(b), flip)
@@ -4852,6 +4869,18 @@ class GetItem(Function):
                 shape = index.shape + x.shape[1:]
                 if not math.prod(shape):  # (torch reads no position: none is refused)
                     return np.empty(shape, x.dtype)
+            if (
+                index.dtype is _I64
+                and index.ndim == 1
+                and index.size
+                and x.ndim
+                and x.flags.c_contiguous
+                and x.dtype.char in _SELECT_CHARS
+            ):  # overhead40: rows by the index_select kernel (as Tensor.__getitem__'s path)
+                try:  # (a negative index: the kernel refuses it, the paths below wrap it)
+                    return _C.index_select(x, index, 0)
+                except IndexError:
+                    pass
             out = _take(x, index)
             if out is not None:  # a fresh array: none of the checks below apply
                 return out
