@@ -442,3 +442,103 @@ def test_recorded_binary_by_node_matches_torch(op, shapes, grads):
         assert not f(ea, eb).requires_grad
     ea2, eb2 = ea.detach().requires_grad_(), eb.detach().requires_grad_()
     assert gradgradcheck(f, (ea2, eb2))
+
+
+# ---- x[None], x[idx], select and where in the graph ------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (5,), (), (2, 0), (1, 1, 3)])
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_none_index_matches_torch(shape, requires_grad):
+    a = np.arange(float(np.prod(shape))).reshape(shape)
+    e, t = (
+        ember.tensor(a, requires_grad=requires_grad),
+        torch.tensor(a, requires_grad=requires_grad),
+    )
+    ye, yt = e[None], t[None]
+    _same(ye, yt)
+    assert (ye.grad_fn is None) == (yt.grad_fn is None)
+    if requires_grad:
+        assert ye.grad_fn.name() == yt.grad_fn.name()
+    with ember.no_grad():
+        assert e[None].requires_grad == requires_grad  # (a view of a leaf, as torch's)
+    b = ember.tensor(a)
+    v = b[None]
+    if b.numel():  # a view: writes show in the base, versions shared
+        v.view(-1)[0] = 7.0
+        assert b.view(-1)[0].item() == 7.0 and b._version == v._version == 1
+
+
+@pytest.mark.parametrize("idx", [[1, 3], [-1, 0], [4, 4, 0], [], [[0, 1], [2, 3]], [-5]])
+@pytest.mark.parametrize("layout", ["c", "column", "t"])
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_index_tensor_rows_match_torch(idx, layout, requires_grad):
+    a = np.random.default_rng(30).standard_normal((5, 5))
+    pick = {"c": lambda x: x, "column": lambda x: x[:, 0], "t": lambda x: x.t()}[layout]
+    i = np.array(idx, dtype=np.int64)
+    outs = {}
+    for lib in (ember, torch):
+        x = lib.tensor(a, requires_grad=requires_grad)
+        y = pick(x)[lib.tensor(i)]
+        outs[lib] = y
+        if requires_grad:
+            (y * y).sum().backward()
+            outs[lib] = (y, x.grad)
+    if requires_grad:
+        _same(*[o[0] for o in outs.values()])
+        assert outs[ember][0].grad_fn.name() == outs[torch][0].grad_fn.name()
+        np.testing.assert_allclose(outs[ember][1].numpy(), outs[torch][1].numpy(), rtol=1e-12)
+    else:
+        _same(outs[ember], outs[torch])
+
+
+@pytest.mark.parametrize("bad", [[5], [-6], [0, 9]])
+def test_index_tensor_rows_out_of_range(bad):
+    with pytest.raises(IndexError):
+        torch.zeros(5, 3)[torch.tensor(bad)]
+    with pytest.raises(IndexError):
+        ember.zeros(5, 3)[ember.tensor(bad)]
+    with pytest.raises(IndexError):
+        ember.zeros(5, 3, requires_grad=True)[ember.tensor(bad)]
+
+
+@pytest.mark.parametrize(("dim", "index"), [(0, 1), (1, -1), (2, 4), (-1, 0), (-3, -3)])
+def test_select_in_the_graph_matches_torch(dim, index):
+    a = np.random.default_rng(31).standard_normal((3, 4, 5))
+    res = {}
+    for lib in (ember, torch):
+        x = lib.tensor(a, requires_grad=True)
+        y = x.select(dim, index)
+        (y * y).sum().backward()
+        res[lib] = (y, x.grad, y.grad_fn.name(), _edges(y))
+    _same(res[ember][0], res[torch][0])
+    np.testing.assert_array_equal(res[ember][1].numpy(), res[torch][1].numpy())
+    assert res[ember][2:] == res[torch][2:]
+    with pytest.raises(IndexError):
+        ember.zeros(3, 4, requires_grad=True).select(1, 4)
+    x = ember.tensor(a, requires_grad=True)
+    assert gradgradcheck(lambda x: x.select(dim, index), (x,))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(6, 5), (3,)])
+@pytest.mark.parametrize("grads", [(True, False), (False, True), (True, True)])
+def test_where_in_the_graph_matches_torch(dtype, shape, grads):
+    g = np.random.default_rng(32)
+    a, b = g.standard_normal(shape).astype(dtype), g.standard_normal(shape).astype(dtype)
+    m = g.standard_normal(shape) > 0
+    res = {}
+    for lib in (ember, torch):
+        x, y = lib.tensor(a, requires_grad=grads[0]), lib.tensor(b, requires_grad=grads[1])
+        out = lib.where(lib.tensor(m), x, y)
+        (out * out).sum().backward()
+        res[lib] = (out, out.grad_fn.name(), _edges(out), x.grad, y.grad)
+    _same(res[ember][0], res[torch][0])
+    assert res[ember][1:3] == res[torch][1:3]
+    for ge, gt in zip(res[ember][3:], res[torch][3:]):
+        assert (ge is None) == (gt is None)
+        if gt is not None:
+            np.testing.assert_allclose(ge.numpy(), gt.numpy(), rtol=1e-6)
+    x = ember.tensor(a.astype(np.float64), requires_grad=True)
+    y = ember.tensor(b.astype(np.float64), requires_grad=True)
+    assert gradgradcheck(lambda x, y: ember.where(ember.tensor(m), x, y), (x, y))
