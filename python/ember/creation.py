@@ -439,7 +439,7 @@ def randint(
         low, high = 0, low
     _int_args("randint", low=low, high=high)  # (torch refuses randint(1.5, ...))
     for name, v in (("low", low), ("high", high)):
-        if not -(2**63) <= v < 2**63:  # (torch's ValueError: its bounds are int64s)
+        if type(v) is int and not -(2**63) <= v < 2**63:  # (torch's ValueError: int64s)
             raise BadShapeOrValue(f"randint: {name}={v} overflows int64")
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
