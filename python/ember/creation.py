@@ -438,6 +438,9 @@ def randint(
     elif high is None:
         low, high = 0, low
     _int_args("randint", low=low, high=high)  # (torch refuses randint(1.5, ...))
+    for name, v in (("low", low), ("high", high)):
+        if type(v) is int and not -(2**63) <= v < 2**63:  # (torch's ValueError: int64s)
+            raise BadShapeOrValue(f"randint: {name}={v} overflows int64")
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     shape, dt = _size((size,), "randint"), np.dtype(dtype)
@@ -450,6 +453,11 @@ def randint(
             raise BadShapeOrValue(f"randint: to - 1 is out of bounds for bool (high={high})")
         return Tensor(rng(generator).integers(low, high, shape).astype(bool))
     if dt.kind in "iu":  # (requires_grad=True: the setter refuses it, as torch)
+        info = np.iinfo(dt)  # bounds past the dtype: torch's refusals (NumPy's words differ)
+        if low < info.min:
+            raise BadShapeOrValue(f"randint: from is out of bounds for {dt} (low={low})")
+        if high - 1 > info.max:
+            raise BadShapeOrValue(f"randint: to - 1 is out of bounds for {dt} (high={high})")
         return Tensor(
             rng(generator).integers(low, high, shape, dtype=dt), requires_grad=requires_grad
         )
@@ -466,7 +474,13 @@ def randint(*args, **kwargs) -> Tensor:  # noqa: F811  (overhead39: ~12 -> ~9 us
     # keyword handling, the checks (which all pass) and Tensor's constructor
     if not kwargs and len(args) == 3 and not _device._CONTEXT:
         low, high, size = args
-        if type(low) is int and type(high) is int and low < high and type(size) is tuple and size:
+        if (
+            type(low) is int
+            and type(high) is int
+            and -(2**63) <= low < high < 2**63  # (else the factory's refusals)
+            and type(size) is tuple
+            and size
+        ):
             for s in size:  # (as _size's first test: non-negative ints pass unchanged)
                 if type(s) is not int or s < 0:
                     break

@@ -1013,6 +1013,15 @@ class Tensor:
         return _ops.remainder(other, self)
 
     def __pow__(self, other):
+        if (
+            (type(other) is int or type(other) is float)
+            and type(self) is Tensor
+            and self._requires_grad
+            and _function._state.enabled
+        ):  # overhead40: x ** 2 in autograd, pow's node straight (~1 us of pow's frames); a
+            d = self._data  # fresh float array: no layout step (_unary_apply's _laid) to take
+            if (d.dtype is _F32 or d.dtype is _F64) and d.base is None:
+                return _ops.Pow.apply(self, other)
         return _ops.pow(self, other)
 
     def __rpow__(self, other):
@@ -1347,7 +1356,7 @@ class Tensor:
                 return self
         mask = np.asarray(_ops._data(mask))
         if mask.dtype != np.bool_:
-            raise TypeError(f"masked_fill_: mask must be a bool tensor, got {mask.dtype}")
+            raise BadDtype(f"masked_fill_: mask must be a bool tensor, got {mask.dtype}")
         v = _ops._fill_value(_ops._data(value), self.dtype)
         return self._assign(np.where(np.broadcast_to(mask, self.shape), v, self.data), value)
 
@@ -1848,6 +1857,20 @@ class Tensor:
             # x[idx], an integer index tensor and no graph: GetItem's forward straight (the
             # generic apply is ~2.5 us of a 32x32 gather); an IndexError takes the generic path,
             # which raises it with the shapes
+            a, i = self.data, index.data
+            if (
+                d is _ops._I64
+                and i.ndim == 1
+                and i.size
+                and a.ndim
+                and a.flags.c_contiguous
+                and a.dtype.char in _ops._SELECT_CHARS
+            ):  # overhead40: rows of a C-contiguous x by the index_select kernel (x[idx]'s
+                # values, a fresh C-contiguous array; ~1 us less than the forward's checks)
+                try:  # (a negative index: the kernel refuses it, the forward wraps it)
+                    return Tensor._make(_C.index_select(a, i, 0), False, None, 0)
+                except IndexError:
+                    pass
             try:
                 out = _ops.GetItem.forward(
                     _ops.GetItem.__new__(_ops.GetItem), self.data, index.data, True
@@ -2117,8 +2140,8 @@ def _recorded_binary(node, general):
                 and (d.dtype is _F32 or d.dtype is _F64)
                 and d.base is None
                 and e.base is None
-                and d.shape == e.shape
-            ):
+                and (d.shape == e.shape or not e.ndim or not d.ndim)
+            ):  # (overhead40: x * a 0-d tensor too, which always broadcasts: ~1 us less)
                 return node.apply(self, other)
         return general(self, other)
 

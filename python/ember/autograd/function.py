@@ -1256,6 +1256,10 @@ class Function:
         n = len(parents)
         while n and parents[n - 1] is None:
             n -= 1
+        edges = _TORCH_EDGES.get(_torch_name(self))
+        if edges is not None:  # torch's node has an edge, (None, 0) if need be, per tensor
+            n = max(n, edges if type(edges) is int else edges(self))  # input (a number add,
+            parents = (*parents, *(None,) * (n - len(parents)))  # mul, ... operand is one)
         return tuple(_edge(p) for p in parents[:n])
 
     @property
@@ -1358,10 +1362,14 @@ def _recorded(cls, ctx, args, parents, out):
         meta, res = [], []
         for i, o in enumerate(out):  # (a loop: ~1 us of a chunk(4) in genexprs)
             diff = i not in non_diff
-            if type(o) is np.ndarray:
+            if type(o) is np.ndarray:  # (Tensor._make inlined, as above: ~0.15 us a piece)
                 meta.append((o.shape, o.dtype))
-            else:
-                meta.append((np.shape(o), np.result_type(o)))
+                t = _new(Tensor)
+                t._data, t._grad, t._requires_grad = o, None, diff
+                t._ctx, t._idx = ctx if diff else None, i
+                res.append(t)
+                continue
+            meta.append((np.shape(o), np.result_type(o)))
             res.append(Tensor._make(o, diff, ctx if diff else None, i))
         ctx._out_meta, res = tuple(meta), tuple(res)
         first = res[0] if res else None
@@ -1519,6 +1527,7 @@ _NAMES = {
     "Mean": _sum_name("Mean"),
     "Pow": lambda c: "PowBackward0" if c.scalar else "PowBackward1",
     "Square": "PowBackward0",
+    "_OuterMul": "MulBackward0",  # (ember.outer's recorded node: Mul's, its values by _C.outer)
     "Clamp": "ClampBackward1",
     "Reshape": "ViewBackward0",
     "_Normalize2": "DivBackward0",  # (F.normalize: torch's last op, the division)
@@ -1549,6 +1558,22 @@ def named(t, name: str):
     if t._ctx is not None:
         t._ctx._named = name
     return t
+
+
+# torch's edge count for nodes whose first inputs are ember's node's first (the tensor
+# operands; options such as dim after them): next_functions lists each of those
+_TORCH_EDGES = dict.fromkeys(
+    (
+        "AddBackward0", "SubBackward0", "MulBackward0", "DivBackward0", "PowBackward1",
+        "MaximumBackward0", "MinimumBackward0", "Atan2Backward0", "CopysignBackward0",
+        "FmodBackward1", "RemainderBackward1", "HypotBackward0", "WhereBackward0",
+        "MmBackward0", "MseLossBackward0", "MaskedFillBackward1", "IndexCopyBackward0",
+        "IndexPutBackward0", "IndexAddBackward0", "ScatterAddBackward0", "LerpBackward0",
+    ),
+    2,
+)  # fmt: skip
+_TORCH_EDGES.update(LerpBackward1=3, CatBackward0=lambda c: len(c.meta[1]))
+_TORCH_EDGES["StackBackward0"] = _TORCH_EDGES["CatBackward0"]
 
 
 def _torch_name(node) -> str:
