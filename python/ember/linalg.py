@@ -1446,7 +1446,11 @@ SolveEx = namedtuple("SolveEx", ["result", "info"])
 
 def _cholesky_info(A):
     """info (...) of the Cholesky factorisation: the order of the first leading minor that is
-    not positive-definite, or 0 (column by column, vectorised over the batch)."""
+    not positive-definite, or 0 (column by column, vectorised over the batch). In a float32
+    matrix of order <= 16 an infinite pivot before the last makes the column below it NaN, so
+    the next minor fails: torch 2.13's float32 LAPACK (MKL's small-matrix path) does so; its
+    float64, complex and larger float32 factorisations keep 0 there, as here."""
+    inf_stops = A.dtype == np.float32 and A.shape[-1] <= 16
     dt = np.complex128 if A.dtype.kind == "c" else np.float64  # (Hermitian: L L^H)
     A = np.array(A, dt).reshape(math.prod(A.shape[:-2]), *A.shape[-2:])
     n = A.shape[-1]
@@ -1462,6 +1466,8 @@ def _cholesky_info(A):
             L[:, j + 1 :, j] = (
                 A[:, j + 1 :, j] - np.einsum("bij,bj->bi", L[:, j + 1 :, :j], L[:, j, :j].conj())
             ) / ljj[:, None]
+            if inf_stops:
+                L[:, j + 1 :, j][np.isposinf(d)] = np.nan
     return info
 
 
