@@ -34,13 +34,14 @@ def set_default_dtype(d) -> None:
     _default_float = dt
 
 
-# How tensors print (torch.set_printoptions' profiles), passed to NumPy's array2string.
+# How tensors print: torch.set_printoptions' options and profiles (torch/_tensor_str.py's
+# PRINT_OPTS); __repr__ formats with torch's _Formatter rules below.
 _PRINT_PROFILES = {
-    "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "max_line_width": 80},
-    "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "max_line_width": 80},
-    "full": {"precision": 4, "threshold": sys.maxsize, "edgeitems": 3, "max_line_width": 80},
+    "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80},
+    "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80},
+    "full": {"precision": 4, "threshold": sys.maxsize, "edgeitems": 3, "linewidth": 80},
 }
-_PRINT_OPTIONS = dict(_PRINT_PROFILES["default"])
+_PRINT_OPTIONS = {**_PRINT_PROFILES["default"], "sci_mode": None}
 
 
 def set_printoptions(
@@ -48,24 +49,148 @@ def set_printoptions(
 ) -> None:
     """How tensors print, as torch.set_printoptions: a ``profile`` ('default', 'short', 'full')
     sets the four sizes, the other arguments override it; ``sci_mode`` True / False forces or
-    forbids scientific notation, None leaves it automatic."""
+    forbids scientific notation, None (every call that leaves it out) makes it automatic."""
     if profile is not None:
         if profile not in _PRINT_PROFILES:
             raise ValueError(f"set_printoptions: profile must be one of {list(_PRINT_PROFILES)}")
         _PRINT_OPTIONS.update(_PRINT_PROFILES[profile])
     given = {"precision": precision, "threshold": threshold, "edgeitems": edgeitems}
-    for name, value in {**given, "max_line_width": linewidth}.items():
+    for name, value in {**given, "linewidth": linewidth}.items():
         if value is not None:
             if not isinstance(value, int | np.integer) or value < 0:
                 raise ValueError(f"set_printoptions: sizes must be ints >= 0, got {value!r}")
             _PRINT_OPTIONS[name] = int(value)
-    _PRINT_OPTIONS.pop("formatter", None)
-    _PRINT_OPTIONS.pop("suppress_small", None)
-    if sci_mode:
+    _PRINT_OPTIONS["sci_mode"] = None if sci_mode is None else bool(sci_mode)
+
+
+# torch's legacy tensor type names, as Tensor.type takes them
+_LEGACY_TYPES = {
+    "FloatTensor": np.float32, "DoubleTensor": np.float64, "HalfTensor": np.float16,
+    "BFloat16Tensor": _lowp.bfloat16, "LongTensor": np.int64, "IntTensor": np.int32,
+    "ShortTensor": np.int16, "CharTensor": np.int8, "ByteTensor": np.uint8,
+    "BoolTensor": np.bool_, "ComplexFloatTensor": np.complex64,
+    "ComplexDoubleTensor": np.complex128,
+}  # fmt: skip
+
+
+class _Formatter:
+    """torch's _Formatter: one width for all of a tensor's numbers. Floats print fixed with
+    ``precision`` decimals, whole ones as "3.", and in scientific notation when the nonzero
+    finite magnitudes span more than 1000x, exceed 1e8 or (not whole) fall below 1e-4; the
+    width counts nonzero finite values only (so nan, inf and 0. are not padded to it)."""
+
+    def __init__(self, a: np.ndarray):
         p = _PRINT_OPTIONS["precision"]
-        _PRINT_OPTIONS["formatter"] = {"float_kind": lambda v: f"{v:.{p}e}"}
-    elif sci_mode is not None:
-        _PRINT_OPTIONS["suppress_small"] = True
+        self.floating = a.dtype.kind == "f"
+        self.int_mode, self.sci_mode, self.width = True, False, 1
+        flat = a.reshape(-1)
+        if not self.floating:
+            if flat.size:
+                ends = np.array([flat.min(), flat.max()]) if a.dtype.kind in "iu" else flat
+                self.width = max(len(str(v)) for v in np.unique(ends).tolist())
+        else:
+            vals = flat[np.isfinite(flat) & (flat != 0)].astype(np.float64)
+            if not vals.size:
+                return
+            mags = np.abs(vals)
+            lo, hi = mags.min(), mags.max()
+            self.int_mode = bool((vals == np.ceil(vals)).all())
+            auto = hi / lo > 1000.0 or hi > 1.0e8 or (not self.int_mode and lo < 1.0e-4)
+            forced = _PRINT_OPTIONS["sci_mode"]
+            self.sci_mode = auto if forced is None else forced  # (the width is the mode's)
+            vals = np.unique(vals).tolist()
+            if self.sci_mode:
+                self.width = max(len(f"{v:.{p}e}") for v in vals)
+            elif self.int_mode:
+                self.width = max(len(f"{v:.0f}") + 1 for v in vals)
+            else:
+                self.width = max(len(f"{v:.{p}f}") for v in vals)
+
+    def format(self, v) -> str:
+        if self.floating:
+            p = _PRINT_OPTIONS["precision"]
+            if self.sci_mode:
+                out = f"{v:{self.width}.{p}e}"
+            elif self.int_mode:
+                out = f"{v:.0f}" + ("" if v != v or v in (np.inf, -np.inf) else ".")
+            else:
+                out = f"{v:.{p}f}"
+        else:
+            out = str(v)
+        return " " * (self.width - len(out)) + out
+
+
+def _summarized(a: np.ndarray, edge: int) -> np.ndarray:
+    """torch's get_summarized_data: the edge rows of every dim (what a summary prints)."""
+    if a.ndim == 0:
+        return a
+    if a.ndim == 1:
+        return np.concatenate((a[:edge], a[-edge:])) if a.shape[0] > 2 * edge else a
+    if not edge:
+        return a[(slice(0, 0),) * a.ndim]
+    rows = list(range(edge)) + list(range(len(a) - edge, len(a))) if len(a) > 2 * edge else None
+    return np.stack([_summarized(a[i], edge) for i in (rows or range(len(a)))])
+
+
+def _number_str(v, f1: _Formatter, f2: _Formatter | None) -> str:
+    if f2 is None:
+        return f1.format(v)
+    imag = (f2.format(v.imag) + "j").lstrip()  # (torch: "+" unless the sign is there)
+    return f1.format(v.real) + (imag if imag[0] in "+-" else "+" + imag)
+
+
+def _body(a: np.ndarray, indent: int, summarize: bool, f1, f2) -> str:
+    """torch's _tensor_str_with_formatter: rows nested with torch's commas, newlines and
+    indents; a summary keeps ``edgeitems`` rows at each end around "..."."""
+    edge, width = _PRINT_OPTIONS["edgeitems"], _PRINT_OPTIONS["linewidth"]
+    if a.ndim == 0:
+        return _number_str(a.item(), f1, f2)
+    if a.ndim == 1:
+        size = f1.width + 2 + (f2.width + 1 if f2 is not None else 0)
+        per_line = max(1, int((width - indent) // size))
+        if summarize and not edge:
+            parts = ["..."]
+        elif summarize and a.shape[0] > 2 * edge:
+            head, tail = a[:edge].tolist(), a[-edge:].tolist()
+            parts = [_number_str(v, f1, f2) for v in head] + [" ..."]
+            parts += [_number_str(v, f1, f2) for v in tail]
+        else:
+            parts = [_number_str(v, f1, f2) for v in a.tolist()]
+        lines = [", ".join(parts[i : i + per_line]) for i in range(0, len(parts), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    n = a.shape[0]
+    if summarize and n > 2 * edge:
+        rows = [_body(a[i], indent + 1, summarize, f1, f2) for i in range(edge)] + ["..."]
+        rows += [_body(a[i], indent + 1, summarize, f1, f2) for i in range(n - edge, n)]
+    else:
+        rows = [_body(a[i], indent + 1, summarize, f1, f2) for i in range(n)]
+    return "[" + ("," + "\n" * (a.ndim - 1) + " " * (indent + 1)).join(rows) + "]"
+
+
+def _tensor_str(a: np.ndarray, indent: int) -> str:
+    """torch's _tensor_str of a non-empty array: 16-bit floats print as float32, a complex
+    array's real and imaginary parts each get a formatter."""
+    summarize = a.size > _PRINT_OPTIONS["threshold"]
+    if a.dtype == np.float16 or a.dtype == _lowp.bfloat16:
+        a = a.astype(np.float32)
+    edge = _PRINT_OPTIONS["edgeitems"]
+    seen = _summarized(a, edge) if summarize else a
+    if a.dtype.kind == "c":
+        return _body(a, indent, summarize, _Formatter(seen.real), _Formatter(seen.imag))
+    return _body(a, indent, summarize, _Formatter(seen), None)
+
+
+def _with_suffixes(text: str, suffixes: list, indent: int) -> str:
+    """torch's _add_suffixes: ", suffix" on the last line while it fits the line width."""
+    out, last = [text], len(text) - text.rfind("\n") + 1
+    for suffix in suffixes:
+        if last + len(suffix) + 2 > _PRINT_OPTIONS["linewidth"]:
+            out.append(",\n" + " " * indent + suffix)
+            last = indent + len(suffix)
+        else:
+            out.append(", " + suffix)
+            last += len(suffix) + 2
+    return "".join(out) + ")"
 
 
 def _other(x, op: str):
@@ -907,29 +1032,29 @@ class Tensor:
         return self
 
     def __repr__(self) -> str:
-        opts, d = _PRINT_OPTIONS, self.data
-        if d.dtype == _lowp.bfloat16:
-            d = d.astype(np.float32)  # exact; NumPy prints ml_dtypes' values at full length
-        if d.dtype.kind == "f" and np.any(np.isfinite(d) & (d != np.round(d))):
-            opts = {"floatmode": "fixed", **opts}  # 1.5000 as torch, unless all are whole
-        elif d.dtype == np.bool_ and d.size and d.all():
-            # NumPy pads True to False's width ("[ True]"); torch only when a False is there
-            opts = {"formatter": {"bool": str}, **opts}
-        body = np.array2string(d, separator=", ", prefix="tensor(", **opts)
-        if d.size > opts.get("threshold", 1000):
-            body = body.replace(", ..., ", ",  ..., ")  # (torch's elision inside a row)
-        extra = ""
-        if d.size == 0 and d.shape != (0,):
-            extra += f", size={tuple(d.shape)}"  # (an empty body does not show it, as torch)
-        if self.data.dtype not in (np.float32, np.int64, np.bool_, np.complex64) or (
-            d.size == 0 and self.data.dtype != np.float32
-        ):
-            extra += f", dtype={self.data.dtype}"
+        # torch/_tensor_str.py's _str_intern: the body, then size / dtype / grad_fn or
+        # requires_grad suffixes (dtype when not the default float or complex, int64 or bool;
+        # an empty tensor's unless the default float)
+        d, dt = self.data, self.data.dtype
+        suffixes = []
+        if d.size == 0:
+            if d.ndim != 1:
+                suffixes.append(f"size={tuple(d.shape)}")
+            if dt != _default_float:
+                suffixes.append(f"dtype={dt}")
+            body = "[]"
+        else:
+            if not _PRINT_OPTIONS["edgeitems"]:
+                suffixes.append(f"size={tuple(d.shape)}")
+            complex_default = np.complex128 if _default_float == np.float64 else np.complex64
+            if dt not in (_default_float, complex_default, np.int64, np.bool_):
+                suffixes.append(f"dtype={dt}")
+            body = _tensor_str(d, len("tensor("))
         if self._ctx is not None:
-            extra += f", grad_fn=<{self._ctx.name}>"
+            suffixes.append(f"grad_fn=<{self._ctx.name}>")
         elif self._requires_grad:
-            extra += ", requires_grad=True"
-        return f"tensor({body}{extra})"
+            suffixes.append("requires_grad=True")
+        return _with_suffixes("tensor(" + body, suffixes, len("tensor("))
 
     def __format__(self, spec: str) -> str:
         # f"{loss:.4f}": a 0-d tensor formats as its value, as PyTorch's
@@ -1435,7 +1560,17 @@ class Tensor:
     def type(self, dtype=None, non_blocking: bool = False):
         """Without an argument the type name (e.g. 'ember.float32'); with one, a cast
         (``non_blocking`` matters only for GPU copies)."""
-        return f"ember.{self.dtype.name}" if dtype is None else self.to(dtype)
+        if dtype is None:
+            return f"ember.{self.dtype.name}"
+        if isinstance(dtype, str):  # torch's legacy type names: 'torch.DoubleTensor'
+            head, _, name = dtype.rpartition(".")
+            legacy = _LEGACY_TYPES.get(name) if head in ("torch", "ember") else None
+            if legacy is None:
+                raise ValueError(f"invalid type: {dtype!r}")
+            dtype = legacy
+        elif isinstance(dtype, _creation._LegacyTensorType):
+            dtype = dtype.dtype
+        return self.to(dtype)
 
     def half(self, memory_format=None) -> Tensor:
         return self._cast_in(np.dtype(np.float16), memory_format)
