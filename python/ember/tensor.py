@@ -245,6 +245,7 @@ def _legacy_size(shape: tuple) -> tuple:
 
 
 _NOT_NUMBERS = {type(None), str, bytes}
+_NOT_OPERANDS = (str, bytes, list, tuple, dict, set)  # of the comparison operators
 
 
 def _as_array(data, dtype=None, copy=True) -> np.ndarray:
@@ -1695,27 +1696,37 @@ class Tensor:
         out = np.vectorize(fn, otypes=[self.dtype])(self.data) if self.data.size else self.data
         return self._assign(out)
 
-    # Comparisons give bool tensors (no gradient), as PyTorch's.
+    # Comparisons give bool tensors (no gradient), as PyTorch's. None, strings and Python
+    # sequences are not operands: NotImplemented, as torch's, so Python answers (== is False,
+    # != True, < a TypeError).
     def __eq__(self, other):  # type: ignore[override]
-        if other is None:  # `t == None` is False (a plain bool), as PyTorch's
-            return False
+        if other is None or isinstance(other, _NOT_OPERANDS):
+            return NotImplemented
         return _ops.compare(np.equal, self, other)
 
     def __ne__(self, other):  # type: ignore[override]
-        if other is None:
-            return True
+        if other is None or isinstance(other, _NOT_OPERANDS):
+            return NotImplemented
         return _ops.compare(np.not_equal, self, other)
 
     def __lt__(self, other):
+        if other is None or isinstance(other, _NOT_OPERANDS):
+            return NotImplemented
         return _ops.compare(np.less, self, other)
 
     def __le__(self, other):
+        if other is None or isinstance(other, _NOT_OPERANDS):
+            return NotImplemented
         return _ops.compare(np.less_equal, self, other)
 
     def __gt__(self, other):
+        if other is None or isinstance(other, _NOT_OPERANDS):
+            return NotImplemented
         return _ops.compare(np.greater, self, other)
 
     def __ge__(self, other):
+        if other is None or isinstance(other, _NOT_OPERANDS):
+            return NotImplemented
         return _ops.compare(np.greater_equal, self, other)
 
     # Bitwise, as PyTorch: logical on bool tensors, bitwise on integers, a TypeError on floats.
