@@ -131,6 +131,7 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
         and dtype is None
         and data.dtype.kind in "biufc"
         and data.dtype.isnative
+        and 0 not in data.strides  # (an expanded array: _as_array lays its copy out)
     ):
         # a native array of a supported dtype (x[ember.tensor(idx)]): the copy _as_array would
         # make, without its conversion checks run twice (~3 us of a small tensor's ~4 us)

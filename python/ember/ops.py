@@ -3416,9 +3416,8 @@ def cast(x, dtype) -> Tensor:
     if x.data.dtype == dtype:
         return x
     if x.data.dtype.kind == "c" and dtype.kind in "fiu":
-        x = _complex.to_real(x, dtype)  # the real part (torch warns)
-        if x.data.dtype == dtype:
-            return x
+        x = _complex.to_real(x, dtype)  # the real part (torch warns), copied below (a view
+        # of it would write into x's memory; torch's is a fresh ToCopy)
     if type(x) is Tensor and not x._requires_grad:  # outside autograd: the cast, no node
         y = _astype(x.data, dtype)
         if x.data.base is not None and x.data.flags.c_contiguous:  # (as clone: see keep_size1)

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from ember import _C, _lowp
+from ember import _C, _lowp, _strides
 from ember._errors import BadDtype, BadShapeOrValue
 from ember._keywords import install_methods, numpy_names
 from ember._sparse_grad import RowSparseGrad
@@ -271,7 +271,13 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
         error = TypeError if type(None) in bad else ValueError
         raise error(f"tensor: data must hold numbers, got {sorted(t.__name__ for t in bad)}")
     try:
-        arr = np.array(data, dtype=dtype, copy=copy) if copy else np.asarray(data, dtype=dtype)
+        if copy:  # (torch.tensor keeps a dense array's strides; others' copy is C-ordered)
+            dense = type(data) is not np.ndarray or _strides.non_overlapping_and_dense(
+                data.shape, _strides._elem_strides(data)
+            )
+            arr = np.array(data, dtype, copy=True, order="K" if dense else "C")
+        else:
+            arr = np.asarray(data, dtype)
     except OverflowError:  # (NumPy refuses tensor([-1], dtype=uint8): torch wraps it)
         arr = _narrow_ints(data, np.dtype(dtype))
     if not arr.dtype.isnative:  # big-endian data (from a file): the kernels read native order
