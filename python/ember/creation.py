@@ -8,6 +8,7 @@ import math
 import numbers
 import operator
 
+import ml_dtypes
 import numpy as np
 
 from ember import _C, _complex, _device, _layout, _lowp, _strides, random
@@ -541,7 +542,11 @@ def arange(start=None, end=None, step=1, dtype=None, requires_grad: bool = False
     elif _dtype(dtype).kind in "bc":  # (torch has no bool or complex arange kernel)
         raise not_implemented("arange", _dtype(dtype), f"arange({start}, {end}, {step})")
     integral = np.dtype(dtype).kind in "iu"
-    if integral and int(step) == 0:  # torch casts the step to the dtype first
+    if requires_grad and integral:  # (torch refuses it first)
+        raise RuntimeError("arange: only floating point tensors can require gradients")
+    if integral and int(step) == 0 and np.dtype(dtype) == np.int64:
+        # torch casts the step to the dtype first: int64's length divides by it (its
+        # ValueError); the other integer dtypes repeat the start, their length from the floats
         raise ValueError(f"arange: step {step} is 0 as {np.dtype(dtype)}")
     try:
         if integral and all(isinstance(v, int | np.integer) for v in (start, end, step)):
@@ -557,6 +562,9 @@ def arange(start=None, end=None, step=1, dtype=None, requires_grad: bool = False
         elif np.dtype(dtype) in (np.float32, np.float64):
             n = max(math.ceil((end - start) / step), 0)  # (torch's length, and NumPy's)
             data = _float_range(float(start), float(step), n, np.dtype(dtype))
+        elif _lowp.is_float(np.dtype(dtype)):  # 16-bit: float32 values rounded, as torch's
+            n = max(math.ceil((end - start) / step), 0)
+            data = _lowp.narrow(_float_range(float(start), float(step), n, _F32), dtype)
         else:
             data = np.arange(start, end, step, dtype=dtype)
     except ValueError:  # NumPy's "Maximum allowed size exceeded"
@@ -653,6 +661,29 @@ def _complex_ends_fit(dtype, op: str) -> None:
         )
 
 
+def _ends_fit(op: str, dtype: np.dtype, *ends) -> None:
+    """torch's range check of linspace / logspace's ends against the dtype (c10::overflows):
+    an int end as clamp's bounds (an unsigned dtype takes negatives down to -max), a float
+    end within the integer range, a finite end within a float dtype's largest."""
+    for v in ends:
+        if isinstance(v, complex):
+            continue
+        if dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            if isinstance(v, int | np.integer):
+                ok = info.min <= v <= info.max or (info.min == 0 and -int(info.max) <= v < 0)
+            else:
+                ok = not math.isfinite(v) or info.min <= v <= info.max
+        elif _lowp.is_float(dtype):
+            ok = not math.isfinite(v) or abs(v) <= float(ml_dtypes.finfo(dtype).max)
+        else:
+            ok = True
+        if not ok:
+            raise BadShapeOrValue(
+                f"{op}: value {v} cannot be converted to type {dtype} without overflow"
+            )
+
+
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
     complex_ends = isinstance(start, complex) or isinstance(end, complex)
@@ -660,6 +691,7 @@ def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) ->
         _complex_ends_fit(dtype, "linspace")
         complex_ends = False
     steps, dtype = _steps(steps, "linspace"), _dtype(dtype)
+    _ends_fit("linspace", dtype, start, *((end,) if steps != 1 else ()))  # (torch's checks)
     if dtype.kind == "b" and steps > 1:  # (torch: its kernel's bool form only fills 0 or 1)
         raise not_implemented("linspace", dtype, f"steps={steps}")
     if complex_ends:  # torch: complex ends give the default dtype's complex counterpart
@@ -732,6 +764,7 @@ def logspace(
         _complex_ends_fit(dtype, "logspace")
         complex_ends = False
     steps, dtype = _steps(steps, "logspace"), _dtype(dtype)
+    _ends_fit("logspace", dtype, start, *((end,) if steps != 1 else ()))  # (torch's checks)
     if dtype.kind == "b" and steps > 1:  # (as linspace)
         raise not_implemented("logspace", dtype, f"steps={steps}")
     if complex_ends:  # torch: complex ends give the default dtype's complex counterpart

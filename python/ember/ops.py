@@ -3375,6 +3375,9 @@ def _astype(x: np.ndarray, dtype) -> np.ndarray:
             return _lowp.narrow(x, dtype)
         if dtype == np.float32 and (x.dtype == _lowp.float16 or x.dtype == _lowp.bfloat16):
             return _lowp.widen(x)
+        if x.dtype == _lowp.bfloat16 and np.dtype(dtype).kind in "iu":
+            # through float32, as torch's (ml_dtypes' own casts saturate: -2.7 -> uint8 0)
+            return _lowp.widen(x).astype(dtype)
         return x.astype(dtype)
     out = _strides.empty(x.shape, _strides.preserved(x), dtype)
     np.copyto(out, x, casting="unsafe")

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from ember import _C, _lowp, _strides
-from ember._errors import BadDtype, BadShapeOrValue
+from ember._errors import BadDtype, BadShapeOrValue, NotNumbers
 from ember._keywords import install_methods, numpy_names
 from ember._sparse_grad import RowSparseGrad
 
@@ -244,7 +244,6 @@ def _legacy_size(shape: tuple) -> tuple:
     return shape
 
 
-_NOT_NUMBERS = {type(None), str, bytes}
 _NOT_OPERANDS = (str, bytes, list, tuple, dict, set)  # of the comparison operators
 
 
@@ -252,7 +251,7 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     if type(data) is np.ndarray and dtype is None and not copy:
         # Tensor(array), from_numpy: the array itself when no check below could apply (~0.5 us)
         dt = data.dtype
-        if dt.isnative and dt.kind in "biufc":
+        if dt.isnative and dt.kind in "biufc" and dt.itemsize <= 16 and dt != np.longdouble:
             return data
     if isinstance(data, Tensor):
         data = data.data
@@ -263,14 +262,26 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
         data = [np.asarray(d) for d in data]
         if tensors:  # tensor([t1, t2]) keeps their (promoted) dtype, as torch's
             data = np.asarray(data)
-    if dtype is None:
-        dtype = _default_dtype(data)
-    elif isinstance(data, list | tuple) and (bad := _leaf_types(data) & _NOT_NUMBERS):
-        # (without a dtype they make an object array, refused below; with one NumPy reads
-        # None as NaN and "1.5" as 1.5; torch: a TypeError, a ValueError for strings)
-        error = TypeError if type(None) in bad else ValueError
-        raise error(f"tensor: data must hold numbers, got {sorted(t.__name__ for t in bad)}")
+    if isinstance(data, np.ndarray) and (
+        data.dtype.kind not in "biufc"
+        or data.dtype == np.longdouble
+        or data.dtype.kind == "c"
+        and data.dtype.itemsize > 16
+    ):
+        if data.dtype != _lowp.bfloat16:  # (torch's TypeError: float128, objects, strings, dates)
+            raise BadDtype(
+                f"can't convert np.ndarray of type {data.dtype}: ember tensors hold "
+                "bool, integer, float (16, 32, 64-bit) or complex (64, 128-bit) data"
+            )
+    elif dtype is not None and not isinstance(data, np.ndarray | np.generic):
+        # (NumPy would read None as NaN, "1.5" as 1.5 and any str as True: torch refuses)
+        leaves = _leaf_types(data) if isinstance(data, list | tuple) else {type(data)}
+        if not all(issubclass(t, _NUMBERS) for t in leaves):
+            if (error := _data_error(data, dtype)) is not None:
+                raise error
     try:
+        if dtype is None:
+            dtype = _default_dtype(data)
         if copy:  # (torch.tensor keeps a dense array's strides; others' copy is C-ordered)
             dense = type(data) is not np.ndarray or _strides.non_overlapping_and_dense(
                 data.shape, _strides._elem_strides(data)
@@ -280,14 +291,71 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
             arr = np.asarray(data, dtype)
     except OverflowError:  # (NumPy refuses tensor([-1], dtype=uint8): torch wraps it)
         arr = _narrow_ints(data, np.dtype(dtype))
+    except ValueError:  # ragged data, or NaN / inf into an integer dtype (RuntimeError)
+        if isinstance(data, list | tuple) and (error := _data_error(data, dtype)) is not None:
+            raise error from None
+        if dtype is None or np.dtype(dtype).kind not in "biu":
+            raise
+        raise BadShapeOrValue(
+            f"value cannot be converted to type {np.dtype(dtype)} without overflow (NaN or inf)"
+        ) from None
     if not arr.dtype.isnative:  # big-endian data (from a file): the kernels read native order
         arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype.kind not in "biufc" and arr.dtype != _lowp.bfloat16:
-        raise TypeError(
+        if isinstance(data, list | tuple) or not isinstance(data, np.ndarray | np.generic):
+            if (error := _data_error(data, dtype)) is not None:
+                raise error
+            if arr.dtype.kind == "O":  # Python ints beyond 64 bits (torch's ValueError)
+                raise BadShapeOrValue(
+                    "tensor: an integer overflows int64 (Overflow when unpacking)"
+                )
+        raise BadDtype(
             f"ember tensors hold bool, integer, float or complex data, not {arr.dtype} "
             f"(got {type(data).__name__})"
         )
     return arr
+
+
+def _data_error(data, dtype) -> Exception | None:
+    """torch.tensor's refusal of Python data that is not nested sequences of numbers, else
+    None. Its shape comes from the first elements (as torch reads it): a sequence where a
+    number belongs or the reverse is a TypeError, rows of another length a ValueError (torch's
+    words), a non-number (None, a dict, a str) a TypeError (and torch's RuntimeError 'Could
+    not infer dtype' without a dtype: BadDtype is both)."""
+    shape, first = [], data
+    while isinstance(first, list | tuple):
+        shape.append(len(first))
+        if not first:
+            break
+        first = first[0]
+    if isinstance(first, str) and shape:  # (torch reads a str as a sequence here)
+        return NotNumbers("tensor: too many dimensions 'str' (strings are not numbers)")
+
+    def walk(x, dim: int):
+        if dim == len(shape):
+            if isinstance(x, list | tuple):
+                return TypeError(f"tensor: a sequence where a number belongs, at dim {dim}")
+            if isinstance(x, _NUMBERS):
+                return None
+            what = type(x).__name__
+            if dtype is None and not isinstance(x, str | bytes):
+                return BadDtype(f"tensor: could not infer dtype of {what}")
+            return TypeError(f"tensor: invalid data type '{what}' (must be a number)")
+        if not isinstance(x, list | tuple):
+            return TypeError(f"tensor: not a sequence at dim {dim}: {type(x).__name__}")
+        if len(x) != shape[dim]:
+            return ValueError(
+                f"tensor: expected sequence of length {shape[dim]} at dim {dim} (got {len(x)})"
+            )
+        for v in x:
+            if (e := walk(v, dim + 1)) is not None:
+                return e
+        return None
+
+    return walk(data, 0)
+
+
+_NUMBERS = (int, float, complex, np.generic, np.ndarray)
 
 
 def _narrow_ints(data, dtype: np.dtype) -> np.ndarray:
@@ -721,7 +789,7 @@ class Tensor:
         return self.data.dtype.kind == "c"
 
     def is_signed(self) -> bool:
-        return self.data.dtype.kind in "ifc"
+        return self.data.dtype.kind in "ifc" or self.data.dtype == _lowp.bfloat16
 
     def is_contiguous(self, memory_format=None) -> bool:
         if memory_format is None:
@@ -834,10 +902,10 @@ class Tensor:
         return self.data
 
     def item(self):
-        if self.data.size != 1:
-            raise ValueError(
-                f"item(): only one-element tensors can be converted to a Python scalar, "
-                f"got shape {self.shape}"
+        if self.data.size != 1:  # (torch's RuntimeError; float(t) / int(t): its ValueError)
+            raise BadShapeOrValue(
+                f"item(): a Tensor with {self.data.size} elements cannot be converted to "
+                f"Scalar (only one-element tensors can, got shape {tuple(self.shape)})"
             )
         return self.data.item()
 
@@ -1088,13 +1156,24 @@ class Tensor:
                 UserWarning,
                 stacklevel=2,
             )
-        return float(self.item())
+        return float(self._real_item("double"))
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._real_item("int64_t"))
+
+    def __complex__(self) -> complex:
+        return complex(self.item())
+
+    def _real_item(self, to: str):
+        """The one value for float() / int(): a complex one is refused (torch's
+        RuntimeError)."""
+        v = self.item()
+        if type(v) is complex:
+            raise BadDtype(f"value {v} cannot be converted to type {to} (a complex tensor)")
+        return v
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.data.dtype.kind not in "biu" or self.data.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.data.item())
 
