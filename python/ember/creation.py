@@ -133,6 +133,8 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
         and data.dtype.kind in "biufc"
         and data.dtype.isnative
         and 0 not in data.strides  # (an expanded array: _as_array lays its copy out)
+        and data.dtype.itemsize <= 16
+        and data.dtype != np.longdouble  # (float128: refused by _as_array)
     ):
         # a native array of a supported dtype (x[ember.tensor(idx)]): the copy _as_array would
         # make, without its conversion checks run twice (~3 us of a small tensor's ~4 us)
@@ -171,7 +173,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing ``array``'s memory (no copy)."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
-    if array.dtype.hasobject or not array.flags.writeable:
+    if array.dtype.hasobject or not array.flags.writeable or array.dtype == np.longdouble:
         # (refused there, with Tensor's message; a read-only array, a broadcast one, keeps
         # its base chain: a write finds its writeable memory, and torch's refusal)
         return Tensor(array)
@@ -764,7 +766,7 @@ def logspace(
         _complex_ends_fit(dtype, "logspace")
         complex_ends = False
     steps, dtype = _steps(steps, "logspace"), _dtype(dtype)
-    _ends_fit("logspace", dtype, start, *((end,) if steps != 1 else ()))  # (torch's checks)
+    _ends_fit("logspace", dtype, start, end)
     if dtype.kind == "b" and steps > 1:  # (as linspace)
         raise not_implemented("logspace", dtype, f"steps={steps}")
     if complex_ends:  # torch: complex ends give the default dtype's complex counterpart

@@ -181,15 +181,17 @@ def _tensor_str(a: np.ndarray, indent: int) -> str:
 
 
 def _with_suffixes(text: str, suffixes: list, indent: int) -> str:
-    """torch's _add_suffixes: ", suffix" on the last line while it fits the line width."""
+    """torch's _add_suffixes: ", suffix" on the last line while it fits the line width. A
+    dtype counts as torch's longer "dtype=torch.float64", so lines break where torch's do."""
     out, last = [text], len(text) - text.rfind("\n") + 1
     for suffix in suffixes:
-        if last + len(suffix) + 2 > _PRINT_OPTIONS["linewidth"]:
+        size = len(suffix) + (6 if suffix.startswith("dtype=") else 0)
+        if last + size + 2 > _PRINT_OPTIONS["linewidth"]:
             out.append(",\n" + " " * indent + suffix)
-            last = indent + len(suffix)
+            last = indent + size
         else:
             out.append(", " + suffix)
-            last += len(suffix) + 2
+            last += size + 2
     return "".join(out) + ")"
 
 
