@@ -12,8 +12,20 @@ from ember._complex import complex32
 
 torch = pytest.importorskip("torch")
 
-DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32",
-          "float64", "complex64", "complex128"]  # fmt: skip
+DTYPES = [
+    "bool",
+    "uint8",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+]
 
 
 def _dt(lib, name):
@@ -78,8 +90,11 @@ def test_repeat_interleave_counts_keep_their_dtype():
 
 
 def test_index_fill_of_an_expanded_tensor_writes_with_the_warning():
-    for shape, exp, dim, idx in (((1, 3), (2, 3), 0, [0]), ((3, 1), (3, 2), 1, [0]),
-                                 ((3, 1), (3, 2), 0, [2, 0])):  # fmt: skip
+    for shape, exp, dim, idx in (
+        ((1, 3), (2, 3), 0, [0]),
+        ((3, 1), (3, 2), 1, [0]),
+        ((3, 1), (3, 2), 0, [2, 0]),
+    ):
         out = {}
         for L in (torch, ember):
             base = L.zeros(shape)
@@ -92,20 +107,35 @@ def test_index_fill_of_an_expanded_tensor_writes_with_the_warning():
 
 @pytest.mark.parametrize(
     "dt, kw",
-    [("float32", dict(max=1e300)), ("float32", dict(min=-3.4028236e38)), ("float16", dict(max=65520.0)),
-     ("float16", dict(max=70000)), ("bfloat16", dict(max=1e39)), ("float32", dict(max=2**70)),
-     ("int64", dict(max=2**70)), ("int64", dict(min=-(2**63) - 1)), ("int32", dict(max=2**64)),
-     ("int64", dict(max=1e300)), ("bool", dict(max=2**70)), ("uint8", dict(min=-256))],
-)  # fmt: skip
+    [
+        ("float32", dict(max=1e300)),
+        ("float32", dict(min=-3.4028236e38)),
+        ("float16", dict(max=65520.0)),
+        ("float16", dict(max=70000)),
+        ("bfloat16", dict(max=1e39)),
+        ("float32", dict(max=2**70)),
+        ("int64", dict(max=2**70)),
+        ("int64", dict(min=-(2**63) - 1)),
+        ("int32", dict(max=2**64)),
+        ("int64", dict(max=1e300)),
+        ("bool", dict(max=2**70)),
+        ("uint8", dict(min=-256)),
+    ],
+)
 def test_clamp_bounds_beyond_the_dtype_are_refused_as_torch(dt, kw):
     _same_refusal(lambda L: L.tensor([1, 2, 100]).to(_dt(L, dt)).clamp(**kw))
 
 
 @pytest.mark.parametrize(
     "dt, kw",
-    [("float32", dict(max=float("inf"))), ("float16", dict(max=65504.0)), ("uint8", dict(min=-255)),
-     ("float32", dict(min=-3.4028234e38, max=2**40)), ("float64", dict(max=1e300))],
-)  # fmt: skip
+    [
+        ("float32", dict(max=float("inf"))),
+        ("float16", dict(max=65504.0)),
+        ("uint8", dict(min=-255)),
+        ("float32", dict(min=-3.4028234e38, max=2**40)),
+        ("float64", dict(max=1e300)),
+    ],
+)
 def test_clamp_bounds_within_the_dtype_compute(dt, kw):
     t, e = (L.tensor([1, 2, 100]).to(_dt(L, dt)).clamp(**kw) for L in (torch, ember))
     _same_tensor(t, e)
@@ -134,8 +164,10 @@ def test_cholesky_of_a_float32_matrix_with_an_infinite_pivot():
             for dt in ("float32", "float64"):
                 m = np.eye(n) * 2
                 m[k, k] = np.inf
-                infos = [int(L.linalg.cholesky_ex(L.tensor(m, dtype=_dt(L, dt)))[1])
-                         for L in (torch, ember)]  # fmt: skip
+                infos = [
+                    int(L.linalg.cholesky_ex(L.tensor(m, dtype=_dt(L, dt)))[1])
+                    for L in (torch, ember)
+                ]
                 assert infos[0] == infos[1], (n, k, dt, infos)
                 if infos[0]:
                     _same_refusal(
@@ -146,8 +178,12 @@ def test_cholesky_of_a_float32_matrix_with_an_infinite_pivot():
 def test_complex32_is_named_and_refused_as_torch_refuses_complexhalf():
     assert repr(complex32) == "ember.complex32" and complex32.itemsize == 4
     x = ember.tensor([1 + 2j])
-    for fn in (lambda: ember.tensor([1 + 2j], dtype=complex32), lambda: x.to(complex32),
-               lambda: ember.zeros(2, dtype=complex32), lambda: ember.ones_like(x, dtype=complex32)):  # fmt: skip
+    for fn in (
+        lambda: ember.tensor([1 + 2j], dtype=complex32),
+        lambda: x.to(complex32),
+        lambda: ember.zeros(2, dtype=complex32),
+        lambda: ember.ones_like(x, dtype=complex32),
+    ):
         with pytest.raises(NotImplementedError, match="ComplexHalf"):
             fn()
         with pytest.raises(TypeError, match="complex64"):
@@ -159,8 +195,19 @@ def test_complex32_is_named_and_refused_as_torch_refuses_complexhalf():
 
 def _repr_pairs():
     rng = np.random.default_rng(40)
-    cases = [[1.5, -2.25, 0.0], [float("nan"), float("inf"), -float("inf")], [1e-8, 1e8], [1e20],
-             [-0.0, 1.0], [0.1, 0.25], [123456.789, 0.001], [[1.0, 2.0], [3.0, 4.0]], [], 3.0, [[]]]  # fmt: skip
+    cases = [
+        [1.5, -2.25, 0.0],
+        [float("nan"), float("inf"), -float("inf")],
+        [1e-8, 1e8],
+        [1e20],
+        [-0.0, 1.0],
+        [0.1, 0.25],
+        [123456.789, 0.001],
+        [[1.0, 2.0], [3.0, 4.0]],
+        [],
+        3.0,
+        [[]],
+    ]
     for _ in range(30):
         shape = tuple(int(s) for s in rng.integers(0, 6, rng.integers(1, 4)))
         scale = 10.0 ** rng.integers(-6, 9)
@@ -185,13 +232,30 @@ def test_repr_matches_torch(dt):
 
 @pytest.mark.parametrize(
     "opts",
-    [dict(precision=2), dict(precision=0), dict(threshold=5), dict(edgeitems=1, threshold=5),
-     dict(linewidth=20), dict(sci_mode=True), dict(sci_mode=False), dict(profile="short"),
-     dict(profile="full"), dict(edgeitems=0, threshold=3)],
-)  # fmt: skip
+    [
+        dict(precision=2),
+        dict(precision=0),
+        dict(threshold=5),
+        dict(edgeitems=1, threshold=5),
+        dict(linewidth=20),
+        dict(sci_mode=True),
+        dict(sci_mode=False),
+        dict(profile="short"),
+        dict(profile="full"),
+        dict(edgeitems=0, threshold=3),
+    ],
+)
 def test_printoptions_match_torch(opts):
-    data = [[1.123456789, 2.5, 1e-5], [1e10, 1.0], list(range(30)), [[0.5] * 12] * 12,
-            [1 + 2j, 3.25], [1e-9], [100.0, 2.0], [[1, 2, 3, 4]] * 8]  # fmt: skip
+    data = [
+        [1.123456789, 2.5, 1e-5],
+        [1e10, 1.0],
+        list(range(30)),
+        [[0.5] * 12] * 12,
+        [1 + 2j, 3.25],
+        [1e-9],
+        [100.0, 2.0],
+        [[1, 2, 3, 4]] * 8,
+    ]
     try:
         for L in (torch, ember):
             L.set_printoptions(**opts)
@@ -203,11 +267,14 @@ def test_printoptions_match_torch(opts):
 
 
 def test_repr_suffixes_match_torch():
-    for fn in (lambda L: L.tensor([1.0, 2.0], requires_grad=True),
-               lambda L: L.tensor([1.0, 2.0], requires_grad=True) * 2,
-               lambda L: L.tensor(1.0, dtype=L.float64, requires_grad=True).sum(),
-               lambda L: L.zeros(0, 2, dtype=L.int32), lambda L: L.tensor([], dtype=L.float64),
-               lambda L: L.arange(40.0, dtype=L.float64, requires_grad=True) * 1.5):  # fmt: skip
+    for fn in (
+        lambda L: L.tensor([1.0, 2.0], requires_grad=True),
+        lambda L: L.tensor([1.0, 2.0], requires_grad=True) * 2,
+        lambda L: L.tensor(1.0, dtype=L.float64, requires_grad=True).sum(),
+        lambda L: L.zeros(0, 2, dtype=L.int32),
+        lambda L: L.tensor([], dtype=L.float64),
+        lambda L: L.arange(40.0, dtype=L.float64, requires_grad=True) * 1.5,
+    ):
         assert repr(fn(ember)) == repr(fn(torch)).replace("torch.", "")
 
 
@@ -226,12 +293,22 @@ def test_comparisons_with_non_operands_as_torch(other):
 
 
 def test_python_conversions_as_torch():
-    for fn in (lambda L: L.ones(2).item(), lambda L: float(L.ones(2)), lambda L: int(L.tensor([])),
-               lambda L: complex(L.ones(2)), lambda L: float(L.tensor(1 + 2j)),
-               lambda L: int(L.tensor(1 + 2j)), lambda L: L.tensor(1.5).__index__()):  # fmt: skip
+    for fn in (
+        lambda L: L.ones(2).item(),
+        lambda L: float(L.ones(2)),
+        lambda L: int(L.tensor([])),
+        lambda L: complex(L.ones(2)),
+        lambda L: float(L.tensor(1 + 2j)),
+        lambda L: int(L.tensor(1 + 2j)),
+        lambda L: L.tensor(1.5).__index__(),
+    ):
         _same_refusal(fn)
-    for fn in (lambda L: complex(L.tensor([1.5])), lambda L: complex(L.tensor(True)),
-               lambda L: [0, 1, 2][L.tensor(True)], lambda L: L.tensor(1.0, dtype=L.bfloat16).is_signed()):  # fmt: skip
+    for fn in (
+        lambda L: complex(L.tensor([1.5])),
+        lambda L: complex(L.tensor(True)),
+        lambda L: [0, 1, 2][L.tensor(True)],
+        lambda L: L.tensor(1.0, dtype=L.bfloat16).is_signed(),
+    ):
         assert fn(ember) == fn(torch)
 
 
@@ -264,9 +341,26 @@ def test_type_takes_legacy_names():
 
 @pytest.mark.parametrize(
     "data",
-    [None, [None], [1, None], "abc", ["a"], [1, "a"], [2**64], [-(2**63) - 1], [2**63], [[1, 2], [3]],
-     [[1, 2], 3], [1, [2]], [[[1]], [2]], [float("nan")], [1e309], [{}], b"ab"],
-)  # fmt: skip
+    [
+        None,
+        [None],
+        [1, None],
+        "abc",
+        ["a"],
+        [1, "a"],
+        [2**64],
+        [-(2**63) - 1],
+        [2**63],
+        [[1, 2], [3]],
+        [[1, 2], 3],
+        [1, [2]],
+        [[[1]], [2]],
+        [float("nan")],
+        [1e309],
+        [{}],
+        b"ab",
+    ],
+)
 @pytest.mark.parametrize("dt", [None, "float32", "int64"])
 def test_tensor_refuses_bad_data_as_torch(data, dt):
     def make(L):
@@ -280,8 +374,11 @@ def test_tensor_refuses_bad_data_as_torch(data, dt):
 
 
 def test_tensor_refuses_arrays_torch_cannot_hold():
-    for a in (np.array([1.5], np.longdouble), np.array([1, "a"], dtype=object),
-              np.array(["2020-01-01"], dtype="datetime64[D]")):  # fmt: skip
+    for a in (
+        np.array([1.5], np.longdouble),
+        np.array([1, "a"], dtype=object),
+        np.array(["2020-01-01"], dtype="datetime64[D]"),
+    ):
         for fn in ("tensor", "as_tensor", "from_numpy"):
             _same_refusal(lambda L, a=a, fn=fn: getattr(L, fn)(a))
         _same_refusal(lambda L, a=a: L.as_tensor(a, dtype=L.float64))
@@ -289,9 +386,13 @@ def test_tensor_refuses_arrays_torch_cannot_hold():
 
 def test_tensor_of_arrays_keeps_torch_strides():
     rng = np.random.default_rng(1)
-    for a in (rng.standard_normal((3, 4)), rng.standard_normal((3, 4)).T,
-              np.asfortranarray(rng.standard_normal((3, 4))), np.broadcast_to(np.arange(3.0), (2, 3)),
-              rng.standard_normal((6, 4))[::2]):  # fmt: skip
+    for a in (
+        rng.standard_normal((3, 4)),
+        rng.standard_normal((3, 4)).T,
+        np.asfortranarray(rng.standard_normal((3, 4))),
+        np.broadcast_to(np.arange(3.0), (2, 3)),
+        rng.standard_normal((6, 4))[::2],
+    ):
         t, e = torch.tensor(a), ember.tensor(a)
         assert tuple(e.stride()) == tuple(t.stride())
         _same_tensor(t, e)
@@ -326,10 +427,20 @@ def test_arange_matches_torch(seed):
 
 @pytest.mark.parametrize(
     "args",
-    [(-2, 5, 7, "uint8"), (-2.5, 5, 7, "uint8"), (-300, 5, 3, "uint8"), (0, 2**31, 3, "int32"),
-     (0, 2**31 - 1, 3, "int32"), (0, 255.5, 3, "uint8"), (0, 256, 3, "uint8"), (0, 1e39, 3, "float32"),
-     (0, 70000, 3, "float16"), (7, -2.25, 1, "uint8"), (0, 10, 4, "int64")],
-)  # fmt: skip
+    [
+        (-2, 5, 7, "uint8"),
+        (-2.5, 5, 7, "uint8"),
+        (-300, 5, 3, "uint8"),
+        (0, 2**31, 3, "int32"),
+        (0, 2**31 - 1, 3, "int32"),
+        (0, 255.5, 3, "uint8"),
+        (0, 256, 3, "uint8"),
+        (0, 1e39, 3, "float32"),
+        (0, 70000, 3, "float16"),
+        (7, -2.25, 1, "uint8"),
+        (0, 10, 4, "int64"),
+    ],
+)
 @pytest.mark.parametrize("op", ["linspace", "logspace"])
 def test_linspace_logspace_ends_checked_as_torch(args, op):
     a, b, n, dt = args
