@@ -438,6 +438,8 @@ def test_arange_matches_torch(seed):
         (0, 1e39, 3, "float32"),
         (0, 70000, 3, "float16"),
         (7, -2.25, 1, "uint8"),
+        (2, -2.25, 1, "uint8"),
+        (4.5e18, 0, 1, "uint8"),
         (0, 10, 4, "int64"),
     ],
 )

@@ -766,7 +766,14 @@ def logspace(
         _complex_ends_fit(dtype, "logspace")
         complex_ends = False
     steps, dtype = _steps(steps, "logspace"), _dtype(dtype)
-    _ends_fit("logspace", dtype, start, end)
+    _ends_fit("logspace", dtype, start, *((end,) if steps != 1 else ()))  # (torch's checks)
+    if steps == 1 and dtype.kind in "iu":  # its one value base**start is checked instead
+        with np.errstate(over="ignore"):
+            one = np.power(float(base), float(start))
+        if not np.iinfo(dtype).min <= one <= np.iinfo(dtype).max:
+            raise BadShapeOrValue(
+                f"logspace: value {one} cannot be converted to type {dtype} without overflow"
+            )
     if dtype.kind == "b" and steps > 1:  # (as linspace)
         raise not_implemented("logspace", dtype, f"steps={steps}")
     if complex_ends:  # torch: complex ends give the default dtype's complex counterpart
