@@ -334,6 +334,7 @@ def test_type_takes_legacy_names():
     assert x.type("torch.DoubleTensor").dtype == ember.float64
     assert x.type(ember.IntTensor).dtype == ember.int32
     _same_refusal(lambda L: L.ones(2).type("float"))
+    _same_refusal(lambda L: L.ones(2).to("foo"))
 
 
 # ---- creation -----------------------------------------------------------------------------

@@ -982,6 +982,11 @@ class Tensor:
             out = self._to_device(device, dtype)
             if out is not None:
                 return out
+        if isinstance(dtype, str):
+            try:
+                np.dtype(dtype)
+            except TypeError:  # (torch's RuntimeError: not a device string either)
+                raise BadDtype(f"to(): {dtype!r} is neither a dtype nor a device") from None
         if dtype is None or np.dtype(dtype) == self.dtype:
             out = self.clone() if copy else self
         else:
