@@ -331,7 +331,7 @@ def _data_error(data, dtype) -> Exception | None:
             break
         first = first[0]
     if isinstance(first, str) and shape:  # (torch reads a str as a sequence here)
-        return NotNumbers("tensor: too many dimensions 'str' (strings are not numbers)")
+        return NotNumbers("tensor: data must hold numbers: too many dimensions 'str'")
 
     def walk(x, dim: int):
         if dim == len(shape):
@@ -341,8 +341,8 @@ def _data_error(data, dtype) -> Exception | None:
                 return None
             what = type(x).__name__
             if dtype is None and not isinstance(x, str | bytes):
-                return BadDtype(f"tensor: could not infer dtype of {what}")
-            return TypeError(f"tensor: invalid data type '{what}' (must be a number)")
+                return BadDtype(f"tensor: data must hold numbers: could not infer dtype of {what}")
+            return TypeError(f"tensor: data must hold numbers: invalid data type '{what}'")
         if not isinstance(x, list | tuple):
             return TypeError(f"tensor: not a sequence at dim {dim}: {type(x).__name__}")
         if len(x) != shape[dim]:
