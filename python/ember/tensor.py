@@ -272,8 +272,8 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     ):
         if data.dtype != _lowp.bfloat16:  # (torch's TypeError: float128, objects, strings, dates)
             raise BadDtype(
-                "ember tensors hold bool, integer, float (16, 32, 64-bit) or complex (64, "
-                f"128-bit) data, not {data.dtype} (can't convert np.ndarray of that type)"
+                f"ember tensors hold bool, integer, float or complex data, not {data.dtype} "
+                "(can't convert np.ndarray of that type)"
             )
     elif dtype is not None and not isinstance(data, np.ndarray | np.generic):
         # (NumPy would read None as NaN, "1.5" as 1.5 and any str as True: torch refuses)
