@@ -23,6 +23,35 @@ from ember.tensor import Tensor, get_default_dtype
 # ---- dtypes --------------------------------------------------------------------------------
 
 
+class _ComplexHalf:
+    """torch.complex32 (chalf): NumPy, ember's storage, has no 32-bit complex dtype, so ember
+    names it but refuses it. NumPy reads a dtype argument's ``.dtype``, so every factory,
+    conversion and op that takes ``dtype=ember.complex32`` raises this one refusal."""
+
+    itemsize = 4
+    is_complex = True
+    is_floating_point = False
+    is_signed = True
+
+    @property
+    def dtype(self):
+        raise not_implemented(
+            "ember",
+            "complex32",
+            "ember stores tensors as NumPy arrays, which have no 32-bit complex dtype; "
+            "use complex64 (cfloat)",
+        )
+
+    def __repr__(self) -> str:
+        return "ember.complex32"
+
+    def __reduce__(self) -> str:
+        return "complex32"  # (one object: pickle and copy give it back)
+
+
+complex32 = chalf = _ComplexHalf()
+
+
 def complex_of(dt) -> np.dtype:
     """The complex dtype whose parts are ``dt`` (float16 and float32 -> complex64)."""
     dt = np.dtype(dt)

@@ -17,6 +17,11 @@ class DtypeNotImplemented(BadDtype, NotImplementedError):
     implemented for 'Bool'') and BadDtype, so ``except TypeError`` still catches it."""
 
 
+class NotNumbers(TypeError, ValueError):
+    """Strings as tensor data: design.md's TypeError (not numbers) and torch's ValueError
+    ('too many dimensions 'str'')."""
+
+
 class OutOfBounds(BadShapeOrValue, IndexError):
     """An index outside a dim's range in scatter and kin: torch's RuntimeError, and the
     IndexError ember raised before."""
@@ -34,6 +39,7 @@ _TORCH_NAMES = {
     "bfloat16": "BFloat16",
     "float32": "Float",
     "float64": "Double",
+    "complex32": "ComplexHalf",
     "complex64": "ComplexFloat",
     "complex128": "ComplexDouble",
 }

@@ -8,6 +8,7 @@ import math
 import numbers
 import operator
 
+import ml_dtypes
 import numpy as np
 
 from ember import _C, _complex, _device, _layout, _lowp, _strides, random
@@ -131,6 +132,9 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
         and dtype is None
         and data.dtype.kind in "biufc"
         and data.dtype.isnative
+        and 0 not in data.strides  # (an expanded array: _as_array lays its copy out)
+        and data.dtype.itemsize <= 16
+        and data.dtype != np.longdouble  # (float128: refused by _as_array)
     ):
         # a native array of a supported dtype (x[ember.tensor(idx)]): the copy _as_array would
         # make, without its conversion checks run twice (~3 us of a small tensor's ~4 us)
@@ -169,7 +173,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing ``array``'s memory (no copy)."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
-    if array.dtype.hasobject or not array.flags.writeable:
+    if array.dtype.hasobject or not array.flags.writeable or array.dtype == np.longdouble:
         # (refused there, with Tensor's message; a read-only array, a broadcast one, keeps
         # its base chain: a write finds its writeable memory, and torch's refusal)
         return Tensor(array)
@@ -554,7 +558,11 @@ def arange(start=None, end=None, step=1, dtype=None, requires_grad: bool = False
     elif _dtype(dtype).kind in "bc":  # (torch has no bool or complex arange kernel)
         raise not_implemented("arange", _dtype(dtype), f"arange({start}, {end}, {step})")
     integral = np.dtype(dtype).kind in "iu"
-    if integral and int(step) == 0:  # torch casts the step to the dtype first
+    if requires_grad and integral:  # (torch refuses it first)
+        raise RuntimeError("arange: only floating point tensors can require gradients")
+    if integral and int(step) == 0 and np.dtype(dtype) == np.int64:
+        # torch casts the step to the dtype first: int64's length divides by it (its
+        # ValueError); the other integer dtypes repeat the start, their length from the floats
         raise ValueError(f"arange: step {step} is 0 as {np.dtype(dtype)}")
     try:
         if integral and all(isinstance(v, int | np.integer) for v in (start, end, step)):
@@ -570,6 +578,9 @@ def arange(start=None, end=None, step=1, dtype=None, requires_grad: bool = False
         elif np.dtype(dtype) in (np.float32, np.float64):
             n = max(math.ceil((end - start) / step), 0)  # (torch's length, and NumPy's)
             data = _float_range(float(start), float(step), n, np.dtype(dtype))
+        elif _lowp.is_float(np.dtype(dtype)):  # 16-bit: float32 values rounded, as torch's
+            n = max(math.ceil((end - start) / step), 0)
+            data = _lowp.narrow(_float_range(float(start), float(step), n, _F32), dtype)
         else:
             data = np.arange(start, end, step, dtype=dtype)
     except ValueError:  # NumPy's "Maximum allowed size exceeded"
@@ -666,6 +677,29 @@ def _complex_ends_fit(dtype, op: str) -> None:
         )
 
 
+def _ends_fit(op: str, dtype: np.dtype, *ends) -> None:
+    """torch's range check of linspace / logspace's ends against the dtype (c10::overflows):
+    an int end as clamp's bounds (an unsigned dtype takes negatives down to -max), a float
+    end within the integer range, a finite end within a float dtype's largest."""
+    for v in ends:
+        if isinstance(v, complex):
+            continue
+        if dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            if isinstance(v, int | np.integer):
+                ok = info.min <= v <= info.max or (info.min == 0 and -int(info.max) <= v < 0)
+            else:
+                ok = not math.isfinite(v) or info.min <= v <= info.max
+        elif _lowp.is_float(dtype):
+            ok = not math.isfinite(v) or abs(v) <= float(ml_dtypes.finfo(dtype).max)
+        else:
+            ok = True
+        if not ok:
+            raise BadShapeOrValue(
+                f"{op}: value {v} cannot be converted to type {dtype} without overflow"
+            )
+
+
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
     complex_ends = isinstance(start, complex) or isinstance(end, complex)
@@ -673,6 +707,7 @@ def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) ->
         _complex_ends_fit(dtype, "linspace")
         complex_ends = False
     steps, dtype = _steps(steps, "linspace"), _dtype(dtype)
+    _ends_fit("linspace", dtype, start, *((end,) if steps != 1 else ()))  # (torch's checks)
     if dtype.kind == "b" and steps > 1:  # (torch: its kernel's bool form only fills 0 or 1)
         raise not_implemented("linspace", dtype, f"steps={steps}")
     if complex_ends:  # torch: complex ends give the default dtype's complex counterpart
@@ -745,6 +780,14 @@ def logspace(
         _complex_ends_fit(dtype, "logspace")
         complex_ends = False
     steps, dtype = _steps(steps, "logspace"), _dtype(dtype)
+    _ends_fit("logspace", dtype, start, *((end,) if steps != 1 else ()))  # (torch's checks)
+    if steps == 1 and dtype.kind in "iu":  # its one value base**start is checked instead
+        with np.errstate(over="ignore"):
+            one = np.power(float(base), float(start))
+        if not np.iinfo(dtype).min <= one <= np.iinfo(dtype).max:
+            raise BadShapeOrValue(
+                f"logspace: value {one} cannot be converted to type {dtype} without overflow"
+            )
     if dtype.kind == "b" and steps > 1:  # (as linspace)
         raise not_implemented("logspace", dtype, f"steps={steps}")
     if complex_ends:  # torch: complex ends give the default dtype's complex counterpart

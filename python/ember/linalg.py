@@ -192,6 +192,7 @@ class SlogDetFn(Function):
     d sign = sign i Im tr(A^-1 dA), so gA = (glog - i Im(conj(gsign) sign)) A^-H (torch's)."""
 
     _complex_native = True
+    _materialize = False  # (a real sign alone gives A no gradient, None, as torch's)
 
     @staticmethod
     @np.errstate(invalid="ignore")  # a NaN matrix: NaN, silently, as PyTorch
@@ -211,6 +212,10 @@ class SlogDetFn(Function):
 
     @staticmethod
     def backward(ctx, gsign, glog):
+        if glog is None:
+            if gsign is None or gsign.dtype.kind != "c":
+                return None
+            glog = np.zeros(gsign.shape, _complex.real_of(gsign.dtype))
         A, bad = _finite_stand_in(ctx.saved_tensors[0])
         g = SlogDetFn._scale(gsign, np.asarray(glog), ctx.saved_tensors[1])
         return np.asarray(g)[..., None, None] * np.where(bad, np.nan, _mH(np.linalg.pinv(A)))
@@ -218,8 +223,10 @@ class SlogDetFn(Function):
     @staticmethod
     def backward_graph(ctx, gsign, glog):
         A0, sign0 = ctx.saved_tensors
+        if glog is None and (gsign is None or A0.dtype.kind != "c"):
+            return None
         (A,) = _graph.inputs(ctx, A0)
-        g = glog
+        g = 0.0 if glog is None else glog
         if A0.dtype.kind == "c" and gsign is not None:
             sign = _graph.output(ctx, sign0, 0)
             g = glog - 1j * _complex.imag(_complex.conj(gsign) * sign)
@@ -1439,7 +1446,11 @@ SolveEx = namedtuple("SolveEx", ["result", "info"])
 
 def _cholesky_info(A):
     """info (...) of the Cholesky factorisation: the order of the first leading minor that is
-    not positive-definite, or 0 (column by column, vectorised over the batch)."""
+    not positive-definite, or 0 (column by column, vectorised over the batch). In a float32
+    matrix of order <= 16 an infinite pivot before the last makes the column below it NaN, so
+    the next minor fails: torch 2.13's float32 LAPACK (MKL's small-matrix path) does so; its
+    float64, complex and larger float32 factorisations keep 0 there, as here."""
+    inf_stops = A.dtype == np.float32 and A.shape[-1] <= 16
     dt = np.complex128 if A.dtype.kind == "c" else np.float64  # (Hermitian: L L^H)
     A = np.array(A, dt).reshape(math.prod(A.shape[:-2]), *A.shape[-2:])
     n = A.shape[-1]
@@ -1455,6 +1466,8 @@ def _cholesky_info(A):
             L[:, j + 1 :, j] = (
                 A[:, j + 1 :, j] - np.einsum("bij,bj->bi", L[:, j + 1 :, :j], L[:, j, :j].conj())
             ) / ljj[:, None]
+            if inf_stops:
+                L[:, j + 1 :, j][np.isposinf(d)] = np.nan
     return info
 
 

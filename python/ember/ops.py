@@ -3094,6 +3094,8 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
         and type(max) in _NUMBER_OR_NONE
     ):  # the common case (a float tensor, number bounds): none of the conversions below apply
         d = x.data
+        if not (_plain_bound(min) and _plain_bound(max)) or d.itemsize == 2:  # (float16)
+            _clamp_range(d.dtype, min, max)
         if not x._requires_grad and (d.dtype is _F32 or d.dtype is _F64) and d.flags.c_contiguous:
             # Clamp._values' kernel call straight (_clamp_kernel_bounds' bounds): ~0.4 us of
             # frames less
@@ -3135,8 +3137,35 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
         x = _to_dtype(x, get_default_dtype())  # an int tensor clamped to a float bound
     elif _kind(x) == "b" and builtins.any(type(v) is int for v in (min, max)):
         x = _to_dtype(x, np.int64)  # bool with an int bound computes in int64, as torch
+    _clamp_range(x.dtype, min, max)
     min, max = _int_bounds(x.dtype, min, max)  # noqa: A001
     return _unary_apply(Clamp, x, _data(min), _data(max))
+
+
+def _plain_bound(v) -> bool:
+    """A clamp bound no dtype's range check refuses (most calls: None, a float float32 holds,
+    a small int)."""
+    return (
+        v is None
+        or (type(v) is float and -_F32_MAX <= v <= _F32_MAX)
+        or (type(v) is int and -(2**31) <= v < 2**31)
+    )
+
+
+def _clamp_range(dt, *bounds) -> None:
+    """torch's checks of clamp's number bounds against the dtype they are cast to: a Python
+    int outside [-2**63, 2**64) does not convert (its parser's OverflowError), a finite number
+    beyond a float dtype's largest (float32: 1e300, float16: 65520) does not either (its
+    RuntimeError); integer dtypes' ranges are _int_bounds'."""
+    for v in bounds:
+        if type(v) is int and not -(2**63) <= v < 2**64:
+            raise OverflowError(f"clamp: the bound {v} is too big to convert (int too big)")
+        if (type(v) is float or type(v) is int) and _lowp.is_float(np.dtype(dt)):
+            top = float(ml_dtypes.finfo(dt).max)
+            if abs(v) > top and math.isfinite(v):
+                raise BadShapeOrValue(
+                    f"clamp: value {v} cannot be converted to type {np.dtype(dt)} without overflow"
+                )
 
 
 def _where(cond: np.ndarray, a, b):
@@ -3385,6 +3414,9 @@ def _astype(x: np.ndarray, dtype) -> np.ndarray:
             return _lowp.narrow(x, dtype)
         if dtype == np.float32 and (x.dtype == _lowp.float16 or x.dtype == _lowp.bfloat16):
             return _lowp.widen(x)
+        if x.dtype == _lowp.bfloat16 and np.dtype(dtype).kind in "iu":
+            # through float32, as torch's (ml_dtypes' own casts saturate: -2.7 -> uint8 0)
+            return _lowp.widen(x).astype(dtype)
         return x.astype(dtype)
     out = _strides.empty(x.shape, _strides.preserved(x), dtype)
     np.copyto(out, x, casting="unsafe")
@@ -3426,9 +3458,8 @@ def cast(x, dtype) -> Tensor:
     if x.data.dtype == dtype:
         return x
     if x.data.dtype.kind == "c" and dtype.kind in "fiu":
-        x = _complex.to_real(x, dtype)  # the real part (torch warns)
-        if x.data.dtype == dtype:
-            return x
+        x = _complex.to_real(x, dtype)  # the real part (torch warns), copied below (a view
+        # of it would write into x's memory; torch's is a fresh ToCopy)
     if type(x) is Tensor and not x._requires_grad:  # outside autograd: the cast, no node
         y = _astype(x.data, dtype)
         if x.data.base is not None and x.data.flags.c_contiguous:  # (as clone: see keep_size1)
@@ -7400,7 +7431,8 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
         if _exact_sum(counts) >= 2**63:  # (np.repeat overflows)
             raise BadShapeOrValue("repeat_interleave: the repeats' sum overflows int64")
         _output_size(output_size, _exact_sum(counts))
-        return Tensor(np.repeat(np.arange(counts.size), counts.reshape(-1)))
+        dt = x.data.dtype if isinstance(x, Tensor) else np.int64  # (torch: the counts' dtype)
+        return Tensor(np.repeat(np.arange(counts.size, dtype=dt), counts.reshape(-1)))
     x = _tensor_operand(x)
     if dim is None:
         x, axis = reshape(x, (-1,)), 0
@@ -7511,6 +7543,10 @@ def tensor_split(
         "tensor_split", indices_or_sections, sections, indices, tensor_indices_or_sections
     )
     x = _tensor_operand(x)
+    if x.ndim == 0:  # (torch's RuntimeError)
+        raise BadShapeOrValue(
+            "tensor_split: expected at least a 1-dimensional tensor, got a 0-d tensor"
+        )
     axis = _dim(dim, x.ndim, "tensor_split")
     n = x.shape[axis]
     spec = _data(indices_or_sections)
@@ -7524,12 +7560,14 @@ def tensor_split(
         # indices as Python slices read them: negative from the end, clamped to [0, n]
         cuts = [builtins.min(builtins.max(int(i) + n if i < 0 else int(i), 0), n) for i in spec]
         bounds = [0] + cuts + [n]
-    return tuple(
+    out = tuple(
         getitem(
             x, (slice(None),) * axis + (slice(bounds[i], builtins.max(bounds[i], bounds[i + 1])),)
         )
         for i in range(len(bounds) - 1)
     )
+    # torch slices every piece, the one whole piece too (getitem names that an alias)
+    return tuple(p if p._ctx is None else named(p, "SliceBackward0") for p in out)
 
 
 def _dir_split(name: str, dim: int, min_dims: int):
@@ -11049,6 +11087,25 @@ def index_fill_(x: Tensor, dim: int, index, value) -> Tensor:
         else:
             d[key] = _fill_value(value, d.dtype)
         return x
+    d = x.data
+    if not d.flags.writeable and x._ctx is None and not x._requires_grad:
+        from ember.tensor import _writeable_alias  # (a rare path)
+
+        alias = _writeable_alias(d)
+        if alias is not None and any(st == 0 and n > 1 for n, st in zip(d.shape, d.strides)):
+            # torch writes an expand()ed tensor's memory (every element at a filled place gets
+            # the value, so the order does not matter), with its deprecation warning
+            out = index_fill(x, dim, index, value)
+            key = _along("index_fill", x, dim, index)
+            warnings.warn(
+                "Use of index_fill_ on expanded tensors is deprecated. Please clone() the "
+                "tensor before performing this operation.",
+                UserWarning,
+                stacklevel=2,
+            )
+            alias[key] = out.data[key]
+            x.data = alias
+            return x
     return _index_fill_copy(x, dim, index, value)
 
 

@@ -8,8 +8,8 @@ import warnings
 
 import numpy as np
 
-from ember import _C, _lowp
-from ember._errors import BadDtype, BadShapeOrValue
+from ember import _C, _lowp, _strides
+from ember._errors import BadDtype, BadShapeOrValue, NotNumbers
 from ember._keywords import install_methods, numpy_names
 from ember._sparse_grad import RowSparseGrad
 
@@ -34,13 +34,14 @@ def set_default_dtype(d) -> None:
     _default_float = dt
 
 
-# How tensors print (torch.set_printoptions' profiles), passed to NumPy's array2string.
+# How tensors print: torch.set_printoptions' options and profiles (torch/_tensor_str.py's
+# PRINT_OPTS); __repr__ formats with torch's _Formatter rules below.
 _PRINT_PROFILES = {
-    "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "max_line_width": 80},
-    "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "max_line_width": 80},
-    "full": {"precision": 4, "threshold": sys.maxsize, "edgeitems": 3, "max_line_width": 80},
+    "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80},
+    "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80},
+    "full": {"precision": 4, "threshold": sys.maxsize, "edgeitems": 3, "linewidth": 80},
 }
-_PRINT_OPTIONS = dict(_PRINT_PROFILES["default"])
+_PRINT_OPTIONS = {**_PRINT_PROFILES["default"], "sci_mode": None}
 
 
 def set_printoptions(
@@ -48,24 +49,150 @@ def set_printoptions(
 ) -> None:
     """How tensors print, as torch.set_printoptions: a ``profile`` ('default', 'short', 'full')
     sets the four sizes, the other arguments override it; ``sci_mode`` True / False forces or
-    forbids scientific notation, None leaves it automatic."""
+    forbids scientific notation, None (every call that leaves it out) makes it automatic."""
     if profile is not None:
         if profile not in _PRINT_PROFILES:
             raise ValueError(f"set_printoptions: profile must be one of {list(_PRINT_PROFILES)}")
         _PRINT_OPTIONS.update(_PRINT_PROFILES[profile])
     given = {"precision": precision, "threshold": threshold, "edgeitems": edgeitems}
-    for name, value in {**given, "max_line_width": linewidth}.items():
+    for name, value in {**given, "linewidth": linewidth}.items():
         if value is not None:
             if not isinstance(value, int | np.integer) or value < 0:
                 raise ValueError(f"set_printoptions: sizes must be ints >= 0, got {value!r}")
             _PRINT_OPTIONS[name] = int(value)
-    _PRINT_OPTIONS.pop("formatter", None)
-    _PRINT_OPTIONS.pop("suppress_small", None)
-    if sci_mode:
+    _PRINT_OPTIONS["sci_mode"] = None if sci_mode is None else bool(sci_mode)
+
+
+# torch's legacy tensor type names, as Tensor.type takes them
+_LEGACY_TYPES = {
+    "FloatTensor": np.float32, "DoubleTensor": np.float64, "HalfTensor": np.float16,
+    "BFloat16Tensor": _lowp.bfloat16, "LongTensor": np.int64, "IntTensor": np.int32,
+    "ShortTensor": np.int16, "CharTensor": np.int8, "ByteTensor": np.uint8,
+    "BoolTensor": np.bool_, "ComplexFloatTensor": np.complex64,
+    "ComplexDoubleTensor": np.complex128,
+}  # fmt: skip
+
+
+class _Formatter:
+    """torch's _Formatter: one width for all of a tensor's numbers. Floats print fixed with
+    ``precision`` decimals, whole ones as "3.", and in scientific notation when the nonzero
+    finite magnitudes span more than 1000x, exceed 1e8 or (not whole) fall below 1e-4; the
+    width counts nonzero finite values only (so nan, inf and 0. are not padded to it)."""
+
+    def __init__(self, a: np.ndarray):
         p = _PRINT_OPTIONS["precision"]
-        _PRINT_OPTIONS["formatter"] = {"float_kind": lambda v: f"{v:.{p}e}"}
-    elif sci_mode is not None:
-        _PRINT_OPTIONS["suppress_small"] = True
+        self.floating = a.dtype.kind == "f"
+        self.int_mode, self.sci_mode, self.width = True, False, 1
+        flat = a.reshape(-1)
+        if not self.floating:
+            if flat.size:
+                ends = np.array([flat.min(), flat.max()]) if a.dtype.kind in "iu" else flat
+                self.width = max(len(str(v)) for v in np.unique(ends).tolist())
+        else:
+            vals = flat[np.isfinite(flat) & (flat != 0)].astype(np.float64)
+            if not vals.size:
+                return
+            mags = np.abs(vals)
+            lo, hi = mags.min(), mags.max()
+            self.int_mode = bool((vals == np.ceil(vals)).all())
+            auto = hi / lo > 1000.0 or hi > 1.0e8 or (not self.int_mode and lo < 1.0e-4)
+            forced = _PRINT_OPTIONS["sci_mode"]
+            self.sci_mode = auto if forced is None else forced  # (the width is the mode's)
+            vals = np.unique(vals).tolist()
+            if self.sci_mode:
+                self.width = max(len(f"{v:.{p}e}") for v in vals)
+            elif self.int_mode:
+                self.width = max(len(f"{v:.0f}") + 1 for v in vals)
+            else:
+                self.width = max(len(f"{v:.{p}f}") for v in vals)
+
+    def format(self, v) -> str:
+        if self.floating:
+            p = _PRINT_OPTIONS["precision"]
+            if self.sci_mode:
+                out = f"{v:{self.width}.{p}e}"
+            elif self.int_mode:
+                out = f"{v:.0f}" + ("" if v != v or v in (np.inf, -np.inf) else ".")
+            else:
+                out = f"{v:.{p}f}"
+        else:
+            out = str(v)
+        return " " * (self.width - len(out)) + out
+
+
+def _summarized(a: np.ndarray, edge: int) -> np.ndarray:
+    """torch's get_summarized_data: the edge rows of every dim (what a summary prints)."""
+    if a.ndim == 0:
+        return a
+    if a.ndim == 1:
+        return np.concatenate((a[:edge], a[-edge:])) if a.shape[0] > 2 * edge else a
+    if not edge:
+        return a[(slice(0, 0),) * a.ndim]
+    rows = list(range(edge)) + list(range(len(a) - edge, len(a))) if len(a) > 2 * edge else None
+    return np.stack([_summarized(a[i], edge) for i in (rows or range(len(a)))])
+
+
+def _number_str(v, f1: _Formatter, f2: _Formatter | None) -> str:
+    if f2 is None:
+        return f1.format(v)
+    imag = (f2.format(v.imag) + "j").lstrip()  # (torch: "+" unless the sign is there)
+    return f1.format(v.real) + (imag if imag[0] in "+-" else "+" + imag)
+
+
+def _body(a: np.ndarray, indent: int, summarize: bool, f1, f2) -> str:
+    """torch's _tensor_str_with_formatter: rows nested with torch's commas, newlines and
+    indents; a summary keeps ``edgeitems`` rows at each end around "..."."""
+    edge, width = _PRINT_OPTIONS["edgeitems"], _PRINT_OPTIONS["linewidth"]
+    if a.ndim == 0:
+        return _number_str(a.item(), f1, f2)
+    if a.ndim == 1:
+        size = f1.width + 2 + (f2.width + 1 if f2 is not None else 0)
+        per_line = max(1, int((width - indent) // size))
+        if summarize and not edge:
+            parts = ["..."]
+        elif summarize and a.shape[0] > 2 * edge:
+            head, tail = a[:edge].tolist(), a[-edge:].tolist()
+            parts = [_number_str(v, f1, f2) for v in head] + [" ..."]
+            parts += [_number_str(v, f1, f2) for v in tail]
+        else:
+            parts = [_number_str(v, f1, f2) for v in a.tolist()]
+        lines = [", ".join(parts[i : i + per_line]) for i in range(0, len(parts), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    n = a.shape[0]
+    if summarize and n > 2 * edge:
+        rows = [_body(a[i], indent + 1, summarize, f1, f2) for i in range(edge)] + ["..."]
+        rows += [_body(a[i], indent + 1, summarize, f1, f2) for i in range(n - edge, n)]
+    else:
+        rows = [_body(a[i], indent + 1, summarize, f1, f2) for i in range(n)]
+    return "[" + ("," + "\n" * (a.ndim - 1) + " " * (indent + 1)).join(rows) + "]"
+
+
+def _tensor_str(a: np.ndarray, indent: int) -> str:
+    """torch's _tensor_str of a non-empty array: 16-bit floats print as float32, a complex
+    array's real and imaginary parts each get a formatter."""
+    summarize = a.size > _PRINT_OPTIONS["threshold"]
+    if a.dtype == np.float16 or a.dtype == _lowp.bfloat16:
+        a = a.astype(np.float32)
+    edge = _PRINT_OPTIONS["edgeitems"]
+    seen = _summarized(a, edge) if summarize else a
+    if a.dtype.kind == "c":
+        return _body(a, indent, summarize, _Formatter(seen.real), _Formatter(seen.imag))
+    return _body(a, indent, summarize, _Formatter(seen), None)
+
+
+def _with_suffixes(text: str, suffixes: list, indent: int) -> str:
+    """torch's _add_suffixes: ", suffix" on the last line while it fits the line width. A
+    dtype counts as torch's longer "dtype=torch.float64", so lines break where torch's do."""
+    out, last = [text], len(text) - text.rfind("\n") + 1
+    for suffix in suffixes:
+        size = len(suffix) + (6 if suffix.startswith("dtype=") else 0)
+        if last + size + 2 > _PRINT_OPTIONS["linewidth"]:
+            out.append(",\n" + " " * indent + suffix)
+            last = indent + size
+        else:
+            out.append(", " + suffix)
+            last += size + 2
+    return "".join(out) + ")"
 
 
 def _other(x, op: str):
@@ -119,14 +246,14 @@ def _legacy_size(shape: tuple) -> tuple:
     return shape
 
 
-_NOT_NUMBERS = {type(None), str, bytes}
+_NOT_OPERANDS = (str, bytes, list, tuple, dict, set)  # of the comparison operators
 
 
 def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     if type(data) is np.ndarray and dtype is None and not copy:
         # Tensor(array), from_numpy: the array itself when no check below could apply (~0.5 us)
         dt = data.dtype
-        if dt.isnative and dt.kind in "biufc":
+        if dt.isnative and dt.kind in "biufc" and dt.itemsize <= 16 and dt != np.longdouble:
             return data
     if isinstance(data, Tensor):
         data = data.data
@@ -137,25 +264,100 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
         data = [np.asarray(d) for d in data]
         if tensors:  # tensor([t1, t2]) keeps their (promoted) dtype, as torch's
             data = np.asarray(data)
-    if dtype is None:
-        dtype = _default_dtype(data)
-    elif isinstance(data, list | tuple) and (bad := _leaf_types(data) & _NOT_NUMBERS):
-        # (without a dtype they make an object array, refused below; with one NumPy reads
-        # None as NaN and "1.5" as 1.5; torch: a TypeError, a ValueError for strings)
-        error = TypeError if type(None) in bad else ValueError
-        raise error(f"tensor: data must hold numbers, got {sorted(t.__name__ for t in bad)}")
+    if isinstance(data, np.ndarray) and (
+        data.dtype.kind not in "biufc"
+        or data.dtype == np.longdouble
+        or data.dtype.kind == "c"
+        and data.dtype.itemsize > 16
+    ):
+        if data.dtype != _lowp.bfloat16:  # (torch's TypeError: float128, objects, strings, dates)
+            raise BadDtype(
+                f"ember tensors hold bool, integer, float or complex data, not {data.dtype} "
+                "(can't convert np.ndarray of that type)"
+            )
+    elif dtype is not None and not isinstance(data, np.ndarray | np.generic):
+        # (NumPy would read None as NaN, "1.5" as 1.5 and any str as True: torch refuses)
+        leaves = _leaf_types(data) if isinstance(data, list | tuple) else {type(data)}
+        if not all(issubclass(t, _NUMBERS) for t in leaves):
+            if (error := _data_error(data, dtype)) is not None:
+                raise error
     try:
-        arr = np.array(data, dtype=dtype, copy=copy) if copy else np.asarray(data, dtype=dtype)
+        if dtype is None:
+            dtype = _default_dtype(data)
+        if copy:  # (torch.tensor keeps a dense array's strides; others' copy is C-ordered)
+            dense = type(data) is not np.ndarray or _strides.non_overlapping_and_dense(
+                data.shape, _strides._elem_strides(data)
+            )
+            arr = np.array(data, dtype, copy=True, order="K" if dense else "C")
+        else:
+            arr = np.asarray(data, dtype)
     except OverflowError:  # (NumPy refuses tensor([-1], dtype=uint8): torch wraps it)
         arr = _narrow_ints(data, np.dtype(dtype))
+    except ValueError:  # ragged data, or NaN / inf into an integer dtype (RuntimeError)
+        if isinstance(data, list | tuple) and (error := _data_error(data, dtype)) is not None:
+            raise error from None
+        if dtype is None or np.dtype(dtype).kind not in "biu":
+            raise
+        raise BadShapeOrValue(
+            f"value cannot be converted to type {np.dtype(dtype)} without overflow (NaN or inf)"
+        ) from None
     if not arr.dtype.isnative:  # big-endian data (from a file): the kernels read native order
         arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype.kind not in "biufc" and arr.dtype != _lowp.bfloat16:
-        raise TypeError(
+        if isinstance(data, list | tuple) or not isinstance(data, np.ndarray | np.generic):
+            if (error := _data_error(data, dtype)) is not None:
+                raise error
+            if arr.dtype.kind == "O":  # Python ints beyond 64 bits (torch's ValueError)
+                raise BadShapeOrValue(
+                    "tensor: an integer overflows int64 (Overflow when unpacking)"
+                )
+        raise BadDtype(
             f"ember tensors hold bool, integer, float or complex data, not {arr.dtype} "
             f"(got {type(data).__name__})"
         )
     return arr
+
+
+def _data_error(data, dtype) -> Exception | None:
+    """torch.tensor's refusal of Python data that is not nested sequences of numbers, else
+    None. Its shape comes from the first elements (as torch reads it): a sequence where a
+    number belongs or the reverse is a TypeError, rows of another length a ValueError (torch's
+    words), a non-number (None, a dict, a str) a TypeError (and torch's RuntimeError 'Could
+    not infer dtype' without a dtype: BadDtype is both)."""
+    shape, first = [], data
+    while isinstance(first, list | tuple):
+        shape.append(len(first))
+        if not first:
+            break
+        first = first[0]
+    if isinstance(first, str) and shape:  # (torch reads a str as a sequence here)
+        return NotNumbers("tensor: data must hold numbers: too many dimensions 'str'")
+
+    def walk(x, dim: int):
+        if dim == len(shape):
+            if isinstance(x, list | tuple):
+                return TypeError(f"tensor: a sequence where a number belongs, at dim {dim}")
+            if isinstance(x, _NUMBERS):
+                return None
+            what = type(x).__name__
+            if dtype is None and not isinstance(x, str | bytes):
+                return BadDtype(f"tensor: data must hold numbers: could not infer dtype of {what}")
+            return TypeError(f"tensor: data must hold numbers: invalid data type '{what}'")
+        if not isinstance(x, list | tuple):
+            return TypeError(f"tensor: not a sequence at dim {dim}: {type(x).__name__}")
+        if len(x) != shape[dim]:
+            return ValueError(
+                f"tensor: expected sequence of length {shape[dim]} at dim {dim} (got {len(x)})"
+            )
+        for v in x:
+            if (e := walk(v, dim + 1)) is not None:
+                return e
+        return None
+
+    return walk(data, 0)
+
+
+_NUMBERS = (int, float, complex, np.generic, np.ndarray)
 
 
 def _narrow_ints(data, dtype: np.dtype) -> np.ndarray:
@@ -589,7 +791,7 @@ class Tensor:
         return self.data.dtype.kind == "c"
 
     def is_signed(self) -> bool:
-        return self.data.dtype.kind in "ifc"
+        return self.data.dtype.kind in "ifc" or self.data.dtype == _lowp.bfloat16
 
     def is_contiguous(self, memory_format=None) -> bool:
         if memory_format is None:
@@ -702,10 +904,10 @@ class Tensor:
         return self.data
 
     def item(self):
-        if self.data.size != 1:
-            raise ValueError(
-                f"item(): only one-element tensors can be converted to a Python scalar, "
-                f"got shape {self.shape}"
+        if self.data.size != 1:  # (torch's RuntimeError; float(t) / int(t): its ValueError)
+            raise BadShapeOrValue(
+                f"item(): a Tensor with {self.data.size} elements cannot be converted to "
+                f"Scalar (only one-element tensors can, got shape {tuple(self.shape)})"
             )
         return self.data.item()
 
@@ -780,6 +982,11 @@ class Tensor:
             out = self._to_device(device, dtype)
             if out is not None:
                 return out
+        if isinstance(dtype, str):
+            try:
+                np.dtype(dtype)
+            except TypeError:  # (torch's RuntimeError: not a device string either)
+                raise BadDtype(f"to(): {dtype!r} is neither a dtype nor a device") from None
         if dtype is None or np.dtype(dtype) == self.dtype:
             out = self.clone() if copy else self
         else:
@@ -907,29 +1114,29 @@ class Tensor:
         return self
 
     def __repr__(self) -> str:
-        opts, d = _PRINT_OPTIONS, self.data
-        if d.dtype == _lowp.bfloat16:
-            d = d.astype(np.float32)  # exact; NumPy prints ml_dtypes' values at full length
-        if d.dtype.kind == "f" and np.any(np.isfinite(d) & (d != np.round(d))):
-            opts = {"floatmode": "fixed", **opts}  # 1.5000 as torch, unless all are whole
-        elif d.dtype == np.bool_ and d.size and d.all():
-            # NumPy pads True to False's width ("[ True]"); torch only when a False is there
-            opts = {"formatter": {"bool": str}, **opts}
-        body = np.array2string(d, separator=", ", prefix="tensor(", **opts)
-        if d.size > opts.get("threshold", 1000):
-            body = body.replace(", ..., ", ",  ..., ")  # (torch's elision inside a row)
-        extra = ""
-        if d.size == 0 and d.shape != (0,):
-            extra += f", size={tuple(d.shape)}"  # (an empty body does not show it, as torch)
-        if self.data.dtype not in (np.float32, np.int64, np.bool_, np.complex64) or (
-            d.size == 0 and self.data.dtype != np.float32
-        ):
-            extra += f", dtype={self.data.dtype}"
+        # torch/_tensor_str.py's _str_intern: the body, then size / dtype / grad_fn or
+        # requires_grad suffixes (dtype when not the default float or complex, int64 or bool;
+        # an empty tensor's unless the default float)
+        d, dt = self.data, self.data.dtype
+        suffixes = []
+        if d.size == 0:
+            if d.ndim != 1:
+                suffixes.append(f"size={tuple(d.shape)}")
+            if dt != _default_float:
+                suffixes.append(f"dtype={dt}")
+            body = "[]"
+        else:
+            if not _PRINT_OPTIONS["edgeitems"]:
+                suffixes.append(f"size={tuple(d.shape)}")
+            complex_default = np.complex128 if _default_float == np.float64 else np.complex64
+            if dt not in (_default_float, complex_default, np.int64, np.bool_):
+                suffixes.append(f"dtype={dt}")
+            body = _tensor_str(d, len("tensor("))
         if self._ctx is not None:
-            extra += f", grad_fn=<{self._ctx.name}>"
+            suffixes.append(f"grad_fn=<{self._ctx.name}>")
         elif self._requires_grad:
-            extra += ", requires_grad=True"
-        return f"tensor({body}{extra})"
+            suffixes.append("requires_grad=True")
+        return _with_suffixes("tensor(" + body, suffixes, len("tensor("))
 
     def __format__(self, spec: str) -> str:
         # f"{loss:.4f}": a 0-d tensor formats as its value, as PyTorch's
@@ -956,13 +1163,24 @@ class Tensor:
                 UserWarning,
                 stacklevel=2,
             )
-        return float(self.item())
+        return float(self._real_item("double"))
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._real_item("int64_t"))
+
+    def __complex__(self) -> complex:
+        return complex(self.item())
+
+    def _real_item(self, to: str):
+        """The one value for float() / int(): a complex one is refused (torch's
+        RuntimeError)."""
+        v = self.item()
+        if type(v) is complex:
+            raise BadDtype(f"value {v} cannot be converted to type {to} (a complex tensor)")
+        return v
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.data.dtype.kind not in "biu" or self.data.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.data.item())
 
@@ -1454,7 +1672,17 @@ class Tensor:
     def type(self, dtype=None, non_blocking: bool = False):
         """Without an argument the type name (e.g. 'ember.float32'); with one, a cast
         (``non_blocking`` matters only for GPU copies)."""
-        return f"ember.{self.dtype.name}" if dtype is None else self.to(dtype)
+        if dtype is None:
+            return f"ember.{self.dtype.name}"
+        if isinstance(dtype, str):  # torch's legacy type names: 'torch.DoubleTensor'
+            head, _, name = dtype.rpartition(".")
+            legacy = _LEGACY_TYPES.get(name) if head in ("torch", "ember") else None
+            if legacy is None:
+                raise ValueError(f"invalid type: {dtype!r}")
+            dtype = legacy
+        elif isinstance(dtype, _creation._LegacyTensorType):
+            dtype = dtype.dtype
+        return self.to(dtype)
 
     def half(self, memory_format=None) -> Tensor:
         return self._cast_in(np.dtype(np.float16), memory_format)
@@ -1579,27 +1807,37 @@ class Tensor:
         out = np.vectorize(fn, otypes=[self.dtype])(self.data) if self.data.size else self.data
         return self._assign(out)
 
-    # Comparisons give bool tensors (no gradient), as PyTorch's.
+    # Comparisons give bool tensors (no gradient), as PyTorch's. None, strings and Python
+    # sequences are not operands: NotImplemented, as torch's, so Python answers (== is False,
+    # != True, < a TypeError).
     def __eq__(self, other):  # type: ignore[override]
-        if other is None:  # `t == None` is False (a plain bool), as PyTorch's
-            return False
+        if other is None or isinstance(other, _NOT_OPERANDS):
+            return NotImplemented
         return _ops.compare(np.equal, self, other)
 
     def __ne__(self, other):  # type: ignore[override]
-        if other is None:
-            return True
+        if other is None or isinstance(other, _NOT_OPERANDS):
+            return NotImplemented
         return _ops.compare(np.not_equal, self, other)
 
     def __lt__(self, other):
+        if other is None or isinstance(other, _NOT_OPERANDS):
+            return NotImplemented
         return _ops.compare(np.less, self, other)
 
     def __le__(self, other):
+        if other is None or isinstance(other, _NOT_OPERANDS):
+            return NotImplemented
         return _ops.compare(np.less_equal, self, other)
 
     def __gt__(self, other):
+        if other is None or isinstance(other, _NOT_OPERANDS):
+            return NotImplemented
         return _ops.compare(np.greater, self, other)
 
     def __ge__(self, other):
+        if other is None or isinstance(other, _NOT_OPERANDS):
+            return NotImplemented
         return _ops.compare(np.greater_equal, self, other)
 
     # Bitwise, as PyTorch: logical on bool tensors, bitwise on integers, a TypeError on floats.
