@@ -2064,9 +2064,9 @@ def cross_entropy(
             return -prod.sum(dim=class_dim)
         loss = -prod.sum()  # (torch's nodes: Neg, then a Python number's Div for 'mean')
         if reduction == "mean":  # over the samples: 0 / 0 = NaN without classes, as torch
-            return _autograd_function.named(
-                loss / (x.data.size // c if c else np.nan), "DivBackward1"
-            )
+            # (torch fills an empty input's sum with NaN: its last node stays Neg)
+            name = "DivBackward1" if x.data.size else "NegBackward0"
+            return _autograd_function.named(loss / (x.data.size // c if c else np.nan), name)
         return loss
 
     t = _targets("cross_entropy", target)
@@ -2464,10 +2464,35 @@ def scaled_dot_product_attention(
             )
         if hk == hv and hq > 0 and query.shape[:-3] == key.shape[:-3] == value.shape[:-3]:
             # the kernel reads each key/value head for its hq / hk query heads: no copies
-            return _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, hq // hk)
-        key = key.repeat_interleave(hq // hk, dim=-3)
-        value = value.repeat_interleave(hq // hv, dim=-3)
-    return _attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
+            out = _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, hq // hk)
+            return _sdpa_node(out, query, key, value, attn_mask, dropout_p, True)
+        out = _attention(
+            query,
+            key.repeat_interleave(hq // hk, dim=-3),
+            value.repeat_interleave(hq // hv, dim=-3),
+            attn_mask,
+            dropout_p,
+            is_causal,
+            scale,
+        )
+        return _sdpa_node(out, query, key, value, attn_mask, dropout_p, True)
+    out = _attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
+    return _sdpa_node(out, query, key, value, attn_mask, dropout_p, False)
+
+
+def _sdpa_node(out, query, key, value, attn_mask, dropout_p, enable_gqa):
+    """out, its node named as torch's CPU path names it: an empty attention's Add, the fused
+    kernel's node, else the math path's last matmul (Mm for 2-D, else UnsafeView)."""
+    if isinstance(out, Tensor) and out._ctx is not None:
+        qs, ks, vs = (np.shape(getattr(t, "data", t)) for t in (query, key, value))
+        if 0 in qs[:-1] or 0 in ks[:-1] or 0 in vs:
+            name = "AddBackward0"
+        elif _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa):
+            name = "ScaledDotProductFlashAttentionForCpuBackward0"
+        else:
+            name = "MmBackward0" if len(qs) == len(ks) == len(vs) == 2 else "UnsafeViewBackward0"
+        _autograd_function.named(out, name)
+    return out
 
 
 def _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa) -> bool:
@@ -2492,6 +2517,8 @@ def _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa) -> bool:
     ):
         return False
     m = attn_mask
+    if m is None:
+        return True
     if isinstance(m, Tensor) and m.requires_grad:
         return False
     ms = np.shape(getattr(m, "data", m))
@@ -2937,6 +2964,8 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0) ->
     _check_reduction("smooth_l1_loss", reduction)
     if beta < 0:
         raise BadShapeOrValue(f"smooth_l1_loss: beta must be >= 0 (no negative values), got {beta}")
+    if beta == 0:  # PyTorch runs l1_loss here (its graph, grad_fn names and all)
+        return l1_loss(input, target, reduction=reduction)
     x, t = _loss_pair("smooth_l1_loss", input, target, broadcast="warn")
     fused = _fused_loss(x, t, "smooth_l1", beta, reduction)
     return fused if fused is not None else SmoothL1Loss.apply(x, t, reduction, float(beta))
@@ -3424,7 +3453,9 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
         and td.flags.c_contiguous
     ):  # the common call: one fused pass (KLDivSum)
         denom = xd.size if reduction == "mean" else n[0] if reduction == "batchmean" and n else 1
-        name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(reduction, "DivBackward0")
+        # (torch's batchmean of a 0-d input is its sum, undivided)
+        name = "DivBackward0" if reduction == "batchmean" and n else "SumBackward0"
+        name = "MeanBackward0" if reduction == "mean" else name
         return _autograd_function.named(KLDivSum.apply(x, t, denom), name)
     # torch's last op of the unreduced loss: exp(t) * (t - x), or xlogy(t, t) - t * x
     name = "MulBackward0" if log_target else "SubBackward0"
