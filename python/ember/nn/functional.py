@@ -959,7 +959,9 @@ class PReLU(Function):
     def forward(ctx, x, w):
         wb = w.reshape((-1,) + (1,) * (x.ndim - 2)) if w.size != 1 else w.reshape(())  # (0: C = 0)
         ctx.wshape = w.shape
-        if x.dtype.char in "fd" and w.dtype == x.dtype:  # the fused kernel, one pass each way
+        # the fused kernel, one pass each way (not for an empty x: _C.prelu's (N, C, 0) view
+        # reads as (N, C) rows and writes past the output)
+        if x.dtype.char in "fd" and w.dtype == x.dtype and x.size:
             x, w = _contig(x), _contig(w.reshape(-1))
             ctx.save_for_backward(x, w)
             ctx.fused = True
@@ -8008,7 +8010,7 @@ def embedding_bag(
                 bounds = np.empty(off.size + 1, np.int64)
                 bounds[:-1], bounds[-1] = off, idx.size
             try:
-                return _EmbeddingBagSum.apply(weight, idx, bounds, -1, mode == "mean")
+                return _bag_node(_EmbeddingBagSum.apply(weight, idx, bounds, -1, mode == "mean"))
             except ValueError:
                 pass
     op = "embedding_bag"
@@ -8102,8 +8104,8 @@ def embedding_bag(
             bounds = np.ascontiguousarray(bounds, np.int64)
             used = np.ascontiguousarray(used, np.int64)
             if mode == "max":
-                return _EmbeddingBagMax.apply(weight, used, bounds, pad)
-            return _EmbeddingBagSum.apply(weight, used, bounds, pad, mode == "mean")
+                return _bag_node(_EmbeddingBagMax.apply(weight, used, bounds, pad))
+            return _bag_node(_EmbeddingBagSum.apply(weight, used, bounds, pad, mode == "mean"))
     if used.size and (used.min() < 0 or used.max() >= np.shape(weight)[0]):
         bad = used[(used < 0) | (used >= np.shape(weight)[0])][0]
         raise _IndexRuntimeError(
@@ -8126,12 +8128,17 @@ def embedding_bag(
             )
         emb = emb * psw.reshape(-1, 1)[: used.size]
     if mode == "max":
-        return _BagMax.apply(emb[np.flatnonzero(keep)], bag[keep], nb)
+        return _bag_node(_BagMax.apply(emb[np.flatnonzero(keep)], bag[keep], nb))
     coef = keep.astype(emb.dtype)
     if mode == "mean":
         counts = np.bincount(bag[keep], minlength=nb)
         coef = coef / np.maximum(counts, 1)[bag].astype(emb.dtype)
-    return _BagSum.apply(emb * Tensor(coef[:, None]), bag, nb)
+    return _bag_node(_BagSum.apply(emb * Tensor(coef[:, None]), bag, nb))
+
+
+def _bag_node(out: Tensor) -> Tensor:
+    """embedding_bag's result, its node named as torch's one (for every mode and path)."""
+    return _autograd_function.named(out, "EmbeddingBagBackward0")
 
 
 def _bag_freq(flat: np.ndarray, used: np.ndarray) -> np.ndarray:
