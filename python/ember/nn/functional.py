@@ -1046,24 +1046,34 @@ def _check_p(p) -> None:
 _SELU_NEG = _SELU_ALPHA * _SELU_SCALE  # SELU's negative saturation value is -_SELU_NEG
 
 
-def _dropout_noise(x: Tensor, p: float, mask_shape: tuple, alpha: bool) -> Tensor:
+def _dropout_noise(x: Tensor, p: float, mask_shape: tuple | None, alpha: bool) -> Tensor:
     """Keeps each entry of a ``mask_shape`` mask (broadcast over x) with probability 1 - p.
     Plain: kept entries are scaled by 1 / (1 - p). Alpha (Klambauer et al., 2017): dropped
     entries are set to SELU's saturation value, then an affine map restores mean and variance."""
     from ember.random import rng as _global_rng
 
+    # (the nodes named as torch's last op: its input * noise, then + shift for alpha)
     if p == 1.0:
-        return _Noise.apply(x, np.zeros((), x.dtype), None)
+        return _autograd_function.named(
+            _Noise.apply(x, np.zeros((), x.dtype), None), "MulBackward0"
+        )
     keep = (_global_rng().random(mask_shape) >= p).astype(x.dtype)
     if not alpha:
-        return _Noise.apply(x, keep * (1.0 / (1.0 - p)), None)
+        return _autograd_function.named(
+            _Noise.apply(x, keep * (1.0 / (1.0 - p)), None), "MulBackward0"
+        )
     a = 1.0 / math.sqrt((_SELU_NEG * _SELU_NEG * p + 1) * (1 - p))
     shift = (keep - 1) * (_SELU_NEG * a) + _SELU_NEG * a * p
-    return _Noise.apply(x, keep * a, shift.astype(x.dtype))
+    return _autograd_function.named(
+        _Noise.apply(x, keep * a, shift.astype(x.dtype)), "AddBackward0"
+    )
 
 
-def _feature_mask(shape: tuple) -> tuple:
-    """One mask entry per (sample, channel): (N, C, 1, ..., 1)."""
+def _feature_mask(shape: tuple, p: float) -> tuple:
+    """One mask entry per (sample, channel): (N, C, 1, ..., 1). None for p = 1, which drops
+    everything at any rank (torch's shortcut before its rank check)."""
+    if p == 1.0:
+        return None
     if len(shape) < 2:
         raise BadShapeOrValue(
             f"feature dropout needs at least 2 dims (N, C, ...), got shape {shape}"
@@ -1089,12 +1099,11 @@ def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
         raise BadShapeOrValue(
             f"dropout1d: expected a 2D or 3D input, but received a {x.ndim}D input"
         )
-    if not training or p == 0.0 or x.data.size == 0:
-        return x
     if inplace:  # the input takes the result and is returned, as PyTorch
+        if not training or p == 0.0 or x.data.size == 0:
+            return x
         return _in_place("dropout1d", dropout1d, input, p, training)
-    shape = x.shape if x.ndim == 3 else (1,) + x.shape
-    return _dropout_noise(x, p, _feature_mask(shape)[3 - x.ndim :], False)
+    return _unbatched_dropout(x, 3, p, training)
 
 
 def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -1122,7 +1131,7 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
         return x
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("dropout2d", dropout2d, input, p, training)
-    return _dropout_noise(x, p, _feature_mask(x.shape), False)
+    return _dropout_noise(x, p, _feature_mask(x.shape, p), False)
 
 
 def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -1139,11 +1148,19 @@ def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
             "this warning, please use dropout instead.",
             stacklevel=2,
         )
+    return _unbatched_dropout(x, 5, p, training)
+
+
+def _unbatched_dropout(x: Tensor, batched_ndim: int, p: float, training: bool) -> Tensor:
+    """dropout1d / dropout3d of x, batched (batched_ndim dims) or not: an unbatched x runs as
+    a batch of one, its node named as torch's squeeze (the identity returns x itself, where
+    torch returns a squeezed view)."""
     if not training or p == 0.0 or x.data.size == 0:
         return x
-    batched = x.ndim == 5
-    shape = x.shape if batched else (1,) + x.shape
-    return _dropout_noise(x, p, _feature_mask(shape)[(0 if batched else 1) :], False)
+    shape = x.shape if x.ndim == batched_ndim else (1,) + x.shape
+    mask = _feature_mask(shape, p)
+    y = _dropout_noise(x, p, mask if mask is None else mask[batched_ndim - x.ndim :], False)
+    return y if x.ndim == batched_ndim else _autograd_function.named(y, "SqueezeBackward1")
 
 
 def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
@@ -1172,7 +1189,7 @@ def feature_alpha_dropout(
     x = _float_input(x, "feature_alpha_dropout")
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("feature_alpha_dropout", feature_alpha_dropout, input, p, training)
-    return _dropout_noise(x, p, _feature_mask(x.shape), True)
+    return _dropout_noise(x, p, _feature_mask(x.shape, p), True)
 
 
 def rrelu(
@@ -1243,7 +1260,7 @@ class VectorNorm(Function):
             with np.errstate(divide="ignore"):
                 local = np.sign(x) * np.abs(x) ** (p - 1) / safe ** (p - 1)
             if p < 1:  # |x|^(p-1) is inf at x = 0: PyTorch's gradient there is 0, not NaN
-                local[x == 0] = 0
+                local = np.where(x == 0, 0, local)  # (not local[...] =: a 0-d x gives a scalar)
         gx = np.where(n == 0, 0, g * local)
         return gx.astype(x.dtype, copy=False), None, None, None
 
@@ -1420,7 +1437,8 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
     d = _dim(dim, len(shape), "cosine_similarity")
     if not eps >= 0:  # NaN too, as PyTorch
         raise BadShapeOrValue(f"cosine_similarity: eps must be non-negative, got: {eps}")
-    return CosineSimilarity.apply(a, b, d, float(eps))
+    # (torch's composite ends in a sum over dim: its node)
+    return _autograd_function.named(CosineSimilarity.apply(a, b, d, float(eps)), "SumBackward1")
 
 
 def one_hot(input, num_classes: int = -1) -> Tensor:  # noqa: A002 (torch's name)
@@ -2758,7 +2776,10 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     if x.data.dtype.kind in "biu":  # p = 1
         return Tensor(np.zeros_like(x.data))
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    return Dropout.apply(x, _keep_mask(x.shape, p, scale, x.dtype))
+    # (torch's CPU dropout: input * noise, its node a Mul)
+    return _autograd_function.named(
+        Dropout.apply(x, _keep_mask(x.shape, p, scale, x.dtype)), "MulBackward0"
+    )
 
 
 _DRAW_CHUNK = 1 << 15  # uniform draws per step of _keep_mask
@@ -3687,12 +3708,14 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     keepdim = _bool_arg(keepdim, op, "keepdim")
     a, b = _float_operands(op, ("x1", "x2"), x1, x2, dim0_weak=True)  # (x1 - x2: torch's rule)
     if a.ndim == 0 and b.ndim == 0:  # PyTorch: the norm of the one difference
-        return _pnorm(a.reshape(1) - b.reshape(1) + eps, float(p)).reshape(())
-    if (p < 0 or p == np.inf) and 0 in (a.shape[-1], b.shape[-1]):
+        y = _pnorm(a.reshape(1) - b.reshape(1) + eps, float(p)).reshape(())
+    elif (p < 0 or p == np.inf) and 0 in (a.shape[-1], b.shape[-1]):
         raise BadShapeOrValue(
             f"{op}: no {p}-norm over an empty last dim (shapes {a.shape}, {b.shape})"
         )
-    return _pnorm(a - b + eps, float(p), keepdim)
+    else:
+        y = _pnorm(a - b + eps, float(p), keepdim)
+    return _autograd_function.named(y, "NormBackward1")  # (torch's norm node)
 
 
 def _triplet(op, anchor, positive, negative):
@@ -7483,6 +7506,11 @@ def pdist(input, p: float = 2.0) -> Tensor:
         raise BadShapeOrValue(f"{op}: only supports 2-D tensors, got {x.ndim}-D input {x.shape}")
     if not p >= 0:
         raise BadShapeOrValue(f"{op}: only supports non-negative p values, got {p}")
+    return _autograd_function.named(_pdist_rows(x, p), "PdistBackward0")  # (torch's kernel)
+
+
+def _pdist_rows(x: Tensor, p: float) -> Tensor:
+    """pdist of a checked (N, M) x, composed."""
     i, j = np.triu_indices(x.shape[0], 1)
     d = x[i] - x[j]
     if p == 0:  # the count of differing coordinates: piecewise constant, a zero gradient
