@@ -3568,7 +3568,8 @@ def soft_margin_loss(input, target, reduction: str = "mean") -> Tensor:
         raise BadShapeOrValue(f"{op}: target does not broadcast to the input's shape {shape}")
     if t.data.dtype != x.data.dtype:  # PyTorch's loss is in the input's dtype (out=like input)
         t = ops.cast(t, x.data.dtype)
-    return _reduce(softplus(-x * t), reduction)
+    # (torch's one node for it, whatever the reduction)
+    return _autograd_function.named(_reduce(softplus(-x * t), reduction), "SoftMarginLossBackward0")
 
 
 @_torch_loss_params("input", "target", "weight", "size_average", "reduce", "reduction")
