@@ -177,6 +177,26 @@ _NODE_CASES = {
         lambda m, x, p: m.nn.functional.cross_entropy(x, p, label_smoothing=0.1),
         [_r(0, 3), np.zeros((0, 3))],
     ),
+    # empty batches: torch's shortcuts
+    "group_norm empty": (
+        lambda m, x, w, b: m.nn.functional.group_norm(x, 2, w, b),
+        [_r(0, 4, 3), _r(4), _r(4, seed=1)],
+    ),
+    "group_norm empty no affine": (lambda m, x: m.nn.functional.group_norm(x, 1), [_r(0, 2)]),
+    "batch_norm empty": (
+        lambda m, x: m.nn.functional.batch_norm(x, None, None, training=True),
+        [_r(0, 4, 3)],
+    ),
+    "batch_norm empty weight": (
+        lambda m, x, w: m.nn.functional.batch_norm(
+            x, m.zeros(4, dtype=m.float64), m.ones(4, dtype=m.float64), w, training=False
+        ),
+        [_r(0, 4), _r(4)],
+    ),
+    "batch_norm empty bias": (
+        lambda m, x, w, b: m.nn.functional.batch_norm(x, None, None, w, b, training=True),
+        [_r(0, 4, 2), _r(4), _r(4, seed=1)],
+    ),
     # embedding_bag: one node name for every mode and path
     "embedding_bag sum": (
         lambda m, w: m.nn.functional.embedding_bag(

@@ -4563,6 +4563,10 @@ def batch_norm(
     for a, a_c in ((rm, rm_c), (rv, rv_c)):
         if training and a is not a_c:
             np.copyto(a, a_c)
+    if not x.data.size:  # torch's empty shortcut: its node the affine's Add / Mul, or a clone
+        w, b = args[:2]
+        name = "Add" if b is not None else "Mul" if w is not None else "Clone"
+        _autograd_function.named(y, name + "Backward0")
     return y
 
 
@@ -5691,7 +5695,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
         # empty groups: torch's statistics are mean 0, rstd NaN, so weight's gradient is NaN
         # (bias's 0); this term adds nothing to the empty output but carries that gradient
         y = y + (weight * math.nan).sum() * 0
-    return y
+    return _autograd_function.named(y, "NativeGroupNormBackward0")  # (torch's one node)
 
 
 def instance_norm(
