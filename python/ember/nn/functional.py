@@ -2503,16 +2503,16 @@ def scaled_dot_product_attention(
 def _sdpa_node(out, query, key, value, attn_mask, dropout_p, enable_gqa):
     """out, its node named as torch's CPU path names it: an empty attention's Add, the fused
     kernel's node, else the math path's last matmul (Mm for 2-D, else UnsafeView)."""
-    if isinstance(out, Tensor) and out._ctx is not None:
-        qs, ks, vs = (np.shape(getattr(t, "data", t)) for t in (query, key, value))
-        if 0 in qs[:-1] or 0 in ks[:-1] or 0 in vs:
-            name = "AddBackward0"
-        elif _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa):
-            name = "ScaledDotProductFlashAttentionForCpuBackward0"
-        else:
-            name = "MmBackward0" if len(qs) == len(ks) == len(vs) == 2 else "UnsafeViewBackward0"
-        _autograd_function.named(out, name)
-    return out
+    if out._ctx is None:
+        return out
+    qs, ks, vs = (t.shape if isinstance(t, Tensor) else np.shape(t) for t in (query, key, value))
+    if 0 in qs[:-1] or 0 in ks[:-1] or 0 in vs:
+        name = "AddBackward0"
+    elif _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa):
+        name = "ScaledDotProductFlashAttentionForCpuBackward0"
+    else:
+        name = "MmBackward0" if len(qs) == len(ks) == len(vs) == 2 else "UnsafeViewBackward0"
+    return _autograd_function.named(out, name)
 
 
 def _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa) -> bool:
@@ -2522,27 +2522,28 @@ def _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa) -> bool:
     dividing the query's, one head dim, unit last-dim strides, no dropout, and a mask of 2 dims
     or 4 broadcast ones that needs no gradient; an empty attention returns before any check."""
     arrs = [getattr(t, "data", t) for t in (query, key, value)]
+    # (a.shape, not np.shape: this runs for every attention's node name)
+    shapes = [a.shape if isinstance(a, np.ndarray) else np.shape(a) for a in arrs]
+    qs, ks, vs = shapes
     # torch returns before any of its checks when a size is 0, except the head dim E alone
-    qs, ks, vs = (np.shape(a) for a in arrs)
     if 0 in qs[:-1] or 0 in ks[:-1] or 0 in vs:
         return True
-    if any(np.ndim(a) != 4 for a in arrs) or dropout_p > 0:
+    if len(qs) != 4 or len(ks) != 4 or len(vs) != 4 or dropout_p > 0:
         return False
-    (b, hq, _, e), (bk, hk, lk, ek), (bv, hv, _, ev) = (np.shape(a) for a in arrs)
+    (b, hq, lq, e), (bk, hk, lk, ek), (bv, hv, _, ev) = shapes
     heads_ok = hq == hk == hv or (enable_gqa and hk == hv and hk > 0 and hq % hk == 0)
     if not (b == bk == bv and heads_ok and e == ek == ev):
         return False
-    if any(
-        isinstance(a, np.ndarray) and a.shape[-1] > 1 and a.strides[-1] != a.itemsize for a in arrs
-    ):
-        return False
+    for a in arrs:
+        if isinstance(a, np.ndarray) and a.shape[-1] > 1 and a.strides[-1] != a.itemsize:
+            return False
     m = attn_mask
     if m is None:
         return True
     if isinstance(m, Tensor) and m.requires_grad:
         return False
     ms = np.shape(getattr(m, "data", m))
-    if len(ms) not in (2, 4) or ms[-2] not in (1, np.shape(arrs[0])[-2]) or ms[-1] not in (1, lk):
+    if len(ms) not in (2, 4) or ms[-2] not in (1, lq) or ms[-1] not in (1, lk):
         return False
     return len(ms) == 2 or (ms[0] in (1, b) and ms[1] in (1, hq))
 
