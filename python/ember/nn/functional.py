@@ -959,7 +959,9 @@ class PReLU(Function):
     def forward(ctx, x, w):
         wb = w.reshape((-1,) + (1,) * (x.ndim - 2)) if w.size != 1 else w.reshape(())  # (0: C = 0)
         ctx.wshape = w.shape
-        if x.dtype.char in "fd" and w.dtype == x.dtype:  # the fused kernel, one pass each way
+        # the fused kernel, one pass each way (not for an empty x: _C.prelu's (N, C, 0) view
+        # reads as (N, C) rows and writes past the output)
+        if x.dtype.char in "fd" and w.dtype == x.dtype and x.size:
             x, w = _contig(x), _contig(w.reshape(-1))
             ctx.save_for_backward(x, w)
             ctx.fused = True
@@ -1044,24 +1046,34 @@ def _check_p(p) -> None:
 _SELU_NEG = _SELU_ALPHA * _SELU_SCALE  # SELU's negative saturation value is -_SELU_NEG
 
 
-def _dropout_noise(x: Tensor, p: float, mask_shape: tuple, alpha: bool) -> Tensor:
+def _dropout_noise(x: Tensor, p: float, mask_shape: tuple | None, alpha: bool) -> Tensor:
     """Keeps each entry of a ``mask_shape`` mask (broadcast over x) with probability 1 - p.
     Plain: kept entries are scaled by 1 / (1 - p). Alpha (Klambauer et al., 2017): dropped
     entries are set to SELU's saturation value, then an affine map restores mean and variance."""
     from ember.random import rng as _global_rng
 
+    # (the nodes named as torch's last op: its input * noise, then + shift for alpha)
     if p == 1.0:
-        return _Noise.apply(x, np.zeros((), x.dtype), None)
+        return _autograd_function.named(
+            _Noise.apply(x, np.zeros((), x.dtype), None), "MulBackward0"
+        )
     keep = (_global_rng().random(mask_shape) >= p).astype(x.dtype)
     if not alpha:
-        return _Noise.apply(x, keep * (1.0 / (1.0 - p)), None)
+        return _autograd_function.named(
+            _Noise.apply(x, keep * (1.0 / (1.0 - p)), None), "MulBackward0"
+        )
     a = 1.0 / math.sqrt((_SELU_NEG * _SELU_NEG * p + 1) * (1 - p))
     shift = (keep - 1) * (_SELU_NEG * a) + _SELU_NEG * a * p
-    return _Noise.apply(x, keep * a, shift.astype(x.dtype))
+    return _autograd_function.named(
+        _Noise.apply(x, keep * a, shift.astype(x.dtype)), "AddBackward0"
+    )
 
 
-def _feature_mask(shape: tuple) -> tuple:
-    """One mask entry per (sample, channel): (N, C, 1, ..., 1)."""
+def _feature_mask(shape: tuple, p: float) -> tuple:
+    """One mask entry per (sample, channel): (N, C, 1, ..., 1). None for p = 1, which drops
+    everything at any rank (torch's shortcut before its rank check)."""
+    if p == 1.0:
+        return None
     if len(shape) < 2:
         raise BadShapeOrValue(
             f"feature dropout needs at least 2 dims (N, C, ...), got shape {shape}"
@@ -1087,12 +1099,11 @@ def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
         raise BadShapeOrValue(
             f"dropout1d: expected a 2D or 3D input, but received a {x.ndim}D input"
         )
-    if not training or p == 0.0 or x.data.size == 0:
-        return x
     if inplace:  # the input takes the result and is returned, as PyTorch
+        if not training or p == 0.0 or x.data.size == 0:
+            return x
         return _in_place("dropout1d", dropout1d, input, p, training)
-    shape = x.shape if x.ndim == 3 else (1,) + x.shape
-    return _dropout_noise(x, p, _feature_mask(shape)[3 - x.ndim :], False)
+    return _unbatched_dropout(x, 3, p, training)
 
 
 def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -1120,7 +1131,7 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
         return x
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("dropout2d", dropout2d, input, p, training)
-    return _dropout_noise(x, p, _feature_mask(x.shape), False)
+    return _dropout_noise(x, p, _feature_mask(x.shape, p), False)
 
 
 def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -1137,11 +1148,19 @@ def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
             "this warning, please use dropout instead.",
             stacklevel=2,
         )
+    return _unbatched_dropout(x, 5, p, training)
+
+
+def _unbatched_dropout(x: Tensor, batched_ndim: int, p: float, training: bool) -> Tensor:
+    """dropout1d / dropout3d of x, batched (batched_ndim dims) or not: an unbatched x runs as
+    a batch of one, its node named as torch's squeeze (the identity returns x itself, where
+    torch returns a squeezed view)."""
     if not training or p == 0.0 or x.data.size == 0:
         return x
-    batched = x.ndim == 5
-    shape = x.shape if batched else (1,) + x.shape
-    return _dropout_noise(x, p, _feature_mask(shape)[(0 if batched else 1) :], False)
+    shape = x.shape if x.ndim == batched_ndim else (1,) + x.shape
+    mask = _feature_mask(shape, p)
+    y = _dropout_noise(x, p, mask if mask is None else mask[batched_ndim - x.ndim :], False)
+    return y if x.ndim == batched_ndim else _autograd_function.named(y, "SqueezeBackward1")
 
 
 def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
@@ -1170,7 +1189,7 @@ def feature_alpha_dropout(
     x = _float_input(x, "feature_alpha_dropout")
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("feature_alpha_dropout", feature_alpha_dropout, input, p, training)
-    return _dropout_noise(x, p, _feature_mask(x.shape), True)
+    return _dropout_noise(x, p, _feature_mask(x.shape, p), True)
 
 
 def rrelu(
@@ -1241,7 +1260,7 @@ class VectorNorm(Function):
             with np.errstate(divide="ignore"):
                 local = np.sign(x) * np.abs(x) ** (p - 1) / safe ** (p - 1)
             if p < 1:  # |x|^(p-1) is inf at x = 0: PyTorch's gradient there is 0, not NaN
-                local[x == 0] = 0
+                local = np.where(x == 0, 0, local)  # (not local[...] =: a 0-d x gives a scalar)
         gx = np.where(n == 0, 0, g * local)
         return gx.astype(x.dtype, copy=False), None, None, None
 
@@ -1418,7 +1437,8 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
     d = _dim(dim, len(shape), "cosine_similarity")
     if not eps >= 0:  # NaN too, as PyTorch
         raise BadShapeOrValue(f"cosine_similarity: eps must be non-negative, got: {eps}")
-    return CosineSimilarity.apply(a, b, d, float(eps))
+    # (torch's composite ends in a sum over dim: its node)
+    return _autograd_function.named(CosineSimilarity.apply(a, b, d, float(eps)), "SumBackward1")
 
 
 def one_hot(input, num_classes: int = -1) -> Tensor:  # noqa: A002 (torch's name)
@@ -2064,9 +2084,9 @@ def cross_entropy(
             return -prod.sum(dim=class_dim)
         loss = -prod.sum()  # (torch's nodes: Neg, then a Python number's Div for 'mean')
         if reduction == "mean":  # over the samples: 0 / 0 = NaN without classes, as torch
-            return _autograd_function.named(
-                loss / (x.data.size // c if c else np.nan), "DivBackward1"
-            )
+            # (torch fills an empty input's sum with NaN: its last node stays Neg)
+            name = "DivBackward1" if x.data.size else "NegBackward0"
+            return _autograd_function.named(loss / (x.data.size // c if c else np.nan), name)
         return loss
 
     t = _targets("cross_entropy", target)
@@ -2464,10 +2484,35 @@ def scaled_dot_product_attention(
             )
         if hk == hv and hq > 0 and query.shape[:-3] == key.shape[:-3] == value.shape[:-3]:
             # the kernel reads each key/value head for its hq / hk query heads: no copies
-            return _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, hq // hk)
-        key = key.repeat_interleave(hq // hk, dim=-3)
-        value = value.repeat_interleave(hq // hv, dim=-3)
-    return _attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
+            out = _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, hq // hk)
+            return _sdpa_node(out, query, key, value, attn_mask, dropout_p, True)
+        out = _attention(
+            query,
+            key.repeat_interleave(hq // hk, dim=-3),
+            value.repeat_interleave(hq // hv, dim=-3),
+            attn_mask,
+            dropout_p,
+            is_causal,
+            scale,
+        )
+        return _sdpa_node(out, query, key, value, attn_mask, dropout_p, True)
+    out = _attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
+    return _sdpa_node(out, query, key, value, attn_mask, dropout_p, False)
+
+
+def _sdpa_node(out, query, key, value, attn_mask, dropout_p, enable_gqa):
+    """out, its node named as torch's CPU path names it: an empty attention's Add, the fused
+    kernel's node, else the math path's last matmul (Mm for 2-D, else UnsafeView)."""
+    if out._ctx is None:
+        return out
+    qs, ks, vs = (t.shape if isinstance(t, Tensor) else np.shape(t) for t in (query, key, value))
+    if 0 in qs[:-1] or 0 in ks[:-1] or 0 in vs:
+        name = "AddBackward0"
+    elif _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa):
+        name = "ScaledDotProductFlashAttentionForCpuBackward0"
+    else:
+        name = "MmBackward0" if len(qs) == len(ks) == len(vs) == 2 else "UnsafeViewBackward0"
+    return _autograd_function.named(out, name)
 
 
 def _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa) -> bool:
@@ -2477,25 +2522,28 @@ def _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa) -> bool:
     dividing the query's, one head dim, unit last-dim strides, no dropout, and a mask of 2 dims
     or 4 broadcast ones that needs no gradient; an empty attention returns before any check."""
     arrs = [getattr(t, "data", t) for t in (query, key, value)]
+    # (a.shape, not np.shape: this runs for every attention's node name)
+    shapes = [a.shape if isinstance(a, np.ndarray) else np.shape(a) for a in arrs]
+    qs, ks, vs = shapes
     # torch returns before any of its checks when a size is 0, except the head dim E alone
-    qs, ks, vs = (np.shape(a) for a in arrs)
     if 0 in qs[:-1] or 0 in ks[:-1] or 0 in vs:
         return True
-    if any(np.ndim(a) != 4 for a in arrs) or dropout_p > 0:
+    if len(qs) != 4 or len(ks) != 4 or len(vs) != 4 or dropout_p > 0:
         return False
-    (b, hq, _, e), (bk, hk, lk, ek), (bv, hv, _, ev) = (np.shape(a) for a in arrs)
+    (b, hq, lq, e), (bk, hk, lk, ek), (bv, hv, _, ev) = shapes
     heads_ok = hq == hk == hv or (enable_gqa and hk == hv and hk > 0 and hq % hk == 0)
     if not (b == bk == bv and heads_ok and e == ek == ev):
         return False
-    if any(
-        isinstance(a, np.ndarray) and a.shape[-1] > 1 and a.strides[-1] != a.itemsize for a in arrs
-    ):
-        return False
+    for a in arrs:
+        if isinstance(a, np.ndarray) and a.shape[-1] > 1 and a.strides[-1] != a.itemsize:
+            return False
     m = attn_mask
+    if m is None:
+        return True
     if isinstance(m, Tensor) and m.requires_grad:
         return False
     ms = np.shape(getattr(m, "data", m))
-    if len(ms) not in (2, 4) or ms[-2] not in (1, np.shape(arrs[0])[-2]) or ms[-1] not in (1, lk):
+    if len(ms) not in (2, 4) or ms[-2] not in (1, lq) or ms[-1] not in (1, lk):
         return False
     return len(ms) == 2 or (ms[0] in (1, b) and ms[1] in (1, hq))
 
@@ -2729,7 +2777,10 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     if x.data.dtype.kind in "biu":  # p = 1
         return Tensor(np.zeros_like(x.data))
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    return Dropout.apply(x, _keep_mask(x.shape, p, scale, x.dtype))
+    # (torch's CPU dropout: input * noise, its node a Mul)
+    return _autograd_function.named(
+        Dropout.apply(x, _keep_mask(x.shape, p, scale, x.dtype)), "MulBackward0"
+    )
 
 
 _DRAW_CHUNK = 1 << 15  # uniform draws per step of _keep_mask
@@ -2937,6 +2988,8 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0) ->
     _check_reduction("smooth_l1_loss", reduction)
     if beta < 0:
         raise BadShapeOrValue(f"smooth_l1_loss: beta must be >= 0 (no negative values), got {beta}")
+    if beta == 0:  # PyTorch runs l1_loss here (its graph, grad_fn names and all)
+        return l1_loss(input, target, reduction=reduction)
     x, t = _loss_pair("smooth_l1_loss", input, target, broadcast="warn")
     fused = _fused_loss(x, t, "smooth_l1", beta, reduction)
     return fused if fused is not None else SmoothL1Loss.apply(x, t, reduction, float(beta))
@@ -3424,7 +3477,9 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
         and td.flags.c_contiguous
     ):  # the common call: one fused pass (KLDivSum)
         denom = xd.size if reduction == "mean" else n[0] if reduction == "batchmean" and n else 1
-        name = {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(reduction, "DivBackward0")
+        # (torch's batchmean of a 0-d input is its sum, undivided)
+        name = "DivBackward0" if reduction == "batchmean" and n else "SumBackward0"
+        name = "MeanBackward0" if reduction == "mean" else name
         return _autograd_function.named(KLDivSum.apply(x, t, denom), name)
     # torch's last op of the unreduced loss: exp(t) * (t - x), or xlogy(t, t) - t * x
     name = "MulBackward0" if log_target else "SubBackward0"
@@ -3514,7 +3569,8 @@ def soft_margin_loss(input, target, reduction: str = "mean") -> Tensor:
         raise BadShapeOrValue(f"{op}: target does not broadcast to the input's shape {shape}")
     if t.data.dtype != x.data.dtype:  # PyTorch's loss is in the input's dtype (out=like input)
         t = ops.cast(t, x.data.dtype)
-    return _reduce(softplus(-x * t), reduction)
+    # (torch's one node for it, whatever the reduction)
+    return _autograd_function.named(_reduce(softplus(-x * t), reduction), "SoftMarginLossBackward0")
 
 
 @_torch_loss_params("input", "target", "weight", "size_average", "reduce", "reduction")
@@ -3654,12 +3710,14 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     keepdim = _bool_arg(keepdim, op, "keepdim")
     a, b = _float_operands(op, ("x1", "x2"), x1, x2, dim0_weak=True)  # (x1 - x2: torch's rule)
     if a.ndim == 0 and b.ndim == 0:  # PyTorch: the norm of the one difference
-        return _pnorm(a.reshape(1) - b.reshape(1) + eps, float(p)).reshape(())
-    if (p < 0 or p == np.inf) and 0 in (a.shape[-1], b.shape[-1]):
+        y = _pnorm(a.reshape(1) - b.reshape(1) + eps, float(p)).reshape(())
+    elif (p < 0 or p == np.inf) and 0 in (a.shape[-1], b.shape[-1]):
         raise BadShapeOrValue(
             f"{op}: no {p}-norm over an empty last dim (shapes {a.shape}, {b.shape})"
         )
-    return _pnorm(a - b + eps, float(p), keepdim)
+    else:
+        y = _pnorm(a - b + eps, float(p), keepdim)
+    return _autograd_function.named(y, "NormBackward1")  # (torch's norm node)
 
 
 def _triplet(op, anchor, positive, negative):
@@ -4506,6 +4564,10 @@ def batch_norm(
     for a, a_c in ((rm, rm_c), (rv, rv_c)):
         if training and a is not a_c:
             np.copyto(a, a_c)
+    if not x.data.size:  # torch's empty shortcut: its node the affine's Add / Mul, or a clone
+        w, b = args[:2]
+        name = "Add" if b is not None else "Mul" if w is not None else "Clone"
+        _autograd_function.named(y, name + "Backward0")
     return y
 
 
@@ -5634,7 +5696,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
         # empty groups: torch's statistics are mean 0, rstd NaN, so weight's gradient is NaN
         # (bias's 0); this term adds nothing to the empty output but carries that gradient
         y = y + (weight * math.nan).sum() * 0
-    return y
+    return _autograd_function.named(y, "NativeGroupNormBackward0")  # (torch's one node)
 
 
 def instance_norm(
@@ -7491,6 +7553,11 @@ def pdist(input, p: float = 2.0) -> Tensor:
         raise BadShapeOrValue(f"{op}: only supports 2-D tensors, got {x.ndim}-D input {x.shape}")
     if not p >= 0:
         raise BadShapeOrValue(f"{op}: only supports non-negative p values, got {p}")
+    return _autograd_function.named(_pdist_rows(x, p), "PdistBackward0")  # (torch's kernel)
+
+
+def _pdist_rows(x: Tensor, p: float) -> Tensor:
+    """pdist of a checked (N, M) x, composed."""
     i, j = np.triu_indices(x.shape[0], 1)
     d = x[i] - x[j]
     if p == 0:  # the count of differing coordinates: piecewise constant, a zero gradient
@@ -8018,7 +8085,7 @@ def embedding_bag(
                 bounds = np.empty(off.size + 1, np.int64)
                 bounds[:-1], bounds[-1] = off, idx.size
             try:
-                return _EmbeddingBagSum.apply(weight, idx, bounds, -1, mode == "mean")
+                return _bag_node(_EmbeddingBagSum.apply(weight, idx, bounds, -1, mode == "mean"))
             except ValueError:
                 pass
     op = "embedding_bag"
@@ -8112,8 +8179,8 @@ def embedding_bag(
             bounds = np.ascontiguousarray(bounds, np.int64)
             used = np.ascontiguousarray(used, np.int64)
             if mode == "max":
-                return _EmbeddingBagMax.apply(weight, used, bounds, pad)
-            return _EmbeddingBagSum.apply(weight, used, bounds, pad, mode == "mean")
+                return _bag_node(_EmbeddingBagMax.apply(weight, used, bounds, pad))
+            return _bag_node(_EmbeddingBagSum.apply(weight, used, bounds, pad, mode == "mean"))
     if used.size and (used.min() < 0 or used.max() >= np.shape(weight)[0]):
         bad = used[(used < 0) | (used >= np.shape(weight)[0])][0]
         raise _IndexRuntimeError(
@@ -8136,12 +8203,17 @@ def embedding_bag(
             )
         emb = emb * psw.reshape(-1, 1)[: used.size]
     if mode == "max":
-        return _BagMax.apply(emb[np.flatnonzero(keep)], bag[keep], nb)
+        return _bag_node(_BagMax.apply(emb[np.flatnonzero(keep)], bag[keep], nb))
     coef = keep.astype(emb.dtype)
     if mode == "mean":
         counts = np.bincount(bag[keep], minlength=nb)
         coef = coef / np.maximum(counts, 1)[bag].astype(emb.dtype)
-    return _BagSum.apply(emb * Tensor(coef[:, None]), bag, nb)
+    return _bag_node(_BagSum.apply(emb * Tensor(coef[:, None]), bag, nb))
+
+
+def _bag_node(out: Tensor) -> Tensor:
+    """embedding_bag's result, its node named as torch's one (for every mode and path)."""
+    return _autograd_function.named(out, "EmbeddingBagBackward0")
 
 
 def _bag_freq(flat: np.ndarray, used: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from ember import _lowp, ops
+from ember.autograd.function import named as _named
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.linear import NonDynamicallyQuantizableLinear
@@ -575,10 +576,16 @@ class MultiheadAttention(Module):
         out = self.out_proj(out)
         if fast and not need_weights and (am is not None or kpm is not None):
             out = _nan_dead_rows(out, am, kpm, lq)
+        # the nodes named as torch's last ops: squeeze of the unbatched, the view of (L, N, E)
+        # or its transpose for batch_first, and the per-head weights' view
         if not batched:
-            out = out[0]
+            out = _named(out[0], "SqueezeBackward1")
         elif not self.batch_first:
-            out = out.transpose(0, 1)
+            out = _named(out.transpose(0, 1), "ViewBackward0")
+        else:
+            out = _named(out, "TransposeBackward0")
+        if weights is not None and (not batched or not average_attn_weights):
+            weights = _named(weights, "SqueezeBackward1" if not batched else "ViewBackward0")
         return out, weights
 
     @staticmethod

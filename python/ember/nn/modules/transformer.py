@@ -132,6 +132,11 @@ class TransformerEncoderLayer(Module):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
         self.activation = _activation(activation)
+        # torch's fast-path tag: 1 for relu, 2 for gelu, 0 for any other activation
+        act = self.activation
+        self.activation_relu_or_gelu = (
+            1 if act is F.relu or isinstance(act, ReLU) else 2 if _relu_or_gelu(act) else 0
+        )
         self.batch_first = batch_first
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal: bool = False):

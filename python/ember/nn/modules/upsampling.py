@@ -36,6 +36,7 @@ class Upsample(Module):
         recompute_scale_factor=None,
     ):
         super().__init__()
+        self.name = type(self).__name__  # (as torch's Upsample)
         self.size = size
         self.scale_factor = _floats(scale_factor)
         self.mode = mode
