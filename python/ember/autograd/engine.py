@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ember import _C
+from ember._errors import BadShapeOrValue
 
 
 def dim_run(a: np.ndarray, axes: tuple):
@@ -225,10 +226,30 @@ def _as_grad(tensor, grad, op: str, i: int = 0) -> np.ndarray:
         return np.ones_like(d)
     grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=tensor.dtype)
     if grad.shape != tensor.shape:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: grad has shape {grad.shape} but the tensor has shape {tensor.shape}"
         )
     return grad
+
+
+def _sum_to_input(node, g, shape: tuple, graph: bool):
+    """A backward's gradient of another shape than its input: summed down to it when the
+    input's shape expands to it (a custom Function returning a broadcast gradient), as
+    torch's engine does; refused otherwise."""
+    try:
+        ok = np.broadcast_shapes(shape, g.shape) == tuple(g.shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise BadShapeOrValue(
+            f"Function {node.name} returned an invalid gradient - got {tuple(g.shape)} but "
+            f"expected shape compatible with {shape}"
+        )
+    if graph:
+        from ember.autograd.graph import sum_to
+
+        return sum_to(g, shape)
+    return unbroadcast(g, shape)
 
 
 def _key(t):
@@ -247,7 +268,7 @@ def backward(
         tensors = list(tensors)
         grads = [None] * len(tensors) if grad_tensors is None else list(grad_tensors)
         if len(grads) != len(tensors):
-            raise ValueError(f"backward: {len(tensors)} tensors but {len(grads)} gradients")
+            raise BadShapeOrValue(f"backward: {len(tensors)} tensors but {len(grads)} gradients")
     else:
         tensors, grads = [tensors], [grad_tensors]
     retain = create_graph if retain_graph is None else bool(retain_graph)
@@ -329,7 +350,7 @@ def grad(
     elif not isinstance(grad_outputs, list | tuple):
         grad_outputs = [grad_outputs]
     if len(grad_outputs) != len(outputs):
-        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+        raise BadShapeOrValue(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
     if is_grads_batched:
         return _batched_grad(
             outputs,
@@ -371,7 +392,7 @@ def _batched_grad(
     the graph kept for all but the last, the results stacked (None where an input is unused)."""
     sizes = {len(g) for g in grad_outputs if g is not None}
     if None in grad_outputs or len(sizes) != 1:
-        raise ValueError(
+        raise BadShapeOrValue(
             "grad: is_grads_batched needs every grad_output to be a tensor with the same "
             f"leading (batch) dimension, got sizes {sorted(sizes)}"
         )
@@ -613,10 +634,7 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             else:
                 ctx, i, shape = parent._ctx, parent._idx, parent.data.shape
             if g.shape != shape:
-                raise RuntimeError(
-                    f"{node.name}.backward returned a gradient of shape {g.shape} for an "
-                    f"input of shape {shape}"
-                )
+                g = _sum_to_input(node, g, shape, graph)
             if ctx is None:
                 _gather(leaves, parent, g, capture)
                 continue

@@ -987,6 +987,15 @@ def _check_grad_count(ctx, out) -> None:
             f"function {type(ctx).__name__}Backward returned an incorrect number of gradients "
             f"(expected {n}, got {len(out)})"
         )
+    tensor_args = ctx.__dict__.get("_tensor_args")
+    if tensor_args is not None and isinstance(out, tuple | list):
+        for i, (o, is_tensor) in enumerate(zip(out, tensor_args)):
+            if o is not None and not is_tensor:  # (torch's words, its 1-based position)
+                raise RuntimeError(
+                    f"function {type(ctx).__name__}Backward returned a gradient different "
+                    f"than None at position {i + 1}, but the corresponding forward input was "
+                    "not a Variable"
+                )
 
 
 class Function:
