@@ -104,6 +104,11 @@ class RemovableHandle:
     def __init__(self, table: dict, key: int):
         self._table, self._key = table, key
 
+    @property
+    def id(self) -> int:
+        """The hook's key, unique among this process's tensor hooks (torch's handle.id)."""
+        return self._key
+
     def remove(self) -> None:
         self._table.pop(self._key, None)
 
@@ -289,6 +294,8 @@ def backward(
             if hooks is not None and t._ctx is None:
                 for fn in list(hooks.post.values()):
                     fn(t)
+        if t._ctx is not None:  # a non-leaf input retains its grad from now on, as torch's
+            t.retain_grad()
 
 
 def grad(
@@ -842,10 +849,10 @@ def _accumulate(leaf, g, shared: _Shared) -> None:
     if isinstance(g, Tensor):  # the recording pass: out of place, recorded, as torch
         if g.dtype != leaf.data.dtype:
             g = g.to(leaf.data.dtype)
-        leaf.grad = g.clone() if leaf.grad is None else leaf.grad + g
+        leaf.grad = g.clone() if leaf._grad is None else leaf._grad + g
         return
     dtype = leaf.data.dtype
-    if leaf.grad is None:
+    if leaf._grad is None:  # (the slot: .grad warns for a non-leaf inputs= target)
         if (
             g.dtype != dtype
             or id(_owner(g)) in shared
@@ -866,7 +873,7 @@ def _accumulate(leaf, g, shared: _Shared) -> None:
             shared.add(g)
         leaf.grad = Tensor._make(g, False, None, 0)
         return
-    acc = leaf.grad.data
+    acc = leaf._grad.data
     if acc.shape == g.shape and acc.flags.writeable and id(_owner(acc)) not in shared:
         np.add(acc, g, out=acc, casting="unsafe")
     else:
