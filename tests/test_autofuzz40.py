@@ -418,3 +418,27 @@ def test_load_one_element_into_zero_dim_buffer(assign):
         got.append(m.num_batches_tracked)
         assert tuple(m.num_batches_tracked.shape) == ()
     assert int(got[0]) == int(got[1]) == 7
+
+
+def test_mark_dirty_on_view_of_graph_tensor_refused_not_wrong():
+    # torch moves the view's base onto the Function (x.grad [2, 2, 1]); ember refuses rather
+    # than give the base's gradient without the Function's backward ([1, 1, 1])
+    class Double(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.mul_(2)
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    x, _ = _pair((3,))
+    with pytest.raises(RuntimeError, match="mark_dirty on a view"):
+        Double.apply((x * 1)[:2])
+    with pytest.raises(RuntimeError, match="view of a leaf Variable"):
+        Double.apply(x[:2])
+    y = x * 1
+    Double.apply(y).sum().backward()  # the whole tensor: as torch
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])

@@ -1672,6 +1672,7 @@ def _user_apply(cls, *args, **kwargs):
                         f"{cls.__name__}: a leaf Variable that requires grad is being used in "
                         "an in-place operation (mark_dirty)"
                     )
+                _refuse_dirty_view(cls, b)
                 # the node's input is b as it was; b itself becomes the node's output
                 j = [m for m, p in enumerate(parents) if p is b]
                 old = Tensor._make(b.data, b._requires_grad, b._ctx, b._idx)
@@ -1685,6 +1686,20 @@ def _user_apply(cls, *args, **kwargs):
     ctx._epoch = _graph_writes
     ctx._not_view = True  # (its outputs are the dirty inputs themselves, not views of them)
     return tuple(outs) if isinstance(res, tuple) else outs[0]
+
+
+def _refuse_dirty_view(cls, b) -> None:
+    """A dirty input that views another graph tensor: torch moves that base onto the node
+    too (CopySlices); ember does not, and its base's gradient would silently skip the
+    Function's backward, so it refuses (a view of a leaf: torch's own refusal)."""
+    from ember import _inplace
+
+    if b._ctx is not None and _inplace.view_root(b)[0] is not None:
+        raise RuntimeError(
+            f"{cls.__name__}: mark_dirty on a view of another tensor of the graph (shape "
+            f"{tuple(b.shape)}) is not supported: its base would not see the Function's "
+            "backward; pass a clone() of the view, or the base itself"
+        )
 
 
 def _engine_hooks_moved(t) -> None:
