@@ -442,3 +442,54 @@ def test_mark_dirty_on_view_of_graph_tensor_refused_not_wrong():
     y = x * 1
     Double.apply(y).sum().backward()  # the whole tensor: as torch
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
+
+
+def _halved(T):
+    class Halved(T.nn.Module):
+        def forward(self, w):
+            return w * 2
+
+        def right_inverse(self, a):
+            return a / 2
+
+    return Halved
+
+
+def _square(T, seed):
+    m = T.nn.Linear(3, 3).double()
+    with T.no_grad():
+        m.weight.copy_(T.tensor(np.random.default_rng(seed).standard_normal((3, 3))))
+    return m
+
+
+def test_transfer_parametrizations_and_params():
+    import torch.nn.utils.parametrize as tparametrize
+
+    from ember.nn.utils import parametrize
+
+    got = []
+    for T, pz in ((ember, parametrize), (torch, tparametrize)):
+        a, b = _square(T, 0), _square(T, 3)
+        pz.register_parametrization(a, "weight", _halved(T)())
+        assert pz.transfer_parametrizations_and_params(a, b) is b
+        assert pz.is_parametrized(b, "weight")
+        assert b.parametrizations.weight.original is a.parametrizations.weight.original
+        got.append(b.weight)
+    _close(*got)
+
+
+def test_parametrization_right_inverse_changing_shape_refused():
+    from ember.nn.utils import parametrize
+
+    class Rows(ember.nn.Module):
+        def forward(self, w):
+            return w
+
+        def right_inverse(self, a):
+            return a[:2]
+
+    with pytest.raises(ValueError, match="may not change the shape"):
+        parametrize.register_parametrization(_square(ember, 0), "weight", Rows())
+    m = _square(ember, 0)
+    parametrize.register_parametrization(m, "weight", Rows(), unsafe=True)
+    assert m.weight.shape == (2, 3)
