@@ -112,6 +112,15 @@ def _nested(inputs) -> bool:
     return is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
 
 
+def _aux(aux, nested: bool):
+    """has_aux's aux as torch.func hands it back: cut from the transform's own graph (its
+    tensors need no grad unless an outer transform or the caller's inputs carry one)."""
+    if nested:
+        return aux
+    leaves, spec = _flatten(aux)
+    return _unflatten([x.detach() if isinstance(x, Tensor) else x for x in leaves], spec)
+
+
 def _gradients(out: Tensor, leaves: list, grad_output=None, create_graph=False) -> list:
     """d(out)/d(leaf) for each leaf; zeros where out does not depend on it (as torch.func).
     With create_graph the gradients are recorded, for a transform around this one."""
@@ -165,7 +174,7 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
             i += len(leaves)
         g = result[0] if isinstance(argnums, int) else tuple(result)
         value = out if nested else out.detach()
-        return (g, (value, aux)) if has_aux else (g, value)
+        return (g, (value, _aux(aux, nested))) if has_aux else (g, value)
 
     return wrapper
 
@@ -219,7 +228,7 @@ def vjp(func, *primals, has_aux: bool = False):
         return tuple(result)
 
     detached = _unflatten([o if nested else o.detach() for o in outs], out_spec)
-    return (detached, vjp_fn, aux) if has_aux else (detached, vjp_fn)
+    return (detached, vjp_fn, _aux(aux, nested)) if has_aux else (detached, vjp_fn)
 
 
 def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False):
@@ -238,6 +247,7 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
     for p, t in zip(flat_p, flat_t):
         if not isinstance(p, Tensor) or not isinstance(t, Tensor):
             raise TypeError("jvp: primals and tangents must be (pytrees of) tensors")
+    nested = _nested(flat_p)
     with forward_ad.dual_level(), enable_grad():
         duals = [forward_ad.make_dual(p, t) for p, t in zip(flat_p, flat_t)]
         out = func(*_unflatten(duals, spec))
@@ -250,10 +260,10 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
             if not isinstance(o, Tensor):
                 raise TypeError(f"jvp: f must return tensors, got {type(o).__name__}")
             primal, tangent = forward_ad.unpack_dual(o)
-            prims.append(primal.detach())
+            prims.append(primal if nested else primal.detach())
             tans.append(Tensor(np.zeros_like(o.data)) if tangent is None else tangent)
     result = (_unflatten(prims, out_spec), _unflatten(tans, out_spec))
-    return (*result, aux) if has_aux else result
+    return (*result, _aux(aux, nested)) if has_aux else result
 
 
 def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size=None):
@@ -294,7 +304,7 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size=None):
                     i += len(leaves)
                 blocks.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
         result = _unflatten(blocks, spec)
-        return (result, aux) if has_aux else result
+        return (result, _aux(aux, nested)) if has_aux else result
 
     return wrapper
 

@@ -518,9 +518,15 @@ class Tensor:
             raise RuntimeError(
                 f"only floating point tensors can require gradients, not {self.data.dtype}"
             )
-        if not value and self._ctx is not None:
+        if self._ctx is not None:  # (either way, as torch's setter; requires_grad_(True) passes)
             raise RuntimeError(
-                "you can only change requires_grad of leaf tensors; use .detach() instead"
+                "you can only change requires_grad flags of leaf variables."
+                + (
+                    ""
+                    if value
+                    else " If you want to use a computed variable in a subgraph that doesn't "
+                    "require differentiation use var_no_grad = var.detach()."
+                )
             )
         if value and getattr(self, "_inference", False) and not _autograd_state().inference:
             raise RuntimeError(
@@ -538,12 +544,24 @@ class Tensor:
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self._ctx is not None:  # a non-leaf already requires grad
+            return self
         self.requires_grad = requires_grad
         return self
 
     @property
     def grad(self):
         """The accumulated gradient: a Tensor of this tensor's shape and dtype, or None."""
+        if self._ctx is not None and not self.retains_grad:  # (torch's warning, its words)
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. "
+                "Its .grad attribute won't be populated during autograd.backward(). If you "
+                "indeed want the .grad field to be populated for a non-leaf Tensor, use "
+                ".retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor by "
+                "mistake, make sure you access the leaf Tensor instead.",
+                UserWarning,
+                stacklevel=2,
+            )
         return self._grad
 
     @grad.setter

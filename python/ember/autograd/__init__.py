@@ -20,10 +20,11 @@ from ember.autograd.function import (
     set_grad_enabled,
     set_multithreading_enabled,
 )
-from ember.autograd.gradcheck import gradcheck, gradgradcheck
+from ember.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = [
     "Function",
+    "GradcheckError",
     "Variable",
     "detect_anomaly",
     "set_detect_anomaly",

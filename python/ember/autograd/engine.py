@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ember import _C
+from ember._errors import BadShapeOrValue
 
 
 def dim_run(a: np.ndarray, axes: tuple):
@@ -102,6 +103,11 @@ class RemovableHandle:
 
     def __init__(self, table: dict, key: int):
         self._table, self._key = table, key
+
+    @property
+    def id(self) -> int:
+        """The hook's key, unique among this process's tensor hooks (torch's handle.id)."""
+        return self._key
 
     def remove(self) -> None:
         self._table.pop(self._key, None)
@@ -225,10 +231,30 @@ def _as_grad(tensor, grad, op: str, i: int = 0) -> np.ndarray:
         return np.ones_like(d)
     grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=tensor.dtype)
     if grad.shape != tensor.shape:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: grad has shape {grad.shape} but the tensor has shape {tensor.shape}"
         )
     return grad
+
+
+def _sum_to_input(node, g, shape: tuple, graph: bool):
+    """A backward's gradient of another shape than its input: summed down to it when the
+    input's shape expands to it (a custom Function returning a broadcast gradient), as
+    torch's engine does; refused otherwise."""
+    try:
+        ok = np.broadcast_shapes(shape, g.shape) == tuple(g.shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise BadShapeOrValue(
+            f"Function {node.name} returned an invalid gradient - got {tuple(g.shape)} but "
+            f"expected shape compatible with {shape}"
+        )
+    if graph:
+        from ember.autograd.graph import sum_to
+
+        return sum_to(g, shape)
+    return unbroadcast(g, shape)
 
 
 def _key(t):
@@ -247,7 +273,7 @@ def backward(
         tensors = list(tensors)
         grads = [None] * len(tensors) if grad_tensors is None else list(grad_tensors)
         if len(grads) != len(tensors):
-            raise ValueError(f"backward: {len(tensors)} tensors but {len(grads)} gradients")
+            raise BadShapeOrValue(f"backward: {len(tensors)} tensors but {len(grads)} gradients")
     else:
         tensors, grads = [tensors], [grad_tensors]
     retain = create_graph if retain_graph is None else bool(retain_graph)
@@ -268,6 +294,8 @@ def backward(
             if hooks is not None and t._ctx is None:
                 for fn in list(hooks.post.values()):
                     fn(t)
+        if t._ctx is not None:  # a non-leaf input retains its grad from now on, as torch's
+            t.retain_grad()
 
 
 def grad(
@@ -329,7 +357,7 @@ def grad(
     elif not isinstance(grad_outputs, list | tuple):
         grad_outputs = [grad_outputs]
     if len(grad_outputs) != len(outputs):
-        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+        raise BadShapeOrValue(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
     if is_grads_batched:
         return _batched_grad(
             outputs,
@@ -371,7 +399,7 @@ def _batched_grad(
     the graph kept for all but the last, the results stacked (None where an input is unused)."""
     sizes = {len(g) for g in grad_outputs if g is not None}
     if None in grad_outputs or len(sizes) != 1:
-        raise ValueError(
+        raise BadShapeOrValue(
             "grad: is_grads_batched needs every grad_output to be a tensor with the same "
             f"leading (batch) dimension, got sizes {sorted(sizes)}"
         )
@@ -613,10 +641,7 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             else:
                 ctx, i, shape = parent._ctx, parent._idx, parent.data.shape
             if g.shape != shape:
-                raise RuntimeError(
-                    f"{node.name}.backward returned a gradient of shape {g.shape} for an "
-                    f"input of shape {shape}"
-                )
+                g = _sum_to_input(node, g, shape, graph)
             if ctx is None:
                 _gather(leaves, parent, g, capture)
                 continue
@@ -824,10 +849,10 @@ def _accumulate(leaf, g, shared: _Shared) -> None:
     if isinstance(g, Tensor):  # the recording pass: out of place, recorded, as torch
         if g.dtype != leaf.data.dtype:
             g = g.to(leaf.data.dtype)
-        leaf.grad = g.clone() if leaf.grad is None else leaf.grad + g
+        leaf.grad = g.clone() if leaf._grad is None else leaf._grad + g
         return
     dtype = leaf.data.dtype
-    if leaf.grad is None:
+    if leaf._grad is None:  # (the slot: .grad warns for a non-leaf inputs= target)
         if (
             g.dtype != dtype
             or id(_owner(g)) in shared
@@ -848,7 +873,7 @@ def _accumulate(leaf, g, shared: _Shared) -> None:
             shared.add(g)
         leaf.grad = Tensor._make(g, False, None, 0)
         return
-    acc = leaf.grad.data
+    acc = leaf._grad.data
     if acc.shape == g.shape and acc.flags.writeable and id(_owner(acc)) not in shared:
         np.add(acc, g, out=acc, casting="unsafe")
     else:

@@ -115,7 +115,9 @@ def make_dual(tensor, tangent, *, level=None) -> Tensor:
     if tensor.dtype.kind not in "fc" and tensor.dtype != _lowp.bfloat16:
         raise ValueError(f"make_dual: the primal must be floating point, got {tensor.dtype}")
     if tangent.shape != tensor.shape:
-        raise ValueError(
+        from ember._errors import BadShapeOrValue
+
+        raise BadShapeOrValue(
             f"make_dual: the tangent has shape {tuple(tangent.shape)} but the primal has shape "
             f"{tuple(tensor.shape)}; they must match"
         )

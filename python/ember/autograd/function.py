@@ -987,6 +987,15 @@ def _check_grad_count(ctx, out) -> None:
             f"function {type(ctx).__name__}Backward returned an incorrect number of gradients "
             f"(expected {n}, got {len(out)})"
         )
+    tensor_args = ctx.__dict__.get("_tensor_args")
+    if tensor_args is not None and isinstance(out, tuple | list):
+        for i, (o, is_tensor) in enumerate(zip(out, tensor_args)):
+            if o is not None and not is_tensor:  # (torch's words, its 1-based position)
+                raise RuntimeError(
+                    f"function {type(ctx).__name__}Backward returned a gradient different "
+                    f"than None at position {i + 1}, but the corresponding forward input was "
+                    "not a Variable"
+                )
 
 
 class Function:
@@ -1688,6 +1697,7 @@ def _user_apply(cls, *args, **kwargs):
                         f"{cls.__name__}: a leaf Variable that requires grad is being used in "
                         "an in-place operation (mark_dirty)"
                     )
+                _refuse_dirty_view(cls, b)
                 # the node's input is b as it was; b itself becomes the node's output
                 j = [m for m, p in enumerate(parents) if p is b]
                 old = Tensor._make(b.data, b._requires_grad, b._ctx, b._idx)
@@ -1701,6 +1711,20 @@ def _user_apply(cls, *args, **kwargs):
     ctx._epoch = _graph_writes
     ctx._not_view = True  # (its outputs are the dirty inputs themselves, not views of them)
     return tuple(outs) if isinstance(res, tuple) else outs[0]
+
+
+def _refuse_dirty_view(cls, b) -> None:
+    """A dirty input that views another graph tensor: torch moves that base onto the node
+    too (CopySlices); ember does not, and its base's gradient would silently skip the
+    Function's backward, so it refuses (a view of a leaf: torch's own refusal)."""
+    from ember import _inplace
+
+    if b._ctx is not None and _inplace.view_root(b)[0] is not None:
+        raise RuntimeError(
+            f"{cls.__name__}: mark_dirty on a view of another tensor of the graph (shape "
+            f"{tuple(b.shape)}) is not supported: its base would not see the Function's "
+            "backward; pass a clone() of the view, or the base itself"
+        )
 
 
 def _engine_hooks_moved(t) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember import _lowp
+from ember._errors import BadDtype, BadShapeOrValue
 from ember.autograd.engine import _run as _backward_pass
 from ember.autograd.function import enable_grad
 from ember.tensor import Tensor
@@ -36,7 +37,7 @@ def _run(func, inputs, op: str, create_graph: bool = False):
     in_tuple, xs = _as_tuple(inputs, op, "inputs")
     for x in xs:
         if not _lowp.is_float(x.dtype):
-            raise TypeError(f"{op}: inputs must be floating point, got {x.dtype}")
+            raise BadDtype(f"{op}: inputs must be floating point, got {x.dtype}")
     leaves = tuple(
         x.view_as(x)
         if create_graph and x.requires_grad
@@ -141,7 +142,7 @@ def _vectors(v, like, op: str, what: str) -> list[Tensor]:
         return [Tensor._make(np.ones(t.shape, t.dtype), False, None, 0) for t in like]
     _, vs = _as_tuple(v, op, "v")
     if len(vs) != len(like) or any(a.shape != t.shape for a, t in zip(vs, like)):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: v has shapes {[tuple(a.shape) for a in vs]}, but the {what} has "
             f"{[tuple(t.shape) for t in like]}"
         )

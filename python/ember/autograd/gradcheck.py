@@ -11,6 +11,10 @@ from ember.autograd.function import enable_grad, no_grad
 from ember.tensor import Tensor
 
 
+class GradcheckError(RuntimeError):
+    """gradcheck's and gradgradcheck's mismatch (torch.autograd.GradcheckError)."""
+
+
 def _flat_output(out):
     """The differentiable outputs, a complex one as its real and imaginary parts (torch's
     gradcheck checks both)."""
@@ -61,7 +65,7 @@ def gradcheck(
         fn: callable taking the inputs and returning a Tensor or a tuple of Tensors.
         inputs: a Tensor or a tuple of them (and other arguments, passed as they are).
         eps, atol, rtol: the perturbation and the tolerances ``|a - n| <= atol + rtol*|n|``.
-        raise_exception: raise RuntimeError on a mismatch (else return False).
+        raise_exception: raise GradcheckError (a RuntimeError) on a mismatch (else return False).
 
     Example::
 
@@ -203,7 +207,7 @@ def _check_forward(fn, inputs, checked, eps, atol, rtol, raise_exception) -> boo
 
 def _fail(raise_exception: bool, message: str) -> bool:
     if raise_exception:
-        raise RuntimeError(message)
+        raise GradcheckError(message)
     return False
 
 

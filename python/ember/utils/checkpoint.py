@@ -67,7 +67,7 @@ class _Checkpoint(Function):
                 [o for o, _ in pairs], [Tensor._make(g, False, None, 0) for _, g in pairs]
             )
         input_grads = tuple(
-            t.grad.data if n and t.grad is not None else None for t, n in zip(inputs, needs)
+            t._grad.data if n and t._grad is not None else None for t, n in zip(inputs, needs)
         )
         return (None, None, None, *input_grads)
 
@@ -121,6 +121,8 @@ def checkpoint(function, *args, use_reentrant: bool | None = None, context_fn=No
     ``preserve_rng_state`` replays the random state for the recomputation."""
     if context_fn is not None:
         raise ValueError("checkpoint: context_fn is not supported")
+    if use_reentrant and kwargs:  # torch's reentrant variant passes positional args only
+        raise ValueError("Unexpected keyword arguments: " + ",".join(kwargs))
     if not is_grad_enabled():
         return function(*args, **kwargs)
     run = _Run(function, args, kwargs)

@@ -23,6 +23,7 @@ __all__ = [
     "is_parametrized",
     "register_parametrization",
     "remove_parametrizations",
+    "transfer_parametrizations_and_params",
     "type_before_parametrizations",
 ]
 
@@ -65,6 +66,7 @@ class ParametrizationList(ModuleList):
             raise ValueError("ParametrizationList requires one or more modules.")
         super().__init__(modules)
         self.unsafe = unsafe
+        shape, dtype = original.shape, original.dtype  # (_set_data below may change them)
         with no_grad():
             new = original
             for m in reversed(self):
@@ -104,12 +106,12 @@ class ParametrizationList(ModuleList):
             z = self()
             if not isinstance(z, Tensor):
                 raise ValueError(f"A parametrization must return a tensor. Got {type(z).__name__}.")
-            if z.dtype != original.dtype or z.shape != original.shape:
+            if z.dtype != dtype or z.shape != shape:
                 raise ValueError(
                     "Registering a parametrization may not change the shape or dtype of the "
-                    f"tensor.\nunparametrized dtype: {original.dtype}\nparametrized dtype: "
-                    f"{z.dtype}\nunparametrized shape: {original.shape}\nparametrized shape: "
-                    f"{z.shape}"
+                    f"tensor, unless `unsafe` flag is enabled.\nunparametrized dtype: {dtype}"
+                    f"\nparametrized dtype: {z.dtype}\nunparametrized shape: {shape}\n"
+                    f"parametrized shape: {z.shape}"
                 )
 
     def right_inverse(self, value) -> None:
@@ -280,3 +282,23 @@ def remove_parametrizations(module, tensor_name: str, leave_parametrized: bool =
         delattr(module, "parametrizations")
         module.__class__ = module.__class__.__bases__[0]
     return module
+
+
+def transfer_parametrizations_and_params(from_module, to_module, tensor_name=None):
+    """Give ``to_module`` the parametrizations of ``from_module`` (of ``tensor_name``, or of
+    all), sharing its original Parameters, as torch's; a tensor ``to_module`` lacks is made
+    first from ``from_module``'s parametrized value. Returns ``to_module``."""
+    if not is_parametrized(from_module, tensor_name):
+        return to_module
+    names = list(from_module.parametrizations) if tensor_name is None else [tensor_name]
+    for name in names:
+        if not hasattr(to_module, name):
+            setattr(to_module, name, Parameter(getattr(from_module, name).detach()))
+        plist = from_module.parametrizations[name]
+        for p in plist:
+            register_parametrization(to_module, name, p)
+        target = to_module.parametrizations[name]
+        origs = ["original"] if plist.is_tensor else [f"original{i}" for i in range(plist.ntensors)]
+        for o in origs:  # the same Parameters (torch's assignment shares them)
+            setattr(target, o, getattr(plist, o))
+    return to_module

@@ -71,8 +71,9 @@ def _keep_slices(t: np.ndarray, dim: int, keep: np.ndarray, default_mask: np.nda
 
 
 class BasePruningMethod:
-    """A way of choosing a mask: subclasses define ``compute_mask(t, default_mask)`` on NumPy
-    arrays (t the importance scores, default_mask the mask so far) and PRUNING_TYPE
+    """A way of choosing a mask: subclasses define ``compute_mask(t, default_mask)`` on
+    Tensors as torch's (t the importance scores, default_mask the mask so far; ember's own
+    define ``_compute`` on NumPy arrays) and PRUNING_TYPE
     ("unstructured", "structured" with a ``dim``, or "global")."""
 
     PRUNING_TYPE = "unstructured"
@@ -81,7 +82,13 @@ class BasePruningMethod:
     def __call__(self, module, inputs):
         setattr(module, self._tensor_name, self.apply_mask(module))
 
-    def compute_mask(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
+    def compute_mask(self, t, default_mask):
+        """The mask (a Tensor of t's shape) from importance scores ``t`` and the mask so far,
+        as torch's; a subclass may override it in Tensor ops (torch's custom methods)."""
+        return Tensor(self._compute(_array(t), _array(default_mask)))
+
+    def _compute(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
+        """compute_mask on NumPy arrays: what ember's own methods define."""
         raise NotImplementedError
 
     def apply_mask(self, module) -> Tensor:
@@ -117,9 +124,7 @@ class BasePruningMethod:
             default_mask = np.ones(orig.shape, orig.dtype)
         else:
             default_mask = getattr(module, name + "_mask").data.astype(orig.dtype)
-        mask = method.compute_mask(
-            np.asarray(scores.data), default_mask
-        )  # may raise: no change yet
+        mask = _mask(method, np.asarray(scores.data), default_mask)  # may raise: no change yet
         if old is None:
             del module._parameters[name]
             module.register_parameter(name + "_orig", orig)
@@ -135,7 +140,7 @@ class BasePruningMethod:
         """``t`` with this method's mask applied (no module involved)."""
         scores = t if importance_scores is None else importance_scores
         base = np.ones(t.shape, t.dtype) if default_mask is None else np.asarray(default_mask.data)
-        return t * Tensor(self.compute_mask(np.asarray(scores.data), base).astype(t.dtype))
+        return t * Tensor(_mask(self, np.asarray(scores.data), base).astype(t.dtype))
 
     def remove(self, module) -> None:
         """Make the pruning permanent: ``module.<name>`` becomes a parameter holding the
@@ -149,6 +154,19 @@ class BasePruningMethod:
         delattr(module, name + "_orig")
         delattr(module, name + "_mask")
         module.register_parameter(name, orig)
+
+
+def _array(t) -> np.ndarray:
+    return np.asarray(t.data if isinstance(t, Tensor) else t)
+
+
+def _mask(method, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
+    """method's mask as an array: through its compute_mask on Tensors when a subclass
+    overrides it (a user's method, as torch's tutorial writes), else its _compute."""
+    if type(method).compute_mask is BasePruningMethod.compute_mask:
+        return method._compute(t, default_mask)
+    out = method.compute_mask(Tensor(t), Tensor(default_mask))
+    return np.asarray(_array(out), default_mask.dtype)
 
 
 def _pruning_hook(module, name: str):
@@ -198,7 +216,7 @@ class PruningContainer(BasePruningMethod):
     def __getitem__(self, i):
         return self._pruning_methods[i]
 
-    def compute_mask(self, t, default_mask):
+    def _compute(self, t, default_mask):
         method = self._pruning_methods[-1]
         mask = default_mask.astype(t.dtype, copy=True)
         if method.PRUNING_TYPE == "unstructured":
@@ -211,14 +229,14 @@ class PruningContainer(BasePruningMethod):
             keep = tuple(index)
         else:  # global
             keep = (slice(None),) * t.ndim
-        mask[keep] = method.compute_mask(t[keep], mask[keep])
+        mask[keep] = _mask(method, t[keep], mask[keep])
         return mask
 
 
 class Identity(BasePruningMethod):
     """Prunes nothing: the mask is all ones."""
 
-    def compute_mask(self, t, default_mask):
+    def _compute(self, t, default_mask):
         return default_mask.copy()
 
     @classmethod
@@ -233,7 +251,7 @@ class _Unstructured(BasePruningMethod):
         _check_amount(amount)
         self.amount = amount
 
-    def compute_mask(self, t, default_mask):
+    def _compute(self, t, default_mask):
         k = _n_to_prune(self.amount, t.size)
         mask = default_mask.copy()
         if k:
@@ -272,7 +290,7 @@ class RandomStructured(BasePruningMethod):
         _check_amount(amount)
         self.amount, self.dim = amount, dim
 
-    def compute_mask(self, t, default_mask):
+    def _compute(self, t, default_mask):
         dim = _check_dim(t, self.dim)
         k = _n_to_prune(self.amount, t.shape[dim])
         if k == 0:
@@ -295,7 +313,7 @@ class LnStructured(BasePruningMethod):
         _check_amount(amount)
         self.amount, self.n, self.dim = amount, n, dim
 
-    def compute_mask(self, t, default_mask):
+    def _compute(self, t, default_mask):
         dim = _check_dim(t, self.dim)
         k = _n_to_prune(self.amount, t.shape[dim])
         if k == 0:
@@ -329,7 +347,7 @@ class CustomFromMask(BasePruningMethod):
     def __init__(self, mask):
         self.mask = mask
 
-    def compute_mask(self, t, default_mask):
+    def _compute(self, t, default_mask):
         m = np.asarray(self.mask.data if isinstance(self.mask, Tensor) else self.mask)
         if m.shape != default_mask.shape:
             raise ValueError(
@@ -400,7 +418,7 @@ def global_unstructured(parameters, pruning_method, importance_scores=None, **kw
         ]
     ).astype(flat.dtype)
     container = PruningContainer(method)
-    final = container.compute_mask(flat, base)
+    final = container._compute(flat, base)
     start = 0
     for m, n in parameters:
         p = getattr(m, n)

@@ -73,10 +73,11 @@ def functional_call(
     swapped = []
     try:
         for k, v in values.items():
-            if k not in slots:
-                raise AttributeError(f"functional_call: {type(module).__name__} has no {k!r}")
             if not isinstance(v, Tensor):
                 v = Tensor(v)
+            if k not in slots:  # as torch: set as a plain attribute for the call
+                swapped.append(_set_plain(module, k, v))
+                continue
             mod, registry, name, t = slots[k]
             swapped.append((mod, registry, name, t))
             registry[name] = v
@@ -88,5 +89,32 @@ def functional_call(
         return module(*args, **(kwargs or {}))
     finally:
         for mod, registry, name, t in reversed(swapped):
-            registry[name] = t
-            object.__setattr__(mod, name, t)
+            if registry is not None:
+                registry[name] = t
+                object.__setattr__(mod, name, t)
+            elif t is _ABSENT:
+                object.__delattr__(mod, name)
+            else:
+                object.__setattr__(mod, name, t)
+
+
+_ABSENT = object()
+
+
+def _set_plain(module, key: str, v: Tensor) -> tuple:
+    """Set ``key`` (a dotted name that is no parameter or buffer) on its submodule as a plain
+    attribute, as torch's non-strict functional_call does: (module, None, name, old value or
+    _ABSENT) to restore it. The submodules on the way must exist; a submodule or a plain
+    non-Tensor attribute is not replaced."""
+    *path, name = key.split(".")
+    mod = module
+    for part in path:
+        child = mod._modules.get(part)
+        if child is None:
+            raise AttributeError(f"{type(mod).__name__} has no attribute `{part}`")
+        mod = child
+    old = mod.__dict__.get(name, _ABSENT)
+    if name in mod._modules or (old is not _ABSENT and not isinstance(old, Tensor)):
+        raise TypeError(f"attribute `{name}`: {old!r} is not an instance of Tensor")
+    object.__setattr__(mod, name, v)
+    return mod, None, name, old
