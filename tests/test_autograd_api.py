@@ -188,7 +188,7 @@ def test_node_hook_misuse_errors():
     with pytest.raises(RuntimeError, match="MulBackward0 pre-hook returned .*tuple of 1"):
         y.sum().backward()
     z = x * 3
-    z.grad_fn.register_hook(lambda gi, go: (ember.ones(2),))
+    z.grad_fn.register_hook(lambda gi, go: (ember.ones(2), None))
     with pytest.raises(RuntimeError, match=r"shape \(2,\); expected \(3,\)"):
         z.sum().backward()
 

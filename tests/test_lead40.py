@@ -55,3 +55,59 @@ def test_inplace_fused_ops_keep_their_checks_and_graph():
         ember.tensor(a).sub_(ember.tensor(b), alpha=True)
     with pytest.raises(RuntimeError):  # a broadcast result that does not fit self
         ember.tensor(a[:1]).addcdiv_(ember.tensor(b), ember.tensor(b))
+
+
+def test_prelu_kernel_of_an_empty_input_with_channel_weights():
+    """(N, C, 0) with one weight per channel: nothing written, dw zeros (it wrote past y)."""
+    from ember import _C
+
+    x, w = np.zeros((3, 4, 0), np.float32), np.ones(4, np.float32)
+    assert _C.prelu(x, w).shape == (3, 4, 0)
+    dx, dw = _C.prelu_backward(x, x, w)
+    assert dx.shape == (3, 4, 0)
+    np.testing.assert_array_equal(dw, np.zeros(4, np.float32))
+
+
+def test_complex32_is_named_and_refused():
+    assert ember.complex32 is ember.chalf
+    for make in (
+        lambda: ember.zeros(2, dtype=ember.complex32),
+        lambda: ember.ones(2).to(ember.chalf),
+    ):
+        with pytest.raises(TypeError, match="complex32"):
+            make()
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "enable_grad", "inference_mode"])
+def test_grad_mode_decorators_cover_a_generators_body(mode):
+    """As torch's: each resumption of a decorated generator runs under the mode."""
+
+    def sampler(lib):
+        @getattr(lib, mode)()
+        def gen(x):
+            for _ in range(2):
+                sent = yield (x * 2).requires_grad
+                yield sent
+
+        return gen
+
+    def run(lib, x):
+        with lib.set_grad_enabled(mode == "no_grad"):  # (the mode's opposite outside)
+            g = sampler(lib)(x)
+            out = [next(g), g.send("s"), next(g)]
+            g.close()
+        return out
+
+    assert run(ember, ember.ones(2, requires_grad=True)) == run(
+        torch, torch.ones(2, requires_grad=True)
+    )
+
+
+def test_softmin_implicit_dim_warns_as_torch():
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    for lib, t in ((ember, ember.tensor(x)), (torch, torch.tensor(x))):
+        with pytest.warns(UserWarning, match="Implicit dimension choice for softmin"):
+            y = lib.nn.Softmin()(t)
+        np.testing.assert_allclose(
+            np.asarray(y.numpy()), np.exp(-x) / np.exp(-x).sum(1, keepdims=True)
+        )

@@ -386,7 +386,8 @@ PreluDims prelu_dims(const py::array& x, const py::array& w, const char* op) {
   if (C == 1) return {1, 1, n};
   EMBER_CHECK(shape.size() >= 2 && shape[1] == C, op, ": weight has ", C,
               " entries, expected 1 or the input's channels (dim 1) of shape ", shape_str(shape));
-  return {shape[0], C, n ? n / (shape[0] * C) : 1};  // (empty: dw all zeros)
+  if (n == 0) return {0, C, 1};  // (no rows at all, whatever the zero dim: dw all zeros)
+  return {shape[0], C, n / (shape[0] * C)};
 }
 
 py::array prelu_py(const py::array& x, const py::array& w) {

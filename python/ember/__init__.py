@@ -596,6 +596,7 @@ dtype = _np.dtype  # torch.dtype: ember's dtypes are NumPy's (``isinstance(x.dty
 
 
 complex64 = cfloat = _np.complex64
+from ember._complex import chalf, complex32  # noqa: E402, I001  (named, refused: NumPy has none)
 complex128 = cdouble = _np.complex128
 from ember._complex import complex, polar, view_as_complex, view_as_real  # noqa: E402, I001
 from ember import fft  # noqa: E402, I001  (torch.fft)
@@ -956,7 +957,7 @@ __all__ = [
     "kron", "tensordot", "einsum", "chain_matmul", "cross", "cdist", "dist", "renorm",
     "matrix_power", "det", "inverse", "logdet", "slogdet", "linalg", "distributions", "special",
     "version", "profiler", "testing", "func", "jit", "vmap", "dtype", "bfloat16", "complex64",
-    "complex128",
+    "complex128", "complex32", "chalf",
     "cfloat",
     "cdouble", "range", "scalar_tensor", "hann_window",
     "hamming_window", "blackman_window", "bartlett_window", "kaiser_window", "as_strided", "conj",

@@ -71,6 +71,46 @@ def _set_enabled(mode: bool) -> None:
         _state.enabled = mode
 
 
+def _decorate(make, fn):
+    """fn run under the context manager ``make()``; a generator function's body runs under
+    it at each resumption, as torch's decorators (not only while the generator is made)."""
+    import functools
+    import inspect
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            gen = fn(*args, **kwargs)
+            try:
+                with make():
+                    out = gen.send(None)
+                while True:
+                    try:
+                        sent = yield out
+                    except GeneratorExit:
+                        with make():
+                            gen.close()
+                        raise
+                    except BaseException as e:
+                        with make():
+                            out = gen.throw(e)
+                    else:
+                        with make():
+                            out = gen.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+        return generator
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with make():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 class _GradMode:
     """Context manager and decorator that sets grad mode and restores the previous one."""
 
@@ -91,14 +131,7 @@ class _GradMode:
         return False
 
     def __call__(self, fn):
-        import functools
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with self.__class__():
-                return fn(*args, **kwargs)
-
-        return wrapper
+        return _decorate(self.__class__, fn)
 
 
 class no_grad(_GradMode):  # noqa: N801 (PyTorch's name)
@@ -144,14 +177,7 @@ class inference_mode(no_grad):  # noqa: N801
         return super().__exit__(*exc)
 
     def __call__(self, fn):
-        import functools
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with inference_mode(self._inference):
-                return fn(*args, **kwargs)
-
-        return wrapper
+        return _decorate(lambda: inference_mode(self._inference), fn)
 
 
 _open_blocks = [0]  # inference_mode blocks open, in every thread
@@ -768,17 +794,9 @@ class set_grad_enabled(_GradMode):  # noqa: N801
         return self
 
     def __call__(self, fn):
-        import functools
-
         _set_enabled(self._prev)  # as a decorator it only applies inside fn
         mode = self._mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-
-        return wrapper
+        return _decorate(lambda: set_grad_enabled(mode), fn)
 
 
 # In-place writes count here: writes into tensors of the graph (x.relu_(), x[i] = v,

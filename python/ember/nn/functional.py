@@ -905,7 +905,9 @@ def softmin(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> 
     if np.asarray(input.data if isinstance(input, Tensor) else input).dtype == np.bool_:
         raise BadDtype("softmin: negating a bool tensor is not supported (as torch)")
     x = _softmax_input(input, dtype, "softmin")
-    d = _dim(_implicit_softmax_dim(x.ndim) if dim is None else dim, x.ndim, "softmin")
+    if dim is None:  # (torch's legacy choice, with its warning)
+        dim = _implicit_softmax_dim(x.ndim, "softmin", _stacklevel)
+    d = _dim(dim, x.ndim, "softmin")
     return x.clone() if x.data.dtype.kind in "biu" else Softmax.apply(-x, d, False)
 
 
