@@ -597,6 +597,7 @@ dtype = _np.dtype  # torch.dtype: ember's dtypes are NumPy's (``isinstance(x.dty
 
 complex64 = cfloat = _np.complex64
 from ember._complex import chalf, complex32  # noqa: E402, I001  (named, refused: NumPy has none)
+
 complex128 = cdouble = _np.complex128
 from ember._complex import complex, polar, view_as_complex, view_as_real  # noqa: E402, I001
 from ember import fft  # noqa: E402, I001  (torch.fft)
