@@ -111,3 +111,55 @@ def test_softmin_implicit_dim_warns_as_torch():
         np.testing.assert_allclose(
             np.asarray(y.numpy()), np.exp(-x) / np.exp(-x).sum(1, keepdims=True)
         )
+
+
+def _same(f):
+    """f(torch) and f(ember): the same values, or exceptions of one family."""
+    out = []
+    for lib in (torch, ember):
+        try:
+            r = f(lib)
+            out.append(("ok", tuple(r.shape), np.asarray(r.tolist()).tolist()))
+        except (TypeError, ValueError, RuntimeError, IndexError, OverflowError) as e:
+            kinds = (TypeError, ValueError, RuntimeError, IndexError, OverflowError)
+            fam = [c for c in kinds if isinstance(e, c)]
+            out.append(("raises", fam))
+    t, e = out
+    if t[0] == "raises":  # ember's errors may belong to more families than torch's
+        assert e[0] == "raises" and set(t[1]) <= set(e[1]), (t, e)
+    else:
+        assert t == e
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        lambda L: L.tensor([[L.tensor(1.0), L.tensor(2.0)]], dtype=L.float32),
+        lambda L: L.tensor(range(3), dtype=L.float32),
+        lambda L: L.tensor(__import__("array").array("d", [1, 2]), dtype=L.float64),
+        lambda L: L.tensor([__import__("decimal").Decimal("1.5")], dtype=L.float64),
+        lambda L: L.tensor([None, 1.0], dtype=L.float32),
+        lambda L: L.arange(12.0).reshape(6, 2)[L.tensor([5, 0, 3, 1])[::2]],
+        lambda L: L.arange(12.0).reshape(6, 2)[L.tensor([1]).expand(3)],
+        lambda L: L.ones(3).clamp_(max=1e300),
+        lambda L: L.ones(3, 2).t().clamp_(min=-1e300),
+        lambda L: L.ones(3, dtype=L.float16).clamp_(max=1e10),
+        lambda L: L.ones(3).clamp_(max=2**70),
+        lambda L: L.ones(2).to("c"),
+        lambda L: L.tensor([float(L.tensor(1.5 + 0j)), int(L.tensor(2 + 0j))]),
+    ],
+)
+def test_review_mends_against_torch(case):
+    """Data with a dtype takes what NumPy converts (nested 0-d tensors, ranges, arrays,
+    Decimals); x[idx] with a strided index; clamp_'s bound checks as clamp's; to() of NumPy
+    codes refused; float()/int() of a complex with no imaginary part."""
+    _same(case)
+
+
+def test_casting_a_module_with_a_non_leaf_buffer_does_not_warn():
+    m = ember.nn.Linear(2, 2)
+    m.register_buffer("w", ember.ones(2, requires_grad=True) * 2)
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("error")
+        m.double()
+    assert m.w.dtype == np.float64

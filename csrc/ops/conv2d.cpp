@@ -331,12 +331,13 @@ void forward_task(T* y, const T* x, const T* w, const T* b, const Geom& g, int64
   T* yg = y + (n * g.O + gi * g.Og) * g.P;
   const int64_t ldw = std::max<int64_t>(g.K, 1), P = std::max<int64_t>(g.P, 1);
   if (g.direct) {
-    // With a bias: GEMMs over column blocks of y (64-256 KiB), each block's bias added while it
-    // is in cache (add_bias, vectorised). Filling y with the bias first for a beta = 1 GEMM (a
-    // scalar pass through memory) was a fifth of a 32 -> 64 1x1 convolution of 4096 positions.
-    // (One block where the GEMM runs on several threads itself: gt > 1.)
+    // With a bias: GEMMs over column blocks of y (~64 KiB, at least 256 columns), each block's
+    // bias added while it is in cache (add_bias, vectorised). Filling y with the bias first for
+    // a beta = 1 GEMM (a scalar pass through memory) was a fifth of a 32 -> 64 1x1 convolution
+    // of 4096 positions. One block where the GEMM may thread itself (gt != 1; 0: all threads):
+    // small blocks would each fork, or run serially.
     const int64_t blk =
-        b && gt <= 1 ? std::max<int64_t>((int64_t(64) << 10) / int64_t(sizeof(T)) / g.Og, 256) : P;
+        b && gt == 1 ? std::max<int64_t>((int64_t(64) << 10) / int64_t(sizeof(T)) / g.Og, 256) : P;
     for (int64_t p0 = 0; p0 < g.P; p0 += blk) {
       const int64_t L = std::min(blk, g.P - p0);
       gemm<T>(false, false, g.Og, L, g.Cg, T(1), wg, ldw, xg + p0, P, T(0), yg + p0, P, gt);

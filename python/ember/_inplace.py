@@ -567,7 +567,7 @@ def _index_add_front(wrapped, scatter: bool):
                 (d.dtype is f32 or d.dtype is f64)
                 and s.dtype is d.dtype
                 and i.dtype is i64
-                and nd
+                and d.size  # (an empty x: the wrapped method's checks and result)
                 and -nd <= dim < nd
                 and d.flags.c_contiguous
                 and d.flags.writeable
@@ -626,6 +626,8 @@ def _clamp_front(wrapped):
                 and d.flags.c_contiguous
                 and d.flags.writeable
             ):
+                if not (_ops._plain_bound(min) and _ops._plain_bound(max)):
+                    _ops._clamp_range(d.dtype, min, max)  # (clamp's refusals: 1e300 for float32)
                 lo = -inf if min is None else float(min)
                 kernel(d, act, lo, inf if max is None else float(max), d)
                 _function.note_write(d, self)

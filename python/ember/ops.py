@@ -4979,6 +4979,7 @@ class GetItem(Function):
                 index.dtype is _I64
                 and index.ndim == 1
                 and index.size
+                and index.flags.c_contiguous
                 and x.ndim
                 and x.flags.c_contiguous
                 and x.dtype.char in _SELECT_CHARS

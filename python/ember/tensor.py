@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import types
 import warnings
 
 import numpy as np
@@ -337,8 +338,8 @@ def _data_error(data, dtype) -> Exception | None:
         if dim == len(shape):
             if isinstance(x, list | tuple):
                 return TypeError(f"tensor: a sequence where a number belongs, at dim {dim}")
-            if isinstance(x, _NUMBERS):
-                return None
+            if isinstance(x, _NUMBERS) or (dtype is not None and not isinstance(x, _NOT_NUMBERS)):
+                return None  # (with a dtype NumPy converts what has __float__, __array__...)
             what = type(x).__name__
             if dtype is None and not isinstance(x, str | bytes):
                 return BadDtype(f"tensor: data must hold numbers: could not infer dtype of {what}")
@@ -358,6 +359,9 @@ def _data_error(data, dtype) -> Exception | None:
 
 
 _NUMBERS = (int, float, complex, np.generic, np.ndarray)
+# what torch.tensor refuses as an element even with a dtype (NumPy would read None as NaN and
+# a str as True)
+_NOT_NUMBERS = (type(None), str, bytes, dict, set, frozenset, types.GeneratorType)
 
 
 def _narrow_ints(data, dtype: np.dtype) -> np.ndarray:
@@ -1000,11 +1004,13 @@ class Tensor:
             out = self._to_device(device, dtype)
             if out is not None:
                 return out
-        if isinstance(dtype, str):
+        if isinstance(dtype, str):  # (NumPy's codes 'c', 'U', 'O', 'M8' name no tensor dtype)
             try:
-                np.dtype(dtype)
-            except TypeError:  # (torch's RuntimeError: not a device string either)
-                raise BadDtype(f"to(): {dtype!r} is neither a dtype nor a device") from None
+                ok = np.dtype(dtype).kind in "biufc" or _lowp.is_float(np.dtype(dtype))
+            except TypeError:
+                ok = False
+            if not ok:  # (torch's RuntimeError: not a device string either)
+                raise BadDtype(f"to(): {dtype!r} is neither a dtype nor a device")
         if dtype is None or np.dtype(dtype) == self.dtype:
             out = self.clone() if copy else self
         else:
@@ -1194,6 +1200,8 @@ class Tensor:
         RuntimeError)."""
         v = self.item()
         if type(v) is complex:
+            if v.imag == 0:  # (torch converts a complex with no imaginary part)
+                return v.real
             raise BadDtype(f"value {v} cannot be converted to type {to} (a complex tensor)")
         return v
 
@@ -1530,12 +1538,15 @@ class Tensor:
             and (min is not None or max is not None)
             and _ops._kernel_ok(self.data)
         ):  # the hot case (a float array, number bounds): _clamp_kernel_bounds' bounds straight
+            if not (_ops._plain_bound(min) and _ops._plain_bound(max)):
+                _ops._clamp_range(self.data.dtype, min, max)  # (clamp's refusals)
             lo = -np.inf if min is None else float(min)
             hi = np.inf if max is None else float(max)
             return self._map_(None, "clamp", lo, hi)
         _ops._clamp_bounds("clamp_", self, min, max)
         if self.data.dtype.kind == "c":  # (as ember.clamp: np.clip would order complex values)
             _ops._complex.refuse("clamp", self)
+        _ops._clamp_range(self.data.dtype, min, max)
         min, max = _ops._int_bounds(self.data.dtype, min, max)  # noqa: A001
         kernel = _ops._clamp_kernel_bounds(self.data, min, max)
         if kernel is not None:  # a float array and number bounds: np.clip's values, ~5 us less
@@ -2118,6 +2129,7 @@ class Tensor:
                 d is _ops._I64
                 and i.ndim == 1
                 and i.size
+                and i.flags.c_contiguous
                 and a.ndim
                 and a.flags.c_contiguous
                 and a.dtype.char in _ops._SELECT_CHARS

@@ -842,12 +842,12 @@ class Module:
             kind = t.data.dtype.kind
             if kind == "c" and not to_complex and complex_too:
                 t.data = _complex_to_real(t.data, dtype)
-                if t.grad is not None:
-                    t.grad.data = t.grad.data.real.astype(dtype)
+                if t._grad is not None:  # (._grad: a non-leaf buffer's .grad would warn)
+                    t._grad.data = t._grad.data.real.astype(dtype)
             elif not floating_only or _lowp.is_float(t.data.dtype) or (to_complex and kind == "c"):
                 t.data = t.data.astype(dtype)
-                if t.grad is not None:
-                    t.grad.data = t.grad.data.astype(dtype)
+                if t._grad is not None:
+                    t._grad.data = t._grad.data.astype(dtype)
         return self
 
     def cpu(self):
