@@ -163,3 +163,17 @@ def test_casting_a_module_with_a_non_leaf_buffer_does_not_warn():
         __import__("warnings").simplefilter("error")
         m.double()
     assert m.w.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "op", [lambda x: 2 * x, lambda x: 2 + x, lambda x: 0.5 * x, lambda x: 3 + x]
+)
+def test_reflected_add_and_mul_list_self_first_as_torch(op):
+    def edges(lib):
+        x = lib.ones(3, dtype=lib.float64, requires_grad=True)
+        y = op(x)
+        y.sum().backward()
+        names = [None if n is None else n.name() for n, _ in y.grad_fn.next_functions]
+        return y.grad_fn.name(), names, y.tolist(), x.grad.tolist()
+
+    assert edges(ember) == edges(torch)

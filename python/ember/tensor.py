@@ -1224,7 +1224,7 @@ class Tensor:
             y := _by_number(self, other, 0, True)
         ) is not None:
             return y
-        return _ops.add(other, self)
+        return _ops.add(self, other)  # (torch's order: self's edge first; the sum commutes)
 
     def __rsub__(self, other):  # (a number minus a tensor: torch's RsubBackward1)
         out = _ops.sub(other, self)
@@ -1235,7 +1235,7 @@ class Tensor:
             y := _by_number(self, other, 2, True)
         ) is not None:
             return y
-        return _ops.mul(other, self)
+        return _ops.mul(self, other)  # (torch's order: self's edge first; the product commutes)
 
     def __rtruediv__(self, other):
         if isinstance(other, int | float) and self.data.dtype.kind in "fiub":
