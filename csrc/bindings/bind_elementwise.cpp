@@ -148,13 +148,18 @@ py::array outer_py(const py::array& a, const py::array& b, int op) {
   return y;
 }
 
-py::array mod_py(const py::array& a, const py::array& b, const py::object& out, bool rem) {
-  const char* name = rem ? "remainder" : "fmod";
+// a and b: one float dtype, C-contiguous, one shape (mod, lerp and addc's operands).
+void require_float_pair(const py::array& a, const py::array& b, const char* name) {
   require_float(a, name, "a");
   require_same_dtype(a, b, name);
   require_contiguous(a, name, "a");
   require_contiguous(b, name, "b");
   require_shape(b, shape_of(a), name, "b");
+}
+
+py::array mod_py(const py::array& a, const py::array& b, const py::object& out, bool rem) {
+  const char* name = rem ? "remainder" : "fmod";
+  require_float_pair(a, b, name);
   const int64_t size = numel_checked(shape_of(a), name);
   py::array y = output_for(out, a, name, &b, true);
   if (size == 0) return y;
@@ -201,11 +206,7 @@ py::array math2_py(const py::array& a, const py::array& b, int op, const char* n
 
 py::array lerp_py(const py::array& a, const py::array& b, const py::object& w) {
   const char* name = "lerp";
-  require_float(a, name, "a");
-  require_same_dtype(a, b, name);
-  require_contiguous(a, name, "a");
-  require_contiguous(b, name, "b");
-  require_shape(b, shape_of(a), name, "b");
+  require_float_pair(a, b, name);
   const bool f32 = is_f32(a);
   py::array wa;
   const bool w_array = py::isinstance<py::array>(w);
@@ -244,11 +245,7 @@ py::array lerp_py(const py::array& a, const py::array& b, const py::object& w) {
 py::array addc_py(const py::array& a, const py::array& b, const py::object& c, double s, int op) {
   const char* name = "addc";
   EMBER_CHECK(op >= 0 && op <= 2, name, ": unknown op ", op);
-  require_float(a, name, "a");
-  require_same_dtype(a, b, name);
-  require_contiguous(a, name, "a");
-  require_contiguous(b, name, "b");
-  require_shape(b, shape_of(a), name, "b");
+  require_float_pair(a, b, name);
   const bool f32 = is_f32(a);
   EMBER_CHECK(!f32 || !std::isfinite(s) || std::fabs(s) <= FLT_MAX, name, ": the scalar ", s,
               ": value cannot be converted to type float without overflow");
