@@ -4983,7 +4983,7 @@ class GetItem(Function):
                 and x.ndim
                 and x.flags.c_contiguous
                 and x.dtype.char in _SELECT_CHARS
-            ):  # overhead40: rows by the index_select kernel (as Tensor.__getitem__'s path)
+            ):  # rows by the index_select kernel (x[idx] outside the graph comes here too)
                 try:  # (a negative index: the kernel refuses it, the paths below wrap it)
                     return _C.index_select(x, index, 0)
                 except IndexError:

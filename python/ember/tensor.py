@@ -2124,21 +2124,6 @@ class Tensor:
             # x[idx], an integer index tensor and no graph: GetItem's forward straight (the
             # generic apply is ~2.5 us of a 32x32 gather); an IndexError takes the generic path,
             # which raises it with the shapes
-            a, i = self.data, index.data
-            if (
-                d is _ops._I64
-                and i.ndim == 1
-                and i.size
-                and i.flags.c_contiguous
-                and a.ndim
-                and a.flags.c_contiguous
-                and a.dtype.char in _ops._SELECT_CHARS
-            ):  # overhead40: rows of a C-contiguous x by the index_select kernel (x[idx]'s
-                # values, a fresh C-contiguous array; ~1 us less than the forward's checks)
-                try:  # (a negative index: the kernel refuses it, the forward wraps it)
-                    return Tensor._make(_C.index_select(a, i, 0), False, None, 0)
-                except IndexError:
-                    pass
             try:
                 out = _ops.GetItem.forward(
                     _ops.GetItem.__new__(_ops.GetItem), self.data, index.data, True
