@@ -3070,6 +3070,57 @@ class Clamp(Function):
         return _graph.linear(ctx, g, lambda v: Clamp.backward(ctx, v)[0]), None, None
 
 
+def _clamp_masks(x, lo, hi):
+    """Where x, min and max take clamp's gradient (torch's clamp_backward and
+    clamp_backward_min_max): x inside [min, max]; min where x < min < max; max where x > max or
+    max < min (min > max gives max everywhere). NaN anywhere: no gradient."""
+    if lo is None:
+        return x <= hi, None, x > hi
+    if hi is None:
+        return x >= lo, x < lo, None
+    return (x >= lo) & (x <= hi), (x < lo) & (lo < hi), (x > hi) | (hi < lo)
+
+
+class ClampFn(Function):
+    """clamp with tensor bounds (None for an absent one), all of one dtype, broadcast
+    together: torch's ClampBackward0, an edge per x, min and max."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x, lo, hi)
+        y = x if lo is None else np.where(x < lo, lo, x)  # (ties go to x)
+        y = y if hi is None else np.where(y > hi, hi, y)
+        y = np.array(y, x.dtype)
+        if _lowp.is_float(x.dtype):  # a NaN in x or a bound: NaN there
+            nan = np.isnan(x)
+            for b in (lo, hi):
+                nan = nan if b is None else nan | np.isnan(b)
+            y[np.broadcast_to(nan, y.shape)] = np.nan
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        args = ctx.saved_tensors
+        zero = g.dtype.type(0)
+        return tuple(
+            unbroadcast(np.where(m, g, zero), np.shape(a)) if need and a is not None else None
+            for m, a, need in zip(_clamp_masks(*args), args, ctx.needs_input_grad, strict=False)
+        )
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        args = ctx.saved_tensors
+        return tuple(
+            _graph.sum_to(where(_graph.constant(m), g, 0.0), np.shape(a))
+            if need and a is not None
+            else None
+            for m, a, need in zip(_clamp_masks(*args), args, ctx.needs_input_grad, strict=False)
+        )
+
+
+_function._TORCH_EDGES["ClampBackward0"] = 3  # torch's node: an edge per x, min, max
+
+
 _NUMBER_OR_NONE = frozenset((float, int, type(None)))
 _CLAMP = _ACT_ID["clamp"]
 
@@ -3118,20 +3169,17 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
         max = float(max) if max.dtype.kind == "b" else max.item()  # noqa: A001
     _clamp_bounds("clamp", x, min, max)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        # tensor bounds take gradients where they win (ties go to x), as in PyTorch
-        y = x if min is None else where(lt(x, min), min, x)
-        y = y if max is None else where(gt(y, max), max, y)
-        if min is not None and max is not None:  # torch: x below min == max takes no gradient
-            tie = np.asarray(_data(lt(x, min)) & _data(eq(min, max)))
-            if tie.any():
-                y = where(tie, y.detach(), y)
-        if _lowp.is_float(y.data.dtype):  # a NaN in x or a bound: NaN and no gradient there
-            nan = np.isnan(x.data)
-            for b in (min, max):
-                nan = nan | np.isnan(_data(b)) if b is not None else nan
-            if nan.any():
-                y = where(nan, np.asarray(np.nan, y.dtype), y)
-        y.data = _laid(y.data, (x.data, _data(min), _data(max)))  # (see _laid)
+        # tensor bounds: x and the bounds promoted to one dtype, one ClampBackward0 node
+        bounds = []
+        for b in (min, max):
+            if b is not None:
+                x, b = _promote(x, b)
+                if not isinstance(b, Tensor):  # (a number beside a tensor bound)
+                    b = np.asarray(b, x.dtype)
+            bounds.append(b)
+        lo, hi = (b if b is None or b.dtype == x.dtype else _to_dtype(b, x.dtype) for b in bounds)
+        y = ClampFn.apply(x, lo, hi)
+        y.data = _laid(y.data, (x.data, _data(lo), _data(hi)))  # (see _laid)
         return y
     if _kind(x) in "biu" and builtins.any(isinstance(v, float) for v in (min, max)):
         x = _to_dtype(x, get_default_dtype())  # an int tensor clamped to a float bound
