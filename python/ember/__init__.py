@@ -566,8 +566,7 @@ short = _np.int16
 half = _np.float16
 bfloat16 = _ml_dtypes.bfloat16  # ml_dtypes' NumPy bfloat16, computed in float32 (ember/_lowp.py)
 # dtype limits (eps, max, min, tiny, bits), as torch.finfo / torch.iinfo (bfloat16's too)
-finfo = _ml_dtypes.finfo
-iinfo = _np.iinfo
+from ember._lowp import finfo, iinfo  # noqa: E402
 
 
 def set_num_threads(n: int) -> None:

@@ -113,3 +113,52 @@ def call_f32(error, fn, *args, **kwargs):
             if orig.flags.writeable:  # rounding back an unchanged copy gives the same bits
                 orig[...] = tmp
         return _round(out, next(iter(memo.values()))[0].dtype)
+
+
+class finfo:  # noqa: N801  (torch's name)
+    """torch.finfo: a float (or complex: its parts') dtype's limits as Python floats, ``dtype``
+    its name; finfo() is the default dtype's."""
+
+    def __init__(self, type=None):  # noqa: A002  (torch's name)
+        if type is None:
+            from .tensor import get_default_dtype
+
+            type = get_default_dtype()  # noqa: A001
+        dt = np.dtype(type)
+        if dt.kind == "c":
+            dt = np.dtype(dt.char.lower())  # (complex64's parts are float32)
+        if dt.kind != "f" and dt != bfloat16:
+            raise BadDtype(
+                "torch.finfo() requires a floating point input type. Use torch.iinfo to "
+                f"handle '{dt}'"
+            )
+        f = ml_dtypes.finfo(dt)
+        self.bits = int(f.bits)
+        self.eps, self.max, self.min = float(f.eps), float(f.max), float(f.min)
+        self.tiny = self.smallest_normal = float(f.smallest_normal)
+        self.resolution = 10.0 ** -int(f.precision)  # (torch: exact powers of ten)
+        self.dtype = str(dt)
+
+    def __repr__(self) -> str:
+        names = ("resolution", "min", "max", "eps", "smallest_normal", "tiny")
+        body = ", ".join(f"{n}={getattr(self, n):g}" for n in names)
+        return f"finfo({body}, dtype={self.dtype})"
+
+
+class iinfo:  # noqa: N801  (torch's name)
+    """torch.iinfo: an integer dtype's bits, min and max as Python ints (bool refused)."""
+
+    def __init__(self, type):  # noqa: A002  (torch's name)
+        dt = np.dtype(type)
+        if dt.kind == "b":
+            raise BadDtype("torch.bool is not supported by torch.iinfo")
+        if dt.kind not in "iu":
+            raise BadDtype(
+                "torch.iinfo() requires an integer input type. Use torch.finfo to handle "
+                f"'{dt}'"
+            )
+        i = np.iinfo(dt)
+        self.bits, self.min, self.max, self.dtype = int(i.bits), int(i.min), int(i.max), str(dt)
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
