@@ -713,7 +713,7 @@ def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) ->
     if complex_ends:  # torch: complex ends give the default dtype's complex counterpart
         dtype = np.result_type(dtype, np.complex64)
     if dtype.kind in "iu" and steps:  # torch's integer kernel: truncated ends, double steps
-        data = _int_linspace(int(start), int(end), steps, dtype)
+        data = _int_linspace(_int_end(start, dtype), _int_end(end, dtype), steps, dtype)
     else:
         data = np.linspace(start, end, steps, dtype=dtype)
     return Tensor(data, requires_grad=requires_grad)
@@ -747,6 +747,13 @@ def linspace(*args, **kwargs) -> Tensor:  # noqa: F811  (a fast front for linspa
 
 
 _COUNTS: dict = {}  # steps -> np.arange(steps) in float64 (linspace's front, small counts)
+
+
+def _int_end(v, dtype: np.dtype) -> int:
+    """An end of an integer linspace / logspace as torch's kernel holds it: truncated, cast
+    to the dtype (a negative end of an unsigned dtype wraps: linspace(7, -1, 3, uint8) is
+    7, 131, 255)."""
+    return int(np.array(int(v), np.int64).astype(dtype)) if dtype.kind == "u" else int(v)
 
 
 def _int_linspace(start: int, end: int, steps: int, dtype: np.dtype) -> np.ndarray:
@@ -803,14 +810,16 @@ def logspace(
             step = float(end - start) / (steps - 1)  # end - start in the dtype, as torch
             base = float(base)
         else:
-            start, end = int(start), int(end)
+            start, end = _int_end(start, dtype), _int_end(end, dtype)
             step = (end - start) / (steps - 1)
             base = float(np.float32(base))  # torch's integer path holds the base as a float
         exps = _two_sided(float(start), float(end), step, steps, fma=False)
         with np.errstate(over="ignore", invalid="ignore"):
             data = np.power(base, exps)
-            if dtype.kind in "iu":
-                data = np.trunc(data)
+            if dtype.kind in "iu":  # (through int32 as C's cast for the small types, whose
+                # out-of-range values become INT32_MIN: 2.0**42.5 is 0 in uint8)
+                small = dtype.itemsize < 4 or dtype == np.int32
+                data = np.trunc(data).astype(np.int32 if small else np.int64)
             data = data.astype(dtype)
     else:
         exps = np.linspace(start, end, steps)
