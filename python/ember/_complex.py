@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from ember._errors import not_implemented
+from ember._errors import BadDtype, BadShapeOrValue, not_implemented
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function
 from ember.tensor import Tensor, get_default_dtype
@@ -319,7 +319,7 @@ def view_as_complex(x) -> Tensor:
     x = _tensor(x)
     a = x.data
     if a.dtype not in (np.float32, np.float64):
-        raise TypeError(f"view_as_complex: expected a float32 or float64 tensor, got {a.dtype}")
+        raise BadDtype(f"view_as_complex: expected a float32 or float64 tensor, got {a.dtype}")
     if a.ndim == 0 or a.shape[-1] != 2:
         raise RuntimeError(f"view_as_complex: the last dim must have size 2, got shape {a.shape}")
     if a.size and a.strides[-1] != a.itemsize:  # (an empty array's strides are arbitrary)
@@ -355,15 +355,17 @@ class Complex(Function):
 
 def _real_pair(op: str, a, b):
     a, b = _tensor(a), _tensor(b)
+    if op == "polar" and np.float16 in (a.data.dtype, b.data.dtype):  # (torch: no kernel)
+        raise not_implemented(op, np.float16)
     for x in (a, b):
         if x.data.dtype not in (np.float32, np.float64):
-            raise TypeError(f"{op}: expected float32 or float64 tensors, got {x.dtype}")
+            raise BadDtype(f"{op}: expected float32 or float64 tensors, got {x.dtype}")
     if a.dtype != b.dtype:
-        raise TypeError(f"{op}: both tensors must have one dtype, got {a.dtype} and {b.dtype}")
+        raise BadDtype(f"{op}: both tensors must have one dtype, got {a.dtype} and {b.dtype}")
     try:
         np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
-        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast") from None
+        raise BadShapeOrValue(f"{op}: shapes {a.shape} and {b.shape} do not broadcast") from None
     return a, b
 
 
@@ -376,8 +378,10 @@ def polar(abs, angle) -> Tensor:  # noqa: A002
     """abs * (cos(angle) + i sin(angle)), elementwise (torch.polar)."""
     from ember import ops
 
+    from ember.autograd.function import named
+
     r, t = _real_pair("polar", abs, angle)
-    return complex(r * ops.cos(t), r * ops.sin(t))
+    return named(complex(r * ops.cos(t), r * ops.sin(t)), "PolarBackward0")
 
 
 def _tensor(x) -> Tensor:

@@ -1385,8 +1385,16 @@ def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: b
         raise BadShapeOrValue(
             f"isclose: rtol and atol must be greater than or equal to zero, got {rtol}, {atol}"
         )
+    _one_dtype("isclose", input, other)
     a, b = _operands("isclose", input, other)
     return Tensor(np.asarray(np.isclose(_data(a), _data(b), rtol, atol, equal_nan)))
+
+
+def _one_dtype(op: str, a, b) -> None:
+    """torch's isclose / allclose compare tensors of one dtype ('Float did not match Double')."""
+    da, db = np.dtype(_data(a).dtype), np.dtype(_data(b).dtype)
+    if da != db:
+        raise BadDtype(f"{op}: {da} did not match {db} (the tensors must have one dtype)")
 
 
 def _bool_unary(name: str, f, real_only=False):
@@ -1401,8 +1409,8 @@ def _bool_unary(name: str, f, real_only=False):
     return op
 
 
-isneginf = _bool_unary("isneginf", np.isneginf)
-isposinf = _bool_unary("isposinf", np.isposinf)
+isneginf = _bool_unary("isneginf", np.isneginf, real_only=True)
+isposinf = _bool_unary("isposinf", np.isposinf, real_only=True)
 isreal = _bool_unary(
     "isreal", lambda a: np.imag(a) == 0 if a.dtype.kind == "c" else np.ones(a.shape, bool)
 )
@@ -2117,9 +2125,10 @@ def angle(input) -> Tensor:  # noqa: A002
     if _kind(input) == "c":
         return _complex.angle(_tensor_operand(input))
     x = _float_operand(input, "angle")
-    return Piecewise.apply(
+    y = Piecewise.apply(
         x, lambda a: np.where(np.isnan(a), a, np.where(a < 0, np.pi, 0)).astype(a.dtype)
     )
+    return named(y, "AngleBackward0")
 
 
 def polygamma(n: int, input) -> Tensor:  # noqa: A002
@@ -3169,15 +3178,14 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
         max = float(max) if max.dtype.kind == "b" else max.item()  # noqa: A001
     _clamp_bounds("clamp", x, min, max)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        # tensor bounds: x and the bounds promoted to one dtype, one ClampBackward0 node
-        bounds = []
-        for b in (min, max):
-            if b is not None:
-                x, b = _promote(x, b)
-                if not isinstance(b, Tensor):  # (a number beside a tensor bound)
-                    b = np.asarray(b, x.dtype)
-            bounds.append(b)
-        lo, hi = (b if b is None or b.dtype == x.dtype else _to_dtype(b, x.dtype) for b in bounds)
+        # tensor bounds: x and the bounds promoted to torch's result type, one ClampBackward0
+        dt = _result_type(*(v for v in (x, min, max) if v is not None))
+        x, lo, hi = (
+            v if v is None or (isinstance(v, Tensor) and v.dtype == dt)
+            else _to_dtype(v, dt) if isinstance(v, Tensor)
+            else np.asarray(v, dt)  # (a number beside a tensor bound)
+            for v in (x, min, max)
+        )  # fmt: skip
         y = ClampFn.apply(x, lo, hi)
         y.data = _laid(y.data, (x.data, _data(lo), _data(hi)))  # (see _laid)
         return y
@@ -6083,8 +6091,8 @@ def round(x, *, decimals: int = 0) -> Tensor:  # noqa: A001
     if decimals == 0:
         return _round(x)
     x = _tensor_operand(x)
-    if x.data.dtype.kind == "b":  # (NumPy's casting error otherwise)
-        raise TypeError("round: decimals are not supported for bool tensors")
+    if x.data.dtype.kind in "biuc":  # (torch's round_cpu: floats only)
+        raise not_implemented("round", x.data.dtype, f"decimals={decimals}")
     return Piecewise.apply(x, lambda a: np.round(a, decimals))
 
 
@@ -6979,6 +6987,7 @@ def _truth(a: np.ndarray, result) -> Tensor:
 
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
     _tensors_only("allclose", a, b)
+    _one_dtype("allclose", a, b)
     try:
         np.broadcast_shapes(np.shape(_data(a)), np.shape(_data(b)))
     except ValueError:  # (torch: RuntimeError)
@@ -7297,7 +7306,7 @@ def as_strided(input, size, stride, storage_offset=None) -> Tensor:  # noqa: A00
     x = _tensor_operand(input)
     size, stride = _shape_arg(size, "as_strided"), _shape_arg(stride, "as_strided")
     if len(size) != len(stride):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"as_strided: mismatch in length of strides and shape: size {size}, stride {stride}"
         )
     storage = _storage_of(x.data)
@@ -7305,15 +7314,15 @@ def as_strided(input, size, stride, storage_offset=None) -> Tensor:  # noqa: A00
     if offset is None:
         offset = 0 if storage is None else storage[1]
     if builtins.any(v < 0 for v in size + stride) or offset < 0:
-        raise ValueError(f"as_strided: negative size, stride or offset: {size}, {stride}, {offset}")
+        raise BadShapeOrValue(f"as_strided: negative size, stride or offset: {size}, {stride}, {offset}")
     if builtins.any(v >= 2**48 for v in size + stride + (offset,)):
-        raise ValueError(f"as_strided: size {size} or stride {stride} is out of range")
+        raise BadShapeOrValue(f"as_strided: size {size} or stride {stride} is out of range")
     need = offset + (
         0 if 0 in size else 1 + builtins.sum((n - 1) * st for n, st in zip(size, stride))
     )
     have = x.numel() if storage is None else storage[0].size
     if 0 not in size and need > have:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"as_strided: sizes {list(size)}, strides {list(stride)} and storage offset "
             f"{offset} need a storage of {need} elements, out of bounds for {have} elements"
         )
@@ -7599,6 +7608,11 @@ def tensor_split(
     axis = _dim(dim, x.ndim, "tensor_split")
     n = x.shape[axis]
     spec = _data(indices_or_sections)
+    if isinstance(indices_or_sections, Tensor) and spec.dtype.kind not in "iu":
+        raise BadDtype(  # (torch: RuntimeError)
+            "tensor_split: expected tensor_indices_or_sections to have an integer dtype, got "
+            f"{spec.dtype}"
+        )
     if np.ndim(spec) == 0:
         parts = operator.index(spec)
         if parts <= 0:
@@ -8376,9 +8390,15 @@ def index_fill(x, dim: int, index, value) -> Tensor:
     x = _tensor_operand(x)
     if isinstance(value, Tensor):
         if value.ndim:
-            raise ValueError(f"index_fill: value must be a 0-d tensor, got shape {value.shape}")
+            raise BadShapeOrValue(
+                f"index_fill: value must be a 0-d tensor, got shape {tuple(value.shape)}"
+            )
         value = cast(value, x.dtype)
     else:
+        if isinstance(value, complex) and _kind(x) != "c":  # (torch: RuntimeError)
+            raise BadDtype(
+                f"index_fill: converting the complex value {value} to {x.dtype} is not supported"
+            )
         value = _fill_value(value, x.dtype)
     key = _along("index_fill", x, dim, index)
     if key and key[-1].size > 1:  # each entry once: value's gradient counts it once, as torch's

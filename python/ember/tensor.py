@@ -844,6 +844,18 @@ class Tensor:
 
     const_data_ptr = data_ptr
 
+    def is_set_to(self, tensor) -> bool:
+        """Whether both tensors view the same elements in the same layout (torch's: one
+        storage, offset, size and stride)."""
+        a, b = self.data, tensor.data
+        return (
+            np.may_share_memory(a, b)
+            and a.ctypes.data == b.ctypes.data
+            and a.dtype == b.dtype
+            and self.shape == tensor.shape
+            and self.stride() == tensor.stride()
+        )
+
     @property
     def output_nr(self) -> int:
         """Which output of the node that made it this tensor is (0 for a leaf)."""
