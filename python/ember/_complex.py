@@ -377,7 +377,6 @@ def complex(real, imag) -> Tensor:  # noqa: A001  (torch.complex)
 def polar(abs, angle) -> Tensor:  # noqa: A002
     """abs * (cos(angle) + i sin(angle)), elementwise (torch.polar)."""
     from ember import ops
-
     from ember.autograd.function import named
 
     r, t = _real_pair("polar", abs, angle)

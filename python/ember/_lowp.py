@@ -154,11 +154,10 @@ class iinfo:  # noqa: N801  (torch's name)
             raise BadDtype("torch.bool is not supported by torch.iinfo")
         if dt.kind not in "iu":
             raise BadDtype(
-                "torch.iinfo() requires an integer input type. Use torch.finfo to handle "
-                f"'{dt}'"
+                f"torch.iinfo() requires an integer input type. Use torch.finfo to handle '{dt}'"
             )
         i = np.iinfo(dt)
         self.bits, self.min, self.max, self.dtype = int(i.bits), int(i.min), int(i.max), str(dt)
 
     def __repr__(self) -> str:
-        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"  # (torch's %g)

@@ -6093,6 +6093,10 @@ def round(x, *, decimals: int = 0) -> Tensor:  # noqa: A001
     x = _tensor_operand(x)
     if x.data.dtype.kind in "biuc":  # (torch's round_cpu: floats only)
         raise not_implemented("round", x.data.dtype, f"decimals={decimals}")
+    if x.data.dtype.itemsize == 2:  # float16 / bfloat16: scaled and rounded in float32, as torch
+        return Piecewise.apply(
+            x, lambda a: np.round(a.astype(np.float32), decimals).astype(a.dtype)
+        )
     return Piecewise.apply(x, lambda a: np.round(a, decimals))
 
 
@@ -7314,7 +7318,9 @@ def as_strided(input, size, stride, storage_offset=None) -> Tensor:  # noqa: A00
     if offset is None:
         offset = 0 if storage is None else storage[1]
     if builtins.any(v < 0 for v in size + stride) or offset < 0:
-        raise BadShapeOrValue(f"as_strided: negative size, stride or offset: {size}, {stride}, {offset}")
+        raise BadShapeOrValue(
+            f"as_strided: negative size, stride or offset: {size}, {stride}, {offset}"
+        )
     if builtins.any(v >= 2**48 for v in size + stride + (offset,)):
         raise BadShapeOrValue(f"as_strided: size {size} or stride {stride} is out of range")
     need = offset + (
