@@ -6092,7 +6092,7 @@ def round(x, *, decimals: int = 0) -> Tensor:  # noqa: A001
         return _round(x)
     x = _tensor_operand(x)
     if x.data.dtype.kind in "biuc":  # (torch's round_cpu: floats only)
-        raise not_implemented("round", x.data.dtype, f"decimals={decimals}")
+        raise not_implemented(f"round: decimals={decimals}", x.data.dtype)
     if x.data.dtype.itemsize == 2:  # float16 / bfloat16: scaled and rounded in float32, as torch
         return Piecewise.apply(
             x, lambda a: np.round(a.astype(np.float32), decimals).astype(a.dtype)
