@@ -264,3 +264,18 @@ def test_is_set_to_matches_torch():
                     x.is_set_to(x[1:]), x.is_set_to(L.ones(3)), y.is_set_to(y.t().t()),
                     y.is_set_to(y.t()), y[:, :1].is_set_to(y[:, 0:1])))  # fmt: skip
     assert out[0] == out[1]
+
+
+def test_arange_length_from_doubles_except_int64_as_torch():
+    cases = [(2**62, 2**62 + 1, 3), (2**62, 2**62 + 1, -1), (2**62, 2**62 + 5, 2),
+             (2**53, 2**53 + 3, 1), (250, 260, 1), (5, -3, -2), (0.5, 7, 1.5)]  # fmt: skip
+    for args in cases:
+        for name in [None, "int64", "float64", "float32", "uint8", "int32", "bfloat16"]:
+            res = []
+            for L in (ember, torch):
+                dt = None if name is None else getattr(L, name)
+                try:
+                    res.append(L.arange(*args, dtype=dt).tolist())
+                except RuntimeError:
+                    res.append("RuntimeError")
+            assert res[0] == res[1], (args, name)

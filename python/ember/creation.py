@@ -543,11 +543,6 @@ def arange(start=None, end=None, step=1, dtype=None, requires_grad: bool = False
         raise BadShapeOrValue("arange: step must be nonzero")
     if not all(np.isfinite(v) for v in (start, end, step)):  # (NumPy: "cannot compute length")
         raise BadShapeOrValue(f"arange: unsupported range {start} -> {end} (step {step})")
-    if (end - start) * step < 0:
-        raise BadShapeOrValue(
-            f"arange: upper bound and lower bound inconsistent with step sign "
-            f"(start={start}, end={end}, step={step})"
-        )
     if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in (start, end, step)):
         raise BadShapeOrValue(  # (torch's message)
             "arange: value cannot be converted to type int64_t without overflow"
@@ -557,6 +552,14 @@ def arange(start=None, end=None, step=1, dtype=None, requires_grad: bool = False
         dtype = np.int64 if ints else get_default_dtype()
     elif _dtype(dtype).kind in "bc":  # (torch has no bool or complex arange kernel)
         raise not_implemented("arange", _dtype(dtype), f"arange({start}, {end}, {step})")
+    # torch's length: exact for int64, else from the bounds as doubles (2**62 + 1 - 2**62 is
+    # 0 there: arange(2**62, 2**62 + 1, dtype=float64) is empty)
+    span = end - start if np.dtype(dtype) == np.int64 else float(end) - float(start)
+    if span * step < 0:
+        raise BadShapeOrValue(
+            f"arange: upper bound and lower bound inconsistent with step sign "
+            f"(start={start}, end={end}, step={step})"
+        )
     integral = np.dtype(dtype).kind in "iu"
     if requires_grad and integral:  # (torch refuses it first)
         raise RuntimeError("arange: only floating point tensors can require gradients")
@@ -566,20 +569,24 @@ def arange(start=None, end=None, step=1, dtype=None, requires_grad: bool = False
         raise ValueError(f"arange: step {step} is 0 as {np.dtype(dtype)}")
     try:
         if integral and all(isinstance(v, int | np.integer) for v in (start, end, step)):
-            data = np.arange(start, end, step).astype(dtype)  # wrapped, as torch's uint8 -3
+            if np.dtype(dtype) == np.int64:
+                data = np.arange(start, end, step).astype(dtype)
+            else:  # the length from the doubles, the values in int64, wrapped (uint8's -3)
+                n = max(math.ceil(span / step), 0)
+                data = (start + step * np.arange(n, dtype=np.int64)).astype(dtype)
         elif integral:  # float bounds: torch truncates them to int64 (its accumulate type) first
             istart, iend, istep = int(start), int(end), int(step)
             if np.dtype(dtype) == np.int64:  # int64's length is integer maths on those
                 n = max(abs(iend - istart + istep - (1 if istep > 0 else -1)) // abs(istep), 0)
                 n = n if (iend - istart) * istep >= 0 else 0
             else:  # the other integer dtypes take the length from the float bounds
-                n = max(math.ceil((end - start) / step), 0)
+                n = max(math.ceil(span / step), 0)
             data = (istart + istep * np.arange(n, dtype=np.int64)).astype(dtype)
         elif np.dtype(dtype) in (np.float32, np.float64):
-            n = max(math.ceil((end - start) / step), 0)  # (torch's length, and NumPy's)
+            n = max(math.ceil(span / step), 0)  # (torch's length, and NumPy's)
             data = _float_range(float(start), float(step), n, np.dtype(dtype))
         elif _lowp.is_float(np.dtype(dtype)):  # 16-bit: float32 values rounded, as torch's
-            n = max(math.ceil((end - start) / step), 0)
+            n = max(math.ceil(span / step), 0)
             data = _lowp.narrow(_float_range(float(start), float(step), n, _F32), dtype)
         else:
             data = np.arange(start, end, step, dtype=dtype)
