@@ -279,3 +279,22 @@ def test_arange_length_from_doubles_except_int64_as_torch():
                 except RuntimeError:
                     res.append("RuntimeError")
             assert res[0] == res[1], (args, name)
+
+
+def test_tensors_inside_lists_read_as_numbers_as_torch():
+    cases = [
+        lambda L: L.tensor([L.tensor([[1.0]]), L.tensor([2.0])]),
+        lambda L: L.tensor([[L.tensor(1), 2], [3, L.tensor([4])]]),
+        lambda L: L.tensor([L.tensor(1, dtype=L.int32), L.tensor(2.5, dtype=L.float64)]),
+        lambda L: L.tensor([L.tensor(1.0, dtype=L.float64), 3]),
+        lambda L: L.tensor([L.tensor(1, dtype=L.int32), 2.5]),
+        lambda L: L.as_tensor([L.tensor([1.0]), L.tensor([2.0])]),
+        lambda L: L.tensor((L.tensor(True), False)),
+    ]
+    for make in cases:
+        e, t = make(ember), make(torch)
+        assert e.tolist() == t.tolist()
+        assert str(e.dtype) == str(t.dtype).removeprefix("torch.")
+    for L in (ember, torch):
+        with pytest.raises(ValueError):
+            L.tensor([L.ones(2), L.ones(2)])

@@ -142,7 +142,20 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
         if requires_grad:
             t.requires_grad = True
         return t
-    return Tensor(_as_array(data, dtype, copy=True), requires_grad=requires_grad)
+    return Tensor(_as_array(_numbers_of(data), dtype, copy=True), requires_grad=requires_grad)
+
+
+def _numbers_of(data):
+    """torch reads a tensor inside a list as a number of its dtype (one element, any shape:
+    tensor([t1, t2]) of shape-(1,) tensors has shape (2,)); other data as it is."""
+    if isinstance(data, list | tuple) and any(issubclass(t, Tensor) for t in _leaf_types(data)):
+        return [_numbers_of(v) for v in data]
+    if isinstance(data, Tensor) and data.data.size != 1:  # (torch's ValueError)
+        raise BadShapeOrValue(
+            f"only one element tensors can be converted to Python scalars (a tensor of shape "
+            f"{tuple(data.shape)} in the data)"
+        )
+    return data.data.reshape(())[()] if isinstance(data, Tensor) else data
 
 
 _tensor = tensor
@@ -190,6 +203,8 @@ def as_tensor(data, dtype=None) -> Tensor:
     """Like tensor(), but without a copy when data is already an array of that dtype."""
     if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
         return data
+    if isinstance(data, list | tuple):
+        data = _numbers_of(data)
     return Tensor(_as_array(data, dtype, copy=False))
 
 
