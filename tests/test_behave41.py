@@ -24,7 +24,10 @@ def _same_values(e, t):
 
 
 def _edges(node):
-    return [None if n is None else type(n).__name__ for n, _ in node.next_functions]
+    return [
+        None if n is None else "AccumulateGrad" if "AccumulateGrad" in n.name() else n.name()
+        for n, _ in node.next_functions
+    ]
 
 
 # ---- clamp / clip with tensor bounds ------------------------------------------------------
@@ -298,3 +301,17 @@ def test_tensors_inside_lists_read_as_numbers_as_torch():
     for L in (ember, torch):
         with pytest.raises(ValueError):
             L.tensor([L.ones(2), L.ones(2)])
+
+
+def test_clamp_mixed_dtype_bounds_edges_and_grad_dtypes_match_torch():
+    out = []
+    for L in (ember, torch):
+        x = L.tensor([1.0, 5.0, 3.0], requires_grad=True)
+        lo = L.tensor([2.0, 2.0, 3.0], dtype=L.float64, requires_grad=True)
+        y = L.clamp(x, lo)
+        y.backward(L.tensor([1.0, 2.0, 3.0], dtype=L.float64))
+        xi = L.clamp(L.tensor([1, 5]), lo[:2])
+        out.append((str(y.dtype), _edges(y.grad_fn), str(x.grad.dtype), str(lo.grad.dtype),
+                    x.grad.tolist(), lo.grad.tolist(), _edges(xi.grad_fn)))  # fmt: skip
+    e, t = ([v.removeprefix("torch.") if isinstance(v, str) else v for v in r] for r in out)
+    assert e == t

@@ -3091,16 +3091,18 @@ def _clamp_masks(x, lo, hi):
 
 
 class ClampFn(Function):
-    """clamp with tensor bounds (None for an absent one), all of one dtype, broadcast
-    together: torch's ClampBackward0, an edge per x, min and max."""
+    """clamp with tensor bounds (None for an absent one) broadcast together, computed in
+    ``dt`` (torch's result type): torch's ClampBackward0, an edge per x, min and max."""
 
     @staticmethod
-    def forward(ctx, x, lo, hi):
+    def forward(ctx, x, lo, hi, dt):
+        ctx.dtypes = tuple(None if v is None else v.dtype for v in (x, lo, hi))
+        x, lo, hi = (None if v is None else v.astype(dt, copy=False) for v in (x, lo, hi))
         ctx.save_for_backward(x, lo, hi)
         y = x if lo is None else np.where(x < lo, lo, x)  # (ties go to x)
         y = y if hi is None else np.where(y > hi, hi, y)
-        y = np.array(y, x.dtype)
-        if _lowp.is_float(x.dtype):  # a NaN in x or a bound: NaN there
+        y = np.array(y, dt)
+        if _lowp.is_float(y.dtype):  # a NaN in x or a bound: NaN there
             nan = np.isnan(x)
             for b in (lo, hi):
                 nan = nan if b is None else nan | np.isnan(b)
@@ -3111,20 +3113,20 @@ class ClampFn(Function):
     def backward(ctx, g):
         args = ctx.saved_tensors
         zero = g.dtype.type(0)
-        return tuple(
-            unbroadcast(np.where(m, g, zero), np.shape(a)) if need and a is not None else None
-            for m, a, need in zip(_clamp_masks(*args), args, ctx.needs_input_grad, strict=False)
-        )
+        return (*(
+            unbroadcast(np.where(m, g, zero), np.shape(a)).astype(dt, copy=False)
+            if need and a is not None else None
+            for m, a, need, dt in zip(_clamp_masks(*args), args, ctx.needs_input_grad, ctx.dtypes)
+        ), None)  # fmt: skip
 
     @staticmethod
     def backward_graph(ctx, g):
         args = ctx.saved_tensors
-        return tuple(
-            _graph.sum_to(where(_graph.constant(m), g, 0.0), np.shape(a))
-            if need and a is not None
-            else None
-            for m, a, need in zip(_clamp_masks(*args), args, ctx.needs_input_grad, strict=False)
-        )
+        return (*(
+            cast(_graph.sum_to(where(_graph.constant(m), g, 0.0), np.shape(a)), dt)
+            if need and a is not None else None
+            for m, a, need, dt in zip(_clamp_masks(*args), args, ctx.needs_input_grad, ctx.dtypes)
+        ), None)  # fmt: skip
 
 
 _function._TORCH_EDGES["ClampBackward0"] = 3  # torch's node: an edge per x, min, max
@@ -3178,15 +3180,13 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
         max = float(max) if max.dtype.kind == "b" else max.item()  # noqa: A001
     _clamp_bounds("clamp", x, min, max)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        # tensor bounds: x and the bounds promoted to torch's result type, one ClampBackward0
+        # tensor bounds: one ClampBackward0 in torch's result type (its edges straight to the
+        # tensors, each gradient in its own dtype)
         dt = _result_type(*(v for v in (x, min, max) if v is not None))
-        x, lo, hi = (
-            v if v is None or (isinstance(v, Tensor) and v.dtype == dt)
-            else _to_dtype(v, dt) if isinstance(v, Tensor)
-            else np.asarray(v, dt)  # (a number beside a tensor bound)
-            for v in (x, min, max)
-        )  # fmt: skip
-        y = ClampFn.apply(x, lo, hi)
+        lo, hi = (
+            v if v is None or isinstance(v, Tensor) else np.asarray(v, dt) for v in (min, max)
+        )
+        y = ClampFn.apply(x, lo, hi, dt)
         y.data = _laid(y.data, (x.data, _data(lo), _data(hi)))  # (see _laid)
         return y
     if _kind(x) in "biu" and builtins.any(isinstance(v, float) for v in (min, max)):
