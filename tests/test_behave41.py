@@ -315,3 +315,10 @@ def test_clamp_mixed_dtype_bounds_edges_and_grad_dtypes_match_torch():
                     x.grad.tolist(), lo.grad.tolist(), _edges(xi.grad_fn)))  # fmt: skip
     e, t = ([v.removeprefix("torch.") if isinstance(v, str) else v for v in r] for r in out)
     assert e == t
+
+
+def test_tensor_of_a_tensor_is_a_copy():
+    src = ember.ones(2)
+    out = ember.tensor(src)
+    assert out.tolist() == [1.0, 1.0] and not np.shares_memory(out.numpy(), src.numpy())
+    assert ember.ones(2).new_tensor(ember.tensor([1, 2])).tolist() == [1.0, 2.0]

@@ -149,13 +149,17 @@ def _numbers_of(data):
     """torch reads a tensor inside a list as a number of its dtype (one element, any shape:
     tensor([t1, t2]) of shape-(1,) tensors has shape (2,)); other data as it is."""
     if isinstance(data, list | tuple) and any(issubclass(t, Tensor) for t in _leaf_types(data)):
-        return [_numbers_of(v) for v in data]
-    if isinstance(data, Tensor) and data.data.size != 1:  # (torch's ValueError)
+        return [_number(v) if isinstance(v, Tensor) else _numbers_of(v) for v in data]
+    return data
+
+
+def _number(t: Tensor):
+    if t.data.size != 1:  # (torch's ValueError)
         raise BadShapeOrValue(
-            f"only one element tensors can be converted to Python scalars (a tensor of shape "
-            f"{tuple(data.shape)} in the data)"
+            "only one element tensors can be converted to Python scalars (a tensor of shape "
+            f"{tuple(t.shape)} in the data)"
         )
-    return data.data.reshape(())[()] if isinstance(data, Tensor) else data
+    return t.data.reshape(())[()]
 
 
 _tensor = tensor
