@@ -1081,7 +1081,30 @@ def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: boo
     if unitriangular:
         n = A.shape[-1]
         T = T - ops.diag_embed(ops.diagonal(T, 0, -2, -1)) + Tensor(np.eye(n, dtype=A.dtype))
+    elif T.shape[-1] and (np.diagonal(T.data, 0, -2, -1) == 0).any():
+        # torch's trsm divides by the zero pivot (inf / nan values, no error): substitution
+        X = _substitute(T, B, upper) if left else _tmT(_substitute(_tmT(T), _tmT(B), not upper))
+        return named(X, "LinalgSolveTriangularBackward0")
     return named(solve(T, B, left=left), "LinalgSolveTriangularBackward0")
+
+
+def _substitute(T, B, upper: bool) -> Tensor:
+    """X with T X = B for triangular T, row by row (forward or back substitution) in ember ops,
+    dividing by each diagonal element as it comes, zero included (complex: NaN, as torch's)."""
+    n = T.shape[-1]
+    batch = np.broadcast_shapes(tuple(T.shape[:-2]), tuple(B.shape[:-2]))
+    T, B = T.expand(*batch, n, n), B.expand(*batch, *B.shape[-2:])
+    rows = [None] * n
+    for i in range(n - 1, -1, -1) if upper else range(n):
+        acc = B[..., i : i + 1, :]
+        lo, hi = (i + 1, n) if upper else (0, i)  # the rows already solved
+        if hi > lo:
+            acc = acc - ops.matmul(T[..., i : i + 1, lo:hi], ops.cat(rows[lo:hi], -2))
+        d = T[..., i : i + 1, i : i + 1]
+        rows[i] = acc / d
+        if d.data.dtype.kind == "c" and (d.data == 0).any():
+            rows[i] = ops.where(d == 0, complex("nan+nanj"), rows[i])
+    return ops.cat(rows, -2)
 
 
 Lstsq = namedtuple("Lstsq", ["solution", "residuals", "rank", "singular_values"])
