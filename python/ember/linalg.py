@@ -43,9 +43,25 @@ def _lapack_float(op: str, A) -> Tensor:
     A = ops._tensor_operand(A)
     if A.data.dtype in (np.complex64, np.complex128):
         return A
+    name = op.removeprefix("linalg.")
+    if name in _NO_INT_KERNEL and A.data.dtype.kind in "biu":
+        raise not_implemented(op, A.dtype, f"shape {A.shape}")
     A = ops._float_only(op, A)
+    if name in _NO_LOWP_KERNEL and A.data.dtype in (np.float16, _lowp.bfloat16):
+        raise not_implemented(op, A.dtype, f"shape {A.shape}")
     _lowp.refuse(op, A.dtype)
     return A
+
+
+# The ops whose LAPACK kernel torch has no float16/bfloat16 (or integer) instance of: their
+# refusal is torch's NotImplementedError ('"lu_cpu" not implemented for 'Half''), the other
+# ops' a RuntimeError from a dtype check before the kernel (inv, slogdet, pinv, lstsq, ...)
+_NO_LOWP_KERNEL = {
+    "det", "cholesky", "cholesky_ex", "eigh", "qr", "svd", "cond", "lu", "lu_factor",
+    "lu_factor_ex", "lu_solve", "solve", "solve_ex", "solve_triangular", "tensorsolve",
+    "householder_product", "ldl_factor", "ldl_factor_ex",
+}  # fmt: skip
+_NO_INT_KERNEL = {"eigh", "lu", "lu_factor", "lu_factor_ex", "solve_triangular", "householder_product"}
 
 
 def _square(op: str, A, complex_ok: bool = False, lapack: bool = True) -> Tensor:
@@ -780,10 +796,10 @@ class EigFn(Function):
 
 def _general_square(op: str, A, finite: bool = True) -> Tensor:
     A = ops._tensor_operand(A)
+    if A.data.dtype in (np.float16, _lowp.bfloat16):  # (torch's NotImplementedError: no kernel)
+        raise not_implemented(f"linalg.{op}", A.dtype, f"shape {A.shape}")
     if A.dtype.kind not in "fc":
         raise BadDtype(f"linalg.{op}: expected a float or complex tensor, got {A.dtype}")
-    if A.dtype == np.float16:  # (LAPACK has no half kernel: torch's NotImplementedError)
-        raise not_implemented(f"linalg.{op}", A.dtype, f"shape {A.shape}")
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise BadShapeOrValue(
             f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}"
@@ -1215,9 +1231,10 @@ def vander(x, *, N=None) -> Tensor:
     N = x.shape[-1] if N is None else ops._index_dim(N, "linalg_vander", "N")
     if N < 2:
         raise BadShapeOrValue(f"linalg.vander: N must be greater than 1, got {N}")
-    if x.dtype == np.bool_:  # (torch's RuntimeError)
-        raise BadDtype(
-            "linalg.vander supports floating point, complex, and integer tensors, but got bool"
+    if x.dtype == np.bool_ or x.dtype == np.float16 or x.dtype == _lowp.bfloat16:
+        raise BadDtype(  # (torch's RuntimeError)
+            f"linalg.vander supports floating point, complex, and integer tensors, but got "
+            f"{x.dtype}"
         )
     ones = Tensor(np.ones(x.shape + (1,), x.dtype))
     powers = ops.cumprod(ops.expand(ops.unsqueeze(x, -1), x.shape + (N - 1,)), -1)
@@ -1426,7 +1443,9 @@ def _raise_info(op: str, info, what: str) -> None:
 def lu_unpack(LU_data, LU_pivots, unpack_data: bool = True, unpack_pivots: bool = True):  # noqa: N803
     """(P, L, U) from lu_factor's packed LU and pivots (torch.lu_unpack); differentiable in
     LU_data. What is not unpacked comes back as an empty tensor."""
-    A = _matrices("lu_unpack", LU_data)
+    A = ops._tensor_operand(LU_data)  # (any dtype: torch's lu_unpack only slices and copies)
+    if A.ndim < 2:
+        raise BadShapeOrValue(f"linalg.lu_unpack: A must be batches of matrices, got shape {A.shape}")
     piv = _check_pivots("lu_unpack", A, LU_pivots)
     m, n = A.shape[-2:]
     k = builtins.min(m, n)

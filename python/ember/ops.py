@@ -10454,7 +10454,7 @@ def cross(a, b, dim=None) -> Tensor:
         shape = broadcast_shapes(a.shape, b.shape)
         dim = next((d for d, n in enumerate(shape) if n == 3), None)
         if dim is None:
-            raise ValueError(f"cross: no dim of size 3 in shapes {a.shape} and {b.shape}")
+            raise BadShapeOrValue(f"cross: no dim of size 3 in shapes {a.shape} and {b.shape}")
     return _linalg.cross(a, b, dim=dim)
 
 
@@ -10702,6 +10702,15 @@ def _from_cholesky(L, upper: bool) -> Tensor:
     return matmul(adjoint(L), L) if upper else matmul(L, adjoint(L))
 
 
+def _no_cholesky_kernel(op: str, *ts) -> None:
+    """torch's LAPACK-backed cholesky ops have no integer, bool or float16/bfloat16 kernel:
+    its NotImplementedError ('"cholesky_cpu" not implemented for 'Long'')."""
+    for t in ts:
+        dt = t.data.dtype
+        if dt.kind in "biu" or dt == np.float16 or dt == _lowp.bfloat16:
+            raise not_implemented(op, t.dtype, f"shape {t.shape}")
+
+
 def cholesky_solve(B, L, upper: bool = False) -> Tensor:
     """X with A X = B given A's Cholesky factor L (A = L L^H, or U^H U with upper).
 
@@ -10709,6 +10718,7 @@ def cholesky_solve(B, L, upper: bool = False) -> Tensor:
     L's up front so linalg.solve never reads it as a batch of vectors."""
     _bool_args("cholesky_solve", upper=upper)
     B, L = _tensor_operand(B), _tensor_operand(L)
+    _no_cholesky_kernel("cholesky_solve", B, L)
     if B.ndim < 2:
         raise RuntimeError(
             f"cholesky_solve: b should have at least 2 dimensions, got shape {B.shape}"
@@ -10732,6 +10742,7 @@ def cholesky_inverse(L, upper: bool = False) -> Tensor:
     read, as LAPACK's potri that torch calls."""
     _bool_args("cholesky_inverse", upper=upper)
     L = _tensor_operand(L)
+    _no_cholesky_kernel("cholesky_inverse", L)
     tri = triu(L) if upper else tril(L)
     Y = _linalg.inv(_from_cholesky(tri.detach(), upper))  # the value reads one triangle
     if _state.enabled and L.requires_grad:
@@ -10950,6 +10961,7 @@ def matrix_exp(A) -> Tensor:
 
 def cholesky(A, upper: bool = False) -> Tensor:
     """torch.cholesky (the older name of linalg.cholesky)."""
+    _no_cholesky_kernel("cholesky", _tensor_operand(A))
     return named(_linalg.cholesky(A, upper=upper), "CholeskyBackward0")
 
 
