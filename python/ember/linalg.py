@@ -61,7 +61,9 @@ _NO_LOWP_KERNEL = {
     "lu_factor_ex", "lu_solve", "solve", "solve_ex", "solve_triangular", "tensorsolve",
     "householder_product", "ldl_factor", "ldl_factor_ex",
 }  # fmt: skip
-_NO_INT_KERNEL = {"eigh", "lu", "lu_factor", "lu_factor_ex", "solve_triangular", "householder_product"}
+_NO_INT_KERNEL = {
+    "eigh", "lu", "lu_factor", "lu_factor_ex", "solve_triangular", "householder_product",
+}  # fmt: skip
 
 
 def _square(op: str, A, complex_ok: bool = False, lapack: bool = True) -> Tensor:
@@ -370,10 +372,10 @@ def multi_dot(tensors) -> Tensor:
 def cross(a, b, *, dim: int = -1) -> Tensor:
     """Cross product of 3-vectors along dim (broadcasting the other dims)."""
     a, b = ops._tensor_operand(a), ops._tensor_operand(b)
+    if a.data.dtype.kind == "b":  # (before the dtype match, as torch's)
+        raise not_implemented("linalg.cross", a.dtype, f"shapes {a.shape} and {b.shape}")
     if a.dtype != b.dtype:  # (torch's kernel takes one dtype: no promotion)
         raise BadDtype(f"linalg.cross: expected scalar type {a.dtype} but found {b.dtype}")
-    if a.data.dtype.kind == "b":
-        raise not_implemented("linalg.cross", a.dtype, f"shapes {a.shape} and {b.shape}")
     if a.ndim != b.ndim:
         raise BadShapeOrValue(
             f"linalg.cross: inputs must have the same number of dimensions, got shapes "
@@ -403,6 +405,9 @@ def _in_dtype(op: str, x, dtype):
     x, dt = ops._tensor_operand(x), np.dtype(dtype)
     if x.data.dtype.kind in "biu":  # torch checks the input before the cast, as without dtype
         raise BadDtype(f"{op}: expected a floating point tensor, got {x.dtype}")
+    if (x.data.dtype.kind == "c") != (dt.kind == "c"):  # (torch's RuntimeError)
+        kind = "complex" if x.data.dtype.kind == "c" else "real"
+        raise BadDtype(f"linalg.{op}: dtype should be {kind} for {kind} inputs, but got {dt}")
     if x.dtype != dt:
         if ops.promote_types(x.dtype, dt) != dt:
             raise BadShapeOrValue(
@@ -469,6 +474,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     """'fro', 'nuc', 2 / -2 (largest / smallest singular value), 1 / -1 (max / min column
     sum of |A|), inf / -inf (max / min row sum) over the two dims (A cast to ``dtype`` first)."""
     ops._bool_args("linalg_matrix_norm", keepdim=keepdim)
+    if not isinstance(dim, list | tuple):  # (torch's argument parser: dim is a pair of ints)
+        t = type(dim).__name__
+        raise TypeError(f"linalg.matrix_norm: dim must be a 2-tuple of ints, not {t}")
     A = _in_dtype("matrix_norm", A, dtype)
     ord = _scalar_ord(ord)  # noqa: A001
     if ord is None:  # (torch's argument parser)
@@ -483,9 +491,6 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
         A = ops._float_only("matrix_norm", A)
     if A.ndim < 2:
         raise BadShapeOrValue(f"linalg.matrix_norm: A must have >= 2 dims, got shape {A.shape}")
-    if not isinstance(dim, list | tuple):  # (torch's dim is a pair of ints)
-        t = type(dim).__name__
-        raise TypeError(f"linalg.matrix_norm: dim must be a 2-tuple of ints, not {t}")
     if len(dim) != 2:
         raise BadShapeOrValue(f"linalg.matrix_norm: dim must be a 2-tuple. Got {tuple(dim)}")
     d0, d1 = ops._two_dims("matrix_norm", A.ndim, *dim)
@@ -539,6 +544,9 @@ def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if len(dims) == 1:
         return vector_norm(A, 2 if ord is None else ord, dims, keepdim)
     if len(dims) == 2:
+        if ord is None:  # (torch's vector 2-norm over the dims: an IndexError for a 1-D A)
+            for d in dims:
+                ops._dim(d, A.ndim, "linalg.norm")
         return matrix_norm(A, "fro" if ord is None else ord, dims, keepdim)
     raise BadShapeOrValue(f"linalg.norm: dim must name 1 or 2 dims, got {dim}")
 
@@ -686,25 +694,30 @@ class EighFn(Function):
         # space (V's columns' signs and a repeated eigenvalue's basis are arbitrary), which
         # makes gA symmetric, as torch's linalg_eig_backward
         # (complex: skew-Hermitian, and the loss must not depend on the columns' phases)
-        E = L[..., None, :] - L[..., :, None]
-        VtgV = _mH(V) @ gV
-        _phase_invariant("eigh", np.diagonal(VtgV, 0, -2, -1))
-        inner = np.where(E == 0, 0, 0.5 * (VtgV - _mH(VtgV)) / E)
-        inner = inner + gL[..., None, :] * np.eye(L.shape[-1], dtype=L.dtype)
+        # A repeated eigenvalue with a gradient on the vectors: inf / NaN, as torch's (whose
+        # eigenvalues-only backward skips the vectors' term, as here when gV is all zero)
+        eye = np.eye(L.shape[-1], dtype=L.dtype)
+        inner = gL[..., None, :] * eye
+        if np.any(gV):
+            E = L[..., None, :] - L[..., :, None] + eye  # (the diagonal is not divided by)
+            VtgV = _mH(V) @ gV
+            _phase_invariant("eigh", np.diagonal(VtgV, 0, -2, -1))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                inner = inner + 0.5 * (VtgV - _mH(VtgV)) / E * (1 - eye)
         return V @ inner @ _mH(V), None
 
     @staticmethod
     def backward_graph(ctx, gL, gV):
         L0, V0 = ctx.saved_tensors
         L, V = _graph.output(ctx, L0, 0), _graph.output(ctx, V0, 1)
-        E = ops.unsqueeze(L, -2) - ops.unsqueeze(L, -1)
-        VtgV = ops.matmul(_tmH(V), gV)
-        _phase_invariant("eigh", np.diagonal(VtgV.data, 0, -2, -1))
-        VtgV = 0.5 * (VtgV - _tmH(VtgV))
-        inner = ops._masked(E == 0, 0.0, lambda e: VtgV / e, E)
-        inner = inner + ops.unsqueeze(gL, -2) * _graph.constant(
-            np.eye(L0.shape[-1], dtype=L0.dtype)
-        )
+        eye = _graph.constant(np.eye(L0.shape[-1], dtype=L0.dtype))
+        inner = ops.unsqueeze(gL, -2) * eye
+        if gV.requires_grad or np.any(gV.data):  # (as backward)
+            E = ops.unsqueeze(L, -2) - ops.unsqueeze(L, -1) + eye
+            VtgV = ops.matmul(_tmH(V), gV)
+            _phase_invariant("eigh", np.diagonal(VtgV.data, 0, -2, -1))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                inner = inner + 0.5 * (VtgV - _tmH(VtgV)) / E * (1 - eye)
         return ops.matmul(ops.matmul(V, inner), _tmH(V)), None
 
 
@@ -850,11 +863,8 @@ class SVDFn(Function):
         U, S, Vh = ctx.saved_tensors
         k = S.shape[-1]
         m, n = U.shape[-2], Vh.shape[-1]
-        if np.any(gU[..., k:]) or np.any(gVh[..., k:, :]):
-            raise RuntimeError(
-                "linalg.svd: the extra columns of full_matrices=True have no gradient "
-                "(they are not unique); use full_matrices=False"
-            )
+        # (the extra columns of full_matrices=True are any basis of their subspace: their
+        # gradients are ignored, as torch documents)
         U, gU, Vh, gVh = U[..., :k], gU[..., :k], Vh[..., :k, :], gVh[..., :k, :]
         if not np.any(gU) and not np.any(gVh):
             return (U * gS[..., None, :]) @ Vh, None
@@ -884,8 +894,6 @@ class SVDFn(Function):
     def backward_graph(ctx, gU, gS, gVh):
         U0, S0, Vh0 = ctx.saved_tensors
         k, m, n = S0.shape[-1], U0.shape[-2], Vh0.shape[-1]
-        if np.any(gU.data[..., k:]) or np.any(gVh.data[..., k:, :]):
-            return SVDFn.backward(ctx, gU.data, gS.data, gVh.data)  # raises backward's error
         mm = ops.matmul
         U, S = _graph.output(ctx, U0, 0)[..., :k], _graph.output(ctx, S0, 1)
         Vh = _graph.output(ctx, Vh0, 2)[..., :k, :]
@@ -1445,7 +1453,9 @@ def lu_unpack(LU_data, LU_pivots, unpack_data: bool = True, unpack_pivots: bool 
     LU_data. What is not unpacked comes back as an empty tensor."""
     A = ops._tensor_operand(LU_data)  # (any dtype: torch's lu_unpack only slices and copies)
     if A.ndim < 2:
-        raise BadShapeOrValue(f"linalg.lu_unpack: A must be batches of matrices, got shape {A.shape}")
+        raise BadShapeOrValue(
+            f"linalg.lu_unpack: A must be batches of matrices, got shape {A.shape}"
+        )
     piv = _check_pivots("lu_unpack", A, LU_pivots)
     m, n = A.shape[-2:]
     k = builtins.min(m, n)

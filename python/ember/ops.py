@@ -10975,12 +10975,16 @@ SVDResult = namedtuple("SVDResult", ["U", "S", "V"])
 
 def svd(A, some: bool = True, compute_uv: bool = True) -> SVDResult:
     """torch.svd: (U, S, V) with A = U diag(S) V^H (V, not linalg.svd's Vh); without
-    compute_uv, U and V are zeros."""
-    U, S, Vh = _linalg.svd(A, full_matrices=not some)
-    V = adjoint(Vh)
+    compute_uv, U and V are zeros of the full shapes (m, m) and (n, n), whatever ``some``, as
+    torch's."""
     if not compute_uv:
-        U, V = Tensor(np.zeros(U.shape, U.dtype)), Tensor(np.zeros(V.shape, V.dtype))
-    return SVDResult(U, S, V)
+        S = _linalg.svdvals(A)
+        A = _tensor_operand(A)
+        *batch, m, n = A.shape
+        zeros = [Tensor(np.zeros((*batch, d, d), A.dtype)) for d in (m, n)]
+        return SVDResult(zeros[0], S, zeros[1])
+    U, S, Vh = _linalg.svd(A, full_matrices=not some)
+    return SVDResult(U, S, adjoint(Vh))
 
 
 def frobenius_norm(x, dim, keepdim: bool = False) -> Tensor:
