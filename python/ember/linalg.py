@@ -45,7 +45,7 @@ def _lapack_float(op: str, A) -> Tensor:
         return A
     name = op.removeprefix("linalg.")
     if name in _NO_INT_KERNEL and A.data.dtype.kind in "biu":
-        raise not_implemented(op, A.dtype, f"shape {A.shape}")
+        raise not_implemented(op, A.dtype, f"expected a floating point tensor of shape {A.shape}")
     A = ops._float_only(op, A)
     if name in _NO_LOWP_KERNEL and A.data.dtype in (np.float16, _lowp.bfloat16):
         raise not_implemented(op, A.dtype, f"shape {A.shape}")
