@@ -366,3 +366,41 @@ def test_stft_padding_wider_than_input_refused(n, mode):
         st = torch.stft(torch.tensor(x), 32, return_complex=True, pad_mode="circular")
         se = ember.stft(ember.tensor(x), 32, return_complex=True, pad_mode="circular")
     np.testing.assert_allclose(se.numpy(), st.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "sa,sb",
+    [((3, 3), (2, 3, 2)), ((2, 1, 3, 3), (4, 3, 1)), ((1, 3, 3), (5, 3, 2)), ((3, 3, 3), (3, 3))],
+)
+def test_triangular_solves_broadcast_b_as_matrices(sa, sb):
+    rng = np.random.default_rng(9)
+    A = np.triu(rng.standard_normal(sa)) + 3 * np.eye(3)
+    B = rng.standard_normal(sb)
+    xt = torch.linalg.solve_triangular(torch.tensor(A), torch.tensor(B), upper=True)
+    xe = ember.linalg.solve_triangular(ember.tensor(A), ember.tensor(B), upper=True)
+    np.testing.assert_allclose(xe.numpy(), xt.numpy(), rtol=1e-10)
+    rt = torch.triangular_solve(torch.tensor(B), torch.tensor(A))
+    re = ember.triangular_solve(ember.tensor(B), ember.tensor(A))
+    for a, b in zip(re, rt):  # (the copy of A broadcast to the batch, as torch's)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10)
+
+
+def test_solve_shape_and_batch_errors_are_torchs_family():
+    A, B = np.eye(3)[None].repeat(2, 0) * 2, np.ones((2, 3))
+    _same_error(
+        lambda: ember.linalg.solve_triangular(ember.tensor(A), ember.tensor(B), upper=True),
+        lambda: torch.linalg.solve_triangular(torch.tensor(A), torch.tensor(B), upper=True),
+    )
+    E = np.ones((0, 3, 2))
+    cases = [
+        lambda L, a, b: L.linalg.lu_solve(*L.linalg.lu_factor(a), b),
+        lambda L, a, b: L.cholesky_solve(b, a),
+        lambda L, a, b: L.linalg.solve_triangular(a, b, upper=False),
+    ]
+    for f in cases:
+        _same_error(
+            lambda f=f: f(ember, ember.tensor(A), ember.tensor(E)),
+            lambda f=f: f(torch, torch.tensor(A), torch.tensor(E)),
+        )
+    with pytest.raises(RuntimeError):  # (torch 2.13 crashes here: ember refuses)
+        ember.linalg.ldl_solve(*ember.linalg.ldl_factor(ember.tensor(A)), ember.tensor(E))

@@ -1101,6 +1101,14 @@ def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: boo
         )
     if B.dtype != A.dtype and A.dtype.kind in "fc":  # torch solves in A's dtype (B cast to it)
         B = B.to(A.dtype)
+    n = A.shape[-1]
+    if (B.shape[-2] if left else B.shape[-1]) != n:
+        raise BadShapeOrValue(
+            f"linalg.solve_triangular: Incompatible shapes of A and B for the equation "
+            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {B.shape[-2]}x{B.shape[-1]})"
+        )
+    # B's batch broadcast up front: solve must read B as matrices, never as a batch of vectors
+    B = B.expand(*_batch("linalg.solve_triangular", A, B), *B.shape[-2:])
     T = ops.triu(A) if upper else ops.tril(A)
     if unitriangular:
         n = A.shape[-1]
@@ -1110,6 +1118,16 @@ def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: boo
         X = _substitute(T, B, upper) if left else _tmT(_substitute(_tmT(T), _tmT(B), not upper))
         return named(X, "LinalgSolveTriangularBackward0")
     return named(solve(T, B, left=left), "LinalgSolveTriangularBackward0")
+
+
+def _batch(op: str, A, B) -> tuple:
+    """The broadcast batch shape of matrices A and B (torch's RuntimeError if none)."""
+    try:
+        return np.broadcast_shapes(tuple(A.shape[:-2]), tuple(B.shape[:-2]))
+    except ValueError:
+        raise BadShapeOrValue(
+            f"{op}: the batch dims of A {tuple(A.shape)} and B {tuple(B.shape)} do not broadcast"
+        ) from None
 
 
 def _substitute(T, B, upper: bool) -> Tensor:
@@ -1481,6 +1499,7 @@ def lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False) -> Tens
         return named(_tmH(lu_solve(F, piv, _tmH(B), adjoint=not adjoint)), "LinalgLuSolveBackward0")
     if B.shape[-2] != F.shape[-1]:
         raise BadShapeOrValue(f"linalg.lu_solve: LU {F.shape} and B {B.shape} do not fit A X = B")
+    _batch("linalg.lu_solve", F, B)
     P = Tensor(_p_matrix(_permutation(piv, F.shape[-1]), F.dtype))
     if adjoint:  # A^H = U^H L^H P^T: X = P L^-H U^-H B
         Y = solve_triangular(_tmH(F), B, upper=False)
@@ -1812,7 +1831,7 @@ def ldl_solve(LD, pivots, B, *, hermitian: bool = False) -> Tensor:  # noqa: N80
         raise BadShapeOrValue(
             f"linalg.ldl_solve: LD {F.shape} and B ({B.dtype}, {B.shape}) do not fit"
         )
-    batch = np.broadcast_shapes(F.shape[:-2], B.shape[:-2])
+    batch = _batch("linalg.ldl_solve", F, B)
     Fb = np.broadcast_to(F.data, batch + F.shape[-2:]).reshape(-1, n, n)
     Pb = np.broadcast_to(piv, batch + (n,)).reshape(-1, n)
     Bb = np.broadcast_to(B.data, batch + B.shape[-2:]).reshape(-1, *B.shape[-2:])

@@ -10732,7 +10732,7 @@ def cholesky_solve(B, L, upper: bool = False) -> Tensor:
             f"cholesky_solve: incompatible matrix sizes, A is {L.shape[-2]} by {L.shape[-1]} "
             f"but b is {B.shape[-2]} by {B.shape[-1]}"
         )
-    batch = np.broadcast_shapes(B.shape[:-2], L.shape[:-2])
+    batch = _linalg._batch("cholesky_solve", B, L)
     X = _linalg.solve(_from_cholesky(L, upper), B.expand(*batch, *B.shape[-2:]))
     return named(X, "CholeskySolveBackward0")
 
@@ -11332,7 +11332,8 @@ def triangular_solve(b, A, upper: bool = True, transpose: bool = False, unitrian
     x = _linalg.solve_triangular(
         coefficient, b, upper=upper != bool(transpose), unitriangular=unitriangular
     )
-    return _TriangularSolve(x, clone(A))
+    # (the copy of A is broadcast to the solution's batch, as torch's)
+    return _TriangularSolve(x, clone(A.expand(*x.shape[:-2], *A.shape[-2:])))
 
 
 def _as_strided_(x, size, stride, storage_offset=None) -> Tensor:
