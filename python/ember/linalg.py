@@ -718,6 +718,8 @@ class EighFn(Function):
             _phase_invariant("eigh", np.diagonal(VtgV.data, 0, -2, -1))
             with np.errstate(divide="ignore", invalid="ignore"):
                 inner = inner + 0.5 * (VtgV - _tmH(VtgV)) / E * (1 - eye)
+        if inner.dtype != V0.dtype:  # (the eigenvalues' term alone is real: V may be complex)
+            inner = ops.cast(inner, V0.dtype)
         return ops.matmul(ops.matmul(V, inner), _tmH(V)), None
 
 
