@@ -18,7 +18,7 @@ from collections import namedtuple
 import numpy as np
 
 from ember import _complex, _lowp, ops
-from ember._errors import BadDtype, BadShapeOrValue, not_implemented
+from ember._errors import BadDtype, BadShapeOrValue, DtypeNotImplemented, not_implemented
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function, named
@@ -48,7 +48,10 @@ def _lapack_float(op: str, A) -> Tensor:
         raise not_implemented(op, A.dtype, f"expected a floating point tensor of shape {A.shape}")
     A = ops._float_only(op, A)
     if name in _NO_LOWP_KERNEL and A.data.dtype in (np.float16, _lowp.bfloat16):
-        raise not_implemented(op, A.dtype, f"shape {A.shape}")
+        raise DtypeNotImplemented(  # (torch: '"lu_cpu" not implemented for 'Half'')
+            f"{op}: low-precision dtypes are not supported, got {A.dtype} (not implemented, as "
+            f"in torch; convert with .float()), shape {A.shape}"
+        )
     _lowp.refuse(op, A.dtype)
     return A
 
