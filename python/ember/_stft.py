@@ -96,6 +96,13 @@ def stft(
         n = x.shape[-1]
         if pad_mode == "reflect" and p >= n:
             raise BadShapeOrValue(f"stft: reflect padding of {p} needs an input longer than {n}")
+        if pad_mode == "circular" and p > n:  # (torch's words)
+            raise BadShapeOrValue(
+                f"stft: Padding value causes wrapping around more than once (padding {p} of an "
+                f"input of length {n})"
+            )
+        if pad_mode == "replicate" and n == 0:
+            raise BadShapeOrValue("stft: replicate padding of an empty input (length 0)")
         if _PAD_MODES[pad_mode] is None:
             zeros = Tensor(np.zeros(x.shape[:-1] + (p,), x.dtype))
             x = ops.cat([zeros, x, zeros], -1)

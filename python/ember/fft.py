@@ -13,7 +13,7 @@ import operator
 
 import numpy as np
 
-from ember import _complex, _keywords, ops
+from ember import _complex, _keywords, _lowp, ops
 from ember._errors import BadDtype, BadShapeOrValue
 from ember.autograd.function import Function, named
 from ember.tensor import Tensor, get_default_dtype
@@ -150,8 +150,9 @@ def _input(x, op: str, want: str) -> Tensor:
     kind = x.data.dtype.kind
     if kind in "biu":
         x = ops.cast(x, get_default_dtype())
-    elif kind == "f" and x.data.dtype not in (np.float32, np.float64):
-        x = ops.cast(x, np.dtype(np.float32))  # (float16: computed in float32)
+    elif x.data.dtype in (np.float16, _lowp.bfloat16):  # (torch's CPU FFT has no half kernel)
+        name = "Half" if x.data.dtype == np.float16 else "BFloat16"
+        raise BadDtype(f"{op}: Unsupported dtype {name} (convert with .float())")
     elif kind not in "fc":
         raise TypeError(f"{op}: expected a numeric tensor, got {x.dtype}")
     if want == "c" and x.data.dtype.kind == "f":
@@ -214,6 +215,8 @@ def _index(op: str, n) -> int:
 
 def _one(x, n, dim, op):
     if n is not None:  # (in s, -1 means "keep the size"; a 1-D transform's n has no such value)
+        if _index(op, n) < 1:  # (torch checks dim first: an IndexError for a bad dim)
+            _plan(ops._tensor_operand(x), None, dim, op, _all_dims)
         _check_points(op, [_index(op, n)])
     return (None if n is None else [n]), [dim]
 
@@ -367,8 +370,8 @@ def _freqs(op: str, n, d, dtype, half: bool) -> np.ndarray:
     """torch's frequencies: the integer bins in ``dtype`` times that dtype's 1 / (n d) (a d
     of 0 gives infinities and a NaN, as torch's, not an error)."""
     n = _index(op, n)
-    if n < 0:
-        raise ValueError(f"{op}: n must be non-negative, got {n}")
+    if n < 0:  # (torch's RuntimeError: a negative dimension)
+        raise BadShapeOrValue(f"{op}: n must be non-negative, got {n}")
     dt = _freq_dtype(dtype)
     if half:
         k = np.arange(n // 2 + 1)

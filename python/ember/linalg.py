@@ -18,7 +18,7 @@ from collections import namedtuple
 import numpy as np
 
 from ember import _complex, _lowp, ops
-from ember._errors import BadDtype, BadShapeOrValue, not_implemented
+from ember._errors import BadDtype, BadShapeOrValue, DtypeNotImplemented, not_implemented
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function, named
@@ -43,9 +43,30 @@ def _lapack_float(op: str, A) -> Tensor:
     A = ops._tensor_operand(A)
     if A.data.dtype in (np.complex64, np.complex128):
         return A
+    name = op.removeprefix("linalg.")
+    if name in _NO_INT_KERNEL and A.data.dtype.kind in "biu":
+        raise not_implemented(op, A.dtype, f"expected a floating point tensor of shape {A.shape}")
     A = ops._float_only(op, A)
+    if name in _NO_LOWP_KERNEL and A.data.dtype in (np.float16, _lowp.bfloat16):
+        raise DtypeNotImplemented(  # (torch: '"lu_cpu" not implemented for 'Half'')
+            f"{op}: low-precision dtypes are not supported, got {A.dtype} (not implemented, as "
+            f"in torch; convert with .float()), shape {A.shape}"
+        )
     _lowp.refuse(op, A.dtype)
     return A
+
+
+# The ops whose LAPACK kernel torch has no float16/bfloat16 (or integer) instance of: their
+# refusal is torch's NotImplementedError ('"lu_cpu" not implemented for 'Half''), the other
+# ops' a RuntimeError from a dtype check before the kernel (inv, slogdet, pinv, lstsq, ...)
+_NO_LOWP_KERNEL = {
+    "det", "cholesky", "cholesky_ex", "eigh", "qr", "svd", "cond", "lu", "lu_factor",
+    "lu_factor_ex", "lu_solve", "solve", "solve_ex", "solve_triangular", "tensorsolve",
+    "householder_product", "ldl_factor", "ldl_factor_ex",
+}  # fmt: skip
+_NO_INT_KERNEL = {
+    "eigh", "lu", "lu_factor", "lu_factor_ex", "solve_triangular", "householder_product",
+}  # fmt: skip
 
 
 def _square(op: str, A, complex_ok: bool = False, lapack: bool = True) -> Tensor:
@@ -354,10 +375,10 @@ def multi_dot(tensors) -> Tensor:
 def cross(a, b, *, dim: int = -1) -> Tensor:
     """Cross product of 3-vectors along dim (broadcasting the other dims)."""
     a, b = ops._tensor_operand(a), ops._tensor_operand(b)
+    if a.data.dtype.kind == "b":  # (before the dtype match, as torch's)
+        raise not_implemented("linalg.cross", a.dtype, f"shapes {a.shape} and {b.shape}")
     if a.dtype != b.dtype:  # (torch's kernel takes one dtype: no promotion)
         raise BadDtype(f"linalg.cross: expected scalar type {a.dtype} but found {b.dtype}")
-    if a.data.dtype.kind == "b":
-        raise not_implemented("linalg.cross", a.dtype, f"shapes {a.shape} and {b.shape}")
     if a.ndim != b.ndim:
         raise BadShapeOrValue(
             f"linalg.cross: inputs must have the same number of dimensions, got shapes "
@@ -387,6 +408,9 @@ def _in_dtype(op: str, x, dtype):
     x, dt = ops._tensor_operand(x), np.dtype(dtype)
     if x.data.dtype.kind in "biu":  # torch checks the input before the cast, as without dtype
         raise BadDtype(f"{op}: expected a floating point tensor, got {x.dtype}")
+    if (x.data.dtype.kind == "c") != (dt.kind == "c"):  # (torch's RuntimeError)
+        kind = "complex" if x.data.dtype.kind == "c" else "real"
+        raise BadDtype(f"linalg.{op}: dtype should be {kind} for {kind} inputs, but got {dt}")
     if x.dtype != dt:
         if ops.promote_types(x.dtype, dt) != dt:
             raise BadShapeOrValue(
@@ -453,6 +477,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     """'fro', 'nuc', 2 / -2 (largest / smallest singular value), 1 / -1 (max / min column
     sum of |A|), inf / -inf (max / min row sum) over the two dims (A cast to ``dtype`` first)."""
     ops._bool_args("linalg_matrix_norm", keepdim=keepdim)
+    if not isinstance(dim, list | tuple):  # (torch's argument parser: dim is a pair of ints)
+        t = type(dim).__name__
+        raise TypeError(f"linalg.matrix_norm: dim must be a 2-tuple of ints, not {t}")
     A = _in_dtype("matrix_norm", A, dtype)
     ord = _scalar_ord(ord)  # noqa: A001
     if ord is None:  # (torch's argument parser)
@@ -467,9 +494,6 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
         A = ops._float_only("matrix_norm", A)
     if A.ndim < 2:
         raise BadShapeOrValue(f"linalg.matrix_norm: A must have >= 2 dims, got shape {A.shape}")
-    if not isinstance(dim, list | tuple):  # (torch's dim is a pair of ints)
-        t = type(dim).__name__
-        raise TypeError(f"linalg.matrix_norm: dim must be a 2-tuple of ints, not {t}")
     if len(dim) != 2:
         raise BadShapeOrValue(f"linalg.matrix_norm: dim must be a 2-tuple. Got {tuple(dim)}")
     d0, d1 = ops._two_dims("matrix_norm", A.ndim, *dim)
@@ -523,6 +547,9 @@ def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if len(dims) == 1:
         return vector_norm(A, 2 if ord is None else ord, dims, keepdim)
     if len(dims) == 2:
+        if ord is None:  # (torch's vector 2-norm over the dims: an IndexError for a 1-D A)
+            for d in dims:
+                ops._dim(d, A.ndim, "linalg.norm")
         return matrix_norm(A, "fro" if ord is None else ord, dims, keepdim)
     raise BadShapeOrValue(f"linalg.norm: dim must name 1 or 2 dims, got {dim}")
 
@@ -670,25 +697,32 @@ class EighFn(Function):
         # space (V's columns' signs and a repeated eigenvalue's basis are arbitrary), which
         # makes gA symmetric, as torch's linalg_eig_backward
         # (complex: skew-Hermitian, and the loss must not depend on the columns' phases)
-        E = L[..., None, :] - L[..., :, None]
-        VtgV = _mH(V) @ gV
-        _phase_invariant("eigh", np.diagonal(VtgV, 0, -2, -1))
-        inner = np.where(E == 0, 0, 0.5 * (VtgV - _mH(VtgV)) / E)
-        inner = inner + gL[..., None, :] * np.eye(L.shape[-1], dtype=L.dtype)
+        # A repeated eigenvalue with a gradient on the vectors: inf / NaN, as torch's (whose
+        # eigenvalues-only backward skips the vectors' term, as here when gV is all zero)
+        eye = np.eye(L.shape[-1], dtype=L.dtype)
+        inner = gL[..., None, :] * eye
+        if np.any(gV):
+            E = L[..., None, :] - L[..., :, None] + eye  # (the diagonal is not divided by)
+            VtgV = _mH(V) @ gV
+            _phase_invariant("eigh", np.diagonal(VtgV, 0, -2, -1))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                inner = inner + 0.5 * (VtgV - _mH(VtgV)) / E * (1 - eye)
         return V @ inner @ _mH(V), None
 
     @staticmethod
     def backward_graph(ctx, gL, gV):
         L0, V0 = ctx.saved_tensors
         L, V = _graph.output(ctx, L0, 0), _graph.output(ctx, V0, 1)
-        E = ops.unsqueeze(L, -2) - ops.unsqueeze(L, -1)
-        VtgV = ops.matmul(_tmH(V), gV)
-        _phase_invariant("eigh", np.diagonal(VtgV.data, 0, -2, -1))
-        VtgV = 0.5 * (VtgV - _tmH(VtgV))
-        inner = ops._masked(E == 0, 0.0, lambda e: VtgV / e, E)
-        inner = inner + ops.unsqueeze(gL, -2) * _graph.constant(
-            np.eye(L0.shape[-1], dtype=L0.dtype)
-        )
+        eye = _graph.constant(np.eye(L0.shape[-1], dtype=L0.dtype))
+        inner = ops.unsqueeze(gL, -2) * eye
+        if gV.requires_grad or np.any(gV.data):  # (as backward)
+            E = ops.unsqueeze(L, -2) - ops.unsqueeze(L, -1) + eye
+            VtgV = ops.matmul(_tmH(V), gV)
+            _phase_invariant("eigh", np.diagonal(VtgV.data, 0, -2, -1))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                inner = inner + 0.5 * (VtgV - _tmH(VtgV)) / E * (1 - eye)
+        if inner.dtype != V0.dtype:  # (the eigenvalues' term alone is real: V may be complex)
+            inner = ops.cast(inner, V0.dtype)
         return ops.matmul(ops.matmul(V, inner), _tmH(V)), None
 
 
@@ -780,10 +814,10 @@ class EigFn(Function):
 
 def _general_square(op: str, A, finite: bool = True) -> Tensor:
     A = ops._tensor_operand(A)
+    if A.data.dtype in (np.float16, _lowp.bfloat16):  # (torch's NotImplementedError: no kernel)
+        raise not_implemented(f"linalg.{op}", A.dtype, f"shape {A.shape}")
     if A.dtype.kind not in "fc":
         raise BadDtype(f"linalg.{op}: expected a float or complex tensor, got {A.dtype}")
-    if A.dtype == np.float16:  # (LAPACK has no half kernel: torch's NotImplementedError)
-        raise not_implemented(f"linalg.{op}", A.dtype, f"shape {A.shape}")
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise BadShapeOrValue(
             f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}"
@@ -834,11 +868,8 @@ class SVDFn(Function):
         U, S, Vh = ctx.saved_tensors
         k = S.shape[-1]
         m, n = U.shape[-2], Vh.shape[-1]
-        if np.any(gU[..., k:]) or np.any(gVh[..., k:, :]):
-            raise RuntimeError(
-                "linalg.svd: the extra columns of full_matrices=True have no gradient "
-                "(they are not unique); use full_matrices=False"
-            )
+        # (the extra columns of full_matrices=True are any basis of their subspace: their
+        # gradients are ignored, as torch documents)
         U, gU, Vh, gVh = U[..., :k], gU[..., :k], Vh[..., :k, :], gVh[..., :k, :]
         if not np.any(gU) and not np.any(gVh):
             return (U * gS[..., None, :]) @ Vh, None
@@ -868,8 +899,6 @@ class SVDFn(Function):
     def backward_graph(ctx, gU, gS, gVh):
         U0, S0, Vh0 = ctx.saved_tensors
         k, m, n = S0.shape[-1], U0.shape[-2], Vh0.shape[-1]
-        if np.any(gU.data[..., k:]) or np.any(gVh.data[..., k:, :]):
-            return SVDFn.backward(ctx, gU.data, gS.data, gVh.data)  # raises backward's error
         mm = ops.matmul
         U, S = _graph.output(ctx, U0, 0)[..., :k], _graph.output(ctx, S0, 1)
         Vh = _graph.output(ctx, Vh0, 2)[..., :k, :]
@@ -1077,11 +1106,52 @@ def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: boo
         )
     if B.dtype != A.dtype and A.dtype.kind in "fc":  # torch solves in A's dtype (B cast to it)
         B = B.to(A.dtype)
+    n = A.shape[-1]
+    if (B.shape[-2] if left else B.shape[-1]) != n:
+        raise BadShapeOrValue(
+            f"linalg.solve_triangular: Incompatible shapes of A and B for the equation "
+            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {B.shape[-2]}x{B.shape[-1]})"
+        )
+    # B's batch broadcast up front: solve must read B as matrices, never as a batch of vectors
+    B = B.expand(*_batch("linalg.solve_triangular", A, B), *B.shape[-2:])
     T = ops.triu(A) if upper else ops.tril(A)
     if unitriangular:
         n = A.shape[-1]
         T = T - ops.diag_embed(ops.diagonal(T, 0, -2, -1)) + Tensor(np.eye(n, dtype=A.dtype))
+    elif T.shape[-1] and (np.diagonal(T.data, 0, -2, -1) == 0).any():
+        # torch's trsm divides by the zero pivot (inf / nan values, no error): substitution
+        X = _substitute(T, B, upper) if left else _tmT(_substitute(_tmT(T), _tmT(B), not upper))
+        return named(X, "LinalgSolveTriangularBackward0")
     return named(solve(T, B, left=left), "LinalgSolveTriangularBackward0")
+
+
+def _batch(op: str, A, B) -> tuple:
+    """The broadcast batch shape of matrices A and B (torch's RuntimeError if none)."""
+    try:
+        return np.broadcast_shapes(tuple(A.shape[:-2]), tuple(B.shape[:-2]))
+    except ValueError:
+        raise BadShapeOrValue(
+            f"{op}: the batch dims of A {tuple(A.shape)} and B {tuple(B.shape)} do not broadcast"
+        ) from None
+
+
+def _substitute(T, B, upper: bool) -> Tensor:
+    """X with T X = B for triangular T, row by row (forward or back substitution) in ember ops,
+    dividing by each diagonal element as it comes, zero included (complex: NaN, as torch's)."""
+    n = T.shape[-1]
+    batch = np.broadcast_shapes(tuple(T.shape[:-2]), tuple(B.shape[:-2]))
+    T, B = T.expand(*batch, n, n), B.expand(*batch, *B.shape[-2:])
+    rows = [None] * n
+    for i in range(n - 1, -1, -1) if upper else range(n):
+        acc = B[..., i : i + 1, :]
+        lo, hi = (i + 1, n) if upper else (0, i)  # the rows already solved
+        if hi > lo:
+            acc = acc - ops.matmul(T[..., i : i + 1, lo:hi], ops.cat(rows[lo:hi], -2))
+        d = T[..., i : i + 1, i : i + 1]
+        rows[i] = acc / d
+        if d.data.dtype.kind == "c" and (d.data == 0).any():
+            rows[i] = ops.where(d == 0, complex("nan+nanj"), rows[i])
+    return ops.cat(rows, -2)
 
 
 Lstsq = namedtuple("Lstsq", ["solution", "residuals", "rank", "singular_values"])
@@ -1192,9 +1262,10 @@ def vander(x, *, N=None) -> Tensor:
     N = x.shape[-1] if N is None else ops._index_dim(N, "linalg_vander", "N")
     if N < 2:
         raise BadShapeOrValue(f"linalg.vander: N must be greater than 1, got {N}")
-    if x.dtype == np.bool_:  # (torch's RuntimeError)
-        raise BadDtype(
-            "linalg.vander supports floating point, complex, and integer tensors, but got bool"
+    if x.dtype == np.bool_ or x.dtype == np.float16 or x.dtype == _lowp.bfloat16:
+        raise BadDtype(  # (torch's RuntimeError)
+            f"linalg.vander supports floating point, complex, and integer tensors, but got "
+            f"{x.dtype}"
         )
     ones = Tensor(np.ones(x.shape + (1,), x.dtype))
     powers = ops.cumprod(ops.expand(ops.unsqueeze(x, -1), x.shape + (N - 1,)), -1)
@@ -1403,7 +1474,11 @@ def _raise_info(op: str, info, what: str) -> None:
 def lu_unpack(LU_data, LU_pivots, unpack_data: bool = True, unpack_pivots: bool = True):  # noqa: N803
     """(P, L, U) from lu_factor's packed LU and pivots (torch.lu_unpack); differentiable in
     LU_data. What is not unpacked comes back as an empty tensor."""
-    A = _matrices("lu_unpack", LU_data)
+    A = ops._tensor_operand(LU_data)  # (any dtype: torch's lu_unpack only slices and copies)
+    if A.ndim < 2:
+        raise BadShapeOrValue(
+            f"linalg.lu_unpack: A must be batches of matrices, got shape {A.shape}"
+        )
     piv = _check_pivots("lu_unpack", A, LU_pivots)
     m, n = A.shape[-2:]
     k = builtins.min(m, n)
@@ -1429,6 +1504,7 @@ def lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False) -> Tens
         return named(_tmH(lu_solve(F, piv, _tmH(B), adjoint=not adjoint)), "LinalgLuSolveBackward0")
     if B.shape[-2] != F.shape[-1]:
         raise BadShapeOrValue(f"linalg.lu_solve: LU {F.shape} and B {B.shape} do not fit A X = B")
+    _batch("linalg.lu_solve", F, B)
     P = Tensor(_p_matrix(_permutation(piv, F.shape[-1]), F.dtype))
     if adjoint:  # A^H = U^H L^H P^T: X = P L^-H U^-H B
         Y = solve_triangular(_tmH(F), B, upper=False)
@@ -1760,7 +1836,7 @@ def ldl_solve(LD, pivots, B, *, hermitian: bool = False) -> Tensor:  # noqa: N80
         raise BadShapeOrValue(
             f"linalg.ldl_solve: LD {F.shape} and B ({B.dtype}, {B.shape}) do not fit"
         )
-    batch = np.broadcast_shapes(F.shape[:-2], B.shape[:-2])
+    batch = _batch("linalg.ldl_solve", F, B)
     Fb = np.broadcast_to(F.data, batch + F.shape[-2:]).reshape(-1, n, n)
     Pb = np.broadcast_to(piv, batch + (n,)).reshape(-1, n)
     Bb = np.broadcast_to(B.data, batch + B.shape[-2:]).reshape(-1, *B.shape[-2:])

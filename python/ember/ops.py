@@ -10528,7 +10528,7 @@ def cross(a, b, dim=None) -> Tensor:
         shape = broadcast_shapes(a.shape, b.shape)
         dim = next((d for d, n in enumerate(shape) if n == 3), None)
         if dim is None:
-            raise ValueError(f"cross: no dim of size 3 in shapes {a.shape} and {b.shape}")
+            raise BadShapeOrValue(f"cross: no dim of size 3 in shapes {a.shape} and {b.shape}")
     return _linalg.cross(a, b, dim=dim)
 
 
@@ -10776,6 +10776,15 @@ def _from_cholesky(L, upper: bool) -> Tensor:
     return matmul(adjoint(L), L) if upper else matmul(L, adjoint(L))
 
 
+def _no_cholesky_kernel(op: str, *ts) -> None:
+    """torch's LAPACK-backed cholesky ops have no integer, bool or float16/bfloat16 kernel:
+    its NotImplementedError ('"cholesky_cpu" not implemented for 'Long'')."""
+    for t in ts:
+        dt = t.data.dtype
+        if dt.kind in "biu" or dt == np.float16 or dt == _lowp.bfloat16:
+            raise not_implemented(op, t.dtype, f"shape {t.shape}")
+
+
 def cholesky_solve(B, L, upper: bool = False) -> Tensor:
     """X with A X = B given A's Cholesky factor L (A = L L^H, or U^H U with upper).
 
@@ -10783,6 +10792,7 @@ def cholesky_solve(B, L, upper: bool = False) -> Tensor:
     L's up front so linalg.solve never reads it as a batch of vectors."""
     _bool_args("cholesky_solve", upper=upper)
     B, L = _tensor_operand(B), _tensor_operand(L)
+    _no_cholesky_kernel("cholesky_solve", B, L)
     if B.ndim < 2:
         raise RuntimeError(
             f"cholesky_solve: b should have at least 2 dimensions, got shape {B.shape}"
@@ -10796,7 +10806,7 @@ def cholesky_solve(B, L, upper: bool = False) -> Tensor:
             f"cholesky_solve: incompatible matrix sizes, A is {L.shape[-2]} by {L.shape[-1]} "
             f"but b is {B.shape[-2]} by {B.shape[-1]}"
         )
-    batch = np.broadcast_shapes(B.shape[:-2], L.shape[:-2])
+    batch = _linalg._batch("cholesky_solve", B, L)
     X = _linalg.solve(_from_cholesky(L, upper), B.expand(*batch, *B.shape[-2:]))
     return named(X, "CholeskySolveBackward0")
 
@@ -10806,6 +10816,7 @@ def cholesky_inverse(L, upper: bool = False) -> Tensor:
     read, as LAPACK's potri that torch calls."""
     _bool_args("cholesky_inverse", upper=upper)
     L = _tensor_operand(L)
+    _no_cholesky_kernel("cholesky_inverse", L)
     tri = triu(L) if upper else tril(L)
     Y = _linalg.inv(_from_cholesky(tri.detach(), upper))  # the value reads one triangle
     if _state.enabled and L.requires_grad:
@@ -11024,6 +11035,7 @@ def matrix_exp(A) -> Tensor:
 
 def cholesky(A, upper: bool = False) -> Tensor:
     """torch.cholesky (the older name of linalg.cholesky)."""
+    _no_cholesky_kernel("cholesky", _tensor_operand(A))
     return named(_linalg.cholesky(A, upper=upper), "CholeskyBackward0")
 
 
@@ -11037,12 +11049,16 @@ SVDResult = namedtuple("SVDResult", ["U", "S", "V"])
 
 def svd(A, some: bool = True, compute_uv: bool = True) -> SVDResult:
     """torch.svd: (U, S, V) with A = U diag(S) V^H (V, not linalg.svd's Vh); without
-    compute_uv, U and V are zeros."""
-    U, S, Vh = _linalg.svd(A, full_matrices=not some)
-    V = adjoint(Vh)
+    compute_uv, U and V are zeros of the full shapes (m, m) and (n, n), whatever ``some``, as
+    torch's."""
     if not compute_uv:
-        U, V = Tensor(np.zeros(U.shape, U.dtype)), Tensor(np.zeros(V.shape, V.dtype))
-    return SVDResult(U, S, V)
+        S = _linalg.svdvals(A)
+        A = _tensor_operand(A)
+        *batch, m, n = A.shape
+        zeros = [Tensor(np.zeros((*batch, d, d), A.dtype)) for d in (m, n)]
+        return SVDResult(zeros[0], S, zeros[1])
+    U, S, Vh = _linalg.svd(A, full_matrices=not some)
+    return SVDResult(U, S, adjoint(Vh))
 
 
 def frobenius_norm(x, dim, keepdim: bool = False) -> Tensor:
@@ -11390,7 +11406,8 @@ def triangular_solve(b, A, upper: bool = True, transpose: bool = False, unitrian
     x = _linalg.solve_triangular(
         coefficient, b, upper=upper != bool(transpose), unitriangular=unitriangular
     )
-    return _TriangularSolve(x, clone(A))
+    # (the copy of A is broadcast to the solution's batch, as torch's)
+    return _TriangularSolve(x, clone(A.expand(*x.shape[:-2], *A.shape[-2:])))
 
 
 def _as_strided_(x, size, stride, storage_offset=None) -> Tensor:

@@ -42,7 +42,9 @@ from ember import _lowp
 class _State(threading.local):
     # The class default serves every thread that never set it: a plain threading.local
     # raised (and getattr swallowed) an AttributeError on each op, ~0.3 us.
-    enabled = True
+    enabled = True  # ops record: grad mode on and no inference_mode(True) block open
+    wanted = True  # grad mode as set (is_grad_enabled): enable_grad inside inference_mode
+    # turns it on but records nothing, as torch's
     # saved_tensors_hooks: the (pack, unpack) pairs entered, innermost last; a message while
     # disable_saved_tensors_hooks is active
     saved_hooks = ()
@@ -55,7 +57,7 @@ _state = _State()
 
 
 def is_grad_enabled() -> bool:
-    return _state.enabled
+    return _state.wanted
 
 
 # How many threads have grad mode off now: mark_view's one test in grad mode (a race of two
@@ -65,7 +67,8 @@ _grad_off = 0
 
 def _set_enabled(mode: bool) -> None:
     global _grad_off
-    mode = bool(mode)
+    _state.wanted = mode = bool(mode)
+    mode = mode and not _state.inference
     if mode != _state.enabled:
         _grad_off += -1 if mode else 1
         _state.enabled = mode
@@ -786,8 +789,15 @@ class set_grad_enabled(_GradMode):  # noqa: N801
     """Set grad mode now (``ember.set_grad_enabled(False)``) or for a ``with`` block, as PyTorch."""
 
     def __init__(self, mode: bool):
+        if type(mode) is not bool:  # torch's TypeError (not even 1 or a numpy bool)
+            t = type(mode)
+            name = t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__name__}"
+            raise TypeError(
+                f"set_grad_enabled(): argument 'enabled' (position 1) must be bool, not "
+                f"{'Tensor' if isinstance(mode, Tensor) else name}"
+            )
         self._prev = is_grad_enabled()
-        self._mode = bool(mode)
+        self._mode = mode
         _set_enabled(self._mode)
 
     def __enter__(self):
@@ -1164,6 +1174,12 @@ class Function:
             else:  # PyTorch 2's style: forward(*args) then setup_context(ctx, inputs, output)
                 out = cls.forward(*inputs, **kwargs)
                 cls.setup_context(ctx, inputs, out)
+        one = False
+        if not isinstance(out, tuple | Tensor):
+            # a list, None, a number: one object that torch returns as it is (a list's Tensors
+            # made without recording); the one output of a tuple here, unwrapped by _user_apply
+            ctx._plain_one = one = True
+            out = (out,)
         outs = tuple(out) if isinstance(out, tuple | list) else (out,)
         if isinstance(out, tuple | list) and not all(isinstance(o, Tensor) for o in outs):
             # other objects among the outputs (torch returns them as they are): a stand-in in
@@ -1191,7 +1207,7 @@ class Function:
         )
         if nd or non_diff:
             ctx._non_diff = nd
-        if (any(ctx.needs_input_grad) and _state.enabled) or ctx.__dict__.get("_dirty"):
+        if (any(ctx.needs_input_grad) and _state.enabled) or "_dirty" in ctx.__dict__ or one:
             # a node (for backward_graph's _in_graph), or inputs marked dirty (_user_apply)
             seen = tuple((a, b) for a, b in zip(inputs, args) if isinstance(b, Tensor))
             ctx._made = (seen, outs)
@@ -1688,6 +1704,17 @@ def _user_apply(cls, *args, **kwargs):
         res = tuple(plain.get(i, o) for i, o in enumerate(res))
     outs = res if isinstance(res, tuple) else (res,)
     dirty = ctx.__dict__.get("_dirty")
+    made = ctx.__dict__.get("_made")
+    if dirty and made is not None and not all(any(d is o for o in made[1]) for d in dirty):
+        raise RuntimeError(
+            "Some elements marked as dirty during the forward method were not returned as "
+            "output. The inputs that are modified inplace must all be outputs of the Function."
+        )
+    if ctx.__dict__.get("_plain_one"):
+        one = res[0]
+        if type(one) is list and made is not None:  # forward's inputs: the caller's Tensors
+            one = [next((b for a, b in made[0] if o is a), o) for o in one]
+        return one
     if not any(isinstance(o, Tensor) and o._ctx is ctx for o in outs):  # nothing recorded
         if dirty and "_made" in ctx.__dict__:  # the dirty inputs themselves, as torch
             outs = list(outs)
@@ -1715,7 +1742,7 @@ def _user_apply(cls, *args, **kwargs):
                         f"{cls.__name__}: a leaf Variable that requires grad is being used in "
                         "an in-place operation (mark_dirty)"
                     )
-                _refuse_dirty_view(cls, b)
+                root, chain = _dirty_root(b)
                 # the node's input is b as it was; b itself becomes the node's output
                 j = [m for m, p in enumerate(parents) if p is b]
                 old = Tensor._make(b.data, b._requires_grad, b._ctx, b._idx)
@@ -1724,6 +1751,8 @@ def _user_apply(cls, *args, **kwargs):
                 note_graph_write(b)  # earlier nodes that saved b's old values refuse backward
                 b._ctx, b._idx, b._requires_grad = ctx, i, True
                 _engine_hooks_moved(b)
+                if root is not None:
+                    _dirty_view_write(b, root, chain)
                 outs[i] = b
     ctx.parents = tuple(parents)
     ctx._epoch = _graph_writes
@@ -1731,18 +1760,35 @@ def _user_apply(cls, *args, **kwargs):
     return tuple(outs) if isinstance(res, tuple) else outs[0]
 
 
-def _refuse_dirty_view(cls, b) -> None:
-    """A dirty input that views another graph tensor: torch moves that base onto the node
-    too (CopySlices); ember does not, and its base's gradient would silently skip the
-    Function's backward, so it refuses (a view of a leaf: torch's own refusal)."""
+def _dirty_root(b):
+    """(the graph tensor whose memory the dirty input b views, the views between) or (None,
+    ()); a view of a leaf that requires grad is refused (view_root, torch's words)."""
     from ember import _inplace
 
-    if b._ctx is not None and _inplace.view_root(b)[0] is not None:
-        raise RuntimeError(
-            f"{cls.__name__}: mark_dirty on a view of another tensor of the graph (shape "
-            f"{tuple(b.shape)}) is not supported: its base would not see the Function's "
-            "backward; pass a clone() of the view, or the base itself"
-        )
+    return (None, ()) if b._ctx is None else _inplace.view_root(b)
+
+
+def _dirty_view_write(b, root, chain) -> None:
+    """b, a view of the graph tensor root, was modified in place by a custom Function whose
+    node now gives b's new values: root takes a CopySlices node (its other elements from its
+    old node, b's from the Function's), and b and the views between read back from it
+    (torch's AsStridedBackward0), as torch's mark_dirty on a view."""
+    from ember import _inplace, ops
+
+    flat = _inplace.positions(b.data, root.data)
+    new_b = Tensor._make(b.data.copy(), True, b._ctx, b._idx)
+    old = Tensor._make(root.data.copy(), root._requires_grad, root._ctx, root._idx)
+    with enable_grad():
+        buf = old.reshape(-1).clone()
+        buf[flat] = new_b  # (flat: b's shape)
+        new = ops.CopySlices.apply(buf, root.shape)
+    # (forward's write into root's memory was noted: this is root's move in the graph only,
+    # so the Function's input, b as it was, is not taken for a view read after the write)
+    note_graph_write(root, values=False)
+    root._ctx, root._idx, root._requires_grad = new._ctx, new._idx, True
+    _engine_hooks_moved(root)
+    for t in (b, *chain):
+        _inplace._regather(t, root)
 
 
 def _engine_hooks_moved(t) -> None:
