@@ -1,6 +1,6 @@
 """Round 41 training-stack fuzz against torch 2.13: Tensor weight_decay (accepted as torch
-accepts it, its decoupled decay factor rounded as torch rounds it), Muon's option messages,
-and sampled optimiser / scheduler / clipping configurations side by side with torch."""
+accepts it, its decoupled decay factor rounded as torch rounds it), and sampled optimiser,
+scheduler, clipping and training configurations side by side with torch."""
 
 import random
 import warnings
@@ -88,17 +88,6 @@ def test_tensor_weight_decay_must_have_one_element():
             getattr(torch.optim, name)(
                 [torch.zeros(2, 2, requires_grad=True)], weight_decay=torch.tensor([0.1, 0.2])
             )
-
-
-@pytest.mark.parametrize(
-    "kw", [dict(lr=-1.0), dict(lr=float("nan")), dict(momentum=-0.5), dict(weight_decay=-1.0)]
-)
-def test_muon_option_messages_are_torchs(kw):
-    with pytest.raises(ValueError) as want:
-        torch.optim.Muon([torch.zeros(3, 2, requires_grad=True)], **kw)
-    with pytest.raises(ValueError) as got:
-        ember.optim.Muon([ember.zeros(3, 2, requires_grad=True)], **kw)
-    assert str(got.value) == str(want.value)
 
 
 def _random_options(R, name):

@@ -112,14 +112,6 @@ class Muon(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, group: dict) -> None:
-        for k, what in (
-            ("lr", "Learning rate"),
-            ("momentum", "momentum"),
-            ("weight_decay", "weight decay"),
-        ):
-            v = group[k]  # (torch's words for Muon; other types are _check_nonneg's)
-            if isinstance(v, int | float) and not 0.0 <= v:
-                raise ValueError(f"{what} should be >= 0 but is: {v}")
         _check_nonneg(group, "lr", "momentum", "weight_decay")
         if group["adjust_lr_fn"] not in (None, "original", "match_rms_adamw"):
             raise ValueError(
