@@ -17,12 +17,12 @@ from ember.optim.optimizer import (
     _advance,
     _buffer,
     _check_implementation_flags,
+    _decay_factor,
     _grad_array,
     _lerp_,
     _lr_dtype,
     _run_closure,
     _scalar,
-    _tensor_lr,
     _wrap,
 )
 from ember.tensor import Tensor
@@ -151,7 +151,7 @@ class Adafactor(Optimizer):
                     ft = _lr_dtype(lr_t)
                     alpha = ft(ft(rms) * ft(lr))
                 if weight_decay != 0:
-                    _, shrink = _tensor_lr(lr_t if lr_t is not None else lr, 1.0, weight_decay)
+                    shrink = _decay_factor(lr_t if lr_t is not None else lr, group["weight_decay"])
                     p.data *= shrink
 
                 if g.ndim > 1:

@@ -127,6 +127,7 @@ class Adam(Optimizer):
                 amsgrad = group["amsgrad"]
                 names = ("exp_avg", "exp_avg_sq", *(("max_exp_avg_sq",) * amsgrad))
                 wd0 = float(group["weight_decay"])
+                wd_t = wd0 and isinstance(group["weight_decay"], Tensor)
                 decoupled = bool(group["decoupled_weight_decay"])
                 fused = bool(group.get("fused"))  # (torch's fused kernel reads Tensors as doubles)
                 tensor_betas = isinstance(beta1, Tensor) and not fused
@@ -141,8 +142,11 @@ class Adam(Optimizer):
             if tensor_betas:  # torch's rounding of Tensor betas, op by op
                 _adam_tensor_betas(p.data, m, v, vmax[0] if amsgrad else None, g, group, t)
                 continue
-            if isinstance(lr, Tensor):  # torch's rounding of a Tensor lr's step size and decay
-                lr, shrink = _tensor_lr(lr, 1.0 - float(beta1) ** t, wd if decoupled else 0.0)
+            # torch's rounding of a Tensor lr's step size, and of the decay with a Tensor
+            # lr or weight_decay (the fused kernel reads both as doubles)
+            if isinstance(lr, Tensor) or (decoupled and wd_t and not fused):
+                wd_arg = group["weight_decay"] if decoupled else 0.0
+                lr, shrink = _tensor_lr(lr, 1.0 - float(beta1) ** t, wd_arg)
                 if shrink is not None:
                     p.data *= p.data.dtype.type(shrink)
                     wd = 0.0
@@ -178,7 +182,7 @@ def _adam_tensor_betas(p, m, v, vmax, g, group, t: float) -> None:
     if group["maximize"]:
         g = -g
     if wd and group["decoupled_weight_decay"]:
-        _, shrink = _tensor_lr(lr, 1.0, wd)
+        _, shrink = _tensor_lr(lr, 1.0, group["weight_decay"])
         p *= T(shrink)
     elif wd:
         g = g + T(wd) * p

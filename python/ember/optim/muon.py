@@ -22,6 +22,7 @@ from ember.optim.optimizer import (
     Optimizer,
     _buffer,
     _check_nonneg,
+    _decay_factor,
     _lerp_,
     _run_closure,
     _state_like,
@@ -151,7 +152,8 @@ class Muon(Optimizer):
             ortho = _orthogonalize(
                 update, group["ns_coefficients"], int(group["ns_steps"]), float(group["eps"])
             )
-            p.data *= 1 - lr * float(group["weight_decay"])
+            # (a Tensor lr or weight_decay: the factor rounded in its dtype, as torch's)
+            p.data *= _decay_factor(group["lr"], group["weight_decay"])
             step = _adjusted_lr(lr, group["adjust_lr_fn"], p.shape)
             if p.dtype == np.float32:  # torch's fused p - lr * O (the product exact, one rounding)
                 step = np.float64(np.float32(step))

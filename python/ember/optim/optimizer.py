@@ -10,7 +10,7 @@ from collections import OrderedDict, defaultdict
 import numpy as np
 
 from ember import _C, _lowp
-from ember._errors import BadDtype
+from ember._errors import BadDtype, BadShapeOrValue
 from ember._sparse_grad import RowSparseGrad, clear_rows, sparse_rows
 from ember.autograd import function as _function
 from ember.ops import POW_SHORTCUTS
@@ -619,22 +619,38 @@ def _lr_dtype(lr: Tensor):
     return dt.type if dt.kind == "f" else np.dtype(get_default_dtype()).type
 
 
-def _tensor_lr(lr, bias_correction1: float = 1.0, weight_decay: float = 0.0):
+def _tensor_lr(lr, bias_correction1: float = 1.0, weight_decay=0.0):
     """PyTorch keeps a Tensor lr a tensor inside step(): ``lr / bias_correction1`` and the
     decoupled decay ``1 - lr * weight_decay`` are computed, and rounded, in the lr's dtype
     (float32 for ``torch.tensor(0.01)``). Returns the lr to hand a kernel that divides by
-    ``bias_correction1`` itself (so it gets that rounded step size), and the rounded decay
-    factor (None without decay). A Python lr comes back unchanged."""
+    ``bias_correction1`` itself (so it gets that rounded step size), and the decay factor
+    (_decay_factor; None without decay). A Python lr comes back unchanged."""
+    shrink = _decay_factor(lr, weight_decay) if float(weight_decay) else None
     if not isinstance(lr, Tensor):
-        return float(lr), (1.0 - float(lr) * weight_decay) if weight_decay else None
+        return float(lr), shrink
     ft = _lr_dtype(lr)
     lr_t = ft(np.asarray(lr.data).item())
-    # each operation rounded to ft, a float16 one computed in float32 first (torch's opmath:
-    # the Python scalar is not rounded to float16 on its own)
+    # rounded to ft, a float16 one computed in float32 first (torch's opmath)
     mt = np.float32 if np.dtype(ft).itemsize < 4 else ft
     step = ft(mt(lr_t) / mt(bias_correction1))
-    shrink = ft(mt(1) - mt(ft(mt(lr_t) * mt(weight_decay)))) if weight_decay else None
-    return float(step) * bias_correction1, None if shrink is None else float(shrink)
+    return float(step) * bias_correction1, shrink
+
+
+def _decay_factor(lr, weight_decay) -> float:
+    """torch's decoupled decay factor ``1 - lr * weight_decay``: in double for Python numbers;
+    when either is a Tensor (torch takes a 0-d weight_decay too), each operation rounded to
+    the tensors' dtype (float32 for ``torch.tensor(0.1)``), a float16 one computed in float32
+    first (torch's opmath: the Python scalar is not rounded to float16 on its own)."""
+    tensors = [v for v in (lr, weight_decay) if isinstance(v, Tensor)]
+    if not tensors:
+        return 1.0 - float(lr) * float(weight_decay)
+    ft = np.result_type(*(_lr_dtype(v) for v in tensors)).type
+    mt = np.float32 if np.dtype(ft).itemsize < 4 else ft
+    v = [
+        np.asarray(x.data).item() if isinstance(x, Tensor) else float(x) for x in (lr, weight_decay)
+    ]
+    v = [ft(x) if isinstance(y, Tensor) else x for x, y in zip(v, (lr, weight_decay))]
+    return float(ft(mt(1) - mt(ft(mt(v[0]) * mt(v[1])))))
 
 
 def _torch_pow(x, e: float):
@@ -681,6 +697,12 @@ def _check_nonneg(group: dict, *names: str, nan_ok: bool = False) -> None:
         if k == "lr" and isinstance(v, Tensor):  # PyTorch's tensor lr (one element)
             if v.numel() != 1:
                 raise ValueError("Tensor lr must be 1-element")
+            v = float(v)
+        elif k == "weight_decay" and isinstance(v, Tensor):  # torch takes it as its value
+            if v.numel() != 1:
+                raise BadShapeOrValue(
+                    f"Tensor weight_decay must be 1-element, got shape {tuple(v.shape)}"
+                )
             v = float(v)
         # (a bool is a number to torch: lr=True is lr 1)
         if not isinstance(v, int | float | np.floating | np.integer):

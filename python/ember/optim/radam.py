@@ -9,8 +9,8 @@ from ember.optim.optimizer import (
     _advance,
     _check_adam_family,
     _check_implementation_flags,
+    _decay_factor,
     _run_closure,
-    _tensor_lr,
 )
 from ember.tensor import Tensor
 
@@ -85,9 +85,13 @@ class RAdam(Optimizer):
             beta1, beta2 = group["betas"]
             t, exp_avg, exp_avg_sq = _advance(state, p, "exp_avg", "exp_avg_sq")
             wd, decoupled = float(group["weight_decay"]), bool(group["decoupled_weight_decay"])
-            if isinstance(group["lr"], Tensor) and decoupled and wd:
-                # torch's decay factor 1 - lr * weight_decay, rounded in a Tensor lr's dtype
-                p.data *= p.data.dtype.type(_tensor_lr(group["lr"], 1.0, wd)[1])
+            if (
+                decoupled
+                and wd
+                and any(isinstance(group[k], Tensor) for k in ("lr", "weight_decay"))
+            ):
+                # torch's decay factor 1 - lr * weight_decay, rounded in a Tensor's dtype
+                p.data *= p.data.dtype.type(_decay_factor(group["lr"], group["weight_decay"]))
                 wd = 0.0
             # (positional: pybind11 matching keywords cost ~2 us a call, per parameter)
             _C.radam_step(
