@@ -2130,19 +2130,17 @@ inline double log_dd(double x, double& lo) {
 // non-integer b (-0 and -inf: C99's signed zero / infinity instead), NaN from a NaN otherwise.
 // Integers tested in double without rint: x + 2^52 - 2^52 rounds x in [0, 2^52) to an integer.
 inline double pow_specials(double a, double b, double mag) {
-  constexpr double k52 = 4503599627370496.0;
-  const double ab = std::fabs(b), hb = 0.5 * ab;
+  constexpr double k52 = 4503599627370496.0, inf = std::numeric_limits<double>::infinity();
+  const double ab = std::fabs(b), hb = 0.5 * ab, aa = std::fabs(a);
   const double rb = ab < k52 ? (ab + k52) - k52 : ab;
   const double rh = hb < k52 ? (hb + k52) - k52 : hb;
-  const bool is_int = rb == ab, odd = is_int & (rh != hb);
-  const double aa = std::fabs(a);
   const double m1 = aa == 1.0 ? 1.0 : mag;
-  const bool neg = std::signbit(a);
-  const bool nan = (a < 0.0) & (aa < std::numeric_limits<double>::infinity()) & !is_int &
-                   (ab < std::numeric_limits<double>::infinity());
-  const double sgn = neg & odd ? -m1 : m1;
-  const double y = nan | (b != b) ? std::numeric_limits<double>::quiet_NaN() : sgn;
-  return (b == 0.0) | (a == 1.0) ? 1.0 : y;
+  // (|| and ?: on doubles only: bool temporaries and std::signbit kept GCC from vectorising)
+  const double sgn = std::copysign(1.0, a) < 0.0 && rb == ab && rh != hb ? -m1 : m1;
+  const double y = (a < 0.0 && aa < inf && rb != ab && ab < inf) || b != b
+                       ? std::numeric_limits<double>::quiet_NaN()
+                       : sgn;
+  return b == 0.0 || a == 1.0 ? 1.0 : y;
 }
 // a^b for doubles (torch.pow / float_power of two tensors), branch-free: b log|a| = yh + yl by
 // log_dd and two_prod, exp(yh + yl) = 2^n (1 + qh + ql) by vm::expm1_hilo, rounded once and
