@@ -200,3 +200,17 @@ def test_lerp_broadcast_gradcheck():
     assert ember.autograd.gradcheck(ember.lerp, (a, b, w))
     assert ember.autograd.gradgradcheck(ember.lerp, (a, b, w))
     assert ember.autograd.gradcheck(lambda a, b: ember.lerp(a, b, 0.8), (a, b))
+
+
+def test_pow_huge_int_exponents_as_torch():
+    torch = pytest.importorskip("torch")
+    v = [0.5, 1.0, 2.0, -2.0, 0.0]
+    for e in (2**63, 2**64 - 1, -(2**63), 2**53 + 1):
+        np.testing.assert_array_equal(
+            (ember.tensor(v) ** e).numpy(), (torch.tensor(v) ** e).numpy()
+        )
+    for e in (2**64, 2**70, -(2**63) - 1, -(2**70)):
+        with pytest.raises(OverflowError):
+            torch.tensor(v) ** e
+        with pytest.raises(OverflowError):
+            ember.tensor(v) ** e

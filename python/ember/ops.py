@@ -1048,6 +1048,8 @@ def _pow_scalar(a: np.ndarray, e):
         # the kernel at any size: it raises no floating-point warnings, so the ~1 us errstate
         # NumPy's loops need (overflow is a silent inf, as torch) is not paid
         return _act_forward(_POW_KERNEL[e], a)
+    if type(e) is int and not -(2**63) <= e < 2**64:  # torch's Scalar: an int64 or a uint64
+        raise OverflowError(f"pow: the exponent {e} fits in neither int64 nor uint64 (as torch)")
     return _quiet_pow(_pow_by_numpy, a, e)
 
 
