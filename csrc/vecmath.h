@@ -2097,7 +2097,7 @@ inline double log_dd(double x, double& lo) {
   double zl;
   const double zh = two_prod(sh, sh, zl);
   zl += 2.0 * sh * sl;
-  double q = 0.08;  // 2/25 (the next term, s^27 2/27, is below 2^-71 of log m)
+  double q = 0.08;  // 2/25 down to 2/5 (the next term, s^27 2/27, is below 2^-71 of log m)
   q = q * zh + 0.08695652173913043;
   q = q * zh + 0.09523809523809523;
   q = q * zh + 0.10526315789473684;
@@ -2107,7 +2107,7 @@ inline double log_dd(double x, double& lo) {
   q = q * zh + 0.18181818181818182;
   q = q * zh + 0.2222222222222222;
   q = q * zh + 0.2857142857142857;
-  q = q * zh + 0.4;  // 2/5
+  q = q * zh + 0.4;
   constexpr double c0h = 0.6666666666666666, c0l = 3.700743415417188e-17;  // 2/3 = c0h + c0l
   const double w = zh * q;
   const double ch = c0h + w, cl = ((c0h - ch) + w) + (c0l + zl * q);  // Fast2Sum
