@@ -221,7 +221,7 @@ EMBER_SIMD void mod_span(T* y, const T* a, const T* b, int64_t n) {
 
 // ---- hypot, logaddexp, logaddexp2, nextafter, copysign / lerp ----
 // Op codes of math2_forward, shared with the binding.
-enum : int { kHypot = 0, kLogAddExp = 1, kLogAddExp2 = 2, kNextAfter = 3, kCopySign = 4 };
+enum : int { kHypot = 0, kLogAddExp = 1, kLogAddExp2 = 2, kNextAfter = 3, kCopySign = 4, kPow = 5 };
 
 // hypot as glibc's (and so NumPy's) for float: the exact squares summed and rooted in double,
 // rounded once to float; +inf when either side is infinite, even beside a NaN. double: glibc
@@ -315,6 +315,10 @@ inline T math2(T a, T b) {
   if constexpr (Op == kLogAddExp) return logaddexp1<false>(double(a), double(b));
   if constexpr (Op == kLogAddExp2) return logaddexp1<true>(double(a), double(b));
   if constexpr (Op == kNextAfter) return nextafter1(a, b);
+  if constexpr (Op == kPow) {
+    if constexpr (sizeof(T) == 4) return vm::pow_float(a, b);
+    return vm::pow_acc(a, b);
+  }
   return std::copysign(a, b);  // kCopySign: the bits NumPy's and torch's are
 }
 // (two loops: a select of b[0] or b[i] in the loop kept GCC from vectorising logaddexp's)
@@ -505,7 +509,7 @@ template void mod_forward<float>(float*, const float*, const float*, int64_t, bo
 template void mod_forward<double>(double*, const double*, const double*, int64_t, bool);
 
 // a (n), b (n) or one value (b_one) -> y (n) = op(a, b), op 0 hypot, 1 logaddexp, 2 logaddexp2,
-// 3 nextafter, 4 copysign (see math2_span). y may be a or b.
+// 3 nextafter, 4 copysign, 5 pow (see math2_span). y may be a or b.
 template <typename T>
 void math2_forward(T* y, const T* a, const T* b, int64_t n, bool b_one, int op) {
   if constexpr (sizeof(T) == 4)
@@ -518,6 +522,7 @@ void math2_forward(T* y, const T* a, const T* b, int64_t n, bool b_one, int op) 
     if (op == kLogAddExp2) math2_span<kLogAddExp2>(y + i0, a + i0, bp, i1 - i0, b_one);
     if (op == kNextAfter) math2_span<kNextAfter>(y + i0, a + i0, bp, i1 - i0, b_one);
     if (op == kCopySign) math2_span<kCopySign>(y + i0, a + i0, bp, i1 - i0, b_one);
+    if (op == kPow) math2_span<kPow>(y + i0, a + i0, bp, i1 - i0, b_one);
   });
 }
 
