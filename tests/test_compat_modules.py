@@ -147,7 +147,8 @@ def test_triangular_solve_matches_torch(upper, transpose):
         warnings.simplefilter("ignore")  # torch's deprecation note
         want = torch.triangular_solve(torch.tensor(b), torch.tensor(a), upper, transpose)
     np.testing.assert_allclose(got.solution.numpy(), want.solution.numpy(), rtol=1e-12)
-    np.testing.assert_array_equal(got.cloned_coefficient.numpy(), want.cloned_coefficient.numpy())  # (2, 3, 3): broadcast as torch
+    # (2, 3, 3): broadcast to the solution's batch, as torch
+    np.testing.assert_array_equal(got.cloned_coefficient.numpy(), want.cloned_coefficient.numpy())
 
 
 def test_as_strided_in_place_and_unsafe_views():

@@ -856,7 +856,8 @@ def test_svd_values_and_gradients():
     square = ember.tensor(_arr(3, 3), requires_grad=True)
     assert gradcheck(lambda x: sign_free(x)[0] + ember.linalg.svd(x).U * 0, [square])
     torch = pytest.importorskip("torch")
-    x = ember.tensor(a, requires_grad=True)  # full_matrices: the extra columns take no gradient, as torch
+    # full_matrices: the extra columns take no gradient, as torch
+    x = ember.tensor(a, requires_grad=True)
     (ember.linalg.svd(x).S.sum() + (ember.linalg.svd(x).U[:, :3] ** 2).sum()).backward()
     tx = torch.tensor(a, requires_grad=True)
     (torch.linalg.svd(tx).S.sum() + (torch.linalg.svd(tx).U[:, :3] ** 2).sum()).backward()

@@ -224,7 +224,7 @@ def test_tensor_of_tensors_keeps_their_dtype():
     assert out.dtype == np.float64
     np.testing.assert_array_equal(out.numpy(), [1.0, 2.0])
     assert ember.tensor([ember.tensor(1), ember.tensor(2)]).dtype == np.int64
-    assert ember.tensor([a, 3]).dtype == np.float64  # a float64 tensor in a list keeps its dtype, as torch 2.13
+    assert ember.tensor([a, 3]).dtype == np.float64  # a float64 tensor keeps its dtype, as torch
 
 
 def test_tensor_constructor_legacy_sizes():

@@ -3250,9 +3250,6 @@ class ClampFn(Function):
         ), None)  # fmt: skip
 
 
-_function._TORCH_EDGES["ClampBackward0"] = 3  # torch's node: an edge per x, min, max
-
-
 _NUMBER_OR_NONE = frozenset((float, int, type(None)))
 _CLAMP = _ACT_ID["clamp"]
 

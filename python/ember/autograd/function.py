@@ -1615,7 +1615,13 @@ _TORCH_EDGES = dict.fromkeys(
     ),
     2,
 )  # fmt: skip
-_TORCH_EDGES.update(LerpBackward1=3, CatBackward0=lambda c: len(c.meta[1]))
+_TORCH_EDGES.update(
+    LerpBackward1=3,
+    AddcmulBackward0=3,
+    AddcdivBackward0=3,
+    ClampBackward0=3,
+    CatBackward0=lambda c: len(c.meta[1]),
+)
 _TORCH_EDGES["StackBackward0"] = _TORCH_EDGES["CatBackward0"]
 
 
