@@ -158,6 +158,17 @@ int last_panel_width(const Kernel<T>& kern, int64_t nc) {
   return rem != 0 && 2 * rem <= kern.nr ? kern.nr / 2 : kern.nr;
 }
 
+// The first row of mc rows' last MR + rem rows (0 < rem < MR) when those fit two short tiles
+// (2 * ms >= MR + rem: AVX2's 6-row kernel with rem 1 or 2 rows), else -1. Two 4-row tiles over
+// the last 8 rows compute 32 rows as 32 instead of 36 (the RNN's per-step products at batch 32),
+// in as many calls, with the same arithmetic element for element (the short kernels' contract).
+// Rows layouts only: panels of a p-major A are MR wide.
+template <typename T>
+int64_t short_tail(const Kernel<T>& kern, int64_t mc) {
+  const int64_t rem = mc % kern.mr;
+  return rem > 0 && mc > kern.mr && kern.mr + rem <= 2 * kern.ms ? mc - rem - kern.mr : -1;
+}
+
 // Where the macro-kernel finds its panels. A panel at row ir: a + ir * a_step, rows of stride
 // a_ld (a_rows) or a p-major panel with p-stride a_ld; B panel at column jr: b + jr * b_step, rows
 // of stride b_ld (b_ld = 0: packed, the panel's own width). Unpacked operands (small problems) read
@@ -167,8 +178,8 @@ struct Panels {
   const T* a;
   int64_t a_step, a_ld;
   bool a_rows;
-  const T* a_edge;  // the last MR rows packed (p-stride a_edge_ld), or nullptr
-  int64_t a_edge_ld;
+  const T* a_edge;  // the rows from a_edge_row on packed (p-stride a_edge_ld), or nullptr
+  int64_t a_edge_ld, a_edge_row;
   const T* b;
   int64_t b_step, b_ld;
   const T* b_edge;  // kc rows of the last panel's width, or nullptr
@@ -180,6 +191,7 @@ void macro_kernel(const Kernel<T>& kern, const Panels<T>& pn, int64_t mc, int64_
                   T alpha, T beta, T* C, int64_t ldc) {
   const int MR = kern.mr, NR = kern.nr;
   const int last_w = last_panel_width(kern, nc);
+  const int64_t tail = pn.a_rows ? short_tail(kern, mc) : -1;
   for (int64_t jr = 0; jr < nc; jr += NR) {
     const int64_t nr = std::min<int64_t>(NR, nc - jr);
     const bool half = nr < NR && last_w < NR;
@@ -192,13 +204,15 @@ void macro_kernel(const Kernel<T>& kern, const Panels<T>& pn, int64_t mc, int64_
     const bool b_edge = nr < NR && pn.b_edge;
     const T* bp = b_edge ? pn.b_edge : pn.b + jr * pn.b_step;
     const int64_t ldb = b_edge || pn.b_ld == 0 ? W : pn.b_ld;
-    for (int64_t ir = 0; ir < mc; ir += MR) {
-      const int64_t mr = std::min<int64_t>(MR, mc - ir);
-      const bool a_edge = mr < MR && pn.a_edge;
-      const T* ap = a_edge ? pn.a_edge : pn.a + ir * pn.a_step;
+    for (int64_t ir = 0; ir < mc;) {
+      const int64_t mr = ir == tail ? kern.ms : std::min<int64_t>(MR, mc - ir);
+      const bool a_edge = pn.a_edge && ir >= pn.a_edge_row;  // (rows layout when ir > edge row)
+      const T* ap =
+          a_edge ? pn.a_edge + (ir - pn.a_edge_row) * pn.a_edge_ld : pn.a + ir * pn.a_step;
       const int64_t lda = a_edge ? pn.a_edge_ld : pn.a_ld;
       (mr <= kern.ms ? fn_short : fn)(kc, alpha, ap, lda, bp, ldb, beta, C + ir * ldc + jr, ldc,
                                       static_cast<int>(mr), static_cast<int>(nr));
+      ir += mr;
     }
   }
 }
@@ -245,7 +259,7 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
   // most two A panels read it (packing would cost more than it saves).
   const bool b_direct =
       !bpre && small && !trans_b && (K * N * int64_t(sizeof(T)) <= 32768 || M <= 2 * MR);
-  T* apack = t_pack_a.get<T>(a_direct ? MR * K : mc_blk * kc_blk);
+  T* apack = t_pack_a.get<T>(a_direct ? 2 * MR * K : mc_blk * kc_blk);  // (2: short_tail)
   T* bpack = bpre ? nullptr : t_pack_b.get<T>(b_direct ? NR * K : nc_blk * kc_blk);
   // op(A)(i, p) = A[i * rs_a + p * cs_a]; op(B)(p, j) = B[j * rs_b + p * cs_b].
   const int64_t rs_a = trans_a ? 1 : lda, cs_a = trans_a ? lda : 1;
@@ -287,10 +301,12 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
         const int64_t mc = std::min(mc_blk, M - ic);
         const T* a = A + ic * rs_a + pc * cs_a;
         if (a_direct) {
-          const int64_t mc_full = mc / MR * MR;
+          const int64_t tail = pn.a_rows ? short_tail(kern, mc) : -1;
+          const int64_t mc_full = tail >= 0 ? tail : mc / MR * MR;  // where the edge copy starts
           pn.a = a, pn.a_step = rs_a, pn.a_ld = pn.a_rows ? rs_a : cs_a;
           pn.a_edge = mc_full < mc ? apack : nullptr;
           pn.a_edge_ld = pn.a_rows ? kc : MR;
+          pn.a_edge_row = mc_full;
           if (mc_full < mc && pn.a_rows)
             gemm_detail::pack_rows(apack, a + mc_full * rs_a, rs_a, cs_a, mc - mc_full, kc, MR);
           else if (mc_full < mc)

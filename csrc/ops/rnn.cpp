@@ -821,8 +821,11 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
         // (MR x 4H) are still in L1, and the core overlaps that pass with the next block's
         // FMAs (the benchmark's LSTM forward at 1 thread: ~2.5% less time than the GEMM over
         // all rows first). Each tile gets the arithmetic of the whole GEMM: the same bits.
-        for (int64_t b0 = n0; b0 < n1; b0 += mr) {
-          const int64_t b1 = std::min(n1, b0 + mr), m1 = std::min(b1, rows);
+        // (A last block of under MR / 2 rows joins the one before: AVX2's 6-row GEMM then
+        // runs those 7 or 8 rows as two 4-row tiles, not 6 + a 4-row tile for 1 or 2.)
+        for (int64_t b0 = n0, b1; b0 < n1; b0 = b1) {
+          b1 = n1 - b0 < mr + mr / 2 ? n1 : b0 + mr;
+          const int64_t m1 = std::min(b1, rows);
           if (m1 > b0)
             gemm_packed_cols<T>(m1 - b0, T(1), h_n + b0 * H, H, whh.packed(), 0, GH, T(1),
                                 g + b0 * ldg, ldg);
