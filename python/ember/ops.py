@@ -2644,16 +2644,31 @@ class MatMul(Function):
             if not (m.flags.c_contiguous or m.flags.f_contiguous):
                 m = np.ascontiguousarray(m)
             return _C.matvec(m, np.ascontiguousarray(v), vec_first)
+        if (
+            type(a_in) is _ND
+            and type(b_in) is _ND
+            and a_in.ndim == 3 == b_in.ndim
+            and a_in.dtype is b_in.dtype
+            and (a_in.dtype is _F32 or a_in.dtype is _F64)
+            and a_in.shape[0] == b_in.shape[0]
+            and a_in.shape[2] == b_in.shape[1]
+        ):  # overhead41: bmm's shapes of one float dtype (the general steps below: ~1 us)
+            na, nb = ctx.needs_input_grad
+            ctx.save_for_backward(a_in if nb else _stand_in(a_in), b_in if na else _stand_in(b_in))
+            ctx.dims = (3, 3)
+            if a_in.flags.c_contiguous and b_in.flags.c_contiguous:
+                return _C.matmul(a_in, b_in, False, False)
+            return _mm(a_in, b_in)
         a, b, is_float = _float_pair("matmul", a_in, b_in)
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(
+            raise BadShapeOrValue(  # (torch: RuntimeError)
                 f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and "
                 f"{b.shape}"
             )
         k_a = a.shape[-1]
         k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
         if k_a != k_b:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied ({k_a} != {k_b})"
             )
         # each operand kept only for the other's gradient, as torch's mm: an in-place write
@@ -2788,6 +2803,8 @@ def matmul(a, b) -> Tensor:
                 and x.shape[2] == y.shape[1]
             ):
                 return _plain(_mm(x, y))  # bmm's shapes: the forward's _mm straight
+        elif dt is _F32 or dt is _F64:  # recorded: nothing below applies (bool, operands)
+            return MatMul.apply(a, b)
     else:
         a, b = _as_operand(a, "input"), _as_operand(b)
     if _kind(a) == _kind(b) == "b":  # (torch has no bool product kernel)
@@ -6861,6 +6878,8 @@ topk._real_only = True  # (as sort's)
 
 def mm(a, b) -> Tensor:
     """The product of two matrices (2-D only, as torch.mm)."""
+    if type(a) is Tensor and type(b) is Tensor and a._data.ndim == 2 == b._data.ndim:
+        return matmul(a, b)
     if np.ndim(_data(a)) != 2 or np.ndim(_data(b)) != 2:
         raise BadShapeOrValue(f"mm: expected 2-D inputs, got shapes {_shape(_data(a))} and "
                          f"{_shape(_data(b))}")  # fmt: skip
@@ -6870,7 +6889,19 @@ def mm(a, b) -> Tensor:
 def bmm(a, b) -> Tensor:
     """Batched matrix product of (B, n, m) and (B, m, p) (torch.bmm: no broadcasting)."""
     if type(a) is Tensor and type(b) is Tensor:
-        sa, sb = a.data.shape, b.data.shape
+        x, y = a._data, b._data
+        sa, sb = x.shape, y.shape
+        if (
+            not (a._requires_grad or b._requires_grad)
+            and len(sa) == 3 == len(sb)
+            and sa[0] == sb[0]
+            and sa[2] == sb[1]
+            and x.dtype is y.dtype
+            and (x.dtype is _F32 or x.dtype is _F64)
+            and x.flags.c_contiguous
+            and y.flags.c_contiguous
+        ):  # the common product outside the graph: the batched GEMM straight (~0.5 us)
+            return _plain(_C.matmul(x, y, False, False))
     else:
         sa, sb = _shape(_data(a)), _shape(_data(b))
     if len(sa) != 3 or len(sb) != 3 or sa[0] != sb[0]:
@@ -10031,26 +10062,201 @@ _SCALED_ADD_NODES = {
 }  # fmt: skip
 
 
+# the operands' dims each op takes (mat1/mat2, mat/vec, vec1/vec2, batch1/batch2), and input's most
+_SCALED_DIMS = {"addmm": (2, 2, 2), "addmv": (2, 1, 1), "addr": (1, 1, 2), "baddbmm": (3, 3, 3),
+                "addbmm": (3, 3, 2)}  # fmt: skip
+
+
+def _scaled_product(op, c, a, b, beta, alpha):
+    """beta * c + alpha * (a op b) in one pass where the GEMM takes c (addmm, addbmm: its
+    C := beta*C + alpha*A*B), c broadcast to the product; beta = 0 never reads c. a, b and c
+    are arrays of one float dtype, checked; alpha != 0."""
+    if op == "addmm" or op == "addbmm":
+        if op == "addbmm":  # sum_b a[b] @ b[b]: (n, B*m) @ (B*m, p), one GEMM
+            n, p = a.shape[1], b.shape[2]
+            a = a.transpose(1, 0, 2).reshape(n, -1)
+            b = b.reshape(-1, p)
+        out_shape = (a.shape[0], b.shape[1])
+        if beta == 0:
+            out = None
+        elif c.shape == out_shape:
+            out = np.array(c, order="C")  # (a fresh copy the GEMM writes into)
+        else:
+            out = np.empty(out_shape, c.dtype)
+            out[...] = c
+        return _C.gemm(_gemm_operand(a), _gemm_operand(b), out, alpha=alpha, beta=beta)
+    if op == "addmv":
+        if not (a.flags.c_contiguous or a.flags.f_contiguous):
+            a = np.ascontiguousarray(a)
+        out = _C.matvec(a, np.ascontiguousarray(b), False)
+    elif op == "addr":
+        out = np.multiply.outer(a, b)
+    else:
+        out = _mm(a, b)
+    if alpha != 1:
+        out *= alpha
+    if beta == 1:
+        out += c
+    elif beta != 0:
+        out += beta * c
+    return out
+
+
+class ScaledMatmul(Function):
+    """addmm, addmv, addr, baddbmm, addbmm (float32/float64, alpha != 0) as torch records them:
+    one node with edges (input, operand 1, operand 2), the product and the sum in one pass."""
+
+    @staticmethod
+    def forward(ctx, c, a, b, beta, alpha, op):
+        nc, na, nb = ctx.needs_input_grad[:3]
+        ctx.save_for_backward(a if nb else _stand_in(a), b if na else _stand_in(b))
+        ctx.meta = (op, beta, alpha, c.shape)
+        ctx._named = _SCALED_ADD_NODES[op]
+        return _scaled_product(op, c, a, b, beta, alpha)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        op, beta, alpha, c_shape = ctx.meta
+        nc, na, nb = ctx.needs_input_grad[:3]
+        gc = ga = gb = None
+        if nc:
+            gc = unbroadcast(g if beta == 1 else g * beta, c_shape)
+        if op == "addmm":
+            g = _gemm_operand(g)
+            if na:
+                ga = _C.gemm(g, _gemm_operand(b), trans_b=True, alpha=alpha)
+            if nb:
+                gb = _C.gemm(_gemm_operand(a), g, trans_a=True, alpha=alpha)
+            return gc, ga, gb, None, None, None
+        if op == "addmv":  # g (n,), a (n, m), b (m,)
+            if na:
+                ga = np.multiply.outer(g, b)
+            if nb:
+                if not (a.flags.c_contiguous or a.flags.f_contiguous):
+                    a = np.ascontiguousarray(a)
+                gb = _C.matvec(a, np.ascontiguousarray(g), True)
+        elif op == "addr":  # g (n, m), a (n,), b (m,)
+            if not (g.flags.c_contiguous or g.flags.f_contiguous):
+                g = np.ascontiguousarray(g)
+            if na:
+                ga = _C.matvec(g, np.ascontiguousarray(b), False)
+            if nb:
+                gb = _C.matvec(g, np.ascontiguousarray(a), True)
+        elif op == "baddbmm":  # g (B, n, p)
+            if na:
+                ga = _mm(g, np.swapaxes(b, -1, -2))
+            if nb:
+                gb = _mm(np.swapaxes(a, -1, -2), g)
+        else:  # addbmm: g (n, p), the same for every batch
+            if na:
+                ga = _mm(np.broadcast_to(g, (b.shape[0], *g.shape)), np.swapaxes(b, -1, -2))
+            if nb:
+                gb = _mm(np.swapaxes(a, -1, -2), np.broadcast_to(g, (a.shape[0], *g.shape)))
+        if alpha != 1:
+            ga = None if ga is None else ga * alpha
+            gb = None if gb is None else gb * alpha
+        return gc, ga, gb, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a0, b0 = ctx.saved_tensors
+        op, beta, alpha, c_shape = ctx.meta
+        pc, pa, pb = ctx.parents[:3]  # (a stand-in operand: its values are not read)
+        c = pc if pc is not None else _graph.constant(np.zeros(c_shape, a0.dtype))
+        a = pa if pa is not None else _graph.constant(a0)
+        b = pb if pb is not None else _graph.constant(b0)
+        composite = _SCALED_COMPOSITE[op]
+
+        def fn(c, a, b):
+            return _scaled_add(op, c, composite(a, b), beta, alpha)
+
+        return _graph.recompute(ctx, (g,), fn, c, a, b) + (None, None, None)
+
+
+_SCALED_COMPOSITE = {
+    "addmm": lambda a, b: mm(a, b), "addmv": lambda a, b: mv(a, b),
+    "addr": lambda a, b: outer(a, b), "baddbmm": lambda a, b: bmm(a, b),
+    "addbmm": lambda a, b: sum(bmm(a, b), 0),
+}  # fmt: skip
+
+
+def _scaled(op, input, a, b, beta, alpha):
+    """The five ops' front: their fused node for float32/float64 operands of one dtype and
+    the right dims, alpha != 0; else the composite (_scaled_add: integers, bool, float16,
+    complex, mixed dtypes, alpha = 0, errors)."""
+    if (
+        type(input) is Tensor
+        and type(a) is Tensor
+        and type(b) is Tensor
+        and alpha != 0
+        and type(alpha) in (int, float)
+        and type(beta) in (int, float)
+    ):
+        c, x, y = input._data, a._data, b._data
+        dt = x.dtype
+        da, db, _ = _SCALED_DIMS[op]
+        if (
+            (dt is _F32 or dt is _F64)
+            and y.dtype is dt
+            and c.dtype is dt
+            and x.ndim == da
+            and y.ndim == db
+            and c.ndim <= _SCALED_DIMS[op][2]
+        ):
+            sx, sy = x.shape, y.shape
+            if op == "addr":
+                ps = (sx[0], sy[0])
+            elif op == "addmv":
+                ps = sx[:1] if sx[1] == sy[0] else None
+            elif op == "addmm":
+                ps = (sx[0], sy[1]) if sx[1] == sy[0] else None
+            else:
+                ok = sx[0] == sy[0] and sx[2] == sy[1]
+                ps = None if not ok else (sx[1], sy[2]) if op == "addbmm" else (sx[0], sx[1], sy[2])
+            if ps is not None and (c.shape == ps or _broadcasts_to(c.shape, ps)):
+                if not (input._requires_grad or a._requires_grad or b._requires_grad):
+                    return _plain(_scaled_product(op, c, x, y, beta, alpha))
+                return ScaledMatmul.apply(input, a, b, beta, alpha, op)
+    return None
+
+
+def _broadcasts_to(shape, target) -> bool:
+    if len(shape) > len(target):
+        return False
+    return builtins.all(s == 1 or s == t for s, t in zip(shape[::-1], target[::-1]))
+
+
 def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
     """beta * input + alpha * (mat1 @ mat2)."""
+    if (y := _scaled("addmm", input, mat1, mat2, beta, alpha)) is not None:
+        return y
     return _scaled_add("addmm", input, mm(mat1, mat2), beta, alpha)
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1) -> Tensor:
+    if (y := _scaled("addmv", input, mat, vec, beta, alpha)) is not None:
+        return y
     return _scaled_add("addmv", input, mv(mat, vec), beta, alpha)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
     """beta * input + alpha * sum_b batch1[b] @ batch2[b]."""
+    if (y := _scaled("addbmm", input, batch1, batch2, beta, alpha)) is not None:
+        return y
     product = bmm(batch1, batch2)  # (summed in its dtype: uint8 stays uint8, as torch's)
     return _scaled_add("addbmm", input, sum(product, 0, dtype=product.dtype), beta, alpha)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
+    if (y := _scaled("baddbmm", input, batch1, batch2, beta, alpha)) is not None:
+        return y
     return _scaled_add("baddbmm", input, bmm(batch1, batch2), beta, alpha)
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1) -> Tensor:
+    if (y := _scaled("addr", input, vec1, vec2, beta, alpha)) is not None:
+        return y
     return _scaled_add("addr", input, outer(vec1, vec2), beta, alpha)
 
 

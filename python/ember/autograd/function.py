@@ -1600,6 +1600,8 @@ _TORCH_EDGES = dict.fromkeys(
     2,
 )  # fmt: skip
 _TORCH_EDGES.update(LerpBackward1=3, CatBackward0=lambda c: len(c.meta[1]))
+_TORCH_EDGES.update(dict.fromkeys(("AddmmBackward0", "AddmvBackward0", "AddrBackward0",
+                                   "BaddbmmBackward0", "AddbmmBackward0"), 3))  # fmt: skip
 _TORCH_EDGES["StackBackward0"] = _TORCH_EDGES["CatBackward0"]
 
 
