@@ -4563,6 +4563,10 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
                 return x
             if s < e:
                 shape = shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :]
+                if not x._requires_grad and _function._fw_level is None:
+                    d = x._data  # (_view's reshape branch inlined: ~0.2 us of a 1 us view)
+                    if d.base is None or 1 not in shape:
+                        return _outside_view(d.reshape(shape), x)
                 return _view(_reshape_node(x, shape), x, shape)
     x = _tensor_operand(x)
     if type(start_dim) is not int or type(end_dim) is not int:  # (0-d integer tensors too)
@@ -4700,6 +4704,18 @@ def _expanded(x: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 def expand(x, shape) -> Tensor:
+    if type(x) is Tensor and type(shape) is tuple and not x._requires_grad:
+        # overhead41: new leading dims of size > 1 before x's own (a bias row to a batch),
+        # outside the graph: strides (0, ..., x's), read-only (~0.6 us of the general steps)
+        d = x._data
+        lead = len(shape) - d.ndim
+        if lead > 0 and shape[lead:] == d.shape and d.size and _function._fw_level is None:
+            for s in shape[:lead]:
+                if type(s) is not int or s < 2:
+                    break
+            else:
+                st = (0,) * lead + d.strides
+                return _outside_view(_C.strided(d, shape, st, False), x)
     x = _tensor_operand(x)
     if type(shape) is not tuple or not _plain_shape(shape):  # (else as _shape_arg returns it)
         shape = _shape_arg(shape, "expand", one_inferred=False)  # -1 keeps any existing dim
@@ -8341,8 +8357,27 @@ def index_copy(x, dim: int, index, source) -> Tensor:
     ):
         # overhead36: outside autograd, Put's forward straight after the same checks (the
         # node's ~1.5 us of a 32x32 call)
-        if source.data.dtype is not x.data.dtype:
+        d, s = x._data, source._data
+        if s.dtype is not d.dtype:
             _same_dtype("index_copy", x, source)
+        i = index._data if type(index) is Tensor else None
+        nd = d.ndim
+        if (
+            i is not None
+            and i.dtype is _I64
+            and i.ndim == 1
+            and type(dim) is int
+            and -nd <= dim < nd
+            and s.shape == d.shape[: dim % nd] + i.shape + d.shape[dim % nd + 1 :]
+        ):
+            # overhead41: index_copy_'s kernel on a copy (_along's checks and NumPy's fancy
+            # assignment: ~2 us of a 32x32 call); a bad index: _along's words below
+            out = d.copy()
+            try:
+                _C.index_copy(out, np.ascontiguousarray(s), np.ascontiguousarray(i), dim % nd)
+                return _plain(out)
+            except IndexError:
+                pass
         key = _along("index_copy", x, dim, index, source)
         out = x.data.copy()
         out[key] = source.data
