@@ -144,3 +144,220 @@ def test_mm_bmm_fronts_match_torch(shapes, rg):
     ye = getattr(ember, op)(be.detach().transpose(-1, -2), ae.detach().transpose(-1, -2))
     yt = getattr(torch, op)(bt.detach().transpose(-1, -2), at.detach().transpose(-1, -2))
     np.testing.assert_allclose(ye.numpy(), yt.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def _both(fn):
+    """fn(lib) for ember and torch: (result, None) or (None, exception type)."""
+    out = []
+    for lib in (ember, torch):
+        try:
+            out.append((fn(lib), None))
+        except Exception as e:  # noqa: BLE001  (the type is compared)
+            out.append((None, e))
+    return out
+
+
+def _arange(lib, *shape):
+    return lib.arange(float(np.prod(shape))).reshape(*shape)
+
+
+OVERLAPS = {
+    "add_flip": lambda lib, a: a.add_(a.flip(0)),
+    "add_self": lambda lib, a: a.add_(a),
+    "copy_shift_right": lambda lib, a: a[1:].copy_(a[:-1]),
+    "copy_shift_left": lambda lib, a: a[:-1].copy_(a[1:]),
+    "add_shift": lambda lib, a: a[1:].add_(a[:-1]),
+    "mul_shift": lambda lib, a: a[1:].mul_(a[:-1]),
+    "add_first": lambda lib, a: a.add_(a[0]),
+    "add_first_slice": lambda lib, a: a.add_(a[:1]),
+    "sub_alpha_first": lambda lib, a: a.sub_(a[0], alpha=2),
+    "copy_self": lambda lib, a: a.copy_(a),
+    "setitem_shift": lambda lib, a: a.__setitem__(slice(1, None), a[:-1]),
+    "setitem_first": lambda lib, a: a.__setitem__(slice(1, None), a[0]),
+    "setitem_self": lambda lib, a: a.__setitem__(Ellipsis, a),
+    "iadd_shift": lambda lib, a: a[1:].__iadd__(a[:-1]),
+    "copy_disjoint": lambda lib, a: a[:2].copy_(a[3:]),
+}
+OVERLAPS_2D = {
+    "mul_t": lambda lib, a: a.mul_(a.t()),
+    "add_t": lambda lib, a: a.add_(a.t()),
+    "copy_t": lambda lib, a: a.copy_(a.t()),
+    "imul_t": lambda lib, a: a.__imul__(a.t()),
+    "iadd_self": lambda lib, a: a.__iadd__(a),
+    "add_row_broadcast": lambda lib, a: a[1:].add_(a[0]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OVERLAPS) + sorted(OVERLAPS_2D))
+def test_inplace_overlap_as_torch(case):
+    fn = OVERLAPS.get(case) or OVERLAPS_2D[case]
+    shape = (5,) if case in OVERLAPS else (3, 3)
+
+    def run(lib):
+        a = _arange(lib, *shape)
+        fn(lib, a)
+        return a.tolist()
+
+    (e, ee), (t, te) = _both(run)
+    if te is not None:
+        assert isinstance(ee, RuntimeError), ee
+        assert "single memory location" in str(ee)
+    else:
+        assert ee is None and e == t
+
+
+def test_inplace_overlap_recorded_refused_as_torch():
+    for lib in (ember, torch):
+        a = lib.arange(5.0, requires_grad=True) * 1
+        with pytest.raises(RuntimeError, match="single memory location"):
+            a[1:].add_(a[:-1])
+
+
+ELLIPSES = [
+    (Ellipsis, Ellipsis),
+    (Ellipsis, 0, Ellipsis),
+    (None, Ellipsis, None, Ellipsis),
+    (Ellipsis, None, Ellipsis),
+    (0, Ellipsis, Ellipsis),
+    (Ellipsis, Ellipsis, Ellipsis),
+    (Ellipsis, 1, Ellipsis),
+    (Ellipsis, Ellipsis, 0),
+    (0, Ellipsis, Ellipsis, 0),
+    (Ellipsis, slice(1, 3), Ellipsis),
+]
+
+
+@pytest.mark.parametrize("key", ELLIPSES, ids=str)
+@pytest.mark.parametrize("rg", [False, True])
+def test_several_ellipses_as_torch(key, rg):
+    (e, ee), (t, te) = _both(lambda lib: _arange(lib, 2, 3, 4).requires_grad_(rg)[key])
+    if te is not None:
+        assert isinstance(ee, IndexError)
+        return
+    assert ee is None
+    assert e.shape == tuple(t.shape) and e.stride() == t.stride()
+    np.testing.assert_array_equal(e.detach().numpy(), t.detach().numpy())
+    if rg:
+        assert e.grad_fn.name() == t.grad_fn.name()
+
+
+@pytest.mark.parametrize("key", ELLIPSES[:7], ids=str)
+def test_several_ellipses_setitem_as_torch(key):
+    def run(lib):
+        y = lib.zeros(2, 3, 4)
+        y[key] = 7.0
+        return y.numpy()
+
+    (e, ee), (t, te) = _both(run)
+    assert ee is None and te is None
+    np.testing.assert_array_equal(e, t)
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0, 3), (0,), (3, 0)])
+@pytest.mark.parametrize("key", [None, (slice(None), None), (Ellipsis, None), (None, Ellipsis)])
+def test_empty_none_index_strides_as_torch(shape, key):
+    e, t = ember.zeros(*shape)[key], torch.zeros(*shape)[key]
+    assert e.shape == tuple(t.shape) and e.stride() == t.stride()
+
+
+SCALAR_LEFT = {
+    "int_rsub": lambda x: 2 - x,
+    "int_rpow": lambda x: 2**x,
+    "np_mul": lambda x: np.float64(2) * x,
+    "np_add": lambda x: np.float64(2) + x,
+    "np_rsub": lambda x: np.float64(2) - x,
+    "np_rpow": lambda x: np.float64(2) ** x,
+    "np_div": lambda x: np.float64(2) / x,
+    "np32_mul": lambda x: np.float32(2) * x,
+    "int64_rpow": lambda x: np.int64(2) ** x,
+}
+
+
+@pytest.mark.parametrize("case", sorted(SCALAR_LEFT))
+def test_number_on_the_left_nodes_as_torch(case):
+    fn = SCALAR_LEFT[case]
+    (xe, xt) = _pair((3,), np.float32, 5)
+    ye, yt = fn(xe), fn(xt)
+    assert isinstance(ye, ember.Tensor) and ye.dtype == ember.float32
+    np.testing.assert_allclose(ye.detach().numpy(), yt.detach().numpy(), rtol=1e-6)
+    assert ye.grad_fn.name() == yt.grad_fn.name()
+    ne = [None if f is None else f.name() for f, _ in ye.grad_fn.next_functions]
+    nt = [None if f is None else f.name() for f, _ in yt.grad_fn.next_functions]
+    assert ne == nt
+    ye.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-5)
+
+
+def test_index_add_empty_self_as_torch():
+    for shape, dim, src in (((0,), 0, (0,)), ((0, 3), 1, (0, 1))):
+        idx = [] if src[dim] == 0 else [0]
+        e = ember.zeros(*shape).index_add_(dim, ember.tensor(idx, dtype=ember.int64),
+                                           ember.zeros(*src))  # fmt: skip
+        t = torch.zeros(*shape).index_add_(dim, torch.tensor(idx, dtype=torch.int64),
+                                           torch.zeros(*src))  # fmt: skip
+        assert e.shape == tuple(t.shape)
+    with pytest.raises(IndexError):
+        ember.zeros(0).index_add_(0, ember.tensor([0]), ember.ones(1))
+
+
+@pytest.mark.parametrize("value", [2**40, 70000.0, float("inf"), -65504.0, 1e-8])
+def test_full_float16_value_as_torch(value):
+    (e, ee), (t, te) = _both(lambda lib: lib.full((2,), value, dtype=lib.float16))
+    if te is not None:
+        assert isinstance(ee, RuntimeError)
+    else:
+        assert ee is None
+        np.testing.assert_array_equal(e.numpy(), t.numpy())
+
+
+@pytest.mark.parametrize(
+    "shape,size", [((32,), (4, 32)), ((1, 3), (2, 4, 3)), ((2, 3), (5, 2, 3)), ((3, 1), (3, 4))]
+)
+@pytest.mark.parametrize("rg", [False, True])
+def test_expand_as_torch(shape, size, rg):
+    (e, t) = _pair(shape, np.float32, 6, rg)
+    ye, yt = e.expand(*size), t.expand(*size)
+    assert ye.shape == tuple(yt.shape) and ye.stride() == yt.stride()
+    np.testing.assert_array_equal(ye.detach().numpy(), yt.detach().numpy())
+    assert ye.requires_grad == yt.requires_grad
+    if rg:
+        assert ye.grad_fn.name() == yt.grad_fn.name()
+    for y in (ye, yt):  # (a write into repeated elements: torch's refusal)
+        with pytest.raises(RuntimeError):
+            y.detach().add_(1.0)
+
+
+@pytest.mark.parametrize("dims", [(0, -1), (1, 2), (0, 1), (-2, -1)])
+def test_flatten_views_as_torch(dims):
+    e = ember.arange(24.0).reshape(2, 3, 4)
+    t = torch.arange(24.0).reshape(2, 3, 4)
+    for a, b in ((e, t), (e.transpose(0, 2), t.transpose(0, 2)), (e[:, 1:], t[:, 1:])):
+        ya, yb = a.flatten(*dims), b.flatten(*dims)
+        assert ya.shape == tuple(yb.shape) and ya.stride() == yb.stride()
+        np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+        assert (ya._base is None) == (yb._base is None)
+        if yb._base is not None:  # (a view writes through, as torch's)
+            ya.zero_()
+            yb.zero_()
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("rg", [False, True])
+def test_index_copy_out_of_place_as_torch(dim, rg):
+    (xe, xt) = _pair((5, 4), np.float64, 7, rg)
+    idx = [3, 0, 3] if dim == 0 else [1, 2, 1]
+    shape = (3, 4) if dim == 0 else (5, 3)
+    (se, st) = _pair(shape, np.float64, 8, rg)
+    ye = xe.index_copy(dim, ember.tensor(idx), se)
+    yt = xt.index_copy(dim, torch.tensor(idx), st)
+    np.testing.assert_array_equal(ye.detach().numpy(), yt.detach().numpy())
+    assert ye.stride() == yt.stride()
+    np.testing.assert_array_equal(xe.detach().numpy(), xt.detach().numpy())  # (x unchanged)
+    if rg:
+        assert ye.grad_fn.name() == yt.grad_fn.name()
+    with pytest.raises(IndexError):
+        xe.detach().index_copy(dim, ember.tensor([9, 0, 1]), se.detach())
+    with pytest.raises(IndexError):
+        xt.detach().index_copy(dim, torch.tensor([9, 0, 1]), st.detach())

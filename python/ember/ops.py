@@ -5045,6 +5045,9 @@ class GetItem(Function):
         if not isinstance(out, np.ndarray) or (advanced and np.may_share_memory(out, x)):
             return np.array(out)  # a scalar, or a 0-d integer array index that made a view
         if not advanced and (index is None or (type(index) is tuple and None in index)):
+            if not out.size:  # (an empty x: its torch strides, which the Nones' follow)
+                x = _strides.laid(x)
+                out = x[index]
             out = _none_strides(x, index, out)
         if not advanced and not out.size:
             return _empty_slice_strides(x, index, out)
@@ -5220,7 +5223,31 @@ def getitem(x, index) -> Tensor:
     try:
         return GetItem.apply(x, index, advanced)
     except IndexError as e:
+        if type(index) is tuple and (spread := ellipses(index, x.ndim)) is not index:
+            return getitem(x, spread)
         raise IndexError(f"index {index!r} into a tensor of shape {x.shape}: {e}") from None
+
+
+def ellipses(index: tuple, ndim: int) -> tuple:
+    """A key with several ``...`` as torch reads it (NumPy refuses it): each spans the dims
+    the other entries leave (ndim less their count; a mask counts its dims), and spans past
+    the last dim at the end are dropped. ``index`` itself when it has one ``...`` or none."""
+    count, taken = 0, 0
+    for p in index:
+        if p is Ellipsis:
+            count += 1
+        elif p is not None and type(p) is not bool:
+            dt = getattr(p, "dtype", None)  # (a mask, an array or Tensor, spans its dims)
+            taken += p.ndim if dt is not None and dt == np.bool_ else 1
+    if count < 2:
+        return index
+    span = (slice(None),) * builtins.max(ndim - taken, 0)
+    out = []
+    for p in index:
+        out.extend(span if p is Ellipsis else (p,))
+    while out and type(out[-1]) is slice and out[-1] == slice(None):
+        out.pop()  # (whole slices at the end change nothing, and may pass the last dim)
+    return tuple(out) or (Ellipsis,)
 
 
 # ---- joining ------------------------------------------------------------------------------
