@@ -361,3 +361,51 @@ def test_index_copy_out_of_place_as_torch(dim, rg):
         xe.detach().index_copy(dim, ember.tensor([9, 0, 1]), se.detach())
     with pytest.raises(IndexError):
         xt.detach().index_copy(dim, torch.tensor([9, 0, 1]), st.detach())
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("idx", [[1, 1, 4], [0, -1], [3]])
+@pytest.mark.parametrize("row", [False, True])
+def test_index_put_rows_as_torch(accumulate, idx, row):
+    out = []
+    for lib in (ember, torch):
+        x = lib.arange(15.0).reshape(5, 3)
+        v = lib.arange(3.0) + 10 if row else lib.arange(3.0 * len(idx)).reshape(len(idx), 3)
+        before = x._version
+        r = x.index_put_((lib.tensor(idx),), v, accumulate=accumulate)
+        assert r is x
+        out.append((x.numpy().copy(), x._version - before))
+        with pytest.raises(IndexError):
+            x.index_put_((lib.tensor([7]),), v[..., :3] if row else v[:1], accumulate=accumulate)
+    if accumulate or len(set(idx)) == len(idx):  # (repeats without accumulate: any one wins)
+        np.testing.assert_array_equal(out[0][0], out[1][0])
+    assert out[0][1] == out[1][1]
+
+
+def test_index_put_rows_overlap_and_graph_as_before():
+    x = ember.arange(15.0).reshape(5, 3)
+    with pytest.raises(RuntimeError):  # (values sharing x's memory: refused as torch)
+        x.index_put_((ember.tensor([0]),), x[1], accumulate=True)
+    xe, xt = _pair((5, 3), np.float64, 9)
+    ve, vt = _pair((2, 3), np.float64, 10)
+    ye, yt = xe * 1, xt * 1
+    ye.index_put_((ember.tensor([0, 0]),), ve, accumulate=True)
+    yt.index_put_((torch.tensor([0, 0]),), vt, accumulate=True)
+    assert ye.grad_fn.name() == yt.grad_fn.name()
+    ye.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_array_equal(ve.grad.numpy(), vt.grad.numpy())
+
+
+@pytest.mark.parametrize(
+    "key",
+    [(Ellipsis, 0), (0, Ellipsis), (Ellipsis, 1, 2), (1, Ellipsis, 3), (1, 2, 3, Ellipsis)],
+    ids=str,
+)
+def test_one_ellipsis_views_as_torch(key):
+    e, t = ember.arange(24.0).reshape(2, 3, 4), torch.arange(24.0).reshape(2, 3, 4)
+    ye, yt = e[key], t[key]
+    assert ye.shape == tuple(yt.shape) and ye.stride() == yt.stride()
+    ye.add_(100)  # (a view: x changes, as torch's)
+    yt.add_(100)
+    np.testing.assert_array_equal(e.numpy(), t.numpy())

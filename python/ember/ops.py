@@ -5182,11 +5182,15 @@ def basic_view(x, index):
         or not x.data.ndim
     ):
         return None
+    ellipsis = False
     for p in index:
         if type(p) is not slice and type(p) is not int:
+            if p is Ellipsis and not ellipsis:  # (one: x[..., 0], overhead41)
+                ellipsis = True
+                continue
             return None
     try:
-        a = x.data[(*index, Ellipsis)]
+        a = x.data[index if ellipsis else (*index, Ellipsis)]
     except IndexError:
         return None
     # an empty result takes the generic path, which gives stepped slices torch's strides
@@ -11609,7 +11613,51 @@ _count_nonzero_method.__doc__ = count_nonzero.__doc__
 Tensor.count_nonzero = _count_nonzero_method
 Tensor.tile = _varargs_dims(tile)
 # index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
-Tensor.index_put_ = _in_place("index_put_", index_put, no_overlap=True)
+_index_put_copy = _in_place("index_put_", index_put, no_overlap=True)
+
+
+def _index_put_method(x, indices, values, accumulate=False):
+    """x.index_put_((i,), v): overhead41, a plain 2-D float x and v outside autograd with one
+    1-D int64 index take the rows straight (accumulate: index_add_rows' kernel, in index order;
+    else NumPy's assignment), not index_put's copy of x and _assign's copy back (~15 us of a
+    32x32 call, torch ~2). Anything else, and a bad index (its words), the general path."""
+    if (
+        type(x) is Tensor
+        and type(values) is Tensor
+        and type(indices) is tuple
+        and len(indices) == 1
+        and type(indices[0]) is Tensor
+        and not (x._requires_grad or values._requires_grad)
+        and x._ctx is None
+        and (accumulate is True or accumulate is False)
+    ):
+        d, v, i = x._data, values._data, indices[0]._data
+        if (
+            d.ndim == 2
+            and (d.dtype is _F32 or d.dtype is _F64)
+            and v.dtype is d.dtype
+            and i.dtype is _I64
+            and i.ndim == 1
+            and i.size
+            and d.flags.c_contiguous
+            and d.flags.writeable
+            and v.shape in ((i.size, d.shape[1]), (d.shape[1],))
+        ):
+            _refuse_overlap("index_put_", x, (values,))
+            try:
+                if accumulate:
+                    rows = np.ascontiguousarray(np.broadcast_to(v, (i.size, d.shape[1])))
+                    _C.index_add_rows(d, np.ascontiguousarray(i), rows)
+                else:
+                    d[i] = v
+            except IndexError:  # (a negative index, or out of range: the general path)
+                pass
+            else:
+                return x
+    return _index_put_copy(x, indices, values, accumulate)
+
+
+Tensor.index_put_ = _index_put_method
 Tensor.mH = property(
     lambda x: adjoint(x, "Tensor.mH")
 )  # real tensors: the conjugate transpose is the transpose
