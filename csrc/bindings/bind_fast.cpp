@@ -700,6 +700,22 @@ bool fill_in(PyObject* self, PyObject* value, bool* err) {
   return true;
 }
 
+// Whether the byte ranges two non-empty arrays span intersect.
+bool extents_overlap(PyArray_Proxy* a, PyArray_Proxy* b) {
+  const char *lo[2], *hi[2];
+  PyArray_Proxy* p[2] = {a, b};
+  for (int i = 0; i < 2; ++i) {
+    lo[i] = hi[i] = p[i]->data;
+    for (int k = 0; k < p[i]->nd; ++k) {
+      if (p[i]->dimensions[k] == 0) return false;
+      const Py_ssize_t step = (p[i]->dimensions[k] - 1) * p[i]->strides[k];
+      (step < 0 ? lo[i] : hi[i]) += step;
+    }
+    hi[i] += py::reinterpret_borrow<py::dtype>(p[i]->descr).itemsize();
+  }
+  return lo[0] < hi[1] && lo[1] < hi[0];
+}
+
 // self.copy_(src) as the _inplace wrapper's unrecorded path and Tensor.copy_ for a plain
 // self and src outside autograd, src's shape broadcasting to self's (else broadcast_to's
 // error, the fallback's). True when taken (*err on an error).
@@ -721,10 +737,11 @@ bool copy_in(PyObject* self, PyObject* src, bool* err) {
     same_shape = same_shape && m == n;
   }
   if (!global_false(S.inference_made)) return false;
+  // src sharing self's memory: the _inplace wrapper's check (torch's partial-overlap refusal)
+  if (extents_overlap(a, b)) return false;
   const int64_t bytes = numel(a) * py::reinterpret_borrow<py::dtype>(a->descr).itemsize();
-  const char *x = a->data, *z = b->data;
-  if (same_shape && a->descr == b->descr && c_contiguous(a) && c_contiguous(b) &&
-      (x + bytes <= z || z + bytes <= x || bytes == 0)) {
+  const char* z = b->data;
+  if (same_shape && a->descr == b->descr && c_contiguous(a) && c_contiguous(b)) {
     char* y = a->data;
     Py_BEGIN_ALLOW_THREADS;
     std::memcpy(y, z, bytes);

@@ -642,6 +642,41 @@ def _clamp_front(wrapped):
 # changed nothing.)
 
 
+# the elementwise in-place writes torch's TensorIterator checks (assert_no_partial_overlap)
+_ELEMENTWISE_WRITES = {
+    "add_", "sub_", "subtract_", "mul_", "multiply_", "div_", "divide_", "true_divide_",
+    "floor_divide_", "pow_", "float_power_", "copy_", "lerp_", "addcmul_", "addcdiv_", "fmod_",
+    "remainder_", "atan2_", "arctan2_", "hypot_", "copysign_", "xlogy_", "nextafter_",
+    "maximum_", "minimum_", "fmax_", "fmin_", "ldexp_", "logical_and_", "logical_or_",
+    "logical_xor_", "bitwise_and_", "bitwise_or_", "bitwise_xor_", "bitwise_left_shift_",
+    "bitwise_right_shift_", "eq_", "ne_", "lt_", "le_", "gt_", "ge_", "less_", "greater_",
+    "less_equal_", "greater_equal_", "not_equal_", "heaviside_", "igamma_", "igammac_",
+}  # fmt: skip
+
+
+def _refuse_partial_overlap(name: str, d: np.ndarray, b: np.ndarray) -> None:
+    """torch's assert_no_partial_overlap(out, input): an operand sharing some, not all, of the
+    written memory (x[1:].copy_(x[:-1]), x.mul_(x.t()), x.add_(x[0])) is refused where both
+    are non-overlapping and dense (torch cannot tell otherwise and lets it through). The same
+    memory read as written (x.add_(x)) is allowed."""
+    if b is d or not (b.size and d.size) or not np.may_share_memory(d, b):
+        return
+    from ember.ops import _dense
+
+    if not (_dense(d) and _dense(b)):
+        return
+    start_d, start_b = d.__array_interface__["data"][0], b.__array_interface__["data"][0]
+    low_d = start_d + sum((n - 1) * s for n, s in zip(d.shape, d.strides) if s < 0)
+    low_b = start_b + sum((n - 1) * s for n, s in zip(b.shape, b.strides) if s < 0)
+    if low_d == low_b and d.nbytes == b.nbytes and d.strides == b.strides:
+        return
+    raise RuntimeError(
+        f"{name}: unsupported operation: some elements of the input tensor and the written-to "
+        "tensor refer to a single memory location. Please clone() the tensor before "
+        "performing the operation."
+    )
+
+
 def _recorded(name, method, build):
     if name in _SELF_NOTING:
 
@@ -659,10 +694,17 @@ def _recorded(name, method, build):
         # that one were ~1 us of a small index_copy_ / scatter_add_)
         direct = method.__wrapped__ if getattr(method, "_numpy_names", False) else method
         state = _function._state
+        overlap = name in _ELEMENTWISE_WRITES
 
         def inplace(self, *args, **kwargs):
             if _function._inference_made:
                 _function.refuse_inference_write(self)
+            if overlap:
+                for a in args:
+                    if type(a) is Tensor and not (
+                        a._data.flags.owndata and self._data.flags.owndata
+                    ):
+                        _refuse_partial_overlap(name, self._data, a._data)
             if state.enabled:
                 if self._requires_grad:
                     return write(self, build, args, kwargs, name, reads_output)

@@ -2774,16 +2774,31 @@ class MatMul(Function):
             if not (m.flags.c_contiguous or m.flags.f_contiguous):
                 m = np.ascontiguousarray(m)
             return _C.matvec(m, np.ascontiguousarray(v), vec_first)
+        if (
+            type(a_in) is _ND
+            and type(b_in) is _ND
+            and a_in.ndim == 3 == b_in.ndim
+            and a_in.dtype is b_in.dtype
+            and (a_in.dtype is _F32 or a_in.dtype is _F64)
+            and a_in.shape[0] == b_in.shape[0]
+            and a_in.shape[2] == b_in.shape[1]
+        ):  # overhead41: bmm's shapes of one float dtype (the general steps below: ~1 us)
+            na, nb = ctx.needs_input_grad
+            ctx.save_for_backward(a_in if nb else _stand_in(a_in), b_in if na else _stand_in(b_in))
+            ctx.dims = (3, 3)
+            if a_in.flags.c_contiguous and b_in.flags.c_contiguous:
+                return _C.matmul(a_in, b_in, False, False)
+            return _mm(a_in, b_in)
         a, b, is_float = _float_pair("matmul", a_in, b_in)
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(
+            raise BadShapeOrValue(  # (torch: RuntimeError)
                 f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and "
                 f"{b.shape}"
             )
         k_a = a.shape[-1]
         k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
         if k_a != k_b:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied ({k_a} != {k_b})"
             )
         # each operand kept only for the other's gradient, as torch's mm: an in-place write
@@ -2918,6 +2933,8 @@ def matmul(a, b) -> Tensor:
                 and x.shape[2] == y.shape[1]
             ):
                 return _plain(_mm(x, y))  # bmm's shapes: the forward's _mm straight
+        elif dt is _F32 or dt is _F64:  # recorded: nothing below applies (bool, operands)
+            return MatMul.apply(a, b)
     else:
         a, b = _as_operand(a, "input"), _as_operand(b)
     if _kind(a) == _kind(b) == "b":  # (torch has no bool product kernel)
@@ -4720,6 +4737,10 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
                 return x
             if s < e:
                 shape = shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :]
+                if not x._requires_grad and _function._fw_level is None:
+                    d = x._data  # (_view's reshape branch inlined: ~0.2 us of a 1 us view)
+                    if d.base is None or 1 not in shape:
+                        return _outside_view(d.reshape(shape), x)
                 return _view(_reshape_node(x, shape), x, shape)
     x = _tensor_operand(x)
     if type(start_dim) is not int or type(end_dim) is not int:  # (0-d integer tensors too)
@@ -4857,6 +4878,18 @@ def _expanded(x: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 def expand(x, shape) -> Tensor:
+    if type(x) is Tensor and type(shape) is tuple and not x._requires_grad:
+        # overhead41: new leading dims of size > 1 before x's own (a bias row to a batch),
+        # outside the graph: strides (0, ..., x's), read-only (~0.6 us of the general steps)
+        d = x._data
+        lead = len(shape) - d.ndim
+        if lead > 0 and shape[lead:] == d.shape and d.size and _function._fw_level is None:
+            for s in shape[:lead]:
+                if type(s) is not int or s < 2:
+                    break
+            else:
+                st = (0,) * lead + d.strides
+                return _outside_view(_C.strided(d, shape, st, False), x)
     x = _tensor_operand(x)
     if type(shape) is not tuple or not _plain_shape(shape):  # (else as _shape_arg returns it)
         shape = _shape_arg(shape, "expand", one_inferred=False)  # -1 keeps any existing dim
@@ -5186,6 +5219,9 @@ class GetItem(Function):
         if not isinstance(out, np.ndarray) or (advanced and np.may_share_memory(out, x)):
             return np.array(out)  # a scalar, or a 0-d integer array index that made a view
         if not advanced and (index is None or (type(index) is tuple and None in index)):
+            if not out.size:  # (an empty x: its torch strides, which the Nones' follow)
+                x = _strides.laid(x)
+                out = x[index]
             out = _none_strides(x, index, out)
         if not advanced and not out.size:
             return _empty_slice_strides(x, index, out)
@@ -5320,11 +5356,15 @@ def basic_view(x, index):
         or not x.data.ndim
     ):
         return None
+    ellipsis = False
     for p in index:
         if type(p) is not slice and type(p) is not int:
+            if p is Ellipsis and not ellipsis:  # (one: x[..., 0], overhead41)
+                ellipsis = True
+                continue
             return None
     try:
-        a = x.data[(*index, Ellipsis)]
+        a = x.data[index if ellipsis else (*index, Ellipsis)]
     except IndexError:
         return None
     # an empty result takes the generic path, which gives stepped slices torch's strides
@@ -5361,7 +5401,31 @@ def getitem(x, index) -> Tensor:
     try:
         return GetItem.apply(x, index, advanced)
     except IndexError as e:
+        if type(index) is tuple and (spread := ellipses(index, x.ndim)) is not index:
+            return getitem(x, spread)
         raise IndexError(f"index {index!r} into a tensor of shape {x.shape}: {e}") from None
+
+
+def ellipses(index: tuple, ndim: int) -> tuple:
+    """A key with several ``...`` as torch reads it (NumPy refuses it): each spans the dims
+    the other entries leave (ndim less their count; a mask counts its dims), and spans past
+    the last dim at the end are dropped. ``index`` itself when it has one ``...`` or none."""
+    count, taken = 0, 0
+    for p in index:
+        if p is Ellipsis:
+            count += 1
+        elif p is not None and type(p) is not bool:
+            dt = getattr(p, "dtype", None)  # (a mask, an array or Tensor, spans its dims)
+            taken += p.ndim if dt is not None and dt == np.bool_ else 1
+    if count < 2:
+        return index
+    span = (slice(None),) * builtins.max(ndim - taken, 0)
+    out = []
+    for p in index:
+        out.extend(span if p is Ellipsis else (p,))
+    while out and type(out[-1]) is slice and out[-1] == slice(None):
+        out.pop()  # (whole slices at the end change nothing, and may pass the last dim)
+    return tuple(out) or (Ellipsis,)
 
 
 # ---- joining ------------------------------------------------------------------------------
@@ -7039,6 +7103,8 @@ topk._real_only = True  # (as sort's)
 
 def mm(a, b) -> Tensor:
     """The product of two matrices (2-D only, as torch.mm)."""
+    if type(a) is Tensor and type(b) is Tensor and a._data.ndim == 2 == b._data.ndim:
+        return matmul(a, b)
     if np.ndim(_data(a)) != 2 or np.ndim(_data(b)) != 2:
         raise BadShapeOrValue(f"mm: expected 2-D inputs, got shapes {_shape(_data(a))} and "
                          f"{_shape(_data(b))}")  # fmt: skip
@@ -7048,7 +7114,19 @@ def mm(a, b) -> Tensor:
 def bmm(a, b) -> Tensor:
     """Batched matrix product of (B, n, m) and (B, m, p) (torch.bmm: no broadcasting)."""
     if type(a) is Tensor and type(b) is Tensor:
-        sa, sb = a.data.shape, b.data.shape
+        x, y = a._data, b._data
+        sa, sb = x.shape, y.shape
+        if (
+            not (a._requires_grad or b._requires_grad)
+            and len(sa) == 3 == len(sb)
+            and sa[0] == sb[0]
+            and sa[2] == sb[1]
+            and x.dtype is y.dtype
+            and (x.dtype is _F32 or x.dtype is _F64)
+            and x.flags.c_contiguous
+            and y.flags.c_contiguous
+        ):  # the common product outside the graph: the batched GEMM straight (~0.5 us)
+            return _plain(_C.matmul(x, y, False, False))
     else:
         sa, sb = _shape(_data(a)), _shape(_data(b))
     if len(sa) != 3 or len(sb) != 3 or sa[0] != sb[0]:
@@ -8496,8 +8574,27 @@ def index_copy(x, dim: int, index, source) -> Tensor:
     ):
         # overhead36: outside autograd, Put's forward straight after the same checks (the
         # node's ~1.5 us of a 32x32 call)
-        if source.data.dtype is not x.data.dtype:
+        d, s = x._data, source._data
+        if s.dtype is not d.dtype:
             _same_dtype("index_copy", x, source)
+        i = index._data if type(index) is Tensor else None
+        nd = d.ndim
+        if (
+            i is not None
+            and i.dtype is _I64
+            and i.ndim == 1
+            and type(dim) is int
+            and -nd <= dim < nd
+            and s.shape == d.shape[: dim % nd] + i.shape + d.shape[dim % nd + 1 :]
+        ):
+            # overhead41: index_copy_'s kernel on a copy (_along's checks and NumPy's fancy
+            # assignment: ~2 us of a 32x32 call); a bad index: _along's words below
+            out = d.copy()
+            try:
+                _C.index_copy(out, np.ascontiguousarray(s), np.ascontiguousarray(i), dim % nd)
+                return _plain(out)
+            except IndexError:
+                pass
         key = _along("index_copy", x, dim, index, source)
         out = x.data.copy()
         out[key] = source.data
@@ -10223,26 +10320,223 @@ _SCALED_ADD_NODES = {
 }  # fmt: skip
 
 
+# the operands' dims each op takes (mat1/mat2, mat/vec, vec1/vec2, batch1/batch2), and input's most
+_SCALED_DIMS = {"addmm": (2, 2, 2), "addmv": (2, 1, 1), "addr": (1, 1, 2), "baddbmm": (3, 3, 3),
+                "addbmm": (3, 3, 2)}  # fmt: skip
+
+
+def _scaled_product(op, c, a, b, beta, alpha):
+    """beta * c + alpha * (a op b) in one pass where the GEMM takes c (addmm, addbmm: its
+    C := beta*C + alpha*A*B), c broadcast to the product; beta = 0 never reads c. a, b and c
+    are arrays of one float dtype, checked; alpha != 0."""
+    if op == "addmm" or op == "addbmm":
+        if op == "addbmm":  # sum_b a[b] @ b[b]: (n, B*m) @ (B*m, p), one GEMM
+            n, p = a.shape[1], b.shape[2]
+            a = a.transpose(1, 0, 2).reshape(n, -1)
+            b = b.reshape(-1, p)
+        out_shape = (a.shape[0], b.shape[1])
+        if beta == 0:
+            out = None
+        elif c.shape == out_shape:
+            out = np.array(c, order="C")  # (a fresh copy the GEMM writes into)
+        else:
+            out = np.empty(out_shape, c.dtype)
+            out[...] = c
+        return _C.gemm(_gemm_operand(a), _gemm_operand(b), out, alpha=alpha, beta=beta)
+    if op == "addmv":
+        if not (a.flags.c_contiguous or a.flags.f_contiguous):
+            a = np.ascontiguousarray(a)
+        out = _C.matvec(a, np.ascontiguousarray(b), False)
+    elif op == "addr":
+        out = np.multiply.outer(a, b)
+    else:
+        out = _mm(a, b)
+    if alpha != 1:
+        out *= alpha
+    if beta == 1:
+        out += c
+    elif beta != 0:
+        out += beta * c
+    return out
+
+
+class ScaledMatmul(Function):
+    """addmm, addmv, addr, baddbmm, addbmm (float32/float64, alpha != 0) as torch records them:
+    one node with edges (input, operand 1, operand 2), the product and the sum in one pass."""
+
+    @staticmethod
+    def forward(ctx, c, a, b, beta, alpha, op):
+        nc, na, nb = ctx.needs_input_grad[:3]
+        ctx.save_for_backward(a if nb else _stand_in(a), b if na else _stand_in(b))
+        ctx.meta = (op, beta, alpha, c.shape)
+        ctx._named = _SCALED_ADD_NODES[op]
+        return _scaled_product(op, c, a, b, beta, alpha)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        op, beta, alpha, c_shape = ctx.meta
+        nc, na, nb = ctx.needs_input_grad[:3]
+        gc = ga = gb = None
+        if nc:
+            gc = unbroadcast(g if beta == 1 else g * beta, c_shape)
+        if op == "addmm":
+            g = _gemm_operand(g)
+            if na:
+                ga = _C.gemm(g, _gemm_operand(b), trans_b=True, alpha=alpha)
+            if nb:
+                gb = _C.gemm(_gemm_operand(a), g, trans_a=True, alpha=alpha)
+            return gc, ga, gb, None, None, None
+        if op == "addmv":  # g (n,), a (n, m), b (m,)
+            if na:
+                ga = np.multiply.outer(g, b)
+            if nb:
+                if not (a.flags.c_contiguous or a.flags.f_contiguous):
+                    a = np.ascontiguousarray(a)
+                gb = _C.matvec(a, np.ascontiguousarray(g), True)
+        elif op == "addr":  # g (n, m), a (n,), b (m,)
+            if not (g.flags.c_contiguous or g.flags.f_contiguous):
+                g = np.ascontiguousarray(g)
+            if na:
+                ga = _C.matvec(g, np.ascontiguousarray(b), False)
+            if nb:
+                gb = _C.matvec(g, np.ascontiguousarray(a), True)
+        elif op == "baddbmm":  # g (B, n, p)
+            if na:
+                ga = _mm(g, np.swapaxes(b, -1, -2))
+            if nb:
+                gb = _mm(np.swapaxes(a, -1, -2), g)
+        else:  # addbmm: g (n, p), the same for every batch
+            if na:
+                ga = _mm(np.broadcast_to(g, (b.shape[0], *g.shape)), np.swapaxes(b, -1, -2))
+            if nb:
+                gb = _mm(np.swapaxes(a, -1, -2), np.broadcast_to(g, (a.shape[0], *g.shape)))
+        if alpha != 1:
+            ga = None if ga is None else ga * alpha
+            gb = None if gb is None else gb * alpha
+        return gc, ga, gb, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a0, b0 = ctx.saved_tensors
+        op, beta, alpha, c_shape = ctx.meta
+        pc, pa, pb = ctx.parents[:3]  # (a stand-in operand: its values are not read)
+        c = pc if pc is not None else _graph.constant(np.zeros(c_shape, a0.dtype))
+        a = pa if pa is not None else _graph.constant(a0)
+        b = pb if pb is not None else _graph.constant(b0)
+        composite = _SCALED_COMPOSITE[op]
+
+        def fn(c, a, b):
+            return _scaled_add(op, c, composite(a, b), beta, alpha)
+
+        return _graph.recompute(ctx, (g,), fn, c, a, b) + (None, None, None)
+
+
+_SCALED_COMPOSITE = {
+    "addmm": lambda a, b: mm(a, b), "addmv": lambda a, b: mv(a, b),
+    "addr": lambda a, b: outer(a, b), "baddbmm": lambda a, b: bmm(a, b),
+    "addbmm": lambda a, b: sum(bmm(a, b), 0),
+}  # fmt: skip
+
+
+def _scaled(op, input, a, b, beta, alpha):
+    """The five ops' front: their fused node for float32/float64 operands of one dtype and
+    the right dims, alpha != 0; else the composite (_scaled_add: integers, bool, float16,
+    complex, mixed dtypes, alpha = 0, errors)."""
+    if (
+        type(input) is Tensor
+        and type(a) is Tensor
+        and type(b) is Tensor
+        and alpha != 0
+        and type(alpha) in (int, float)
+        and type(beta) in (int, float)
+    ):
+        c, x, y = input._data, a._data, b._data
+        dt = x.dtype
+        da, db, _ = _SCALED_DIMS[op]
+        if (
+            (dt is _F32 or dt is _F64)
+            and y.dtype is dt
+            and c.dtype is dt
+            and x.ndim == da
+            and y.ndim == db
+            and c.ndim <= _SCALED_DIMS[op][2]
+        ):
+            sx, sy = x.shape, y.shape
+            if op == "addr":
+                ps = (sx[0], sy[0])
+            elif op == "addmv":
+                ps = sx[:1] if sx[1] == sy[0] else None
+            elif op == "addmm":
+                ps = (sx[0], sy[1]) if sx[1] == sy[0] else None
+            else:
+                ok = sx[0] == sy[0] and sx[2] == sy[1]
+                ps = None if not ok else (sx[1], sy[2]) if op == "addbmm" else (sx[0], sx[1], sy[2])
+            if ps is not None and (c.shape == ps or _broadcasts_to(c.shape, ps)):
+                if not (input._requires_grad or a._requires_grad or b._requires_grad):
+                    return _plain(_scaled_product(op, c, x, y, beta, alpha))
+                return ScaledMatmul.apply(input, a, b, beta, alpha, op)
+    return None
+
+
+def _broadcasts_to(shape, target) -> bool:
+    if len(shape) > len(target):
+        return False
+    return builtins.all(s == 1 or s == t for s, t in zip(shape[::-1], target[::-1]))
+
+
 def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
     """beta * input + alpha * (mat1 @ mat2)."""
+    if (
+        type(input) is Tensor
+        and type(mat1) is Tensor
+        and type(mat2) is Tensor
+        and not (input._requires_grad or mat1._requires_grad or mat2._requires_grad)
+        and (type(beta) is int or type(beta) is float)
+        and (type(alpha) is int or type(alpha) is float)
+        and alpha != 0
+    ):  # the common call outside the graph: the GEMM into a copy of input (~1 us of checks)
+        c, a, b = input._data, mat1._data, mat2._data
+        dt = c.dtype
+        if (
+            (dt is _F32 or dt is _F64)
+            and a.dtype is dt
+            and b.dtype is dt
+            and a.ndim == 2 == b.ndim
+            and a.shape[1] == b.shape[0]
+            and c.shape == (a.shape[0], b.shape[1])
+        ):
+            out = None if beta == 0 else np.array(c, order="C")
+            return _plain(_C.gemm(_gemm_operand(a), _gemm_operand(b), out, False, False,
+                                  alpha, beta))  # fmt: skip
+    if (y := _scaled("addmm", input, mat1, mat2, beta, alpha)) is not None:
+        return y
     return _scaled_add("addmm", input, mm(mat1, mat2), beta, alpha)
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1) -> Tensor:
+    if (y := _scaled("addmv", input, mat, vec, beta, alpha)) is not None:
+        return y
     return _scaled_add("addmv", input, mv(mat, vec), beta, alpha)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
     """beta * input + alpha * sum_b batch1[b] @ batch2[b]."""
+    if (y := _scaled("addbmm", input, batch1, batch2, beta, alpha)) is not None:
+        return y
     product = bmm(batch1, batch2)  # (summed in its dtype: uint8 stays uint8, as torch's)
     return _scaled_add("addbmm", input, sum(product, 0, dtype=product.dtype), beta, alpha)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
+    if (y := _scaled("baddbmm", input, batch1, batch2, beta, alpha)) is not None:
+        return y
     return _scaled_add("baddbmm", input, bmm(batch1, batch2), beta, alpha)
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1) -> Tensor:
+    if (y := _scaled("addr", input, vec1, vec2, beta, alpha)) is not None:
+        return y
     return _scaled_add("addr", input, outer(vec1, vec2), beta, alpha)
 
 
@@ -11550,7 +11844,51 @@ _count_nonzero_method.__doc__ = count_nonzero.__doc__
 Tensor.count_nonzero = _count_nonzero_method
 Tensor.tile = _varargs_dims(tile)
 # index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
-Tensor.index_put_ = _in_place("index_put_", index_put, no_overlap=True)
+_index_put_copy = _in_place("index_put_", index_put, no_overlap=True)
+
+
+def _index_put_method(x, indices, values, accumulate=False):
+    """x.index_put_((i,), v): overhead41, a plain 2-D float x and v outside autograd with one
+    1-D int64 index take the rows straight (accumulate: index_add_rows' kernel, in index order;
+    else NumPy's assignment), not index_put's copy of x and _assign's copy back (~15 us of a
+    32x32 call, torch ~2). Anything else, and a bad index (its words), the general path."""
+    if (
+        type(x) is Tensor
+        and type(values) is Tensor
+        and type(indices) is tuple
+        and len(indices) == 1
+        and type(indices[0]) is Tensor
+        and not (x._requires_grad or values._requires_grad)
+        and x._ctx is None
+        and (accumulate is True or accumulate is False)
+    ):
+        d, v, i = x._data, values._data, indices[0]._data
+        if (
+            d.ndim == 2
+            and (d.dtype is _F32 or d.dtype is _F64)
+            and v.dtype is d.dtype
+            and i.dtype is _I64
+            and i.ndim == 1
+            and i.size
+            and d.flags.c_contiguous
+            and d.flags.writeable
+            and v.shape in ((i.size, d.shape[1]), (d.shape[1],))
+        ):
+            _refuse_overlap("index_put_", x, (values,))
+            try:
+                if accumulate:
+                    rows = np.ascontiguousarray(np.broadcast_to(v, (i.size, d.shape[1])))
+                    _C.index_add_rows(d, np.ascontiguousarray(i), rows)
+                else:
+                    d[i] = v
+            except IndexError:  # (a negative index, or out of range: the general path)
+                pass
+            else:
+                return x
+    return _index_put_copy(x, indices, values, accumulate)
+
+
+Tensor.index_put_ = _index_put_method
 Tensor.mH = property(
     lambda x: adjoint(x, "Tensor.mH")
 )  # real tensors: the conjugate transpose is the transpose

@@ -963,6 +963,10 @@ class Tensor:
         # tensor: `p.data += -lr * p.grad` writes into the parameter's array, unrecorded.
         fn = _UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
         if fn is not None:
+            if len(inputs) == 2 and isinstance(inputs[0], np.generic) and ufunc in _REFLECTED:
+                # np.float64(2) - x: torch's x.__rsub__(2) (NumPy's scalar defers to the
+                # tensor there): its node and edges (RsubBackward1; mul's x edge first)
+                return getattr(inputs[1], _REFLECTED[ufunc])(inputs[0])
             return fn(*inputs)
 
         def array(x):
@@ -1424,6 +1428,8 @@ class Tensor:
             return self
         if op is np.subtract:
             _ops.check_bool_sub(self, other)
+        if type(other) is Tensor and not (other.data.flags.owndata and self.data.flags.owndata):
+            _inplace._refuse_partial_overlap(op.__name__, self.data, other.data)  # (torch's)
         if self._needs_record(other, rebind):
             # A graph intermediate (`out += identity`) or a graph value added into a plain
             # tensor (`acc += x`): recorded as torch records it (ember/_inplace.py).
@@ -2189,6 +2195,8 @@ class Tensor:
             )
         if _function._fw_level is not None and self._requires_grad and not is_grad_enabled():
             _forward_ad.refuse_no_grad_write(self)
+        if type(index) is tuple:  # (several ``...``: torch's reading, NumPy refuses them)
+            index = _ops.ellipses(index, self.data.ndim)
         # Tensors inside a tuple key become arrays: NumPy would read a one-element integer
         # Tensor through __index__ as a plain int (dropping its dim), an empty one as intp
         index, advanced = _ops._index_arg(index, self)
@@ -2239,7 +2247,11 @@ class Tensor:
             if not one and not _distinct(d):
                 raise self._read_only()
             index = ...
-        value = value.data if isinstance(value, Tensor) else value
+        if isinstance(value, Tensor):
+            value = value.data
+            if not (advanced or split is not None or value.flags.owndata and d.flags.owndata):
+                # torch's x[i] = v is x[i].copy_(v): refused where v shares part of x[i]
+                _inplace._refuse_partial_overlap("index assignment", d[index], value)
         if type(value) is int and self.data.dtype.kind in "iu":  # uint8 t[0] = -1 writes 255
             value = _ops._fill_value(value, self.data.dtype)
         if split is not None:
@@ -2511,6 +2523,8 @@ def _install_fast_inplace() -> None:
 
 _install_fast_methods()
 
+_REFLECTED = {np.add: "__radd__", np.subtract: "__rsub__", np.multiply: "__rmul__",
+              np.true_divide: "__rtruediv__", np.power: "__rpow__"}  # fmt: skip
 _UFUNCS = {
     np.add: _ops.add,
     np.subtract: _ops.sub,

@@ -1299,7 +1299,10 @@ class Function:
         n = len(parents)
         while n and parents[n - 1] is None:
             n -= 1
-        edges = _TORCH_EDGES.get(_torch_name(self))
+        name = _torch_name(self)
+        if name in _SCALAR_FIRST:  # torch's rsub(x, number) / pow(number, x): x's edge alone
+            return tuple(_edge(p) for p in parents[:n] if p is not None)
+        edges = _TORCH_EDGES.get(name)
         if edges is not None:  # torch's node has an edge, (None, 0) if need be, per tensor
             n = max(n, edges if type(edges) is int else edges(self))  # input (a number add,
             parents = (*parents, *(None,) * (n - len(parents)))  # mul, ... operand is one)
@@ -1622,7 +1625,11 @@ _TORCH_EDGES.update(
     ClampBackward0=3,
     CatBackward0=lambda c: len(c.meta[1]),
 )
+_TORCH_EDGES.update(dict.fromkeys(("AddmmBackward0", "AddmvBackward0", "AddrBackward0",
+                                   "BaddbmmBackward0", "AddbmmBackward0"), 3))  # fmt: skip
 _TORCH_EDGES["StackBackward0"] = _TORCH_EDGES["CatBackward0"]
+# nodes of a number and a tensor that ember records as (number, tensor): torch's one edge
+_SCALAR_FIRST = frozenset(("RsubBackward1", "PowBackward2"))
 
 
 def _torch_name(node) -> str:
