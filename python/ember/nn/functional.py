@@ -17,7 +17,7 @@ import warnings
 import ml_dtypes
 import numpy as np
 
-from ember import _C, _complex, _lowp, _sparse_grad, ops
+from ember import _C, _complex, _lowp, _sparse_grad, _strides, ops
 from ember._errors import BadDtype, BadShapeOrValue, OutOfBounds
 from ember.autograd import function as _autograd_function
 from ember.autograd import graph as _graph
@@ -1155,10 +1155,10 @@ def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 
 def _unbatched_dropout(x: Tensor, batched_ndim: int, p: float, training: bool) -> Tensor:
     """dropout1d / dropout3d of x, batched (batched_ndim dims) or not: an unbatched x runs as
-    a batch of one, its node named as torch's squeeze (the identity returns x itself, where
-    torch returns a squeezed view)."""
+    a batch of one, its node named as torch's squeeze. The identity returns x itself when
+    batched and, as torch, a new view of x (unsqueezed then squeezed) when not."""
     if not training or p == 0.0 or x.data.size == 0:
-        return x
+        return x if x.ndim == batched_ndim else x.unsqueeze(0).squeeze(0)
     shape = x.shape if x.ndim == batched_ndim else (1,) + x.shape
     mask = _feature_mask(shape, p)
     y = _dropout_noise(x, p, mask if mask is None else mask[batched_ndim - x.ndim :], False)
@@ -6749,8 +6749,15 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
             raise BadShapeOrValue(f"{op}: weight must have shape {shape}, got {weight.shape}")
     m = math.prod(shape)
     if x.data.dtype.char in "fd" and x.data.size and (weight is None or weight.dtype == x.dtype):
-        # the fused kernel (the composite: 3 passes more); torch's node, its last Mul
-        return _node(RmsNorm.apply(x, weight, m, eps), "MulBackward0")
+        # the fused kernel (the composite: 3 passes more); torch's node, its last Mul, or
+        # the .contiguous() clone after it when the Mul kept a permuted (dense) x's layout
+        a = x.data
+        permuted = not a.flags.c_contiguous and _strides.non_overlapping_and_dense(
+            a.shape, _strides._elem_strides(a)
+        )
+        return _node(
+            RmsNorm.apply(x, weight, m, eps), "CloneBackward0" if permuted else "MulBackward0"
+        )
     dims = tuple(range(x.ndim - len(shape), x.ndim))
     y = x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt() if dims else x
     if weight is not None:
