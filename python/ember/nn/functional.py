@@ -2776,11 +2776,12 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
         raise BadShapeOrValue(f"dropout probability has to be between 0 and 1, but got {p!r}")
     training = _bool_arg(training, "dropout", "train")
     x = input
+    empty = isinstance(input, Tensor) and input.data.size == 0  # (torch's identity too)
     if not (isinstance(input, Tensor) and input.data.dtype.kind in "biu"):
         x = _dropout_input(input, "dropout", p, training)
-    elif training and 0.0 < p < 1.0:  # PyTorch computes the integer cases needing no scale
+    elif training and 0.0 < p < 1.0 and not empty:  # PyTorch computes the integer cases
         raise TypeError(f"dropout: an {x.dtype} input takes only p = 0 or 1, got {p}")
-    if not training or p == 0.0:  # the identity: x itself (in place too, even on a leaf)
+    if not training or p == 0.0 or empty:  # the identity: x itself (in place too, on a leaf)
         return x
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("dropout", dropout, x, p, training)
