@@ -3657,7 +3657,8 @@ def poisson_nll_loss(
         # the term is 0 for t <= 1; its gradient there is 0 for t in (0, 1] but NaN for t <= 0
         # (torch's composite: the masked-out zero times log(t)'s NaN / -inf), so t is kept there
         ts = ops.where(big, t, ops.where(t.data > 0, 1.0, t))
-        stirling = ts * ts.log() - ts + 0.5 * (2 * np.pi * ts).log()
+        with np.errstate(divide="ignore", invalid="ignore"):  # (t <= 0: masked out below)
+            stirling = ts * ts.log() - ts + 0.5 * (2 * np.pi * ts).log()
         loss = loss + ops.where(big, stirling, 0.0)
     return _reduce(loss, reduction)
 
