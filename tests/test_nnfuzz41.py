@@ -198,22 +198,7 @@ def test_poisson_nll_loss_full_gradcheck_for_positive_targets():
     assert gradcheck(lambda a, b: F.poisson_nll_loss(a, b, full=True), (x, t))
 
 
-# ---- scaled_dot_product_attention's mask rank ------------------------------------------------
-
-
-@pytest.mark.parametrize("mask", [np.ones(3, bool), np.zeros(3), np.array(True), np.array(0.0)])
-@pytest.mark.parametrize("is_causal", [False, True])
-def test_sdpa_0d_1d_mask_with_4d_inputs_is_an_index_error(mask, is_causal):
-    rng = np.random.default_rng(7)
-    q, k = rng.standard_normal((1, 1, 2, 4)), rng.standard_normal((1, 1, 3, 4))
-    with pytest.raises(IndexError):
-        TF.scaled_dot_product_attention(
-            *(torch.tensor(a) for a in (q, k, k)), attn_mask=torch.tensor(mask), is_causal=is_causal
-        )
-    with pytest.raises(IndexError):
-        F.scaled_dot_product_attention(
-            *(ember.tensor(a) for a in (q, k, k)), attn_mask=ember.tensor(mask), is_causal=is_causal
-        )
+# ---- scaled_dot_product_attention's 1-D mask (3-D inputs) ------------------------------------------------
 
 
 @pytest.mark.parametrize("mask", [np.array([True, False, True]), np.array([0.0, -1.0, 2.0])])

@@ -2466,12 +2466,6 @@ def scaled_dot_product_attention(
             )
         upper_left = attn_mask.variant == CausalVariant.UPPER_LEFT or lq == lk
         attn_mask, is_causal = (None, True) if upper_left else (attn_mask._materialize(), False)
-    if attn_mask is not None and np.ndim(attn_mask) < 2 and np.ndim(query) == 4 == np.ndim(key):
-        # torch's CPU kernel choice for 4-D inputs reads the mask's size(-2) first
-        raise OutOfBounds(
-            "scaled_dot_product_attention: attn_mask of shape "
-            f"{tuple(np.shape(attn_mask))} has no dim -2 (4-D inputs need a mask of 2+ dims)"
-        )
     if is_causal and attn_mask is not None:
         if not _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa):
             raise BadShapeOrValue(
