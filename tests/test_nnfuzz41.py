@@ -198,7 +198,7 @@ def test_poisson_nll_loss_full_gradcheck_for_positive_targets():
     assert gradcheck(lambda a, b: F.poisson_nll_loss(a, b, full=True), (x, t))
 
 
-# ---- scaled_dot_product_attention's 1-D mask (3-D inputs) ------------------------------------------------
+# ---- scaled_dot_product_attention's 1-D mask (3-D inputs) ---------------------------------
 
 
 @pytest.mark.parametrize("mask", [np.array([True, False, True]), np.array([0.0, -1.0, 2.0])])
