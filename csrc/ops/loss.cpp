@@ -11,7 +11,7 @@
 // and the Kullback-Leibler divergence of log-probabilities x from probabilities t:
 //   5 kl_div     (t == 0 ? 0 : t log t) - t x                      -t
 // and binary cross-entropy of probabilities x (forward only; torch's CPU formula and libm calls):
-//   6 bce        (t - 1) max(log1p(-x), -100) - t max(log x, -100)
+//   6 bce_probs  (t - 1) max(log1p(-x), -100) - t max(log x, -100)
 // ctc_loss's forward (alpha) and backward (beta, gradient) recursions sit at the end.
 // The forward sum runs over fixed blocks of kBlock elements (8 double partial sums each), added
 // in block order: the result does not depend on the thread count.
@@ -158,7 +158,7 @@ EMBER_SIMD void backward_range(T* dx, const T* x, const T* t, const T* g, T scal
 
 void check_kind(int kind, double param, const char* op) {
   EMBER_CHECK(kind >= 0 && kind <= kBce, op, ": unknown loss kind ", kind,
-              " (0 mse, 1 l1, 2 huber, 3 smooth_l1, 4 bce_logits, 5 kl_div, 6 bce)");
+              " (0 mse, 1 l1, 2 huber, 3 smooth_l1, 4 bce_logits, 5 kl_div, 6 bce_probs)");
   EMBER_CHECK(kind != 2 || param > 0, op, ": huber delta must be positive, got ", param);
   EMBER_CHECK(kind != 3 || param >= 0, op, ": smooth_l1 beta must be >= 0, got ", param);
 }

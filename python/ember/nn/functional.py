@@ -3035,7 +3035,7 @@ class BCELoss(Function):
         ctx.save_for_backward(x, t)
         ctx.w, ctx.reduction = w, reduction
         if _bce_logits_fused(x, t, w, None):  # the ranges checked and the loss in one C++ pass
-            return _C.regression_loss_forward(x, t, "bce", 0.0, reduction)
+            return _C.regression_loss_forward(x, t, "bce_probs", 0.0, reduction)
         with np.errstate(divide="ignore"):  # log(0) = -inf, clamped to -100 next
             logx = np.maximum(np.log(x), -100)
             log1mx = np.maximum(np.log1p(-x), -100)
@@ -3094,7 +3094,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
         # temporaries were ~15 us of a ~19 us small call, 3x torch's)
         if ops._outside_graph(x) and ops._outside_graph(t):  # no node to record
             return Tensor._make(
-                _C.regression_loss_forward(xd, t.data, "bce", 0.0, reduction), False, None, 0
+                _C.regression_loss_forward(xd, t.data, "bce_probs", 0.0, reduction), False, None, 0
             )
         return _autograd_function.named(
             BCELoss.apply(x, t, None, reduction), "BinaryCrossEntropyBackward0"
