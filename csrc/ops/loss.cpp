@@ -10,7 +10,7 @@
 //                softplus(-x) = max(-x, 0) + log1p(exp(-|x|)), the softplus kernel's form
 // and the Kullback-Leibler divergence of log-probabilities x from probabilities t:
 //   5 kl_div     (t == 0 ? 0 : t log t) - t x                      -t
-// and binary cross-entropy of probabilities x (forward only; torch's CPU formula and libm calls):
+// and binary cross-entropy of probabilities x (forward only; torch's CPU formula, vecmath's logs):
 //   6 bce_probs  (t - 1) max(log1p(-x), -100) - t max(log x, -100)
 // ctc_loss's forward (alpha) and backward (beta, gradient) recursions sit at the end.
 // The forward sum runs over fixed blocks of kBlock elements (8 double partial sums each), added
@@ -88,8 +88,8 @@ inline T loss_xt(T x, T t, T p) {
   } else if constexpr (kind == kKlDiv) {
     return (t == T(0) ? T(0) : t * vlog(t)) - t * x;  // (t < 0: NaN, as torch's log)
   } else if constexpr (kind == kBce) {
-    const T l1 = std::log1p(-x), lx = std::log(x);
-    return (t - T(1)) * std::max(l1, T(-100)) - t * std::max(lx, T(-100));
+    const T l1 = vlog1p(-x), lx = vlog(x);  // (x in [0, 1]: checked by the caller)
+    return (t - T(1)) * (l1 > T(-100) ? l1 : T(-100)) - t * (lx > T(-100) ? lx : T(-100));
   } else {
     return loss_of(x - t, kind, p);
   }
