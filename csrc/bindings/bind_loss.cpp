@@ -1,5 +1,6 @@
 // Bindings for csrc/ops/loss.cpp: the elementwise regression losses (mse, l1, huber, smooth_l1)
-// binary cross-entropy with logits (bce_logits) and the KL divergence (kl_div); ctc_loss's
+// binary cross-entropy with logits (bce_logits), the KL divergence (kl_div) and binary
+// cross-entropy of probabilities (bce_probs, forward only); ctc_loss's
 // recursions:
 //   ctc_loss_forward(log_probs (T, N, C), ext (N, L) int64, in_len (N,), ext_len (N,))
 //       -> (nll (N,) float64, alpha (T, N, L) float64)
@@ -33,11 +34,11 @@ void ctc_loss_backward(T* grad, const double* g, const T* lp, const int64_t* ext
 namespace {
 
 int parse_kind(const std::string& name, const char* op) {
-  const char* names[] = {"mse", "l1", "huber", "smooth_l1", "bce_logits", "kl_div"};
-  for (int k = 0; k < 6; ++k)
+  const char* names[] = {"mse", "l1", "huber", "smooth_l1", "bce_logits", "kl_div", "bce_probs"};
+  for (int k = 0; k < 7; ++k)
     if (name == names[k]) return k;
   EMBER_CHECK(false, op, ": unknown loss '", name,
-              "' (expected mse, l1, huber, smooth_l1, bce_logits or kl_div)");
+              "' (expected mse, l1, huber, smooth_l1, bce_logits, kl_div or bce_probs)");
   return -1;
 }
 
@@ -50,6 +51,15 @@ void check_pair(const py::array& x, const py::array& t, const char* op) {
   require_shape(t, shape_of(x), op, "t");
 }
 
+// bce's x and t must lie in [0, 1] (NaN refused), as torch checks them: the first one outside.
+template <typename T>
+void check_unit_range(const py::array& a, int64_t n, const char* name) {
+  const T* p = cptr<T>(a);
+  for (int64_t i = 0; i < n; ++i)
+    EMBER_CHECK(p[i] >= T(0) && p[i] <= T(1), "binary_cross_entropy: all elements of ", name,
+                " should be between 0 and 1 (got ", p[i], " at flat index ", i, ")");
+}
+
 py::object forward_py(const py::array& x, const py::array& t, const std::string& loss, double param,
                       const std::string& reduction, bool keep_diff) {
   const char* op = "regression_loss_forward";
@@ -58,6 +68,16 @@ py::object forward_py(const py::array& x, const py::array& t, const std::string&
   EMBER_CHECK(reduction == "none" || reduction == "mean" || reduction == "sum", op,
               ": reduction must be 'none', 'mean' or 'sum', got '", reduction, "'");
   const int64_t n = numel_checked(shape_of(x), op);
+  EMBER_CHECK(!(kind == 6 && keep_diff), op, ": bce keeps no diff");
+  if (kind == 6) {
+    if (is_f32(x)) {
+      check_unit_range<float>(x, n, "input");
+      check_unit_range<float>(t, n, "target");
+    } else {
+      check_unit_range<double>(x, n, "input");
+      check_unit_range<double>(t, n, "target");
+    }
+  }
   const bool none = reduction == "none";
   py::array out = empty_like_dtype(x, none ? shape_of(x) : std::vector<int64_t>{});
   py::array diff = keep_diff ? empty_like_dtype(x, shape_of(x)) : py::array();
@@ -221,15 +241,17 @@ py::array ctc_backward_py(const py::array& g, const py::array& lp, const py::arr
 }  // namespace
 
 void bind_loss(py::module_& m) {
-  m.def("regression_loss_forward", &forward_py, py::arg("x"), py::arg("t"), py::arg("loss"),
-        py::arg("param") = 0.0, py::arg("reduction") = "mean", py::arg("keep_diff") = false,
-        "Elementwise loss of d = x - t for C-contiguous float x, t of one shape and dtype: loss "
-        "'mse' | 'l1' | 'huber' (param = delta > 0) | 'smooth_l1' (param = beta >= 0) | "
-        "'bce_logits' (x logits, t targets: (1 - t) x + softplus(-x)) | 'kl_div' (x log-"
-        "probabilities, t probabilities: t log t - t x, 0 log 0 = 0) -> the "
-        "per-element losses ('none') or their 0-d mean / sum (summed in double, in a fixed "
-        "order); keep_diff: (that, d) with d = x - t written in the same pass, for "
-        "regression_loss_backward with t None.");
+  m.def(
+      "regression_loss_forward", &forward_py, py::arg("x"), py::arg("t"), py::arg("loss"),
+      py::arg("param") = 0.0, py::arg("reduction") = "mean", py::arg("keep_diff") = false,
+      "Elementwise loss of d = x - t for C-contiguous float x, t of one shape and dtype: loss "
+      "'mse' | 'l1' | 'huber' (param = delta > 0) | 'smooth_l1' (param = beta >= 0) | "
+      "'bce_logits' (x logits, t targets: (1 - t) x + softplus(-x)) | 'kl_div' (x log-"
+      "probabilities, t probabilities: t log t - t x, 0 log 0 = 0) | 'bce_probs' (x, t in [0, 1], "
+      "else an error; -(t log x + (1 - t) log(1 - x)), logs clamped to >= -100) -> the "
+      "per-element losses ('none') or their 0-d mean / sum (summed in double, in a fixed "
+      "order); keep_diff: (that, d) with d = x - t written in the same pass, for "
+      "regression_loss_backward with t None.");
   m.def("regression_loss_backward", &backward_py, py::arg("x"), py::arg("t"), py::arg("grad"),
         py::arg("loss"), py::arg("param") = 0.0, py::arg("scale") = 1.0,
         "dx = scale * grad * dl/dd (grad None: scale * dl/dd), dl/dd = d (mse: the 2 is in "

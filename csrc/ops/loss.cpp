@@ -10,6 +10,8 @@
 //                softplus(-x) = max(-x, 0) + log1p(exp(-|x|)), the softplus kernel's form
 // and the Kullback-Leibler divergence of log-probabilities x from probabilities t:
 //   5 kl_div     (t == 0 ? 0 : t log t) - t x                      -t
+// and binary cross-entropy of probabilities x (forward only; torch's CPU formula, vecmath's logs):
+//   6 bce_probs  (t - 1) max(log1p(-x), -100) - t max(log x, -100)
 // ctc_loss's forward (alpha) and backward (beta, gradient) recursions sit at the end.
 // The forward sum runs over fixed blocks of kBlock elements (8 double partial sums each), added
 // in block order: the result does not depend on the thread count.
@@ -74,7 +76,7 @@ inline T grad_of(T d, int kind, T p) {
   }
 }
 
-constexpr int kBceLogits = 4, kKlDiv = 5;
+constexpr int kBceLogits = 4, kKlDiv = 5, kBce = 6;
 
 // the loss of x and t (of d = x - t for the regression losses)
 template <int kind, typename T>
@@ -85,6 +87,9 @@ inline T loss_xt(T x, T t, T p) {
     return (T(1) - t) * x + sp;
   } else if constexpr (kind == kKlDiv) {
     return (t == T(0) ? T(0) : t * vlog(t)) - t * x;  // (t < 0: NaN, as torch's log)
+  } else if constexpr (kind == kBce) {
+    const T l1 = vlog1p(-x), lx = vlog(x);  // (x in [0, 1]: checked by the caller)
+    return (t - T(1)) * (l1 > T(-100) ? l1 : T(-100)) - t * (lx > T(-100) ? lx : T(-100));
   } else {
     return loss_of(x - t, kind, p);
   }
@@ -152,8 +157,8 @@ EMBER_SIMD void backward_range(T* dx, const T* x, const T* t, const T* g, T scal
 }
 
 void check_kind(int kind, double param, const char* op) {
-  EMBER_CHECK(kind >= 0 && kind <= kKlDiv, op, ": unknown loss kind ", kind,
-              " (0 mse, 1 l1, 2 huber, 3 smooth_l1, 4 bce_logits, 5 kl_div)");
+  EMBER_CHECK(kind >= 0 && kind <= kBce, op, ": unknown loss kind ", kind,
+              " (0 mse, 1 l1, 2 huber, 3 smooth_l1, 4 bce_logits, 5 kl_div, 6 bce_probs)");
   EMBER_CHECK(kind != 2 || param > 0, op, ": huber delta must be positive, got ", param);
   EMBER_CHECK(kind != 3 || param >= 0, op, ": smooth_l1 beta must be >= 0, got ", param);
 }
@@ -191,6 +196,9 @@ double regression_loss_forward(T* loss, T* diff, const T* x, const T* t, int64_t
       case kBceLogits:
         s = forward_block<T, kBceLogits>(loss, diff, x, t, b, e, p);
         break;
+      case kBce:
+        s = forward_block<T, kBce>(loss, diff, x, t, b, e, p);
+        break;
       default:
         s = forward_block<T, kKlDiv>(loss, diff, x, t, b, e, p);
     }
@@ -207,6 +215,7 @@ template <typename T>
 void regression_loss_backward(T* dx, const T* x, const T* t, const T* g, T scale, int64_t n,
                               int kind, double param) {
   check_kind(kind, param, "regression_loss_backward");
+  EMBER_CHECK(kind != kBce, "regression_loss_backward: bce has no fused backward");
   EMBER_CHECK(n >= 0, "regression_loss_backward: negative size ", n);
   EMBER_CHECK(t || kind < kBceLogits, "regression_loss_backward: bce_logits and kl_div need t");
   const T p = static_cast<T>(param);
