@@ -60,7 +60,9 @@ def test_channel_dropout_masks_whole_channels(fn, shape, mask_dims):
     assert 0 < (ratio[..., 0] == 0).sum() < ratio[..., 0].size
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), y.numpy() / x.numpy())
-    assert fn(x, p=0.4, training=False) is x
+    assert (fn(x, p=0.4, training=False) is x) == (
+        mask_dims == 2
+    )  # unbatched: a new view, as torch
     np.testing.assert_array_equal(fn(x, p=1.0).numpy(), 0)
     ember.manual_seed(5)
     a = fn(x, 0.5).numpy()

@@ -475,13 +475,12 @@ def test_inplace_binary_with_a_tensor_writes_numpys_values(name, dtype):
         arr = t.numpy()
         assert getattr(t, name)(ember.tensor(o)) is t and t.numpy() is arr
         np.testing.assert_array_equal(arr, ref[name](x, o))
-    # an operand overlapping the destination: NumPy's buffered values
+    # an operand partly overlapping the destination: refused, as torch 2.13
     x = _x((40,), dtype)
     t = ember.tensor(x.copy())
-    getattr(t[1:], name)(t[:-1])
-    want = x.copy()
-    want[1:] = ref[name](x[1:], x[:-1])
-    np.testing.assert_array_equal(t.numpy(), want)
+    with pytest.raises(RuntimeError, match="single memory location"):
+        getattr(t[1:], name)(t[:-1])
+    np.testing.assert_array_equal(t.numpy(), x)
     t = ember.tensor(x.copy())
     getattr(t, name)(t)  # self with itself
     np.testing.assert_array_equal(t.numpy(), ref[name](x, x))
