@@ -4055,16 +4055,21 @@ def _integer_conv(op: str, int64_only: bool = False):
     return wrap
 
 
-def _conv_api(op: str):
+def _conv_api(op: str, fast=None):
     """torch's convolution front (outside _integer_conv): a batched result's node is
     ConvolutionBackward0, and complex operands (all of one complex dtype) are convolved as
     torch's composite, Gauss's three real convolutions of the parts:
     a = conv(xr, wr, br), b = conv(xi, wi), c = conv(xr + xi, wr + wi, br + bi),
-    y = a - b + i (c - a - b) (so its node is AddBackward0, as torch's)."""
+    y = a - b + i (c - a - b) (so its node is AddBackward0, as torch's).
+    ``fast`` (same arguments): the common call's result, or None where it needs fn's checks."""
 
     def wrap(fn):
         @functools.wraps(fn)
         def conv(input, weight, bias=None, *args, **kwargs):
+            if fast is not None:
+                y = fast(input, weight, bias, *args, **kwargs)
+                if y is not None:
+                    return _autograd_function.named(y, "ConvolutionBackward0")
             if _is_complex(input) or _is_complex(weight) or _is_complex(bias):
                 return _complex_conv(op, fn, input, weight, bias, args, kwargs)
             y = fn(input, weight, bias, *args, **kwargs)
@@ -4096,7 +4101,65 @@ def _complex_conv(op, fn, x, w, b, args, kwargs) -> Tensor:
     return y.squeeze(0) if unbatched else y
 
 
-@_conv_api("conv2d")
+def _fast_ints(v, n: int):
+    """An int or n ints (a list or tuple) as an n-tuple of plain ints, else None."""
+    if type(v) is int:
+        return (v,) * n
+    if type(v) in (tuple, list) and len(v) == n and all(type(e) is int for e in v):
+        return tuple(v)
+    return None
+
+
+def _fast_operands(x, w, b, nd: int, s, p, d, groups) -> bool:
+    """Whether a convolution call is the common one whose checks the fast fronts make in a few
+    steps (at 1x3x8x8 the full checks cost more than the convolution): float32/64 contiguous
+    non-empty Tensors of one dtype, x (N, C, *S) and w of nd + 2 dims, a bias (O,) or None,
+    positive strides and dilations, non-negative padding, an int groups >= 1."""
+    if not (isinstance(x, Tensor) and isinstance(w, Tensor)) or s is None or p is None:
+        return False
+    xa, wa = x.data, w.data
+    dt = xa.dtype
+    if (
+        (dt != np.float32 and dt != np.float64)
+        or wa.dtype != dt
+        or xa.ndim != nd + 2
+        or wa.ndim != nd + 2
+        or not (xa.flags.c_contiguous and wa.flags.c_contiguous)
+        or 0 in xa.shape
+        or 0 in wa.shape
+        or d is None
+        or min(s) < 1
+        or min(d) < 1
+        or min(p) < 0
+        or type(groups) is not int
+        or groups < 1
+    ):
+        return False
+    if b is None:
+        return True
+    return (
+        isinstance(b, Tensor)
+        and b.data.dtype == dt
+        and b.data.shape == (wa.shape[0],)
+        and b.data.flags.c_contiguous
+    )
+
+
+def _fast_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """conv2d's common call (see _fast_operands), or None."""
+    s, d = _fast_ints(stride, 2), _fast_ints(dilation, 2)
+    p = None if type(padding) is str else _fast_ints(padding, 2)
+    if not _fast_operands(input, weight, bias, 2, s, p, d, groups):
+        return None
+    pad = (p[0], p[0], p[1], p[1])
+    try:  # (channels, groups, a kernel over the padded input: conv2d's own messages)
+        _C.conv2d_output_size(input.data.shape, weight.data.shape, s, pad, d, groups)
+    except ValueError:
+        return None
+    return Conv2d.apply(input, weight, bias, s, pad, d, groups)
+
+
+@_conv_api("conv2d", _fast_conv2d)
 @_integer_conv("conv2d")
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-D convolution (cross-correlation, as PyTorch) over an NCHW batch.
@@ -5318,7 +5381,56 @@ def _seq_input(input, op: str, dtype=None) -> Tensor:
     return x
 
 
-@_conv_api("conv1d")
+class _Conv1d(Function):
+    """Conv2d on (N, C, 1, L) views of conv1d's (N, C, L) arrays: one node, no view nodes
+    around it (args: Conv2d's, the 2-D ones)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, *args):
+        return Conv2d.forward(ctx, x[:, :, None], w[:, :, None], b, *args)[:, :, 0]
+
+    @staticmethod
+    def backward(ctx, g):
+        dx, dw, db = Conv2d.backward(ctx, g[:, :, None])[:3]
+        sq = lambda a: None if a is None else a[:, :, 0]  # noqa: E731
+        return (sq(dx), sq(dw), db) + (None,) * 4
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, w = _graph.inputs(ctx, *ctx.saved_tensors)
+        x, w = (t if t.ndim == 4 else t.unsqueeze(2) for t in (x, w))  # (parents: 3-D)
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        dx, dw = _Conv2dGrad.apply(g.unsqueeze(2), x, w, ctx.args)
+        return (
+            dx.squeeze(2) if nx else None,
+            dw.squeeze(2) if nw else None,
+            g.sum((0, 2)) if nb and ctx.has_bias else None,
+        ) + (None,) * 4
+
+
+def _fast_conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """conv1d's common call (see _fast_operands), or None."""
+    s, d = _fast_ints(stride, 1), _fast_ints(dilation, 1)
+    p = None if type(padding) is str else _fast_ints(padding, 1)
+    if not _fast_operands(input, weight, bias, 1, s, p, d, groups):
+        return None
+    s, pad, d = (1, s[0]), (0, 0, p[0], p[0]), (1, d[0])
+    n, c, length = input.data.shape
+    try:  # (channels, groups, a kernel over the padded input: conv1d's own messages)
+        _C.conv2d_output_size(
+            (n, c, 1, length),
+            weight.data.shape[:2] + (1,) + weight.data.shape[2:],
+            s,
+            pad,
+            d,
+            groups,
+        )
+    except ValueError:
+        return None
+    return _Conv1d.apply(input, weight, bias, s, pad, d, groups)
+
+
+@_conv_api("conv1d", _fast_conv1d)
 @_integer_conv("conv1d")
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """1-D convolution over (N, C, L) or unbatched (C, L): weight (O, C/groups, K), bias (O,).
