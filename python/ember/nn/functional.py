@@ -7072,6 +7072,35 @@ def _pool3d(x: Tensor, pool2d, depth_args: tuple, hw_args: tuple, with_indices: 
     return y.reshape(*lead, od, oh, ow), Tensor(idx)
 
 
+class _AvgPool3d(Function):
+    """avg_pool3d as one node: avg_pool2d over (H, W) of the (B*D, 1, H, W) slices, then over
+    D of (B, 1, D, OH*OW) (kernel (kd, 1)); the backward is the two passes' in reverse.
+    depth, hw: the passes' avg_pool2d arguments (kernel, stride, padding, ceil_mode, ...)."""
+
+    @staticmethod
+    def forward(ctx, x, depth, hw):
+        lead, (d, h, w) = x.shape[:-3], x.shape[-3:]
+        y = _C.avg_pool2d_forward(x.reshape(-1, 1, h, w), *hw)
+        oh, ow = y.shape[-2:]
+        z = _C.avg_pool2d_forward(y.reshape(-1, 1, d, oh * ow), *depth)
+        ctx.args = (x.shape, y.shape, (y.shape[0] // d, 1, d, oh * ow), depth, hw)
+        return z.reshape(*lead, z.shape[-2], oh, ow)
+
+    @staticmethod
+    def backward(ctx, g):
+        xshape, yshape, dshape, depth, hw = ctx.args
+        g = _contig(g.reshape(dshape[0], 1, -1, dshape[3]).astype(g.dtype, copy=False))
+        gy = _C.avg_pool2d_backward(g, dshape, *depth).reshape(yshape)
+        gx = _C.avg_pool2d_backward(gy, (yshape[0], 1) + xshape[-2:], *hw)
+        return gx.reshape(xshape), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, _, _, depth, hw = ctx.args
+        fwd = lambda v: _AvgPool3d.forward(_graph.scratch(_AvgPool3d), _contig(v), depth, hw)  # noqa: E731
+        return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]), None, None
+
+
 def _pool3d_args(op, kernel_size, stride, padding, dilation=1):
     k = _triple(_one(kernel_size), op, "kernel_size")
     s = _triple(_one(_stride_or(k, stride)), op, "stride")
@@ -7160,14 +7189,20 @@ def avg_pool3d(
             f"{op}: input image (T: {t} H: {h} W: {w}) smaller than kernel size "
             f"(kT: {kt} kH: {kh} kW: {kw})"
         )
-    rest = (ceil_mode, count_include_pad)
+    rest = (
+        _bool_arg(ceil_mode, op, "ceil_mode"),
+        _bool_arg(count_include_pad, op, "count_include_pad"),
+    )
     if divisor_override is not None:
         divisor_override = _int_arg(divisor_override, op, "divisor_override")
         if divisor_override == 0:
             raise BadShapeOrValue(f"{op}: divisor must be not zero")
-        rest = (ceil_mode, count_include_pad, 1)
+        rest = (*rest, 1)
+    if 0 in x.shape[-4:]:  # as PyTorch: only the batch may be empty
+        raise BadShapeOrValue(f"{op}: expected non-empty (C, D, H, W), got input {x.shape}")
     depth = ((k[0], 1), (s[0], 1), (p[0], 0), *rest)
-    y = _pool3d(x, avg_pool2d, depth, (k[1:], s[1:], p[1:], *rest), False)
+    hw = (k[1:], s[1:], p[1:], *rest)
+    y = _AvgPool3d.apply(x if x.data.flags.c_contiguous else x.contiguous(), depth, hw)
     return _node(y if divisor_override is None else y / divisor_override, "AvgPool3DBackward0")
 
 
