@@ -124,7 +124,35 @@ POOL3D = [
     ((2, 3, 7, 5, 6), (3, 2, 3), (2, 1, 2), (1, 0, 1), True, False, None),
     ((2, 1, 6, 7, 5), (2, 3, 2), (3, 2, 1), (1, 1, 0), False, True, 5),
     ((3, 5, 6, 4), 3, 2, 1, True, True, None),  # unbatched
+    ((1, 2, 7, 9, 8), (2, 2, 3), (3, 3, 3), 0, True, False, None),  # gaps, clipped last windows
+    ((2, 2, 5, 8, 9), (1, 2, 2), (1, 2, 3), 0, False, True, 3),
 ]
+
+
+# avg_pool2d with windows that do not overlap and reach no padding (the backward's row runs):
+# (shape, kernel, stride, ceil_mode, count_include_pad, divisor_override)
+@pytest.mark.parametrize(
+    "case",
+    [
+        ((2, 3, 8, 8), 2, 2, False, True, None),
+        ((1, 2, 9, 11), (2, 3), (3, 4), True, False, None),
+        ((2, 1, 7, 5), (3, 1), (3, 2), True, True, 2),
+        ((3, 10, 6), (1, 2), (2, 2), False, True, None),  # unbatched
+    ],
+)
+def test_avg_pool2d_disjoint_windows_backward(case):
+    shape, k, s, *rest = case
+    x = np.random.default_rng(21).standard_normal(shape)
+    ex, tx = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, ty = F.avg_pool2d(ex, k, s, 0, *rest), torch.nn.functional.avg_pool2d(tx, k, s, 0, *rest)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    g = np.random.default_rng(22).standard_normal(ty.shape)
+    (y * ember.tensor(g)).sum().backward()
+    (ty * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert gradcheck(
+        lambda t: F.avg_pool2d(t, k, s, 0, *rest), [ember.tensor(x, requires_grad=True)]
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
