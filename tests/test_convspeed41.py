@@ -189,3 +189,75 @@ def test_avg_pool3d_bad_input():
         F.avg_pool3d(x, 2, padding=2)
     with pytest.raises(ValueError):
         F.avg_pool3d(ember.tensor(np.zeros((1, 0, 4, 4, 4), np.float32)), 2)
+
+
+# transposed: (nd, N, Cin, size, Cout/groups, kernel, stride, padding, output_padding, groups,
+# dilation)
+TRANSPOSED = [
+    (1, 1, 3, (8,), 4, (3,), 1, 0, 0, 1, 1),
+    (1, 2, 4, (7,), 3, (4,), 2, 1, 1, 2, 1),
+    (1, 3, 6, (5,), 2, (3,), [3], (2,), [1], 3, (2,)),
+    (2, 1, 3, (5, 6), 4, (4, 4), 2, 1, 0, 1, 1),  # DCGAN-like
+    (2, 2, 4, (4, 5), 3, (3, 2), (2, 3), (1, 0), (1, 2), 2, (1, 2)),
+    (2, 2, 2, (3, 3), 2, (2, 3), 1, 0, 0, 1, 3),
+]
+
+
+def _transposed_data(case, dtype, seed):
+    nd, n, cin, size, cg, k, *_, groups, _ = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, cin, *size)).astype(dtype)
+    w = rng.standard_normal((cin, cg, *k)).astype(dtype)
+    b = rng.standard_normal(cg * groups).astype(dtype)
+    return x, w, b
+
+
+def _transposed_args(case):
+    *_, s, p, o, g, d = case
+    return dict(stride=s, padding=p, output_padding=o, groups=g, dilation=d)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", TRANSPOSED)
+@pytest.mark.parametrize("bias", [False, True])
+def test_conv_transpose_matches_torch(case, dtype, bias):
+    x, w, b = _transposed_data(case, dtype, 31)
+    kw, name = _transposed_args(case), f"conv_transpose{case[0]}d"
+    ex, ew, eb = (ember.tensor(a, requires_grad=True) for a in (x, w, b))
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = getattr(F, name)(ex, ew, eb if bias else None, **kw)
+    ty = getattr(torch.nn.functional, name)(tx, tw, tb if bias else None, **kw)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **TOL[dtype])
+    assert y.grad_fn.name() == ty.grad_fn.name()
+    g = np.random.default_rng(8).standard_normal(ty.shape).astype(dtype)
+    (y * ember.tensor(g)).sum().backward()
+    (ty * torch.tensor(g)).sum().backward()
+    for e, t in ((ex, tx), (ew, tw)) + (((eb, tb),) if bias else ()):
+        np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), **TOL[dtype])
+
+
+@pytest.mark.parametrize("case", [TRANSPOSED[1], TRANSPOSED[2], TRANSPOSED[4]])
+def test_conv_transpose_gradcheck_and_double_backward(case):
+    x, w, b = _transposed_data(case, np.float64, 6)
+    kw, name = _transposed_args(case), f"conv_transpose{case[0]}d"
+    ts = [ember.tensor(a, requires_grad=True) for a in (x, w, b)]
+    fn = lambda x, w, b: getattr(F, name)(x, w, b, **kw)  # noqa: E731
+    assert gradcheck(fn, ts)
+    assert gradgradcheck(fn, ts)
+
+
+def test_conv_transpose_bad_input_keeps_its_errors():
+    rng = np.random.default_rng(4)
+    x = ember.tensor(rng.standard_normal((1, 4, 5)).astype(np.float32))
+    w = ember.tensor(rng.standard_normal((3, 2, 3)).astype(np.float32))
+    with pytest.raises(ValueError, match="channels"):
+        F.conv_transpose1d(x, w)
+    w = ember.tensor(rng.standard_normal((4, 2, 3)).astype(np.float32))
+    with pytest.raises(ValueError, match="output_padding"):
+        F.conv_transpose1d(x, w, stride=2, output_padding=2)
+    with pytest.raises(ValueError):
+        F.conv_transpose1d(x, w, groups=3)
+    with pytest.raises(ValueError):
+        F.conv_transpose1d(x, w, padding=5)  # negative output size
+    with pytest.raises(TypeError):
+        F.conv_transpose1d(x, ember.tensor(w.numpy().astype(np.float64)))

@@ -4110,11 +4110,12 @@ def _fast_ints(v, n: int):
     return None
 
 
-def _fast_operands(x, w, b, nd: int, s, p, d, groups) -> bool:
+def _fast_operands(x, w, b, nd: int, s, p, d, groups, transposed: bool = False) -> bool:
     """Whether a convolution call is the common one whose checks the fast fronts make in a few
     steps (at 1x3x8x8 the full checks cost more than the convolution): float32/64 contiguous
-    non-empty Tensors of one dtype, x (N, C, *S) and w of nd + 2 dims, a bias (O,) or None,
-    positive strides and dilations, non-negative padding, an int groups >= 1."""
+    non-empty Tensors of one dtype, x (N, C, *S) and w of nd + 2 dims, a bias (O,) or None
+    (transposed: (w.shape[1] * groups,)), positive strides and dilations, non-negative padding,
+    an int groups >= 1."""
     if not (isinstance(x, Tensor) and isinstance(w, Tensor)) or s is None or p is None:
         return False
     xa, wa = x.data, w.data
@@ -4140,7 +4141,7 @@ def _fast_operands(x, w, b, nd: int, s, p, d, groups) -> bool:
     return (
         isinstance(b, Tensor)
         and b.data.dtype == dt
-        and b.data.shape == (wa.shape[0],)
+        and b.data.shape == ((wa.shape[1] * groups,) if transposed else (wa.shape[0],))
         and b.data.flags.c_contiguous
     )
 
@@ -5609,7 +5610,33 @@ def _empty_conv(shape, *operands) -> Tensor:
     return Tensor(np.zeros(shape, operands[0].data.dtype)) + link.to(operands[0].data.dtype)
 
 
-@_conv_api("conv_transpose2d")
+def _fast_transposed(x, w, b, nd, stride, padding, output_padding, groups, dilation):
+    """A transposed convolution's common call (see _fast_operands; output_padding below the
+    stride, channels divisible by groups, a positive output size) as nd-tuples and the output
+    size, or None."""
+    s, d = _fast_ints(stride, nd), _fast_ints(dilation, nd)
+    p, o = _fast_ints(padding, nd), _fast_ints(output_padding, nd)
+    if o is None or not _fast_operands(x, w, b, nd, s, p, d, groups, transposed=True):
+        return None
+    xs, ws = x.data.shape, w.data.shape
+    if xs[1] != ws[0] or ws[0] % groups or min(o) < 0 or any(a >= c for a, c in zip(o, s)):
+        return None
+    out = tuple(
+        (n - 1) * ss - 2 * pp + dd * (k - 1) + oo + 1
+        for n, ss, pp, dd, k, oo in zip(xs[2:], s, p, d, ws[2:], o)
+    )
+    return None if min(out) < 1 else (s, p, d, out)
+
+
+def _fast_conv_transpose2d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
+    """conv_transpose2d's common call (see _fast_transposed), or None."""
+    a = _fast_transposed(input, weight, bias, 2, stride, padding, output_padding, groups, dilation)
+    return None if a is None else ConvTranspose2d.apply(input, weight, bias, *a[:3], groups, a[3])
+
+
+@_conv_api("conv_transpose2d", _fast_conv_transpose2d)
 @_integer_conv("conv_transpose2d", int64_only=True)
 def conv_transpose2d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
@@ -7525,7 +7552,46 @@ def conv3d(
     return y.squeeze(0) if unbatched else y
 
 
-@_conv_api("conv_transpose1d")
+class _ConvTranspose1d(Function):
+    """ConvTranspose2d on (N, C, 1, L) views of conv_transpose1d's (N, C, L) arrays: one node
+    (args: ConvTranspose2d's, the 2-D ones)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, *args):
+        return ConvTranspose2d.forward(ctx, x[:, :, None], w[:, :, None], b, *args)[:, :, 0]
+
+    @staticmethod
+    def backward(ctx, g):
+        dx, dw, db = ConvTranspose2d.backward(ctx, g[:, :, None])[:3]
+        sq = lambda a: None if a is None else a[:, :, 0]  # noqa: E731
+        return (sq(dx), sq(dw), db) + (None,) * 5
+
+    @staticmethod
+    def backward_graph(ctx, g):  # (as ConvTranspose2d's)
+        x, w = _graph.inputs(ctx, *ctx.saved_tensors)
+        x, w = (t if t.ndim == 4 else t.unsqueeze(2) for t in (x, w))  # (parents: 3-D)
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        g4 = g.unsqueeze(2)
+        return (
+            Conv2d.apply(g4, w, None, *ctx.args).squeeze(2) if nx else None,
+            _Conv2dGrad.apply(x, g4, w, ctx.args)[1].squeeze(2) if nw else None,
+            g.sum((0, 2)) if nb else None,
+        ) + (None,) * 5
+
+
+def _fast_conv_transpose1d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
+    """conv_transpose1d's common call (see _fast_transposed), or None."""
+    a = _fast_transposed(input, weight, bias, 1, stride, padding, output_padding, groups, dilation)
+    if a is None:
+        return None
+    (s,), (p,), (d,), (length,) = a
+    args = ((1, s), (0, p), (1, d), groups, (1, length))
+    return _ConvTranspose1d.apply(input, weight, bias, *args)
+
+
+@_conv_api("conv_transpose1d", _fast_conv_transpose1d)
 @_integer_conv("conv_transpose1d", int64_only=True)
 def conv_transpose1d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
