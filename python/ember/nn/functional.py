@@ -7404,9 +7404,13 @@ class _Conv3dDirect(Function):
     # gradients are the depth-tap composition's (conv3d below): x's depth taps, recomputed here,
     # through conv2d's backward. args: (stride, (pd, ph, pw), dilation, padding as given)
     @staticmethod
+    def engine(ctx, x, w, b, s, pad, d):
+        return _C.conv3d_direct_forward(x, w, b, s, pad, d)
+
+    @staticmethod
     def forward(ctx, x, w, b, s, pad, d, padding):
         x, w = _contig(x), _contig(w)
-        y = _C.conv3d_direct_forward(x, w, b, s, pad, d)
+        y = type(ctx).engine(ctx, x, w, b, s, pad, d)
         if _nonfinite_weight(y, w, any(pad)):  # (see Conv2d.forward)
             bt = None if b is None else Tensor(b)
             with no_grad():
@@ -7423,7 +7427,9 @@ class _Conv3dDirect(Function):
         nx, nw, nb = ctx.needs_input_grad[:3]
         s, pad, d, _ = ctx.args
         n, od, kd = x.shape[0], g.shape[2], w.shape[2]
-        xu = _C.conv3d_depth_taps(x, kd, od, s[0], d[0], pad[0])
+        xu = getattr(ctx, "taps", None)  # (_Conv3dTaps keeps its forward's)
+        if xu is None:
+            xu = _C.conv3d_depth_taps(x, kd, od, s[0], d[0], pad[0])
         wu = w.reshape(w.shape[0], w.shape[1] * kd, *w.shape[3:])
         g2 = np.ascontiguousarray(g.astype(x.dtype, copy=False).swapaxes(1, 2))
         dxu, dwu, db = _C.conv2d_backward(
@@ -7448,7 +7454,38 @@ class _Conv3dDirect(Function):
         return (*grads, *([None] * (7 - len(grads))))
 
 
-@_conv_api("conv3d")
+class _Conv3dTaps(_Conv3dDirect):
+    """One-group conv3d through the depth-tap composition (see conv3d) as one node on arrays:
+    x's depth taps (N*OD, C*KD, H, W) (kept for the backward), one conv2d, the output's (OD, O)
+    axes swapped; gradients as _Conv3dDirect's. On small inputs conv3d's recorded composition
+    (four nodes and their checks) cost more than the convolution."""
+
+    @staticmethod
+    def engine(ctx, x, w, b, s, pad, d):
+        n, kd = x.shape[0], w.shape[2]
+        od = (x.shape[2] + 2 * pad[0] - d[0] * (kd - 1) - 1) // s[0] + 1
+        ctx.taps = _C.conv3d_depth_taps(x, kd, od, s[0], d[0], pad[0])
+        wu = w.reshape(w.shape[0], w.shape[1] * kd, *w.shape[3:])
+        y = _C.conv2d_forward(ctx.taps, wu, b, s[1:], pad[1:], d[1:], 1)
+        return np.ascontiguousarray(y.reshape(n, od, *y.shape[1:]).swapaxes(1, 2))
+
+
+def _fast_conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, **kw):
+    """conv3d's common one-group call (see _fast_operands) past its pointwise path, or None."""
+    s, d = _fast_ints(stride, 3), _fast_ints(dilation, 3)
+    p = None if type(padding) is str else _fast_ints(padding, 3)
+    if kw or groups != 1 or not _fast_operands(input, weight, bias, 3, s, p, d, groups):
+        return None
+    xs, ws = input.data.shape, weight.data.shape
+    if xs[1] != ws[1] or (ws[2], ws[3], s[0], s[1], p[0], p[1]) == (1, 1, 1, 1, 0, 0):
+        return None  # (wrong channels: conv3d's message; pointwise: conv3d's own path)
+    if any(n + 2 * pp - dd * (k - 1) < 1 for n, pp, dd, k in zip(xs[2:], p, d, ws[2:])):
+        return None  # (a kernel over the padded input: conv3d's message)
+    direct = max(s) > 1 and ws[0] >= 16
+    return (_Conv3dDirect if direct else _Conv3dTaps).apply(input, weight, bias, s, p, d, padding)
+
+
+@_conv_api("conv3d", _fast_conv3d)
 @_integer_conv("conv3d")
 def conv3d(
     input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, _direct=True
