@@ -330,3 +330,30 @@ def test_conv3d_bad_input_keeps_its_errors():
         F.conv3d(x, ember.tensor(rng.standard_normal((2, 3, 5, 3, 3)).astype(np.float32)))
     with pytest.raises(ValueError):
         F.conv3d(x, ember.tensor(rng.standard_normal((2, 3, 3, 3, 3)).astype(np.float32)), stride=0)
+
+
+# avg_pool1d as one node: (shape, kernel, stride, padding, ceil_mode, count_include_pad)
+@pytest.mark.parametrize(
+    "case",
+    [
+        ((2, 3, 17), 2, None, 0, False, True),
+        ((1, 2, 21), 3, 2, 1, True, False),
+        ((3, 19), 4, 3, 2, True, True),  # unbatched
+    ],
+)
+def test_avg_pool1d_matches_torch(case):
+    shape, *args = case
+    x = np.random.default_rng(23).standard_normal(shape)[..., ::2]  # (non-contiguous)
+    ex, tx = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, ty = F.avg_pool1d(ex, *args), torch.nn.functional.avg_pool1d(tx, *args)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    assert y.grad_fn.name() == ty.grad_fn.name()
+    g = np.random.default_rng(24).standard_normal(ty.shape)
+    (y * ember.tensor(g)).sum().backward()
+    (ty * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    fn = lambda t: F.avg_pool1d(t[..., 1:], *args)  # noqa: E731 (a non-contiguous input)
+    assert gradcheck(fn, [ember.tensor(x, requires_grad=True)])
+    assert gradgradcheck(fn, [ember.tensor(x, requires_grad=True)])
+    with pytest.raises(TypeError):
+        F.avg_pool1d(ex, 2, ceil_mode=1)

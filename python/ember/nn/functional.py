@@ -5504,9 +5504,29 @@ def avg_pool1d(
     k = _single(kernel_size, op, "kernel_size")
     s = _single(_stride_or(k, stride), op, "stride")
     p = _single(padding, op, "padding")
-    return avg_pool2d(
-        x.unsqueeze(-2), (1, k), (1, s), (0, p), ceil_mode, count_include_pad
-    ).squeeze(-2)
+    ceil_mode = _bool_arg(ceil_mode, op, "ceil_mode")
+    count_include_pad = _bool_arg(count_include_pad, op, "count_include_pad")
+    args = ((1, k), (1, s), (0, p), ceil_mode, count_include_pad, None)
+    y = _AvgPool1d.apply(x if x.data.flags.c_contiguous else x.contiguous(), *args)
+    return _node(y, "SqueezeBackward1")  # (torch's: avg_pool2d between unsqueeze and squeeze)
+
+
+class _AvgPool1d(Function):
+    """AvgPool2d on (.., 1, L) views of avg_pool1d's (.., L) arrays: one node, no view nodes."""
+
+    @staticmethod
+    def forward(ctx, x, *args):
+        return AvgPool2d.forward(ctx, x[..., None, :], *args)[..., 0, :]
+
+    @staticmethod
+    def backward(ctx, g):
+        return (AvgPool2d.backward(ctx, g[..., None, :])[0][..., 0, :],) + (None,) * 6
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        args = ctx.args
+        fwd = lambda v: _C.avg_pool2d_forward(_contig(v[..., None, :]), *args)[..., 0, :]  # noqa: E731
+        return (_graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]),) + (None,) * 6
 
 
 def adaptive_avg_pool1d(input, output_size) -> Tensor:
