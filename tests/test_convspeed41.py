@@ -236,7 +236,10 @@ def test_conv_transpose_matches_torch(case, dtype, bias):
         np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), **TOL[dtype])
 
 
-@pytest.mark.parametrize("case", [TRANSPOSED[1], TRANSPOSED[2], TRANSPOSED[4]])
+@pytest.mark.parametrize(
+    "case",
+    [TRANSPOSED[1], TRANSPOSED[2], (2, 1, 4, (3, 4), 2, (3, 2), (2, 3), (1, 0), (1, 2), 2, (1, 2))],
+)
 def test_conv_transpose_gradcheck_and_double_backward(case):
     x, w, b = _transposed_data(case, np.float64, 6)
     kw, name = _transposed_args(case), f"conv_transpose{case[0]}d"
@@ -298,7 +301,14 @@ def test_conv3d_matches_torch(case, dtype):
         np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), **TOL[dtype])
 
 
-@pytest.mark.parametrize("case", [CONV3D[1], CONV3D[4]])
+@pytest.mark.parametrize(
+    "case",
+    [
+        (1, 2, (4, 5, 4), 2, (2, 3, 1), (2, 1, 3), (1, 0, 1), (1, 2, 1)),
+        (1, 1, (3, 3, 3), 2, (3, 3, 3), 1, 2, 1),
+        (1, 2, (3, 4, 3), 16, (2, 2, 2), 2, 1, 1),  # the direct engine's
+    ],
+)
 def test_conv3d_gradcheck_and_double_backward(case):
     x, w, b = _conv3d_data(case, np.float64, 19)
     kw = dict(stride=case[5], padding=case[6], dilation=case[7])
