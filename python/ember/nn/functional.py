@@ -4251,6 +4251,10 @@ def _stride_or(kernel, stride):
 
 
 def _pool_args(op, kernel_size, stride, padding, dilation=1):
+    plain = type(kernel_size) is type(padding) is type(dilation) is int
+    if plain and (stride is None or type(stride) is int):  # (the common call: ~2 us less)
+        s = kernel_size if stride is None else stride
+        return (kernel_size,) * 2, (s, s), (padding,) * 2, (dilation,) * 2
     k = _pair(_one(kernel_size), op, "kernel_size")
     s, p, d = _one(_stride_or(k, stride)), _one(padding), _one(dilation)
     return k, _pair(s, op, "stride"), _pair(p, op, "padding"), _pair(d, op, "dilation")
