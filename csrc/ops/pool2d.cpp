@@ -348,12 +348,40 @@ void avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W, i
   const AvgWin w0 =
       avg_window(0, 0, H, W, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override);
   const bool whole = OH == 1 && OW == 1 && w0.ih0 == 0 && w0.ih1 == H && w0.iw0 == 0 && w0.iw1 == W;
+  // Windows that neither overlap nor reach padding (2x2 stride 2): each dx value is one window's
+  // share or 0, written once in row runs (no zero fill, no scattered accumulation); same values.
+  const bool disjoint = ph == 0 && pw == 0 && sh >= kh && sw >= kw;
   const int nt = threads_for(NC * OH * OW * kh * kw);
   parallel_for(nt, NC, [&](int64_t pl) {
     T* dp = dx + pl * H * W;
     const T* g = dy + pl * OH * OW;
     if (whole) {
       std::fill(dp, dp + H * W, T(double(g[0]) / w0.div));
+      return;
+    }
+    if (disjoint) {
+      std::vector<T> v(OW);
+      int64_t ih = 0;  // rows below ih are written
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        for (int64_t ow = 0; ow < OW; ++ow)
+          v[ow] = T(double(g[oh * OW + ow]) / avg_window(oh, ow, H, W, kh, kw, sh, sw, 0, 0,
+                                                         count_include_pad, divisor_override)
+                                                  .div);
+        const int64_t r0 = oh * sh, r1 = std::min(r0 + kh, H);
+        std::fill(dp + ih * W, dp + r0 * W, T(0));
+        for (ih = r0; ih < r1; ++ih) {
+          T* d = dp + ih * W;
+          int64_t iw = 0;  // columns below iw are written
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            const int64_t c0 = ow * sw, c1 = std::min(c0 + kw, W);
+            std::fill(d + iw, d + c0, T(0));
+            std::fill(d + c0, d + c1, v[ow]);
+            iw = c1;
+          }
+          std::fill(d + iw, d + W, T(0));
+        }
+      }
+      std::fill(dp + ih * W, dp + H * W, T(0));
       return;
     }
     std::fill(dp, dp + H * W, T(0));

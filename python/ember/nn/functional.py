@@ -4073,16 +4073,21 @@ def _integer_conv(op: str, int64_only: bool = False):
     return wrap
 
 
-def _conv_api(op: str):
+def _conv_api(op: str, fast=None):
     """torch's convolution front (outside _integer_conv): a batched result's node is
     ConvolutionBackward0, and complex operands (all of one complex dtype) are convolved as
     torch's composite, Gauss's three real convolutions of the parts:
     a = conv(xr, wr, br), b = conv(xi, wi), c = conv(xr + xi, wr + wi, br + bi),
-    y = a - b + i (c - a - b) (so its node is AddBackward0, as torch's)."""
+    y = a - b + i (c - a - b) (so its node is AddBackward0, as torch's).
+    ``fast`` (same arguments): the common call's result, or None where it needs fn's checks."""
 
     def wrap(fn):
         @functools.wraps(fn)
         def conv(input, weight, bias=None, *args, **kwargs):
+            if fast is not None:
+                y = fast(input, weight, bias, *args, **kwargs)
+                if y is not None:
+                    return _autograd_function.named(y, "ConvolutionBackward0")
             if _is_complex(input) or _is_complex(weight) or _is_complex(bias):
                 return _complex_conv(op, fn, input, weight, bias, args, kwargs)
             y = fn(input, weight, bias, *args, **kwargs)
@@ -4114,7 +4119,66 @@ def _complex_conv(op, fn, x, w, b, args, kwargs) -> Tensor:
     return y.squeeze(0) if unbatched else y
 
 
-@_conv_api("conv2d")
+def _fast_ints(v, n: int):
+    """An int or n ints (a list or tuple) as an n-tuple of plain ints, else None."""
+    if type(v) is int:
+        return (v,) * n
+    if type(v) in (tuple, list) and len(v) == n and all(type(e) is int for e in v):
+        return tuple(v)
+    return None
+
+
+def _fast_operands(x, w, b, nd: int, s, p, d, groups, transposed: bool = False) -> bool:
+    """Whether a convolution call is the common one whose checks the fast fronts make in a few
+    steps (at 1x3x8x8 the full checks cost more than the convolution): float32/64 contiguous
+    non-empty Tensors of one dtype, x (N, C, *S) and w of nd + 2 dims, a bias (O,) or None
+    (transposed: (w.shape[1] * groups,)), positive strides and dilations, non-negative padding,
+    an int groups >= 1."""
+    if not (isinstance(x, Tensor) and isinstance(w, Tensor)) or s is None or p is None:
+        return False
+    xa, wa = x.data, w.data
+    dt = xa.dtype
+    if (
+        (dt != np.float32 and dt != np.float64)
+        or wa.dtype != dt
+        or xa.ndim != nd + 2
+        or wa.ndim != nd + 2
+        or not (xa.flags.c_contiguous and wa.flags.c_contiguous)
+        or 0 in xa.shape
+        or 0 in wa.shape
+        or d is None
+        or min(s) < 1
+        or min(d) < 1
+        or min(p) < 0
+        or type(groups) is not int
+        or groups < 1
+    ):
+        return False
+    if b is None:
+        return True
+    return (
+        isinstance(b, Tensor)
+        and b.data.dtype == dt
+        and b.data.shape == ((wa.shape[1] * groups,) if transposed else (wa.shape[0],))
+        and b.data.flags.c_contiguous
+    )
+
+
+def _fast_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """conv2d's common call (see _fast_operands), or None."""
+    s, d = _fast_ints(stride, 2), _fast_ints(dilation, 2)
+    p = None if type(padding) is str else _fast_ints(padding, 2)
+    if not _fast_operands(input, weight, bias, 2, s, p, d, groups):
+        return None
+    pad = (p[0], p[0], p[1], p[1])
+    try:  # (channels, groups, a kernel over the padded input: conv2d's own messages)
+        _C.conv2d_output_size(input.data.shape, weight.data.shape, s, pad, d, groups)
+    except ValueError:
+        return None
+    return Conv2d.apply(input, weight, bias, s, pad, d, groups)
+
+
+@_conv_api("conv2d", _fast_conv2d)
 @_integer_conv("conv2d")
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-D convolution (cross-correlation, as PyTorch) over an NCHW batch.
@@ -4205,6 +4269,10 @@ def _stride_or(kernel, stride):
 
 
 def _pool_args(op, kernel_size, stride, padding, dilation=1):
+    plain = type(kernel_size) is type(padding) is type(dilation) is int
+    if plain and (stride is None or type(stride) is int):  # (the common call: ~2 us less)
+        s = kernel_size if stride is None else stride
+        return (kernel_size,) * 2, (s, s), (padding,) * 2, (dilation,) * 2
     k = _pair(_one(kernel_size), op, "kernel_size")
     s, p, d = _one(_stride_or(k, stride)), _one(padding), _one(dilation)
     return k, _pair(s, op, "stride"), _pair(p, op, "padding"), _pair(d, op, "dilation")
@@ -5336,7 +5404,56 @@ def _seq_input(input, op: str, dtype=None) -> Tensor:
     return x
 
 
-@_conv_api("conv1d")
+class _Conv1d(Function):
+    """Conv2d on (N, C, 1, L) views of conv1d's (N, C, L) arrays: one node, no view nodes
+    around it (args: Conv2d's, the 2-D ones)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, *args):
+        return Conv2d.forward(ctx, x[:, :, None], w[:, :, None], b, *args)[:, :, 0]
+
+    @staticmethod
+    def backward(ctx, g):
+        dx, dw, db = Conv2d.backward(ctx, g[:, :, None])[:3]
+        sq = lambda a: None if a is None else a[:, :, 0]  # noqa: E731
+        return (sq(dx), sq(dw), db) + (None,) * 4
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, w = _graph.inputs(ctx, *ctx.saved_tensors)
+        x, w = (t if t.ndim == 4 else t.unsqueeze(2) for t in (x, w))  # (parents: 3-D)
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        dx, dw = _Conv2dGrad.apply(g.unsqueeze(2), x, w, ctx.args)
+        return (
+            dx.squeeze(2) if nx else None,
+            dw.squeeze(2) if nw else None,
+            g.sum((0, 2)) if nb and ctx.has_bias else None,
+        ) + (None,) * 4
+
+
+def _fast_conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """conv1d's common call (see _fast_operands), or None."""
+    s, d = _fast_ints(stride, 1), _fast_ints(dilation, 1)
+    p = None if type(padding) is str else _fast_ints(padding, 1)
+    if not _fast_operands(input, weight, bias, 1, s, p, d, groups):
+        return None
+    s, pad, d = (1, s[0]), (0, 0, p[0], p[0]), (1, d[0])
+    n, c, length = input.data.shape
+    try:  # (channels, groups, a kernel over the padded input: conv1d's own messages)
+        _C.conv2d_output_size(
+            (n, c, 1, length),
+            weight.data.shape[:2] + (1,) + weight.data.shape[2:],
+            s,
+            pad,
+            d,
+            groups,
+        )
+    except ValueError:
+        return None
+    return _Conv1d.apply(input, weight, bias, s, pad, d, groups)
+
+
+@_conv_api("conv1d", _fast_conv1d)
 @_integer_conv("conv1d")
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """1-D convolution over (N, C, L) or unbatched (C, L): weight (O, C/groups, K), bias (O,).
@@ -5409,9 +5526,29 @@ def avg_pool1d(
     k = _single(kernel_size, op, "kernel_size")
     s = _single(_stride_or(k, stride), op, "stride")
     p = _single(padding, op, "padding")
-    return avg_pool2d(
-        x.unsqueeze(-2), (1, k), (1, s), (0, p), ceil_mode, count_include_pad
-    ).squeeze(-2)
+    ceil_mode = _bool_arg(ceil_mode, op, "ceil_mode")
+    count_include_pad = _bool_arg(count_include_pad, op, "count_include_pad")
+    args = ((1, k), (1, s), (0, p), ceil_mode, count_include_pad, None)
+    y = _AvgPool1d.apply(x if x.data.flags.c_contiguous else x.contiguous(), *args)
+    return _node(y, "SqueezeBackward1")  # (torch's: avg_pool2d between unsqueeze and squeeze)
+
+
+class _AvgPool1d(Function):
+    """AvgPool2d on (.., 1, L) views of avg_pool1d's (.., L) arrays: one node, no view nodes."""
+
+    @staticmethod
+    def forward(ctx, x, *args):
+        return AvgPool2d.forward(ctx, x[..., None, :], *args)[..., 0, :]
+
+    @staticmethod
+    def backward(ctx, g):
+        return (AvgPool2d.backward(ctx, g[..., None, :])[0][..., 0, :],) + (None,) * 6
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        args = ctx.args
+        fwd = lambda v: _C.avg_pool2d_forward(_contig(v[..., None, :]), *args)[..., 0, :]  # noqa: E731
+        return (_graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]),) + (None,) * 6
 
 
 def adaptive_avg_pool1d(input, output_size) -> Tensor:
@@ -5515,7 +5652,33 @@ def _empty_conv(shape, *operands) -> Tensor:
     return Tensor(np.zeros(shape, operands[0].data.dtype)) + link.to(operands[0].data.dtype)
 
 
-@_conv_api("conv_transpose2d")
+def _fast_transposed(x, w, b, nd, stride, padding, output_padding, groups, dilation):
+    """A transposed convolution's common call (see _fast_operands; output_padding below the
+    stride, channels divisible by groups, a positive output size) as nd-tuples and the output
+    size, or None."""
+    s, d = _fast_ints(stride, nd), _fast_ints(dilation, nd)
+    p, o = _fast_ints(padding, nd), _fast_ints(output_padding, nd)
+    if o is None or not _fast_operands(x, w, b, nd, s, p, d, groups, transposed=True):
+        return None
+    xs, ws = x.data.shape, w.data.shape
+    if xs[1] != ws[0] or ws[0] % groups or min(o) < 0 or any(a >= c for a, c in zip(o, s)):
+        return None
+    out = tuple(
+        (n - 1) * ss - 2 * pp + dd * (k - 1) + oo + 1
+        for n, ss, pp, dd, k, oo in zip(xs[2:], s, p, d, ws[2:], o)
+    )
+    return None if min(out) < 1 else (s, p, d, out)
+
+
+def _fast_conv_transpose2d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
+    """conv_transpose2d's common call (see _fast_transposed), or None."""
+    a = _fast_transposed(input, weight, bias, 2, stride, padding, output_padding, groups, dilation)
+    return None if a is None else ConvTranspose2d.apply(input, weight, bias, *a[:3], groups, a[3])
+
+
+@_conv_api("conv_transpose2d", _fast_conv_transpose2d)
 @_integer_conv("conv_transpose2d", int64_only=True)
 def conv_transpose2d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
@@ -6985,6 +7148,35 @@ def _pool3d(x: Tensor, pool2d, depth_args: tuple, hw_args: tuple, with_indices: 
     return y.reshape(*lead, od, oh, ow), Tensor(idx)
 
 
+class _AvgPool3d(Function):
+    """avg_pool3d as one node: avg_pool2d over (H, W) of the (B*D, 1, H, W) slices, then over
+    D of (B, 1, D, OH*OW) (kernel (kd, 1)); the backward is the two passes' in reverse.
+    depth, hw: the passes' avg_pool2d arguments (kernel, stride, padding, ceil_mode, ...)."""
+
+    @staticmethod
+    def forward(ctx, x, depth, hw):
+        lead, (d, h, w) = x.shape[:-3], x.shape[-3:]
+        y = _C.avg_pool2d_forward(x.reshape(-1, 1, h, w), *hw)
+        oh, ow = y.shape[-2:]
+        z = _C.avg_pool2d_forward(y.reshape(-1, 1, d, oh * ow), *depth)
+        ctx.args = (x.shape, y.shape, (y.shape[0] // d, 1, d, oh * ow), depth, hw)
+        return z.reshape(*lead, z.shape[-2], oh, ow)
+
+    @staticmethod
+    def backward(ctx, g):
+        xshape, yshape, dshape, depth, hw = ctx.args
+        g = _contig(g.reshape(dshape[0], 1, -1, dshape[3]).astype(g.dtype, copy=False))
+        gy = _C.avg_pool2d_backward(g, dshape, *depth).reshape(yshape)
+        gx = _C.avg_pool2d_backward(gy, (yshape[0], 1) + xshape[-2:], *hw)
+        return gx.reshape(xshape), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, _, _, depth, hw = ctx.args
+        fwd = lambda v: _AvgPool3d.forward(_graph.scratch(_AvgPool3d), _contig(v), depth, hw)  # noqa: E731
+        return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]), None, None
+
+
 def _pool3d_args(op, kernel_size, stride, padding, dilation=1):
     k = _triple(_one(kernel_size), op, "kernel_size")
     s = _triple(_one(_stride_or(k, stride)), op, "stride")
@@ -7073,14 +7265,20 @@ def avg_pool3d(
             f"{op}: input image (T: {t} H: {h} W: {w}) smaller than kernel size "
             f"(kT: {kt} kH: {kh} kW: {kw})"
         )
-    rest = (ceil_mode, count_include_pad)
+    rest = (
+        _bool_arg(ceil_mode, op, "ceil_mode"),
+        _bool_arg(count_include_pad, op, "count_include_pad"),
+    )
     if divisor_override is not None:
         divisor_override = _int_arg(divisor_override, op, "divisor_override")
         if divisor_override == 0:
             raise BadShapeOrValue(f"{op}: divisor must be not zero")
-        rest = (ceil_mode, count_include_pad, 1)
+        rest = (*rest, 1)
+    if 0 in x.shape[-4:]:  # as PyTorch: only the batch may be empty
+        raise BadShapeOrValue(f"{op}: expected non-empty (C, D, H, W), got input {x.shape}")
     depth = ((k[0], 1), (s[0], 1), (p[0], 0), *rest)
-    y = _pool3d(x, avg_pool2d, depth, (k[1:], s[1:], p[1:], *rest), False)
+    hw = (k[1:], s[1:], p[1:], *rest)
+    y = _AvgPool3d.apply(x if x.data.flags.c_contiguous else x.contiguous(), depth, hw)
     return _node(y if divisor_override is None else y / divisor_override, "AvgPool3DBackward0")
 
 
@@ -7255,9 +7453,13 @@ class _Conv3dDirect(Function):
     # gradients are the depth-tap composition's (conv3d below): x's depth taps, recomputed here,
     # through conv2d's backward. args: (stride, (pd, ph, pw), dilation, padding as given)
     @staticmethod
+    def engine(ctx, x, w, b, s, pad, d):
+        return _C.conv3d_direct_forward(x, w, b, s, pad, d)
+
+    @staticmethod
     def forward(ctx, x, w, b, s, pad, d, padding):
         x, w = _contig(x), _contig(w)
-        y = _C.conv3d_direct_forward(x, w, b, s, pad, d)
+        y = type(ctx).engine(ctx, x, w, b, s, pad, d)
         if _nonfinite_weight(y, w, any(pad)):  # (see Conv2d.forward)
             bt = None if b is None else Tensor(b)
             with no_grad():
@@ -7274,7 +7476,9 @@ class _Conv3dDirect(Function):
         nx, nw, nb = ctx.needs_input_grad[:3]
         s, pad, d, _ = ctx.args
         n, od, kd = x.shape[0], g.shape[2], w.shape[2]
-        xu = _C.conv3d_depth_taps(x, kd, od, s[0], d[0], pad[0])
+        xu = getattr(ctx, "taps", None)  # (_Conv3dTaps keeps its forward's)
+        if xu is None:
+            xu = _C.conv3d_depth_taps(x, kd, od, s[0], d[0], pad[0])
         wu = w.reshape(w.shape[0], w.shape[1] * kd, *w.shape[3:])
         g2 = np.ascontiguousarray(g.astype(x.dtype, copy=False).swapaxes(1, 2))
         dxu, dwu, db = _C.conv2d_backward(
@@ -7299,7 +7503,38 @@ class _Conv3dDirect(Function):
         return (*grads, *([None] * (7 - len(grads))))
 
 
-@_conv_api("conv3d")
+class _Conv3dTaps(_Conv3dDirect):
+    """One-group conv3d through the depth-tap composition (see conv3d) as one node on arrays:
+    x's depth taps (N*OD, C*KD, H, W) (kept for the backward), one conv2d, the output's (OD, O)
+    axes swapped; gradients as _Conv3dDirect's. On small inputs conv3d's recorded composition
+    (four nodes and their checks) cost more than the convolution."""
+
+    @staticmethod
+    def engine(ctx, x, w, b, s, pad, d):
+        n, kd = x.shape[0], w.shape[2]
+        od = (x.shape[2] + 2 * pad[0] - d[0] * (kd - 1) - 1) // s[0] + 1
+        ctx.taps = _C.conv3d_depth_taps(x, kd, od, s[0], d[0], pad[0])
+        wu = w.reshape(w.shape[0], w.shape[1] * kd, *w.shape[3:])
+        y = _C.conv2d_forward(ctx.taps, wu, b, s[1:], pad[1:], d[1:], 1)
+        return np.ascontiguousarray(y.reshape(n, od, *y.shape[1:]).swapaxes(1, 2))
+
+
+def _fast_conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, **kw):
+    """conv3d's common one-group call (see _fast_operands) past its pointwise path, or None."""
+    s, d = _fast_ints(stride, 3), _fast_ints(dilation, 3)
+    p = None if type(padding) is str else _fast_ints(padding, 3)
+    if kw or groups != 1 or not _fast_operands(input, weight, bias, 3, s, p, d, groups):
+        return None
+    xs, ws = input.data.shape, weight.data.shape
+    if xs[1] != ws[1] or (ws[2], ws[3], s[0], s[1], p[0], p[1]) == (1, 1, 1, 1, 0, 0):
+        return None  # (wrong channels: conv3d's message; pointwise: conv3d's own path)
+    if any(n + 2 * pp - dd * (k - 1) < 1 for n, pp, dd, k in zip(xs[2:], p, d, ws[2:])):
+        return None  # (a kernel over the padded input: conv3d's message)
+    direct = max(s) > 1 and ws[0] >= 16
+    return (_Conv3dDirect if direct else _Conv3dTaps).apply(input, weight, bias, s, p, d, padding)
+
+
+@_conv_api("conv3d", _fast_conv3d)
 @_integer_conv("conv3d")
 def conv3d(
     input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, _direct=True
@@ -7403,7 +7638,46 @@ def conv3d(
     return y.squeeze(0) if unbatched else y
 
 
-@_conv_api("conv_transpose1d")
+class _ConvTranspose1d(Function):
+    """ConvTranspose2d on (N, C, 1, L) views of conv_transpose1d's (N, C, L) arrays: one node
+    (args: ConvTranspose2d's, the 2-D ones)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, *args):
+        return ConvTranspose2d.forward(ctx, x[:, :, None], w[:, :, None], b, *args)[:, :, 0]
+
+    @staticmethod
+    def backward(ctx, g):
+        dx, dw, db = ConvTranspose2d.backward(ctx, g[:, :, None])[:3]
+        sq = lambda a: None if a is None else a[:, :, 0]  # noqa: E731
+        return (sq(dx), sq(dw), db) + (None,) * 5
+
+    @staticmethod
+    def backward_graph(ctx, g):  # (as ConvTranspose2d's)
+        x, w = _graph.inputs(ctx, *ctx.saved_tensors)
+        x, w = (t if t.ndim == 4 else t.unsqueeze(2) for t in (x, w))  # (parents: 3-D)
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        g4 = g.unsqueeze(2)
+        return (
+            Conv2d.apply(g4, w, None, *ctx.args).squeeze(2) if nx else None,
+            _Conv2dGrad.apply(x, g4, w, ctx.args)[1].squeeze(2) if nw else None,
+            g.sum((0, 2)) if nb else None,
+        ) + (None,) * 5
+
+
+def _fast_conv_transpose1d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
+    """conv_transpose1d's common call (see _fast_transposed), or None."""
+    a = _fast_transposed(input, weight, bias, 1, stride, padding, output_padding, groups, dilation)
+    if a is None:
+        return None
+    (s,), (p,), (d,), (length,) = a
+    args = ((1, s), (0, p), (1, d), groups, (1, length))
+    return _ConvTranspose1d.apply(input, weight, bias, *args)
+
+
+@_conv_api("conv_transpose1d", _fast_conv_transpose1d)
 @_integer_conv("conv_transpose1d", int64_only=True)
 def conv_transpose1d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
