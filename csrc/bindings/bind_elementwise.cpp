@@ -632,7 +632,7 @@ void bind_elementwise(py::module_& m) {
       "pow", [](const py::array& a, const py::array& b) { return math2_py(a, b, 5, "pow"); },
       py::arg("a"), py::arg("b"),
       "as hypot -> a ** b by C99's special cases (float32 in double, rounded once; float64 "
-      "within ~0.52 ulp).");
+      "within 0.74 ulp).");
   m.def("addc", &addc_py, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("s"), py::arg("op"),
         "torch's fused add/sub alpha (op 0), addcmul (1), addcdiv (2).");
   m.def("lerp", &lerp_py, py::arg("a"), py::arg("b"), py::arg("weight"),

@@ -6,6 +6,8 @@
 //       -> (nll (N,) float64, alpha (T, N, L) float64)
 //   ctc_loss_backward(g (N,) float64, log_probs, ext, in_len, ext_len, alpha, nll,
 //       zero_infinity) -> grad (T, N, C) of log_probs' dtype
+#include <iomanip>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -53,11 +55,15 @@ void check_pair(const py::array& x, const py::array& t, const char* op) {
 
 // bce's x and t must lie in [0, 1] (NaN refused), as torch checks them: the first one outside.
 template <typename T>
-void check_unit_range(const py::array& a, int64_t n, const char* name) {
-  const T* p = cptr<T>(a);
-  for (int64_t i = 0; i < n; ++i)
-    EMBER_CHECK(p[i] >= T(0) && p[i] <= T(1), "binary_cross_entropy: all elements of ", name,
-                " should be between 0 and 1 (got ", p[i], " at flat index ", i, ")");
+void check_unit_range(const T* p, int64_t n, const char* name) {
+  bool ok = true;  // one branch-free pass (vectorised); the index is searched only on failure
+  for (int64_t i = 0; i < n; ++i) ok &= (p[i] >= T(0)) & (p[i] <= T(1));
+  if (ok) return;
+  int64_t i = 0;
+  while (p[i] >= T(0) && p[i] <= T(1)) ++i;
+  EMBER_CHECK(
+      false, "binary_cross_entropy: all elements of ", name, " should be between 0 and 1 (got ",
+      std::setprecision(std::numeric_limits<T>::max_digits10), p[i], " at flat index ", i, ")");
 }
 
 py::object forward_py(const py::array& x, const py::array& t, const std::string& loss, double param,
@@ -69,13 +75,16 @@ py::object forward_py(const py::array& x, const py::array& t, const std::string&
               ": reduction must be 'none', 'mean' or 'sum', got '", reduction, "'");
   const int64_t n = numel_checked(shape_of(x), op);
   EMBER_CHECK(!(kind == 6 && keep_diff), op, ": bce keeps no diff");
-  if (kind == 6) {
-    if (is_f32(x)) {
-      check_unit_range<float>(x, n, "input");
-      check_unit_range<float>(t, n, "target");
+  if (kind == 6) {  // bce_probs: both operands in [0, 1], as torch checks
+    const bool f32 = is_f32(x);
+    const void *xp = x.data(), *tp = t.data();
+    py::gil_scoped_release release;  // (a failed check throws after the GIL is taken back)
+    if (f32) {
+      check_unit_range(static_cast<const float*>(xp), n, "input");
+      check_unit_range(static_cast<const float*>(tp), n, "target");
     } else {
-      check_unit_range<double>(x, n, "input");
-      check_unit_range<double>(t, n, "target");
+      check_unit_range(static_cast<const double*>(xp), n, "input");
+      check_unit_range(static_cast<const double*>(tp), n, "target");
     }
   }
   const bool none = reduction == "none";

@@ -38,7 +38,8 @@ using PackTransposed = void (*)(T* dst, const T* src, int64_t rs, int64_t w_len,
 // at most NR/2 columns there, halving the wasted lanes of narrow outputs (N = 10 classifiers).
 // pack_t (may be null: pack_panels then) packs transposed B panels of width NR or NR / 2.
 // The *_short kernels (when ms > 0) compute only the first ms < MR rows of a tile (reading the
-// same panels: a packed panel keeps its p-stride MR) for a last row panel of at most ms rows,
+// same panels: a packed panel keeps its p-stride MR) for row panels of at most ms rows (the last
+// one, or the two a short tail is split into),
 // with the arithmetic of the MR-row kernel of the same width, element for element.
 // C (M x [j0, j1)) := beta * C + alpha * A @ W^T, A (M x K) and W (N x K) row-major: a few rows
 // of A against W read in place (dot_rows in microkernel_simd.h).
