@@ -356,7 +356,7 @@ class Complex(Function):
 def _real_pair(op: str, a, b):
     a, b = _tensor(a), _tensor(b)
     if op == "polar" and np.float16 in (a.data.dtype, b.data.dtype):  # (torch: no kernel)
-        raise not_implemented(op, np.float16)
+        raise not_implemented(op, np.dtype(np.float16))
     for x in (a, b):
         if x.data.dtype not in (np.float32, np.float64):
             raise BadDtype(f"{op}: expected float32 or float64 tensors, got {x.dtype}")

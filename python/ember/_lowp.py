@@ -144,6 +144,11 @@ class finfo:  # noqa: N801  (torch's name)
         body = ", ".join(f"{n}={getattr(self, n):g}" for n in names)
         return f"finfo({body}, dtype={self.dtype})"
 
+    def __eq__(self, other) -> bool:  # (torch's compare by dtype and are unhashable)
+        return type(other) is type(self) and self.dtype == other.dtype
+
+    __hash__ = None
+
 
 class iinfo:  # noqa: N801  (torch's name)
     """torch.iinfo: an integer dtype's bits, min and max as Python ints (bool refused)."""
@@ -161,3 +166,8 @@ class iinfo:  # noqa: N801  (torch's name)
 
     def __repr__(self) -> str:
         return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"  # (torch's %g)
+
+    def __eq__(self, other) -> bool:  # (torch's compare by dtype and are unhashable)
+        return type(other) is type(self) and self.dtype == other.dtype
+
+    __hash__ = None

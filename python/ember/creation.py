@@ -172,7 +172,7 @@ def tensor(data, *args, **kwargs) -> Tensor:  # noqa: F811  (the factory, with a
     if type(data) is list and not args and not kwargs and not _device._CONTEXT:
         try:
             arr = np.asarray(data)
-        except ValueError:  # (ragged: the factory's own error)
+        except (ValueError, TypeError):  # (ragged, or tensors NumPy cannot read: the factory)
             return _tensor(data)
         dt = arr.dtype
         if (dt == _F64 or dt == _I64) and arr.size:

@@ -2300,9 +2300,12 @@ class Lerp(Function):
         ctx.meta = w if scalar else None
         shape = np.broadcast_shapes(a.shape, b.shape, *(() if scalar else (w.shape,)))
         if a.shape != shape or b.shape != shape or not scalar and w.shape != shape:
-            # broadcast operands: the kernel on expanded copies (its bits in every path)
+            # broadcast operands: the kernel on expanded copies (its bits in every path), the
+            # result laid out as torch lays out the operands' broadcast
+            given = (a, b, w)
             a, b = (np.ascontiguousarray(np.broadcast_to(v, shape)) for v in (a, b))
-            w = w if scalar else np.broadcast_to(w, shape)
+            w = w if scalar else np.ascontiguousarray(np.broadcast_to(w, shape))
+            return _laid(_lerp_values(a, b, w), given)
         if not scalar and not w.flags.c_contiguous:
             w = np.ascontiguousarray(w)
         return _lerp_values(a, b, w)
@@ -2417,7 +2420,7 @@ class Addc(Function):
         ctx.meta = (value, op)
         shape = np.broadcast_shapes(x.shape, t1.shape, t2.shape)
         arrays = (np.ascontiguousarray(np.broadcast_to(v, shape)) for v in (x, t1, t2))
-        return _C.addc(*arrays, value, op)
+        return _laid(_C.addc(*arrays, value, op), (x, t1, t2))  # torch's strides for the inputs'
 
     @staticmethod
     def _grads(g, t1, t2, value, op):
@@ -10331,9 +10334,10 @@ def _scaled_product(op, c, a, b, beta, alpha):
     are arrays of one float dtype, checked; alpha != 0."""
     if op == "addmm" or op == "addbmm":
         if op == "addbmm":  # sum_b a[b] @ b[b]: (n, B*m) @ (B*m, p), one GEMM
-            n, p = a.shape[1], b.shape[2]
-            a = a.transpose(1, 0, 2).reshape(n, -1)
-            b = b.reshape(-1, p)
+            nb, n, m = a.shape
+            p = b.shape[2]
+            a = a.transpose(1, 0, 2).reshape(n, nb * m)  # (explicit sizes: -1 fails when empty)
+            b = b.reshape(nb * m, p)
         out_shape = (a.shape[0], b.shape[1])
         if beta == 0:
             out = None

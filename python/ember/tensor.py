@@ -1254,9 +1254,9 @@ class Tensor:
         return _ops.mul(self, other)  # (torch's order: self's edge first; the product commutes)
 
     def __rtruediv__(self, other):
-        if isinstance(other, int | float) and self.data.dtype.kind in "fiub":
-            # torch's number / tensor: reciprocal times the number (its rounding, and the
-            # backward keeps only the result, not self)
+        if isinstance(other, _REAL_SCALARS) and self.data.dtype.kind in "fiub":
+            # torch's number / tensor (a NumPy scalar is a number to torch too): reciprocal
+            # times the number (its rounding; the backward keeps only the result, not self)
             return _ops.mul(_ops.reciprocal(self), other)
         return _ops.div(other, self)
 
@@ -2523,6 +2523,7 @@ def _install_fast_inplace() -> None:
 
 _install_fast_methods()
 
+_REAL_SCALARS = (int, float, np.integer, np.floating)  # numbers to torch, NumPy scalars too
 _REFLECTED = {np.add: "__radd__", np.subtract: "__rsub__", np.multiply: "__rmul__",
               np.true_divide: "__rtruediv__", np.power: "__rpow__"}  # fmt: skip
 _UFUNCS = {
