@@ -10,10 +10,10 @@ from ember.optim.optimizer import (
     _buffer,
     _check_adam_family,
     _check_implementation_flags,
-    _decay_factor,
     _lr_dtype,
     _run_closure,
     _scalar,
+    _tensor_decay_,
 )
 from ember.tensor import Tensor
 
@@ -114,13 +114,7 @@ class NAdam(Optimizer):
                 nlr = -ft(lr)
                 cg = float(nlr * ft(1.0 - mu) / ft(1.0 - mu_product))
                 cm = float(nlr * ft(mu_next) / ft(1.0 - mu_product * mu_next))
-            if (
-                decoupled
-                and wd
-                and any(isinstance(group[k], Tensor) for k in ("lr", "weight_decay"))
-            ):
-                # torch's decay factor with a Tensor lr or weight_decay: rounded in its dtype
-                p.data *= p.data.dtype.type(_decay_factor(group["lr"], group["weight_decay"]))
+            if decoupled and wd and _tensor_decay_(p, group):
                 wd = 0.0
             # (positional: pybind11 matching keywords cost ~2 us a call, per parameter)
             _C.nadam_step(

@@ -653,6 +653,16 @@ def _decay_factor(lr, weight_decay) -> float:
     return float(ft(mt(1) - mt(ft(mt(v[0]) * mt(v[1])))))
 
 
+def _tensor_decay_(p, group: dict) -> bool:
+    """With a Tensor lr or weight_decay, torch's decoupled decay of ``p`` by ``1 - lr *
+    weight_decay`` rounded in the Tensor's dtype (_decay_factor), applied here before the
+    step's kernel: True when applied (the kernel then decays nothing)."""
+    if not any(isinstance(group[k], Tensor) for k in ("lr", "weight_decay")):
+        return False
+    p.data *= p.data.dtype.type(_decay_factor(group["lr"], group["weight_decay"]))
+    return True
+
+
 def _torch_pow(x, e: float):
     """torch.pow(0-d tensor, Python scalar) on CPU for a NumPy scalar x: its shortcuts for some
     exponents (ops.POW_SHORTCUTS), else the libm pow in x's own precision."""

@@ -9,10 +9,9 @@ from ember.optim.optimizer import (
     _advance,
     _check_adam_family,
     _check_implementation_flags,
-    _decay_factor,
     _run_closure,
+    _tensor_decay_,
 )
-from ember.tensor import Tensor
 
 
 class RAdam(Optimizer):
@@ -85,13 +84,7 @@ class RAdam(Optimizer):
             beta1, beta2 = group["betas"]
             t, exp_avg, exp_avg_sq = _advance(state, p, "exp_avg", "exp_avg_sq")
             wd, decoupled = float(group["weight_decay"]), bool(group["decoupled_weight_decay"])
-            if (
-                decoupled
-                and wd
-                and any(isinstance(group[k], Tensor) for k in ("lr", "weight_decay"))
-            ):
-                # torch's decay factor 1 - lr * weight_decay, rounded in a Tensor's dtype
-                p.data *= p.data.dtype.type(_decay_factor(group["lr"], group["weight_decay"]))
+            if decoupled and wd and _tensor_decay_(p, group):
                 wd = 0.0
             # (positional: pybind11 matching keywords cost ~2 us a call, per parameter)
             _C.radam_step(
