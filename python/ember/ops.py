@@ -8568,6 +8568,29 @@ def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
     return named(AddAt.apply(x, source, key, alpha, kernel=rows), "IndexAddBackward0")
 
 
+def _index_copy_into(d: np.ndarray, s: np.ndarray, index, dim) -> bool:
+    """index_copy's slices of ``s`` written into the C-contiguous array ``d`` by _C.index_copy
+    when ``index`` is a 1-D int64 tensor and the shapes agree: False (nothing written) for any
+    other call or an index out of range, whose error _along then gives in its words."""
+    i = index._data if type(index) is Tensor else None
+    nd = d.ndim
+    if not (
+        i is not None
+        and i.dtype is _I64
+        and i.ndim == 1
+        and type(dim) is int
+        and -nd <= dim < nd
+        and d.flags.c_contiguous
+        and s.shape == d.shape[: dim % nd] + i.shape + d.shape[dim % nd + 1 :]
+    ):
+        return False
+    try:
+        _C.index_copy(d, np.ascontiguousarray(s), np.ascontiguousarray(i), dim % nd)
+    except IndexError:
+        return False
+    return True
+
+
 def index_copy(x, dim: int, index, source) -> Tensor:
     if (
         type(x) is Tensor
@@ -8577,27 +8600,13 @@ def index_copy(x, dim: int, index, source) -> Tensor:
     ):
         # overhead36: outside autograd, Put's forward straight after the same checks (the
         # node's ~1.5 us of a 32x32 call)
-        d, s = x._data, source._data
-        if s.dtype is not d.dtype:
+        if source._data.dtype is not x._data.dtype:
             _same_dtype("index_copy", x, source)
-        i = index._data if type(index) is Tensor else None
-        nd = d.ndim
-        if (
-            i is not None
-            and i.dtype is _I64
-            and i.ndim == 1
-            and type(dim) is int
-            and -nd <= dim < nd
-            and s.shape == d.shape[: dim % nd] + i.shape + d.shape[dim % nd + 1 :]
-        ):
-            # overhead41: index_copy_'s kernel on a copy (_along's checks and NumPy's fancy
-            # assignment: ~2 us of a 32x32 call); a bad index: _along's words below
-            out = d.copy()
-            try:
-                _C.index_copy(out, np.ascontiguousarray(s), np.ascontiguousarray(i), dim % nd)
-                return _plain(out)
-            except IndexError:
-                pass
+        # overhead41: index_copy_'s kernel on a copy (_along's checks and NumPy's fancy
+        # assignment: ~2 us of a 32x32 call)
+        out = x._data.copy()
+        if _index_copy_into(out, source._data, index, dim):
+            return _plain(out)
         key = _along("index_copy", x, dim, index, source)
         out = x.data.copy()
         out[key] = source.data
@@ -11545,27 +11554,12 @@ def index_copy_(x: Tensor, dim: int, index, source) -> Tensor:
         and x.data.flags.writeable
     ):
         _refuse_overlap("index_copy_", x, (index, source))
-        d, s = x.data, source.data
-        if s.dtype is not d.dtype:
+        if source.data.dtype is not x.data.dtype:
             _same_dtype("index_copy", x, source)
-        i = index.data if type(index) is Tensor else None
-        nd = d.ndim
-        if (
-            i is not None
-            and i.dtype is _I64
-            and i.ndim == 1
-            and type(dim) is int
-            and -nd <= dim < nd
-            and d.flags.c_contiguous
-            and s.shape == d.shape[: dim % nd] + i.shape + d.shape[dim % nd + 1 :]
-        ):
-            # overhead37: the slices copied by _C.index_copy (~3 us of NumPy's fancy
-            # assignment and _along's checks less); a bad index: _along's words below
-            try:
-                _C.index_copy(d, np.ascontiguousarray(s), np.ascontiguousarray(i), dim % nd)
-                return x
-            except IndexError:
-                pass
+        # overhead37: the slices copied by _C.index_copy (~3 us of NumPy's fancy assignment
+        # and _along's checks less)
+        if _index_copy_into(x.data, source.data, index, dim):
+            return x
         key = _along("index_copy", x, dim, index, source)
         x.data[key] = source.data
         return x
