@@ -2745,53 +2745,42 @@ class MatMul(Function):
         if (
             type(a_in) is _ND
             and type(b_in) is _ND
-            and a_in.ndim == 2 == b_in.ndim
             and a_in.dtype is b_in.dtype
             and (a_in.dtype is _F32 or a_in.dtype is _F64)
-            and a_in.shape[1] == b_in.shape[0]
         ):
-            # overhead36: two matrices of one float dtype, the common recorded product: the
-            # steps below for them (nothing to promote, check or reshape; _mm's GEMM call),
-            # ~0.5 us of frames and tests less
-            na, nb = ctx.needs_input_grad
-            ctx.save_for_backward(a_in if nb else _stand_in(a_in), b_in if na else _stand_in(b_in))
-            ctx.dims = (2, 2)
-            if nb and b_in.strides[0] < b_in.strides[1]:  # (x @ w.t(): see backward)
-                ctx.b_cols = True
-            return _C.gemm(_gemm_operand(a_in), _gemm_operand(b_in))
-        if (
-            type(a_in) is _ND
-            and type(b_in) is _ND
-            and a_in.ndim + b_in.ndim == 3
-            and a_in.dtype is b_in.dtype
-            and (a_in.dtype is _F32 or a_in.dtype is _F64)
-            and a_in.shape[-1] == b_in.shape[0]
-        ):
-            # overhead37: matrix-vector (either side) of one float dtype: a row reduction
-            # (_C.matvec), as matmul's path outside the graph, not a one-column GEMM
-            na, nb = ctx.needs_input_grad
-            ctx.save_for_backward(a_in if nb else _stand_in(a_in), b_in if na else _stand_in(b_in))
-            ctx.dims = (a_in.ndim, b_in.ndim)
-            vec_first = a_in.ndim == 1
-            m, v = (b_in, a_in) if vec_first else (a_in, b_in)
-            if not (m.flags.c_contiguous or m.flags.f_contiguous):
-                m = np.ascontiguousarray(m)
-            return _C.matvec(m, np.ascontiguousarray(v), vec_first)
-        if (
-            type(a_in) is _ND
-            and type(b_in) is _ND
-            and a_in.ndim == 3 == b_in.ndim
-            and a_in.dtype is b_in.dtype
-            and (a_in.dtype is _F32 or a_in.dtype is _F64)
-            and a_in.shape[0] == b_in.shape[0]
-            and a_in.shape[2] == b_in.shape[1]
-        ):  # overhead41: bmm's shapes of one float dtype (the general steps below: ~1 us)
-            na, nb = ctx.needs_input_grad
-            ctx.save_for_backward(a_in if nb else _stand_in(a_in), b_in if na else _stand_in(b_in))
-            ctx.dims = (3, 3)
-            if a_in.flags.c_contiguous and b_in.flags.c_contiguous:
-                return _C.matmul(a_in, b_in, False, False)
-            return _mm(a_in, b_in)
+            # the common recorded products of one float dtype: nothing to promote or reshape,
+            # the kernel called straight (the general steps below: ~0.5-1 us of frames and tests)
+            da, db = a_in.ndim, b_in.ndim
+            if (
+                # overhead36: two matrices (_mm's GEMM call)
+                (da == 2 == db and a_in.shape[1] == b_in.shape[0])
+                # overhead37: matrix-vector, either side: a row reduction (_C.matvec), as
+                # matmul's path outside the graph, not a one-column GEMM
+                or (da + db == 3 and a_in.shape[-1] == b_in.shape[0])
+                # overhead41: bmm's shapes
+                or (
+                    da == 3 == db
+                    and a_in.shape[0] == b_in.shape[0]
+                    and a_in.shape[2] == b_in.shape[1]
+                )
+            ):
+                na, nb = ctx.needs_input_grad
+                ctx.save_for_backward(
+                    a_in if nb else _stand_in(a_in), b_in if na else _stand_in(b_in)
+                )
+                ctx.dims = (da, db)
+                if da == 2 == db:
+                    if nb and b_in.strides[0] < b_in.strides[1]:  # (x @ w.t(): see backward)
+                        ctx.b_cols = True
+                    return _C.gemm(_gemm_operand(a_in), _gemm_operand(b_in))
+                if da == 3:
+                    if a_in.flags.c_contiguous and b_in.flags.c_contiguous:
+                        return _C.matmul(a_in, b_in, False, False)
+                    return _mm(a_in, b_in)
+                m, v = (b_in, a_in) if da == 1 else (a_in, b_in)
+                if not (m.flags.c_contiguous or m.flags.f_contiguous):
+                    m = np.ascontiguousarray(m)
+                return _C.matvec(m, np.ascontiguousarray(v), da == 1)
         a, b, is_float = _float_pair("matmul", a_in, b_in)
         if a.ndim == 0 or b.ndim == 0:
             raise BadShapeOrValue(  # (torch: RuntimeError)
