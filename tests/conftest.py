@@ -65,6 +65,19 @@ def refuses_alike(call, torch_exc, ember_exc, match):
     assert isinstance(info.value, torch_exc)
 
 
+def builtin_family(exc) -> type:
+    """The builtin exception class a torch exception is (RuntimeError for LinAlgError...)."""
+    return next(c for c in type(exc).__mro__ if c.__module__ == "builtins")
+
+
+def same_error(fe, ft):
+    """ft() (torch) raises, and fe() (ember) raises the same builtin family."""
+    with pytest.raises(Exception) as et:
+        ft()
+    with pytest.raises(builtin_family(et.value)):
+        fe()
+
+
 def winograd(mode):
     """conv2d's Winograd choice ('always', 'never', 'auto') inside the block."""
     return swapped(_C.conv2d_set_winograd, mode)

@@ -5,23 +5,12 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import builtin_family, same_error
 
 import ember
 from ember.autograd import gradcheck
 
 torch = pytest.importorskip("torch")
-
-
-def _family(exc):
-    """The builtin exception class a torch exception is (RuntimeError for LinAlgError...)."""
-    return next(c for c in type(exc).__mro__ if c.__module__ == "builtins")
-
-
-def _same_error(fe, ft):
-    with pytest.raises(Exception) as et:
-        ft()
-    with pytest.raises(_family(et.value)):
-        fe()
 
 
 # ---- grad mode -------------------------------------------------------------------------------
@@ -238,7 +227,7 @@ def test_linalg_dtype_refusals_are_torchs_family(name, f, dtype):
     Ae = ember.tensor(np.eye(3) * 2 + 0.1).to(getattr(ember, dtype))
     with pytest.raises(Exception) as et:
         f(torch, At)
-    with pytest.raises(_family(et.value)):
+    with pytest.raises(builtin_family(et.value)):
         f(ember, Ae)
 
 
@@ -255,7 +244,7 @@ def test_lu_unpack_any_dtype(dtype):
 
 def test_vander_refuses_half():
     for dt in ("float16", "bfloat16"):
-        _same_error(
+        same_error(
             lambda dt=dt: ember.linalg.vander(ember.ones(3, dtype=getattr(ember, dt))),
             lambda dt=dt: torch.linalg.vander(torch.ones(3, dtype=getattr(torch, dt))),
         )
@@ -275,7 +264,7 @@ def test_norm_argument_errors():
         (lambda L, x: L.cross(x[:2], x[:2]), np.ones((2, 4))),
     ]
     for f, x in cases:
-        _same_error(
+        same_error(
             lambda f=f, x=x: f(ember, ember.tensor(x)), lambda f=f, x=x: f(torch, torch.tensor(x))
         )
 
@@ -335,7 +324,7 @@ def test_torch_svd_compute_uv_false(shape, some):
 @pytest.mark.parametrize("name", ["fft", "rfft", "ihfft", "fft2", "rfftn", "irfftn", "hfftn"])
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_fft_refuses_half(name, dtype):
-    _same_error(
+    same_error(
         lambda: getattr(ember.fft, name)(ember.ones(4, 4, dtype=getattr(ember, dtype))),
         lambda: getattr(torch.fft, name)(torch.ones(4, 4, dtype=getattr(torch, dtype))),
     )
@@ -345,18 +334,18 @@ def test_fft_refuses_half(name, dtype):
 def test_fft_bad_dim_reported_before_bad_n(name):
     x = np.ones(8)
     for n, dim in [(0, 1), (-1, -3), (0, -1)]:
-        _same_error(
+        same_error(
             lambda n=n, dim=dim: getattr(ember.fft, name)(ember.tensor(x), n=n, dim=dim),
             lambda n=n, dim=dim: getattr(torch.fft, name)(torch.tensor(x), n=n, dim=dim),
         )
-    _same_error(lambda: ember.fft.fftfreq(-1), lambda: torch.fft.fftfreq(-1))
+    same_error(lambda: ember.fft.fftfreq(-1), lambda: torch.fft.fftfreq(-1))
 
 
 @pytest.mark.parametrize("n,mode", [(10, "circular"), (0, "circular"), (0, "replicate")])
 def test_stft_padding_wider_than_input_refused(n, mode):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _same_error(
+        same_error(
             lambda: ember.stft(ember.ones(n), 32, return_complex=True, pad_mode=mode),
             lambda: torch.stft(torch.ones(n), 32, return_complex=True, pad_mode=mode),
         )
@@ -389,7 +378,7 @@ def test_triangular_solves_broadcast_b_as_matrices(sa, sb):
 
 def test_solve_shape_and_batch_errors_are_torchs_family():
     A, B = np.eye(3)[None].repeat(2, 0) * 2, np.ones((2, 3))
-    _same_error(
+    same_error(
         lambda: ember.linalg.solve_triangular(ember.tensor(A), ember.tensor(B), upper=True),
         lambda: torch.linalg.solve_triangular(torch.tensor(A), torch.tensor(B), upper=True),
     )
@@ -400,7 +389,7 @@ def test_solve_shape_and_batch_errors_are_torchs_family():
         lambda L, a, b: L.linalg.solve_triangular(a, b, upper=False),
     ]
     for f in cases:
-        _same_error(
+        same_error(
             lambda f=f: f(ember, ember.tensor(A), ember.tensor(E)),
             lambda f=f: f(torch, torch.tensor(A), torch.tensor(E)),
         )
