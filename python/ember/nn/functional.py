@@ -6187,8 +6187,9 @@ def interpolate(
         (1, 2, 8, 8)
     """
     op = "interpolate"
-    if str(mode).startswith("nearest") and isinstance(input, Tensor) and input.dtype == np.uint8:
-        x = input  # PyTorch resizes uint8 images by nearest (indices in float32) too
+    u8 = ("nearest", "nearest-exact", "bilinear", "bicubic")  # PyTorch's uint8 image modes
+    if mode in u8 and isinstance(input, Tensor) and input.dtype == np.uint8:
+        x = input
     else:
         x = _float_input(input, op)
     modes = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
@@ -6234,6 +6235,8 @@ def interpolate(
     if mode == "area":
         pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[n - 1]
         return pool(x, out[0] if n == 1 else out)
+    if x.dtype == np.uint8 and mode in ("bilinear", "bicubic"):
+        return Tensor(_resize_uint8(x.numpy(), out, scales, bool(align_corners), mode, antialias))
     low = x.dtype if x.dtype in (np.float16, _lowp.bfloat16) and mode in _INTERP_DIMS else None
     if low is not None:  # as torch: taps and sums in float32, one rounding at the end
         x = x.to(np.float32)
@@ -6260,6 +6263,62 @@ def interpolate(
         x = x.clone()
     name = _INTERP_NODE[mode].format(n) + ("Aa" if antialias else "") + "Backward0"
     return _node(x, name)
+
+
+def _uint8_taps(n_in: int, n_out: int, scale, align_corners: bool, cubic: bool, antialias: bool):
+    # PyTorch's uint8 resize (as PIL): first source pixel and int16 fixed-point weights of
+    # `prec` fraction bits per output pixel. Antialiased (and bilinear) weights are PIL's
+    # filter over the pixels inside its support, renormalised; plain bicubic keeps the float
+    # kernel's taps (A = -0.75, clamped to the edge).
+    if align_corners:
+        s = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    else:
+        s = 1.0 / scale if scale else n_in / n_out
+    if cubic and not antialias:
+        src = s * np.arange(n_out) if align_corners else s * (np.arange(n_out) + 0.5) - 0.5
+        lo = np.floor(src).astype(np.int64)
+        w = np.stack([f for f, _ in _cubic_weights(src - lo)], 1)
+        lo = lo - 1
+    else:
+        wide = antialias and s >= 1.0
+        support = (2.0 if cubic else 1.0) * (s if wide else 1.0)
+        taps = int(math.ceil(support)) * 2 + 1 if antialias else (4 if cubic else 2)
+        delta = 0.5 if align_corners and not antialias else 0.0
+        center = s * (np.arange(n_out) + 0.5 - delta)
+        lo = np.maximum((center - support + 0.5 + delta).astype(np.int64), 0)
+        hi = np.minimum((center + support + 0.5 + delta).astype(np.int64), n_in)
+        hi = np.clip(hi, lo, lo + taps)
+        k = np.arange(taps)
+        d = np.abs(lo[:, None] + k - center[:, None] + 0.5 - delta) / (s if wide else 1.0)
+        if cubic:  # (A = -0.5, as PIL)
+            w = np.where(d < 1, (1.5 * d - 2.5) * d * d + 1, ((-0.5 * d + 2.5) * d - 4) * d + 2)
+            w = np.where(d < 2, w, 0.0)
+        else:
+            w = np.maximum(1 - d, 0.0)
+        w = np.where(lo[:, None] + k < hi[:, None], w, 0.0)
+        total = w.sum(1, keepdims=True)
+        w = np.where(total != 0, w / np.where(total != 0, total, 1), 0.0)
+    prec = 0  # the most fraction bits with which the largest weight still fits in int16
+    while prec < 22 and int(0.5 + w.max() * (1 << (prec + 1))) < (1 << 15):
+        prec += 1
+    v = w * (1 << prec)
+    return lo, np.trunc(v + np.where(v < 0, -0.5, 0.5)).astype(np.int64), prec
+
+
+def _resize_uint8(a, out, scales, align_corners: bool, mode: str, antialias: bool):
+    """PyTorch's uint8 bilinear / bicubic resize of (N, C, H, W): width then height, each
+    pass in integer arithmetic, rounded and clamped to 0..255."""
+    for axis in (1, 0):
+        n_in = a.shape[2 + axis]
+        if n_in == out[axis]:
+            continue
+        cubic = mode == "bicubic"
+        lo, w, prec = _uint8_taps(n_in, out[axis], scales[axis], align_corners, cubic, antialias)
+        src = np.moveaxis(a, 2 + axis, -1).astype(np.int64)
+        idx = np.clip(lo[:, None] + np.arange(w.shape[1]), 0, n_in - 1)
+        acc = (src[..., idx] * w).sum(-1) + (1 << (prec - 1))
+        a = np.moveaxis(np.clip(acc >> prec, 0, 255).astype(np.uint8), -1, 2 + axis)
+    return np.array(a, order="C")  # (a copy even when no dim changed, as torch)
 
 
 _INTERP_NODE = {"nearest": "UpsampleNearest{}D", "nearest-exact": "UpsampleNearestExact{}D",
