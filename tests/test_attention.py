@@ -59,7 +59,12 @@ def _masks(rng, batch, lq, lk):
         ("causal", None, True),
         ("bool_full", b, False),
         ("bool_2d", rng.random((lq, lk)) > 0.3, False),
-        ("bool_keys", np.arange(lk) < max(1, lk - 2), False),  # (Lk,): key padding
+        # (Lk,) key padding; (1, Lk) for 4-D inputs, where torch refuses a 1-D mask
+        (
+            "bool_keys",
+            (np.arange(lk) < max(1, lk - 2)).reshape((1,) * (len(batch) == 2) + (lk,)),
+            False,
+        ),
         ("float_full", rng.standard_normal(full), False),
         ("float_2d", rng.standard_normal((lq, lk)), False),
         ("bool_and_causal", b, True),
@@ -231,7 +236,7 @@ def test_matches_torch(dtype, rng):
 
 # ---- gradient into a float mask (composed path) ---------------------------------------------
 
-MASK_SHAPES = [(2, 3, 6, 7), (6, 7), (1, 3, 6, 7), (3, 1, 7), (7,)]
+MASK_SHAPES = [(2, 3, 6, 7), (6, 7), (1, 3, 6, 7), (3, 1, 7), (1, 7)]  # (1-D: torch refuses)
 
 
 def _grad_mask(rng, shape, dtype):

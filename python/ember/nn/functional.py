@@ -2466,6 +2466,8 @@ def scaled_dot_product_attention(
             )
         upper_left = attn_mask.variant == CausalVariant.UPPER_LEFT or lq == lk
         attn_mask, is_causal = (None, True) if upper_left else (attn_mask._materialize(), False)
+    if attn_mask is not None and np.ndim(attn_mask) < 2 and np.ndim(query) == 4:
+        _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa)  # (may refuse it)
     if is_causal and attn_mask is not None:
         if not _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa):
             raise BadShapeOrValue(
@@ -2536,17 +2538,24 @@ def _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa) -> bool:
         return False
     (b, hq, lq, e), (bk, hk, lk, ek), (bv, hv, _, ev) = shapes
     heads_ok = hq == hk == hv or (enable_gqa and hk == hv and hk > 0 and hq % hk == 0)
-    if not (b == bk == bv and heads_ok and e == ek == ev):
+    if not (b == bk == bv and heads_ok):
+        return False
+    m = attn_mask
+    if isinstance(m, Tensor) and m.requires_grad:
+        return False
+    ms = None if m is None else np.shape(getattr(m, "data", m))
+    if ms is not None and len(ms) < 2:  # (torch's check reads the mask's dim -2 here)
+        raise _IndexRuntimeError(
+            f"scaled_dot_product_attention: a {len(ms)}-D attn_mask {ms} for 4-D query {qs}: "
+            "dimension -2 is out of range (give it as (1, S))"
+        )
+    if e != ek or e != ev:
         return False
     for a in arrs:
         if isinstance(a, np.ndarray) and a.shape[-1] > 1 and a.strides[-1] != a.itemsize:
             return False
-    m = attn_mask
     if m is None:
         return True
-    if isinstance(m, Tensor) and m.requires_grad:
-        return False
-    ms = np.shape(getattr(m, "data", m))
     if len(ms) not in (2, 4) or ms[-2] not in (1, lq) or ms[-1] not in (1, lk):
         return False
     return len(ms) == 2 or (ms[0] in (1, b) and ms[1] in (1, hq))
