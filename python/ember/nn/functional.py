@@ -1102,10 +1102,23 @@ def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
             f"dropout1d: expected a 2D or 3D input, but received a {x.ndim}D input"
         )
     if inplace:  # the input takes the result and is returned, as PyTorch
+        if x.ndim == 2:
+            return _in_place_unbatched("dropout1d", dropout1d, x, p, training)
         if not training or p == 0.0 or x.data.size == 0:
             return x
         return _in_place("dropout1d", dropout1d, input, p, training)
     return _unbatched_dropout(x, 3, p, training)
+
+
+def _in_place_unbatched(op: str, fn, x: Tensor, p: float, training: bool) -> Tensor:
+    """torch's in-place dropout1d / dropout3d of an unbatched x: unsqueeze_, dropout_, then
+    squeeze_, whose node (SqueezeBackward4) x then has, even when nothing was dropped."""
+    from ember import _inplace
+
+    if not _inplace.recording(x):
+        return _in_place(op, fn, x, p, training)
+    named = lambda t, *a: _autograd_function.named(fn(t, *a), "SqueezeBackward4")  # noqa: E731
+    return _in_place(op, named, x, p, training)
 
 
 def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -1139,6 +1152,8 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zeroes whole channels of (N, C, D, H, W) or (C, D, H, W) inputs."""
     if inplace:  # the input takes the result and is returned, as PyTorch
+        if isinstance(input, Tensor) and input.ndim == 4:
+            return _in_place_unbatched("dropout3d", dropout3d, input, p, training)
         return _in_place("dropout3d", dropout3d, input, p, training)
     _check_p(p)
     training = _bool_arg(training, "feature_dropout", "train")
@@ -5928,7 +5943,7 @@ def instance_norm(
     n, c = x.shape[:2]
     weight, bias = _norm_params(op, weight, bias, c, x.dtype)
     if n == 0 and (weight is not None or bias is not None):  # PyTorch's IndexError
-        raise BadShapeOrValue(f"{op}: an empty batch {x.shape} cannot take a weight or bias")
+        raise _IndexRuntimeError(f"{op}: an empty batch {x.shape} cannot take a weight or bias")
     rm = _stat_array(running_mean, op, "running_mean")
     rv = _stat_array(running_var, op, "running_var")
     for a, name in ((rm, "running_mean"), (rv, "running_var")):
@@ -7084,15 +7099,15 @@ def bilinear(input1, input2, weight, bias=None) -> Tensor:
             f"(expected last dims {i1} and {i2})"
         )
     lead = a.shape[:-1]
-    # (B, in1) @ (in1, out * in2) -> (B, out, in2), then contract in2 with x2.
-    t = ops.matmul(a.reshape(-1, i1), weight.permute((1, 0, 2)).reshape(i1, o * i2))
-    y = (t.reshape(-1, o, i2) * b.reshape(-1, 1, i2)).sum(-1)
+    n = math.prod(lead)  # (explicit sizes: -1 is ambiguous when a dim is 0)
     if bias is not None:
         bias = _float_input(bias, op, "bias", weight.dtype)
         if bias.shape != (o,):
             raise BadShapeOrValue(f"{op}: bias must have shape ({o},), got {bias.shape}")
-        y = y + bias
-    return y.reshape(*lead, o)
+    # (B, in1) @ (in1, out * in2) -> (B, out, in2), then contract in2 with x2.
+    t = ops.matmul(a.reshape(n, i1), weight.permute((1, 0, 2)).reshape(i1, o * i2))
+    y = (t.reshape(n, o, i2) * b.reshape(n, 1, i2)).sum(-1).reshape(*lead, o)
+    return y if bias is None else y + bias  # (torch's order: its node is the Add)
 
 
 def channel_shuffle(input, groups: int) -> Tensor:
