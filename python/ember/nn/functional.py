@@ -7098,6 +7098,8 @@ def bilinear(input1, input2, weight, bias=None) -> Tensor:
             f"{op}: inputs {a.shape} and {b.shape} do not match weight {weight.shape} "
             f"(expected last dims {i1} and {i2})"
         )
+    if 0 in (i1, i2):  # (torch's RuntimeError: its reshape of the empty product)
+        raise BadShapeOrValue(f"{op}: input features must be non-empty, got weight {weight.shape}")
     lead = a.shape[:-1]
     n = math.prod(lead)  # (explicit sizes: -1 is ambiguous when a dim is 0)
     if bias is not None:
