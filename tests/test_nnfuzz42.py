@@ -239,8 +239,9 @@ def test_least_probed_losses_match_torch(reduction):
                 ye = getattr(F, name)(*et, **ke, reduction=reduction)
                 break
             except RuntimeError:
-                same_error(lambda: getattr(F, name)(*et, **ke, reduction=reduction),
-                           lambda: getattr(TF, name)(*tt, **kt, reduction=reduction))  # fmt: skip
+                fe, ft = getattr(F, name), getattr(TF, name)
+                same_error(lambda f=fe, a=et, k=ke: f(*a, **k, reduction=reduction),
+                           lambda f=ft, a=tt, k=kt: f(*a, **k, reduction=reduction))  # fmt: skip
         np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
         g = np.random.default_rng(8).standard_normal(tuple(yt.shape))
         yt.backward(torch.tensor(g))
