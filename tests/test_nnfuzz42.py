@@ -320,3 +320,39 @@ def test_transformer_decoder_memory_masks_and_causal(norm_first, batch_first):
         warnings.simplefilter("ignore")  # (torch's nested-tensor notes)
         want = run(tm, torch).detach().numpy()
     np.testing.assert_allclose(run(em, ember).detach().numpy(), want, rtol=1e-4, atol=1e-5)
+
+
+# ---- nll_loss / cross_entropy recorded straight to the fused node -----------------------
+
+
+@pytest.mark.parametrize(
+    "fn, smoothing", [("nll_loss", 0.0), ("cross_entropy", 0.0), ("cross_entropy", 0.2)]
+)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_recorded_class_loss_matches_torch(fn, smoothing, reduction, weighted):
+    rng = np.random.default_rng(11)
+    x, t, w = rng.standard_normal((6, 4)), rng.integers(0, 4, 6), rng.random(4) + 0.5
+    t[2] = -100  # ignored
+    kw = dict(reduction=reduction, **({"label_smoothing": smoothing} if smoothing else {}))
+    xt, xe = torch.tensor(x, requires_grad=True), ember.tensor(x, requires_grad=True)
+    yt = getattr(TF, fn)(xt, torch.tensor(t), torch.tensor(w) if weighted else None, **kw)
+    ye = getattr(F, fn)(xe, ember.tensor(t), ember.tensor(w) if weighted else None, **kw)
+    assert _name(ye) == _name(yt)
+    np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    g = rng.standard_normal(tuple(yt.shape))
+    yt.backward(torch.tensor(g))
+    ye.backward(ember.tensor(g))
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    assert gradcheck(lambda v: getattr(F, fn)(v, ember.tensor(t), **kw), [xe])
+
+
+@pytest.mark.parametrize("fn", ["nll_loss", "cross_entropy"])
+def test_recorded_class_loss_target_out_of_range(fn):
+    x = np.zeros((3, 4))
+    for bad in (4, -1):
+        t = np.array([0, bad, 1])
+        same_error(
+            lambda t=t: getattr(F, fn)(ember.tensor(x, requires_grad=True), ember.tensor(t)),
+            lambda t=t: getattr(TF, fn)(torch.tensor(x, requires_grad=True), torch.tensor(t)),
+        )
