@@ -7709,10 +7709,91 @@ def conv_transpose1d(
     return y.squeeze(-2)
 
 
-@_conv_api("conv_transpose3d")
+class _ConvTranspose3d(Function):
+    """conv_transpose3d as one node on arrays: conv3d's input gradient through the depth-tap
+    composition (see conv3d), x's (D, Cin) axes swapped into the output gradient of one conv2d
+    over the taps (N*D, Cout*KD, OH, OW), their adjoint summing the taps into the output.
+    The recorded composition (KD conv_transpose2d, pads, a sum) cost ~10x torch per small call.
+    args: (stride, padding, dilation, groups) as triples (groups an int); out: the output
+    (OD, OH, OW)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, s, p, d, groups, out):
+        x, w = _contig(x), _contig(w)
+        n, cin, depth = x.shape[:3]
+        kd, cout = w.shape[2], w.shape[1] * groups
+        x2 = np.ascontiguousarray(x.swapaxes(1, 2)).reshape(n * depth, cin, *x.shape[3:])
+        wu = w.reshape(cin, w.shape[1] * kd, *w.shape[3:])
+        taps = np.empty((n * depth, cout * kd, *out[1:]), x.dtype)  # (shape only)
+        gu, _, _ = _C.conv2d_backward(
+            x2, taps, wu, s[1:], p[1:], d[1:], groups,
+            need_input=True, need_weight=False, need_bias=False,
+        )  # fmt: skip
+        y = _C.conv3d_depth_taps_backward(gu, [n, cout, *out], kd, depth, s[0], d[0], p[0])
+        if b is not None:
+            y += b.reshape(-1, 1, 1, 1)
+        ctx.save_for_backward(x2, w)
+        ctx.args = (s, p, d, groups, depth)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x2, w = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        s, p, d, groups, depth = ctx.args
+        g = _contig(g.astype(x2.dtype, copy=False))
+        kd, n = w.shape[2], g.shape[0]
+        taps = _C.conv3d_depth_taps(g, kd, depth, s[0], d[0], p[0])
+        wu = w.reshape(w.shape[0], w.shape[1] * kd, *w.shape[3:])
+        dx = dw = None
+        if nx:  # conv3d(g, w)
+            y = _C.conv2d_forward(taps, wu, None, s[1:], p[1:], d[1:], groups)
+            dx = np.ascontiguousarray(y.reshape(n, depth, *y.shape[1:]).swapaxes(1, 2))
+            if _nonfinite_weight(dx, w, any(p)):  # (as Conv2d.forward's)
+                with no_grad():
+                    fin = lambda wf: conv3d(Tensor(g), Tensor(wf), None, s, p, d, groups).data  # noqa: E731
+                    _skip_padded_taps(dx, g, w, fin, s, p, d, groups)
+        if nw:
+            _, dwu, _ = _C.conv2d_backward(
+                x2, taps, wu, s[1:], p[1:], d[1:], groups,
+                need_input=False, need_weight=True, need_bias=False,
+            )  # fmt: skip
+            dw = dwu.reshape(w.shape)
+        db = g.sum(axis=(0, 2, 3, 4)) if nb else None
+        return dx, dw, db, None, None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        s, p, d, groups, depth = ctx.args
+        x2, w = ctx.saved_tensors
+        x, w = _graph.inputs(ctx, x2.reshape(-1, depth, *x2.shape[1:]).swapaxes(1, 2), w)
+        b = ctx.parents[2]  # (only a bias that requires grad: it does not change x's, w's)
+        o = tuple(n - ((i - 1) * ss - 2 * pp + dd * (k - 1) + 1) for n, i, ss, pp, dd, k in
+                  zip(g.shape[2:], x.shape[2:], s, p, d, w.shape[2:]))  # fmt: skip
+
+        def composed(x, w, *b):  # the recorded composition
+            bb = b[0] if b else None
+            return conv_transpose3d(x, w, bb, s, p, o, groups, d, _fast=False)
+
+        grads = _graph.recompute(ctx, (g,), composed, x, w, *([] if b is None else [b]))
+        return (*grads, *([None] * (8 - len(grads))))
+
+
+def _fast_conv_transpose3d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, **kw
+):
+    """conv_transpose3d's common call (see _fast_transposed), or None."""
+    if kw:
+        return None
+    a = _fast_transposed(input, weight, bias, 3, stride, padding, output_padding, groups, dilation)
+    return None if a is None else _ConvTranspose3d.apply(input, weight, bias, *a[:3], groups, a[3])
+
+
+@_conv_api("conv_transpose3d", _fast_conv_transpose3d)
 @_integer_conv("conv_transpose3d", int64_only=True)
 def conv_transpose3d(
-    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *,
+    _fast=True
 ) -> Tensor:
     """3-D transposed convolution over (N, Cin, D, H, W) or (Cin, D, H, W): weight
     (Cin, Cout/groups, KD, KH, KW), bias (Cout,). Output size per axis (n - 1) stride
