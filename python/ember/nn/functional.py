@@ -7177,6 +7177,82 @@ class _AvgPool3d(Function):
         return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]), None, None
 
 
+def _fast_pool_x(x, nd: int):
+    """A pool's common input for the fast fronts (a float32/64 C-contiguous Tensor of nd + 1
+    or nd + 2 dims, nothing empty) as its array, else None (the full checks and messages)."""
+    if not isinstance(x, Tensor):
+        return None
+    a = x.data
+    ok = a.dtype.char in "fd" and a.ndim - nd in (1, 2) and a.flags.c_contiguous
+    return a if ok and 0 not in a.shape else None
+
+
+class _MaxPool3d(Function):
+    """max_pool3d (dilation 1) as one node: max_pool2d's kernel over (H, W) of the (B*D, 1, H,
+    W) slices, then over D of (B, 1, D, OH*OW) (kernel (kd, 1)); the backward scatters back
+    through both passes' argmaxes. hw, depth: the passes' (kernel, stride, padding)."""
+
+    @staticmethod
+    def forward(ctx, x, hw, depth, ceil_mode, with_indices):
+        lead, (d, h, w) = x.shape[:-3], x.shape[-3:]
+        one = (1, 1)
+        y, idx_hw = _C.max_pool2d_forward(x.reshape(-1, 1, h, w), *hw, one, ceil_mode)
+        oh, ow = y.shape[-2:]
+        z, idx_d = _C.max_pool2d_forward(y.reshape(-1, 1, d, oh * ow), *depth, one, ceil_mode)
+        ctx.save_for_backward(idx_hw, idx_d)
+        ctx.shape, ctx.dtype = x.shape, x.dtype
+        out = (*lead, z.shape[-2], oh, ow)
+        if not with_indices:
+            return z.reshape(out)
+        ctx.mark_non_differentiable(1)
+        # PyTorch's index flat into D*H*W: the depth pass's source slice, its (h, w) argmax
+        src = idx_d.reshape(-1, z.shape[-2], oh * ow) // (oh * ow)
+        hw_at = np.take_along_axis(idx_hw.reshape(-1, d, oh * ow), src, axis=1)
+        return z.reshape(out), (src * (h * w) + hw_at).reshape(out)
+
+    @staticmethod
+    def backward(ctx, g, _gidx=None):
+        idx_hw, idx_d = ctx.saved_tensors
+        g = _contig(g.astype(ctx.dtype, copy=False))
+        gy = _C.max_pool2d_backward(g.reshape(idx_d.shape), idx_d, idx_d.shape[:2]
+                                    + (ctx.shape[-3], idx_d.shape[-1]))  # fmt: skip
+        gx = _C.max_pool2d_backward(gy.reshape(idx_hw.shape), idx_hw, idx_hw.shape[:2]
+                                    + tuple(ctx.shape[-2:]))  # fmt: skip
+        return gx.reshape(ctx.shape), None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g, _gidx=None):
+        idx_hw, idx_d = ctx.saved_tensors
+
+        def pick(v):  # v at both passes' argmaxes (the forward, its maxima fixed)
+            a = np.take_along_axis(v.reshape(idx_hw.shape[0], -1),
+                                   idx_hw.reshape(idx_hw.shape[0], -1), axis=-1)  # fmt: skip
+            b = np.take_along_axis(a.reshape(idx_d.shape[0], -1),
+                                   idx_d.reshape(idx_d.shape[0], -1), axis=-1)  # fmt: skip
+            return b.reshape(g.shape)
+
+        return (_graph.linear(ctx, g, pick, mask_of=ctx.parents[0]),) + (None,) * 4
+
+
+def _fast_max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    """max_pool3d's common call (see _fast_pool_x; dilation 1, so no window is all padding),
+    or None."""
+    a = _fast_pool_x(input, 3)
+    k, p = _fast_ints(kernel_size, 3), _fast_ints(padding, 3)
+    s = k if stride is None else _fast_ints(stride, 3)
+    if a is None or None in (k, s, p) or _fast_ints(dilation, 3) != (1, 1, 1):
+        return None
+    if type(ceil_mode) is not bool or min(k) < 1 or min(s) < 1:
+        return None
+    if any(pp < 0 or 2 * pp > kk for pp, kk in zip(p, k)):
+        return None
+    if min(_pool_out(*v, 1, ceil_mode) for v in zip(a.shape[-3:], k, s, p)) < 1:
+        return None
+    hw, depth = (k[1:], s[1:], p[1:]), ((k[0], 1), (s[0], 1), (p[0], 0))
+    return _node(_MaxPool3d.apply(input, hw, depth, ceil_mode, bool(return_indices)),
+                 "MaxPool3DWithIndicesBackward0")  # fmt: skip
+
+
 def _pool3d_args(op, kernel_size, stride, padding, dilation=1):
     k = _triple(_one(kernel_size), op, "kernel_size")
     s = _triple(_one(_stride_or(k, stride)), op, "stride")
@@ -7204,6 +7280,9 @@ def max_pool3d(
         >>> F.max_pool3d(ember.randn(1, 2, 4, 4, 4), 2).shape
         (1, 2, 2, 2, 2)
     """
+    y = _fast_max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    if y is not None:
+        return y
     if _int_tensor(input):
         y, idx = max_pool3d(input.double(), kernel_size, stride, padding, dilation, ceil_mode, True)
         return (y.to(input.dtype), idx) if return_indices else y.to(input.dtype)
