@@ -5509,9 +5509,33 @@ def max_pool1d(
         for i in range(1, k):
             np.maximum(y, x.data[..., i : i + span : s], out=y)
         return Tensor(y)
+    if d == 1 and k >= 1 and s >= 1 and 0 <= 2 * p <= k and _fast_pool_x(x, 1) is not None:
+        if _pool_out(x.shape[-1], k, s, p, 1, ceil_mode) >= 1:  # (no window all padding)
+            y, idx = _MaxPool1d.apply(x, (1, k), (1, s), (0, p), (1, 1), ceil_mode)
+            return _node((y, idx) if return_indices else y, "SqueezeBackward1")
     y, idx = max_pool2d(x.unsqueeze(-2), (1, k), (1, s), (0, p), (1, d), ceil_mode, True)
     y = y.squeeze(-2)
     return (y, idx.squeeze(-2)) if return_indices else y
+
+
+class _MaxPool1d(Function):
+    """MaxPool2d on (.., 1, L) views of max_pool1d's (.., L) arrays: one node, no view nodes
+    (as _AvgPool1d)."""
+
+    @staticmethod
+    def forward(ctx, x, *args):
+        y, idx = MaxPool2d.forward(ctx, x[..., None, :], *args)
+        return y[..., 0, :], idx[..., 0, :]
+
+    @staticmethod
+    def backward(ctx, g, _gidx=None):
+        return (MaxPool2d.backward(ctx, g[..., None, :])[0][..., 0, :],) + (None,) * 5
+
+    @staticmethod
+    def backward_graph(ctx, g, _gidx=None):
+        (idx,) = ctx.saved_tensors  # (.., 1, OL), flat into L
+        pick = lambda v: np.take_along_axis(v, idx[..., 0, :], axis=-1)  # noqa: E731
+        return (_graph.linear(ctx, g, pick, mask_of=ctx.parents[0]),) + (None,) * 5
 
 
 def avg_pool1d(
@@ -5555,7 +5579,28 @@ def adaptive_avg_pool1d(input, output_size) -> Tensor:
     """Average pooling of (N, C, L) or (C, L) to a fixed length."""
     x = _seq_input(input, "adaptive_avg_pool1d")
     out = _single(output_size, "adaptive_avg_pool1d", "output_size")
+    if out >= 1 and _fast_pool_x(x, 1) is not None:
+        return _node(_AdaptiveAvgPool1d.apply(x, (1, out)), "SqueezeBackward1")
     return adaptive_avg_pool2d(x.unsqueeze(-2), (1, out)).squeeze(-2)
+
+
+class _AdaptiveAvgPool1d(Function):
+    """AdaptiveAvgPool2d on (.., 1, L) views of adaptive_avg_pool1d's (.., L) arrays: one
+    node, no view nodes (as _AvgPool1d)."""
+
+    @staticmethod
+    def forward(ctx, x, out):
+        return AdaptiveAvgPool2d.forward(ctx, x[..., None, :], out)[..., 0, :]
+
+    @staticmethod
+    def backward(ctx, g):
+        return AdaptiveAvgPool2d.backward(ctx, g[..., None, :])[0][..., 0, :], None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        out = (1, g.shape[-1])
+        fwd = lambda v: _C.adaptive_avg_pool2d_forward(_contig(v[..., None, :]), out)[..., 0, :]  # noqa: E731
+        return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]), None
 
 
 class ConvTranspose2d(Function):
@@ -6754,20 +6799,20 @@ class AdaptiveMaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, out):
         # the first maximum in row-major order (the last NaN), as PyTorch (pool2d.cpp); as
-        # (B, 1, H, W), so that B may be 0
-        y, idx = _C.adaptive_max_pool2d_forward(_contig(x)[:, None], out)
-        y, idx = y[:, 0], idx[:, 0]
-        ctx.save_for_backward(idx)
+        # (B, 1, H, W) of any leading dims (B may be 0); saved idx (B, OH, OW)
+        lead, (h, w) = x.shape[:-2], x.shape[-2:]
+        y, idx = _C.adaptive_max_pool2d_forward(_contig(x).reshape(-1, 1, h, w), out)
+        ctx.save_for_backward(idx[:, 0])
         ctx.shape = x.shape
         ctx.mark_non_differentiable(1)
-        return y, idx
+        return y.reshape(*lead, *out), idx.reshape(*lead, *out)
 
     @staticmethod
     def backward(ctx, g, _gidx=None):
         (idx,) = ctx.saved_tensors
-        b, h, w = ctx.shape
-        dx = _C.max_pool2d_backward(_contig(g)[:, None], idx[:, None], (b, 1, h, w))
-        return dx[:, 0], None
+        b, (h, w) = idx.shape[0], ctx.shape[-2:]
+        g = _contig(g).reshape(b, 1, *idx.shape[1:])
+        return _C.max_pool2d_backward(g, idx[:, None], (b, 1, h, w)).reshape(ctx.shape), None
 
     @staticmethod
     def backward_graph(ctx, g, gidx):
@@ -6819,9 +6864,7 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     out = _adaptive_size(output_size, x.shape[-2:], op)
     if 0 in x.shape[-3:]:  # as PyTorch: only the batch may be empty
         raise BadShapeOrValue(f"{op}: input {x.shape} has an empty non-batch dim")
-    lead = x.shape[:-2]
-    y, idx = AdaptiveMaxPool2d.apply(x.reshape(-1, *x.shape[-2:]), out)
-    y, idx = y.reshape(*lead, *out), idx.reshape(*lead, *out)
+    y, idx = AdaptiveMaxPool2d.apply(x, out)
     return _node((y, idx) if return_indices else y, "AdaptiveMaxPool2DBackward0")
 
 
@@ -7361,6 +7404,36 @@ def avg_pool3d(
     return _node(y if divisor_override is None else y / divisor_override, "AvgPool3DBackward0")
 
 
+class _AdaptiveAvgPool3d(Function):
+    """adaptive_avg_pool3d as one node: the 2-D kernel over (H, W) of the (B*D, 1, H, W)
+    slices, then over D of (B, 1, D, OH*OW) (the windows factor per axis); the backward is
+    the two passes' in reverse."""
+
+    @staticmethod
+    def forward(ctx, x, out):
+        x = _contig(x)
+        lead, (d, h, w), (od, oh, ow) = x.shape[:-3], x.shape[-3:], out
+        y = _C.adaptive_avg_pool2d_forward(x.reshape(-1, 1, h, w), (oh, ow))
+        z = _C.adaptive_avg_pool2d_forward(y.reshape(-1, 1, d, oh * ow), (od, oh * ow))
+        ctx.shape, ctx.dtype = x.shape, x.dtype
+        return z.reshape(*lead, *out)
+
+    @staticmethod
+    def backward(ctx, g):
+        (d, h, w), (od, oh, ow) = ctx.shape[-3:], g.shape[-3:]
+        b = math.prod(ctx.shape[:-3])
+        g = _contig(g.astype(ctx.dtype, copy=False)).reshape(b, 1, od, oh * ow)
+        gy = _C.adaptive_avg_pool2d_backward(g, (b, 1, d, oh * ow)).reshape(b * d, 1, oh, ow)
+        gx = _C.adaptive_avg_pool2d_backward(gy, (b * d, 1, h, w))
+        return gx.reshape(ctx.shape), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        out = g.shape[-3:]
+        fwd = lambda v: _AdaptiveAvgPool3d.forward(_graph.scratch(_AdaptiveAvgPool3d), v, out)  # noqa: E731
+        return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]), None
+
+
 def adaptive_avg_pool3d(input, output_size) -> Tensor:
     """Average pooling of (N, C, D, H, W) or (C, D, H, W) to a fixed size (an int, or a
     triple where None keeps that input size)."""
@@ -7369,7 +7442,10 @@ def adaptive_avg_pool3d(input, output_size) -> Tensor:
     od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
     if 0 in (od, oh, ow) and 0 not in x.shape[-4:]:
         return _empty_pool(x, (od, oh, ow), False)
-    y = _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
+    if 0 in (od, oh, ow) or 0 in x.shape[-4:]:  # (the messages of the 2-D passes)
+        y = _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
+    else:
+        y = _AdaptiveAvgPool3d.apply(x, (od, oh, ow))
     name = "AdaptiveAvgPool3DBackward0"
     if (od, oh, ow) == (1, 1, 1):  # torch's node: the mean over D, H, W (restrided when the
         from ember._layout import channels_last_3d  # input is channels_last_3d)
