@@ -4378,12 +4378,15 @@ class _MaxAt(Function):
 
 
 class MaxPool2d(Function):
-    # x (.., H, W) -> y (.., OH, OW), indices (.., OH, OW) int64 flat into H*W
+    # x (.., H, W) -> y (.., OH, OW), indices (.., OH, OW) int64 flat into H*W (y alone
+    # without indices: a tuple's outputs cost ~1 us more each, as views)
     @staticmethod
-    def forward(ctx, x, k, s, p, d, ceil_mode):
+    def forward(ctx, x, k, s, p, d, ceil_mode, with_indices=True):
         y, idx = _C.max_pool2d_forward(x, k, s, p, d, ceil_mode)
         ctx.save_for_backward(idx)
         ctx.shape, ctx.dtype = x.shape, x.dtype
+        if not with_indices:
+            return y
         ctx.mark_non_differentiable(1)
         return y, idx
 
@@ -4391,7 +4394,7 @@ class MaxPool2d(Function):
     def backward(ctx, g, _gidx=None):
         (idx,) = ctx.saved_tensors
         g = _contig(g.astype(ctx.dtype, copy=False))
-        return _C.max_pool2d_backward(g, idx, ctx.shape), None, None, None, None, None
+        return _C.max_pool2d_backward(g, idx, ctx.shape), None, None, None, None, None, None
 
     @staticmethod
     def backward_graph(ctx, g, _gidx=None):
@@ -4402,7 +4405,7 @@ class MaxPool2d(Function):
             flat = np.take_along_axis(v.reshape(*lead, -1), idx.reshape(*lead, -1), axis=-1)
             return flat.reshape(idx.shape)
 
-        return (_graph.linear(ctx, g, pick, mask_of=ctx.parents[0]),) + (None,) * 5
+        return (_graph.linear(ctx, g, pick, mask_of=ctx.parents[0]),) + (None,) * 6
 
 
 def max_pool2d(
@@ -4432,8 +4435,7 @@ def max_pool2d(
         idx = _empty_window_index(idx, x.shape[-2:], k, s, p, d)
         y = _MaxAt.apply(x, y, idx, 2)
         return (y, Tensor(idx)) if return_indices else y
-    y, idx = MaxPool2d.apply(x, k, s, p, d, ceil_mode)
-    return (y, idx) if return_indices else y
+    return MaxPool2d.apply(x, k, s, p, d, ceil_mode, bool(return_indices))
 
 
 class AvgPool2d(Function):
@@ -5511,8 +5513,8 @@ def max_pool1d(
         return Tensor(y)
     if d == 1 and k >= 1 and s >= 1 and 0 <= 2 * p <= k and _fast_pool_x(x, 1) is not None:
         if _pool_out(x.shape[-1], k, s, p, 1, ceil_mode) >= 1:  # (no window all padding)
-            y, idx = _MaxPool1d.apply(x, (1, k), (1, s), (0, p), (1, 1), ceil_mode)
-            return _node((y, idx) if return_indices else y, "SqueezeBackward1")
+            args = ((1, k), (1, s), (0, p), (1, 1), ceil_mode, bool(return_indices))
+            return _node(_MaxPool1d.apply(x, *args), "SqueezeBackward1")
     y, idx = max_pool2d(x.unsqueeze(-2), (1, k), (1, s), (0, p), (1, d), ceil_mode, True)
     y = y.squeeze(-2)
     return (y, idx.squeeze(-2)) if return_indices else y
@@ -5523,19 +5525,19 @@ class _MaxPool1d(Function):
     (as _AvgPool1d)."""
 
     @staticmethod
-    def forward(ctx, x, *args):
-        y, idx = MaxPool2d.forward(ctx, x[..., None, :], *args)
-        return y[..., 0, :], idx[..., 0, :]
+    def forward(ctx, x, *args):  # (MaxPool2d's args, with_indices last)
+        out = MaxPool2d.forward(ctx, x[..., None, :], *args)
+        return tuple(o[..., 0, :] for o in out) if args[-1] else out[..., 0, :]
 
     @staticmethod
     def backward(ctx, g, _gidx=None):
-        return (MaxPool2d.backward(ctx, g[..., None, :])[0][..., 0, :],) + (None,) * 5
+        return (MaxPool2d.backward(ctx, g[..., None, :])[0][..., 0, :],) + (None,) * 6
 
     @staticmethod
     def backward_graph(ctx, g, _gidx=None):
         (idx,) = ctx.saved_tensors  # (.., 1, OL), flat into L
         pick = lambda v: np.take_along_axis(v, idx[..., 0, :], axis=-1)  # noqa: E731
-        return (_graph.linear(ctx, g, pick, mask_of=ctx.parents[0]),) + (None,) * 5
+        return (_graph.linear(ctx, g, pick, mask_of=ctx.parents[0]),) + (None,) * 6
 
 
 def avg_pool1d(
@@ -6797,13 +6799,16 @@ def _argmax_as_torch(v: np.ndarray, axis: int) -> np.ndarray:
 class AdaptiveMaxPool2d(Function):
     # x (B, H, W) -> y, idx (B, OH, OW): window i spans [floor(i H / OH), ceil((i+1) H / OH))
     @staticmethod
-    def forward(ctx, x, out):
+    def forward(ctx, x, out, with_indices=True):
         # the first maximum in row-major order (the last NaN), as PyTorch (pool2d.cpp); as
-        # (B, 1, H, W) of any leading dims (B may be 0); saved idx (B, OH, OW)
+        # (B, 1, H, W) of any leading dims (B may be 0); saved idx (B, OH, OW). y alone
+        # without indices (a tuple's outputs cost ~1 us more each, as views)
         lead, (h, w) = x.shape[:-2], x.shape[-2:]
         y, idx = _C.adaptive_max_pool2d_forward(_contig(x).reshape(-1, 1, h, w), out)
         ctx.save_for_backward(idx[:, 0])
         ctx.shape = x.shape
+        if not with_indices:
+            return y.reshape(*lead, *out)
         ctx.mark_non_differentiable(1)
         return y.reshape(*lead, *out), idx.reshape(*lead, *out)
 
@@ -6812,11 +6817,11 @@ class AdaptiveMaxPool2d(Function):
         (idx,) = ctx.saved_tensors
         b, (h, w) = idx.shape[0], ctx.shape[-2:]
         g = _contig(g).reshape(b, 1, *idx.shape[1:])
-        return _C.max_pool2d_backward(g, idx[:, None], (b, 1, h, w)).reshape(ctx.shape), None
+        return _C.max_pool2d_backward(g, idx[:, None], (b, 1, h, w)).reshape(ctx.shape), None, None
 
     @staticmethod
-    def backward_graph(ctx, g, gidx):
-        return _max_at_graph(ctx, g), None
+    def backward_graph(ctx, g, gidx=None):
+        return _max_at_graph(ctx, g), None, None
 
 
 def _max_at_graph(ctx, g) -> Tensor:
@@ -6864,8 +6869,7 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     out = _adaptive_size(output_size, x.shape[-2:], op)
     if 0 in x.shape[-3:]:  # as PyTorch: only the batch may be empty
         raise BadShapeOrValue(f"{op}: input {x.shape} has an empty non-batch dim")
-    y, idx = AdaptiveMaxPool2d.apply(x, out)
-    return _node((y, idx) if return_indices else y, "AdaptiveMaxPool2DBackward0")
+    return _node(AdaptiveMaxPool2d.apply(x, out, bool(return_indices)), "AdaptiveMaxPool2DBackward0")
 
 
 def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
