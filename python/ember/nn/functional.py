@@ -6881,23 +6881,27 @@ def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
 
 
 class MaxUnpool(Function):
-    # x, idx (B, L) -> y (B, M): y[b, idx[b, l]] = x[b, l], zeros elsewhere
+    # x (.., *S), idx (B, L) (L = prod(S)) -> y (.., *O): per plane b, y[b, idx[b, l]] = x[b, l],
+    # zeros elsewhere (the planes' reshapes inside: one node)
     @staticmethod
-    def forward(ctx, x, idx, m):
-        y = np.zeros((x.shape[0], m), x.dtype)
-        np.put_along_axis(y, idx, x, axis=1)
+    def forward(ctx, x, idx, out):
+        y = np.zeros((idx.shape[0], math.prod(out)), x.dtype)
+        y[np.arange(idx.shape[0])[:, None], idx] = x.reshape(idx.shape)
         ctx.save_for_backward(idx)
-        return y
+        ctx.xshape, ctx.nd = x.shape, len(out)
+        return y.reshape(*x.shape[: x.ndim - len(out)], *out)
 
     @staticmethod
     def backward(ctx, g):
         (idx,) = ctx.saved_tensors
-        return np.take_along_axis(g, idx, axis=1), None, None
+        g = g.reshape(idx.shape[0], -1)
+        return g[np.arange(idx.shape[0])[:, None], idx].reshape(ctx.xshape), None, None
 
     @staticmethod
     def backward_graph(ctx, g):
         (idx,) = ctx.saved_tensors
-        fwd = lambda v: MaxUnpool.forward(_graph.scratch(MaxUnpool), v, idx, g.shape[1])  # noqa: E731
+        out = g.shape[g.ndim - ctx.nd :]
+        fwd = lambda v: MaxUnpool.forward(_graph.scratch(MaxUnpool), v, idx, out)  # noqa: E731
         return _graph.linear(ctx, g, fwd), None, None
 
 
@@ -7539,14 +7543,14 @@ def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
         raise BadShapeOrValue(f"{op}: input {x.shape} gives a negative output size {out}")
     if 0 in out:  # nothing to place: an empty output, as PyTorch (no index is checked)
         return x.reshape(-1)[:0].reshape(*x.shape[:-nd], *out)
-    m = int(np.prod(out))
-    idx2 = idx.reshape(-1, int(np.prod(dims))).astype(np.int64, copy=False)
-    if idx2.size and (idx2.min() < 0 or idx2.max() >= m):
+    m = math.prod(out)
+    idx2 = _contig(idx.reshape(-1, math.prod(dims)))
+    if idx2.size and (idx2.view(np.uint64) >= m).any():  # (a negative index wraps round too)
         bad = int(idx2.min() if idx2.min() < 0 else idx2.max())
         raise BadShapeOrValue(f"{op}: found an invalid max index {bad} for an output of size {out}")
-    y = MaxUnpool.apply(x.contiguous().reshape(idx2.shape), _contig(idx2), m)
+    y = MaxUnpool.apply(x, idx2, out)
     name = ("SqueezeBackward1", "MaxUnpool2DBackward0", "MaxUnpool3DBackward0")[nd - 1]
-    return _node(y.reshape(*x.shape[:-nd], *out), name)
+    return _node(y, name)
 
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
