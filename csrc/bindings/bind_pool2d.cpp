@@ -38,6 +38,11 @@ void adaptive_max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int
 template <typename T>
 void adaptive_avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W, int64_t OH,
                                   int64_t OW);
+template <typename T>
+void fractional_max_pool_forward(T* y, int64_t* idx, const T* x, int64_t B, int64_t D, int64_t H,
+                                 int64_t W, const int64_t* sd, const int64_t* sh, const int64_t* sw,
+                                 int64_t OD, int64_t OH, int64_t OW, int64_t kd, int64_t kh,
+                                 int64_t kw);
 
 namespace {
 
@@ -338,9 +343,74 @@ py::array adapt_bwd_py(const py::array& dy, const V& input_shape) {
   return dx;
 }
 
+// ---- fractional max pooling ----
+
+// x (B, *S) with nd = starts.size() (2 or 3) spatial dims; starts[a] (B, O_a) int64, each in
+// [0, S_a - k_a] -> (y, idx) (B, *O).
+py::tuple frac_max_fwd_py(const py::array& x, const std::vector<py::array>& starts,
+                          const V& kernel) {
+  const char* op = "fractional_max_pool_forward";
+  check_input(x, op, "input");
+  const size_t nd = starts.size();
+  EMBER_CHECK((nd == 2 || nd == 3) && kernel.size() == nd, op,
+              ": need 2 or 3 start arrays and as many kernel sizes, got ", nd, " and ",
+              kernel.size());
+  require_ndim(x, static_cast<py::ssize_t>(nd + 1), op, "input");
+  const V xs = shape_of(x);
+  const int64_t B = xs[0];
+  int64_t S[3] = {1, 1, 1}, K[3] = {1, 1, 1}, O[3] = {1, 1, 1};
+  const int64_t* st[3] = {nullptr, nullptr, nullptr};
+  const std::vector<int64_t> zeros(static_cast<size_t>(B), 0);  // (2-D: the depth's starts)
+  st[0] = zeros.data();
+  for (size_t a = 0; a < nd; ++a) {
+    const size_t ax = a + 3 - nd;
+    const py::array& sa = starts[a];
+    S[ax] = xs[a + 1];
+    K[ax] = kernel[a];
+    EMBER_CHECK(K[ax] >= 1 && K[ax] <= S[ax], op, ": kernel size ", K[ax], " must be in [1, ",
+                S[ax], "] (input ", shape_str(xs), ")");
+    EMBER_CHECK(same_dtype(sa.dtype(), py::dtype::of<int64_t>()), op, ": starts must be int64");
+    require_contiguous(sa, op, "starts");
+    require_ndim(sa, 2, op, "starts");
+    EMBER_CHECK(sa.shape(0) == B, op, ": starts ", shape_str(shape_of(sa)), " must have ", B,
+                " rows");
+    O[ax] = sa.shape(1);
+    st[ax] = cptr<int64_t>(sa);
+    for (int64_t i = 0; i < B * O[ax]; ++i)
+      EMBER_CHECK(st[ax][i] >= 0 && st[ax][i] <= S[ax] - K[ax], op, ": start ", st[ax][i],
+                  " out of [0, ", S[ax] - K[ax], "]");
+  }
+  V ys{B};
+  for (size_t a = 0; a < nd; ++a) ys.push_back(O[a + 3 - nd]);
+  numel_checked(ys, op);
+  py::array y = empty_like_dtype(x, ys);
+  py::array idx = py::array(py::dtype::of<int64_t>(), ys);
+  const void* xp = x.data();
+  void* yp = y.mutable_data();
+  int64_t* ip = ptr<int64_t>(idx);
+  const bool f32 = is_f32(x);
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      fractional_max_pool_forward<float>(static_cast<float*>(yp), ip, static_cast<const float*>(xp),
+                                         B, S[0], S[1], S[2], st[0], st[1], st[2], O[0], O[1],
+                                         O[2], K[0], K[1], K[2]);
+    else
+      fractional_max_pool_forward<double>(static_cast<double*>(yp), ip,
+                                          static_cast<const double*>(xp), B, S[0], S[1], S[2],
+                                          st[0], st[1], st[2], O[0], O[1], O[2], K[0], K[1], K[2]);
+  }
+  return py::make_tuple(y, idx);
+}
+
 }  // namespace
 
 void bind_pool2d(py::module_& m) {
+  m.def("fractional_max_pool_forward", &frac_max_fwd_py, py::arg("input"), py::arg("starts"),
+        py::arg("kernel_size"),
+        "input (B, *S) (2 or 3 spatial dims), starts: one int64 (B, O_a) array per axis, "
+        "kernel_size per axis -> (y, idx) (B, *O): each window's max and its flat index into "
+        "prod(S) (the first maximum, or the last NaN).");
   m.def("max_pool2d_forward", &max_fwd_py, py::arg("input"), py::arg("kernel_size"),
         py::arg("stride"), py::arg("padding") = V{0, 0}, py::arg("dilation") = V{1, 1},
         py::arg("ceil_mode") = false,

@@ -8956,10 +8956,28 @@ def conv_tbc(input, weight, bias, pad: int = 0) -> Tensor:
 
 
 class FractionalMaxPool(Function):
-    # x (B, *S) -> y, idx (B, *O): the max of each window [start, start + k) per axis, the
-    # starts (B, O_a) per axis chosen by fractional_max_pool; idx flat into prod(S)
+    # x (.., *S) -> y, idx (.., *O): the max of each window [start, start + k) per axis, the
+    # starts (B, O_a) per axis (B: the planes) chosen by fractional_max_pool; idx flat into
+    # prod(S). y alone without indices (a tuple's outputs cost ~1 us more each, as views)
     @staticmethod
-    def forward(ctx, x, starts, k):
+    def forward(ctx, x, starts, k, with_indices=True):
+        lead = x.shape[: x.ndim - len(k)]
+        out = lead + tuple(st.shape[1] for st in starts)
+        if x.dtype.char in "fd":  # (float16 / bfloat16: NumPy below)
+            y, idx = _C.fractional_max_pool_forward(
+                _contig(x).reshape(-1, *x.shape[len(lead) :]), list(starts), list(k)
+            )
+        else:
+            y, idx = FractionalMaxPool._numpy(x.reshape(-1, *x.shape[len(lead) :]), starts, k)
+        ctx.save_for_backward(idx)
+        ctx.shape = x.shape
+        if not with_indices:
+            return y.reshape(out)
+        ctx.mark_non_differentiable(1)
+        return y.reshape(out), idx.reshape(out)
+
+    @staticmethod
+    def _numpy(x, starts, k):
         b, sizes = x.shape[0], x.shape[1:]
         nd, outs = len(sizes), tuple(st.shape[1] for st in starts)
         flat = np.zeros((b,) + (1,) * (2 * nd), np.int64)
@@ -8978,22 +8996,20 @@ class FractionalMaxPool(Function):
         arg = _argmax_as_torch(vals, -1)  # the first maximum in row-major order
         y = np.take_along_axis(vals, arg[..., None], -1)[..., 0]
         idx = np.take_along_axis(win, arg[..., None], -1)[..., 0]
-        ctx.save_for_backward(idx)
-        ctx.shape = x.shape
-        ctx.mark_non_differentiable(1)
         return y.reshape((b,) + outs), idx.reshape((b,) + outs)
 
     @staticmethod
     def backward(ctx, g, _gidx=None):
-        (idx,) = ctx.saved_tensors
-        b = ctx.shape[0]
-        m = int(np.prod(idx.shape[1:]))  # not -1: b may be 0
-        dx = _scatter_last(g.reshape(b, m), idx.reshape(b, m), int(np.prod(ctx.shape[1:])))
-        return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None, None
+        (idx,) = ctx.saved_tensors  # (B, *O)
+        b, nd = idx.shape[0], idx.ndim - 1
+        m = math.prod(idx.shape[1:])  # not -1: b may be 0
+        plane = math.prod(ctx.shape[len(ctx.shape) - nd :])
+        dx = _scatter_last(g.reshape(b, m), idx.reshape(b, m), plane)
+        return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None, None, None
 
     @staticmethod
-    def backward_graph(ctx, g, gidx):
-        return _max_at_graph(ctx, g), None, None
+    def backward_graph(ctx, g, gidx=None):
+        return _max_at_graph(ctx, g), None, None, None
 
 
 def _fractional_intervals(u: np.ndarray, n_in: int, n_out: int, k: int) -> np.ndarray:
@@ -9008,7 +9024,8 @@ def _fractional_intervals(u: np.ndarray, n_in: int, n_out: int, k: int) -> np.nd
     return seq
 
 
-def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, samples):
+def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, samples,
+                         with_indices=True):  # fmt: skip
     x = _float_input(input, op)
     if x.ndim not in (nd + 1, nd + 2):
         raise BadShapeOrValue(
@@ -9058,11 +9075,8 @@ def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, 
     starts = [
         _fractional_intervals(u[:, w], sz, o, kk) for w, sz, o, kk in zip(which, sizes, out, k)
     ]
-    y, idx = FractionalMaxPool.apply(x.contiguous().reshape(n * c, *sizes), starts, k)
-    lead = x.shape[:-nd]
-    return _node(
-        (y.reshape(*lead, *out), idx.reshape(*lead, *out)), f"FractionalMaxPool{nd}DBackward0"
-    )
+    out = FractionalMaxPool.apply(x, starts, k, bool(with_indices))
+    return _node(out, f"FractionalMaxPool{nd}DBackward0")
 
 
 def fractional_max_pool2d(
@@ -9079,11 +9093,10 @@ def fractional_max_pool2d(
     else from ember's generator; indices are flat into H*W."""
     if output_size is None and isinstance(output_ratio, int | float):  # as PyTorch's
         raise TypeError("fractional_max_pool2d: output_ratio must be a pair, not a number")
-    y, idx = _fractional_max_pool(
+    return _fractional_max_pool(
         "fractional_max_pool2d", 2, input, kernel_size, output_size, output_ratio,
-        _random_samples,
+        _random_samples, bool(return_indices),
     )  # fmt: skip
-    return (y, idx) if return_indices else y
 
 
 def fractional_max_pool3d(
@@ -9096,11 +9109,10 @@ def fractional_max_pool3d(
 ):
     """Fractional max pooling over (N, C, T, H, W) or (C, T, H, W); see fractional_max_pool2d
     (``_random_samples`` (N, C, 3))."""
-    y, idx = _fractional_max_pool(
+    return _fractional_max_pool(
         "fractional_max_pool3d", 3, input, kernel_size, output_size, output_ratio,
-        _random_samples,
+        _random_samples, bool(return_indices),
     )  # fmt: skip
-    return (y, idx) if return_indices else y
 
 
 def fractional_max_pool2d_with_indices(
