@@ -6869,7 +6869,9 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     out = _adaptive_size(output_size, x.shape[-2:], op)
     if 0 in x.shape[-3:]:  # as PyTorch: only the batch may be empty
         raise BadShapeOrValue(f"{op}: input {x.shape} has an empty non-batch dim")
-    return _node(AdaptiveMaxPool2d.apply(x, out, bool(return_indices)), "AdaptiveMaxPool2DBackward0")
+    return _node(
+        AdaptiveMaxPool2d.apply(x, out, bool(return_indices)), "AdaptiveMaxPool2DBackward0"
+    )
 
 
 def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
@@ -7577,12 +7579,14 @@ def _conv3d_operands(op: str, input, weight, stride, dilation):
     dilation)."""
     weight = _float_input(weight, op, "weight")
     if weight.ndim != 5:
-        raise ValueError(f"{op}: weight must be 5-D (.., KD, KH, KW), got shape {weight.shape}")
+        raise BadShapeOrValue(
+            f"{op}: weight must be 5-D (.., KD, KH, KW), got shape {weight.shape}"
+        )
     x = _vol_input(input, op, weight.dtype)
     unbatched = x.ndim == 4
     s, d = _triple(_one(stride), op, "stride"), _triple(_one(dilation), op, "dilation")
     if min(s) < 1 or min(d) < 1:
-        raise ValueError(f"{op}: stride and dilation must be >= 1, got {s}, {d}")
+        raise BadShapeOrValue(f"{op}: stride and dilation must be >= 1, got {s}, {d}")
     return (x.unsqueeze(0) if unbatched else x), weight, unbatched, s, d
 
 
@@ -7955,8 +7959,16 @@ def _fast_conv_transpose3d(
 @_conv_api("conv_transpose3d", _fast_conv_transpose3d)
 @_integer_conv("conv_transpose3d", int64_only=True)
 def conv_transpose3d(
-    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *,
-    _fast=True
+    input,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+    *,
+    _fast=True,
 ) -> Tensor:
     """3-D transposed convolution over (N, Cin, D, H, W) or (Cin, D, H, W): weight
     (Cin, Cout/groups, KD, KH, KW), bias (Cout,). Output size per axis (n - 1) stride
@@ -7969,26 +7981,26 @@ def conv_transpose3d(
     op = "conv_transpose3d"
     x, weight, unbatched, s, d = _conv3d_operands(op, input, weight, stride, dilation)
     if x.shape[1] != weight.shape[0]:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input {x.shape} has {x.shape[1]} channels but weight {weight.shape} "
             f"expects {weight.shape[0]}"
         )
     if weight.shape[0] == 0:  # (as conv_transpose2d)
-        raise ValueError(f"{op}: in_channels must be positive, got weight {weight.shape}")
+        raise BadShapeOrValue(f"{op}: in_channels must be positive, got weight {weight.shape}")
     p, o = (
         _triple(_one(padding), op, "padding"),
         _triple(_one(output_padding), op, "output_padding"),
     )
     if min(p) < 0 or min(o) < 0:
-        raise ValueError(f"{op}: padding and output_padding must be >= 0")
+        raise BadShapeOrValue(f"{op}: padding and output_padding must be >= 0")
     if x.shape[0] and any(oo >= max(ss, dd) for oo, ss, dd in zip(o, s, d)):  # (as 2-D)
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: output_padding {o} must be smaller than either stride {s} or dilation {d}"
         )
     out = _transposed_size(op, x, weight, s, p, d, o, _int_arg(groups, op, "groups"))
     if x.shape[0] == 0 or 0 in out:
         if weight.shape[0] % max(_int_arg(groups, op, "groups"), 1):
-            raise ValueError(f"{op}: in_channels {weight.shape[0]} not divisible by groups")
+            raise BadShapeOrValue(f"{op}: in_channels {weight.shape[0]} not divisible by groups")
         if bias is not None:
             bias = _float_input(bias, op, "bias", weight.dtype)
         y = _empty_conv((x.shape[0], weight.shape[1] * groups, *out), x, weight, bias)
@@ -8017,7 +8029,7 @@ def conv_transpose3d(
         bias = _float_input(bias, op, "bias", weight.dtype)
         cout = weight.shape[1] * groups
         if bias.shape != (cout,):
-            raise ValueError(f"{op}: bias must have shape ({cout},), got {bias.shape}")
+            raise BadShapeOrValue(f"{op}: bias must have shape ({cout},), got {bias.shape}")
         y = y + bias.reshape(-1, 1, 1, 1)
     return y.squeeze(0) if unbatched else y
 
