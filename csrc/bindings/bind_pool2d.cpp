@@ -393,8 +393,8 @@ py::tuple frac_max_fwd_py(const py::array& x, const std::vector<py::array>& star
     py::gil_scoped_release release;
     if (f32)
       fractional_max_pool_forward<float>(static_cast<float*>(yp), ip, static_cast<const float*>(xp),
-                                         B, S[0], S[1], S[2], st[0], st[1], st[2], O[0], O[1],
-                                         O[2], K[0], K[1], K[2]);
+                                         B, S[0], S[1], S[2], st[0], st[1], st[2], O[0], O[1], O[2],
+                                         K[0], K[1], K[2]);
     else
       fractional_max_pool_forward<double>(static_cast<double*>(yp), ip,
                                           static_cast<const double*>(xp), B, S[0], S[1], S[2],

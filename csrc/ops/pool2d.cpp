@@ -688,8 +688,8 @@ void fractional_max_pool_forward(T* y, int64_t* idx, const T* x, int64_t B, int6
 
 template void fractional_max_pool_forward<float>(float*, int64_t*, const float*, int64_t, int64_t,
                                                  int64_t, int64_t, const int64_t*, const int64_t*,
-                                                 const int64_t*, int64_t, int64_t, int64_t,
-                                                 int64_t, int64_t, int64_t);
+                                                 const int64_t*, int64_t, int64_t, int64_t, int64_t,
+                                                 int64_t, int64_t);
 template void fractional_max_pool_forward<double>(double*, int64_t*, const double*, int64_t,
                                                   int64_t, int64_t, int64_t, const int64_t*,
                                                   const int64_t*, const int64_t*, int64_t, int64_t,
