@@ -267,3 +267,20 @@ def test_fractional_max_pool_kernel_checks_starts():
         _C.fractional_max_pool_forward(x, [ok, ok], [2, 6])
     with pytest.raises(TypeError):
         _C.fractional_max_pool_forward(x.astype(np.int32), [ok, ok], [2, 2])
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_fractional_intervals_match_numpy_reference(rng, dt):
+    from ember import _C
+
+    u = rng.random(257).astype(dt)
+    for n_in, n_out, k in [(9, 4, 3), (100, 37, 2), (7, 1, 3), (13, 12, 2), (50, 3, 1)]:
+        alpha = dt(n_in - k) / dt(n_out - 1) if n_out > 1 else dt(0)
+        i = np.arange(n_out - 1, dtype=dt)
+        ref = np.full((u.size, n_out), n_in - k, np.int64)  # PyTorch's formula, in dt
+        ref[:, :-1] = ((i + u[:, None]) * alpha).astype(np.int64) - (u * alpha).astype(np.int64)[
+            :, None
+        ]
+        np.testing.assert_array_equal(_C.fractional_intervals(u, n_in, n_out, k), ref)
+    with pytest.raises(ValueError, match="kernel"):
+        _C.fractional_intervals(u, 3, 2, 4)

@@ -403,9 +403,45 @@ py::tuple frac_max_fwd_py(const py::array& x, const std::vector<py::array>& star
   return py::make_tuple(y, idx);
 }
 
+// PyTorch's generate_intervals in u's dtype: samples u (B,) -> starts (B, n_out), start i
+// int((i + u) alpha) - int(u alpha) with alpha = (n_in - k) / (n_out - 1), the last n_in - k.
+template <typename T>
+void frac_intervals(int64_t* seq, const T* u, int64_t B, int64_t n_in, int64_t n_out, int64_t k) {
+  const T alpha = n_out > 1 ? static_cast<T>(n_in - k) / static_cast<T>(n_out - 1) : T(0);
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t* row = seq + b * n_out;
+    const int64_t base = static_cast<int64_t>(u[b] * alpha);
+    for (int64_t i = 0; i + 1 < n_out; ++i)
+      row[i] = static_cast<int64_t>((static_cast<T>(i) + u[b]) * alpha) - base;
+    row[n_out - 1] = n_in - k;
+  }
+}
+
+py::array frac_intervals_py(const py::array& u, int64_t n_in, int64_t n_out, int64_t k) {
+  const char* op = "fractional_intervals";
+  check_input(u, op, "samples");
+  require_ndim(u, 1, op, "samples");
+  EMBER_CHECK(k >= 1 && k <= n_in && n_out >= 0 && n_out < (int64_t{1} << 31), op,
+              ": need 1 <= kernel size <= input size and 0 <= output size < 2^31, got kernel ", k,
+              ", input ", n_in, ", output ", n_out);
+  const int64_t B = u.shape(0);
+  py::array seq = py::array(py::dtype::of<int64_t>(), V{B, n_out});
+  if (B * n_out == 0) return seq;
+  int64_t* sp = ptr<int64_t>(seq);
+  if (is_f32(u))
+    frac_intervals<float>(sp, cptr<float>(u), B, n_in, n_out, k);
+  else
+    frac_intervals<double>(sp, cptr<double>(u), B, n_in, n_out, k);
+  return seq;
+}
+
 }  // namespace
 
 void bind_pool2d(py::module_& m) {
+  m.def("fractional_intervals", &frac_intervals_py, py::arg("samples"), py::arg("input_size"),
+        py::arg("output_size"), py::arg("kernel_size"),
+        "samples (B,) float32/float64 -> int64 (B, output_size): PyTorch's fractional max "
+        "pooling window starts along one axis, computed in the samples' dtype.");
   m.def("fractional_max_pool_forward", &frac_max_fwd_py, py::arg("input"), py::arg("starts"),
         py::arg("kernel_size"),
         "input (B, *S) (2 or 3 spatial dims), starts: one int64 (B, O_a) array per axis, "

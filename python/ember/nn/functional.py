@@ -9026,6 +9026,8 @@ class FractionalMaxPool(Function):
 
 def _fractional_intervals(u: np.ndarray, n_in: int, n_out: int, k: int) -> np.ndarray:
     """PyTorch's generate_intervals, in the input's dtype: starts (B, n_out) from samples u (B,)."""
+    if u.dtype.char in "fd":  # (C++: NumPy's steps cost ~5 us per call on small inputs)
+        return _C.fractional_intervals(_contig(u), n_in, n_out, k)
     seq = np.full((u.shape[0], n_out), n_in - k, np.int64)
     if n_out > 1:
         alpha = u.dtype.type(n_in - k) / u.dtype.type(n_out - 1)
