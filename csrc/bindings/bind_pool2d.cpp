@@ -39,6 +39,10 @@ template <typename T>
 void adaptive_avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W, int64_t OH,
                                   int64_t OW);
 template <typename T>
+void max_pool3d_forward(T* y, int64_t* idx, const T* x, int64_t B, int64_t D, int64_t H, int64_t W,
+                        int64_t OD, int64_t OH, int64_t OW, const int64_t* k, const int64_t* s,
+                        const int64_t* p);
+template <typename T>
 void fractional_max_pool_forward(T* y, int64_t* idx, const T* x, int64_t B, int64_t D, int64_t H,
                                  int64_t W, const int64_t* sd, const int64_t* sh, const int64_t* sw,
                                  int64_t OD, int64_t OH, int64_t OW, int64_t kd, int64_t kh,
@@ -403,6 +407,56 @@ py::tuple frac_max_fwd_py(const py::array& x, const std::vector<py::array>& star
   return py::make_tuple(y, idx);
 }
 
+// ---- 3-D max pooling (dilation 1) ----
+
+// x (B, D, H, W), kernel / stride / padding per axis -> (y, idx) (B, OD, OH, OW), idx flat
+// into D*H*W; padding at most half the kernel, as max_pool2d's.
+py::tuple max3d_fwd_py(const py::array& x, const V& kernel, const V& stride, const V& padding,
+                       bool ceil_mode) {
+  const char* op = "max_pool3d_forward";
+  check_input(x, op, "input");
+  require_ndim(x, 4, op, "input");
+  EMBER_CHECK(kernel.size() == 3 && stride.size() == 3 && padding.size() == 3, op,
+              ": kernel_size, stride and padding must have 3 values each");
+  const V xs = shape_of(x);
+  int64_t O[3];
+  for (int a = 0; a < 3; ++a) {
+    const int64_t n = xs[a + 1], k = kernel[a], s = stride[a], p = padding[a];
+    EMBER_CHECK(n >= 1 && k >= 1 && s >= 1 && k < (int64_t{1} << 31) && s < (int64_t{1} << 31) &&
+                    p >= 0 && 2 * p <= k,
+                op,
+                ": need a non-empty input, kernel and stride >= 1 and 0 <= padding <= "
+                "kernel / 2, got size ",
+                n, ", kernel ", k, ", stride ", s, ", padding ", p);
+    // PyTorch's pooling_output_shape: a ceil_mode window starting in the right padding dropped
+    int64_t o = (n + 2 * p - k + (ceil_mode ? s - 1 : 0)) / s + 1;
+    if (ceil_mode && (o - 1) * s >= n + p) --o;
+    EMBER_CHECK(n + 2 * p >= k && o >= 1, op, ": input ", shape_str(xs), " gives an empty output",
+                " (kernel ", k, ", padding ", p, ")");
+    O[a] = o;
+  }
+  const V ys{xs[0], O[0], O[1], O[2]};
+  numel_checked(ys, op);
+  py::array y = empty_like_dtype(x, ys);
+  py::array idx = py::array(py::dtype::of<int64_t>(), ys);
+  const void* xp = x.data();
+  void* yp = y.mutable_data();
+  int64_t* ip = ptr<int64_t>(idx);
+  const bool f32 = is_f32(x);
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      max_pool3d_forward<float>(static_cast<float*>(yp), ip, static_cast<const float*>(xp), xs[0],
+                                xs[1], xs[2], xs[3], O[0], O[1], O[2], kernel.data(), stride.data(),
+                                padding.data());
+    else
+      max_pool3d_forward<double>(static_cast<double*>(yp), ip, static_cast<const double*>(xp),
+                                 xs[0], xs[1], xs[2], xs[3], O[0], O[1], O[2], kernel.data(),
+                                 stride.data(), padding.data());
+  }
+  return py::make_tuple(y, idx);
+}
+
 // PyTorch's generate_intervals in u's dtype: samples u (B,) -> starts (B, n_out), start i
 // int((i + u) alpha) - int(u alpha) with alpha = (n_in - k) / (n_out - 1), the last n_in - k.
 template <typename T>
@@ -438,6 +492,10 @@ py::array frac_intervals_py(const py::array& u, int64_t n_in, int64_t n_out, int
 }  // namespace
 
 void bind_pool2d(py::module_& m) {
+  m.def("max_pool3d_forward", &max3d_fwd_py, py::arg("input"), py::arg("kernel_size"),
+        py::arg("stride"), py::arg("padding"), py::arg("ceil_mode") = false,
+        "input (B, D, H, W), kernel_size / stride / padding (d, h, w), dilation 1 -> (y, idx) "
+        "(B, OD, OH, OW), idx flat into D*H*W (the first maximum, or the last NaN).");
   m.def("fractional_intervals", &frac_intervals_py, py::arg("samples"), py::arg("input_size"),
         py::arg("output_size"), py::arg("kernel_size"),
         "samples (B,) float32/float64 -> int64 (B, output_size): PyTorch's fractional max "

@@ -7241,69 +7241,53 @@ def _fast_pool_x(x, nd: int):
 
 
 class _MaxPool3d(Function):
-    """max_pool3d (dilation 1) as one node: max_pool2d's kernel over (H, W) of the (B*D, 1, H,
-    W) slices, then over D of (B, 1, D, OH*OW) (kernel (kd, 1)); the backward scatters back
-    through both passes' argmaxes. hw, depth: the passes' (kernel, stride, padding)."""
+    """max_pool3d (dilation 1) as one node on (B, D, H, W) views of any leading dims: one C++
+    pass (_C.max_pool3d_forward), its backward max_pool2d's scatter over (B, 1, 1, D*H*W)
+    planes. args: (kernel, stride, padding (d, h, w), ceil_mode, with_indices), one argument
+    (Function.apply's quick path for two)."""
 
     @staticmethod
-    def forward(ctx, x, hw, depth, ceil_mode, with_indices):
-        lead, (d, h, w) = x.shape[:-3], x.shape[-3:]
-        one = (1, 1)
-        y, idx_hw = _C.max_pool2d_forward(x.reshape(-1, 1, h, w), *hw, one, ceil_mode)
-        oh, ow = y.shape[-2:]
-        z, idx_d = _C.max_pool2d_forward(y.reshape(-1, 1, d, oh * ow), *depth, one, ceil_mode)
-        ctx.save_for_backward(idx_hw, idx_d)
+    def forward(ctx, x, args):
+        k, s, p, ceil_mode, with_indices = args
+        lead = x.shape[:-3]
+        y, idx = _C.max_pool3d_forward(_contig(x).reshape(-1, *x.shape[-3:]), k, s, p, ceil_mode)
+        ctx.save_for_backward(idx)
         ctx.shape, ctx.dtype = x.shape, x.dtype
-        out = (*lead, z.shape[-2], oh, ow)
+        y = y.reshape(*lead, *y.shape[1:])
         if not with_indices:
-            return z.reshape(out)
+            return y
         ctx.mark_non_differentiable(1)
-        # PyTorch's index flat into D*H*W: the depth pass's source slice, its (h, w) argmax
-        src = idx_d.reshape(-1, z.shape[-2], oh * ow) // (oh * ow)
-        hw_at = np.take_along_axis(idx_hw.reshape(-1, d, oh * ow), src, axis=1)
-        return z.reshape(out), (src * (h * w) + hw_at).reshape(out)
+        return y, idx.reshape(y.shape)
 
     @staticmethod
     def backward(ctx, g, _gidx=None):
-        idx_hw, idx_d = ctx.saved_tensors
-        g = _contig(g.astype(ctx.dtype, copy=False))
-        gy = _C.max_pool2d_backward(g.reshape(idx_d.shape), idx_d, idx_d.shape[:2]
-                                    + (ctx.shape[-3], idx_d.shape[-1]))  # fmt: skip
-        gx = _C.max_pool2d_backward(gy.reshape(idx_hw.shape), idx_hw, idx_hw.shape[:2]
-                                    + tuple(ctx.shape[-2:]))  # fmt: skip
-        return gx.reshape(ctx.shape), None, None, None, None
+        (idx,) = ctx.saved_tensors
+        b = idx.shape[0]
+        g = _contig(g.astype(ctx.dtype, copy=False)).reshape(b, 1, 1, -1)
+        plane = (b, 1, 1, math.prod(ctx.shape[-3:]))
+        gx = _C.max_pool2d_backward(g, idx.reshape(b, 1, 1, -1), plane)
+        return gx.reshape(ctx.shape), None
 
     @staticmethod
     def backward_graph(ctx, g, _gidx=None):
-        idx_hw, idx_d = ctx.saved_tensors
-
-        def pick(v):  # v at both passes' argmaxes (the forward, its maxima fixed)
-            a = np.take_along_axis(v.reshape(idx_hw.shape[0], -1),
-                                   idx_hw.reshape(idx_hw.shape[0], -1), axis=-1)  # fmt: skip
-            b = np.take_along_axis(a.reshape(idx_d.shape[0], -1),
-                                   idx_d.reshape(idx_d.shape[0], -1), axis=-1)  # fmt: skip
-            return b.reshape(g.shape)
-
-        return (_graph.linear(ctx, g, pick, mask_of=ctx.parents[0]),) + (None,) * 4
+        return _max_at_graph(ctx, g), None
 
 
 def _fast_max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     """max_pool3d's common call (see _fast_pool_x; dilation 1, so no window is all padding),
-    or None."""
-    a = _fast_pool_x(input, 3)
+    or None. The kernel checks the sizes: a ValueError there leaves the messages to
+    max_pool3d's own checks."""
     k, p = _fast_ints(kernel_size, 3), _fast_ints(padding, 3)
     s = k if stride is None else _fast_ints(stride, 3)
-    if a is None or None in (k, s, p) or _fast_ints(dilation, 3) != (1, 1, 1):
+    if _fast_pool_x(input, 3) is None or None in (k, s, p) or type(ceil_mode) is not bool:
         return None
-    if type(ceil_mode) is not bool or min(k) < 1 or min(s) < 1:
+    if _fast_ints(dilation, 3) != (1, 1, 1):
         return None
-    if any(pp < 0 or 2 * pp > kk for pp, kk in zip(p, k)):
+    try:
+        out = _MaxPool3d.apply(input, (k, s, p, ceil_mode, bool(return_indices)))
+    except ValueError:
         return None
-    if min(_pool_out(*v, 1, ceil_mode) for v in zip(a.shape[-3:], k, s, p)) < 1:
-        return None
-    hw, depth = (k[1:], s[1:], p[1:]), ((k[0], 1), (s[0], 1), (p[0], 0))
-    return _node(_MaxPool3d.apply(input, hw, depth, ceil_mode, bool(return_indices)),
-                 "MaxPool3DWithIndicesBackward0")  # fmt: skip
+    return _node(out, "MaxPool3DWithIndicesBackward0")
 
 
 def _pool3d_args(op, kernel_size, stride, padding, dilation=1):
