@@ -4379,9 +4379,11 @@ class _MaxAt(Function):
 
 class MaxPool2d(Function):
     # x (.., H, W) -> y (.., OH, OW), indices (.., OH, OW) int64 flat into H*W (y alone
-    # without indices: a tuple's outputs cost ~1 us more each, as views)
+    # without indices: a tuple's outputs cost ~1 us more each, as views). args: (k, s, p, d,
+    # ceil_mode, with_indices), one argument (Function.apply's quick path for two)
     @staticmethod
-    def forward(ctx, x, k, s, p, d, ceil_mode, with_indices=True):
+    def forward(ctx, x, args):
+        k, s, p, d, ceil_mode, with_indices = args
         y, idx = _C.max_pool2d_forward(x, k, s, p, d, ceil_mode)
         ctx.save_for_backward(idx)
         ctx.shape, ctx.dtype = x.shape, x.dtype
@@ -4394,7 +4396,7 @@ class MaxPool2d(Function):
     def backward(ctx, g, _gidx=None):
         (idx,) = ctx.saved_tensors
         g = _contig(g.astype(ctx.dtype, copy=False))
-        return _C.max_pool2d_backward(g, idx, ctx.shape), None, None, None, None, None, None
+        return _C.max_pool2d_backward(g, idx, ctx.shape), None
 
     @staticmethod
     def backward_graph(ctx, g, _gidx=None):
@@ -4405,7 +4407,7 @@ class MaxPool2d(Function):
             flat = np.take_along_axis(v.reshape(*lead, -1), idx.reshape(*lead, -1), axis=-1)
             return flat.reshape(idx.shape)
 
-        return (_graph.linear(ctx, g, pick, mask_of=ctx.parents[0]),) + (None,) * 6
+        return _graph.linear(ctx, g, pick, mask_of=ctx.parents[0]), None
 
 
 def max_pool2d(
@@ -4435,7 +4437,7 @@ def max_pool2d(
         idx = _empty_window_index(idx, x.shape[-2:], k, s, p, d)
         y = _MaxAt.apply(x, y, idx, 2)
         return (y, Tensor(idx)) if return_indices else y
-    return MaxPool2d.apply(x, k, s, p, d, ceil_mode, bool(return_indices))
+    return MaxPool2d.apply(x, (k, s, p, d, ceil_mode, bool(return_indices)))
 
 
 class AvgPool2d(Function):
@@ -5514,7 +5516,7 @@ def max_pool1d(
     if d == 1 and k >= 1 and s >= 1 and 0 <= 2 * p <= k and _fast_pool_x(x, 1) is not None:
         if _pool_out(x.shape[-1], k, s, p, 1, ceil_mode) >= 1:  # (no window all padding)
             args = ((1, k), (1, s), (0, p), (1, 1), ceil_mode, bool(return_indices))
-            return _node(_MaxPool1d.apply(x, *args), "SqueezeBackward1")
+            return _node(_MaxPool1d.apply(x, args), "SqueezeBackward1")
     y, idx = max_pool2d(x.unsqueeze(-2), (1, k), (1, s), (0, p), (1, d), ceil_mode, True)
     y = y.squeeze(-2)
     return (y, idx.squeeze(-2)) if return_indices else y
@@ -5525,19 +5527,19 @@ class _MaxPool1d(Function):
     (as _AvgPool1d)."""
 
     @staticmethod
-    def forward(ctx, x, *args):  # (MaxPool2d's args, with_indices last)
-        out = MaxPool2d.forward(ctx, x[..., None, :], *args)
+    def forward(ctx, x, args):  # (MaxPool2d's args, with_indices last)
+        out = MaxPool2d.forward(ctx, x[..., None, :], args)
         return tuple(o[..., 0, :] for o in out) if args[-1] else out[..., 0, :]
 
     @staticmethod
     def backward(ctx, g, _gidx=None):
-        return (MaxPool2d.backward(ctx, g[..., None, :])[0][..., 0, :],) + (None,) * 6
+        return MaxPool2d.backward(ctx, g[..., None, :])[0][..., 0, :], None
 
     @staticmethod
     def backward_graph(ctx, g, _gidx=None):
         (idx,) = ctx.saved_tensors  # (.., 1, OL), flat into L
         pick = lambda v: np.take_along_axis(v, idx[..., 0, :], axis=-1)  # noqa: E731
-        return (_graph.linear(ctx, g, pick, mask_of=ctx.parents[0]),) + (None,) * 6
+        return _graph.linear(ctx, g, pick, mask_of=ctx.parents[0]), None
 
 
 def avg_pool1d(
