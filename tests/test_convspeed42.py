@@ -109,6 +109,7 @@ MP3 = [
     ((2, 2, 5, 7, 6), 3, 2, 1, True),
     ((3, 5, 6, 5), (2, 3, 1), (1, 2, 2), (1, 0, 0), False),
     ((1, 1, 3, 3, 3), 3, 2, 1, True),
+    ((2, 3, 6, 20, 20), (3, 2, 3), (2, 2, 1), (1, 1, 0), True),  # (over 4096: two 2-D passes)
 ]
 
 
@@ -128,6 +129,8 @@ def test_max_pool3d_matches_torch(rng, dt, case):
     _backward_both(rng, ey, ty)
     _close(ex.grad, tx.grad, dt)
     _close(F.max_pool3d(ember.tensor(tx.detach().numpy()), k, s, p, 1, cm), ty, dt)
+    if np.prod(shape) > 4096:  # (torch's gradient above; finite differences on small cases)
+        return
     x = _distinct(rng, shape)
     assert gradcheck(lambda a: F.max_pool3d(a, k, s, p, 1, cm), (x,))
     assert gradgradcheck(lambda a: F.max_pool3d(a, k, s, p, 1, cm), (x,))

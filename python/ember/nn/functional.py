@@ -7251,10 +7251,25 @@ class _MaxPool3d(Function):
     @staticmethod
     def forward(ctx, x, args):
         k, s, p, ceil_mode, with_indices = args
-        lead = x.shape[:-3]
-        y, idx = _C.max_pool3d_forward(_contig(x).reshape(-1, *x.shape[-3:]), k, s, p, ceil_mode)
-        ctx.save_for_backward(idx)
+        lead, (d, h, w) = x.shape[:-3], x.shape[-3:]
         ctx.shape, ctx.dtype = x.shape, x.dtype
+        x = _contig(x).reshape(-1, d, h, w)
+        if x.size <= 4096:  # (small: one call; else the 2-D kernel's two passes are ~3x faster)
+            y, idx = _C.max_pool3d_forward(x, k, s, p, ceil_mode)
+        else:  # over (H, W) of the (B*D, 1, H, W) slices, then over D of (B, 1, D, OH*OW)
+            one = (1, 1)
+            y, idx_hw = _C.max_pool2d_forward(x.reshape(-1, 1, h, w), k[1:], s[1:], p[1:], one,
+                                              ceil_mode)  # fmt: skip
+            oh, ow = y.shape[-2:]
+            y, idx_d = _C.max_pool2d_forward(y.reshape(-1, 1, d, oh * ow), (k[0], 1), (s[0], 1),
+                                             (p[0], 0), one, ceil_mode)  # fmt: skip
+            y = y.reshape(x.shape[0], -1, oh, ow)
+            idx = None
+            if with_indices or ctx.needs_input_grad[0]:  # flat into D*H*W, as the kernel's
+                src = idx_d.reshape(x.shape[0], -1, oh * ow) // (oh * ow)
+                at = np.take_along_axis(idx_hw.reshape(x.shape[0], d, oh * ow), src, axis=1)
+                idx = (src * (h * w) + at).reshape(y.shape)
+        ctx.save_for_backward(idx)
         y = y.reshape(*lead, *y.shape[1:])
         if not with_indices:
             return y
