@@ -38,6 +38,15 @@ void adaptive_max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int
 template <typename T>
 void adaptive_avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W, int64_t OH,
                                   int64_t OW);
+template <typename T>
+void max_pool3d_forward(T* y, int64_t* idx, const T* x, int64_t B, int64_t D, int64_t H, int64_t W,
+                        int64_t OD, int64_t OH, int64_t OW, const int64_t* k, const int64_t* s,
+                        const int64_t* p);
+template <typename T>
+void fractional_max_pool_forward(T* y, int64_t* idx, const T* x, int64_t B, int64_t D, int64_t H,
+                                 int64_t W, const int64_t* sd, const int64_t* sh, const int64_t* sw,
+                                 int64_t OD, int64_t OH, int64_t OW, int64_t kd, int64_t kh,
+                                 int64_t kw);
 
 namespace {
 
@@ -338,9 +347,164 @@ py::array adapt_bwd_py(const py::array& dy, const V& input_shape) {
   return dx;
 }
 
+// ---- fractional max pooling ----
+
+// x (B, *S) with nd = starts.size() (2 or 3) spatial dims; starts[a] (B, O_a) int64, each in
+// [0, S_a - k_a] -> (y, idx) (B, *O).
+py::tuple frac_max_fwd_py(const py::array& x, const std::vector<py::array>& starts,
+                          const V& kernel) {
+  const char* op = "fractional_max_pool_forward";
+  check_input(x, op, "input");
+  const size_t nd = starts.size();
+  EMBER_CHECK((nd == 2 || nd == 3) && kernel.size() == nd, op,
+              ": need 2 or 3 start arrays and as many kernel sizes, got ", nd, " and ",
+              kernel.size());
+  require_ndim(x, static_cast<py::ssize_t>(nd + 1), op, "input");
+  const V xs = shape_of(x);
+  const int64_t B = xs[0];
+  int64_t S[3] = {1, 1, 1}, K[3] = {1, 1, 1}, O[3] = {1, 1, 1};
+  const int64_t* st[3] = {nullptr, nullptr, nullptr};
+  const std::vector<int64_t> zeros(static_cast<size_t>(B), 0);  // (2-D: the depth's starts)
+  st[0] = zeros.data();
+  for (size_t a = 0; a < nd; ++a) {
+    const size_t ax = a + 3 - nd;
+    const py::array& sa = starts[a];
+    S[ax] = xs[a + 1];
+    K[ax] = kernel[a];
+    EMBER_CHECK(K[ax] >= 1 && K[ax] <= S[ax], op, ": kernel size ", K[ax], " must be in [1, ",
+                S[ax], "] (input ", shape_str(xs), ")");
+    EMBER_CHECK(same_dtype(sa.dtype(), py::dtype::of<int64_t>()), op, ": starts must be int64");
+    require_contiguous(sa, op, "starts");
+    require_ndim(sa, 2, op, "starts");
+    EMBER_CHECK(sa.shape(0) == B, op, ": starts ", shape_str(shape_of(sa)), " must have ", B,
+                " rows");
+    O[ax] = sa.shape(1);
+    st[ax] = cptr<int64_t>(sa);
+    for (int64_t i = 0; i < B * O[ax]; ++i)
+      EMBER_CHECK(st[ax][i] >= 0 && st[ax][i] <= S[ax] - K[ax], op, ": start ", st[ax][i],
+                  " out of [0, ", S[ax] - K[ax], "]");
+  }
+  V ys{B};
+  for (size_t a = 0; a < nd; ++a) ys.push_back(O[a + 3 - nd]);
+  numel_checked(ys, op);
+  py::array y = empty_like_dtype(x, ys);
+  py::array idx = py::array(py::dtype::of<int64_t>(), ys);
+  const void* xp = x.data();
+  void* yp = y.mutable_data();
+  int64_t* ip = ptr<int64_t>(idx);
+  const bool f32 = is_f32(x);
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      fractional_max_pool_forward<float>(static_cast<float*>(yp), ip, static_cast<const float*>(xp),
+                                         B, S[0], S[1], S[2], st[0], st[1], st[2], O[0], O[1], O[2],
+                                         K[0], K[1], K[2]);
+    else
+      fractional_max_pool_forward<double>(static_cast<double*>(yp), ip,
+                                          static_cast<const double*>(xp), B, S[0], S[1], S[2],
+                                          st[0], st[1], st[2], O[0], O[1], O[2], K[0], K[1], K[2]);
+  }
+  return py::make_tuple(y, idx);
+}
+
+// ---- 3-D max pooling (dilation 1) ----
+
+// x (B, D, H, W), kernel / stride / padding per axis -> (y, idx) (B, OD, OH, OW), idx flat
+// into D*H*W; padding at most half the kernel, as max_pool2d's.
+py::tuple max3d_fwd_py(const py::array& x, const V& kernel, const V& stride, const V& padding,
+                       bool ceil_mode) {
+  const char* op = "max_pool3d_forward";
+  check_input(x, op, "input");
+  require_ndim(x, 4, op, "input");
+  EMBER_CHECK(kernel.size() == 3 && stride.size() == 3 && padding.size() == 3, op,
+              ": kernel_size, stride and padding must have 3 values each");
+  const V xs = shape_of(x);
+  int64_t O[3];
+  for (int a = 0; a < 3; ++a) {
+    const int64_t n = xs[a + 1], k = kernel[a], s = stride[a], p = padding[a];
+    EMBER_CHECK(n >= 1 && k >= 1 && s >= 1 && k < (int64_t{1} << 31) && s < (int64_t{1} << 31) &&
+                    p >= 0 && 2 * p <= k,
+                op,
+                ": need a non-empty input, kernel and stride >= 1 and 0 <= padding <= "
+                "kernel / 2, got size ",
+                n, ", kernel ", k, ", stride ", s, ", padding ", p);
+    // PyTorch's pooling_output_shape: a ceil_mode window starting in the right padding dropped
+    int64_t o = (n + 2 * p - k + (ceil_mode ? s - 1 : 0)) / s + 1;
+    if (ceil_mode && (o - 1) * s >= n + p) --o;
+    EMBER_CHECK(n + 2 * p >= k && o >= 1, op, ": input ", shape_str(xs), " gives an empty output",
+                " (kernel ", k, ", padding ", p, ")");
+    O[a] = o;
+  }
+  const V ys{xs[0], O[0], O[1], O[2]};
+  numel_checked(ys, op);
+  py::array y = empty_like_dtype(x, ys);
+  py::array idx = py::array(py::dtype::of<int64_t>(), ys);
+  const void* xp = x.data();
+  void* yp = y.mutable_data();
+  int64_t* ip = ptr<int64_t>(idx);
+  const bool f32 = is_f32(x);
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      max_pool3d_forward<float>(static_cast<float*>(yp), ip, static_cast<const float*>(xp), xs[0],
+                                xs[1], xs[2], xs[3], O[0], O[1], O[2], kernel.data(), stride.data(),
+                                padding.data());
+    else
+      max_pool3d_forward<double>(static_cast<double*>(yp), ip, static_cast<const double*>(xp),
+                                 xs[0], xs[1], xs[2], xs[3], O[0], O[1], O[2], kernel.data(),
+                                 stride.data(), padding.data());
+  }
+  return py::make_tuple(y, idx);
+}
+
+// PyTorch's generate_intervals in u's dtype: samples u (B,) -> starts (B, n_out), start i
+// int((i + u) alpha) - int(u alpha) with alpha = (n_in - k) / (n_out - 1), the last n_in - k.
+template <typename T>
+void frac_intervals(int64_t* seq, const T* u, int64_t B, int64_t n_in, int64_t n_out, int64_t k) {
+  const T alpha = n_out > 1 ? static_cast<T>(n_in - k) / static_cast<T>(n_out - 1) : T(0);
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t* row = seq + b * n_out;
+    const int64_t base = static_cast<int64_t>(u[b] * alpha);
+    for (int64_t i = 0; i + 1 < n_out; ++i)
+      row[i] = static_cast<int64_t>((static_cast<T>(i) + u[b]) * alpha) - base;
+    row[n_out - 1] = n_in - k;
+  }
+}
+
+py::array frac_intervals_py(const py::array& u, int64_t n_in, int64_t n_out, int64_t k) {
+  const char* op = "fractional_intervals";
+  check_input(u, op, "samples");
+  require_ndim(u, 1, op, "samples");
+  EMBER_CHECK(k >= 1 && k <= n_in && n_out >= 0 && n_out < (int64_t{1} << 31), op,
+              ": need 1 <= kernel size <= input size and 0 <= output size < 2^31, got kernel ", k,
+              ", input ", n_in, ", output ", n_out);
+  const int64_t B = u.shape(0);
+  py::array seq = py::array(py::dtype::of<int64_t>(), V{B, n_out});
+  if (B * n_out == 0) return seq;
+  int64_t* sp = ptr<int64_t>(seq);
+  if (is_f32(u))
+    frac_intervals<float>(sp, cptr<float>(u), B, n_in, n_out, k);
+  else
+    frac_intervals<double>(sp, cptr<double>(u), B, n_in, n_out, k);
+  return seq;
+}
+
 }  // namespace
 
 void bind_pool2d(py::module_& m) {
+  m.def("max_pool3d_forward", &max3d_fwd_py, py::arg("input"), py::arg("kernel_size"),
+        py::arg("stride"), py::arg("padding"), py::arg("ceil_mode") = false,
+        "input (B, D, H, W), kernel_size / stride / padding (d, h, w), dilation 1 -> (y, idx) "
+        "(B, OD, OH, OW), idx flat into D*H*W (the first maximum, or the last NaN).");
+  m.def("fractional_intervals", &frac_intervals_py, py::arg("samples"), py::arg("input_size"),
+        py::arg("output_size"), py::arg("kernel_size"),
+        "samples (B,) float32/float64 -> int64 (B, output_size): PyTorch's fractional max "
+        "pooling window starts along one axis, computed in the samples' dtype.");
+  m.def("fractional_max_pool_forward", &frac_max_fwd_py, py::arg("input"), py::arg("starts"),
+        py::arg("kernel_size"),
+        "input (B, *S) (2 or 3 spatial dims), starts: one int64 (B, O_a) array per axis, "
+        "kernel_size per axis -> (y, idx) (B, *O): each window's max and its flat index into "
+        "prod(S) (the first maximum, or the last NaN).");
   m.def("max_pool2d_forward", &max_fwd_py, py::arg("input"), py::arg("kernel_size"),
         py::arg("stride"), py::arg("padding") = V{0, 0}, py::arg("dilation") = V{1, 1},
         py::arg("ceil_mode") = false,

@@ -654,6 +654,90 @@ void adaptive_max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int
   });
 }
 
+// x (B, D, H, W) -> y, idx (B, OD, OH, OW): max pooling of dilation 1 (max_pool3d's common call;
+// the binding checks the sizes: no window lies wholly in the padding), idx flat into D*H*W by
+// PyTorch's scan (row-major; a later element wins if greater or NaN).
+template <typename T>
+void max_pool3d_forward(T* y, int64_t* idx, const T* x, int64_t B, int64_t D, int64_t H, int64_t W,
+                        int64_t OD, int64_t OH, int64_t OW, const int64_t* k, const int64_t* s,
+                        const int64_t* p) {
+  const int64_t O = OD * OH * OW;
+  parallel_for(threads_for(B * O * k[0] * k[1] * k[2]), B, [&](int64_t b) {
+    const T* xp = x + b * D * H * W;
+    for (int64_t od = 0; od < OD; ++od) {
+      const int64_t d0 = std::max<int64_t>(od * s[0] - p[0], 0);
+      const int64_t d1 = std::min(od * s[0] - p[0] + k[0], D);
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t h0 = std::max<int64_t>(oh * s[1] - p[1], 0);
+        const int64_t h1 = std::min(oh * s[1] - p[1] + k[1], H);
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const int64_t w0 = std::max<int64_t>(ow * s[2] - p[2], 0);
+          const int64_t w1 = std::min(ow * s[2] - p[2] + k[2], W);
+          int64_t at = (d0 * H + h0) * W + w0;
+          T m = xp[at];
+          for (int64_t d = d0; d < d1; ++d)
+            for (int64_t h = h0; h < h1; ++h)
+              for (int64_t w = w0; w < w1; ++w) {
+                const int64_t i = (d * H + h) * W + w;
+                const T v = xp[i];
+                if (v > m || v != v) m = v, at = i;
+              }
+          const int64_t o = b * O + (od * OH + oh) * OW + ow;
+          y[o] = m;
+          idx[o] = at;
+        }
+      }
+    }
+  });
+}
+
+template void max_pool3d_forward<float>(float*, int64_t*, const float*, int64_t, int64_t, int64_t,
+                                        int64_t, int64_t, int64_t, int64_t, const int64_t*,
+                                        const int64_t*, const int64_t*);
+template void max_pool3d_forward<double>(double*, int64_t*, const double*, int64_t, int64_t,
+                                         int64_t, int64_t, int64_t, int64_t, int64_t,
+                                         const int64_t*, const int64_t*, const int64_t*);
+
+// x (B, D, H, W) -> y, idx (B, OD, OH, OW): fractional max pooling's windows [start, start + k)
+// per axis, at the starts sd (B, OD), sh (B, OH), sw (B, OW) (checked in range by the binding);
+// idx flat into D*H*W by PyTorch's scan (row-major; a later element wins if greater or NaN: the
+// first maximum, or the last NaN). 2-D pooling is D = kd = OD = 1.
+template <typename T>
+void fractional_max_pool_forward(T* y, int64_t* idx, const T* x, int64_t B, int64_t D, int64_t H,
+                                 int64_t W, const int64_t* sd, const int64_t* sh, const int64_t* sw,
+                                 int64_t OD, int64_t OH, int64_t OW, int64_t kd, int64_t kh,
+                                 int64_t kw) {
+  const int64_t O = OD * OH * OW;
+  parallel_for(threads_for(B * O * kd * kh * kw), B, [&](int64_t b) {
+    const T* xp = x + b * D * H * W;
+    for (int64_t od = 0; od < OD; ++od)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const int64_t d0 = sd[b * OD + od], h0 = sh[b * OH + oh], w0 = sw[b * OW + ow];
+          int64_t at = (d0 * H + h0) * W + w0;
+          T m = xp[at];
+          for (int64_t d = d0; d < d0 + kd; ++d)
+            for (int64_t h = h0; h < h0 + kh; ++h)
+              for (int64_t w = w0; w < w0 + kw; ++w) {
+                const int64_t i = (d * H + h) * W + w;
+                const T v = xp[i];
+                if (v > m || v != v) m = v, at = i;
+              }
+          const int64_t o = b * O + (od * OH + oh) * OW + ow;
+          y[o] = m;
+          idx[o] = at;
+        }
+  });
+}
+
+template void fractional_max_pool_forward<float>(float*, int64_t*, const float*, int64_t, int64_t,
+                                                 int64_t, int64_t, const int64_t*, const int64_t*,
+                                                 const int64_t*, int64_t, int64_t, int64_t, int64_t,
+                                                 int64_t, int64_t);
+template void fractional_max_pool_forward<double>(double*, int64_t*, const double*, int64_t,
+                                                  int64_t, int64_t, int64_t, const int64_t*,
+                                                  const int64_t*, const int64_t*, int64_t, int64_t,
+                                                  int64_t, int64_t, int64_t, int64_t);
 template void adaptive_max_pool2d_forward<float>(float*, int64_t*, const float*, int64_t, int64_t,
                                                  int64_t, int64_t, int64_t);
 template void adaptive_max_pool2d_forward<double>(double*, int64_t*, const double*, int64_t,

@@ -4408,12 +4408,17 @@ class _MaxAt(Function):
 
 
 class MaxPool2d(Function):
-    # x (.., H, W) -> y (.., OH, OW), indices (.., OH, OW) int64 flat into H*W
+    # x (.., H, W) -> y (.., OH, OW), indices (.., OH, OW) int64 flat into H*W (y alone
+    # without indices: a tuple's outputs cost ~1 us more each, as views). args: (k, s, p, d,
+    # ceil_mode, with_indices), one argument (Function.apply's quick path for two)
     @staticmethod
-    def forward(ctx, x, k, s, p, d, ceil_mode):
+    def forward(ctx, x, args):
+        k, s, p, d, ceil_mode, with_indices = args
         y, idx = _C.max_pool2d_forward(x, k, s, p, d, ceil_mode)
         ctx.save_for_backward(idx)
         ctx.shape, ctx.dtype = x.shape, x.dtype
+        if not with_indices:
+            return y
         ctx.mark_non_differentiable(1)
         return y, idx
 
@@ -4421,7 +4426,7 @@ class MaxPool2d(Function):
     def backward(ctx, g, _gidx=None):
         (idx,) = ctx.saved_tensors
         g = _contig(g.astype(ctx.dtype, copy=False))
-        return _C.max_pool2d_backward(g, idx, ctx.shape), None, None, None, None, None
+        return _C.max_pool2d_backward(g, idx, ctx.shape), None
 
     @staticmethod
     def backward_graph(ctx, g, _gidx=None):
@@ -4432,7 +4437,7 @@ class MaxPool2d(Function):
             flat = np.take_along_axis(v.reshape(*lead, -1), idx.reshape(*lead, -1), axis=-1)
             return flat.reshape(idx.shape)
 
-        return (_graph.linear(ctx, g, pick, mask_of=ctx.parents[0]),) + (None,) * 5
+        return _graph.linear(ctx, g, pick, mask_of=ctx.parents[0]), None
 
 
 def max_pool2d(
@@ -4462,8 +4467,7 @@ def max_pool2d(
         idx = _empty_window_index(idx, x.shape[-2:], k, s, p, d)
         y = _MaxAt.apply(x, y, idx, 2)
         return (y, Tensor(idx)) if return_indices else y
-    y, idx = MaxPool2d.apply(x, k, s, p, d, ceil_mode)
-    return (y, idx) if return_indices else y
+    return MaxPool2d.apply(x, (k, s, p, d, ceil_mode, bool(return_indices)))
 
 
 class AvgPool2d(Function):
@@ -5539,9 +5543,33 @@ def max_pool1d(
         for i in range(1, k):
             np.maximum(y, x.data[..., i : i + span : s], out=y)
         return Tensor(y)
+    if d == 1 and k >= 1 and s >= 1 and 0 <= 2 * p <= k and _fast_pool_x(x, 1) is not None:
+        if _pool_out(x.shape[-1], k, s, p, 1, ceil_mode) >= 1:  # (no window all padding)
+            args = ((1, k), (1, s), (0, p), (1, 1), ceil_mode, bool(return_indices))
+            return _node(_MaxPool1d.apply(x, args), "SqueezeBackward1")
     y, idx = max_pool2d(x.unsqueeze(-2), (1, k), (1, s), (0, p), (1, d), ceil_mode, True)
     y = y.squeeze(-2)
     return (y, idx.squeeze(-2)) if return_indices else y
+
+
+class _MaxPool1d(Function):
+    """MaxPool2d on (.., 1, L) views of max_pool1d's (.., L) arrays: one node, no view nodes
+    (as _AvgPool1d)."""
+
+    @staticmethod
+    def forward(ctx, x, args):  # (MaxPool2d's args, with_indices last)
+        out = MaxPool2d.forward(ctx, x[..., None, :], args)
+        return tuple(o[..., 0, :] for o in out) if args[-1] else out[..., 0, :]
+
+    @staticmethod
+    def backward(ctx, g, _gidx=None):
+        return MaxPool2d.backward(ctx, g[..., None, :])[0][..., 0, :], None
+
+    @staticmethod
+    def backward_graph(ctx, g, _gidx=None):
+        (idx,) = ctx.saved_tensors  # (.., 1, OL), flat into L
+        pick = lambda v: np.take_along_axis(v, idx[..., 0, :], axis=-1)  # noqa: E731
+        return _graph.linear(ctx, g, pick, mask_of=ctx.parents[0]), None
 
 
 def avg_pool1d(
@@ -5585,7 +5613,28 @@ def adaptive_avg_pool1d(input, output_size) -> Tensor:
     """Average pooling of (N, C, L) or (C, L) to a fixed length."""
     x = _seq_input(input, "adaptive_avg_pool1d")
     out = _single(output_size, "adaptive_avg_pool1d", "output_size")
+    if out >= 1 and _fast_pool_x(x, 1) is not None:
+        return _node(_AdaptiveAvgPool1d.apply(x, (1, out)), "SqueezeBackward1")
     return adaptive_avg_pool2d(x.unsqueeze(-2), (1, out)).squeeze(-2)
+
+
+class _AdaptiveAvgPool1d(Function):
+    """AdaptiveAvgPool2d on (.., 1, L) views of adaptive_avg_pool1d's (.., L) arrays: one
+    node, no view nodes (as _AvgPool1d)."""
+
+    @staticmethod
+    def forward(ctx, x, out):
+        return AdaptiveAvgPool2d.forward(ctx, x[..., None, :], out)[..., 0, :]
+
+    @staticmethod
+    def backward(ctx, g):
+        return AdaptiveAvgPool2d.backward(ctx, g[..., None, :])[0][..., 0, :], None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        out = (1, g.shape[-1])
+        fwd = lambda v: _C.adaptive_avg_pool2d_forward(_contig(v[..., None, :]), out)[..., 0, :]  # noqa: E731
+        return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]), None
 
 
 class ConvTranspose2d(Function):
@@ -6841,26 +6890,29 @@ def _argmax_as_torch(v: np.ndarray, axis: int) -> np.ndarray:
 class AdaptiveMaxPool2d(Function):
     # x (B, H, W) -> y, idx (B, OH, OW): window i spans [floor(i H / OH), ceil((i+1) H / OH))
     @staticmethod
-    def forward(ctx, x, out):
+    def forward(ctx, x, out, with_indices=True):
         # the first maximum in row-major order (the last NaN), as PyTorch (pool2d.cpp); as
-        # (B, 1, H, W), so that B may be 0
-        y, idx = _C.adaptive_max_pool2d_forward(_contig(x)[:, None], out)
-        y, idx = y[:, 0], idx[:, 0]
-        ctx.save_for_backward(idx)
+        # (B, 1, H, W) of any leading dims (B may be 0); saved idx (B, OH, OW). y alone
+        # without indices (a tuple's outputs cost ~1 us more each, as views)
+        lead, (h, w) = x.shape[:-2], x.shape[-2:]
+        y, idx = _C.adaptive_max_pool2d_forward(_contig(x).reshape(-1, 1, h, w), out)
+        ctx.save_for_backward(idx[:, 0])
         ctx.shape = x.shape
+        if not with_indices:
+            return y.reshape(*lead, *out)
         ctx.mark_non_differentiable(1)
-        return y, idx
+        return y.reshape(*lead, *out), idx.reshape(*lead, *out)
 
     @staticmethod
     def backward(ctx, g, _gidx=None):
         (idx,) = ctx.saved_tensors
-        b, h, w = ctx.shape
-        dx = _C.max_pool2d_backward(_contig(g)[:, None], idx[:, None], (b, 1, h, w))
-        return dx[:, 0], None
+        b, (h, w) = idx.shape[0], ctx.shape[-2:]
+        g = _contig(g).reshape(b, 1, *idx.shape[1:])
+        return _C.max_pool2d_backward(g, idx[:, None], (b, 1, h, w)).reshape(ctx.shape), None, None
 
     @staticmethod
-    def backward_graph(ctx, g, gidx):
-        return _max_at_graph(ctx, g), None
+    def backward_graph(ctx, g, gidx=None):
+        return _max_at_graph(ctx, g), None, None
 
 
 def _max_at_graph(ctx, g) -> Tensor:
@@ -6908,10 +6960,9 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     out = _adaptive_size(output_size, x.shape[-2:], op)
     if 0 in x.shape[-3:]:  # as PyTorch: only the batch may be empty
         raise BadShapeOrValue(f"{op}: input {x.shape} has an empty non-batch dim")
-    lead = x.shape[:-2]
-    y, idx = AdaptiveMaxPool2d.apply(x.reshape(-1, *x.shape[-2:]), out)
-    y, idx = y.reshape(*lead, *out), idx.reshape(*lead, *out)
-    return _node((y, idx) if return_indices else y, "AdaptiveMaxPool2DBackward0")
+    return _node(
+        AdaptiveMaxPool2d.apply(x, out, bool(return_indices)), "AdaptiveMaxPool2DBackward0"
+    )
 
 
 def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
@@ -6923,23 +6974,27 @@ def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
 
 
 class MaxUnpool(Function):
-    # x, idx (B, L) -> y (B, M): y[b, idx[b, l]] = x[b, l], zeros elsewhere
+    # x (.., *S), idx (B, L) (L = prod(S)) -> y (.., *O): per plane b, y[b, idx[b, l]] = x[b, l],
+    # zeros elsewhere (the planes' reshapes inside: one node)
     @staticmethod
-    def forward(ctx, x, idx, m):
-        y = np.zeros((x.shape[0], m), x.dtype)
-        np.put_along_axis(y, idx, x, axis=1)
+    def forward(ctx, x, idx, out):
+        y = np.zeros((idx.shape[0], math.prod(out)), x.dtype)
+        y[np.arange(idx.shape[0])[:, None], idx] = x.reshape(idx.shape)
         ctx.save_for_backward(idx)
-        return y
+        ctx.xshape, ctx.nd = x.shape, len(out)
+        return y.reshape(*x.shape[: x.ndim - len(out)], *out)
 
     @staticmethod
     def backward(ctx, g):
         (idx,) = ctx.saved_tensors
-        return np.take_along_axis(g, idx, axis=1), None, None
+        g = g.reshape(idx.shape[0], -1)
+        return g[np.arange(idx.shape[0])[:, None], idx].reshape(ctx.xshape), None, None
 
     @staticmethod
     def backward_graph(ctx, g):
         (idx,) = ctx.saved_tensors
-        fwd = lambda v: MaxUnpool.forward(_graph.scratch(MaxUnpool), v, idx, g.shape[1])  # noqa: E731
+        out = g.shape[g.ndim - ctx.nd :]
+        fwd = lambda v: MaxUnpool.forward(_graph.scratch(MaxUnpool), v, idx, out)  # noqa: E731
         return _graph.linear(ctx, g, fwd), None, None
 
 
@@ -7268,6 +7323,81 @@ class _AvgPool3d(Function):
         return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]), None, None
 
 
+def _fast_pool_x(x, nd: int):
+    """A pool's common input for the fast fronts (a float32/64 C-contiguous Tensor of nd + 1
+    or nd + 2 dims, nothing empty) as its array, else None (the full checks and messages)."""
+    if not isinstance(x, Tensor):
+        return None
+    a = x.data
+    ok = a.dtype.char in "fd" and a.ndim - nd in (1, 2) and a.flags.c_contiguous
+    return a if ok and 0 not in a.shape else None
+
+
+class _MaxPool3d(Function):
+    """max_pool3d (dilation 1) as one node on (B, D, H, W) views of any leading dims: one C++
+    pass (_C.max_pool3d_forward), its backward max_pool2d's scatter over (B, 1, 1, D*H*W)
+    planes. args: (kernel, stride, padding (d, h, w), ceil_mode, with_indices), one argument
+    (Function.apply's quick path for two)."""
+
+    @staticmethod
+    def forward(ctx, x, args):
+        k, s, p, ceil_mode, with_indices = args
+        lead, (d, h, w) = x.shape[:-3], x.shape[-3:]
+        ctx.shape, ctx.dtype = x.shape, x.dtype
+        x = _contig(x).reshape(-1, d, h, w)
+        if x.size <= 4096:  # (small: one call; else the 2-D kernel's two passes are ~3x faster)
+            y, idx = _C.max_pool3d_forward(x, k, s, p, ceil_mode)
+        else:  # over (H, W) of the (B*D, 1, H, W) slices, then over D of (B, 1, D, OH*OW)
+            one = (1, 1)
+            y, idx_hw = _C.max_pool2d_forward(x.reshape(-1, 1, h, w), k[1:], s[1:], p[1:], one,
+                                              ceil_mode)  # fmt: skip
+            oh, ow = y.shape[-2:]
+            y, idx_d = _C.max_pool2d_forward(y.reshape(-1, 1, d, oh * ow), (k[0], 1), (s[0], 1),
+                                             (p[0], 0), one, ceil_mode)  # fmt: skip
+            y = y.reshape(x.shape[0], -1, oh, ow)
+            idx = None
+            if with_indices or ctx.needs_input_grad[0]:  # flat into D*H*W, as the kernel's
+                src = idx_d.reshape(x.shape[0], -1, oh * ow) // (oh * ow)
+                at = np.take_along_axis(idx_hw.reshape(x.shape[0], d, oh * ow), src, axis=1)
+                idx = (src * (h * w) + at).reshape(y.shape)
+        ctx.save_for_backward(idx)
+        y = y.reshape(*lead, *y.shape[1:])
+        if not with_indices:
+            return y
+        ctx.mark_non_differentiable(1)
+        return y, idx.reshape(y.shape)
+
+    @staticmethod
+    def backward(ctx, g, _gidx=None):
+        (idx,) = ctx.saved_tensors
+        b = idx.shape[0]
+        g = _contig(g.astype(ctx.dtype, copy=False)).reshape(b, 1, 1, -1)
+        plane = (b, 1, 1, math.prod(ctx.shape[-3:]))
+        gx = _C.max_pool2d_backward(g, idx.reshape(b, 1, 1, -1), plane)
+        return gx.reshape(ctx.shape), None
+
+    @staticmethod
+    def backward_graph(ctx, g, _gidx=None):
+        return _max_at_graph(ctx, g), None
+
+
+def _fast_max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    """max_pool3d's common call (see _fast_pool_x; dilation 1, so no window is all padding),
+    or None. The kernel checks the sizes: a ValueError there leaves the messages to
+    max_pool3d's own checks."""
+    k, p = _fast_ints(kernel_size, 3), _fast_ints(padding, 3)
+    s = k if stride is None else _fast_ints(stride, 3)
+    if _fast_pool_x(input, 3) is None or None in (k, s, p) or type(ceil_mode) is not bool:
+        return None
+    if _fast_ints(dilation, 3) != (1, 1, 1):
+        return None
+    try:
+        out = _MaxPool3d.apply(input, (k, s, p, ceil_mode, bool(return_indices)))
+    except ValueError:
+        return None
+    return _node(out, "MaxPool3DWithIndicesBackward0")
+
+
 def _pool3d_args(op, kernel_size, stride, padding, dilation=1):
     k = _triple(_one(kernel_size), op, "kernel_size")
     s = _triple(_one(_stride_or(k, stride)), op, "stride")
@@ -7295,6 +7425,9 @@ def max_pool3d(
         >>> F.max_pool3d(ember.randn(1, 2, 4, 4, 4), 2).shape
         (1, 2, 2, 2, 2)
     """
+    y = _fast_max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    if y is not None:
+        return y
     if _int_tensor(input):
         y, idx = max_pool3d(input.double(), kernel_size, stride, padding, dilation, ceil_mode, True)
         return (y.to(input.dtype), idx) if return_indices else y.to(input.dtype)
@@ -7373,6 +7506,36 @@ def avg_pool3d(
     return _node(y if divisor_override is None else y / divisor_override, "AvgPool3DBackward0")
 
 
+class _AdaptiveAvgPool3d(Function):
+    """adaptive_avg_pool3d as one node: the 2-D kernel over (H, W) of the (B*D, 1, H, W)
+    slices, then over D of (B, 1, D, OH*OW) (the windows factor per axis); the backward is
+    the two passes' in reverse."""
+
+    @staticmethod
+    def forward(ctx, x, out):
+        x = _contig(x)
+        lead, (d, h, w), (od, oh, ow) = x.shape[:-3], x.shape[-3:], out
+        y = _C.adaptive_avg_pool2d_forward(x.reshape(-1, 1, h, w), (oh, ow))
+        z = _C.adaptive_avg_pool2d_forward(y.reshape(-1, 1, d, oh * ow), (od, oh * ow))
+        ctx.shape, ctx.dtype = x.shape, x.dtype
+        return z.reshape(*lead, *out)
+
+    @staticmethod
+    def backward(ctx, g):
+        (d, h, w), (od, oh, ow) = ctx.shape[-3:], g.shape[-3:]
+        b = math.prod(ctx.shape[:-3])
+        g = _contig(g.astype(ctx.dtype, copy=False)).reshape(b, 1, od, oh * ow)
+        gy = _C.adaptive_avg_pool2d_backward(g, (b, 1, d, oh * ow)).reshape(b * d, 1, oh, ow)
+        gx = _C.adaptive_avg_pool2d_backward(gy, (b * d, 1, h, w))
+        return gx.reshape(ctx.shape), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        out = g.shape[-3:]
+        fwd = lambda v: _AdaptiveAvgPool3d.forward(_graph.scratch(_AdaptiveAvgPool3d), v, out)  # noqa: E731
+        return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]), None
+
+
 def adaptive_avg_pool3d(input, output_size) -> Tensor:
     """Average pooling of (N, C, D, H, W) or (C, D, H, W) to a fixed size (an int, or a
     triple where None keeps that input size)."""
@@ -7381,7 +7544,10 @@ def adaptive_avg_pool3d(input, output_size) -> Tensor:
     od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
     if 0 in (od, oh, ow) and 0 not in x.shape[-4:]:
         return _empty_pool(x, (od, oh, ow), False)
-    y = _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
+    if 0 in (od, oh, ow) or 0 in x.shape[-4:]:  # (the messages of the 2-D passes)
+        y = _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
+    else:
+        y = _AdaptiveAvgPool3d.apply(x, (od, oh, ow))
     name = "AdaptiveAvgPool3DBackward0"
     if (od, oh, ow) == (1, 1, 1):  # torch's node: the mean over D, H, W (restrided when the
         from ember._layout import channels_last_3d  # input is channels_last_3d)
@@ -7471,14 +7637,14 @@ def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
         raise BadShapeOrValue(f"{op}: input {x.shape} gives a negative output size {out}")
     if 0 in out:  # nothing to place: an empty output, as PyTorch (no index is checked)
         return x.reshape(-1)[:0].reshape(*x.shape[:-nd], *out)
-    m = int(np.prod(out))
-    idx2 = idx.reshape(-1, int(np.prod(dims))).astype(np.int64, copy=False)
-    if idx2.size and (idx2.min() < 0 or idx2.max() >= m):
+    m = math.prod(out)
+    idx2 = _contig(idx.reshape(-1, math.prod(dims)))
+    if idx2.size and (idx2.view(np.uint64) >= m).any():  # (a negative index wraps round too)
         bad = int(idx2.min() if idx2.min() < 0 else idx2.max())
         raise BadShapeOrValue(f"{op}: found an invalid max index {bad} for an output of size {out}")
-    y = MaxUnpool.apply(x.contiguous().reshape(idx2.shape), _contig(idx2), m)
+    y = MaxUnpool.apply(x, idx2, out)
     name = ("SqueezeBackward1", "MaxUnpool2DBackward0", "MaxUnpool3DBackward0")[nd - 1]
-    return _node(y.reshape(*x.shape[:-nd], *out), name)
+    return _node(y, name)
 
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
@@ -7505,12 +7671,14 @@ def _conv3d_operands(op: str, input, weight, stride, dilation):
     dilation)."""
     weight = _float_input(weight, op, "weight")
     if weight.ndim != 5:
-        raise ValueError(f"{op}: weight must be 5-D (.., KD, KH, KW), got shape {weight.shape}")
+        raise BadShapeOrValue(
+            f"{op}: weight must be 5-D (.., KD, KH, KW), got shape {weight.shape}"
+        )
     x = _vol_input(input, op, weight.dtype)
     unbatched = x.ndim == 4
     s, d = _triple(_one(stride), op, "stride"), _triple(_one(dilation), op, "dilation")
     if min(s) < 1 or min(d) < 1:
-        raise ValueError(f"{op}: stride and dilation must be >= 1, got {s}, {d}")
+        raise BadShapeOrValue(f"{op}: stride and dilation must be >= 1, got {s}, {d}")
     return (x.unsqueeze(0) if unbatched else x), weight, unbatched, s, d
 
 
@@ -7800,10 +7968,99 @@ def conv_transpose1d(
     return y.squeeze(-2)
 
 
-@_conv_api("conv_transpose3d")
+class _ConvTranspose3d(Function):
+    """conv_transpose3d as one node on arrays: conv3d's input gradient through the depth-tap
+    composition (see conv3d), x's (D, Cin) axes swapped into the output gradient of one conv2d
+    over the taps (N*D, Cout*KD, OH, OW), their adjoint summing the taps into the output.
+    The recorded composition (KD conv_transpose2d, pads, a sum) cost ~10x torch per small call.
+    args: (stride, padding, dilation, groups) as triples (groups an int); out: the output
+    (OD, OH, OW)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, s, p, d, groups, out):
+        x, w = _contig(x), _contig(w)
+        n, cin, depth = x.shape[:3]
+        kd, cout = w.shape[2], w.shape[1] * groups
+        x2 = np.ascontiguousarray(x.swapaxes(1, 2)).reshape(n * depth, cin, *x.shape[3:])
+        wu = w.reshape(cin, w.shape[1] * kd, *w.shape[3:])
+        taps = np.empty((n * depth, cout * kd, *out[1:]), x.dtype)  # (shape only)
+        gu, _, _ = _C.conv2d_backward(
+            x2, taps, wu, s[1:], p[1:], d[1:], groups,
+            need_input=True, need_weight=False, need_bias=False,
+        )  # fmt: skip
+        y = _C.conv3d_depth_taps_backward(gu, [n, cout, *out], kd, depth, s[0], d[0], p[0])
+        if b is not None:
+            y += b.reshape(-1, 1, 1, 1)
+        ctx.save_for_backward(x2, w)
+        ctx.args = (s, p, d, groups, depth)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x2, w = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        s, p, d, groups, depth = ctx.args
+        g = _contig(g.astype(x2.dtype, copy=False))
+        kd, n = w.shape[2], g.shape[0]
+        taps = _C.conv3d_depth_taps(g, kd, depth, s[0], d[0], p[0])
+        wu = w.reshape(w.shape[0], w.shape[1] * kd, *w.shape[3:])
+        dx = dw = None
+        if nx:  # conv3d(g, w)
+            y = _C.conv2d_forward(taps, wu, None, s[1:], p[1:], d[1:], groups)
+            dx = np.ascontiguousarray(y.reshape(n, depth, *y.shape[1:]).swapaxes(1, 2))
+            if _nonfinite_weight(dx, w, any(p)):  # (as Conv2d.forward's)
+                with no_grad():
+                    fin = lambda wf: conv3d(Tensor(g), Tensor(wf), None, s, p, d, groups).data  # noqa: E731
+                    _skip_padded_taps(dx, g, w, fin, s, p, d, groups)
+        if nw:
+            _, dwu, _ = _C.conv2d_backward(
+                x2, taps, wu, s[1:], p[1:], d[1:], groups,
+                need_input=False, need_weight=True, need_bias=False,
+            )  # fmt: skip
+            dw = dwu.reshape(w.shape)
+        db = g.sum(axis=(0, 2, 3, 4)) if nb else None
+        return dx, dw, db, None, None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        s, p, d, groups, depth = ctx.args
+        x2, w = ctx.saved_tensors
+        x, w = _graph.inputs(ctx, x2.reshape(-1, depth, *x2.shape[1:]).swapaxes(1, 2), w)
+        b = ctx.parents[2]  # (only a bias that requires grad: it does not change x's, w's)
+        o = tuple(n - ((i - 1) * ss - 2 * pp + dd * (k - 1) + 1) for n, i, ss, pp, dd, k in
+                  zip(g.shape[2:], x.shape[2:], s, p, d, w.shape[2:]))  # fmt: skip
+
+        def composed(x, w, *b):  # the recorded composition
+            bb = b[0] if b else None
+            return conv_transpose3d(x, w, bb, s, p, o, groups, d, _fast=False)
+
+        grads = _graph.recompute(ctx, (g,), composed, x, w, *([] if b is None else [b]))
+        return (*grads, *([None] * (8 - len(grads))))
+
+
+def _fast_conv_transpose3d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, **kw
+):
+    """conv_transpose3d's common call (see _fast_transposed), or None."""
+    if kw:
+        return None
+    a = _fast_transposed(input, weight, bias, 3, stride, padding, output_padding, groups, dilation)
+    return None if a is None else _ConvTranspose3d.apply(input, weight, bias, *a[:3], groups, a[3])
+
+
+@_conv_api("conv_transpose3d", _fast_conv_transpose3d)
 @_integer_conv("conv_transpose3d", int64_only=True)
 def conv_transpose3d(
-    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+    input,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+    *,
+    _fast=True,
 ) -> Tensor:
     """3-D transposed convolution over (N, Cin, D, H, W) or (Cin, D, H, W): weight
     (Cin, Cout/groups, KD, KH, KW), bias (Cout,). Output size per axis (n - 1) stride
@@ -7816,26 +8073,26 @@ def conv_transpose3d(
     op = "conv_transpose3d"
     x, weight, unbatched, s, d = _conv3d_operands(op, input, weight, stride, dilation)
     if x.shape[1] != weight.shape[0]:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input {x.shape} has {x.shape[1]} channels but weight {weight.shape} "
             f"expects {weight.shape[0]}"
         )
     if weight.shape[0] == 0:  # (as conv_transpose2d)
-        raise ValueError(f"{op}: in_channels must be positive, got weight {weight.shape}")
+        raise BadShapeOrValue(f"{op}: in_channels must be positive, got weight {weight.shape}")
     p, o = (
         _triple(_one(padding), op, "padding"),
         _triple(_one(output_padding), op, "output_padding"),
     )
     if min(p) < 0 or min(o) < 0:
-        raise ValueError(f"{op}: padding and output_padding must be >= 0")
+        raise BadShapeOrValue(f"{op}: padding and output_padding must be >= 0")
     if x.shape[0] and any(oo >= max(ss, dd) for oo, ss, dd in zip(o, s, d)):  # (as 2-D)
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: output_padding {o} must be smaller than either stride {s} or dilation {d}"
         )
     out = _transposed_size(op, x, weight, s, p, d, o, _int_arg(groups, op, "groups"))
     if x.shape[0] == 0 or 0 in out:
         if weight.shape[0] % max(_int_arg(groups, op, "groups"), 1):
-            raise ValueError(f"{op}: in_channels {weight.shape[0]} not divisible by groups")
+            raise BadShapeOrValue(f"{op}: in_channels {weight.shape[0]} not divisible by groups")
         if bias is not None:
             bias = _float_input(bias, op, "bias", weight.dtype)
         y = _empty_conv((x.shape[0], weight.shape[1] * groups, *out), x, weight, bias)
@@ -7864,7 +8121,7 @@ def conv_transpose3d(
         bias = _float_input(bias, op, "bias", weight.dtype)
         cout = weight.shape[1] * groups
         if bias.shape != (cout,):
-            raise ValueError(f"{op}: bias must have shape ({cout},), got {bias.shape}")
+            raise BadShapeOrValue(f"{op}: bias must have shape ({cout},), got {bias.shape}")
         y = y + bias.reshape(-1, 1, 1, 1)
     return y.squeeze(0) if unbatched else y
 
@@ -8803,10 +9060,28 @@ def conv_tbc(input, weight, bias, pad: int = 0) -> Tensor:
 
 
 class FractionalMaxPool(Function):
-    # x (B, *S) -> y, idx (B, *O): the max of each window [start, start + k) per axis, the
-    # starts (B, O_a) per axis chosen by fractional_max_pool; idx flat into prod(S)
+    # x (.., *S) -> y, idx (.., *O): the max of each window [start, start + k) per axis, the
+    # starts (B, O_a) per axis (B: the planes) chosen by fractional_max_pool; idx flat into
+    # prod(S). y alone without indices (a tuple's outputs cost ~1 us more each, as views)
     @staticmethod
-    def forward(ctx, x, starts, k):
+    def forward(ctx, x, starts, k, with_indices=True):
+        lead = x.shape[: x.ndim - len(k)]
+        out = lead + tuple(st.shape[1] for st in starts)
+        if x.dtype.char in "fd":  # (float16 / bfloat16: NumPy below)
+            y, idx = _C.fractional_max_pool_forward(
+                _contig(x).reshape(-1, *x.shape[len(lead) :]), list(starts), list(k)
+            )
+        else:
+            y, idx = FractionalMaxPool._numpy(x.reshape(-1, *x.shape[len(lead) :]), starts, k)
+        ctx.save_for_backward(idx)
+        ctx.shape = x.shape
+        if not with_indices:
+            return y.reshape(out)
+        ctx.mark_non_differentiable(1)
+        return y.reshape(out), idx.reshape(out)
+
+    @staticmethod
+    def _numpy(x, starts, k):
         b, sizes = x.shape[0], x.shape[1:]
         nd, outs = len(sizes), tuple(st.shape[1] for st in starts)
         flat = np.zeros((b,) + (1,) * (2 * nd), np.int64)
@@ -8825,26 +9100,26 @@ class FractionalMaxPool(Function):
         arg = _argmax_as_torch(vals, -1)  # the first maximum in row-major order
         y = np.take_along_axis(vals, arg[..., None], -1)[..., 0]
         idx = np.take_along_axis(win, arg[..., None], -1)[..., 0]
-        ctx.save_for_backward(idx)
-        ctx.shape = x.shape
-        ctx.mark_non_differentiable(1)
         return y.reshape((b,) + outs), idx.reshape((b,) + outs)
 
     @staticmethod
     def backward(ctx, g, _gidx=None):
-        (idx,) = ctx.saved_tensors
-        b = ctx.shape[0]
-        m = int(np.prod(idx.shape[1:]))  # not -1: b may be 0
-        dx = _scatter_last(g.reshape(b, m), idx.reshape(b, m), int(np.prod(ctx.shape[1:])))
-        return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None, None
+        (idx,) = ctx.saved_tensors  # (B, *O)
+        b, nd = idx.shape[0], idx.ndim - 1
+        m = math.prod(idx.shape[1:])  # not -1: b may be 0
+        plane = math.prod(ctx.shape[len(ctx.shape) - nd :])
+        dx = _scatter_last(g.reshape(b, m), idx.reshape(b, m), plane)
+        return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None, None, None
 
     @staticmethod
-    def backward_graph(ctx, g, gidx):
-        return _max_at_graph(ctx, g), None, None
+    def backward_graph(ctx, g, gidx=None):
+        return _max_at_graph(ctx, g), None, None, None
 
 
 def _fractional_intervals(u: np.ndarray, n_in: int, n_out: int, k: int) -> np.ndarray:
     """PyTorch's generate_intervals, in the input's dtype: starts (B, n_out) from samples u (B,)."""
+    if u.dtype.char in "fd":  # (C++: NumPy's steps cost ~5 us per call on small inputs)
+        return _C.fractional_intervals(_contig(u), n_in, n_out, k)
     seq = np.full((u.shape[0], n_out), n_in - k, np.int64)
     if n_out > 1:
         alpha = u.dtype.type(n_in - k) / u.dtype.type(n_out - 1)
@@ -8855,7 +9130,8 @@ def _fractional_intervals(u: np.ndarray, n_in: int, n_out: int, k: int) -> np.nd
     return seq
 
 
-def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, samples):
+def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, samples,
+                         with_indices=True):  # fmt: skip
     x = _float_input(input, op)
     if x.ndim not in (nd + 1, nd + 2):
         raise BadShapeOrValue(
@@ -8905,11 +9181,8 @@ def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, 
     starts = [
         _fractional_intervals(u[:, w], sz, o, kk) for w, sz, o, kk in zip(which, sizes, out, k)
     ]
-    y, idx = FractionalMaxPool.apply(x.contiguous().reshape(n * c, *sizes), starts, k)
-    lead = x.shape[:-nd]
-    return _node(
-        (y.reshape(*lead, *out), idx.reshape(*lead, *out)), f"FractionalMaxPool{nd}DBackward0"
-    )
+    out = FractionalMaxPool.apply(x, starts, k, bool(with_indices))
+    return _node(out, f"FractionalMaxPool{nd}DBackward0")
 
 
 def fractional_max_pool2d(
@@ -8926,11 +9199,10 @@ def fractional_max_pool2d(
     else from ember's generator; indices are flat into H*W."""
     if output_size is None and isinstance(output_ratio, int | float):  # as PyTorch's
         raise TypeError("fractional_max_pool2d: output_ratio must be a pair, not a number")
-    y, idx = _fractional_max_pool(
+    return _fractional_max_pool(
         "fractional_max_pool2d", 2, input, kernel_size, output_size, output_ratio,
-        _random_samples,
+        _random_samples, bool(return_indices),
     )  # fmt: skip
-    return (y, idx) if return_indices else y
 
 
 def fractional_max_pool3d(
@@ -8943,11 +9215,10 @@ def fractional_max_pool3d(
 ):
     """Fractional max pooling over (N, C, T, H, W) or (C, T, H, W); see fractional_max_pool2d
     (``_random_samples`` (N, C, 3))."""
-    y, idx = _fractional_max_pool(
+    return _fractional_max_pool(
         "fractional_max_pool3d", 3, input, kernel_size, output_size, output_ratio,
-        _random_samples,
+        _random_samples, bool(return_indices),
     )  # fmt: skip
-    return (y, idx) if return_indices else y
 
 
 def fractional_max_pool2d_with_indices(
