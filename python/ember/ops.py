@@ -1211,6 +1211,14 @@ class Pow(Function):
         return ga, gb
 
 
+def _scalar_int_range(op, *vs) -> None:
+    """torch's OverflowError for a Python int operand that a Scalar (int64 or uint64) cannot
+    hold, whatever the tensor's dtype (a float result would otherwise round it to inf)."""
+    for v in vs:
+        if type(v) is int and not -(2**63) <= v < 2**64:
+            raise OverflowError(f"{op}: the int {v} fits in neither int64 nor uint64 (as torch)")
+
+
 def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
     if type(a) is Tensor and (type(b) is float or type(b) is int) and a.data.dtype.kind == "f":
         # the common x ** 2: a float tensor and a Python number need none of the checks below
@@ -1230,6 +1238,7 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
             return _apply_broadcasting(Pow, "pow", a, b)
     if isinstance(b, list | tuple):  # (torch's exponent is a tensor or a number)
         raise TypeError(f"pow(): exponent must be a Tensor or a number, not {type(b).__name__}")
+    _scalar_int_range("pow", a, b)
     a, b = _as_operand(a, "input"), _as_operand(b)
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = _tensor_operand(a)  # pow(2, 3): a tensor, as for any two numbers
@@ -2038,6 +2047,7 @@ def rsub(input, other, *, alpha=1) -> Tensor:  # noqa: A002
 def float_power(input, exponent) -> Tensor:  # noqa: A002
     """input ** exponent computed in float64, complex128 for complex operands (torch.float_power).
     Tensors are cast before any promotion: an int64 tensor is not rounded through float32."""
+    _scalar_int_range("float_power", input, exponent)
     _operands("float_power", input, exponent)  # the type and broadcast checks
     a, b = _as_operand(input, "input"), _as_operand(exponent, "exponent")
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
