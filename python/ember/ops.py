@@ -712,9 +712,10 @@ def _times_alpha(a, b, alpha):
     return mul(b, alpha)
 
 
-def _addc_arrays(input, tensor1, tensor2, value, graph=False):  # noqa: A002
+def _addc_arrays(input, tensor1, tensor2, value, graph=False, bcast=False):  # noqa: A002
     """The arrays for _C.addc when input, tensor1 (and tensor2, unless None) are float Tensors
-    of one dtype whose shapes broadcast (any strides: the kernel reads them through zero
+    of one dtype, of one shape and C-contiguous (the in-place ops' contract) or, with `bcast`,
+    of shapes that broadcast and any strides (the kernel reads them in place, through zero
     strides), outside the graph unless `graph`, and value an int or float (not bool); else None.
     _C.addc computes as torch's kernels fuse: input + value * tensor1 as fma(tensor1, value,
     input) (op 0), addcmul fma(value * t1, t2, input) (op 1), addcdiv input + (value * t1) / t2
@@ -734,6 +735,8 @@ def _addc_arrays(input, tensor1, tensor2, value, graph=False):  # noqa: A002
         if x.dtype != a.dtype:
             return None
         same = same and x.shape == a.shape
+        if not bcast and (not same or not x.flags.c_contiguous):
+            return None
     if not same:
         try:
             np.broadcast_shapes(*(x.shape for x in arrays))
@@ -779,7 +782,7 @@ def _fused_alpha(a, b, alpha, sign=1):
     """a + sign * alpha * b as torch's kernel fuses it, fma(b, +-alpha, a) (see _addc_arrays),
     recorded as one node when a or b requires grad (not under forward-mode AD); else None."""
     graph = _function._fw_level is None
-    if (arrays := _addc_arrays(a, b, None, alpha, graph)) is None:
+    if (arrays := _addc_arrays(a, b, None, alpha, graph, bcast=True)) is None:
         return None
     if _outside_graph(a) and _outside_graph(b):
         return Tensor._make(_addc_values(arrays, sign * alpha, 0), False, None, 0)
@@ -2335,7 +2338,7 @@ def _lerp_values(a, b, w):
 def _lerp_straight(input, end, weight):  # noqa: A002
     """lerp's values by _C.lerp (one rounding per operation, as the composition below: its bits)
     when _lerp_operands takes the operands and none is in the graph; else None."""
-    ops = _lerp_operands(input, end, weight) or _lerp_broadcast(input, end, weight)
+    ops = _lerp_operands(input, end, weight)
     if ops is None or not (_outside_graph(input) and _outside_graph(end)):
         return None
     if type(weight) is Tensor and not _outside_graph(weight):
@@ -2516,7 +2519,7 @@ def _addc_node(input, t1, t2, value, op, name):  # noqa: A002
 
 
 def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
-    if (arrays := _addc_arrays(input, tensor1, tensor2, value)) is not None:
+    if (arrays := _addc_arrays(input, tensor1, tensor2, value, bcast=True)) is not None:
         return Tensor._make(_addc_values(arrays, value, 1), False, None, 0)  # (torch's bits)
     t1, t2, value = _addc_operands("addcmul", input, tensor1, tensor2, value)
     if (y := _addc_node(input, t1, t2, value, 1, "AddcmulBackward0")) is not None:
@@ -2525,7 +2528,7 @@ def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
-    if (arrays := _addc_arrays(input, tensor1, tensor2, value)) is not None:
+    if (arrays := _addc_arrays(input, tensor1, tensor2, value, bcast=True)) is not None:
         return Tensor._make(_addc_values(arrays, value, 2), False, None, 0)  # (torch's bits)
     t1, t2, value = _addc_operands("addcdiv", input, tensor1, tensor2, value)
     if (y := _addc_node(input, t1, t2, value, 2, "AddcdivBackward0")) is not None:
