@@ -178,3 +178,16 @@ def test_pow_int_range_edges_as_torch():
     for v in (2**63, 2**64 - 1, -(2**63)):
         t, e = torch.tensor([0.5, 1.0]), ember.tensor([0.5, 1.0])
         np.testing.assert_array_equal(ember.pow(v, e).numpy(), torch.pow(v, t).numpy())
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_sign_kernel_as_torch(dt):
+    rng = np.random.default_rng(12)
+    edge = [0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, 1e-45, -1e-45, 5e-324, -5e-324, 1.0, -2.5]
+    x = np.concatenate([np.array(edge), rng.standard_normal(5000) * 1e3]).astype(dt)
+    e, t = ember.sign(ember.tensor(x)).numpy(), torch.sign(torch.from_numpy(x)).numpy()
+    np.testing.assert_array_equal(e, t)
+    np.testing.assert_array_equal(np.signbit(e), np.signbit(t))  # (+0 for -0 and NaN)
+    xg = ember.tensor(x[10:20], requires_grad=True)
+    ember.sign(xg).sum().backward()
+    np.testing.assert_array_equal(xg.grad.numpy(), np.zeros(10, dt))

@@ -6285,6 +6285,8 @@ def _sign(a: np.ndarray) -> np.ndarray:
     """np.sign, but 0 at NaN as PyTorch's (x > 0) - (x < 0)."""
     if a.dtype == np.bool_:
         return a.copy()
+    if _kernel_ok(a):  # (np.sign and a NaN pass: ~4x slower)
+        return _act_forward("sign", a)
     s = np.sign(a)
     if s.dtype.kind != "f":
         return s
