@@ -131,16 +131,17 @@ enum class Act {
   asin,
   acos,
   cube,
-  inv_square
+  inv_square,
+  sign
 };
 constexpr const char* kActNames[] = {
     "relu",  "leaky_relu", "elu",      "gelu",        "sigmoid",    "tanh", "softplus", "silu",
     "mish",  "hardswish",  "hardtanh", "hardsigmoid", "logsigmoid", "exp",  "expm1",    "log",
     "log1p", "sqrt",       "rsqrt",    "reciprocal",  "abs",        "neg",  "square",   "clamp",
     "sin",   "cos",        "log2",     "log10",       "exp2",       "sinh", "cosh",     "atanh",
-    "atan",  "asin",       "acos",     "cube",        "inv_square"};
+    "atan",  "asin",       "acos",     "cube",        "inv_square", "sign"};
 constexpr int kNumActs = int(sizeof(kActNames) / sizeof(kActNames[0]));
-static_assert(kNumActs == int(Act::inv_square) + 1, "kActNames must list every Act");
+static_assert(kNumActs == int(Act::sign) + 1, "kActNames must list every Act");
 
 // The unary maths' id for unary_forward / unary_backward, -1 for the activations.
 int unary_id(Act act) { return act >= Act::exp ? int(act) - int(Act::exp) : -1; }

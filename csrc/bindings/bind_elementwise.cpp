@@ -18,9 +18,11 @@
 //   hypot(a, b) -> y               NumPy's hypot, a and b of one dtype, b of a's shape or one value
 //   logaddexp(a, b), logaddexp2(a, b), nextafter(a, b), copysign(a, b) -> y   torch's, operands
 //     as hypot's
-//   lerp(a, b, w) -> y             torch's lerp, a, b of one shape, w an array of it or a number
+//   lerp(a, b, w) -> y             torch's lerp, w an array or a number
 //   addc(a, b, c, s, op) -> y      torch's fused add/sub alpha (op 0, c None: fma(b, s, a)),
-//     addcmul (1: fma(s b, c, a)), addcdiv (2: a + s b / c); a, b, c of one shape and dtype
+//     addcmul (1: fma(s b, c, a)), addcdiv (2: a + s b / c); a, b, c of one dtype
+//   (lerp's and addc's arrays: any strides, shapes broadcasting as NumPy's; y C-contiguous of
+//   the broadcast shape, read through zero strides: no expanded copy)
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -56,6 +58,12 @@ template <typename T>
 void lerp_forward(T* y, const T* a, const T* b, const T* w, double ws, int64_t n);
 template <typename T>
 void addc_forward(T* y, const T* a, const T* b, const T* c, double s, int64_t n, int op);
+template <typename T>
+void lerp_bcast(T* y, const std::vector<int64_t>& shape, const T* a, const T* b, const T* w,
+                const std::vector<int64_t>* st, double ws);
+template <typename T>
+void addc_bcast(T* y, const std::vector<int64_t>& shape, const T* a, const T* b, const T* c,
+                const std::vector<int64_t>* st, double s, int op);
 
 namespace {
 
@@ -204,18 +212,52 @@ py::array math2_py(const py::array& a, const py::array& b, int op, const char* n
   return y;
 }
 
+// The arrays' broadcast shape (NumPy's rule) and each one's element strides over it (0 along a
+// broadcast dim); a float dtype shared by all.
+std::vector<int64_t> broadcast_views(const std::vector<py::array>& xs, const char* name,
+                                     std::vector<int64_t>* st) {
+  require_float(xs[0], name, "input");
+  size_t nd = 0;
+  for (const auto& x : xs) {
+    require_same_dtype(xs[0], x, name);
+    nd = std::max(nd, static_cast<size_t>(x.ndim()));
+  }
+  std::vector<int64_t> shape(nd, 1);
+  for (const auto& x : xs)
+    for (py::ssize_t d = 0; d < x.ndim(); ++d) {
+      int64_t& v = shape[nd - x.ndim() + d];
+      const int64_t e = x.shape(d);
+      EMBER_CHECK(v == e || v == 1 || e == 1, name,
+                  ": shapes do not broadcast: ", shape_str(shape_of(xs[0])), " and ",
+                  shape_str(shape_of(x)));
+      if (v == 1) v = e;
+    }
+  for (size_t k = 0; k < xs.size(); ++k) {
+    const py::array& x = xs[k];
+    st[k].assign(nd, 0);
+    for (py::ssize_t d = 0; d < x.ndim(); ++d) {
+      EMBER_CHECK(x.strides(d) % x.itemsize() == 0, name, ": unaligned strides");
+      if (x.shape(d) != 1) st[k][nd - x.ndim() + d] = x.strides(d) / x.itemsize();
+    }
+  }
+  return shape;
+}
+
+// whether every array is C-contiguous of shape (the flat kernels)
+bool all_flat(const std::vector<py::array>& xs, const std::vector<int64_t>& shape) {
+  for (const auto& x : xs)
+    if (!(x.flags() & py::array::c_style) || shape_of(x) != shape) return false;
+  return true;
+}
+
 py::array lerp_py(const py::array& a, const py::array& b, const py::object& w) {
   const char* name = "lerp";
-  require_float_pair(a, b, name);
   const bool f32 = is_f32(a);
-  py::array wa;
+  std::vector<py::array> xs{a, b};
   const bool w_array = py::isinstance<py::array>(w);
   double ws = 0;
   if (w_array) {
-    wa = py::reinterpret_borrow<py::array>(w);
-    require_same_dtype(a, wa, name);
-    require_contiguous(wa, name, "weight");
-    require_shape(wa, shape_of(a), name, "weight");
+    xs.push_back(py::reinterpret_borrow<py::array>(w));
   } else if (py::isinstance<py::float_>(w) || py::isinstance<py::int_>(w)) {
     ws = w.cast<double>();
     // (a finite double beyond float's range has no float32 value to round to)
@@ -225,53 +267,67 @@ py::array lerp_py(const py::array& a, const py::array& b, const py::object& w) {
     throw py::type_error(std::string(name) + ": weight must be an array or a number, got " +
                          Py_TYPE(w.ptr())->tp_name);
   }
-  const int64_t size = numel_checked(shape_of(a), name);
-  py::array y = empty_like_dtype(a, shape_of(a));
+  std::vector<int64_t> st[3];
+  const std::vector<int64_t> shape = broadcast_views(xs, name, st);
+  const int64_t size = numel_checked(shape, name);
+  py::array y = empty_like_dtype(a, shape);
   if (size == 0) return y;
+  const bool flat = all_flat(xs, shape);
   void* yp = y.mutable_data();
   const void* ap = a.data();
   const void* bp = b.data();
-  const void* wp = w_array ? wa.data() : nullptr;
+  const void* wp = w_array ? xs[2].data() : nullptr;
   py::gil_scoped_release release;
-  if (f32)
+  if (f32 && flat)
     lerp_forward<float>(static_cast<float*>(yp), static_cast<const float*>(ap),
                         static_cast<const float*>(bp), static_cast<const float*>(wp), ws, size);
-  else
+  else if (flat)
     lerp_forward<double>(static_cast<double*>(yp), static_cast<const double*>(ap),
                          static_cast<const double*>(bp), static_cast<const double*>(wp), ws, size);
+  else if (f32)
+    lerp_bcast<float>(static_cast<float*>(yp), shape, static_cast<const float*>(ap),
+                      static_cast<const float*>(bp), static_cast<const float*>(wp), st, ws);
+  else
+    lerp_bcast<double>(static_cast<double*>(yp), shape, static_cast<const double*>(ap),
+                       static_cast<const double*>(bp), static_cast<const double*>(wp), st, ws);
   return y;
 }
 
 py::array addc_py(const py::array& a, const py::array& b, const py::object& c, double s, int op) {
   const char* name = "addc";
   EMBER_CHECK(op >= 0 && op <= 2, name, ": unknown op ", op);
-  require_float_pair(a, b, name);
   const bool f32 = is_f32(a);
   EMBER_CHECK(!f32 || !std::isfinite(s) || std::fabs(s) <= FLT_MAX, name, ": the scalar ", s,
               ": value cannot be converted to type float without overflow");
-  py::array ca;
+  std::vector<py::array> xs{a, b};
   if (op != 0) {
     EMBER_CHECK(py::isinstance<py::array>(c), name, ": op ", op, " needs a third array");
-    ca = py::reinterpret_borrow<py::array>(c);
-    require_same_dtype(a, ca, name);
-    require_contiguous(ca, name, "c");
-    require_shape(ca, shape_of(a), name, "c");
+    xs.push_back(py::reinterpret_borrow<py::array>(c));
   }
-  const int64_t size = numel_checked(shape_of(a), name);
-  py::array y = empty_like_dtype(a, shape_of(a));
+  std::vector<int64_t> st[3];
+  const std::vector<int64_t> shape = broadcast_views(xs, name, st);
+  const int64_t size = numel_checked(shape, name);
+  py::array y = empty_like_dtype(a, shape);
   if (size == 0) return y;
+  const bool flat = all_flat(xs, shape);
   void* yp = y.mutable_data();
   const void* ap = a.data();
   const void* bp = b.data();
-  const void* cp = op != 0 ? ca.data() : nullptr;
+  const void* cp = op != 0 ? xs[2].data() : nullptr;
   py::gil_scoped_release release;
-  if (f32)
+  if (f32 && flat)
     addc_forward<float>(static_cast<float*>(yp), static_cast<const float*>(ap),
                         static_cast<const float*>(bp), static_cast<const float*>(cp), s, size, op);
-  else
+  else if (flat)
     addc_forward<double>(static_cast<double*>(yp), static_cast<const double*>(ap),
                          static_cast<const double*>(bp), static_cast<const double*>(cp), s, size,
                          op);
+  else if (f32)
+    addc_bcast<float>(static_cast<float*>(yp), shape, static_cast<const float*>(ap),
+                      static_cast<const float*>(bp), static_cast<const float*>(cp), st, s, op);
+  else
+    addc_bcast<double>(static_cast<double*>(yp), shape, static_cast<const double*>(ap),
+                       static_cast<const double*>(bp), static_cast<const double*>(cp), st, s, op);
   return y;
 }
 

@@ -572,7 +572,7 @@ void log2_10_float(float* y, const float* x, int64_t n) {
 // op ids (csrc/bindings/bind_activation.cpp names them in this order): 0 exp, 1 expm1, 2 log,
 // 3 log1p, 4 sqrt, 5 rsqrt, 6 reciprocal, 7 abs, 8 neg, 9 square, 10 clamp, 11 sin, 12 cos,
 // 13 log2, 14 log10, 15 exp2, 16 sinh, 17 cosh, 18 atanh, 19 atan, 20 asin, 21 acos, 22 cube
-// (x * x * x), 23 inv_square (1 / (x * x)): pow's (13-21:
+// (x * x * x), 23 inv_square (1 / (x * x)): pow's, 24 sign (13-21:
 // vecmath.h's forms, float results within a last bit: in double, or in float for log2, log10,
 // asin, acos, atan; NumPy's loops were 5-10x slower than PyTorch's).
 
@@ -686,6 +686,9 @@ void unary_forward(T* y, const T* x, int64_t n, int op, T lo, T hi) {
     case 23:
       map1(y, x, n, [](T v) { return T(1) / (v * v); });
       break;
+    case 24:  // torch's (0 < x) - (x < 0): +0 for +-0 and NaN
+      map1(y, x, n, [](T v) { return T(T(0) < v) - T(v < T(0)); });
+      break;
     default:
       EMBER_CHECK(false, "unary_forward: unknown op id ", op);
   }
@@ -771,6 +774,9 @@ void unary_backward(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, i
       break;
     case 23:
       map2(dx, dy, s, n, dy_scalar, [](T g, T v) { return g * (T(-2) / (v * v * v)); });
+      break;
+    case 24:  // (sign's gradient is zero, as torch's)
+      map2(dx, dy, s, n, dy_scalar, [](T, T) { return T(0); });
       break;
     default:
       EMBER_CHECK(false, "unary_backward: no backward kernel for op id ", op);

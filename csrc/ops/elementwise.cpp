@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "common.h"
 #include "vecmath.h"
@@ -346,6 +347,12 @@ EMBER_SIMD void lerp_span_s(T* y, const T* a, const T* b, T w, T omw, bool low, 
   for (int64_t i = 0; i < n; ++i) y[i] = lerp1(a[i], b[i], w, omw, low);
 }
 
+// ... and end one value
+template <typename T>
+EMBER_SIMD void lerp_span_sb(T* y, const T* a, T b, T w, T omw, bool low, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = lerp1(a[i], b, w, omw, low);
+}
+
 template <typename T>
 EMBER_SIMD void lerp_span_v(T* y, const T* a, const T* b, const T* w, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
@@ -559,6 +566,15 @@ EMBER_SIMD void addc_span(T* y, const T* a, const T* b, const T* c, T s, int64_t
     if constexpr (Op == 2) y[i] = a[i] + (s * b[i]) / c[i];
   }
 }
+// addc_span with its last operand v one value (op 0: b = v; ops 1, 2: c = v), the same bits
+template <int Op, typename T>
+EMBER_SIMD void addc_span_one(T* y, const T* a, const T* b, T v, T s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if constexpr (Op == 0) y[i] = std::fma(v, s, a[i]);
+    if constexpr (Op == 1) y[i] = std::fma(s * b[i], v, a[i]);
+    if constexpr (Op == 2) y[i] = a[i] + (s * b[i]) / v;
+  }
+}
 template <typename T>
 void addc_forward(T* y, const T* a, const T* b, const T* c, double s, int64_t n, int op) {
   const T st = static_cast<T>(s);
@@ -573,6 +589,140 @@ template void addc_forward<float>(float*, const float*, const float*, const floa
                                   int);
 template void addc_forward<double>(double*, const double*, const double*, const double*, double,
                                    int64_t, int);
+
+// ---- broadcast operands (addc, lerp) ----
+// N operands seen over y's C-contiguous shape through element strides (0 along a broadcast
+// dim), so no expanded copy is made. The contiguous span kernels run on blocks of one row: an
+// operand whose row is contiguous is read in place, any other is gathered (a broadcast value:
+// filled once) into a per-thread buffer. Every element is the contiguous kernel's, so its bits.
+constexpr int64_t kBlock = 2048;
+
+// An operand k with bit k of Last1 set that is one value along the row is not filled: span gets
+// `one` (bit k set: q[k] points at that value).
+template <typename T, int N, unsigned Last1 = 0, typename Span>
+void bcast_blocks(T* y, const std::vector<int64_t>& shape, const T* const* p,
+                  const std::vector<int64_t>* st, const Span& span) {
+  // coalesce: drop size-1 dims, merge a dim into the next where every operand allows it
+  std::vector<int64_t> sh, ss[N];
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    bool merge = !sh.empty();
+    for (int k = 0; k < N && merge; ++k) merge = ss[k].back() == st[k][d] * shape[d];
+    if (merge) sh.back() *= shape[d];
+    if (!merge) sh.push_back(shape[d]);
+    for (int k = 0; k < N; ++k) {
+      if (merge) ss[k].back() = st[k][d];
+      if (!merge) ss[k].push_back(st[k][d]);
+    }
+  }
+  if (sh.empty()) {
+    sh.push_back(1);
+    for (int k = 0; k < N; ++k) ss[k].push_back(0);
+  }
+  const int nd = static_cast<int>(sh.size());
+  int64_t total = 1;
+  for (int64_t v : sh) total *= v;
+  split_flat(total, kMinPerThread, 64 / sizeof(T), [&](int64_t i0, int64_t i1) {
+    alignas(64) T buf[N][kBlock];
+    const T* filled[N] = {};  // the broadcast value each buffer holds, over filled_n elements
+    int64_t filled_n[N] = {};
+    std::vector<int64_t> idx(nd);
+    int64_t off[N] = {};
+    for (int64_t r = i0, d = nd - 1; d >= 0; --d) {
+      idx[d] = r % sh[d];
+      r /= sh[d];
+      for (int k = 0; k < N; ++k) off[k] += idx[d] * ss[k][d];
+    }
+    for (int64_t i = i0; i < i1;) {
+      const int64_t m = std::min({kBlock, sh[nd - 1] - idx[nd - 1], i1 - i});
+      const T* q[N];
+      unsigned one = 0;
+      for (int k = 0; k < N; ++k) {
+        const T* src = p[k] + off[k];
+        const int64_t s = ss[k][nd - 1];
+        q[k] = s == 1 ? src : buf[k];
+        if (s == 0 && (Last1 >> k & 1u)) {
+          q[k] = src;
+          one |= 1u << k;
+          continue;
+        }
+        if (s == 0 && (filled[k] != src || filled_n[k] < m)) {
+          std::fill(buf[k], buf[k] + m, *src);
+          filled[k] = src;
+          filled_n[k] = m;
+        } else if (s != 0 && s != 1) {
+          for (int64_t j = 0; j < m; ++j) buf[k][j] = src[j * s];
+        }
+      }
+      span(y + i, q, m, one);
+      i += m;
+      idx[nd - 1] += m;
+      for (int k = 0; k < N; ++k) off[k] += m * ss[k][nd - 1];
+      for (int d = nd - 1; d > 0 && idx[d] == sh[d]; --d) {
+        idx[d] = 0;
+        ++idx[d - 1];
+        for (int k = 0; k < N; ++k) off[k] += ss[k][d - 1] - sh[d] * ss[k][d];
+      }
+    }
+  });
+}
+
+// lerp / addc on operands of any strides over shape (st[k]: operand k's element strides); w
+// null: the number ws; op 0's c unused.
+template <typename T>
+void lerp_bcast(T* y, const std::vector<int64_t>& shape, const T* a, const T* b, const T* w,
+                const std::vector<int64_t>* st, double ws) {
+  const T wt = static_cast<T>(ws), omw = T(1) - wt;
+  const bool low = std::fabs(wt) < T(0.5);
+  const T* p[3] = {a, b, w};
+  if (w == nullptr)
+    bcast_blocks<T, 2, 2u>(y, shape, p, st, [&](T* yy, const T* const* q, int64_t m, unsigned one) {
+      if (one)
+        lerp_span_sb(yy, q[0], *q[1], wt, omw, low, m);
+      else
+        lerp_span_s(yy, q[0], q[1], wt, omw, low, m);
+    });
+  else
+    bcast_blocks<T, 3, 4u>(y, shape, p, st, [&](T* yy, const T* const* q, int64_t m, unsigned one) {
+      if (one) {  // (the weight one value along the row: the scalar-weight kernel, its bits)
+        const T wv = *q[2];
+        lerp_span_s(yy, q[0], q[1], wv, T(1) - wv, std::fabs(wv) < T(0.5), m);
+      } else {
+        lerp_span_v(yy, q[0], q[1], q[2], m);
+      }
+    });
+}
+template void lerp_bcast<float>(float*, const std::vector<int64_t>&, const float*, const float*,
+                                const float*, const std::vector<int64_t>*, double);
+template void lerp_bcast<double>(double*, const std::vector<int64_t>&, const double*, const double*,
+                                 const double*, const std::vector<int64_t>*, double);
+
+template <typename T>
+void addc_bcast(T* y, const std::vector<int64_t>& shape, const T* a, const T* b, const T* c,
+                const std::vector<int64_t>* st, double s, int op) {
+  const T sv = static_cast<T>(s);
+  const T* p[3] = {a, b, c};
+  // (torch fuses a + s b too, but for a few elements of a row's tail, where its compiled epilogue
+  // rounds twice when b is one value along the row: there these bits are the fused ones)
+  if (op == 0)
+    bcast_blocks<T, 2, 2u>(y, shape, p, st, [&](T* yy, const T* const* q, int64_t m, unsigned one) {
+      if (one)
+        addc_span_one<0>(yy, q[0], q[0], *q[1], sv, m);
+      else
+        addc_span<0>(yy, q[0], q[1], q[1], sv, m);
+    });
+  else
+    bcast_blocks<T, 3, 4u>(y, shape, p, st, [&](T* yy, const T* const* q, int64_t m, unsigned one) {
+      if (op == 1 && one) addc_span_one<1>(yy, q[0], q[1], *q[2], sv, m);
+      if (op == 1 && !one) addc_span<1>(yy, q[0], q[1], q[2], sv, m);
+      if (op == 2 && one) addc_span_one<2>(yy, q[0], q[1], *q[2], sv, m);
+      if (op == 2 && !one) addc_span<2>(yy, q[0], q[1], q[2], sv, m);
+    });
+}
+template void addc_bcast<float>(float*, const std::vector<int64_t>&, const float*, const float*,
+                                const float*, const std::vector<int64_t>*, double, int);
+template void addc_bcast<double>(double*, const std::vector<int64_t>&, const double*, const double*,
+                                 const double*, const std::vector<int64_t>*, double, int);
 
 // x (nbytes) -> y (nbytes): a threaded memcpy (clone, contiguous copies of any dtype).
 void copy_bytes(char* y, const char* x, int64_t nbytes) {

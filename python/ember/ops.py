@@ -712,34 +712,83 @@ def _times_alpha(a, b, alpha):
     return mul(b, alpha)
 
 
-def _addc_arrays(input, tensor1, tensor2, value):  # noqa: A002
-    """The arrays for _C.addc when input, tensor1 (and tensor2, unless None) are same-shape
-    C-contiguous float Tensors of one dtype outside the graph and value an int or float (not
-    bool); else None. _C.addc computes as torch's kernels fuse: input + value * tensor1 as
-    fma(tensor1, value, input) (op 0), addcmul fma(value * t1, t2, input) (op 1), addcdiv
-    input + (value * t1) / t2 (op 2)."""
+def _addc_arrays(input, tensor1, tensor2, value, graph=False, bcast=False):  # noqa: A002
+    """The arrays for _C.addc when input, tensor1 (and tensor2, unless None) are float Tensors
+    of one dtype, of one shape and C-contiguous (the in-place ops' contract) or, with `bcast`,
+    of shapes that broadcast and any strides (the kernel reads them in place, through zero
+    strides), outside the graph unless `graph`, and value an int or float (not bool); else None.
+    _C.addc computes as torch's kernels fuse: input + value * tensor1 as fma(tensor1, value,
+    input) (op 0), addcmul fma(value * t1, t2, input) (op 1), addcdiv input + (value * t1) / t2
+    (op 2)."""
     ts = (input, tensor1) if tensor2 is None else (input, tensor1, tensor2)
     if type(value) not in (int, float):
         return None
     for t in ts:  # (a loop: this module's any/all are the tensor reductions)
-        if type(t) is not Tensor or not _outside_graph(t):
+        if type(t) is not Tensor or not (graph or _outside_graph(t)):
             return None
     arrays = tuple(t.data for t in ts)
     a = arrays[0]
     if a.dtype.char not in "fd":
         return None
+    same = True
     for x in arrays:
-        if x.dtype != a.dtype or x.shape != a.shape or not x.flags.c_contiguous:
+        if x.dtype != a.dtype:
             return None
+        same = same and x.shape == a.shape
+        if not bcast and (not same or not x.flags.c_contiguous):
+            return None
+    if not same:
+        try:
+            np.broadcast_shapes(*(x.shape for x in arrays))
+        except ValueError:
+            return None  # (the composition raises torch's error)
     return arrays if tensor2 is not None else (*arrays, None)
 
 
+def _addc_values(arrays, value, op):
+    """_C.addc's result, laid out as torch lays out the operands' broadcast."""
+    return _laid(_C.addc(*arrays, value, op), arrays[:3] if op else arrays[:2])
+
+
+class _AddAlpha(Function):
+    """a + s * b in one rounding, fma(b, s, a), as torch's add / sub with alpha (s = +-alpha in
+    the operands' dtype), on broadcasting operands; torch's gradients g and g * s."""
+
+    @staticmethod
+    def forward(ctx, a, b, s):
+        ctx.shapes, ctx.meta = (a.shape, b.shape), s
+        return _addc_values((a, b, None), s, 0)
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad[:2]
+        with np.errstate(all="ignore"):  # (as torch: inf/nan silently)
+            gb = g * g.dtype.type(ctx.meta) if nb else None
+        return (unbroadcast(g, sa) if na else None, unbroadcast(gb, sb) if nb else None, None)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad[:2]
+        return (
+            _graph.sum_to(g, sa) if na else None,
+            _graph.sum_to(g * ctx.meta, sb) if nb else None,
+            None,
+        )
+
+
 def _fused_alpha(a, b, alpha, sign=1):
-    """a + sign * alpha * b as torch's kernel fuses it, fma(b, +-alpha, a) (see _addc_arrays);
-    else None."""
-    if (arrays := _addc_arrays(a, b, None, alpha)) is not None:
-        return Tensor._make(_C.addc(*arrays, sign * alpha, 0), False, None, 0)
-    return None
+    """a + sign * alpha * b as torch's kernel fuses it, fma(b, +-alpha, a) (see _addc_arrays),
+    recorded as one node when a or b requires grad (not under forward-mode AD); else None."""
+    graph = _function._fw_level is None
+    if (arrays := _addc_arrays(a, b, None, alpha, graph, bcast=True)) is None:
+        return None
+    if _outside_graph(a) and _outside_graph(b):
+        return Tensor._make(_addc_values(arrays, sign * alpha, 0), False, None, 0)
+    return named(
+        _AddAlpha.apply(a, b, sign * alpha), "AddBackward0" if sign > 0 else "SubBackward0"
+    )
 
 
 def add(a, b, *, alpha=1) -> Tensor:
@@ -1165,6 +1214,14 @@ class Pow(Function):
         return ga, gb
 
 
+def _scalar_int_range(op, *vs) -> None:
+    """torch's OverflowError for a Python int operand that a Scalar (int64 or uint64) cannot
+    hold, whatever the tensor's dtype (a float result would otherwise round it to inf)."""
+    for v in vs:
+        if type(v) is int and not -(2**63) <= v < 2**64:
+            raise OverflowError(f"{op}: the int {v} fits in neither int64 nor uint64 (as torch)")
+
+
 def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
     if type(a) is Tensor and (type(b) is float or type(b) is int) and a.data.dtype.kind == "f":
         # the common x ** 2: a float tensor and a Python number need none of the checks below
@@ -1184,6 +1241,7 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
             return _apply_broadcasting(Pow, "pow", a, b)
     if isinstance(b, list | tuple):  # (torch's exponent is a tensor or a number)
         raise TypeError(f"pow(): exponent must be a Tensor or a number, not {type(b).__name__}")
+    _scalar_int_range("pow", a, b)
     a, b = _as_operand(a, "input"), _as_operand(b)
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = _tensor_operand(a)  # pow(2, 3): a tensor, as for any two numbers
@@ -1992,6 +2050,7 @@ def rsub(input, other, *, alpha=1) -> Tensor:  # noqa: A002
 def float_power(input, exponent) -> Tensor:  # noqa: A002
     """input ** exponent computed in float64, complex128 for complex operands (torch.float_power).
     Tensors are cast before any promotion: an int64 tensor is not rounded through float32."""
+    _scalar_int_range("float_power", input, exponent)
     _operands("float_power", input, exponent)  # the type and broadcast checks
     a, b = _as_operand(input, "input"), _as_operand(exponent, "exponent")
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
@@ -2245,13 +2304,13 @@ def _lerp_operands(input, end, weight):  # noqa: A002
         w = weight.data
         if w.dtype is not a.dtype or w.shape != a.shape:
             return None
-        return a, b, w if w.flags.c_contiguous else np.ascontiguousarray(w)
+        return a, b, w
     return None
 
 
 def _lerp_broadcast(input, end, weight):  # noqa: A002
     """(a, b, w) as _lerp_operands gives them for float Tensors of one dtype whose shapes
-    broadcast (Lerp expands them: the kernel's bits); else None."""
+    broadcast (the kernel reads them through zero strides); else None."""
     if type(input) is not Tensor or type(end) is not Tensor:
         return None
     a, b = input.data, end.data
@@ -2271,11 +2330,9 @@ def _lerp_broadcast(input, end, weight):  # noqa: A002
 
 
 def _lerp_values(a, b, w):
-    """_C.lerp's values, laid out as torch's (a's layout when a, b are strided)."""
-    if a.flags.c_contiguous and b.flags.c_contiguous:
-        return _C.lerp(a, b, w)
-    y = _C.lerp(np.ascontiguousarray(a), np.ascontiguousarray(b), w)
-    return _strides.as_torch(y, (a, b) if type(w) is not np.ndarray else (a, b, w))
+    """_C.lerp's values (broadcasting operands of any strides, read in place), laid out as
+    torch's."""
+    return _laid(_C.lerp(a, b, w), (a, b, w))
 
 
 def _lerp_straight(input, end, weight):  # noqa: A002
@@ -2298,17 +2355,7 @@ class Lerp(Function):
         scalar = type(w) is not np.ndarray
         ctx.save_for_backward(a, b, None if scalar else w)
         ctx.meta = w if scalar else None
-        shape = np.broadcast_shapes(a.shape, b.shape, *(() if scalar else (w.shape,)))
-        if a.shape != shape or b.shape != shape or not scalar and w.shape != shape:
-            # broadcast operands: the kernel on expanded copies (its bits in every path), the
-            # result laid out as torch lays out the operands' broadcast
-            given = (a, b, w)
-            a, b = (np.ascontiguousarray(np.broadcast_to(v, shape)) for v in (a, b))
-            w = w if scalar else np.ascontiguousarray(np.broadcast_to(w, shape))
-            return _laid(_lerp_values(a, b, w), given)
-        if not scalar and not w.flags.c_contiguous:
-            w = np.ascontiguousarray(w)
-        return _lerp_values(a, b, w)
+        return _lerp_values(a, b, w)  # (broadcast operands: zero strides, no copies)
 
     @staticmethod
     def backward(ctx, g):
@@ -2418,9 +2465,7 @@ class Addc(Function):
     def forward(ctx, x, t1, t2, value, op):
         ctx.save_for_backward(x, t1, t2)
         ctx.meta = (value, op)
-        shape = np.broadcast_shapes(x.shape, t1.shape, t2.shape)
-        arrays = (np.ascontiguousarray(np.broadcast_to(v, shape)) for v in (x, t1, t2))
-        return _laid(_C.addc(*arrays, value, op), (x, t1, t2))  # torch's strides for the inputs'
+        return _addc_values((x, t1, t2), value, op)  # (broadcast: zero strides, no copies)
 
     @staticmethod
     def _grads(g, t1, t2, value, op):
@@ -2474,8 +2519,8 @@ def _addc_node(input, t1, t2, value, op, name):  # noqa: A002
 
 
 def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
-    if (arrays := _addc_arrays(input, tensor1, tensor2, value)) is not None:
-        return Tensor._make(_C.addc(*arrays, value, 1), False, None, 0)  # (torch's bits)
+    if (arrays := _addc_arrays(input, tensor1, tensor2, value, bcast=True)) is not None:
+        return Tensor._make(_addc_values(arrays, value, 1), False, None, 0)  # (torch's bits)
     t1, t2, value = _addc_operands("addcmul", input, tensor1, tensor2, value)
     if (y := _addc_node(input, t1, t2, value, 1, "AddcmulBackward0")) is not None:
         return y
@@ -2483,8 +2528,8 @@ def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
-    if (arrays := _addc_arrays(input, tensor1, tensor2, value)) is not None:
-        return Tensor._make(_C.addc(*arrays, value, 2), False, None, 0)  # (torch's bits)
+    if (arrays := _addc_arrays(input, tensor1, tensor2, value, bcast=True)) is not None:
+        return Tensor._make(_addc_values(arrays, value, 2), False, None, 0)  # (torch's bits)
     t1, t2, value = _addc_operands("addcdiv", input, tensor1, tensor2, value)
     if (y := _addc_node(input, t1, t2, value, 2, "AddcdivBackward0")) is not None:
         return y
@@ -6240,6 +6285,8 @@ def _sign(a: np.ndarray) -> np.ndarray:
     """np.sign, but 0 at NaN as PyTorch's (x > 0) - (x < 0)."""
     if a.dtype == np.bool_:
         return a.copy()
+    if _kernel_ok(a):  # (np.sign and a NaN pass: ~4x slower)
+        return _act_forward("sign", a)
     s = np.sign(a)
     if s.dtype.kind != "f":
         return s
