@@ -4849,6 +4849,8 @@ def _expanded(x: np.ndarray, shape: tuple) -> np.ndarray:
     # size-1 dim the next dim's size * stride (NumPy's broadcast_to gives every size-1 dim
     # 0); built by _C.strided (broadcast_to and as_strided were ~3 us of a 32x32 expand)
     nd, lead, xs, xst = len(shape), len(shape) - x.ndim, x.shape, x.strides
+    if xs == shape:  # (every dim kept: x's strides, the loop's result without its steps)
+        return _C.strided(x, shape, xst, x.flags.writeable)
     if lead < 0:
         raise ValueError(f"cannot expand {xs} to {shape}")
     st = [0] * nd
@@ -6695,6 +6697,9 @@ tril = _triangle("tril", lower=True)
 triu = _triangle("triu", lower=False)
 
 
+_REVERSED = slice(None, None, -1)  # (_ALL: below)
+
+
 def _flip_copy(a: np.ndarray, axes) -> np.ndarray:
     """a reversed along axes, a copy laid out as torch's flip lays it (empty_like(a) with
     preserve_format: C order for a C-contiguous a). One NumPy copy of the reversed view;
@@ -6703,7 +6708,10 @@ def _flip_copy(a: np.ndarray, axes) -> np.ndarray:
         y = _C.flip_last(a)  # (NumPy's copy of a reversed last dim: one element at a time, ~3x)
         axes = tuple(d for d in axes if d != a.ndim - 1)
         return _strides.keep_size1(y if not axes else _flip_copy(y, axes), a)
-    v = a[tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(a.ndim))]
+    index = [_ALL] * a.ndim  # (a list, not a genexpr: its frames were ~1 us of a 32x32 flip)
+    for d in axes:
+        index[d] = _REVERSED
+    v = a[tuple(index)]
     if a.flags.c_contiguous:
         return _strides.keep_size1(v.copy(), a)
     out = _strides.empty(a.shape, _strides.preserved(a), a.dtype)
@@ -6734,6 +6742,10 @@ class Flip(Function):
 
 def flip(x, dims) -> Tensor:
     """Reverse the order along dims (torch.flip): a copy, as torch's."""
+    if type(x) is Tensor and type(dims) in (tuple, list) and len(dims) == 1 and _outside_graph(x):
+        d, nd = dims[0], x._data.ndim  # overhead42: one int dim outside the graph (~4.7 ->
+        if type(d) is int and -nd <= d < nd:  # ~2.2 us of a 32x32: the checks below)
+            return _plain(_flip_copy(x._data, (d % nd,)))
     x = _tensor_operand(x)
     if not isinstance(dims, list | tuple):  # (torch's dims is a tuple of ints: not None, not
         # one int, x.flip(1)'s varargs excepted)
@@ -7230,8 +7242,42 @@ def broadcast_to(x, size) -> Tensor:
     return expand(x, size)
 
 
+def _broadcast_pair(sa: tuple, sb: tuple):
+    """The broadcast shape of two shapes, None if they do not broadcast (the general path's
+    error)."""
+    if sa == sb:
+        return sa
+    if len(sa) < len(sb):
+        sa, sb = sb, sa
+    lead = len(sa) - len(sb)
+    out = list(sa)
+    for i, n in enumerate(sb, lead):
+        if sa[i] != n:
+            if sa[i] == 1:
+                out[i] = n
+            elif n != 1:
+                return None
+    return tuple(out)
+
+
 def broadcast_tensors(*tensors) -> tuple:
     """The tensors expanded to their common broadcast shape."""
+    if len(tensors) == 2:
+        a, b = tensors
+        if (
+            type(a) is Tensor
+            and type(b) is Tensor
+            and not (a._requires_grad or b._requires_grad)
+            and _function._fw_level is None
+        ):  # overhead42: two tensors outside the graph, expand's views straight (~9 -> ~3 us
+            # of a 32x32 and a 32-vector: NumPy's broadcast_shapes and expand's checks)
+            x, y = a._data, b._data
+            shape = _broadcast_pair(x.shape, y.shape)
+            if shape is not None and 0 not in shape:
+                return (
+                    _outside_view(_expanded(x, shape), a),
+                    _outside_view(_expanded(y, shape), b),
+                )
     tensors = [_tensor_operand(t) for t in tensors]
     shape = broadcast_shapes(*(t.shape for t in tensors))
     return tuple(expand(t, shape) for t in tensors)
@@ -7322,8 +7368,31 @@ def ravel(x) -> Tensor:
     return reshape(_tensor_operand(x).contiguous(), (-1,))
 
 
+def _positive_ints(sizes) -> bool:
+    for s in sizes:
+        if type(s) is not int or s <= 0:
+            return False
+    return True
+
+
 def unflatten(x, dim: int, sizes) -> Tensor:
     """Split dim into ``sizes`` (one entry may be -1)."""
+    if (
+        type(x) is Tensor
+        and type(dim) is int
+        and type(sizes) in (tuple, list)
+        and not x._requires_grad
+        and _function._fw_level is None
+    ):  # overhead42: positive int sizes outside the graph, flatten's view straight (~3.4 ->
+        d = x._data  # ~1.3 us of a 32x32: the checks and reshape's frames below)
+        nd = d.ndim
+        if -nd <= dim < nd and d.flags.c_contiguous and _positive_ints(sizes):
+            axis = dim % nd
+            shape = d.shape
+            if math.prod(sizes) == shape[axis]:
+                shape = shape[:axis] + tuple(sizes) + shape[axis + 1 :]
+                if d.base is None or 1 not in shape:  # (else _strides.viewed's size-1 strides)
+                    return _outside_view(d.reshape(shape), x)
     x = _tensor_operand(x)
     if not x.ndim:  # (torch: RuntimeError, where _dim's range says IndexError)
         raise _OutOfBounds(f"unflatten: dim {dim} of a 0-d tensor (it has no dims)")
@@ -8936,6 +9005,27 @@ def _two_dims(op, ndim, dim1, dim2):
 
 def diagonal(x, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The diagonal of the (dim1, dim2) planes as a new last dim (torch.diagonal)."""
+    if (
+        type(x) is Tensor
+        and type(offset) is int
+        and type(dim1) is int
+        and type(dim2) is int
+        and not (x._requires_grad and _state.enabled)
+        and _function._fw_level is None
+    ):  # overhead42: outside the graph, NumPy's view straight (~4 -> ~1.3 us of a 32x32)
+        a = x._data
+        nd = a.ndim
+        if (
+            -nd <= dim1 < nd
+            and -nd <= dim2 < nd
+            and dim1 % nd != dim2 % nd
+            and a.size
+            and -_LONG <= offset < _LONG  # (past int64: _index_dim's overflow error)
+        ):
+            d = a.diagonal(offset, dim1, dim2)
+            if d.size or not offset:  # (an empty diagonal's start: Diagonal's forward)
+                d.flags.writeable = a.flags.writeable  # (NumPy makes it read-only)
+                return _outside_view(d, x)
     x = _tensor_operand(x)
     if x.ndim < 2:
         raise _OutOfBounds(  # (torch: dim1 / dim2 out of range, an IndexError)
@@ -8968,6 +9058,26 @@ class DiagEmbed(Function):
 
 def diag_embed(x, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """Matrices (in dims dim1, dim2 of the result) whose offset diagonal is x's last dim."""
+    if (
+        type(x) is Tensor
+        and type(offset) is int
+        and dim1 == -2
+        and dim2 == -1
+        and type(dim1) is int
+        and type(dim2) is int
+        and _outside_graph(x)
+        and x._data.ndim
+    ):  # overhead42: the default dims outside the graph, the diagonal written through a
+        # strided view of the flat result (~20 -> ~3 us of a 32x32: DiagEmbed's fancy index)
+        a = x._data
+        m = a.shape[-1]
+        n = m + builtins.abs(offset)
+        out = np.zeros(a.shape[:-1] + (n, n), a.dtype)
+        if out.size:
+            flat = out.reshape(-1, n * n)  # (the diagonal starts at row 0, column offset,
+            start = offset if offset >= 0 else -offset * n  # or at row -offset, column 0)
+            flat[:, start :: n + 1][:, :m] = a.reshape(flat.shape[0], m)
+        return _plain(out)
     x = _tensor_operand(x)
     if x.ndim < 1:
         raise IndexError("diag_embed: input must have >= 1 dim (dim1 -2 is out of range)")
@@ -9021,12 +9131,41 @@ def fill_diagonal_(x: Tensor, fill_value, wrap: bool = False) -> Tensor:
     return x._assign(out)
 
 
+def _plain_meshgrid(tensors, indexing):
+    """overhead42: meshgrid of fresh non-empty 1-D tensors of one dtype outside the graph, each
+    grid expand's view of its array straight (~11 -> ~4 us of two 32-vectors: the Tensor
+    reshapes and expands below; the same views); else None."""
+    if not tensors or _function._fw_level is not None:
+        return None
+    dt = tensors[0]._data.dtype if type(tensors[0]) is Tensor else None
+    for t in tensors:
+        if type(t) is not Tensor or t._requires_grad:
+            return None
+        d = t._data
+        if d.ndim != 1 or d.base is not None or not d.size or d.dtype is not dt:
+            return None
+    ts = list(tensors)
+    if indexing == "xy" and len(ts) > 1:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple([t._data.shape[0] for t in ts])
+    k = len(ts)
+    grids = [
+        _outside_view(_expanded(t._data.reshape((1,) * i + (-1,) + (1,) * (k - i - 1)), shape), t)
+        for i, t in enumerate(ts)
+    ]
+    if indexing == "xy" and len(ts) > 1:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
 def meshgrid(*tensors, indexing: str = "ij") -> tuple:
     """Coordinate grids from 1-D tensors ('ij': matrix indexing, 'xy': Cartesian)."""
     if len(tensors) == 1 and isinstance(tensors[0], list | tuple):
         tensors = tensors[0]
     if indexing not in ("ij", "xy"):
         raise BadShapeOrValue(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    if (grids := _plain_meshgrid(tensors, indexing)) is not None:
+        return grids
     ts = [_tensor_operand(t) for t in tensors]
     if builtins.any(t.ndim > 1 for t in ts):
         raise BadShapeOrValue(f"meshgrid: expects 0-D or 1-D tensors, got {[t.shape for t in ts]}")
@@ -10544,6 +10683,18 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1) -> Tensor:
 
 def kron(a, b) -> Tensor:
     """Kronecker product: out[i*m + k] = a[i] * b[k] in every dim."""
+    if (p := _plain_pair(a, b)) is not None and type(a) is Tensor and type(b) is Tensor:
+        x, y = p
+        if x.dtype is y.dtype and (x.dtype is _F32 or x.dtype is _F64):
+            # overhead42: two float tensors outside the graph, the arrays' product straight
+            # (~17 -> ~4 us of 8x8 by 4x4: the Tensor reshapes and mul below); the same values
+            if x.ndim == 2 == y.ndim:  # (the common call, without the tuple building below)
+                (m, n), (p, q) = x.shape, y.shape
+                return _plain((x.reshape(m, 1, n, 1) * y.reshape(1, p, 1, q)).reshape(m * p, n * q))
+            nd = builtins.max(x.ndim, y.ndim)
+            sa, sb = (1,) * (nd - x.ndim) + x.shape, (1,) * (nd - y.ndim) + y.shape
+            prod = x.reshape(_interleave(sa, (1,) * nd)) * y.reshape(_interleave((1,) * nd, sb))
+            return _plain(prod.reshape(tuple(p * q for p, q in zip(sa, sb))))
     a, b = _tensor_operand(a), _tensor_operand(b)
     nd = builtins.max(a.ndim, b.ndim)
     sa, sb = (1,) * (nd - a.ndim) + a.shape, (1,) * (nd - b.ndim) + b.shape
