@@ -1182,6 +1182,18 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
                     return Tensor._make(y, False, None, 0)
                 return _plain(_laid(y, (x, e)))
             return _apply_broadcasting(Pow, "pow", a, b)
+    if (
+        (type(a) is float or type(a) is int)
+        and type(b) is Tensor
+        and (b._data.dtype is _F32 or b._data.dtype is _F64)
+        and _outside_graph(b)
+        and -_LONG <= a < _LONG
+    ):  # overhead42: 2 ** x outside the graph, Pow's values straight (~9 -> ~5 us of a 32x32:
+        e = b._data  # _broadcasting's steps, whose forward reaches the same _pow_floats(a, e))
+        y = _pow_floats(a, e)  # (torch's pow(Scalar, Tensor) is C-contiguous whatever e's
+        return (
+            _plain(np.ascontiguousarray(y)) if type(y) is _ND else Tensor._make(y, False, None, 0)
+        )
     if isinstance(b, list | tuple):  # (torch's exponent is a tensor or a number)
         raise TypeError(f"pow(): exponent must be a Tensor or a number, not {type(b).__name__}")
     a, b = _as_operand(a, "input"), _as_operand(b)
@@ -1202,8 +1214,12 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
         if np.any(np.asarray(_data(b)) < 0):
             return _int_pow_negative(np.asarray(_data(a)), np.asarray(_data(b)))
     out = _broadcasting(Pow, "pow", a, b)
-    # a number base (2 ** x): torch's pow.Scalar node
-    return named(out, "PowBackward2") if not isinstance(a, Tensor | np.ndarray) else out
+    if isinstance(a, Tensor | np.ndarray):
+        return out
+    # a number base (2 ** x): torch's pow.Scalar node, and its C-contiguous result (overhead42)
+    if isinstance(out, Tensor) and type(out.data) is _ND and not out.data.flags.c_contiguous:
+        out.data = np.ascontiguousarray(out.data)
+    return named(out, "PowBackward2")
 
 
 def _int_pow_negative(a: np.ndarray, b: np.ndarray) -> Tensor:
@@ -2925,6 +2941,8 @@ def matmul(a, b) -> Tensor:
                 and x.shape[2] == y.shape[1]
             ):
                 return _plain(_mm(x, y))  # bmm's shapes: the forward's _mm straight
+            if x.ndim == 3 and y.ndim == 2 and x.shape[2] == y.shape[0]:
+                return _plain(_mm(x, y))  # overhead42: a batch by one matrix, as the forward
         elif dt is _F32 or dt is _F64:  # recorded: nothing below applies (bool, operands)
             return MatMul.apply(a, b)
     else:
@@ -4764,6 +4782,18 @@ def squeeze(x, dim=_NO_DIM) -> Tensor:
             new = shape[:k] + shape[k + 1 :] if shape[k] == 1 else shape
             if 1 not in new and 0 not in new:
                 return _view(SqueezeDim, x, new)
+        elif type(dim) is tuple and dim:  # overhead42: distinct int dims in range (~4.9 ->
+            nd = len(shape)  # ~2 us of a (32, 1, 32, 1) x: _axes and the stride fix below)
+            axes = []
+            for d in dim:
+                if type(d) is not int or not -nd <= d < nd:
+                    break
+                axes.append(d % nd)
+            else:
+                if len(set(axes)) == len(axes):
+                    new = tuple([n for i, n in enumerate(shape) if n != 1 or i not in axes])
+                    if 1 not in new and 0 not in new:
+                        return _view(SqueezeDims, x, new)
     x = _tensor_operand(x)
     node = Squeeze
     if dim is None or (type(dim) is Tensor and dim.ndim):  # (torch: an int or ints, given)
@@ -4884,6 +4914,18 @@ def expand(x, shape) -> Tensor:
             else:
                 st = (0,) * lead + d.strides
                 return _outside_view(_C.strided(d, shape, st, False), x)
+    elif (
+        type(x) is Tensor
+        and type(shape) is tuple
+        and _state.enabled
+        and _function._fw_level is None
+        and _positive_ints(shape)
+        and len(shape) >= x._data.ndim
+    ):  # overhead42: recorded with sizes given (no -1), its node straight (~0.7 us of steps)
+        try:
+            return Expand.apply(x, shape)
+        except ValueError:  # (shapes that do not expand: the error below)
+            pass
     x = _tensor_operand(x)
     if type(shape) is not tuple or not _plain_shape(shape):  # (else as _shape_arg returns it)
         shape = _shape_arg(shape, "expand", one_inferred=False)  # -1 keeps any existing dim
@@ -8669,6 +8711,20 @@ def index_copy(x, dim: int, index, source) -> Tensor:
         out = x.data.copy()
         out[key] = source.data
         return Tensor._make(out, False, None, 0)
+    if type(x) is Tensor and type(source) is Tensor and type(index) is Tensor and type(dim) is int:
+        # overhead42: recorded, a 1-D int64 index and a source of the right shape, _along's
+        # steps without its conversions (~5.7 -> ~4 us of a 32x32 call); else the checks below
+        d, s, i = x._data, source._data, index._data
+        nd = d.ndim
+        if nd and -nd <= dim < nd and i.dtype is _I64 and i.ndim == 1 and s.dtype is d.dtype:
+            axis = dim % nd
+            if (
+                s.shape == d.shape[:axis] + i.shape + d.shape[axis + 1 :]
+                and i.flags.c_contiguous
+                and not _out_of_range(i, False, d.shape[axis])
+            ):
+                key = (_ALL,) * axis + (i,)
+                return named(Put.apply(x, source, key), "IndexCopyBackward0")
     x = _tensor_operand(x)
     source = _same_dtype("index_copy", x, _tensor_operand(source))
     return named(
@@ -10469,6 +10525,8 @@ def _scaled_product(op, c, a, b, beta, alpha):
     """beta * c + alpha * (a op b) in one pass where the GEMM takes c (addmm, addbmm: its
     C := beta*C + alpha*A*B), c broadcast to the product; beta = 0 never reads c. a, b and c
     are arrays of one float dtype, checked; alpha != 0."""
+    if op == "addr":  # overhead42: a rank-1 GEMM update of c (outer's copy and the sum: ~2x)
+        op, a, b = "addmm", a.reshape(a.shape[0], 1), b.reshape(1, b.shape[0])
     if op == "addmm" or op == "addbmm":
         if op == "addbmm":  # sum_b a[b] @ b[b]: (n, B*m) @ (B*m, p), one GEMM
             nb, n, m = a.shape
@@ -10483,13 +10541,12 @@ def _scaled_product(op, c, a, b, beta, alpha):
         else:
             out = np.empty(out_shape, c.dtype)
             out[...] = c
-        return _C.gemm(_gemm_operand(a), _gemm_operand(b), out, alpha=alpha, beta=beta)
+        # (positional: pybind11's keywords cost ~0.4 us a call)
+        return _C.gemm(_gemm_operand(a), _gemm_operand(b), out, False, False, alpha, beta)
     if op == "addmv":
         if not (a.flags.c_contiguous or a.flags.f_contiguous):
             a = np.ascontiguousarray(a)
         out = _C.matvec(a, np.ascontiguousarray(b), False)
-    elif op == "addr":
-        out = np.multiply.outer(a, b)
     else:
         out = _mm(a, b)
     if alpha != 1:
@@ -10655,7 +10712,30 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
     return _scaled_add("addmm", input, mm(mat1, mat2), beta, alpha)
 
 
+def _plain_scaled(input, a, b, beta, alpha):
+    """The arrays of addmv's and addr's common call outside the graph (three float Tensors of
+    one dtype, number scales, alpha != 0), else None: _scaled's steps without its table."""
+    if (
+        type(input) is Tensor
+        and type(a) is Tensor
+        and type(b) is Tensor
+        and not (input._requires_grad or a._requires_grad or b._requires_grad)
+        and (type(beta) is int or type(beta) is float)
+        and (type(alpha) is int or type(alpha) is float)
+        and alpha != 0
+    ):
+        c, x, y = input._data, a._data, b._data
+        dt = c.dtype
+        if (dt is _F32 or dt is _F64) and x.dtype is dt and y.dtype is dt:
+            return c, x, y
+    return None
+
+
 def addmv(input, mat, vec, *, beta=1, alpha=1) -> Tensor:
+    if (p := _plain_scaled(input, mat, vec, beta, alpha)) is not None:
+        c, a, v = p  # overhead42: the common call's product straight (~2.5 -> ~1.8 us at 16)
+        if a.ndim == 2 and v.ndim == 1 and a.shape[1] == v.shape[0] and c.shape == a.shape[:1]:
+            return _plain(_scaled_product("addmv", c, a, v, beta, alpha))
     if (y := _scaled("addmv", input, mat, vec, beta, alpha)) is not None:
         return y
     return _scaled_add("addmv", input, mv(mat, vec), beta, alpha)
@@ -10676,6 +10756,10 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1) -> Tensor:
+    if (p := _plain_scaled(input, vec1, vec2, beta, alpha)) is not None:
+        c, a, b = p  # overhead42: the common call's product straight (~3 -> ~1.8 us at 16)
+        if a.ndim == 1 == b.ndim and c.shape == (a.shape[0], b.shape[0]):
+            return _plain(_scaled_product("addr", c, a, b, beta, alpha))
     if (y := _scaled("addr", input, vec1, vec2, beta, alpha)) is not None:
         return y
     return _scaled_add("addr", input, outer(vec1, vec2), beta, alpha)
