@@ -7325,6 +7325,16 @@ def broadcast_tensors(*tensors) -> tuple:
     return tuple(expand(t, shape) for t in tensors)
 
 
+def _plain_dims(dims: tuple, nd: int):
+    """dims (Python ints in range, none twice) as axes, else None (the checks' errors)."""
+    out = []
+    for d in dims:
+        if type(d) is not int or not -nd <= d < nd:
+            return None
+        out.append(d % nd)
+    return out if len(set(out)) == len(out) else None
+
+
 def movedim(x, source, destination) -> Tensor:
     """Move the dims ``source`` to the positions ``destination``; the others keep their order."""
     if type(x) is Tensor and type(source) is int and type(destination) is int:
@@ -7333,6 +7343,14 @@ def movedim(x, source, destination) -> Tensor:
             s = source % nd
             order = [d for d in range(nd) if d != s]
             order.insert(destination % nd, s)
+            return _view(Permute, x, tuple(order))
+    if type(x) is Tensor and type(source) is tuple and type(destination) is tuple:
+        nd = x._data.ndim  # overhead42: tuples of distinct int dims in range (~9 -> ~2 us)
+        src, dst = _plain_dims(source, nd), _plain_dims(destination, nd)
+        if src is not None and dst is not None and len(src) == len(dst):
+            order = [d for d in range(nd) if d not in src]
+            for d, s in sorted(zip(dst, src)):
+                order.insert(d, s)
             return _view(Permute, x, tuple(order))
     x = _tensor_operand(x)
     if isinstance(source, Tensor):  # (a 0-d integer tensor is an int to torch; [1] is not)
@@ -7479,6 +7497,12 @@ class Unfold(Function):
         ctx.meta = (x.shape, axis, size, step)
         # a view, no copy, as torch's; writable where the windows do not overlap
         writable = step >= size and x.flags.writeable
+        if x.size:  # overhead42: the view's strides straight (~14 -> ~3 us of a 32x32:
+            # sliding_window_view's Python; the same view)
+            st = x.strides
+            shape = x.shape[:axis] + ((x.shape[axis] - size) // step + 1,) + x.shape[axis + 1 :]
+            st = st[:axis] + (st[axis] * step,) + st[axis + 1 :] + (st[axis],)
+            return _C.strided(x, shape + (size,), st, writable)
         windows = np.lib.stride_tricks.sliding_window_view(
             x if x.size else _strides.laid(x), size, axis, writeable=writable
         )
@@ -10399,10 +10423,29 @@ def _vector_pair(op, a, b):
 
 def dot(a, b) -> Tensor:
     """Inner product of two 1-D tensors of the same size and dtype."""
+    if (y := _plain_dot(a, b)) is not None:
+        return y
     return matmul(*_vector_pair("dot", a, b))
 
 
+def _plain_dot(a, b):
+    """overhead42: dot of two float vectors of one dtype and size outside the graph, matmul's
+    GEMM of (1, n) by (n, 1) straight (~8.6 -> ~2 us at 32: _vector_pair and the node); the
+    same values. None for any other call."""
+    if type(a) is Tensor and type(b) is Tensor and _outside_graph(a) and _outside_graph(b):
+        x, y = a._data, b._data
+        dt = x.dtype
+        if (dt is _F32 or dt is _F64) and y.dtype is dt and x.ndim == 1 == y.ndim:
+            n = x.shape[0]
+            if n and y.shape[0] == n:
+                g = _C.gemm(_gemm_operand(x.reshape(1, n)), _gemm_operand(y.reshape(n, 1)))
+                return _plain(g.reshape(()))
+    return None
+
+
 def vdot(a, b) -> Tensor:
+    if (y := _plain_dot(a, b)) is not None:  # (real: no conjugate)
+        return y
     a, b = _vector_pair("vdot", a, b)
     return matmul(conj(a), b)  # the first conjugated
 
@@ -11185,12 +11228,42 @@ _CDIST_MODES = (None, "use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_
                 "donot_use_mm_for_euclid_dist")  # fmt: skip
 
 
+def _plain_euclid(x1, x2, compute_mode):
+    """overhead42: cdist's matrix-product distances of two float matrices of one dtype outside
+    the graph, the steps below on the arrays straight (~28 -> ~12 us of 32x8 by 24x8: eight
+    ops' fronts); the same operations, so the same values. None for any other call."""
+    if not (type(x1) is Tensor and type(x2) is Tensor and _outside_graph(x1)):
+        return None
+    a, b = x1._data, x2._data
+    dt = a.dtype
+    if (
+        not (dt is _F32 or dt is _F64)
+        or b.dtype is not dt
+        or a.ndim != 2
+        or b.ndim != 2
+        or a.shape[1] != b.shape[1]
+        or not (a.size and b.size)
+        or not _outside_graph(x2)
+        or not (compute_mode == "use_mm_for_euclid_dist" or a.shape[0] > 25 or b.shape[0] > 25)
+    ):
+        return None
+    sq1 = reduce_sum(a * a, (1,), False)[:, None]
+    sq2 = reduce_sum(b * b, (1,), False)[None, :]
+    d2 = sq1 + sq2
+    d2 -= 2 * _C.gemm(_gemm_operand(a), _gemm_operand(b.T))
+    np.maximum(d2, 0, out=d2)  # (clamp's: NaN stays NaN)
+    return d2**0.5
+
+
 def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
     """p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M) -> (..., P, R).
     Euclidean distances of more than 25 rows go through one matrix product
     (|a|^2 + |b|^2 - 2 a.b, PyTorch's default compute_mode) instead of all the differences."""
     if compute_mode not in _CDIST_MODES:
         raise ValueError(f"cdist: unknown compute_mode {compute_mode!r}")
+    if (p == 2 and compute_mode != "donot_use_mm_for_euclid_dist"
+            and (y := _plain_euclid(x1, x2, compute_mode)) is not None):  # fmt: skip
+        return _plain(y)
     x1, x2 = _float_only("cdist", x1), _float_only("cdist", x2)
     _lowp.refuse("cdist", x1.dtype, x2.dtype)
     if x1.dtype != x2.dtype:  # PyTorch's kernel does not promote
