@@ -7578,14 +7578,13 @@ class AsStrided(Function):
             flat = x.reshape(-1)
         # a view, as torch's; writable unless two of its elements share memory (torch
         # refuses writes into such overlapping windows too)
-        index = AsStrided._index(size, stride, offset).reshape(-1)
-        distinct = np.unique(index).size == index.size
-        return np.lib.stride_tricks.as_strided(
-            flat[offset:],
-            size,
-            tuple(s * flat.itemsize for s in stride),
-            writeable=distinct and x.flags.writeable,
-        )
+        distinct = _strides_apart(size, stride)
+        if not distinct:  # (the strides' test below cannot tell: the elements' own)
+            index = AsStrided._index(size, stride, offset).reshape(-1)
+            distinct = np.unique(index).size == index.size
+        item = flat.itemsize  # (_C.strided: NumPy's as_strided is ~3 us of Python)
+        st = tuple([s * item for s in stride])
+        return _C.strided(flat[offset:], size, st, bool(distinct and x.flags.writeable))
 
     @staticmethod
     def _index(size, stride, offset):
@@ -7632,6 +7631,18 @@ class AsStrided(Function):
             return flat[AsStrided._index(size, stride, offset)]
 
         return _graph.linear(ctx, g, fwd), None, None, None
+
+
+def _strides_apart(size, stride) -> bool:
+    """overhead42: whether each dim's stride passes the span of the smaller-strided dims (then
+    no two elements share memory; ~40 us less than np.unique's test of a 16x16 view). False:
+    unknown."""
+    span = 0
+    for st, n in sorted([(st, n) for n, st in zip(size, stride) if n > 1]):
+        if st <= span:
+            return False
+        span += (n - 1) * st
+    return True
 
 
 def _storage_of(x: np.ndarray):
