@@ -343,3 +343,66 @@ def test_dot_vdot_movedim_unfold():
     base.unfold(0, 2, 2)[0, 1, 1] = 5.0  # (non-overlapping windows: a writable view)
     tbase.unfold(0, 2, 2)[0, 1, 1] = 5.0
     _same(base, tbase, exact=True)
+
+
+def test_take_as_strided_new_dims():
+    x = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    e, t = _pair(x)
+    for idx in [[0, 5, 11], [[1, 2], [3, 4]], [-1, 0], [], 7]:
+        ie, it = ember.tensor(idx, dtype=ember.int64), torch.tensor(idx, dtype=torch.int64)
+        _same(ember.take(e, ie), torch.take(t, it), exact=True)
+        _same(ember.take(e.t(), ie), torch.take(t.t(), it), exact=True)
+    with pytest.raises(IndexError):
+        ember.take(e, ember.tensor([12]))
+    for size, stride in [((2, 2), (4, 1)), ((3, 3), (1, 1)), ((2, 3), (0, 2)), ((0, 3), (1, 1))]:
+        _same(e.as_strided(size, stride), t.as_strided(size, stride), exact=True)
+    with pytest.raises(RuntimeError):
+        e.as_strided((4, 4), (4, 1))
+    xs = ember.tensor(x.astype(np.float64), requires_grad=True)
+    assert gradcheck(lambda u: u.as_strided((2, 2), (1, 1)), (xs,))
+    for key in [(None, ..., None), (None, None), (slice(None), None), (..., None, slice(None))]:
+        _same(e[key], t[key], exact=True)
+    view = e[None, ..., None]
+    view[0, 1, 2, 0] = 9.0  # (a view: e changes, its version counts)
+    assert e[1, 2].item() == 9.0 and e._version == 1
+
+
+def test_like_with_dtype():
+    e, t = ember.ones(3, 2), torch.ones(3, 2)
+    for name in ("zeros_like", "ones_like", "empty_like"):
+        for kw, tkw in [({"dtype": ember.float64}, {"dtype": torch.float64}),
+                        ({"dtype": ember.float32}, {"dtype": torch.float32}),
+                        ({"dtype": ember.int64}, {"dtype": torch.int64})]:  # fmt: skip
+            y, ty = getattr(ember, name)(e, **kw), getattr(torch, name)(t, **tkw)
+            if name != "empty_like":  # (its values: whatever the memory held)
+                _same(y, ty, exact=True)
+            assert str(y.dtype).split(".")[-1] == str(ty.dtype).split(".")[-1]
+    _same(
+        ember.full_like(e, 2.5, dtype=ember.float64), torch.full_like(t, 2.5, dtype=torch.float64)
+    )
+    y = ember.zeros_like(e.t(), dtype=ember.float64)  # (a layout to keep: the general path)
+    assert y.stride() == torch.zeros_like(t.t(), dtype=torch.float64).stride()
+
+
+def test_vector_stacks_inner_mv():
+    g = _rng()
+    vs = [g.standard_normal(4).astype(np.float32) for _ in range(3)]
+    for name in ("vstack", "row_stack", "column_stack"):
+        _same(
+            getattr(ember, name)([ember.tensor(v) for v in vs]),
+            getattr(torch, name)([torch.tensor(v) for v in vs]),
+            exact=True,
+        )
+    with pytest.raises(RuntimeError):
+        ember.vstack([ember.zeros(3), ember.zeros(4)])
+    ev, tv = _pair(vs[0])
+    ew, tw = _pair(vs[1])
+    _same(ember.inner(ev, ew), torch.inner(tv, tw))
+    em, tm = _pair(g.standard_normal((3, 4)).astype(np.float32))
+    _same(ember.mv(em, ev), torch.mv(tm, tv))
+    _same(ember.mv(em[:, :2], ev[::2]), torch.mv(tm[:, :2], tv[::2]))
+    with pytest.raises(RuntimeError):
+        ember.mv(em, ember.zeros(3))
+    a = ember.tensor(vs[0].astype(np.float64), requires_grad=True)
+    assert gradcheck(lambda u: ember.inner(u, u), (a,))
+    assert gradcheck(lambda u: ember.vstack([u, u * 2]), (a,))
