@@ -406,3 +406,25 @@ def test_vector_stacks_inner_mv():
     a = ember.tensor(vs[0].astype(np.float64), requires_grad=True)
     assert gradcheck(lambda u: ember.inner(u, u), (a,))
     assert gradcheck(lambda u: ember.vstack([u, u * 2]), (a,))
+
+
+def test_diagonal_scatter_narrow_copy():
+    x = np.arange(20.0, dtype=np.float32).reshape(4, 5)
+    for off in (0, 1, -2, 4, -3):
+        n = torch.diagonal(torch.tensor(x), off).shape[0]
+        v = np.arange(n, dtype=np.float32) + 100
+        e = ember.diagonal_scatter(ember.tensor(x), ember.tensor(v), off)
+        t = torch.diagonal_scatter(torch.tensor(x), torch.tensor(v), off)
+        _same(e, t, exact=True)
+    with pytest.raises(RuntimeError):
+        ember.diagonal_scatter(ember.tensor(x), ember.zeros(3))
+    xs = ember.tensor(x.astype(np.float64), requires_grad=True)
+    src = ember.tensor(np.ones(3), requires_grad=True)
+    assert gradcheck(lambda a, b: ember.diagonal_scatter(a, b, 2), (xs, src))
+    for rg in (False, True):
+        for d, s0, n in [(0, 1, 2), (1, 1, 3), (-1, 0, 4)]:
+            e, t = _pair(x, rg)
+            _same(ember.narrow_copy(e, d, s0, n), torch.narrow_copy(t, d, s0, n), exact=True)
+            _same(
+                ember.narrow_copy(e.t(), d, s0, n), torch.narrow_copy(t.t(), d, s0, n), exact=True
+            )

@@ -11679,6 +11679,28 @@ def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool 
 
 def diagonal_scatter(x, src, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """x with src written onto the diagonal diagonal(x, offset, dim1, dim2) reads."""
+    if (
+        type(x) is Tensor
+        and type(src) is Tensor
+        and type(offset) is int
+        and dim1 == 0
+        and dim2 == 1
+        and type(dim1) is int
+        and type(dim2) is int
+        and _outside_graph(x)
+        and _outside_graph(src)
+    ):  # overhead42: a C-contiguous matrix outside the graph, the diagonal written through a
+        a, v = x._data, src._data  # strided view of a copy (~14 -> ~3 us of a 32x32)
+        if a.ndim == 2 and a.flags.c_contiguous and v.dtype is a.dtype and a.size:
+            n, m = a.shape
+            k = builtins.max(
+                0, builtins.min(n + builtins.min(offset, 0), m - builtins.max(offset, 0))
+            )
+            if v.shape == (k,) and -_LONG <= offset < _LONG:
+                out = a.copy()
+                start = offset if offset >= 0 else -offset * m
+                out.reshape(-1)[start :: m + 1][:k] = v
+                return _plain(out)
     x = _tensor_operand(x)
     src = _same_dtype("diagonal_scatter", x, _tensor_operand(src))
     if x.ndim < 2:
@@ -11686,14 +11708,20 @@ def diagonal_scatter(x, src, offset: int = 0, dim1: int = 0, dim2: int = 1) -> T
     d1, d2 = _two_dims("diagonal_scatter", x.ndim, dim1, dim2)
     want = np.diagonal(x.data, offset, d1, d2).shape
     if src.shape != want:
-        raise ValueError(f"diagonal_scatter: src {src.shape} should be {want}")
+        raise BadShapeOrValue(f"diagonal_scatter: src {src.shape} should be {want}")  # (torch: RE)
     moved = movedim(x, (d1, d2), (-2, -1))
     rows, cols = _diag_rows_cols(x.shape[d1], x.shape[d2], int(offset))
     return movedim(Put.apply(moved, src, (Ellipsis, rows, cols)), (-2, -1), (d1, d2))
 
 
 def narrow_copy(x, dim: int, start, length: int) -> Tensor:
-    return clone(narrow(x, dim, start, length))
+    y = narrow(x, dim, start, length)
+    if type(y) is Tensor and not y._requires_grad:  # (overhead42: clone's steps, ~1 us)
+        return _plain(np.array(y._data, order="C"))  # (torch's: C order whatever x's layout)
+    out = clone(y)
+    if type(out.data) is np.ndarray and not out.data.flags.c_contiguous:
+        out.data = np.ascontiguousarray(out.data)
+    return out
 
 
 def nonzero_static(x, *, size: int, fill_value: int = -1) -> Tensor:
