@@ -10903,9 +10903,13 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1) -> Tensor:
     if (p := _plain_scaled(input, vec1, vec2, beta, alpha)) is not None:
-        c, a, b = p  # overhead42: the common call's product straight (~3 -> ~1.8 us at 16)
-        if a.ndim == 1 == b.ndim and c.shape == (a.shape[0], b.shape[0]):
-            return _plain(_scaled_product("addr", c, a, b, beta, alpha))
+        c, a, b = p  # overhead42: the common call's rank-1 GEMM update of a copy of input
+        # straight (~3.1 -> ~2.2 us at 16: _scaled's and _scaled_product's steps)
+        m, n = a.shape[0] if a.ndim == 1 else -1, b.shape[0] if b.ndim == 1 else -1
+        if c.shape == (m, n):
+            out = None if beta == 0 else np.array(c, order="C")  # (beta = 0 never reads c)
+            a, b = _gemm_operand(a.reshape(m, 1)), _gemm_operand(b.reshape(1, n))
+            return _plain(_C.gemm(a, b, out, False, False, alpha, beta))
     if (y := _scaled("addr", input, vec1, vec2, beta, alpha)) is not None:
         return y
     return _scaled_add("addr", input, outer(vec1, vec2), beta, alpha)
