@@ -428,3 +428,10 @@ def test_diagonal_scatter_narrow_copy():
             _same(
                 ember.narrow_copy(e.t(), d, s0, n), torch.narrow_copy(t.t(), d, s0, n), exact=True
             )
+
+
+def test_new_dims_of_a_view_with_a_size_one_dim():
+    # (a C-contiguous view whose size-1 dim has another stride keeps it, as torch's)
+    for make in [lambda z: z((1, 2)).transpose(0, 1)[..., None], lambda z: z((2, 1, 3))[None, ::2]]:
+        e, t = make(ember.zeros), make(torch.zeros)
+        assert e.shape == tuple(t.shape) and e.stride() == t.stride()

@@ -5385,7 +5385,8 @@ def _new_dims_view(x, index):
     non-empty x outside the graph as reshape's view, whose strides are torch's (see getitem's
     x[None]; ~7 -> ~1.5 us of a 32x32), else None."""
     d = x.data
-    if not (d.flags.c_contiguous and d.size):
+    # (a view's size-1 dim may have another stride, which reshape would rewrite: x.t()[..., None])
+    if not (d.flags.c_contiguous and d.size and (d.base is None or 1 not in d.shape)):
         return None
     kept = 0
     for p in index:
