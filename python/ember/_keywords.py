@@ -407,6 +407,13 @@ def _operands(name: str, values) -> tuple:
     return tuple(v if isinstance(v, Tensor | np.ndarray) else _as_tensor(v) for v in values)
 
 
+def _all_tensors(values: tuple, tensor_type) -> bool:
+    for v in values:
+        if type(v) is not tensor_type:
+            return False
+    return True
+
+
 def check_tensors(fn, names, method: bool = False, like=None):
     """``fn`` refusing a non-Tensor in its parameters ``names`` (TENSOR_ONLY), as torch's
     argument parser: a wrapper generated with fn's own signature (as _direct's: no ``*args``
@@ -420,7 +427,7 @@ def check_tensors(fn, names, method: bool = False, like=None):
 
     name = fn.__name__
     ns = {"fn": fn, "_T": Tensor, "_operand": _operand, "_operands": _operands}
-    ns["_operand_pair"] = _operand_pair
+    ns["_operand_pair"], ns["_all_tensors"] = _operand_pair, _all_tensors
     sig = list(inspect.signature(like or fn).parameters.values())
     params, forward, checks = [], [], []
     if [p.kind for p in sig] == [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD]:
@@ -443,7 +450,8 @@ def check_tensors(fn, names, method: bool = False, like=None):
                 forward.append(f"*{n}")
                 star = True
                 if f"*{n}" in names:
-                    checks.append(f"{n} = _operands({name!r}, {n})")
+                    # (all Tensors, the common call: as they are, without _operands' frame)
+                    checks.append(f"if not _all_tensors({n}, _T): {n} = _operands({name!r}, {n})")
                 continue
             if p.kind is p.VAR_KEYWORD:
                 params.append(f"**{n}")

@@ -1239,6 +1239,18 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
                     return Tensor._make(y, False, None, 0)
                 return _plain(_laid(y, (x, e)))
             return _apply_broadcasting(Pow, "pow", a, b)
+    if (
+        (type(a) is float or type(a) is int)
+        and type(b) is Tensor
+        and (b._data.dtype is _F32 or b._data.dtype is _F64)
+        and _outside_graph(b)
+        and -_LONG <= a < _LONG
+    ):  # overhead42: 2 ** x outside the graph, Pow's values straight (~9 -> ~5 us of a 32x32:
+        e = b._data  # _broadcasting's steps, whose forward reaches the same _pow_floats(a, e))
+        y = _pow_floats(a, e)  # (torch's pow(Scalar, Tensor) is C-contiguous whatever e's
+        return (
+            _plain(np.ascontiguousarray(y)) if type(y) is _ND else Tensor._make(y, False, None, 0)
+        )
     if isinstance(b, list | tuple):  # (torch's exponent is a tensor or a number)
         raise TypeError(f"pow(): exponent must be a Tensor or a number, not {type(b).__name__}")
     _scalar_int_range("pow", a, b)
@@ -1260,8 +1272,12 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
         if np.any(np.asarray(_data(b)) < 0):
             return _int_pow_negative(np.asarray(_data(a)), np.asarray(_data(b)))
     out = _broadcasting(Pow, "pow", a, b)
-    # a number base (2 ** x): torch's pow.Scalar node
-    return named(out, "PowBackward2") if not isinstance(a, Tensor | np.ndarray) else out
+    if isinstance(a, Tensor | np.ndarray):
+        return out
+    # a number base (2 ** x): torch's pow.Scalar node, and its C-contiguous result (overhead42)
+    if isinstance(out, Tensor) and type(out.data) is _ND and not out.data.flags.c_contiguous:
+        out.data = np.ascontiguousarray(out.data)
+    return named(out, "PowBackward2")
 
 
 def _int_pow_negative(a: np.ndarray, b: np.ndarray) -> Tensor:
@@ -2970,6 +2986,8 @@ def matmul(a, b) -> Tensor:
                 and x.shape[2] == y.shape[1]
             ):
                 return _plain(_mm(x, y))  # bmm's shapes: the forward's _mm straight
+            if x.ndim == 3 and y.ndim == 2 and x.shape[2] == y.shape[0]:
+                return _plain(_mm(x, y))  # overhead42: a batch by one matrix, as the forward
         elif dt is _F32 or dt is _F64:  # recorded: nothing below applies (bool, operands)
             return MatMul.apply(a, b)
     else:
@@ -4809,6 +4827,18 @@ def squeeze(x, dim=_NO_DIM) -> Tensor:
             new = shape[:k] + shape[k + 1 :] if shape[k] == 1 else shape
             if 1 not in new and 0 not in new:
                 return _view(SqueezeDim, x, new)
+        elif type(dim) is tuple and dim:  # overhead42: distinct int dims in range (~4.9 ->
+            nd = len(shape)  # ~2 us of a (32, 1, 32, 1) x: _axes and the stride fix below)
+            axes = []
+            for d in dim:
+                if type(d) is not int or not -nd <= d < nd:
+                    break
+                axes.append(d % nd)
+            else:
+                if len(set(axes)) == len(axes):
+                    new = tuple([n for i, n in enumerate(shape) if n != 1 or i not in axes])
+                    if 1 not in new and 0 not in new:
+                        return _view(SqueezeDims, x, new)
     x = _tensor_operand(x)
     node = Squeeze
     if dim is None or (type(dim) is Tensor and dim.ndim):  # (torch: an int or ints, given)
@@ -4894,6 +4924,8 @@ def _expanded(x: np.ndarray, shape: tuple) -> np.ndarray:
     # size-1 dim the next dim's size * stride (NumPy's broadcast_to gives every size-1 dim
     # 0); built by _C.strided (broadcast_to and as_strided were ~3 us of a 32x32 expand)
     nd, lead, xs, xst = len(shape), len(shape) - x.ndim, x.shape, x.strides
+    if xs == shape:  # (every dim kept: x's strides, the loop's result without its steps)
+        return _C.strided(x, shape, xst, x.flags.writeable)
     if lead < 0:
         raise ValueError(f"cannot expand {xs} to {shape}")
     st = [0] * nd
@@ -4927,6 +4959,18 @@ def expand(x, shape) -> Tensor:
             else:
                 st = (0,) * lead + d.strides
                 return _outside_view(_C.strided(d, shape, st, False), x)
+    elif (
+        type(x) is Tensor
+        and type(shape) is tuple
+        and _state.enabled
+        and _function._fw_level is None
+        and _positive_ints(shape)
+        and len(shape) >= x._data.ndim
+    ):  # overhead42: recorded with sizes given (no -1), its node straight (~0.7 us of steps)
+        try:
+            return Expand.apply(x, shape)
+        except ValueError:  # (shapes that do not expand: the error below)
+            pass
     x = _tensor_operand(x)
     if type(shape) is not tuple or not _plain_shape(shape):  # (else as _shape_arg returns it)
         shape = _shape_arg(shape, "expand", one_inferred=False)  # -1 keeps any existing dim
@@ -5381,6 +5425,39 @@ def _index_rows(index, shape):
     return idx, math.prod(shape[:lead]), math.prod(shape[lead:])
 
 
+def _new_dims_view(x, index):
+    """overhead42: x[None, ..., None] (Nones, full slices and one Ellipsis) of a C-contiguous
+    non-empty x outside the graph as reshape's view, whose strides are torch's (see getitem's
+    x[None]; ~7 -> ~1.5 us of a 32x32), else None."""
+    d = x.data
+    # (a view's size-1 dim may have another stride, which reshape would rewrite: x.t()[..., None])
+    if not (d.flags.c_contiguous and d.size and (d.base is None or 1 not in d.shape)):
+        return None
+    kept = 0
+    for p in index:
+        if type(p) is slice:
+            if not (p.start is None and p.stop is None and p.step is None):
+                return None
+            kept += 1
+        elif p is not None and p is not Ellipsis:
+            return None
+    if kept > d.ndim or index.count(Ellipsis) > 1:  # (too many: the generic path's error)
+        return None
+    shape, i = [], 0
+    for p in index:
+        if p is None:
+            shape.append(1)
+        elif p is Ellipsis:
+            k = d.ndim - kept
+            shape += d.shape[i : i + k]
+            i += k
+        else:
+            shape.append(d.shape[i])
+            i += 1
+    shape += d.shape[i:]
+    return _outside_view(d.reshape(shape), x)
+
+
 def basic_view(x, index):
     """x[index] for a tuple of ints and slices (x[:, j], x[1:3, 0]) outside the graph, else
     None: GetItem's basic view (its x[index] with Ellipsis appended, so all ints give a 0-d
@@ -5399,7 +5476,7 @@ def basic_view(x, index):
             if p is Ellipsis and not ellipsis:  # (one: x[..., 0], overhead41)
                 ellipsis = True
                 continue
-            return None
+            return _new_dims_view(x, index) if p is None else None
     try:
         a = x.data[index if ellipsis else (*index, Ellipsis)]
     except IndexError:
@@ -6742,6 +6819,9 @@ tril = _triangle("tril", lower=True)
 triu = _triangle("triu", lower=False)
 
 
+_REVERSED = slice(None, None, -1)  # (_ALL: below)
+
+
 def _flip_copy(a: np.ndarray, axes) -> np.ndarray:
     """a reversed along axes, a copy laid out as torch's flip lays it (empty_like(a) with
     preserve_format: C order for a C-contiguous a). One NumPy copy of the reversed view;
@@ -6750,7 +6830,10 @@ def _flip_copy(a: np.ndarray, axes) -> np.ndarray:
         y = _C.flip_last(a)  # (NumPy's copy of a reversed last dim: one element at a time, ~3x)
         axes = tuple(d for d in axes if d != a.ndim - 1)
         return _strides.keep_size1(y if not axes else _flip_copy(y, axes), a)
-    v = a[tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(a.ndim))]
+    index = [_ALL] * a.ndim  # (a list, not a genexpr: its frames were ~1 us of a 32x32 flip)
+    for d in axes:
+        index[d] = _REVERSED
+    v = a[tuple(index)]
     if a.flags.c_contiguous:
         return _strides.keep_size1(v.copy(), a)
     out = _strides.empty(a.shape, _strides.preserved(a), a.dtype)
@@ -6781,6 +6864,10 @@ class Flip(Function):
 
 def flip(x, dims) -> Tensor:
     """Reverse the order along dims (torch.flip): a copy, as torch's."""
+    if type(x) is Tensor and type(dims) in (tuple, list) and len(dims) == 1 and _outside_graph(x):
+        d, nd = dims[0], x._data.ndim  # overhead42: one int dim outside the graph (~4.7 ->
+        if type(d) is int and -nd <= d < nd:  # ~2.2 us of a 32x32: the checks below)
+            return _plain(_flip_copy(x._data, (d % nd,)))
     x = _tensor_operand(x)
     if not isinstance(dims, list | tuple):  # (torch's dims is a tuple of ints: not None, not
         # one int, x.flip(1)'s varargs excepted)
@@ -7277,11 +7364,55 @@ def broadcast_to(x, size) -> Tensor:
     return expand(x, size)
 
 
+def _broadcast_pair(sa: tuple, sb: tuple):
+    """The broadcast shape of two shapes, None if they do not broadcast (the general path's
+    error)."""
+    if sa == sb:
+        return sa
+    if len(sa) < len(sb):
+        sa, sb = sb, sa
+    lead = len(sa) - len(sb)
+    out = list(sa)
+    for i, n in enumerate(sb, lead):
+        if sa[i] != n:
+            if sa[i] == 1:
+                out[i] = n
+            elif n != 1:
+                return None
+    return tuple(out)
+
+
 def broadcast_tensors(*tensors) -> tuple:
     """The tensors expanded to their common broadcast shape."""
+    if len(tensors) == 2:
+        a, b = tensors
+        if (
+            type(a) is Tensor
+            and type(b) is Tensor
+            and not (a._requires_grad or b._requires_grad)
+            and _function._fw_level is None
+        ):  # overhead42: two tensors outside the graph, expand's views straight (~9 -> ~3 us
+            # of a 32x32 and a 32-vector: NumPy's broadcast_shapes and expand's checks)
+            x, y = a._data, b._data
+            shape = _broadcast_pair(x.shape, y.shape)
+            if shape is not None and 0 not in shape:
+                return (
+                    _outside_view(_expanded(x, shape), a),
+                    _outside_view(_expanded(y, shape), b),
+                )
     tensors = [_tensor_operand(t) for t in tensors]
     shape = broadcast_shapes(*(t.shape for t in tensors))
     return tuple(expand(t, shape) for t in tensors)
+
+
+def _plain_dims(dims: tuple, nd: int):
+    """dims (Python ints in range, none twice) as axes, else None (the checks' errors)."""
+    out = []
+    for d in dims:
+        if type(d) is not int or not -nd <= d < nd:
+            return None
+        out.append(d % nd)
+    return out if len(set(out)) == len(out) else None
 
 
 def movedim(x, source, destination) -> Tensor:
@@ -7292,6 +7423,14 @@ def movedim(x, source, destination) -> Tensor:
             s = source % nd
             order = [d for d in range(nd) if d != s]
             order.insert(destination % nd, s)
+            return _view(Permute, x, tuple(order))
+    if type(x) is Tensor and type(source) is tuple and type(destination) is tuple:
+        nd = x._data.ndim  # overhead42: tuples of distinct int dims in range (~9 -> ~2 us)
+        src, dst = _plain_dims(source, nd), _plain_dims(destination, nd)
+        if src is not None and dst is not None and len(src) == len(dst):
+            order = [d for d in range(nd) if d not in src]
+            for d, s in sorted(zip(dst, src)):
+                order.insert(d, s)
             return _view(Permute, x, tuple(order))
     x = _tensor_operand(x)
     if isinstance(source, Tensor):  # (a 0-d integer tensor is an int to torch; [1] is not)
@@ -7369,8 +7508,31 @@ def ravel(x) -> Tensor:
     return reshape(_tensor_operand(x).contiguous(), (-1,))
 
 
+def _positive_ints(sizes) -> bool:
+    for s in sizes:
+        if type(s) is not int or s <= 0:
+            return False
+    return True
+
+
 def unflatten(x, dim: int, sizes) -> Tensor:
     """Split dim into ``sizes`` (one entry may be -1)."""
+    if (
+        type(x) is Tensor
+        and type(dim) is int
+        and type(sizes) in (tuple, list)
+        and not x._requires_grad
+        and _function._fw_level is None
+    ):  # overhead42: positive int sizes outside the graph, flatten's view straight (~3.4 ->
+        d = x._data  # ~1.3 us of a 32x32: the checks and reshape's frames below)
+        nd = d.ndim
+        if -nd <= dim < nd and d.flags.c_contiguous and _positive_ints(sizes):
+            axis = dim % nd
+            shape = d.shape
+            if math.prod(sizes) == shape[axis]:
+                shape = shape[:axis] + tuple(sizes) + shape[axis + 1 :]
+                if d.base is None or 1 not in shape:  # (else _strides.viewed's size-1 strides)
+                    return _outside_view(d.reshape(shape), x)
     x = _tensor_operand(x)
     if not x.ndim:  # (torch: RuntimeError, where _dim's range says IndexError)
         raise _OutOfBounds(f"unflatten: dim {dim} of a 0-d tensor (it has no dims)")
@@ -7392,6 +7554,19 @@ def unflatten(x, dim: int, sizes) -> Tensor:
 def unfold(x, dimension: int, size: int, step: int) -> Tensor:
     """All windows of ``size`` along ``dimension`` every ``step``: that dim becomes the window
     count and the window is a new last dim (torch.Tensor.unfold)."""
+    if (
+        type(x) is Tensor
+        and type(dimension) is int
+        and type(size) is int
+        and type(step) is int
+        and not (x._requires_grad and _state.enabled)
+        and _function._fw_level is None
+    ):  # overhead42: outside the graph, Unfold's view straight (~14 -> ~2 us of a 32x32)
+        a = x._data
+        nd = a.ndim
+        if nd and -nd <= dimension < nd and a.size and 0 <= size <= a.shape[dimension % nd]:
+            if 0 < step < _LONG:
+                return _outside_view(Unfold.forward(_Scratch(), a, dimension % nd, size, step), x)
     x = _tensor_operand(x)
     axis = _dim(dimension, x.ndim, "unfold")
     n = x.shape[axis] if x.ndim else 1
@@ -7407,6 +7582,10 @@ def unfold(x, dimension: int, size: int, step: int) -> Tensor:
     return Unfold.apply(x, axis, size, step)
 
 
+class _Scratch:
+    """A ctx for a Function's forward called outside the graph (its notes dropped)."""
+
+
 class Unfold(Function):
     _reusable = True  # (backward reads shapes alone)
 
@@ -7415,6 +7594,12 @@ class Unfold(Function):
         ctx.meta = (x.shape, axis, size, step)
         # a view, no copy, as torch's; writable where the windows do not overlap
         writable = step >= size and x.flags.writeable
+        if x.size:  # overhead42: the view's strides straight (~14 -> ~3 us of a 32x32:
+            # sliding_window_view's Python; the same view)
+            st = x.strides
+            shape = x.shape[:axis] + ((x.shape[axis] - size) // step + 1,) + x.shape[axis + 1 :]
+            st = st[:axis] + (st[axis] * step,) + st[axis + 1 :] + (st[axis],)
+            return _C.strided(x, shape + (size,), st, writable)
         windows = np.lib.stride_tricks.sliding_window_view(
             x if x.size else _strides.laid(x), size, axis, writeable=writable
         )
@@ -7458,14 +7643,13 @@ class AsStrided(Function):
             flat = x.reshape(-1)
         # a view, as torch's; writable unless two of its elements share memory (torch
         # refuses writes into such overlapping windows too)
-        index = AsStrided._index(size, stride, offset).reshape(-1)
-        distinct = np.unique(index).size == index.size
-        return np.lib.stride_tricks.as_strided(
-            flat[offset:],
-            size,
-            tuple(s * flat.itemsize for s in stride),
-            writeable=distinct and x.flags.writeable,
-        )
+        distinct = _strides_apart(size, stride)
+        if not distinct:  # (the strides' test below cannot tell: the elements' own)
+            index = AsStrided._index(size, stride, offset).reshape(-1)
+            distinct = np.unique(index).size == index.size
+        item = flat.itemsize  # (_C.strided: NumPy's as_strided is ~3 us of Python)
+        st = tuple([s * item for s in stride])
+        return _C.strided(flat[offset:], size, st, bool(distinct and x.flags.writeable))
 
     @staticmethod
     def _index(size, stride, offset):
@@ -7512,6 +7696,18 @@ class AsStrided(Function):
             return flat[AsStrided._index(size, stride, offset)]
 
         return _graph.linear(ctx, g, fwd), None, None, None
+
+
+def _strides_apart(size, stride) -> bool:
+    """overhead42: whether each dim's stride passes the span of the smaller-strided dims (then
+    no two elements share memory; ~40 us less than np.unique's test of a 16x16 view). False:
+    unknown."""
+    span = 0
+    for st, n in sorted([(st, n) for n, st in zip(size, stride) if n > 1]):
+        if st <= span:
+            return False
+        span += (n - 1) * st
+    return True
 
 
 def _storage_of(x: np.ndarray):
@@ -7948,7 +8144,31 @@ def hstack(tensors) -> Tensor:
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
+def _plain_vectors(tensors):
+    """The arrays of non-empty 1-D Tensors of one dtype and length outside the graph (a list
+    or tuple of them), else None: vstack / column_stack's rows or columns, written straight
+    into the result (overhead42: ~5 -> ~2 us for two 32-vectors, atleast_2d's and cat's
+    steps)."""
+    if type(tensors) not in (list, tuple) or not tensors or _function._fw_level is not None:
+        return None
+    out = []
+    for t in tensors:
+        if type(t) is not Tensor or t._requires_grad:
+            return None
+        out.append(t._data)
+    a = out[0]
+    for b in out:
+        if b.ndim != 1 or b.dtype is not a.dtype or b.shape != a.shape or not b.size:
+            return None
+    return out
+
+
 def vstack(tensors) -> Tensor:
+    if (rows := _plain_vectors(tensors)) is not None:
+        out = np.empty((len(rows), rows[0].shape[0]), rows[0].dtype)
+        for i, r in enumerate(rows):
+            out[i] = r
+        return _plain(out)
     if _dims_at_least(tensors, 2):
         return cat(tensors, 0)
     return cat(atleast_2d(tuple(tensors)), 0)
@@ -7963,6 +8183,11 @@ def dstack(tensors) -> Tensor:
 
 def column_stack(tensors) -> Tensor:
     """1-D (and 0-d) tensors become columns, then all join along dim 1."""
+    if (cols := _plain_vectors(tensors)) is not None:
+        out = np.empty((cols[0].shape[0], len(cols)), cols[0].dtype)
+        for i, c in enumerate(cols):
+            out[:, i] = c
+        return _plain(out)
     cols = [_tensor_operand(t) for t in tensors]
     return cat([reshape(t, (-1, 1)) if t.ndim < 2 else t for t in cols], 1)
 
@@ -8647,6 +8872,20 @@ def index_copy(x, dim: int, index, source) -> Tensor:
         out = x.data.copy()
         out[key] = source.data
         return Tensor._make(out, False, None, 0)
+    if type(x) is Tensor and type(source) is Tensor and type(index) is Tensor and type(dim) is int:
+        # overhead42: recorded, a 1-D int64 index and a source of the right shape, _along's
+        # steps without its conversions (~5.7 -> ~4 us of a 32x32 call); else the checks below
+        d, s, i = x._data, source._data, index._data
+        nd = d.ndim
+        if nd and -nd <= dim < nd and i.dtype is _I64 and i.ndim == 1 and s.dtype is d.dtype:
+            axis = dim % nd
+            if (
+                s.shape == d.shape[:axis] + i.shape + d.shape[axis + 1 :]
+                and i.flags.c_contiguous
+                and not _out_of_range(i, False, d.shape[axis])
+            ):
+                key = (_ALL,) * axis + (i,)
+                return named(Put.apply(x, source, key), "IndexCopyBackward0")
     x = _tensor_operand(x)
     source = _same_dtype("index_copy", x, _tensor_operand(source))
     return named(
@@ -8741,6 +8980,14 @@ def _index_put(x, indices, values, accumulate: bool) -> Tensor:
 
 def take(x, index) -> Tensor:
     """x's entries at flat (row-major) ``index``; the result has index's shape."""
+    if type(x) is Tensor and type(index) is Tensor and _outside_graph(x):
+        a, i = x._data, index._data  # overhead42: an int64 index in range, outside the graph:
+        if i.dtype is _I64 and a.flags.c_contiguous and a.size:  # index_select's kernel on
+            try:  # the flat x (~6.9 -> ~2 us of a 32x32; negatives: the general path)
+                out = _C.index_select(a.reshape(-1), np.ascontiguousarray(i).reshape(-1), 0)
+                return _plain(out.reshape(i.shape))
+            except IndexError:
+                pass
     x = _tensor_operand(x)
     index = _int_array(index, "take", int32=False)
     n = x.numel()
@@ -8983,6 +9230,27 @@ def _two_dims(op, ndim, dim1, dim2):
 
 def diagonal(x, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The diagonal of the (dim1, dim2) planes as a new last dim (torch.diagonal)."""
+    if (
+        type(x) is Tensor
+        and type(offset) is int
+        and type(dim1) is int
+        and type(dim2) is int
+        and not (x._requires_grad and _state.enabled)
+        and _function._fw_level is None
+    ):  # overhead42: outside the graph, NumPy's view straight (~4 -> ~1.3 us of a 32x32)
+        a = x._data
+        nd = a.ndim
+        if (
+            -nd <= dim1 < nd
+            and -nd <= dim2 < nd
+            and dim1 % nd != dim2 % nd
+            and a.size
+            and -_LONG <= offset < _LONG  # (past int64: _index_dim's overflow error)
+        ):
+            d = a.diagonal(offset, dim1, dim2)
+            if d.size or not offset:  # (an empty diagonal's start: Diagonal's forward)
+                d.flags.writeable = a.flags.writeable  # (NumPy makes it read-only)
+                return _outside_view(d, x)
     x = _tensor_operand(x)
     if x.ndim < 2:
         raise _OutOfBounds(  # (torch: dim1 / dim2 out of range, an IndexError)
@@ -9015,6 +9283,26 @@ class DiagEmbed(Function):
 
 def diag_embed(x, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """Matrices (in dims dim1, dim2 of the result) whose offset diagonal is x's last dim."""
+    if (
+        type(x) is Tensor
+        and type(offset) is int
+        and dim1 == -2
+        and dim2 == -1
+        and type(dim1) is int
+        and type(dim2) is int
+        and _outside_graph(x)
+        and x._data.ndim
+    ):  # overhead42: the default dims outside the graph, the diagonal written through a
+        # strided view of the flat result (~20 -> ~3 us of a 32x32: DiagEmbed's fancy index)
+        a = x._data
+        m = a.shape[-1]
+        n = m + builtins.abs(offset)
+        out = np.zeros(a.shape[:-1] + (n, n), a.dtype)
+        if out.size:
+            flat = out.reshape(-1, n * n)  # (the diagonal starts at row 0, column offset,
+            start = offset if offset >= 0 else -offset * n  # or at row -offset, column 0)
+            flat[:, start :: n + 1][:, :m] = a.reshape(flat.shape[0], m)
+        return _plain(out)
     x = _tensor_operand(x)
     if x.ndim < 1:
         raise IndexError("diag_embed: input must have >= 1 dim (dim1 -2 is out of range)")
@@ -9068,12 +9356,41 @@ def fill_diagonal_(x: Tensor, fill_value, wrap: bool = False) -> Tensor:
     return x._assign(out)
 
 
+def _plain_meshgrid(tensors, indexing):
+    """overhead42: meshgrid of fresh non-empty 1-D tensors of one dtype outside the graph, each
+    grid expand's view of its array straight (~11 -> ~4 us of two 32-vectors: the Tensor
+    reshapes and expands below; the same views); else None."""
+    if not tensors or _function._fw_level is not None:
+        return None
+    dt = tensors[0]._data.dtype if type(tensors[0]) is Tensor else None
+    for t in tensors:
+        if type(t) is not Tensor or t._requires_grad:
+            return None
+        d = t._data
+        if d.ndim != 1 or d.base is not None or not d.size or d.dtype is not dt:
+            return None
+    ts = list(tensors)
+    if indexing == "xy" and len(ts) > 1:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple([t._data.shape[0] for t in ts])
+    k = len(ts)
+    grids = [
+        _outside_view(_expanded(t._data.reshape((1,) * i + (-1,) + (1,) * (k - i - 1)), shape), t)
+        for i, t in enumerate(ts)
+    ]
+    if indexing == "xy" and len(ts) > 1:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
 def meshgrid(*tensors, indexing: str = "ij") -> tuple:
     """Coordinate grids from 1-D tensors ('ij': matrix indexing, 'xy': Cartesian)."""
     if len(tensors) == 1 and isinstance(tensors[0], list | tuple):
         tensors = tensors[0]
     if indexing not in ("ij", "xy"):
         raise BadShapeOrValue(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    if (grids := _plain_meshgrid(tensors, indexing)) is not None:
+        return grids
     ts = [_tensor_operand(t) for t in tensors]
     if builtins.any(t.ndim > 1 for t in ts):
         raise BadShapeOrValue(f"meshgrid: expects 0-D or 1-D tensors, got {[t.shape for t in ts]}")
@@ -10251,16 +10568,37 @@ def _vector_pair(op, a, b):
 
 def dot(a, b) -> Tensor:
     """Inner product of two 1-D tensors of the same size and dtype."""
+    if (y := _plain_dot(a, b)) is not None:
+        return y
     return matmul(*_vector_pair("dot", a, b))
 
 
+def _plain_dot(a, b):
+    """overhead42: dot of two float vectors of one dtype and size outside the graph, matmul's
+    GEMM of (1, n) by (n, 1) straight (~8.6 -> ~2 us at 32: _vector_pair and the node); the
+    same values. None for any other call."""
+    if type(a) is Tensor and type(b) is Tensor and _outside_graph(a) and _outside_graph(b):
+        x, y = a._data, b._data
+        dt = x.dtype
+        if (dt is _F32 or dt is _F64) and y.dtype is dt and x.ndim == 1 == y.ndim:
+            n = x.shape[0]
+            if n and y.shape[0] == n:
+                g = _C.gemm(_gemm_operand(x.reshape(1, n)), _gemm_operand(y.reshape(n, 1)))
+                return _plain(g.reshape(()))
+    return None
+
+
 def vdot(a, b) -> Tensor:
+    if (y := _plain_dot(a, b)) is not None:  # (real: no conjugate)
+        return y
     a, b = _vector_pair("vdot", a, b)
     return matmul(conj(a), b)  # the first conjugated
 
 
 def inner(a, b) -> Tensor:
     """Sum of products over the last dims (a product when either is 0-d)."""
+    if (y := _plain_dot(a, b)) is not None:  # (two vectors: dot's GEMM, overhead42)
+        return y
     a, b = _tensor_operand(a), _tensor_operand(b)
     if a.ndim == 0 or b.ndim == 0:
         return mul(a, b)
@@ -10322,6 +10660,10 @@ ger = outer
 
 
 def mv(mat, vec) -> Tensor:
+    if type(mat) is Tensor and type(vec) is Tensor:  # overhead42: checked, to matmul straight
+        a, v = mat._data, vec._data
+        if a.ndim == 2 and v.ndim == 1 and a.shape[1] == v.shape[0]:
+            return matmul(mat, vec)
     mat, vec = _tensor_operand(mat), _tensor_operand(vec)
     if mat.ndim != 2 or vec.ndim != 1 or mat.shape[1] != vec.shape[0]:
         raise BadShapeOrValue(
@@ -10377,6 +10719,8 @@ def _scaled_product(op, c, a, b, beta, alpha):
     """beta * c + alpha * (a op b) in one pass where the GEMM takes c (addmm, addbmm: its
     C := beta*C + alpha*A*B), c broadcast to the product; beta = 0 never reads c. a, b and c
     are arrays of one float dtype, checked; alpha != 0."""
+    if op == "addr":  # overhead42: a rank-1 GEMM update of c (outer's copy and the sum: ~2x)
+        op, a, b = "addmm", a.reshape(a.shape[0], 1), b.reshape(1, b.shape[0])
     if op == "addmm" or op == "addbmm":
         if op == "addbmm":  # sum_b a[b] @ b[b]: (n, B*m) @ (B*m, p), one GEMM
             nb, n, m = a.shape
@@ -10391,13 +10735,12 @@ def _scaled_product(op, c, a, b, beta, alpha):
         else:
             out = np.empty(out_shape, c.dtype)
             out[...] = c
-        return _C.gemm(_gemm_operand(a), _gemm_operand(b), out, alpha=alpha, beta=beta)
+        # (positional: pybind11's keywords cost ~0.4 us a call)
+        return _C.gemm(_gemm_operand(a), _gemm_operand(b), out, False, False, alpha, beta)
     if op == "addmv":
         if not (a.flags.c_contiguous or a.flags.f_contiguous):
             a = np.ascontiguousarray(a)
         out = _C.matvec(a, np.ascontiguousarray(b), False)
-    elif op == "addr":
-        out = np.multiply.outer(a, b)
     else:
         out = _mm(a, b)
     if alpha != 1:
@@ -10563,7 +10906,30 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
     return _scaled_add("addmm", input, mm(mat1, mat2), beta, alpha)
 
 
+def _plain_scaled(input, a, b, beta, alpha):
+    """The arrays of addmv's and addr's common call outside the graph (three float Tensors of
+    one dtype, number scales, alpha != 0), else None: _scaled's steps without its table."""
+    if (
+        type(input) is Tensor
+        and type(a) is Tensor
+        and type(b) is Tensor
+        and not (input._requires_grad or a._requires_grad or b._requires_grad)
+        and (type(beta) is int or type(beta) is float)
+        and (type(alpha) is int or type(alpha) is float)
+        and alpha != 0
+    ):
+        c, x, y = input._data, a._data, b._data
+        dt = c.dtype
+        if (dt is _F32 or dt is _F64) and x.dtype is dt and y.dtype is dt:
+            return c, x, y
+    return None
+
+
 def addmv(input, mat, vec, *, beta=1, alpha=1) -> Tensor:
+    if (p := _plain_scaled(input, mat, vec, beta, alpha)) is not None:
+        c, a, v = p  # overhead42: the common call's product straight (~2.5 -> ~1.8 us at 16)
+        if a.ndim == 2 and v.ndim == 1 and a.shape[1] == v.shape[0] and c.shape == a.shape[:1]:
+            return _plain(_scaled_product("addmv", c, a, v, beta, alpha))
     if (y := _scaled("addmv", input, mat, vec, beta, alpha)) is not None:
         return y
     return _scaled_add("addmv", input, mv(mat, vec), beta, alpha)
@@ -10584,6 +10950,14 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1) -> Tensor:
+    if (p := _plain_scaled(input, vec1, vec2, beta, alpha)) is not None:
+        c, a, b = p  # overhead42: the common call's rank-1 GEMM update of a copy of input
+        # straight (~3.1 -> ~2.2 us at 16: _scaled's and _scaled_product's steps)
+        m, n = a.shape[0] if a.ndim == 1 else -1, b.shape[0] if b.ndim == 1 else -1
+        if c.shape == (m, n):
+            out = None if beta == 0 else np.array(c, order="C")  # (beta = 0 never reads c)
+            a, b = _gemm_operand(a.reshape(m, 1)), _gemm_operand(b.reshape(1, n))
+            return _plain(_C.gemm(a, b, out, False, False, alpha, beta))
     if (y := _scaled("addr", input, vec1, vec2, beta, alpha)) is not None:
         return y
     return _scaled_add("addr", input, outer(vec1, vec2), beta, alpha)
@@ -10591,6 +10965,18 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1) -> Tensor:
 
 def kron(a, b) -> Tensor:
     """Kronecker product: out[i*m + k] = a[i] * b[k] in every dim."""
+    if (p := _plain_pair(a, b)) is not None and type(a) is Tensor and type(b) is Tensor:
+        x, y = p
+        if x.dtype is y.dtype and (x.dtype is _F32 or x.dtype is _F64):
+            # overhead42: two float tensors outside the graph, the arrays' product straight
+            # (~17 -> ~4 us of 8x8 by 4x4: the Tensor reshapes and mul below); the same values
+            if x.ndim == 2 == y.ndim:  # (the common call, without the tuple building below)
+                (m, n), (p, q) = x.shape, y.shape
+                return _plain((x.reshape(m, 1, n, 1) * y.reshape(1, p, 1, q)).reshape(m * p, n * q))
+            nd = builtins.max(x.ndim, y.ndim)
+            sa, sb = (1,) * (nd - x.ndim) + x.shape, (1,) * (nd - y.ndim) + y.shape
+            prod = x.reshape(_interleave(sa, (1,) * nd)) * y.reshape(_interleave((1,) * nd, sb))
+            return _plain(prod.reshape(tuple(p * q for p, q in zip(sa, sb))))
     a, b = _tensor_operand(a), _tensor_operand(b)
     nd = builtins.max(a.ndim, b.ndim)
     sa, sb = (1,) * (nd - a.ndim) + a.shape, (1,) * (nd - b.ndim) + b.shape
@@ -10997,12 +11383,42 @@ _CDIST_MODES = (None, "use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_
                 "donot_use_mm_for_euclid_dist")  # fmt: skip
 
 
+def _plain_euclid(x1, x2, compute_mode):
+    """overhead42: cdist's matrix-product distances of two float matrices of one dtype outside
+    the graph, the steps below on the arrays straight (~28 -> ~12 us of 32x8 by 24x8: eight
+    ops' fronts); the same operations, so the same values. None for any other call."""
+    if not (type(x1) is Tensor and type(x2) is Tensor and _outside_graph(x1)):
+        return None
+    a, b = x1._data, x2._data
+    dt = a.dtype
+    if (
+        not (dt is _F32 or dt is _F64)
+        or b.dtype is not dt
+        or a.ndim != 2
+        or b.ndim != 2
+        or a.shape[1] != b.shape[1]
+        or not (a.size and b.size)
+        or not _outside_graph(x2)
+        or not (compute_mode == "use_mm_for_euclid_dist" or a.shape[0] > 25 or b.shape[0] > 25)
+    ):
+        return None
+    sq1 = reduce_sum(a * a, (1,), False)[:, None]
+    sq2 = reduce_sum(b * b, (1,), False)[None, :]
+    d2 = sq1 + sq2
+    d2 -= 2 * _C.gemm(_gemm_operand(a), _gemm_operand(b.T))
+    np.maximum(d2, 0, out=d2)  # (clamp's: NaN stays NaN)
+    return d2**0.5
+
+
 def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
     """p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M) -> (..., P, R).
     Euclidean distances of more than 25 rows go through one matrix product
     (|a|^2 + |b|^2 - 2 a.b, PyTorch's default compute_mode) instead of all the differences."""
     if compute_mode not in _CDIST_MODES:
         raise ValueError(f"cdist: unknown compute_mode {compute_mode!r}")
+    if (p == 2 and compute_mode != "donot_use_mm_for_euclid_dist"
+            and (y := _plain_euclid(x1, x2, compute_mode)) is not None):  # fmt: skip
+        return _plain(y)
     x1, x2 = _float_only("cdist", x1), _float_only("cdist", x2)
     _lowp.refuse("cdist", x1.dtype, x2.dtype)
     if x1.dtype != x2.dtype:  # PyTorch's kernel does not promote
@@ -11315,6 +11731,28 @@ def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool 
 
 def diagonal_scatter(x, src, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """x with src written onto the diagonal diagonal(x, offset, dim1, dim2) reads."""
+    if (
+        type(x) is Tensor
+        and type(src) is Tensor
+        and type(offset) is int
+        and dim1 == 0
+        and dim2 == 1
+        and type(dim1) is int
+        and type(dim2) is int
+        and _outside_graph(x)
+        and _outside_graph(src)
+    ):  # overhead42: a C-contiguous matrix outside the graph, the diagonal written through a
+        a, v = x._data, src._data  # strided view of a copy (~14 -> ~3 us of a 32x32)
+        if a.ndim == 2 and a.flags.c_contiguous and v.dtype is a.dtype and a.size:
+            n, m = a.shape
+            k = builtins.max(
+                0, builtins.min(n + builtins.min(offset, 0), m - builtins.max(offset, 0))
+            )
+            if v.shape == (k,) and -_LONG <= offset < _LONG:
+                out = a.copy()
+                start = offset if offset >= 0 else -offset * m
+                out.reshape(-1)[start :: m + 1][:k] = v
+                return _plain(out)
     x = _tensor_operand(x)
     src = _same_dtype("diagonal_scatter", x, _tensor_operand(src))
     if x.ndim < 2:
@@ -11322,14 +11760,20 @@ def diagonal_scatter(x, src, offset: int = 0, dim1: int = 0, dim2: int = 1) -> T
     d1, d2 = _two_dims("diagonal_scatter", x.ndim, dim1, dim2)
     want = np.diagonal(x.data, offset, d1, d2).shape
     if src.shape != want:
-        raise ValueError(f"diagonal_scatter: src {src.shape} should be {want}")
+        raise BadShapeOrValue(f"diagonal_scatter: src {src.shape} should be {want}")  # (torch: RE)
     moved = movedim(x, (d1, d2), (-2, -1))
     rows, cols = _diag_rows_cols(x.shape[d1], x.shape[d2], int(offset))
     return movedim(Put.apply(moved, src, (Ellipsis, rows, cols)), (-2, -1), (d1, d2))
 
 
 def narrow_copy(x, dim: int, start, length: int) -> Tensor:
-    return clone(narrow(x, dim, start, length))
+    y = narrow(x, dim, start, length)
+    if type(y) is Tensor and not y._requires_grad:  # (overhead42: clone's steps, ~1 us)
+        return _plain(np.array(y._data, order="C"))  # (torch's: C order whatever x's layout)
+    out = clone(y)
+    if type(out.data) is np.ndarray and not out.data.flags.c_contiguous:
+        out.data = np.ascontiguousarray(out.data)
+    return out
 
 
 def nonzero_static(x, *, size: int, fill_value: int = -1) -> Tensor:

@@ -2094,7 +2094,7 @@ class Tensor:
     # (squeeze and unsqueeze take NumPy's axis= themselves: the wrapper other dim-taking
     # methods get would add a tenth to these cheap views)
     def squeeze(self, dim=_NO_DIM, *, axis=None):
-        if axis is None and (dim is _NO_DIM or type(dim) is int):  # (nothing to convert)
+        if axis is None and (dim is _NO_DIM or type(dim) is int or type(dim) is tuple):
             return _ops.squeeze(self, dim)
         _given_dim(dim, axis, "squeeze")  # (x.squeeze(None) is refused, as torch's)
         if type(dim) is Tensor:  # (torch's method takes a one-element integer tensor)
@@ -2164,6 +2164,26 @@ class Tensor:
         return _function.view_made(out, self) if _function._open_blocks[0] else out
 
     def __setitem__(self, index, value):
+        if (
+            type(index) is tuple
+            and not self._requires_grad
+            and not _function._inference_made
+            and _int_slice_key(index)
+        ):
+            # overhead42: x[:, i] = v of plain tensors, ints and slices alone (their NumPy
+            # meaning is torch's): the write straight (~3.4 -> ~2 us of a 32x32), where the
+            # steps below would find nothing to check or convert; errors take those steps
+            d = self._data
+            if type(value) is Tensor and not value._requires_grad:
+                v = value._data
+                if d.flags.writeable and d.flags.owndata and v.flags.owndata:
+                    try:
+                        d[index] = v
+                    except (ValueError, IndexError, TypeError):
+                        pass  # (nothing written: the words below)
+                    else:
+                        _function.note_write(d, self)
+                        return
         if value is None or isinstance(value, str):  # (NumPy would write None as NaN)
             raise TypeError(f"can't assign a {type(value).__name__} to a {self.dtype} tensor")
         if type(value) is complex and self.data.dtype.kind != "c":  # (torch's conversions)
@@ -2592,6 +2612,22 @@ def _column_select(x, index):
     except IndexError:  # (negative or out of range: the generic path's steps and words)
         return None
     return Tensor._make(out, False, None, 0)
+
+
+def _int_slice_key(index: tuple) -> bool:
+    """index holds Python ints and slices of int (or no) bounds and positive steps alone."""
+    for p in index:
+        if type(p) is slice:
+            a, b, c = p.start, p.stop, p.step
+            if not (
+                (a is None or type(a) is int)
+                and (b is None or type(b) is int)
+                and (c is None or (type(c) is int and c > 0))
+            ):
+                return False
+        elif type(p) is not int:
+            return False
+    return True
 
 
 def _split_int_index(index: tuple):
