@@ -7543,7 +7543,7 @@ def adaptive_avg_pool3d(input, output_size) -> Tensor:
     x = _vol_input(input, op)
     od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
     if 0 in (od, oh, ow) and 0 not in x.shape[-4:]:
-        return _empty_pool(x, (od, oh, ow), False)
+        return _node(_empty_pool(x, (od, oh, ow), False), "AdaptiveAvgPool3DBackward0")
     if 0 in (od, oh, ow) or 0 in x.shape[-4:]:  # (the messages of the 2-D passes)
         y = _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
     else:
@@ -7567,7 +7567,9 @@ def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
         raise BadShapeOrValue(f"{op}: input {x.shape} has an empty spatial dim")
     od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
     if 0 in (od, oh, ow) and 0 not in x.shape[-4:]:
-        return _empty_pool(x, (od, oh, ow), bool(return_indices))
+        return _node(
+            _empty_pool(x, (od, oh, ow), bool(return_indices)), "AdaptiveMaxPool3DBackward0"
+        )
     out = _pool3d(x, adaptive_max_pool2d, ((od, oh * ow),), ((oh, ow),), bool(return_indices))
     return _node(out, "AdaptiveMaxPool3DBackward0")
 
