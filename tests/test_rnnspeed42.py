@@ -1,5 +1,6 @@
 """Round 42: a layer's output that nn.RNN / LSTM / GRU only join (the directions' cat, dropout,
-the next layer) and the cells' discarded sequence output are not copied. Outputs and gradients
+the next layer) and the cells' discarded sequence output are not copied; the backward kernels
+read dy at its strides (rows contiguous), refusing others at the C++ boundary. Outputs and gradients
 against torch with copied weights (bidirectional, stacked, dropout, projections, packed,
 batch_first, float32 / float64, 1 and 2 threads), writes into the returned output after forward,
 and float64 gradients by finite differences."""
@@ -9,7 +10,8 @@ import pytest
 from conftest import at_threads
 
 import ember
-from ember import nn
+from ember import _C, nn
+from ember._errors import BadShapeOrValue
 from ember.autograd import gradcheck
 from ember.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from ember.nn.utils.stateless import functional_call
@@ -167,3 +169,78 @@ def test_recorded_cells_match_torch(kind):
     _close(xe.grad.numpy(), xt.grad.numpy(), "float64")
     for name, p in ref.named_parameters():
         _close(getattr(ours, name).grad.numpy(), p.grad.numpy(), "float64")
+
+
+def _backward_args(kind, dt):
+    """_C's forward on seeded arrays -> a function of dy running its backward (all gradients)."""
+    rng = np.random.default_rng(21)
+    T, N, I, H = 4, 5, 3, 6
+    g = {"lstm": 4, "gru": 3, "rnn": 1}[kind]
+    x = rng.standard_normal((T, N, I)).astype(dt)
+    h0 = rng.standard_normal((N, H)).astype(dt)
+    w_ih = (rng.standard_normal((g * H, I)) * 0.5).astype(dt)
+    w_hh = (rng.standard_normal((g * H, H)) * 0.5).astype(dt)
+    b = (rng.standard_normal(g * H) * 0.1).astype(dt)
+    if kind == "lstm":
+        c0 = rng.standard_normal((N, H)).astype(dt)
+        y, _, _, gates, cells, _ = _C.lstm_forward(
+            x, h0, c0, w_ih, w_hh, b, b, None, False, None, True
+        )
+        return lambda dy: _C.lstm_backward(
+            dy, None, None, x, h0, c0, w_ih, w_hh, True, None, False, y, gates, cells, None, None,
+            True, True, True,
+        )  # fmt: skip
+    if kind == "gru":
+        y, _, gates, hn = _C.gru_forward(x, h0, w_ih, w_hh, b, b, None, False, True)
+        return lambda dy: _C.gru_backward(
+            dy, None, x, h0, w_ih, w_hh, True, None, False, y, gates, hn, True, True, True
+        )
+    y, _ = _C.rnn_forward(x, h0, w_ih, w_hh, b, b, None, False, "tanh")
+    return lambda dy: _C.rnn_backward(
+        dy, None, x, h0, w_ih, w_hh, True, None, False, "tanh", y, True, True, True
+    )
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_backward_kernels_read_strided_dy(kind, dt):
+    # dy read in place at its step / row strides (a direction's slice of the joined gradient, a
+    # batch_first one transposed, a step broadcast): the same gradients as from a contiguous copy
+    run = _backward_args(kind, dt)
+    rng = np.random.default_rng(22)
+    wide = rng.standard_normal((4, 5, 13)).astype(dt)
+    views = [
+        wide[:, :, :6],
+        wide[:, :, 7:],
+        rng.standard_normal((5, 4, 6)).astype(dt).transpose(1, 0, 2),
+        np.broadcast_to(rng.standard_normal((1, 5, 6)).astype(dt), (4, 5, 6)),
+    ]
+    for dy in views:
+        want = run(np.ascontiguousarray(dy))
+        got = run(dy)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_backward_kernels_refuse_unreadable_dy(kind):
+    run = _backward_args(kind, np.float64)
+    dy = np.random.default_rng(23).standard_normal((4, 5, 12))
+    for bad in (dy[::-1, :, :6], dy[:, :, ::2]):  # a negative step stride; rows not contiguous
+        with pytest.raises(BadShapeOrValue, match="dy must have contiguous rows"):
+            run(bad)
+    with pytest.raises(BadShapeOrValue, match="dy"):
+        run(dy)  # (4, 5, 12) for H = 6
+
+
+def test_layer_backward_reversed_dy_matches_torch():
+    # a dy the kernels cannot read in place (negative strides) is copied first
+    ours, ref, torch = _pair("LSTM", "float64", bidirectional=True)
+    rng = np.random.default_rng(24)
+    x = rng.standard_normal((5, 3, 5))
+    dy = rng.standard_normal((5, 3, 14))[::-1, ::-1]
+    xe = ember.tensor(x, requires_grad=True)
+    xt = torch.from_numpy(x).requires_grad_()
+    ours(xe)[0].backward(ember.tensor(dy))
+    ref(xt)[0].backward(torch.from_numpy(dy.copy()))
+    _close(xe.grad.numpy(), xt.grad.numpy(), "float64")

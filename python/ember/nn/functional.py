@@ -4670,6 +4670,25 @@ def _grad_arr(g: np.ndarray, dtype) -> np.ndarray:
     return np.ascontiguousarray(g, dtype=dtype)
 
 
+def _dy_arr(g: np.ndarray, dtype) -> np.ndarray:
+    """A layer's output gradient for the backward kernels, which read rows of contiguous
+    elements at any non-negative step / row strides: a slice of the joined directions' gradient
+    or a batch_first one transposed is read in place (not copied: ~0.2 ms for 1.6 MB)."""
+    e = g.itemsize
+    s0, s1, s2 = g.strides if g.ndim == 3 else (-1, -1, -1)
+    if (
+        g.dtype == dtype
+        and g.flags.aligned
+        and (s2 == e or g.shape[2] <= 1)
+        and s0 >= 0
+        and s1 >= 0
+        and s0 % e == 0
+        and s1 % e == 0
+    ):
+        return g
+    return np.ascontiguousarray(g, dtype=dtype)
+
+
 def _rnn_records(ctx) -> bool:
     """Whether the layer's call is recorded for backward: when not (no_grad, or no input wants
     a gradient), the kernel saves nothing and the output needs no copy."""
@@ -4827,7 +4846,7 @@ class LSTMLayer(Function):
         x = _rnn_masked_x(x, lengths, need_dw)
         dt = x.dtype
         dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr = _C.lstm_backward(
-            _grad_arr(dy, dt), _grad_arr(dh_n, dt), _grad_arr(dc_n, dt),
+            _dy_arr(dy, dt), _grad_arr(dh_n, dt), _grad_arr(dc_n, dt),
             x, h0, c0, w_ih, w_hh, has_bias, lengths, reverse, y, gates, cells, w_hr, hid,
             *ctx.needs_input_grad[:2], need_dw,
         )  # fmt: skip
@@ -4862,7 +4881,7 @@ class GRULayer(Function):
         x = _rnn_masked_x(x, lengths, need_dw)
         dt = x.dtype
         dx, dh0, dw_ih, dw_hh, db_ih, db_hh = _C.gru_backward(
-            _grad_arr(dy, dt), _grad_arr(dh_n, dt),
+            _dy_arr(dy, dt), _grad_arr(dh_n, dt),
             x, h0, w_ih, w_hh, has_bias, lengths, reverse, y, gates, hn, *ctx.needs_input_grad[:2],
             need_dw,
         )  # fmt: skip
@@ -4898,7 +4917,7 @@ class RNNLayer(Function):
         x = _rnn_masked_x(x, lengths, need_dw)
         dt = x.dtype
         dx, dh0, dw_ih, dw_hh, db_ih, db_hh = _C.rnn_backward(
-            _grad_arr(dy, dt), _grad_arr(dh_n, dt),
+            _dy_arr(dy, dt), _grad_arr(dh_n, dt),
             x, h0, w_ih, w_hh, has_bias, lengths, reverse, nonlinearity, y,
             *ctx.needs_input_grad[:2], need_dw,
         )  # fmt: skip
