@@ -2,6 +2,7 @@
 // Checks every dtype, contiguity and shape, allocates fresh outputs (the (T, N, *) ones in blocks
 // kept between calls: seq_empty), releases the GIL.
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
@@ -25,7 +26,8 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
                    const T* dy, const T* dh_n, const T* dc_n, const T* x, const T* h0, const T* c0,
                    const T* w_ih, const T* w_hh, const T* w_hr, const T* y, const T* gates,
                    const T* cells, const T* hid, const int64_t* lengths, int64_t T_, int64_t N,
-                   int64_t I, int64_t H, int64_t P, bool reverse, bool want_dh0);
+                   int64_t I, int64_t H, int64_t P, bool reverse, bool want_dh0, int64_t dy_st,
+                   int64_t dy_sn);
 template <typename T>
 void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T* w_ih,
                  const T* w_hh, const T* b_ih, const T* b_hh, const int64_t* lengths, int64_t T_,
@@ -34,7 +36,7 @@ template <typename T>
 void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dy, const T* dh_n,
                   const T* x, const T* h0, const T* w_ih, const T* w_hh, const T* y, const T* gates,
                   const T* hn, const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
-                  bool reverse, bool want_dh0);
+                  bool reverse, bool want_dh0, int64_t dy_st, int64_t dy_sn);
 template <typename T>
 void rnn_forward(T* y, T* h_n, const T* x, const T* h0, const T* w_ih, const T* w_hh, const T* b_ih,
                  const T* b_hh, const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
@@ -43,7 +45,7 @@ template <typename T>
 void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dy, const T* dh_n,
                   const T* x, const T* h0, const T* w_ih, const T* w_hh, const T* y,
                   const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H, bool reverse,
-                  bool relu, bool want_dh0);
+                  bool relu, bool want_dh0, int64_t dy_st, int64_t dy_sn);
 
 namespace {
 
@@ -119,6 +121,31 @@ const void* optional_arg(const py::object& o, const py::array& x, const std::vec
   const py::array a = py::reinterpret_borrow<py::array>(o);
   check_arg(a, x, shape, op, name);
   return a.data();
+}
+
+// The output gradient dy (T, N, W) or None (null): rows of W contiguous elements, read in place
+// at any non-negative step and row strides (a slice of the joined directions' gradient, a
+// batch_first one transposed), which go to *st and *sn in elements.
+struct DyArg {
+  const void* p = nullptr;
+  int64_t st = 0, sn = 0;
+};
+DyArg dy_arg(const py::object& o, const py::array& x, int64_t T, int64_t N, int64_t W,
+             const char* op) {
+  if (o.is_none()) return {};
+  if (!py::isinstance<py::array>(o))
+    throw py::type_error(std::string(op) + ": dy must be a NumPy array or None");
+  const py::array a = py::reinterpret_borrow<py::array>(o);
+  require_float(a, op, "dy");
+  require_same_dtype(x, a, op);
+  require_shape(a, {T, N, W}, op, "dy");
+  const int64_t e = a.itemsize();
+  const int64_t s0 = a.strides(0), s1 = a.strides(1), s2 = a.strides(2);
+  EMBER_CHECK(a.size() == 0 || ((W <= 1 || s2 == e) && s0 >= 0 && s1 >= 0 && s0 % e == 0 &&
+                                s1 % e == 0 && reinterpret_cast<std::uintptr_t>(a.data()) % e == 0),
+              op, ": dy must have contiguous rows and non-negative strides, got strides (", s0,
+              ", ", s1, ", ", s2, ")");
+  return {a.data(), s0 / e, s1 / e};
 }
 
 // lengths: None or int64 (N,) with values in [1, T].
@@ -304,7 +331,7 @@ py::tuple lstm_backward_py(const py::object& dy, const py::object& dh_n, const p
   check_arg(gates, x, {d.T, d.N, d.GH()}, op, "gates");
   check_arg(cells, x, {d.T, d.N, d.H}, op, "cells");
   const void* hidp = optional_arg(hid, x, {d.T, d.N, d.H}, op, "hid");
-  const void* dyp = optional_arg(dy, x, {d.T, d.N, d.P}, op, "dy");
+  const DyArg dya = dy_arg(dy, x, d.T, d.N, d.P, op);
   const void* dhp = optional_arg(dh_n, x, {d.N, d.P}, op, "dh_n");
   const void* dcp = optional_arg(dc_n, x, {d.N, d.H}, op, "dc_n");
   const int64_t* len = check_lengths(lengths, d, op);
@@ -321,10 +348,10 @@ py::tuple lstm_backward_py(const py::object& dy, const py::object& dh_n, const p
     T *a = mp<T>(dx), *b = ptr<T>(dh0), *c = ptr<T>(dc0), *e = mp<T>(w.w_ih), *f = mp<T>(w.w_hh),
       *r = mp<T>(dw_hr), *g = mp<T>(w.b_ih), *h = mp<T>(w.b_hh);
     py::gil_scoped_release release;
-    lstm_backward<T>(a, b, c, e, f, r, g, h, cp<T>(dyp), cp<T>(dhp), cp<T>(dcp), cptr<T>(x),
+    lstm_backward<T>(a, b, c, e, f, r, g, h, cp<T>(dya.p), cp<T>(dhp), cp<T>(dcp), cptr<T>(x),
                      cptr<T>(h0), cptr<T>(c0), cptr<T>(w_ih), cptr<T>(w_hh), cp<T>(whr), cptr<T>(y),
                      cptr<T>(gates), cptr<T>(cells), cp<T>(hidp), len, d.T, d.N, d.I, d.H, d.P,
-                     reverse, need_dh0);
+                     reverse, need_dh0, dya.st, dya.sn);
   };
   if (d.N == 0) {
     zero_fill({w.w_ih, w.w_hh, w.b_ih, w.b_hh, dw_hr});
@@ -379,7 +406,7 @@ py::tuple gru_backward_py(const py::object& dy, const py::object& dh_n, const py
   check_arg(y, x, {d.T, d.N, d.H}, op, "y");
   check_arg(gates, x, {d.T, d.N, d.GH()}, op, "gates");
   check_arg(hn, x, {d.T, d.N, d.H}, op, "hn");
-  const void* dyp = optional_arg(dy, x, {d.T, d.N, d.H}, op, "dy");
+  const DyArg dya = dy_arg(dy, x, d.T, d.N, d.H, op);
   const void* dhp = optional_arg(dh_n, x, {d.N, d.H}, op, "dh_n");
   const int64_t* len = check_lengths(lengths, d, op);
   // (dx not wanted: None, its GEMM skipped; dh0 not wanted: None, the last step's GEMM skipped;
@@ -392,9 +419,9 @@ py::tuple gru_backward_py(const py::object& dy, const py::object& dh_n, const py
     T *a = mp<T>(dx), *b = ptr<T>(dh0), *e = mp<T>(w.w_ih), *f = mp<T>(w.w_hh), *g = mp<T>(w.b_ih),
       *h = mp<T>(w.b_hh);
     py::gil_scoped_release release;
-    gru_backward<T>(a, b, e, f, g, h, cp<T>(dyp), cp<T>(dhp), cptr<T>(x), cptr<T>(h0),
+    gru_backward<T>(a, b, e, f, g, h, cp<T>(dya.p), cp<T>(dhp), cptr<T>(x), cptr<T>(h0),
                     cptr<T>(w_ih), cptr<T>(w_hh), cptr<T>(y), cptr<T>(gates), cptr<T>(hn), len, d.T,
-                    d.N, d.I, d.H, reverse, need_dh0);
+                    d.N, d.I, d.H, reverse, need_dh0, dya.st, dya.sn);
   };
   if (d.N == 0) {
     zero_fill({w.w_ih, w.w_hh, w.b_ih, w.b_hh});
@@ -452,7 +479,7 @@ py::tuple rnn_backward_py(const py::object& dy, const py::object& dh_n, const py
   const Dims d = check_core(x, w_ih, w_hh, 1, op);
   check_arg(h0, x, {d.N, d.H}, op, "h0");
   check_arg(y, x, {d.T, d.N, d.H}, op, "y");
-  const void* dyp = optional_arg(dy, x, {d.T, d.N, d.H}, op, "dy");
+  const DyArg dya = dy_arg(dy, x, d.T, d.N, d.H, op);
   const void* dhp = optional_arg(dh_n, x, {d.N, d.H}, op, "dh_n");
   const int64_t* len = check_lengths(lengths, d, op);
   // (dx not wanted: None, its GEMM skipped; dh0 not wanted: None, the last step's GEMM skipped;
@@ -465,9 +492,9 @@ py::tuple rnn_backward_py(const py::object& dy, const py::object& dh_n, const py
     T *a = mp<T>(dx), *b = ptr<T>(dh0), *e = mp<T>(w.w_ih), *f = mp<T>(w.w_hh), *g = mp<T>(w.b_ih),
       *h = mp<T>(w.b_hh);
     py::gil_scoped_release release;
-    rnn_backward<T>(a, b, e, f, g, h, cp<T>(dyp), cp<T>(dhp), cptr<T>(x), cptr<T>(h0),
+    rnn_backward<T>(a, b, e, f, g, h, cp<T>(dya.p), cp<T>(dhp), cptr<T>(x), cptr<T>(h0),
                     cptr<T>(w_ih), cptr<T>(w_hh), cptr<T>(y), len, d.T, d.N, d.I, d.H, reverse,
-                    relu, need_dh0);
+                    relu, need_dh0, dya.st, dya.sn);
   };
   if (d.N == 0) {
     zero_fill({w.w_ih, w.w_hh, w.b_ih, w.b_hh});

@@ -188,19 +188,24 @@ class RNNBase(Module):
         return s
 
     # ---- forward --------------------------------------------------------------------------
-    def _layer(self, x, h0, c0, weights, lengths, reverse):
-        """One layer and direction -> (y, h_n, c_n or None)."""
+    def _layer(self, x, h0, c0, weights, lengths, reverse, joined):
+        """One layer and direction -> (y, h_n, c_n or None). joined: y goes only into the
+        directions' cat, dropout or the next layer (F.lstm_layer's _joined: not copied)."""
         w_hr = weights[-1] if self.proj_size else None
         w = weights[:-1] if self.proj_size else weights
         w = w if self.bias else w + [None, None]
         if self.mode == "LSTM":
-            y, (h, c) = F.lstm_layer(x, (h0, c0), *w, lengths=lengths, reverse=reverse, w_hr=w_hr)
+            y, (h, c) = F.lstm_layer(
+                x, (h0, c0), *w, lengths=lengths, reverse=reverse, w_hr=w_hr, _joined=joined
+            )
             return y, h, c
         if self.mode == "GRU":
-            y, h = F.gru_layer(x, h0, *w, lengths=lengths, reverse=reverse)
+            y, h = F.gru_layer(x, h0, *w, lengths=lengths, reverse=reverse, _joined=joined)
         else:
             act = "relu" if self.mode == "RNN_RELU" else "tanh"
-            y, h = F.rnn_layer(x, h0, *w, lengths=lengths, reverse=reverse, nonlinearity=act)
+            y, h = F.rnn_layer(
+                x, h0, *w, lengths=lengths, reverse=reverse, nonlinearity=act, _joined=joined
+            )
         return y, h, None
 
     def _check_hidden(self, h, name, expected):
@@ -300,6 +305,7 @@ class RNNBase(Module):
                     weights[k],
                     lens,
                     direction == 1,
+                    d == 2 or layer < self.num_layers - 1,
                 )
                 outs.append(y)
                 hs.append(h)
