@@ -273,7 +273,8 @@ def _custom_jvp(ctx, tangents, n_out: int) -> list:
     cls = type(ctx)
     if cls.jvp is Function.jvp:
         raise NotImplementedError(
-            f"forward-mode AD through the custom Function {cls.__name__}: it must define a "
+            f"forward-mode AD through the custom Function {getattr(cls, '_forward_cls', cls).__name__}: "
+            "it must define a "
             "jvp(ctx, *grad_inputs) static method (as in torch)"
         )
     ins = []
