@@ -155,13 +155,14 @@ def _lowp_step(p, m, v, g, lr, beta1, beta2, group, wd, t, cg, cm) -> None:
         if group["decoupled_weight_decay"]:
             p[...] = r(p.astype(f) * f(1.0 - lr * wd))
         else:
-            # (torch's add with alpha: alpha rounded to the dtype, a fused multiply-add)
+            # (torch's vectorised add rounds alpha to the dtype; the loop's tail, the last
+            # numel % 32 elements on AVX2, keeps it float32: those may differ by an ulp)
             alpha = float(np.asarray(wd, f).astype(dt))
             g = r(g.astype(f) + f(alpha) * p.astype(f))
     g32, w = g.astype(f), f(1.0 - beta1)
     m[...] = r(m.astype(f) + w * (g32 - m.astype(f)))  # (torch's lerp, weight < 0.5)
     v[...] = r(v.astype(f) * f(beta2))
-    v[...] = r(v.astype(np.float64) + (f(1.0 - beta2) * g32).astype(np.float64) * g32)
+    v[...] = r(v.astype(np.float64) + (f(1.0 - beta2) * g32).astype(np.float64) * g32)  # (fma)
     denom = r(np.sqrt(r(v.astype(f) / f(1.0 - beta2**t)).astype(f)))
     denom = r(denom.astype(f) + f(group["eps"])).astype(f)
     p[...] = r(p.astype(f) + f(cg) * g32 / denom)
