@@ -1169,6 +1169,8 @@ class Function:
             cls.backward_graph = staticmethod(backward_graph)
         if "apply" not in cls.__dict__:
             cls.apply = classmethod(_user_apply)
+        if "__call__" not in cls.__dict__:
+            cls.__call__ = _legacy_call
 
     @classmethod
     def _forward_tensors(cls, ctx, args, kwargs):
@@ -1710,6 +1712,15 @@ def _edge(t):
 
 
 # ---- custom Functions' extras (PyTorch's contract) ---------------------------------------------
+
+
+def _legacy_call(self, *args, **kwargs):
+    """Calling a custom Function's instance: torch's refusal of the legacy (pre-1.3) style."""
+    raise RuntimeError(
+        "Legacy autograd function with non-static forward method is deprecated. Please use "
+        "new-style autograd function with static forward method. (Example: "
+        "https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)"
+    )
 
 
 def _user_apply(cls, *args, **kwargs):
