@@ -133,7 +133,9 @@ def checkpoint(function, *args, use_reentrant: bool | None = None, context_fn=No
     tensors = [a for a in args if isinstance(a, Tensor)]
     if use_reentrant and not any(t.requires_grad for t in tensors):
         # torch's reentrant checkpoint records nothing then: outputs without grad
-        warnings.warn("None of the inputs have requires_grad=True. Gradients will be None")
+        warnings.warn(
+            "None of the inputs have requires_grad=True. Gradients will be None", stacklevel=2
+        )
         with no_grad():
             return function(*args, **kwargs)
     return run.rebuild(_Checkpoint.apply(_ANCHOR, run, preserve_rng_state, *tensors))
