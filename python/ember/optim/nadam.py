@@ -165,5 +165,6 @@ def _lowp_step(p, m, v, g, lr, beta1, beta2, group, wd, t, cg, cm) -> None:
     v[...] = r(v.astype(np.float64) + (f(1.0 - beta2) * g32).astype(np.float64) * g32)  # (fma)
     denom = r(np.sqrt(r(v.astype(f) / f(1.0 - beta2**t)).astype(f)))
     denom = r(denom.astype(f) + f(group["eps"])).astype(f)
-    p[...] = r(p.astype(f) + f(cg) * g32 / denom)
-    p[...] = r(p.astype(f) + f(cm) * m.astype(f) / denom)
+    with np.errstate(divide="ignore", invalid="ignore"):  # (denom 0: eps is 0 in float16)
+        p[...] = r(p.astype(f) + f(cg) * g32 / denom)
+        p[...] = r(p.astype(f) + f(cm) * m.astype(f) / denom)
