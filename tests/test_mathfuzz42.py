@@ -375,3 +375,22 @@ def test_linalg_gradients_by_gradcheck():
         assert gradcheck(lambda m: ember.linalg.pinv((m + m.mH) / 2, hermitian=True), (s,))
         assert gradcheck(lambda m: ember.linalg.matrix_norm(m, ord=-2, dim=(0, 2)), (a,))
         assert gradcheck(lambda m: ember.linalg.cond(m, p="fro"), (s,))
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [((2, 2, 2), (2, 3)), ((2, 3, 2), (2, 3)), ((1, 3, 2), (3, 5)), ((4, 3, 2), (4, 3)),
+     ((3, 3, 2), (3, 3)), ((2, 1, 3, 2), (1, 3, 4)), ((3, 2), (3,)), ((4, 3, 2), (3, 5)),
+     ((2, 3, 2), (1, 3)), ((3, 2), (2,)), ((2, 1, 3, 2), (2, 3))],
+)  # fmt: skip
+def test_lstsq_vector_and_broadcast_rules_as_torch(a, b):
+    rng = np.random.default_rng(6)
+    A, B = rng.standard_normal(a), rng.standard_normal(b)
+    for driver in ("gelsy", "gelsd"):
+        t = _call(torch, lambda L, d=driver: L.linalg.lstsq(L.tensor(A), L.tensor(B), driver=d))
+        e = _call(ember, lambda L, d=driver: L.linalg.lstsq(L.tensor(A), L.tensor(B), driver=d))
+        if isinstance(t, Exception):
+            assert isinstance(e, RuntimeError), (t, e)
+            continue
+        for x, y in zip(t, e, strict=True):
+            _same(x, y, 1e-10)

@@ -1177,11 +1177,23 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
         )
     A = _lapack_float("linalg.lstsq", A)
     B = _lapack_float("linalg.lstsq", B)
-    vector = B.ndim == A.ndim - 1
+    # torch's rule: B is a (batch of) vector(s) when its shape is A's without the last dim;
+    # else a matrix, and one with a dim less than A has its leading dims (its rows included)
+    # broadcast against A's batch dims, as torch 2.13 does
+    vector = B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1])
     Bm = ops.unsqueeze(B, -1) if vector else B
-    if A.ndim < 2 or not 0 <= A.ndim - B.ndim <= 1 or Bm.shape[-2] != A.shape[-2]:
+    if A.ndim < 2 or not 0 <= A.ndim - B.ndim <= 1 or Bm.ndim < 2 or Bm.shape[-2] != A.shape[-2]:
         raise BadShapeOrValue(f"linalg.lstsq: A {A.shape} and B {B.shape} do not fit A X = B")
     X = ops.matmul(pinv(A, rtol=rcond), Bm)
+    if not vector and B.ndim == A.ndim - 1:
+        try:
+            batch = ops.broadcast_shapes(A.shape[:-2], B.shape[:-1])
+        except ValueError:
+            raise BadShapeOrValue(
+                f"linalg.lstsq: the batch dims of A {A.shape} and the leading dims of B "
+                f"{B.shape} do not broadcast"
+            ) from None
+        X = X.expand(*batch, *X.shape[-2:])
     S = np.linalg.svd(A.data, compute_uv=False)
     rank = np.sum(S > _cutoff(S, A.shape[-2], A.shape[-1], None, rcond), -1)
     tall = A.shape[-2] > A.shape[-1] and driver != "gelsy"
