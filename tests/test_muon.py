@@ -148,17 +148,40 @@ def test_trains_the_hidden_weights_of_an_mlp():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        ({"lr": -1.0}, "learning rate"),
-        ({"momentum": -0.1}, "momentum"),
-        ({"weight_decay": -0.1}, "weight_decay"),
-        ({"adjust_lr_fn": "sqrt"}, "Adjust learning rate function sqrt is not supported"),
-        ({"ns_steps": 100}, "less than 100"),
-        ({"ns_coefficients": (1.0, 2.0)}, "exactly 3 values"),
+        ({"lr": -1.0}, r"^Learning rate should be >= 0 but is: -1.0$"),
+        ({"lr": -1}, r"^Learning rate should be >= 0 but is: -1$"),
+        ({"lr": float("nan")}, r"^Learning rate should be >= 0 but is: nan$"),
+        ({"momentum": -0.1}, r"^momentum should be >= 0 but is: -0.1$"),
+        ({"weight_decay": -0.1}, r"^weight decay should be >= 0 but is: -0.1$"),
+        ({"adjust_lr_fn": "sqrt"}, "^Adjust learning rate function sqrt is not supported$"),
     ],
 )
 def test_bad_arguments(kwargs, match):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match=match):
+        torch.optim.Muon([torch.nn.Parameter(torch.zeros(3, 3))], **kwargs)
     with pytest.raises(ValueError, match=match):
         optim.Muon([nn.Parameter(ember.zeros(3, 3))], **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        ({"ns_steps": 100}, ValueError, "less than 100 for computational efficiency"),
+        ({"ns_steps": 200}, ValueError, "less than 100 for computational efficiency"),
+        ({"ns_steps": 2.5}, TypeError, "cannot be interpreted as an integer"),
+        ({"ns_coefficients": (1.0, 2.0)}, ValueError, "^Coefficients must be a tuple of exactly 3"),
+    ],
+)
+def test_iteration_arguments_are_checked_at_the_step_as_torch(kwargs, exc, match):
+    torch = pytest.importorskip("torch")
+    g = np.random.default_rng(0).standard_normal((3, 3))
+    for lib, P in ((torch, torch.nn.Parameter), (ember, nn.Parameter)):
+        p = P(lib.zeros(3, 3))
+        opt = lib.optim.Muon([p], **kwargs)  # accepted when made, as torch's
+        p.grad = lib.tensor(g, dtype=lib.float32)
+        with pytest.raises(exc, match=match):
+            opt.step()
 
 
 def test_refuses_parameters_that_are_not_matrices_and_sparse_gradients():

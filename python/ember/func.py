@@ -156,14 +156,16 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
                         "(output, aux) if has_aux is True"
                     )
                 out, aux = out
-            if not isinstance(out, Tensor) or out.dim() != 0:
+            if not isinstance(out, Tensor):  # (torch's words)
+                raise RuntimeError(
+                    "grad_and_value(f)(*args): Expected f(*args) to return a Tensor, got "
+                    f"{type(out)}"
+                )
+            if out.dim() != 0:
                 raise RuntimeError(
                     "grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got "
-                    + (
-                        f"tensor with {out.dim()} dims"
-                        if isinstance(out, Tensor)
-                        else type(out).__name__
-                    )
+                    f"tensor with {out.dim()} dims. Maybe you wanted to use the vjp or jacrev "
+                    "APIs instead?"
                 )
             all_leaves = [x for n in nums for x in trees[n][0]]
             grads = _gradients(out, all_leaves, create_graph=nested)

@@ -562,8 +562,10 @@ class Cholesky(Function):
     _complex_native = True
 
     @staticmethod
-    def forward(ctx, A):
-        L = _lapack("cholesky", np.linalg.cholesky, A)
+    def forward(ctx, A, upper=False):
+        # upper: A's upper triangle is read (torch's potrf('U')), the gradient torch's all the
+        # same (its backward works on L = U^H)
+        L = _lapack("cholesky", np.linalg.cholesky, _mH(A) if upper else A)
         ctx.save_for_backward(L)
         return L
 
@@ -574,23 +576,26 @@ class Cholesky(Function):
         # 2016), Hermitian but for the imaginary part of the diagonal
         T = np.tril(_mH(L) @ g)
         Linv = np.linalg.inv(L)
-        return _mH(Linv) @ (0.5 * (T + _mH(np.tril(T, -1)))) @ Linv
+        gA = _mH(Linv) @ (0.5 * (T + _mH(np.tril(T, -1)))) @ Linv
+        return gA if len(ctx.needs_input_grad) == 1 else (gA, None)
 
     @staticmethod
     def backward_graph(ctx, g):
         L = _graph.output(ctx, ctx.saved_tensors[0])
         T = ops.tril(ops.matmul(_tmH(L), g))
         Linv = inv(L)
-        return ops.matmul(ops.matmul(_tmH(Linv), 0.5 * (T + _tmH(ops.tril(T, -1)))), Linv)
+        gA = ops.matmul(ops.matmul(_tmH(Linv), 0.5 * (T + _tmH(ops.tril(T, -1)))), Linv)
+        return gA if len(ctx.needs_input_grad) == 1 else (gA, None)
 
 
 def cholesky(A, *, upper: bool = False) -> Tensor:
     """L with A = L L^T for symmetric positive-definite A (its lower triangle is read)."""
     ops._bool_args("linalg_cholesky", upper=upper)
     A = _square("cholesky", A)
-    L = Cholesky.apply(A)
+    L = Cholesky.apply(A, True) if upper else Cholesky.apply(A)
     if not np.isfinite(np.diagonal(L.data, 0, -2, -1)).all():  # NaN / inf factor: torch raises
-        _raise_info("cholesky", _cholesky_info(A.data).reshape(A.shape[:-2]), _NOT_PD)
+        M = _mH(A.data) if upper else A.data
+        _raise_info("cholesky", _cholesky_info(M).reshape(A.shape[:-2]), _NOT_PD)
     return named(_tmH(L) if upper else L, "LinalgCholeskyExBackward0")
 
 
@@ -1172,11 +1177,23 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
         )
     A = _lapack_float("linalg.lstsq", A)
     B = _lapack_float("linalg.lstsq", B)
-    vector = B.ndim == A.ndim - 1
+    # torch's rule: B is a (batch of) vector(s) when its shape is A's without the last dim;
+    # else a matrix, and one with a dim less than A has its leading dims (its rows included)
+    # broadcast against A's batch dims, as torch 2.13 does
+    vector = B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1])
     Bm = ops.unsqueeze(B, -1) if vector else B
-    if A.ndim < 2 or not 0 <= A.ndim - B.ndim <= 1 or Bm.shape[-2] != A.shape[-2]:
+    if A.ndim < 2 or not 0 <= A.ndim - B.ndim <= 1 or Bm.ndim < 2 or Bm.shape[-2] != A.shape[-2]:
         raise BadShapeOrValue(f"linalg.lstsq: A {A.shape} and B {B.shape} do not fit A X = B")
     X = ops.matmul(pinv(A, rtol=rcond), Bm)
+    if not vector and B.ndim == A.ndim - 1:
+        try:
+            batch = ops.broadcast_shapes(A.shape[:-2], B.shape[:-1])
+        except ValueError:
+            raise BadShapeOrValue(
+                f"linalg.lstsq: the batch dims of A {A.shape} and the leading dims of B "
+                f"{B.shape} do not broadcast"
+            ) from None
+        X = X.expand(*batch, *X.shape[-2:])
     S = np.linalg.svd(A.data, compute_uv=False)
     rank = np.sum(S > _cutoff(S, A.shape[-2], A.shape[-1], None, rcond), -1)
     tall = A.shape[-2] > A.shape[-1] and driver != "gelsy"
@@ -1552,19 +1569,43 @@ _NOT_PD = "the leading minor of order {i} is not positive-definite"
 
 def cholesky_ex(A, *, upper: bool = False, check_errors: bool = False) -> CholeskyEx:
     """(L, info) of cholesky: info > 0 is the order of the leading minor that is not
-    positive-definite (L is then unspecified: here the identity's), 0 when A is; raises only
-    with check_errors."""
+    positive-definite, 0 when A is; raises only with check_errors. Where it fails, L holds
+    LAPACK potf2's partial factor, as torch's: the columns before the failing one factored,
+    the failing pivot's value on the diagonal, A's own triangle after it."""
     ops._bool_args("linalg_cholesky_ex", upper=upper, check_errors=check_errors)
     A = _square("cholesky_ex", A)
-    info = _cholesky_info(A.data).reshape(A.shape[:-2])
+    M = _tmH(A) if upper else A  # (upper: A's upper triangle is read, as torch's)
+    info = _cholesky_info(M.data).reshape(A.shape[:-2])
     if check_errors:
         _raise_info("cholesky_ex", info, _NOT_PD)
     if not info.any():
         return CholeskyEx(cholesky(A, upper=upper), Tensor(info))
     bad = (info > 0)[..., None, None]
     eye = Tensor(np.eye(A.shape[-1], dtype=A.dtype))
-    L = cholesky(ops.where(Tensor(bad), eye, A), upper=upper)
-    return CholeskyEx(L, Tensor(info))
+    L = cholesky(ops.where(Tensor(bad), eye, M))
+    L = ops.where(Tensor(bad), Tensor(_potf2_partial(M.data, info)), L)
+    return CholeskyEx(_tmH(L) if upper else L, Tensor(info))
+
+
+def _potf2_partial(A, info):
+    """LAPACK (z)potf2's lower factor of each matrix of A whose Cholesky fails (info > 0, the
+    order of the failing minor): columns before it factored, the failing pivot a_jj - |l_j|^2
+    on the diagonal, A's lower triangle after it; the other matrices zero."""
+    *batch, n, _ = A.shape
+    out = np.zeros_like(A).reshape(-1, n, n)
+    flat, inf = A.reshape(-1, n, n), np.asarray(info).reshape(-1)
+    with np.errstate(all="ignore"):
+        for b in np.flatnonzero(inf):
+            L = np.tril(flat[b]).astype(flat.dtype, copy=True)
+            for j in range(int(inf[b])):
+                d = L[j, j].real - np.sum(np.abs(L[j, :j]) ** 2)
+                if j == inf[b] - 1:
+                    L[j, j] = d
+                    break
+                L[j, j] = np.sqrt(d)
+                L[j + 1 :, j] = (L[j + 1 :, j] - L[j + 1 :, :j] @ L[j, :j].conj()) / L[j, j]
+            out[b] = L
+    return out.reshape(A.shape)
 
 
 def _singular_stand_in(op: str, A: Tensor, lapack: bool = False):
@@ -1606,8 +1647,9 @@ def inv_ex(A, *, check_errors: bool = False) -> InvEx:
     ops._bool_args("linalg_inv_ex", check_errors=check_errors)
     A = _square("inv_ex", A)
     Y, info, bad = _unchecked("inv_ex", inv, A, check_errors)
-    if bad.any():
-        Y = ops.where(Tensor(bad), np.nan, Y)
+    if bad.any():  # (torch's inv_ex is solve_ex(A, I))
+        eye = np.broadcast_to(np.eye(A.shape[-1], dtype=A.dtype), A.shape)
+        Y = ops.where(Tensor(bad), Tensor(_getrs_raw(A.data, eye)), Y)
     return InvEx(Y, Tensor(info))
 
 
@@ -1617,9 +1659,54 @@ def solve_ex(A, B, *, left: bool = True, check_errors: bool = False) -> SolveEx:
     ops._bool_args("linalg_solve_ex", left=left, check_errors=check_errors)
     A = _square("solve_ex", A)
     X, info, bad = _unchecked("solve_ex", lambda A2: solve(A2, B, left=left), A, check_errors)
-    if bad.any():  # a vector result (B a batch of vectors) has one dim less than A
-        X = ops.where(Tensor(bad[..., 0] if X.ndim < A.ndim else bad), np.nan, X)
+    if bad.any():  # LAPACK getrs's values through the zero pivot, as torch's
+        Bd = B.data if isinstance(B, Tensor) else np.asarray(B)
+        vector = X.ndim < A.ndim or Bd.ndim == 1  # (a batch of vectors: one dim less than A)
+        Bm = Bd[..., None] if vector else Bd
+        raw = _getrs_raw(A.data, Bm) if left else _mT(_getrs_raw(A.data, _mT(Bm), trans=True))
+        X = ops.where(
+            Tensor(bad[..., 0] if vector else bad), Tensor(raw[..., 0] if vector else raw), X
+        )
     return SolveEx(X, Tensor(info))
+
+
+def _getrs_raw(A, B, trans: bool = False):
+    """X of A X = B (trans: A^T X = B) by A's LU with partial pivoting and the two triangular
+    solves (LAPACK getrf + getrs, batched), dividing by a zero pivot as they do (inf / NaN):
+    the values torch's solve_ex and inv_ex give for a singular A."""
+    LU, piv, info = _lu_packed(A)
+    batch = np.broadcast_shapes(LU.shape[:-2], B.shape[:-2])
+    n = LU.shape[-1]
+    LU = np.broadcast_to(LU, (*batch, n, n))
+    X = np.array(np.broadcast_to(B, (*batch, *B.shape[-2:])), dtype=np.result_type(LU, B))
+    perm = np.broadcast_to(_permutation(piv, n), (*batch, n))
+    if trans:  # A^T = U^T L^T P^T: U^T (lower) first, then L^T (unit upper), then P
+        LU = _mT(LU)
+    else:
+        X = np.take_along_axis(X, perm[..., None], axis=-2)
+    with np.errstate(all="ignore"):
+        for k in range(n) if trans else range(1, n):  # lower: U^T, or unit L
+            X[..., k, :] -= np.einsum("...i,...ij->...j", LU[..., k, :k], X[..., :k, :])
+            if trans:
+                X[..., k, :] = _pivot_div(X[..., k, :], LU[..., k, k, None])
+        for k in range(n - 1, -1, -1):  # upper: U, or unit L^T
+            X[..., k, :] -= np.einsum("...i,...ij->...j", LU[..., k, k + 1 :], X[..., k + 1 :, :])
+            if not trans:
+                X[..., k, :] = _pivot_div(X[..., k, :], LU[..., k, k, None])
+    if trans:
+        out = np.empty_like(X)
+        np.put_along_axis(out, perm[..., None], X, axis=-2)
+        X = out
+    # singular to LAPACK's rounding alone (_singular_stand_in's lapack test), not to ours: the
+    # values depend on the rounding, NaN
+    return np.where((info == 0)[..., None, None], np.nan, X).astype(X.dtype, copy=False)
+
+
+def _pivot_div(x, d):
+    """x / d; complex by a zero d: NaN, as LAPACK's complex division (numpy's gives inf)."""
+    if x.dtype.kind == "c" and (d == 0).any():
+        return np.where(d == 0, complex("nan+nanj"), x / np.where(d == 0, 1, d))
+    return x / d
 
 
 def householder_product(A, tau) -> Tensor:

@@ -272,8 +272,9 @@ def _custom_jvp(ctx, tangents, n_out: int) -> list:
     """A custom Function's own ``jvp(ctx, *input_tangents)``, as torch requires one."""
     cls = type(ctx)
     if cls.jvp is Function.jvp:
+        name = getattr(cls, "_forward_cls", cls).__name__  # (the user's class, not its node's)
         raise NotImplementedError(
-            f"forward-mode AD through the custom Function {cls.__name__}: it must define a "
+            f"forward-mode AD through the custom Function {name}: it must define a "
             "jvp(ctx, *grad_inputs) static method (as in torch)"
         )
     ins = []

@@ -1012,7 +1012,7 @@ def _check_grad_count(ctx, out) -> None:
     n = len(ctx.needs_input_grad)
     if isinstance(out, tuple | list) and len(out) > n and any(o is not None for o in out[n:]):
         raise RuntimeError(
-            f"function {type(ctx).__name__}Backward returned an incorrect number of gradients "
+            f"function {_torch_name(ctx)} returned an incorrect number of gradients "
             f"(expected {n}, got {len(out)})"
         )
     tensor_args = ctx.__dict__.get("_tensor_args")
@@ -1020,7 +1020,7 @@ def _check_grad_count(ctx, out) -> None:
         for i, (o, is_tensor) in enumerate(zip(out, tensor_args)):
             if o is not None and not is_tensor:  # (torch's words, its 1-based position)
                 raise RuntimeError(
-                    f"function {type(ctx).__name__}Backward returned a gradient different "
+                    f"function {_torch_name(ctx)} returned a gradient different "
                     f"than None at position {i + 1}, but the corresponding forward input was "
                     "not a Variable"
                 )
@@ -1118,9 +1118,17 @@ class Function:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__module__.partition(".")[0] == "ember":
+        if cls.__module__.partition(".")[0] == "ember" or "_forward_cls" in cls.__dict__:
             return
         cls._tensor_api = True
+        # the class of the user's nodes (ctx), as torch's: type(y.grad_fn).__name__ is
+        # "<Class>Backward" and grad_fn._forward_cls the user's class
+        cls._backward_cls = type(
+            f"{cls.__name__}Backward",
+            (cls,),
+            {"_forward_cls": cls, "__module__": cls.__module__,
+             "__qualname__": f"{cls.__qualname__}Backward"},
+        )  # fmt: skip
         if "vjp" in cls.__dict__:  # torch's alias of backward
             if "backward" in cls.__dict__:
                 raise TypeError(
@@ -1161,6 +1169,8 @@ class Function:
             cls.backward_graph = staticmethod(backward_graph)
         if "apply" not in cls.__dict__:
             cls.apply = classmethod(_user_apply)
+        if "__call__" not in cls.__dict__:
+            cls.__call__ = _legacy_call
 
     @classmethod
     def _forward_tensors(cls, ctx, args, kwargs):
@@ -1637,8 +1647,8 @@ def _torch_name(node) -> str:
     if own is not None:
         return own
     cls = type(node)
-    if cls._tensor_api:  # a user's Function, as torch names its node
-        return f"{cls.__name__}Backward"
+    if cls._tensor_api:  # a user's Function, as torch names its node (its _backward_cls)
+        return cls.__name__ if "_forward_cls" in cls.__dict__ else f"{cls.__name__}Backward"
     rule = _NAMES.get(cls.__name__)
     if rule is None:
         return cls.__name__.strip("_").removesuffix("Fn") + "Backward0"
@@ -1704,11 +1714,20 @@ def _edge(t):
 # ---- custom Functions' extras (PyTorch's contract) ---------------------------------------------
 
 
+def _legacy_call(self, *args, **kwargs):
+    """Calling a custom Function's instance: torch's refusal of the legacy (pre-1.3) style."""
+    raise RuntimeError(
+        "Legacy autograd function with non-static forward method is deprecated. Please use "
+        "new-style autograd function with static forward method. (Example: "
+        "https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)"
+    )
+
+
 def _user_apply(cls, *args, **kwargs):
     """A custom Function's apply: Function.apply, then torch's treatment of a single output
     marked non-differentiable and of inputs marked dirty (modified in place)."""
     _state.user_ctx = None  # (set by _forward_tensors: forward AD's own path may skip it)
-    res = Function.apply.__func__(cls, *args, **kwargs)
+    res = Function.apply.__func__(cls.__dict__.get("_backward_cls", cls), *args, **kwargs)
     ctx, _state.user_ctx = _state.user_ctx, None
     if ctx is None:  # (forward AD's own path)
         return res

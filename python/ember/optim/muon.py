@@ -21,13 +21,13 @@ from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
     _buffer,
-    _check_nonneg,
     _decay_factor,
     _lerp_,
     _run_closure,
     _state_like,
     _wrap,
 )
+from ember.tensor import Tensor
 
 _NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
@@ -42,12 +42,16 @@ def _orthogonalize(g: np.ndarray, coefficients, steps: int, eps: float) -> np.nd
     X = G / max(|G|_F, eps): about U V^T for G = U S V^T (singular values near 1, not equal).
     In bfloat16 as torch's: every op rounds its float32 result (torch's two addmm calls are
     gram_update = b A + c A A and X = a X + gram_update X, each rounded once)."""
+    if steps >= 100:  # (torch's checks, at the step; fewer than 1: no iteration, as its range)
+        raise ValueError("Number of steps must be less than 100 for computational efficiency")
+    if len(coefficients) != 3:
+        raise ValueError("Coefficients must be a tuple of exactly 3 values")
     a, b, c = (np.float32(v) for v in coefficients)
     tall = g.shape[0] > g.shape[1]
     x = _bf16(g.T if tall else g)  # iterate on the wide side: the Gram matrix is the small one
     norm = _bf16(np.sqrt(np.sum(np.square(x), dtype=np.float32)))
     x = _bf16(x / max(norm, _bf16(eps)))
-    for _ in range(steps):
+    for _ in range(steps):  # (a float steps: TypeError, as torch's range)
         gram = _bf16(x @ x.T)
         x = _bf16(a * x + _bf16(b * gram + c * (gram @ gram)) @ x)
     return x.T if tall else x
@@ -78,7 +82,7 @@ class Muon(Optimizer):
         lr: learning rate (>= 0, default 1e-3). weight_decay: decoupled (>= 0, default 0.1).
         momentum: >= 0 (default 0.95). nesterov: Nesterov momentum (default True).
         ns_coefficients: (a, b, c) of the iteration. eps: floor of the norm it divides by.
-        ns_steps: iterations (< 100, default 5).
+        ns_steps: iterations (< 100, checked at the step as torch's; default 5).
         adjust_lr_fn: None / "original" or "match_rms_adamw" (see ``_adjusted_lr``).
 
     State per parameter: ``momentum_buffer``, a Tensor like the parameter made at the first
@@ -112,15 +116,17 @@ class Muon(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, group: dict) -> None:
-        _check_nonneg(group, "lr", "momentum", "weight_decay")
+        # torch's checks and words; ns_steps and ns_coefficients are checked at the step
+        if isinstance(group["lr"], Tensor) and group["lr"].numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        for key, what in (("lr", "Learning rate"), ("momentum", "momentum"),
+                          ("weight_decay", "weight decay")):  # fmt: skip
+            if not 0.0 <= group[key]:  # (NaN refused too)
+                raise ValueError(f"{what} should be >= 0 but is: {group[key]}")
         if group["adjust_lr_fn"] not in (None, "original", "match_rms_adamw"):
             raise ValueError(
                 f"Adjust learning rate function {group['adjust_lr_fn']} is not supported"
             )
-        if len(tuple(group["ns_coefficients"])) != 3:
-            raise ValueError("Coefficients must be a tuple of exactly 3 values")
-        if int(group["ns_steps"]) >= 100:  # (fewer than 1: no iteration, as torch's range)
-            raise ValueError("Number of steps must be less than 100 for computational efficiency")
 
     def add_param_group(self, param_group: dict) -> None:
         super().add_param_group(param_group)
@@ -150,7 +156,7 @@ class Muon(Optimizer):
                 update = g.copy()
                 _lerp_(update, buf, mom)
             ortho = _orthogonalize(
-                update, group["ns_coefficients"], int(group["ns_steps"]), float(group["eps"])
+                update, group["ns_coefficients"], group["ns_steps"], float(group["eps"])
             )
             # (a Tensor lr or weight_decay: the factor rounded in its dtype, as torch's)
             p.data *= _decay_factor(group["lr"], group["weight_decay"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember import _C
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
@@ -116,6 +118,9 @@ class NAdam(Optimizer):
                 cm = float(nlr * ft(mu_next) / ft(1.0 - mu_product * mu_next))
             if decoupled and wd and _tensor_decay_(p, group):
                 wd = 0.0
+            if p.data.dtype.itemsize == 2:  # float16 / bfloat16: torch's op-by-op rounding
+                _lowp_step(p.data, exp_avg, exp_avg_sq, g, lr, beta1, beta2, group, wd, t, cg, cm)
+                continue
             # (positional: pybind11 matching keywords cost ~2 us a call, per parameter)
             _C.nadam_step(
                 p.data,
@@ -134,3 +139,32 @@ class NAdam(Optimizer):
                 cm,
             )
         return loss
+
+
+def _lowp_step(p, m, v, g, lr, beta1, beta2, group, wd, t, cg, cm) -> None:
+    """The step of a float16 / bfloat16 parameter as torch's single-tensor NAdam: each torch op
+    computed in float32 (its opmath, the Python scalars as float32) and rounded to the
+    parameter's dtype, the intermediates (the decayed gradient, denom) included."""
+    dt, f = p.dtype, np.float32
+
+    def r(x):
+        return np.asarray(x, f).astype(dt)
+
+    g = -g if group["maximize"] else g
+    if wd:
+        if group["decoupled_weight_decay"]:
+            p[...] = r(p.astype(f) * f(1.0 - lr * wd))
+        else:
+            # (torch's vectorised add rounds alpha to the dtype; the loop's tail, the last
+            # numel % 32 elements on AVX2, keeps it float32: those may differ by an ulp)
+            alpha = float(np.asarray(wd, f).astype(dt))
+            g = r(g.astype(f) + f(alpha) * p.astype(f))
+    g32, w = g.astype(f), f(1.0 - beta1)
+    m[...] = r(m.astype(f) + w * (g32 - m.astype(f)))  # (torch's lerp, weight < 0.5)
+    v[...] = r(v.astype(f) * f(beta2))
+    v[...] = r(v.astype(np.float64) + (f(1.0 - beta2) * g32).astype(np.float64) * g32)  # (fma)
+    denom = r(np.sqrt(r(v.astype(f) / f(1.0 - beta2**t)).astype(f)))
+    denom = r(denom.astype(f) + f(group["eps"])).astype(f)
+    with np.errstate(divide="ignore", invalid="ignore"):  # (denom 0: eps is 0 in float16)
+        p[...] = r(p.astype(f) + f(cg) * g32 / denom)
+        p[...] = r(p.astype(f) + f(cm) * m.astype(f) / denom)

@@ -10,6 +10,8 @@ checkpoint (the reentrant one gives parameters no gradient when no input require
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ember import _lowp
@@ -117,7 +119,9 @@ def checkpoint(function, *args, use_reentrant: bool | None = None, context_fn=No
                determinism_check: str = "default", debug: bool = False,
                preserve_rng_state: bool = True, **kwargs):  # fmt: skip
     """``function(*args, **kwargs)`` without keeping its activations; they are recomputed in
-    backward. ``use_reentrant`` is accepted either way (ember's is the non-reentrant behaviour);
+    backward. ``use_reentrant`` is accepted either way (ember's is the non-reentrant behaviour,
+    but for torch's reentrant refusal of kwargs and its no-grad result when no input requires
+    grad);
     ``preserve_rng_state`` replays the random state for the recomputation."""
     if context_fn is not None:
         raise ValueError("checkpoint: context_fn is not supported")
@@ -127,6 +131,13 @@ def checkpoint(function, *args, use_reentrant: bool | None = None, context_fn=No
         return function(*args, **kwargs)
     run = _Run(function, args, kwargs)
     tensors = [a for a in args if isinstance(a, Tensor)]
+    if use_reentrant and not any(t.requires_grad for t in tensors):
+        # torch's reentrant checkpoint records nothing then: outputs without grad
+        warnings.warn(
+            "None of the inputs have requires_grad=True. Gradients will be None", stacklevel=2
+        )
+        with no_grad():
+            return function(*args, **kwargs)
     return run.rebuild(_Checkpoint.apply(_ANCHOR, run, preserve_rng_state, *tensors))
 
 
