@@ -182,8 +182,11 @@ def test_muon_ns_steps_below_one_runs_no_iteration_as_torch():
             oe.step()
             ot.step()
         np.testing.assert_allclose(pe.detach().numpy(), pt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    p = ember.ones(2, 2, requires_grad=True)
+    opt = ember.optim.Muon([p], ns_steps=100)  # accepted when made, refused at the step (torch)
+    p.grad = ember.ones(2, 2)
     with pytest.raises(ValueError, match="less than 100"):
-        ember.optim.Muon([ember.ones(2, 2, requires_grad=True)], ns_steps=100)
+        opt.step()
 
 
 @pytest.mark.parametrize("cls", ["SequentialLR", "ChainedScheduler"])

@@ -113,18 +113,19 @@ def test_singular_matrices_report_info_as_torch():
     close(P.numpy() @ L.numpy() @ U.numpy(), S)
     r, t = el.inv_ex(ember.tensor(S)), torch.linalg.inv_ex(torch.tensor(S))
     np.testing.assert_array_equal(r.info.numpy(), t.info.numpy())
-    close(r.inverse.numpy()[1], t.inverse.numpy()[1])
-    assert np.isnan(r.inverse.numpy()[[0, 2]]).all()
+    # the singular matrices give torch's inf/NaN through the zero pivot (session 42)
+    np.testing.assert_array_equal(r.inverse.numpy(), t.inverse.numpy())
     B = np.arange(6.0).reshape(3, 2, 1)
     r, t = (
         el.solve_ex(ember.tensor(S), ember.tensor(B)),
         torch.linalg.solve_ex(torch.tensor(S), torch.tensor(B)),
     )
     np.testing.assert_array_equal(r.info.numpy(), t.info.numpy())
-    close(r.result.numpy()[1], t.result.numpy()[1])
-    assert np.isnan(r.result.numpy()[[0, 2]]).all()
+    np.testing.assert_array_equal(r.result.numpy(), t.result.numpy())
     rv = el.solve_ex(ember.tensor(S), ember.tensor(B[..., 0]))  # a batch of vectors
-    assert rv.result.shape == (3, 2) and np.isnan(rv.result.numpy()[0]).all()
+    tv = torch.linalg.solve_ex(torch.tensor(S), torch.tensor(B[..., 0]))
+    assert rv.result.shape == (3, 2)
+    np.testing.assert_array_equal(rv.result.numpy(), tv.result.numpy())
     with pytest.raises(el.LinAlgError, match="lu_factor.*batch element 0.*U\\[2,2\\]"):
         el.lu_factor(ember.tensor(S))
     with pytest.raises(el.LinAlgError, match="inv_ex.*batch element 0"):

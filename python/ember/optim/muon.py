@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from ember._errors import BadDtype
+from ember._errors import BadDtype, BadShapeOrValue
 from ember._lowp import bfloat16
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
@@ -119,6 +119,11 @@ class Muon(Optimizer):
         # torch's checks and words; ns_steps and ns_coefficients are checked at the step
         if isinstance(group["lr"], Tensor) and group["lr"].numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
+        wd = group["weight_decay"]
+        if isinstance(wd, Tensor) and wd.numel() != 1:  # (torch: RuntimeError on its truth)
+            raise BadShapeOrValue(
+                f"Tensor weight_decay must be 1-element, got shape {tuple(wd.shape)}"
+            )
         for key, what in (("lr", "Learning rate"), ("momentum", "momentum"),
                           ("weight_decay", "weight decay")):  # fmt: skip
             if not 0.0 <= group[key]:  # (NaN refused too)
