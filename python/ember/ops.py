@@ -8242,18 +8242,22 @@ def _straight_scatter(x, dim, index, src, out=None):
     return x if out is a else Tensor._make(out, False, None, 0)
 
 
+_ADD_DTYPES = (_F32, _F64, _I32, _I64)  # the C++ adding kernels' (integers wrap around)
+
+
 def _straight_add(x, dim, index, src):
     """(x's data, the axis, index as a C-contiguous int64 array, src's data) when index_add or
     scatter_add may skip the operand checks and the node (~5-10 us of a 32x32 call): x and
-    src float Tensors of one dtype outside the graph, x not 0-d, dim an int in range, index an
-    int64 or int32 Tensor (the C++ kernels check the index's shape and range); else None."""
+    src float32/float64/int32/int64 Tensors of one dtype (the adding kernels' types) outside
+    the graph, x not 0-d, dim an int in range, index an int64 or int32 Tensor (the C++ kernels
+    check the index's shape and range); else None."""
     if not (type(x) is Tensor and type(src) is Tensor and type(index) is Tensor):
         return None
     a, s, i = x.data, src.data, index.data
     nd = a.ndim
     if not (
         a.dtype is s.dtype
-        and (a.dtype is _F32 or a.dtype is _F64)
+        and a.dtype in _ADD_DTYPES
         and (i.dtype is _I64 or i.dtype is _I32)
         and type(dim) is int
         and -nd <= dim < nd
@@ -8290,7 +8294,7 @@ def scatter_add(x, dim: int, index, src) -> Tensor:
     # range-checks the index in C++, without NumPy's two passes of min and max)
     fused = (
         axis is not None
-        and x.data.dtype.char in "fd"
+        and x.data.dtype in _ADD_DTYPES
         and len(ishape) == x.ndim
         and ishape[:axis] + ishape[axis + 1 :] == x.data.shape[:axis] + x.data.shape[axis + 1 :]
     )
@@ -8484,7 +8488,7 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
     src = _same_dtype("scatter_reduce", x, _tensor_operand(src))
     key, shape = _scatter_key("scatter_reduce", x, dim, index, src)
     fast, a = None, x.data
-    if a.dtype.char in "fd" and a.ndim:  # the C++ kernel: index of x's shape outside dim
+    if a.dtype in _ADD_DTYPES and a.ndim:  # the C++ kernel: index of x's shape outside dim
         axis = _dim(dim, a.ndim, "scatter_reduce")
         if shape[:axis] + shape[axis + 1 :] == a.shape[:axis] + a.shape[axis + 1 :]:
             fast = (axis, np.ascontiguousarray(key[axis], np.int64))
@@ -8536,7 +8540,10 @@ def _out_of_range(index: np.ndarray, negative: bool, n: int) -> bool:
 def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
     """out = x, then out[..., index[i], ...] += alpha * source[..., i, ...] (repeats add up)."""
     go = _straight_add(x, dim, index, source)
-    if go is not None and (type(alpha) is int or type(alpha) is float):
+    # (an integer x takes an int alpha only: torch refuses a float one, on the general path)
+    if go is not None and (
+        type(alpha) is int or (type(alpha) is float and go[0].dtype.kind == "f")
+    ):
         a, axis, i, s = go
         # a 0-d or 1-D non-empty index and source of x's shape but the index's length at dim
         # (else the general path's checks and np.add.at)
@@ -8549,7 +8556,7 @@ def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
             return Tensor._make(_index_add_kernel(a, axis, i.reshape(-1), s), False, None, 0)
     x = _tensor_operand(x)
     source = _same_dtype("index_add", x, _tensor_operand(source))
-    fused = x.ndim and x.data.dtype.char in "fd"  # (the kernel checks the index's range)
+    fused = x.ndim and x.data.dtype in _ADD_DTYPES  # (the kernel checks the index's range)
     key = _along("index_add", x, dim, index, source, check_range=not fused)
     rows = ("rows", len(key) - 1) if fused else None
     if rows and not key[-1].size:  # no indices: nothing for the row kernel to add
