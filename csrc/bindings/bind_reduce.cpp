@@ -12,7 +12,8 @@
 //       along each row, the bits of sum_dim(a * b, 1, 2) without the products' array
 //   matvec(a (m, n) float32/float64 C- or F-contiguous, v 1-D of a's dtype, vec_first=False)
 //       -> a @ v (m,), or v @ a (n,) when vec_first: the products summed by sum_dim's trees
-//   extreme_dim(x, lo, hi, keepdim, use_max, indices=False) -> v, or (v, idx int64); n >= 1
+//   extreme_dim(x, lo, hi, keepdim, use_max, indices=False) -> v, or (v, idx int64); n >= 1;
+//       x float32, float64, int32 or int64
 //   var_dim(x, lo, hi, keepdim, denom, root=False) -> y; n >= 1
 //   prod_dim(x, lo, hi, keepdim=False) -> y; an empty n gives 1
 //   logsumexp_dim(x, lo, hi, keepdim=False) -> y; an empty n gives -inf
@@ -75,11 +76,12 @@ struct DimRun {
   std::vector<int64_t> out_shape;
 };
 
-// (x float32/float64 (or int64 when i64) unless bits16: uint16, the bits of float16 / bfloat16
-// values)
+// (x float32/float64 (or int32/int64 when ints) unless bits16: uint16, the bits of float16 /
+// bfloat16 values)
 DimRun dim_run(const py::array& x, int64_t lo, int64_t hi, bool keepdim, const char* op,
-               bool nonempty, bool bits16 = false, bool i64 = false) {
-  if (i64 && same_dtype(x.dtype(), py::dtype::of<int64_t>())) {
+               bool nonempty, bool bits16 = false, bool ints = false) {
+  if (ints && (same_dtype(x.dtype(), py::dtype::of<int64_t>()) ||
+               same_dtype(x.dtype(), py::dtype::of<int32_t>()))) {
   } else if (!bits16)
     require_float(x, op, "x");
   else if (!same_dtype(x.dtype(), py::dtype::of<uint16_t>()))
@@ -237,24 +239,27 @@ py::array matvec_py(const py::array& a, const py::array& v, bool vec_first) {
 
 py::object extreme_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim, bool use_max,
                           bool indices) {
-  const DimRun d = dim_run(x, lo, hi, keepdim, "extreme_dim", true);
+  const DimRun d = dim_run(x, lo, hi, keepdim, "extreme_dim", true, false, true);
   py::array v = empty_like_dtype(x, d.out_shape);
   py::array_t<int64_t> idx;
   if (indices)
     idx = py::array_t<int64_t>(std::vector<py::ssize_t>(d.out_shape.begin(), d.out_shape.end()));
-  const bool f32 = is_f32(x);
-  void* out = v.mutable_data();
   int64_t* ip = indices ? idx.mutable_data() : nullptr;
-  const void* in = x.data();
-  {
+  const auto run = [&](auto tag) {
+    using T = decltype(tag);
+    T* out = static_cast<T*>(v.mutable_data());
+    const T* in = static_cast<const T*>(x.data());
     py::gil_scoped_release release;
-    if (f32)
-      extreme_dim<float>(static_cast<float*>(out), ip, static_cast<const float*>(in), d.outer, d.n,
-                         d.inner, use_max);
-    else
-      extreme_dim<double>(static_cast<double*>(out), ip, static_cast<const double*>(in), d.outer,
-                          d.n, d.inner, use_max);
-  }
+    extreme_dim<T>(out, ip, in, d.outer, d.n, d.inner, use_max);
+  };
+  if (is_f32(x))
+    run(float{});
+  else if (is_f64(x))
+    run(double{});
+  else if (same_dtype(x.dtype(), py::dtype::of<int32_t>()))
+    run(int32_t{});
+  else
+    run(int64_t{});
   if (indices) return py::make_tuple(v, idx);
   return std::move(v);
 }

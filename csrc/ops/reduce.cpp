@@ -841,6 +841,11 @@ void extreme_dim(T* v, int64_t* idx, const T* x, int64_t outer, int64_t n, int64
 template void extreme_dim<float>(float*, int64_t*, const float*, int64_t, int64_t, int64_t, bool);
 template void extreme_dim<double>(double*, int64_t*, const double*, int64_t, int64_t, int64_t,
                                   bool);
+// (integers: the same loops, the NaN tests always false)
+template void extreme_dim<int32_t>(int32_t*, int64_t*, const int32_t*, int64_t, int64_t, int64_t,
+                                   bool);
+template void extreme_dim<int64_t>(int64_t*, int64_t*, const int64_t*, int64_t, int64_t, int64_t,
+                                   bool);
 
 // ---- variance -------------------------------------------------------------------------------
 // x (outer, n, inner) -> y (outer, inner): sum((x - mean)^2) / denom over n, its square root when

@@ -4214,19 +4214,22 @@ class ReduceExtreme(Function):
         return g * _graph.constant(weights.astype(g.dtype, copy=False)), None, None
 
 
+_EXTREME_DTYPES = (_F32, _F64, _I32, _I64)  # _C.extreme_dim's
+
+
 def _extreme_all(x: np.ndarray, use_max: bool):
     """max (min) of every element of a nonempty x, NaN if any (torch's): _C.extreme_dim's SIMD
-    pass over a contiguous float32/float64 x (~1.6x NumPy's np.max), else NumPy."""
-    if x.ndim and x.dtype.char in "fd" and x.flags.c_contiguous:
+    pass over a contiguous float32/float64/int32/int64 x (~1.6x NumPy's np.max), else NumPy."""
+    if x.ndim and x.dtype in _EXTREME_DTYPES and x.flags.c_contiguous:
         return _C.extreme_dim(x, 0, x.ndim, False, use_max)
     return np.max(x) if use_max else np.min(x)
 
 
 def _extreme_along(x: np.ndarray, dim: int, use_max: bool, indices: bool, keepdim: bool = True):
     """The max (min) along dim, and with indices its first int64 index (NaN wins, as PyTorch):
-    by _C.extreme_dim for float32/float64 (NumPy's argmax and take_along_axis cost ~3x more,
-    and its max does not vectorise along the last dim), else by NumPy."""
-    if x.dtype.char in "fd" and x.flags.c_contiguous:
+    by _C.extreme_dim for float32/float64/int32/int64 (NumPy's argmax and take_along_axis cost
+    ~3x more, and its max does not vectorise along the last dim), else by NumPy."""
+    if x.dtype in _EXTREME_DTYPES and x.flags.c_contiguous:
         return _C.extreme_dim(x, dim, dim + 1, keepdim, use_max, indices)
     if not indices:
         return (np.max if use_max else np.min)(x, axis=dim, keepdims=keepdim)
@@ -4433,8 +4436,8 @@ def _refuse_empty_arg(op: str, x, dim) -> None:
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
     if keepdim.__class__ is not bool:
         _refuse_keepdim("argmax", keepdim)
-    if type(x) is Tensor and type(dim) is int and x.data.dtype.char in "fd":
-        a = x.data  # x.argmax(1) of a float tensor: the kernel call below, straight (~1 us)
+    if type(x) is Tensor and type(dim) is int and x.data.dtype in _EXTREME_DTYPES:
+        a = x.data  # x.argmax(1): the kernel call below, straight (~1 us)
         if -a.ndim <= dim < a.ndim and a.shape[dim]:
             d = dim % a.ndim
             if a.flags.c_contiguous:  # (_extreme_along's kernel call, without its frame)
@@ -9528,7 +9531,7 @@ def _amax_amin(x, dim, keepdim, use_max, op):
     if type(x) is Tensor and type(dim) is int and _outside_graph(x):
         a = x.data  # the common call, x.amax(1): the kernel straight (the checks below ~2 us)
         nd = a.ndim
-        if -nd <= dim < nd and a.size and a.dtype.char in "fd" and a.flags.c_contiguous:
+        if -nd <= dim < nd and a.size and a.dtype in _EXTREME_DTYPES and a.flags.c_contiguous:
             d = dim % nd
             return Tensor._make(_C.extreme_dim(a, d, d + 1, keepdim, use_max), False, None, 0)
     x = _tensor_operand(x)
