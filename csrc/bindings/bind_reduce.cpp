@@ -19,6 +19,7 @@
 //   logsumexp_dim(x, lo, hi, keepdim=False) -> y; an empty n gives -inf
 //   cumsum(x (outer, n, inner) float32/float64, C-contiguous, reverse=False) -> y (same)
 //   cumprod(x (outer, n, inner) as cumsum's) -> y (same)
+//   icumsum(x int32/int64/bool C-contiguous, dim) -> y int64 (x's shape): torch's integer cumsum
 //   cumextreme(x (outer, n, inner) as cumsum's or int64, use_max) -> (v (same), idx int64 (same))
 //   fill(out float32/float64 C-contiguous writeable, value) -> None      out[...] = value
 //   fill_rows(out (rows, n) as fill's, v (rows,) of out's dtype) -> None  out[r, :] = v[r]
@@ -52,6 +53,8 @@ template <typename T>
 void var_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, double denom, bool root);
 template <typename T>
 void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reverse);
+template <typename T>
+void icumsum(int64_t* y, const T* x, int64_t outer, int64_t n, int64_t inner);
 template <typename T>
 void cumprod(T* y, const T* x, int64_t outer, int64_t n, int64_t inner);
 template <typename T>
@@ -369,6 +372,37 @@ py::array scan_py(const py::array& x, bool reverse, bool prod, const py::object&
   return y;
 }
 
+// torch.cumsum of an int32 / int64 / bool x along dim (in range; as NumPy's axis) -> int64,
+// wrapping on overflow as torch's
+py::array icumsum_py(const py::array& x, int64_t dim) {
+  const char* op = "icumsum";
+  require_contiguous(x, op, "x");
+  const int64_t nd = x.ndim();
+  EMBER_CHECK(-nd <= dim && dim < nd, op, ": dim ", dim, " is out of range for shape ",
+              shape_str(shape_of(x)));
+  const int64_t d = dim < 0 ? dim + nd : dim;
+  int64_t outer = 1, n = 1, inner = 1;
+  for (int64_t i = 0; i < nd; ++i) (i < d ? outer : i > d ? inner : n) *= x.shape(i);
+  py::array_t<int64_t> y(std::vector<py::ssize_t>(x.shape(), x.shape() + nd));
+  int64_t* out = y.mutable_data();
+  const py::dtype dt = x.dtype();
+  const void* in = x.data();
+  if (same_dtype(dt, py::dtype::of<int32_t>())) {
+    py::gil_scoped_release release;
+    icumsum<int32_t>(out, static_cast<const int32_t*>(in), outer, n, inner);
+  } else if (same_dtype(dt, py::dtype::of<int64_t>())) {
+    py::gil_scoped_release release;
+    icumsum<int64_t>(out, static_cast<const int64_t*>(in), outer, n, inner);
+  } else if (same_dtype(dt, py::dtype::of<bool>())) {
+    py::gil_scoped_release release;
+    icumsum<uint8_t>(out, static_cast<const uint8_t*>(in), outer, n, inner);
+  } else {
+    throw py::type_error(std::string(op) + ": x must be int32, int64 or bool, got " +
+                         std::string(py::str(dt)));
+  }
+  return y;
+}
+
 // cummax (use_max) / cummin along dim 1 of a 3-D x: the running values and their positions
 py::tuple cumextreme_py(const py::array& x, bool use_max) {
   const char* op = use_max ? "cummax" : "cummin";
@@ -506,6 +540,9 @@ void bind_reduce(py::module_& m) {
         "x float32/float64 C-contiguous -> y shaped as sum_dim's: the product over dims [lo, hi) "
         "in x's dtype (1 when they are empty); in lanes over a row, row after row over columns "
         "(the same bits for any thread count).");
+  m.def("icumsum", &icumsum_py, py::arg("x"), py::arg("dim"),
+        "x int32/int64/bool C-contiguous, dim -> y int64 (x's shape): the running sum along "
+        "dim, wrapping on overflow (torch.cumsum of integers).");
   m.def(
       "cumsum",
       [](const py::array& x, bool reverse, const py::object& dim) {

@@ -1122,6 +1122,40 @@ template void cumsum<double>(double*, const double*, int64_t, int64_t, int64_t, 
 template void cumprod<float>(float*, const float*, int64_t, int64_t, int64_t);
 template void cumprod<double>(double*, const double*, int64_t, int64_t, int64_t);
 
+// x (outer, n, inner) integers (int32, int64, or bool as uint8) -> y (same) int64: the running
+// sums along n, wrapping as torch's int64 cumsum (in uint64: signed overflow is undefined).
+// inner > 1 adds row to row (vectorised across inner); threads split outer.
+namespace {
+template <typename T>
+EMBER_SIMD void icumsum_slice(uint64_t* __restrict y, const T* __restrict x, int64_t n,
+                              int64_t inner) {
+  if (inner == 1) {
+    uint64_t acc = 0;
+    for (int64_t i = 0; i < n; ++i) y[i] = acc += static_cast<uint64_t>(x[i]);
+    return;
+  }
+  for (int64_t j = 0; j < inner; ++j) y[j] = static_cast<uint64_t>(x[j]);
+  for (int64_t i = 1; i < n; ++i) {
+    const uint64_t* p = y + (i - 1) * inner;
+    uint64_t* q = y + i * inner;
+    const T* xi = x + i * inner;
+    for (int64_t j = 0; j < inner; ++j) q[j] = p[j] + static_cast<uint64_t>(xi[j]);
+  }
+}
+}  // namespace
+
+template <typename T>
+void icumsum(int64_t* y, const T* x, int64_t outer, int64_t n, int64_t inner) {
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(outer * n * inner), outer));
+  uint64_t* u = reinterpret_cast<uint64_t*>(y);
+  parallel_for(nt, outer,
+               [&](int64_t o) { icumsum_slice(u + o * n * inner, x + o * n * inner, n, inner); });
+}
+
+template void icumsum<uint8_t>(int64_t*, const uint8_t*, int64_t, int64_t, int64_t);
+template void icumsum<int32_t>(int64_t*, const int32_t*, int64_t, int64_t, int64_t);
+template void icumsum<int64_t>(int64_t*, const int64_t*, int64_t, int64_t, int64_t);
+
 // ---- running extreme (cummax / cummin) -------------------------------------------------------
 // x (outer, n, inner) -> v, idx (same): v[o, i, :] the running max (Max) or min of x[o, :i+1, :]
 // and idx the position it was last taken at, as PyTorch's cummax_cummin_helper: x[i] replaces

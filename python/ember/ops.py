@@ -6478,6 +6478,9 @@ def cumsum(x, dim: int, *, dtype=None) -> Tensor:
                 c = a if a.flags.c_contiguous else np.ascontiguousarray(a)
                 return _plain(_C.cumsum(c, False, dim))
             return CumSum.apply(x, dim % nd)  # (the node the general path makes for x)
+        if -nd <= dim < nd and (a.dtype is _I32 or a.dtype is _I64 or a.dtype == np.bool_):
+            # integers and bools: torch's int64 running sums, wrapping (NumPy's ~1.5x slower)
+            return _plain(_C.icumsum(a if a.flags.c_contiguous else np.ascontiguousarray(a), dim))
     x = _as_dtype(x, dtype)
     if x.data.dtype == np.bool_:
         x = x.long()
