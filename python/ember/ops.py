@@ -7977,6 +7977,7 @@ class AddAt(Function):
         # kernel: None for np.add.at, or (path, axis) of a C++ path the caller found to apply,
         # each adding in np.add.at's order (the same sums), 5-20x faster: "rows" (index_add:
         # whole slices along axis) or "scatter" (scatter_add's index covers x outside axis)
+        alpha = _int_alpha(src.dtype, alpha)
         src = src * alpha if alpha != 1 else src
         ctx.meta = (key, _shape(src), alpha)
         if kernel is None:
@@ -8015,6 +8016,12 @@ class AddAt(Function):
         return _graph_scatter(ctx, g, add, sshape) + (None, None)
 
 
+def _int_alpha(dtype, alpha):
+    """alpha as torch applies it to integer tensors: a float truncated to an int (index_add of
+    int64 with alpha=1.5 adds the source once)."""
+    return int(alpha) if dtype.kind in "iu" and isinstance(alpha, float) else alpha
+
+
 def _scatter_add_kernel(x, axis, index, src):
     """x's copy with src added at index along axis (index: C-contiguous int64 of src's shape,
     covering x outside axis) by the gather-backward kernel, which checks the index's range."""
@@ -8032,9 +8039,9 @@ def _index_add_kernel(x, axis, index, src):
     out = x.copy()
     try:
         _C.index_select_backward(np.ascontiguousarray(src), index, axis, x.shape[axis], out=out)
-    except IndexError:  # (index_add's words)
+    except IndexError:  # (index_add's words; torch's IndexError or RuntimeError by shape)
         n = x.shape[axis]
-        raise IndexError(f"index_add: index out of range for dim {axis} of size {n}") from None
+        raise _OutOfBounds(f"index_add: index out of range for dim {axis} of size {n}") from None
     return out
 
 
@@ -8477,7 +8484,10 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
             ):
                 # the common call outside the graph: the kernel straight (~4x less Python)
                 s = np.ascontiguousarray(s)
-                out = _C.scatter_reduce(a, s, i, axis, reduce, include_self, False)[0]
+                try:
+                    out = _C.scatter_reduce(a, s, i, axis, reduce, include_self, False)[0]
+                except IndexError:  # (torch's RuntimeError too, as the general path's)
+                    raise _scatter_range_error("scatter_reduce", a.shape, dim, i) from None
                 return Tensor._make(out, False, None, 0)
     x = _tensor_operand(x)
     if reduce not in _REDUCE_UFUNC:
@@ -8546,11 +8556,9 @@ def _out_of_range(index: np.ndarray, negative: bool, n: int) -> bool:
 def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
     """out = x, then out[..., index[i], ...] += alpha * source[..., i, ...] (repeats add up)."""
     go = _straight_add(x, dim, index, source)
-    # (an integer x takes an int alpha only: torch refuses a float one, on the general path)
-    if go is not None and (
-        type(alpha) is int or (type(alpha) is float and go[0].dtype.kind == "f")
-    ):
+    if go is not None and (type(alpha) is int or type(alpha) is float):
         a, axis, i, s = go
+        alpha = _int_alpha(a.dtype, alpha)
         # a 0-d or 1-D non-empty index and source of x's shape but the index's length at dim
         # (else the general path's checks and np.add.at)
         if (
