@@ -14,7 +14,9 @@
 //   scatter_reduce(x, src, index int64, dim, reduce, include_self, counts) -> (out, count):
 //       x's C-order copy with src reduced in at index along dim (index and src of one shape,
 //       x's outside dim; reduce 'sum', 'prod', 'mean', 'amax' or 'amin'), count (int64, or
-//       None unless counts or not include_self) the number of src values each entry took
+//       None unless counts) the number of src values each entry took. The adding kernels
+//       (gather_backward, index_select_backward, scatter_reduce) take float32, float64, int32
+//       and int64 (integers wrap around, as torch's)
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -114,6 +116,25 @@ py::array backward_out(const py::object& out_arg, const py::array& grad, const p
   return dx;
 }
 
+// The adding kernels' element types: float32, float64, int32, int64 (TypeError otherwise);
+// calls f with a value of the C++ type.
+template <typename F>
+void by_add_dtype(const py::array& a, const char* op, const char* name, F&& f) {
+  const py::dtype dt = a.dtype();
+  if (same_dtype(dt, py::dtype::of<float>()))
+    f(float{});
+  else if (same_dtype(dt, py::dtype::of<double>()))
+    f(double{});
+  else if (same_dtype(dt, py::dtype::of<int32_t>()))
+    f(int32_t{});
+  else if (same_dtype(dt, py::dtype::of<int64_t>()))
+    f(int64_t{});
+  else
+    throw py::type_error(std::string(op) + ": " + name +
+                         " must be float32, float64, int32 or int64, got " +
+                         std::string(py::str(dt)));
+}
+
 template <typename T>
 void forward_as(py::array& y, const py::array& x, const int64_t* ip, Fibres f, int64_t nx,
                 int64_t ni) {
@@ -142,7 +163,7 @@ py::array forward_py(const py::array& x, const py::array& index, int64_t dim) {
 py::array backward_py(const py::array& grad, const py::array& index, int64_t dim, int64_t size,
                       const py::object& out_arg) {
   const char* op = "gather_backward";
-  require_float(grad, op, "grad");
+  by_add_dtype(grad, op, "grad", [](auto) {});
   require_contiguous(grad, op, "grad");
   EMBER_CHECK(size >= 0, op, ": size must be >= 0, got ", size);
   std::vector<int64_t> shape = shape_of(grad);
@@ -154,19 +175,14 @@ py::array backward_py(const py::array& grad, const py::array& index, int64_t dim
   const int64_t ni = grad.shape(dim);
   const bool accumulate = !out_arg.is_none();
   py::array dx = backward_out(out_arg, grad, index, shape, op);
-  const bool f32 = is_f32(grad);
-  void* out = dx.mutable_data();
-  const void* g = grad.data();
   const int64_t* ip = cptr<int64_t>(index);
-  {
+  by_add_dtype(grad, op, "grad", [&](auto tag) {
+    using T = decltype(tag);
+    T* out = static_cast<T*>(dx.mutable_data());
+    const T* g = static_cast<const T*>(grad.data());
     py::gil_scoped_release release;
-    if (f32)
-      gather_backward<float>(static_cast<float*>(out), static_cast<const float*>(g), ip, f.outer,
-                             size, ni, f.inner, accumulate);
-    else
-      gather_backward<double>(static_cast<double*>(out), static_cast<const double*>(g), ip, f.outer,
-                              size, ni, f.inner, accumulate);
-  }
+    gather_backward<T>(out, g, ip, f.outer, size, ni, f.inner, accumulate);
+  });
   return dx;
 }
 
@@ -243,7 +259,7 @@ py::tuple scatter_reduce_py(const py::array& x, const py::array& src, const py::
                             int64_t dim, const std::string& reduce, bool include_self,
                             bool counts) {
   const char* op = "scatter_reduce";
-  require_float(x, op, "x");
+  by_add_dtype(x, op, "x", [](auto) {});
   require_same_dtype(x, src, op);
   require_contiguous(src, op, "src");
   char code = 0;
@@ -265,25 +281,19 @@ py::tuple scatter_reduce_py(const py::array& x, const py::array& src, const py::
   const int64_t ni = index.shape(dim), nx = shape[dim];
   py::array out = py::array(x.dtype(), std::vector<py::ssize_t>(shape.begin(), shape.end()));
   out[py::make_tuple(py::ellipsis())] = x;  // (x's copy, whatever its strides)
-  // (the first-hit test reads them; a mean counts in the kernel's scratch)
-  counts = counts || (!include_self && code != 'm');
+  // (else the kernel counts in its scratch where it needs to)
   py::array_t<int64_t> count(counts ? std::vector<py::ssize_t>(shape.begin(), shape.end())
                                     : std::vector<py::ssize_t>{0});
   int64_t* c = counts ? count.mutable_data() : nullptr;
   if (counts) std::fill(c, c + count.size(), int64_t(0));
-  const bool f32 = is_f32(x);
-  void* o = out.mutable_data();
-  const void* s = src.data();
   const int64_t* ip = cptr<int64_t>(index);
-  {
+  by_add_dtype(x, op, "x", [&](auto tag) {
+    using T = decltype(tag);
+    T* o = static_cast<T*>(out.mutable_data());
+    const T* s = static_cast<const T*>(src.data());
     py::gil_scoped_release release;
-    if (f32)
-      scatter_reduce_forward<float>(static_cast<float*>(o), c, static_cast<const float*>(s), ip,
-                                    f.outer, nx, ni, f.inner, code, include_self);
-    else
-      scatter_reduce_forward<double>(static_cast<double*>(o), c, static_cast<const double*>(s), ip,
-                                     f.outer, nx, ni, f.inner, code, include_self);
-  }
+    scatter_reduce_forward<T>(o, c, s, ip, f.outer, nx, ni, f.inner, code, include_self);
+  });
   if (!counts) return py::make_tuple(out, py::none());
   return py::make_tuple(out, count);
 }
@@ -308,7 +318,7 @@ py::array index_select_py(const py::array& x, const py::array& index, int64_t di
 py::array index_select_backward_py(const py::array& grad, const py::array& index, int64_t dim,
                                    int64_t size, const py::object& out_arg) {
   const char* op = "index_select_backward";
-  require_float(grad, op, "grad");
+  by_add_dtype(grad, op, "grad", [](auto) {});
   require_contiguous(grad, op, "grad");
   EMBER_CHECK(size >= 0, op, ": size must be >= 0, got ", size);
   std::vector<int64_t> shape = shape_of(grad);
@@ -320,18 +330,13 @@ py::array index_select_backward_py(const py::array& grad, const py::array& index
   shape[dim] = size;
   const bool accumulate = !out_arg.is_none();
   py::array dx = backward_out(out_arg, grad, index, shape, op);
-  const bool f32 = is_f32(grad);
-  void* out = dx.mutable_data();
-  const void* g = grad.data();
-  {
+  by_add_dtype(grad, op, "grad", [&](auto tag) {
+    using T = decltype(tag);
+    T* out = static_cast<T*>(dx.mutable_data());
+    const T* g = static_cast<const T*>(grad.data());
     py::gil_scoped_release release;
-    if (f32)
-      index_select_backward<float>(static_cast<float*>(out), static_cast<const float*>(g), ip,
-                                   f.outer, size, ni, f.inner, accumulate);
-    else
-      index_select_backward<double>(static_cast<double*>(out), static_cast<const double*>(g), ip,
-                                    f.outer, size, ni, f.inner, accumulate);
-  }
+    index_select_backward<T>(out, g, ip, f.outer, size, ni, f.inner, accumulate);
+  });
   return dx;
 }
 
@@ -469,14 +474,16 @@ void bind_gather(py::module_& m) {
         "x.shape[dim]) -> y (index's shape): y[..., j, ...] = x[..., index[..., j, ...], ...].");
   m.def("gather_backward", &backward_py, py::arg("grad"), py::arg("index"), py::arg("dim"),
         py::arg("size"), py::arg("out") = py::none(),
-        "grad float (index's shape), index int64, size = x.shape[dim] -> dx: zeros with grad "
-        "added at the indexed positions (in index order: deterministic).");
+        "grad float32/float64/int32/int64 (index's shape), index int64, size = x.shape[dim] "
+        "-> dx: zeros with grad added at the indexed positions (in index order: deterministic; "
+        "integers wrap around).");
   m.def("scatter_reduce", &scatter_reduce_py, py::arg("x"), py::arg("src"), py::arg("index"),
         py::arg("dim"), py::arg("reduce"), py::arg("include_self") = true, py::arg("counts") = true,
-        "x float, src (x's dtype, index's shape, contiguous), index int64 (x's shape outside "
-        "dim, in [0, x.shape[dim])), reduce 'sum'/'prod'/'mean'/'amax'/'amin' -> (out, count "
-        "int64): torch.scatter_reduce's result in C order (in index order: deterministic) and "
-        "the number of src values each entry took (None unless counts or not include_self).");
+        "x float32/float64/int32/int64, src (x's dtype, index's shape, contiguous), index "
+        "int64 (x's shape outside dim, in [0, x.shape[dim])), reduce "
+        "'sum'/'prod'/'mean'/'amax'/'amin' -> (out, count int64): torch.scatter_reduce's "
+        "result in C order (in index order: deterministic; integers wrap around, an integer "
+        "mean rounds down) and the number of src values each entry took (None unless counts).");
   m.def("scatter", &scatter_py, py::arg("out").noconvert(), py::arg("src"), py::arg("index"),
         py::arg("dim"),
         "out[..., index[j], ...] = src[j] along dim in place (torch.scatter_), any numeric dtype; "
@@ -490,8 +497,9 @@ void bind_gather(py::module_& m) {
         "slices at index along dim (torch.index_select).");
   m.def("index_select_backward", &index_select_backward_py, py::arg("grad"), py::arg("index"),
         py::arg("dim"), py::arg("size"), py::arg("out") = py::none(),
-        "grad float, index int64 (grad.shape[dim],), size -> dx: zeros (or out, in place) with "
-        "grad's slices added at index along dim, in index order (deterministic).");
+        "grad float32/float64/int32/int64, index int64 (grad.shape[dim],), size -> dx: zeros "
+        "(or out, in place) with grad's slices added at index along dim, in index order "
+        "(deterministic; integers wrap around).");
   m.def("concat", &concat_py, py::arg("arrays"), py::arg("dim"), py::arg("stack") = false,
         "arrays of one dtype -> (y, sizes): torch.cat along dim (stack=False; legacy (0,) "
         "tensors skipped) or torch.stack (a new dim); sizes are each input's extent along dim.");

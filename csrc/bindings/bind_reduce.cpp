@@ -12,12 +12,14 @@
 //       along each row, the bits of sum_dim(a * b, 1, 2) without the products' array
 //   matvec(a (m, n) float32/float64 C- or F-contiguous, v 1-D of a's dtype, vec_first=False)
 //       -> a @ v (m,), or v @ a (n,) when vec_first: the products summed by sum_dim's trees
-//   extreme_dim(x, lo, hi, keepdim, use_max, indices=False) -> v, or (v, idx int64); n >= 1
+//   extreme_dim(x, lo, hi, keepdim, use_max, indices=False) -> v, or (v, idx int64); n >= 1;
+//       x float32, float64, int32 or int64
 //   var_dim(x, lo, hi, keepdim, denom, root=False) -> y; n >= 1
 //   prod_dim(x, lo, hi, keepdim=False) -> y; an empty n gives 1
 //   logsumexp_dim(x, lo, hi, keepdim=False) -> y; an empty n gives -inf
 //   cumsum(x (outer, n, inner) float32/float64, C-contiguous, reverse=False) -> y (same)
 //   cumprod(x (outer, n, inner) as cumsum's) -> y (same)
+//   icumsum(x int32/int64/bool C-contiguous, dim) -> y int64 (x's shape): torch's integer cumsum
 //   cumextreme(x (outer, n, inner) as cumsum's or int64, use_max) -> (v (same), idx int64 (same))
 //   fill(out float32/float64 C-contiguous writeable, value) -> None      out[...] = value
 //   fill_rows(out (rows, n) as fill's, v (rows,) of out's dtype) -> None  out[r, :] = v[r]
@@ -52,6 +54,8 @@ void var_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, double d
 template <typename T>
 void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reverse);
 template <typename T>
+void icumsum(int64_t* y, const T* x, int64_t outer, int64_t n, int64_t inner);
+template <typename T>
 void cumprod(T* y, const T* x, int64_t outer, int64_t n, int64_t inner);
 template <typename T>
 void cumextreme(T* v, int64_t* idx, const T* x, int64_t outer, int64_t n, int64_t inner,
@@ -75,11 +79,12 @@ struct DimRun {
   std::vector<int64_t> out_shape;
 };
 
-// (x float32/float64 (or int64 when i64) unless bits16: uint16, the bits of float16 / bfloat16
-// values)
+// (x float32/float64 (or int32/int64 when ints) unless bits16: uint16, the bits of float16 /
+// bfloat16 values)
 DimRun dim_run(const py::array& x, int64_t lo, int64_t hi, bool keepdim, const char* op,
-               bool nonempty, bool bits16 = false, bool i64 = false) {
-  if (i64 && same_dtype(x.dtype(), py::dtype::of<int64_t>())) {
+               bool nonempty, bool bits16 = false, bool ints = false) {
+  if (ints && (same_dtype(x.dtype(), py::dtype::of<int64_t>()) ||
+               same_dtype(x.dtype(), py::dtype::of<int32_t>()))) {
   } else if (!bits16)
     require_float(x, op, "x");
   else if (!same_dtype(x.dtype(), py::dtype::of<uint16_t>()))
@@ -237,24 +242,27 @@ py::array matvec_py(const py::array& a, const py::array& v, bool vec_first) {
 
 py::object extreme_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim, bool use_max,
                           bool indices) {
-  const DimRun d = dim_run(x, lo, hi, keepdim, "extreme_dim", true);
+  const DimRun d = dim_run(x, lo, hi, keepdim, "extreme_dim", true, false, true);
   py::array v = empty_like_dtype(x, d.out_shape);
   py::array_t<int64_t> idx;
   if (indices)
     idx = py::array_t<int64_t>(std::vector<py::ssize_t>(d.out_shape.begin(), d.out_shape.end()));
-  const bool f32 = is_f32(x);
-  void* out = v.mutable_data();
   int64_t* ip = indices ? idx.mutable_data() : nullptr;
-  const void* in = x.data();
-  {
+  const auto run = [&](auto tag) {
+    using T = decltype(tag);
+    T* out = static_cast<T*>(v.mutable_data());
+    const T* in = static_cast<const T*>(x.data());
     py::gil_scoped_release release;
-    if (f32)
-      extreme_dim<float>(static_cast<float*>(out), ip, static_cast<const float*>(in), d.outer, d.n,
-                         d.inner, use_max);
-    else
-      extreme_dim<double>(static_cast<double*>(out), ip, static_cast<const double*>(in), d.outer,
-                          d.n, d.inner, use_max);
-  }
+    extreme_dim<T>(out, ip, in, d.outer, d.n, d.inner, use_max);
+  };
+  if (is_f32(x))
+    run(float{});
+  else if (is_f64(x))
+    run(double{});
+  else if (same_dtype(x.dtype(), py::dtype::of<int32_t>()))
+    run(int32_t{});
+  else
+    run(int64_t{});
   if (indices) return py::make_tuple(v, idx);
   return std::move(v);
 }
@@ -360,6 +368,37 @@ py::array scan_py(const py::array& x, bool reverse, bool prod, const py::object&
     else
       cumsum<double>(static_cast<double*>(out), static_cast<const double*>(in), outer, n, inner,
                      reverse);
+  }
+  return y;
+}
+
+// torch.cumsum of an int32 / int64 / bool x along dim (in range; as NumPy's axis) -> int64,
+// wrapping on overflow as torch's
+py::array icumsum_py(const py::array& x, int64_t dim) {
+  const char* op = "icumsum";
+  require_contiguous(x, op, "x");
+  const int64_t nd = x.ndim();
+  EMBER_CHECK(-nd <= dim && dim < nd, op, ": dim ", dim, " is out of range for shape ",
+              shape_str(shape_of(x)));
+  const int64_t d = dim < 0 ? dim + nd : dim;
+  int64_t outer = 1, n = 1, inner = 1;
+  for (int64_t i = 0; i < nd; ++i) (i < d ? outer : i > d ? inner : n) *= x.shape(i);
+  py::array_t<int64_t> y(std::vector<py::ssize_t>(x.shape(), x.shape() + nd));
+  int64_t* out = y.mutable_data();
+  const py::dtype dt = x.dtype();
+  const void* in = x.data();
+  if (same_dtype(dt, py::dtype::of<int32_t>())) {
+    py::gil_scoped_release release;
+    icumsum<int32_t>(out, static_cast<const int32_t*>(in), outer, n, inner);
+  } else if (same_dtype(dt, py::dtype::of<int64_t>())) {
+    py::gil_scoped_release release;
+    icumsum<int64_t>(out, static_cast<const int64_t*>(in), outer, n, inner);
+  } else if (same_dtype(dt, py::dtype::of<bool>())) {
+    py::gil_scoped_release release;
+    icumsum<uint8_t>(out, static_cast<const uint8_t*>(in), outer, n, inner);
+  } else {
+    throw py::type_error(std::string(op) + ": x must be int32, int64 or bool, got " +
+                         std::string(py::str(dt)));
   }
   return y;
 }
@@ -501,6 +540,9 @@ void bind_reduce(py::module_& m) {
         "x float32/float64 C-contiguous -> y shaped as sum_dim's: the product over dims [lo, hi) "
         "in x's dtype (1 when they are empty); in lanes over a row, row after row over columns "
         "(the same bits for any thread count).");
+  m.def("icumsum", &icumsum_py, py::arg("x"), py::arg("dim"),
+        "x int32/int64/bool C-contiguous, dim -> y int64 (x's shape): the running sum along "
+        "dim, wrapping on overflow (torch.cumsum of integers).");
   m.def(
       "cumsum",
       [](const py::array& x, bool reverse, const py::object& dim) {

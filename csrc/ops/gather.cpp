@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "common.h"
@@ -37,16 +38,32 @@ EMBER_SIMD void gather_row(T* __restrict y, const T* __restrict x, const int64_t
   for (int64_t j = 0; j < n; ++j) y[j] = x[idx[j]];
 }
 
+// a + b and a * b; integers wrap around as torch's (in unsigned: signed overflow is undefined)
+template <typename T>
+inline T add(T a, T b) {
+  if constexpr (std::is_integral_v<T>)
+    return static_cast<T>(std::make_unsigned_t<T>(a) + std::make_unsigned_t<T>(b));
+  else
+    return a + b;
+}
+template <typename T>
+inline T mul(T a, T b) {
+  if constexpr (std::is_integral_v<T>)
+    return static_cast<T>(std::make_unsigned_t<T>(a) * std::make_unsigned_t<T>(b));
+  else
+    return a * b;
+}
+
 // d[idx[j]] += g[j] in j order (repeats add up one after another)
 template <typename T>
 void add_at_row(T* d, const T* g, const int64_t* idx, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) d[idx[j]] += g[j];
+  for (int64_t j = 0; j < n; ++j) d[idx[j]] = add(d[idx[j]], g[j]);
 }
 
 // d[i] += g[i]
 template <typename T>
 EMBER_SIMD void add_span(T* __restrict d, const T* __restrict g, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) d[i] += g[i];
+  for (int64_t i = 0; i < n; ++i) d[i] = add(d[i], g[i]);
 }
 
 }  // namespace
@@ -95,7 +112,10 @@ void gather_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int6
       return;
     }
     for (int64_t j = 0; j < ni; ++j)
-      for (int64_t i = 0; i < inner; ++i) d[io[j * inner + i] * inner + i] += g[j * inner + i];
+      for (int64_t i = 0; i < inner; ++i) {
+        T& t = d[io[j * inner + i] * inner + i];
+        t = add(t, g[j * inner + i]);
+      }
   });
 }
 
@@ -119,31 +139,86 @@ namespace {
 
 template <char Op, typename T>
 inline T scatter_combine(T a, T v) {
-  if (Op == '+') return a + v;
-  if (Op == '*') return a * v;
+  if (Op == '+') return add(a, v);
+  if (Op == '*') return mul(a, v);
   if (v != v || a != a) return v != v ? v : a;  // amax / amin: a NaN wins
   return Op == '>' ? std::max(a, v) : std::min(a, v);
 }
 
-// One outer slice; count may be null (include_self then required: no first-hit test).
+// Target t of a slice takes src value v: combined into d[t], or (without include_self, c[t]
+// still 0) replacing it; c counts the values (a uint8_t c only flags the first one).
+template <char Op, typename T, typename C>
+inline void scatter_one(T* d, C* c, int64_t t, T v, bool include_self) {
+  d[t] = (!include_self && c[t] == 0) ? v : scatter_combine<Op>(d[t], v);
+  if (!c) return;
+  if constexpr (std::is_same_v<C, uint8_t>)
+    c[t] = 1;
+  else
+    c[t] += 1;
+}
+
+// One outer slice; c may be null (include_self then required: no first-hit test).
 template <char Op, typename T, typename C>
 void scatter_slice(T* d, C* c, const T* s, const int64_t* io, int64_t ni, int64_t inner,
                    bool include_self) {
+  if (inner == 1) {  // the last axis: no index arithmetic (~2x at (1000, 1000))
+    for (int64_t j = 0; j < ni; ++j) scatter_one<Op>(d, c, io[j], s[j], include_self);
+    return;
+  }
   for (int64_t j = 0; j < ni; ++j)
-    for (int64_t i = 0; i < inner; ++i) {
-      const int64_t t = io[j * inner + i] * inner + i;
-      const T v = s[j * inner + i];
-      d[t] = (!include_self && c[t] == 0) ? v : scatter_combine<Op>(d[t], v);
-      if (c) c[t] += 1;
-    }
+    for (int64_t i = 0; i < inner; ++i)
+      scatter_one<Op>(d, c, io[j * inner + i] * inner + i, s[j * inner + i], include_self);
 }
 
 // d[t] := d[t] / max(c[t] + self, 1) over a slice, in double and rounded once (float: the
-// float division by the count, exactly: double rounding is harmless for a quotient).
+// float division by the count, exactly: double rounding is harmless for a quotient); integers
+// divide rounding down, as torch's "floor" division.
 template <typename T, typename C>
 EMBER_SIMD void mean_slice(T* d, const C* c, int64_t n, int64_t self) {
-  for (int64_t t = 0; t < n; ++t)
-    d[t] = static_cast<T>(double(d[t]) / std::max(double(c[t]) + double(self), 1.0));
+  if constexpr (std::is_integral_v<T>) {
+    for (int64_t t = 0; t < n; ++t) {
+      const int64_t k = std::max<int64_t>(static_cast<int64_t>(c[t]) + self, 1);
+      const int64_t a = d[t], q = a / k;
+      d[t] = static_cast<T>(q - (a % k != 0 && a < 0));
+    }
+  } else {
+    for (int64_t t = 0; t < n; ++t)
+      d[t] = static_cast<T>(double(d[t]) / std::max(double(c[t]) + double(self), 1.0));
+  }
+}
+
+// One slice by op, counting in c, or (c null) in thread-local scratch where the mean or the
+// first-hit test needs counts.
+template <typename T>
+void scatter_reduce_slice(T* d, int64_t* c, const T* s, const int64_t* io, int64_t n, int64_t ni,
+                          int64_t inner, char op, bool include_self) {
+  const int64_t self = include_self ? 1 : 0;
+  if (op == 'm' && c) {  // (the slice's sums while they are in cache, then their means)
+    scatter_slice<'+'>(d, c, s, io, ni, inner, include_self);
+    mean_slice(d, c, n, self);
+    return;
+  }
+  if (op == 'm') {  // (double: exact to 2^53)
+    thread_local std::vector<double> scratch;
+    scratch.assign(static_cast<size_t>(n), 0.0);
+    scatter_slice<'+'>(d, scratch.data(), s, io, ni, inner, include_self);
+    mean_slice(d, scratch.data(), n, self);
+    return;
+  }
+  if (!c && !include_self) {  // first-hit flags, a byte per target
+    thread_local std::vector<uint8_t> seen;
+    seen.assign(static_cast<size_t>(n), 0);
+    uint8_t* f = seen.data();
+    if (op == '+') scatter_slice<'+'>(d, f, s, io, ni, inner, false);
+    if (op == '*') scatter_slice<'*'>(d, f, s, io, ni, inner, false);
+    if (op == '>') scatter_slice<'>'>(d, f, s, io, ni, inner, false);
+    if (op == '<') scatter_slice<'<'>(d, f, s, io, ni, inner, false);
+    return;
+  }
+  if (op == '+') scatter_slice<'+'>(d, c, s, io, ni, inner, include_self);
+  if (op == '*') scatter_slice<'*'>(d, c, s, io, ni, inner, include_self);
+  if (op == '>') scatter_slice<'>'>(d, c, s, io, ni, inner, include_self);
+  if (op == '<') scatter_slice<'<'>(d, c, s, io, ni, inner, include_self);
 }
 
 }  // namespace
@@ -151,40 +226,23 @@ EMBER_SIMD void mean_slice(T* d, const C* c, int64_t n, int64_t self) {
 // out (outer, nx, inner) holding x's values, src and idx (outer, ni, inner) with idx in [0, nx)
 // -> out, count: for j in order, t = out[o, idx[o, j, i], i] becomes src[o, j, i] combined into
 // t by `op` ('+' sum, '*' prod, '>' amax, '<' amin, as torch.scatter_reduce: a NaN in either
-// wins amax and amin), count[o, :, i] (zeroed by the caller; may be null when include_self)
-// the number of src values each target took. Without include_self a target's first src value
-// replaces x's instead of combining. 'm' (mean, count required) is the sum divided by the count
-// (plus one with include_self; at least 1), as torch's: in double and rounded once, which for
-// float is the float division of the float sum by the count. Threads split outer (each slice of
-// out is one thread's), so every thread count gives the same bits (the combinations at a target
-// run in j order, as np.ufunc.at's). A mean without count counts in a slice of scratch (double:
-// exact to 2^53) instead of a whole int64 array.
+// wins amax and amin), count[o, :, i] (zeroed by the caller; may be null) the number of src
+// values each target took. Without include_self a target's first src value replaces x's
+// instead of combining. 'm' (mean) is the sum divided by the count (plus one with
+// include_self; at least 1), as torch's: in double and rounded once, which for float is the
+// float division of the float sum by the count; integers round down. T float, double, int32_t
+// or int64_t (integers wrap around). Threads split outer (each slice of out is one thread's),
+// so every thread count gives the same bits (the combinations at a target run in j order, as
+// np.ufunc.at's). Without count the counts live in a slice of scratch instead of a whole int64
+// array.
 template <typename T>
 void scatter_reduce_forward(T* out, int64_t* count, const T* src, const int64_t* idx, int64_t outer,
                             int64_t nx, int64_t ni, int64_t inner, char op, bool include_self) {
   const int nt = gather_threads(outer, outer * std::max(nx, ni) * inner);
-  const int64_t self = include_self ? 1 : 0;
   parallel_for(nt, outer, [&](int64_t o) {
-    T* d = out + o * nx * inner;
-    int64_t* c = count ? count + o * nx * inner : nullptr;
-    const int64_t* io = idx + o * ni * inner;
-    const T* s = src + o * ni * inner;
-    if (op == 'm' && c) {  // (the slice's sums while they are in cache, then their means)
-      scatter_slice<'+'>(d, c, s, io, ni, inner, include_self);
-      mean_slice(d, c, nx * inner, self);
-    } else if (op == 'm') {
-      thread_local std::vector<double> scratch;
-      scratch.assign(static_cast<size_t>(nx * inner), 0.0);
-      scatter_slice<'+'>(d, scratch.data(), s, io, ni, inner, include_self);
-      mean_slice(d, scratch.data(), nx * inner, self);
-    } else if (op == '+')
-      scatter_slice<'+'>(d, c, s, io, ni, inner, include_self);
-    else if (op == '*')
-      scatter_slice<'*'>(d, c, s, io, ni, inner, include_self);
-    else if (op == '>')
-      scatter_slice<'>'>(d, c, s, io, ni, inner, include_self);
-    else
-      scatter_slice<'<'>(d, c, s, io, ni, inner, include_self);
+    scatter_reduce_slice(out + o * nx * inner, count ? count + o * nx * inner : nullptr,
+                         src + o * ni * inner, idx + o * ni * inner, nx * inner, ni, inner, op,
+                         include_self);
   });
 }
 
@@ -255,10 +313,6 @@ template void index_select_forward<uint32_t>(uint32_t*, const uint32_t*, const i
                                              int64_t, int64_t, int64_t);
 template void index_select_forward<uint64_t>(uint64_t*, const uint64_t*, const int64_t*, int64_t,
                                              int64_t, int64_t, int64_t);
-template void index_select_backward<float>(float*, const float*, const int64_t*, int64_t, int64_t,
-                                           int64_t, int64_t, bool);
-template void index_select_backward<double>(double*, const double*, const int64_t*, int64_t,
-                                            int64_t, int64_t, int64_t, bool);
 template void gather_forward<uint8_t>(uint8_t*, const uint8_t*, const int64_t*, int64_t, int64_t,
                                       int64_t, int64_t);
 template void gather_forward<uint16_t>(uint16_t*, const uint16_t*, const int64_t*, int64_t, int64_t,
@@ -275,14 +329,32 @@ template void scatter_forward<uint32_t>(uint32_t*, const uint32_t*, const int64_
                                         int64_t, int64_t, int64_t);
 template void scatter_forward<uint64_t>(uint64_t*, const uint64_t*, const int64_t*, int64_t,
                                         int64_t, int64_t, int64_t);
+
+// the adding kernels: float, double, and integers (wrapping around)
 template void gather_backward<float>(float*, const float*, const int64_t*, int64_t, int64_t,
                                      int64_t, int64_t, bool);
+template void index_select_backward<float>(float*, const float*, const int64_t*, int64_t, int64_t,
+                                           int64_t, int64_t, bool);
 template void scatter_reduce_forward<float>(float*, int64_t*, const float*, const int64_t*, int64_t,
                                             int64_t, int64_t, int64_t, char, bool);
-template void scatter_reduce_forward<double>(double*, int64_t*, const double*, const int64_t*,
-                                             int64_t, int64_t, int64_t, int64_t, char, bool);
 template void gather_backward<double>(double*, const double*, const int64_t*, int64_t, int64_t,
                                       int64_t, int64_t, bool);
+template void index_select_backward<double>(double*, const double*, const int64_t*, int64_t,
+                                            int64_t, int64_t, int64_t, bool);
+template void scatter_reduce_forward<double>(double*, int64_t*, const double*, const int64_t*,
+                                             int64_t, int64_t, int64_t, int64_t, char, bool);
+template void gather_backward<int32_t>(int32_t*, const int32_t*, const int64_t*, int64_t, int64_t,
+                                       int64_t, int64_t, bool);
+template void index_select_backward<int32_t>(int32_t*, const int32_t*, const int64_t*, int64_t,
+                                             int64_t, int64_t, int64_t, bool);
+template void scatter_reduce_forward<int32_t>(int32_t*, int64_t*, const int32_t*, const int64_t*,
+                                              int64_t, int64_t, int64_t, int64_t, char, bool);
+template void gather_backward<int64_t>(int64_t*, const int64_t*, const int64_t*, int64_t, int64_t,
+                                       int64_t, int64_t, bool);
+template void index_select_backward<int64_t>(int64_t*, const int64_t*, const int64_t*, int64_t,
+                                             int64_t, int64_t, int64_t, bool);
+template void scatter_reduce_forward<int64_t>(int64_t*, int64_t*, const int64_t*, const int64_t*,
+                                              int64_t, int64_t, int64_t, int64_t, char, bool);
 
 }  // namespace ember
 

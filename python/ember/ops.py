@@ -4277,19 +4277,22 @@ class ReduceExtreme(Function):
         return g * _graph.constant(weights.astype(g.dtype, copy=False)), None, None
 
 
+_EXTREME_DTYPES = (_F32, _F64, _I32, _I64)  # _C.extreme_dim's
+
+
 def _extreme_all(x: np.ndarray, use_max: bool):
     """max (min) of every element of a nonempty x, NaN if any (torch's): _C.extreme_dim's SIMD
-    pass over a contiguous float32/float64 x (~1.6x NumPy's np.max), else NumPy."""
-    if x.ndim and x.dtype.char in "fd" and x.flags.c_contiguous:
+    pass over a contiguous float32/float64/int32/int64 x (~1.6x NumPy's np.max), else NumPy."""
+    if x.ndim and x.dtype in _EXTREME_DTYPES and x.flags.c_contiguous:
         return _C.extreme_dim(x, 0, x.ndim, False, use_max)
     return np.max(x) if use_max else np.min(x)
 
 
 def _extreme_along(x: np.ndarray, dim: int, use_max: bool, indices: bool, keepdim: bool = True):
     """The max (min) along dim, and with indices its first int64 index (NaN wins, as PyTorch):
-    by _C.extreme_dim for float32/float64 (NumPy's argmax and take_along_axis cost ~3x more,
-    and its max does not vectorise along the last dim), else by NumPy."""
-    if x.dtype.char in "fd" and x.flags.c_contiguous:
+    by _C.extreme_dim for float32/float64/int32/int64 (NumPy's argmax and take_along_axis cost
+    ~3x more, and its max does not vectorise along the last dim), else by NumPy."""
+    if x.dtype in _EXTREME_DTYPES and x.flags.c_contiguous:
         return _C.extreme_dim(x, dim, dim + 1, keepdim, use_max, indices)
     if not indices:
         return (np.max if use_max else np.min)(x, axis=dim, keepdims=keepdim)
@@ -4496,8 +4499,8 @@ def _refuse_empty_arg(op: str, x, dim) -> None:
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
     if keepdim.__class__ is not bool:
         _refuse_keepdim("argmax", keepdim)
-    if type(x) is Tensor and type(dim) is int and x.data.dtype.char in "fd":
-        a = x.data  # x.argmax(1) of a float tensor: the kernel call below, straight (~1 us)
+    if type(x) is Tensor and type(dim) is int and x.data.dtype in _EXTREME_DTYPES:
+        a = x.data  # x.argmax(1): the kernel call below, straight (~1 us)
         if -a.ndim <= dim < a.ndim and a.shape[dim]:
             d = dim % a.ndim
             if a.flags.c_contiguous:  # (_extreme_along's kernel call, without its frame)
@@ -6599,6 +6602,9 @@ def cumsum(x, dim: int, *, dtype=None) -> Tensor:
                 c = a if a.flags.c_contiguous else np.ascontiguousarray(a)
                 return _plain(_C.cumsum(c, False, dim))
             return CumSum.apply(x, dim % nd)  # (the node the general path makes for x)
+        if -nd <= dim < nd and (a.dtype is _I32 or a.dtype is _I64 or a.dtype == np.bool_):
+            # integers and bools: torch's int64 running sums, wrapping (NumPy's ~1.5x slower)
+            return _plain(_C.icumsum(a if a.flags.c_contiguous else np.ascontiguousarray(a), dim))
     x = _as_dtype(x, dtype)
     if x.data.dtype == np.bool_:
         x = x.long()
@@ -8243,6 +8249,7 @@ class AddAt(Function):
         # kernel: None for np.add.at, or (path, axis) of a C++ path the caller found to apply,
         # each adding in np.add.at's order (the same sums), 5-20x faster: "rows" (index_add:
         # whole slices along axis) or "scatter" (scatter_add's index covers x outside axis)
+        alpha = _int_alpha(src.dtype, alpha)
         src = src * alpha if alpha != 1 else src
         ctx.meta = (key, _shape(src), alpha)
         if kernel is None:
@@ -8281,6 +8288,12 @@ class AddAt(Function):
         return _graph_scatter(ctx, g, add, sshape) + (None, None)
 
 
+def _int_alpha(dtype, alpha):
+    """alpha as torch applies it to integer tensors: a float truncated to an int (index_add of
+    int64 with alpha=1.5 adds the source once)."""
+    return int(alpha) if dtype.kind in "iu" and isinstance(alpha, float) else alpha
+
+
 def _scatter_add_kernel(x, axis, index, src):
     """x's copy with src added at index along axis (index: C-contiguous int64 of src's shape,
     covering x outside axis) by the gather-backward kernel, which checks the index's range."""
@@ -8298,9 +8311,9 @@ def _index_add_kernel(x, axis, index, src):
     out = x.copy()
     try:
         _C.index_select_backward(np.ascontiguousarray(src), index, axis, x.shape[axis], out=out)
-    except IndexError:  # (index_add's words)
+    except IndexError:  # (index_add's words; torch's IndexError or RuntimeError by shape)
         n = x.shape[axis]
-        raise IndexError(f"index_add: index out of range for dim {axis} of size {n}") from None
+        raise _OutOfBounds(f"index_add: index out of range for dim {axis} of size {n}") from None
     return out
 
 
@@ -8514,18 +8527,22 @@ def _straight_scatter(x, dim, index, src, out=None):
     return x if out is a else Tensor._make(out, False, None, 0)
 
 
+_ADD_DTYPES = (_F32, _F64, _I32, _I64)  # the C++ adding kernels' (integers wrap around)
+
+
 def _straight_add(x, dim, index, src):
     """(x's data, the axis, index as a C-contiguous int64 array, src's data) when index_add or
     scatter_add may skip the operand checks and the node (~5-10 us of a 32x32 call): x and
-    src float Tensors of one dtype outside the graph, x not 0-d, dim an int in range, index an
-    int64 or int32 Tensor (the C++ kernels check the index's shape and range); else None."""
+    src float32/float64/int32/int64 Tensors of one dtype (the adding kernels' types) outside
+    the graph, x not 0-d, dim an int in range, index an int64 or int32 Tensor (the C++ kernels
+    check the index's shape and range); else None."""
     if not (type(x) is Tensor and type(src) is Tensor and type(index) is Tensor):
         return None
     a, s, i = x.data, src.data, index.data
     nd = a.ndim
     if not (
         a.dtype is s.dtype
-        and (a.dtype is _F32 or a.dtype is _F64)
+        and a.dtype in _ADD_DTYPES
         and (i.dtype is _I64 or i.dtype is _I32)
         and type(dim) is int
         and -nd <= dim < nd
@@ -8562,7 +8579,7 @@ def scatter_add(x, dim: int, index, src) -> Tensor:
     # range-checks the index in C++, without NumPy's two passes of min and max)
     fused = (
         axis is not None
-        and x.data.dtype.char in "fd"
+        and x.data.dtype in _ADD_DTYPES
         and len(ishape) == x.ndim
         and ishape[:axis] + ishape[axis + 1 :] == x.data.shape[:axis] + x.data.shape[axis + 1 :]
     )
@@ -8739,7 +8756,10 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
             ):
                 # the common call outside the graph: the kernel straight (~4x less Python)
                 s = np.ascontiguousarray(s)
-                out = _C.scatter_reduce(a, s, i, axis, reduce, include_self, False)[0]
+                try:
+                    out = _C.scatter_reduce(a, s, i, axis, reduce, include_self, False)[0]
+                except IndexError:  # (torch's RuntimeError too, as the general path's)
+                    raise _scatter_range_error("scatter_reduce", a.shape, dim, i) from None
                 return Tensor._make(out, False, None, 0)
     x = _tensor_operand(x)
     if reduce not in _REDUCE_UFUNC:
@@ -8756,7 +8776,7 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
     src = _same_dtype("scatter_reduce", x, _tensor_operand(src))
     key, shape = _scatter_key("scatter_reduce", x, dim, index, src)
     fast, a = None, x.data
-    if a.dtype.char in "fd" and a.ndim:  # the C++ kernel: index of x's shape outside dim
+    if a.dtype in _ADD_DTYPES and a.ndim:  # the C++ kernel: index of x's shape outside dim
         axis = _dim(dim, a.ndim, "scatter_reduce")
         if shape[:axis] + shape[axis + 1 :] == a.shape[:axis] + a.shape[axis + 1 :]:
             fast = (axis, np.ascontiguousarray(key[axis], np.int64))
@@ -8810,6 +8830,7 @@ def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
     go = _straight_add(x, dim, index, source)
     if go is not None and (type(alpha) is int or type(alpha) is float):
         a, axis, i, s = go
+        alpha = _int_alpha(a.dtype, alpha)
         # a 0-d or 1-D non-empty index and source of x's shape but the index's length at dim
         # (else the general path's checks and np.add.at)
         if (
@@ -8821,7 +8842,7 @@ def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
             return Tensor._make(_index_add_kernel(a, axis, i.reshape(-1), s), False, None, 0)
     x = _tensor_operand(x)
     source = _same_dtype("index_add", x, _tensor_operand(source))
-    fused = x.ndim and x.data.dtype.char in "fd"  # (the kernel checks the index's range)
+    fused = x.ndim and x.data.dtype in _ADD_DTYPES  # (the kernel checks the index's range)
     key = _along("index_add", x, dim, index, source, check_range=not fused)
     rows = ("rows", len(key) - 1) if fused else None
     if rows and not key[-1].size:  # no indices: nothing for the row kernel to add
@@ -9144,9 +9165,12 @@ def count_nonzero(x, dim=None) -> Tensor:
     if type(dim) is Tensor and dim.ndim:  # (torch: an int or ints; [1] is neither)
         raise TypeError("count_nonzero(): argument 'dim' must be int or tuple of ints, not Tensor")
     a = np.asarray(_data(x))
-    return Tensor(
-        np.asarray(np.count_nonzero(a, axis=_axes(dim, a.ndim, "count_nonzero")), np.int64)
-    )
+    axes = _axes(dim, a.ndim, "count_nonzero")
+    if len(axes) == a.ndim:  # (NumPy's whole-array count is ~8x its count over all axes)
+        return Tensor(np.asarray(np.count_nonzero(a), np.int64))
+    if a.dtype == np.bool_ and a.size < 2**31:  # bytes summed in int32: ~2x NumPy's intp sums
+        return Tensor(a.view(np.uint8).sum(axes, dtype=np.int32).astype(np.int64))
+    return Tensor(np.asarray(np.count_nonzero(a, axis=axes), np.int64))
 
 
 def _tri_indices(name, f):
@@ -9882,7 +9906,7 @@ def _amax_amin(x, dim, keepdim, use_max, op):
     if type(x) is Tensor and type(dim) is int and _outside_graph(x):
         a = x.data  # the common call, x.amax(1): the kernel straight (the checks below ~2 us)
         nd = a.ndim
-        if -nd <= dim < nd and a.size and a.dtype.char in "fd" and a.flags.c_contiguous:
+        if -nd <= dim < nd and a.size and a.dtype in _EXTREME_DTYPES and a.flags.c_contiguous:
             d = dim % nd
             return Tensor._make(_C.extreme_dim(a, d, d + 1, keepdim, use_max), False, None, 0)
     x = _tensor_operand(x)
