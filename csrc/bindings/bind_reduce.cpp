@@ -83,8 +83,12 @@ struct DimRun {
 // bfloat16 values)
 DimRun dim_run(const py::array& x, int64_t lo, int64_t hi, bool keepdim, const char* op,
                bool nonempty, bool bits16 = false, bool ints = false) {
-  if (ints && (same_dtype(x.dtype(), py::dtype::of<int64_t>()) ||
-               same_dtype(x.dtype(), py::dtype::of<int32_t>()))) {
+  const bool is_int = same_dtype(x.dtype(), py::dtype::of<int64_t>()) ||
+                      same_dtype(x.dtype(), py::dtype::of<int32_t>());
+  if (ints && !is_int && !is_f32(x) && !is_f64(x))
+    throw py::type_error(std::string(op) + ": x must be float32, float64, int32 or int64, got " +
+                         std::string(py::str(x.dtype())));
+  if (ints) {
   } else if (!bits16)
     require_float(x, op, "x");
   else if (!same_dtype(x.dtype(), py::dtype::of<uint16_t>()))
