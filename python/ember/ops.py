@@ -816,6 +816,7 @@ def check_bool_sub(a, b) -> None:
                 isinstance(x, Tensor | np.ndarray) and x.dtype.kind == "b"
             )
         if is_bool:
+            _no_kernel("sub", a, b, kinds="")  # (an int torch's parser refuses: that first)
             raise BadDtype(
                 "sub: subtraction with a bool tensor is not supported; to invert a mask use "
                 "`~` or logical_not()"
@@ -1062,6 +1063,7 @@ def div(a, b, *, rounding_mode=_NO_MODE) -> Tensor:
         return _apply_broadcasting(Div, "div", a, b)
     a, b = _as_operand(a, "input"), _as_operand(b)
     if _kind(a) in "biu" and _kind(b) in "biu":  # true division of integers gives the default dtype
+        _uint64_bool(a, b)
         a = _to_dtype(a, get_default_dtype()) if isinstance(a, Tensor | np.ndarray) else float(a)
     return _broadcasting(Div, "div", a, b)
 
@@ -1289,6 +1291,7 @@ def _operands(op: str, a, b, floats: bool = False):
             raise TypeError(f"{op}: expected a tensor or a number, got {type(x).__name__}")
     a, b = _as_operand(a, "input"), _as_operand(b)
     if floats and _kind(a) in "biu" and _kind(b) in "biu":
+        _uint64_bool(a, b)  # (before the ints become floats)
         dt = get_default_dtype()
         a, b = (
             _to_dtype(x, dt) if isinstance(x, Tensor | np.ndarray) else float(x) for x in (a, b)
@@ -1622,6 +1625,7 @@ def _no_kernel(op: str, *xs, kinds: str = "c", detail: str = "") -> None:
     for x in xs:
         if type(x) is int and not _INT_LO <= x < _INT_HI:  # (torch's parser refuses it first)
             _int_overflow(x)
+    for x in xs:
         if x is not None and _kind(x) in kinds:
             raise not_implemented(op, np.asarray(_data(x)).dtype, detail)
 

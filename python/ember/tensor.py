@@ -1128,6 +1128,11 @@ class Tensor:
                 f"copy_: the source's shape {src.shape} could not be broadcast to "
                 f"{tuple(self.shape)}"
             ) from None
+        if src.dtype.kind == "c" and self.data.dtype.kind not in "bc":  # (not NumPy's warning)
+            warnings.warn(
+                "Casting complex values to real discards the imaginary part", UserWarning, 2
+            )
+            src = src.real
         np.copyto(self.data, src, casting="unsafe")
         return self
 
