@@ -3649,11 +3649,28 @@ def _astype(x: np.ndarray, dtype) -> np.ndarray:
             return _lowp.widen(x)
         if x.dtype == _lowp.bfloat16 and np.dtype(dtype).kind in "iu":
             # through float32, as torch's (ml_dtypes' own casts saturate: -2.7 -> uint8 0)
-            return _lowp.widen(x).astype(dtype)
-        return x.astype(dtype)
+            return _np_cast(_lowp.widen(x), dtype)
+        return _np_cast(x, dtype)
     out = _strides.empty(x.shape, _strides.preserved(x), dtype)
-    np.copyto(out, x, casting="unsafe")
+    if _cast_warns(x.dtype, out.dtype):
+        _quiet_all(np.copyto, out, x, "unsafe")
+    else:
+        np.copyto(out, x, casting="unsafe")
     return out
+
+
+def _cast_warns(src: np.dtype, dst: np.dtype) -> bool:
+    """NumPy warns casting src to dst (NaN / inf to an integer, a float beyond a narrower
+    float's range) where torch casts silently."""
+    return src.kind in "fc" and (dst.kind in "iu" or dst.itemsize < src.itemsize)
+
+
+def _np_cast(x: np.ndarray, dtype) -> np.ndarray:
+    """x.astype(dtype) with torch's silence: NumPy's cast warnings ignored (ember's module
+    filter does that too, but a user's ``-W error`` comes first and would raise them)."""
+    if _cast_warns(x.dtype, np.dtype(dtype)):
+        return _quiet_all(x.astype, dtype)
+    return x.astype(dtype)
 
 
 class Cast(Function):
