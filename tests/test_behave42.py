@@ -326,3 +326,47 @@ def test_float_to_int_conversions_as_torch():
             t = torch.tensor(pool, dtype=getattr(torch, src)).to(getattr(torch, dst)).tolist()
             e = ember.tensor(pool, dtype=getattr(ember, src)).to(getattr(ember, dst)).tolist()
             assert str(e) == str(t)
+
+
+@pytest.mark.parametrize(
+    ("value", "dt"),
+    [(-0.9, "uint8"), (-1.0, "uint8"), (255.5, "uint8"), (255.0, "uint8"), (127.9, "int8"),
+     (-128.9, "int8"), (2.0**63, "int64"), (2147483647.5, "int32"), (math.nan, "int32"),
+     (math.inf, "int64"), (1.5, "int32"), (-3.7, "int16")],
+)  # fmt: skip
+def test_tensor_of_python_floats_into_integer_dtype(value, dt):
+    """torch.tensor's checked conversion: a float outside [min, max] (as doubles) refused,
+    2.0**63 into int64 wraps to its min, the rest truncated."""
+    for make in ("tensor", "as_tensor"):
+        for data in (value, [value, 1.0], [[value], [2.0]]):
+            _same(
+                lambda lib, make=make, data=data: getattr(lib, make)(data, dtype=getattr(lib, dt))
+            )
+
+
+@pytest.mark.parametrize("value", [1.5, -2.0, 2.0**63, 1e300, math.inf, math.nan, 1e10])
+def test_int_of_complex_tensor(value):
+    """torch's checked int64 conversion of a complex tensor's real part (its RuntimeError for
+    NaN / inf, 2.0**63 wrapping)."""
+    for dt in ("complex64", "complex128"):
+
+        def call(lib, dt=dt):
+            return int(lib.tensor(complex(value, 0), dtype=getattr(lib, dt)))
+
+        (t, te), (e, ee) = _run(torch, call), _run(ember, call)
+        if te is None:
+            assert ee is None and type(e) is int and e == t
+        else:
+            assert isinstance(ee, type(te)), (te, ee)
+    with pytest.raises(RuntimeError, match="int64"):
+        int(ember.tensor(1 + 2j))
+
+
+def test_copy_bfloat16_into_integer_as_torch():
+    src = [math.nan, math.inf, -math.inf, 3e9, -1e10, 300.5, -129.7, 2.5]
+    for dt in ("int32", "int8", "uint8", "int64"):
+        t = torch.zeros(len(src), dtype=getattr(torch, dt))
+        t.copy_(torch.tensor(src, dtype=torch.bfloat16))
+        e = ember.zeros(len(src), dtype=getattr(ember, dt))
+        e.copy_(ember.tensor(src, dtype=ember.bfloat16))
+        np.testing.assert_array_equal(np.asarray(e), t.numpy())
