@@ -68,7 +68,7 @@ def _promote(a, b):
     """PyTorch's category rule: when a float meets an integer or bool tensor, the result takes the
     float operand's dtype (the default dtype for a Python float), not NumPy's float64."""
     ka, kb = _kind(a), _kind(b)
-    if "b" in (ka, kb):
+    if (type(b) is int and b >= 2**63) or (type(a) is int and a >= 2**63):
         _uint64_bool(a, b)
     if type(b) is int and ka in "iu" and isinstance(a, Tensor | np.ndarray):
         b = _wrapped(b, a.dtype)
@@ -99,6 +99,8 @@ def _uint64_bool(a, b) -> None:
     """torch's refusal of a Python int only a uint64 Scalar holds beside a bool tensor (it has
     no bool-uint64 promotion)."""
     for x, y in ((a, b), (b, a)):
+        if type(x) is int and x >= _INT_HI:
+            _int_overflow(x)
         if type(x) is int and x >= 2**63 and _kind(y) == "b":
             raise BadDtype(f"promotion of bool and uint64 (the value {x}) is not supported")
 
@@ -816,7 +818,9 @@ def check_bool_sub(a, b) -> None:
                 isinstance(x, Tensor | np.ndarray) and x.dtype.kind == "b"
             )
         if is_bool:
-            _no_kernel("sub", a, b, kinds="")  # (an int torch's parser refuses: that first)
+            for y in (a, b):  # (an int torch's parser refuses: its OverflowError first)
+                if type(y) is int and not _INT_LO <= y < _INT_HI:
+                    _int_overflow(y)
             raise BadDtype(
                 "sub: subtraction with a bool tensor is not supported; to invert a mask use "
                 "`~` or logical_not()"
@@ -1623,10 +1627,10 @@ def _no_kernel(op: str, *xs, kinds: str = "c", detail: str = "") -> None:
     """torch's NotImplementedError ("atan2_cpu" not implemented for 'ComplexFloat') for an
     operand of a dtype kind in ``kinds`` (complex by default), which op has no kernel for."""
     for x in xs:
-        if type(x) is int and not _INT_LO <= x < _INT_HI:  # (torch's parser refuses it first)
-            _int_overflow(x)
-    for x in xs:
         if x is not None and _kind(x) in kinds:
+            for y in xs:  # (an int torch's parser refuses: its OverflowError comes first)
+                if type(y) is int and not _INT_LO <= y < _INT_HI:
+                    _int_overflow(y)
             raise not_implemented(op, np.asarray(_data(x)).dtype, detail)
 
 
@@ -3652,10 +3656,12 @@ def _astype(x: np.ndarray, dtype) -> np.ndarray:
             return _np_cast(_lowp.widen(x), dtype)
         return _np_cast(x, dtype)
     out = _strides.empty(x.shape, _strides.preserved(x), dtype)
-    if _cast_warns(x.dtype, out.dtype):
-        _quiet_all(np.copyto, out, x, "unsafe")
-    else:
+    try:
         np.copyto(out, x, casting="unsafe")
+    except RuntimeWarning:  # (see _np_cast)
+        if not _cast_warns(x.dtype, out.dtype):
+            raise
+        _quiet_all(np.copyto, out, x, "unsafe")
     return out
 
 
@@ -3668,9 +3674,12 @@ def _cast_warns(src: np.dtype, dst: np.dtype) -> bool:
 def _np_cast(x: np.ndarray, dtype) -> np.ndarray:
     """x.astype(dtype) with torch's silence: NumPy's cast warnings ignored (ember's module
     filter does that too, but a user's ``-W error`` comes first and would raise them)."""
-    if _cast_warns(x.dtype, np.dtype(dtype)):
+    try:
+        return x.astype(dtype)
+    except RuntimeWarning:  # (a user's error filter: checked only then, no cost otherwise)
+        if not _cast_warns(x.dtype, np.dtype(dtype)):
+            raise
         return _quiet_all(x.astype, dtype)
-    return x.astype(dtype)
 
 
 class Cast(Function):

@@ -282,7 +282,7 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
         if not all(issubclass(t, _NUMBERS) for t in leaves):
             if (error := _data_error(data, dtype)) is not None:
                 raise error
-        if np.dtype(dtype).kind in "iu" and leaves <= {float, np.float64, np.float32}:
+        if leaves <= _FLOAT_LEAVES and np.dtype(dtype).kind in "iu":
             data = _floats_fit(data, np.dtype(dtype))
     try:
         if dtype is None:
@@ -369,6 +369,9 @@ _NUMBERS = (int, float, complex, np.generic, np.ndarray)
 # what torch.tensor refuses as an element even with a dtype (NumPy would read None as NaN and
 # a str as True)
 _NOT_NUMBERS = (type(None), str, bytes, dict, set, frozenset, types.GeneratorType)
+
+
+_FLOAT_LEAVES = frozenset((float, np.float64, np.float32))
 
 
 def _floats_fit(data, dtype: np.dtype) -> np.ndarray:
@@ -1158,10 +1161,10 @@ class Tensor:
             src = src.real
         if src.dtype == _lowp.bfloat16 and self.data.dtype.kind in "iu":
             src = _lowp.widen(src)  # (through float32, as torch: ml_dtypes' casts saturate)
-        if _ops._cast_warns(src.dtype, self.data.dtype):  # (NaN -> int: torch's value, silently)
-            _ops._quiet_all(np.copyto, self.data, src, "unsafe")
-        else:
+        try:
             np.copyto(self.data, src, casting="unsafe")
+        except RuntimeWarning:  # (a user's error filter: NaN -> int is torch's value, silently)
+            _ops._quiet_all(np.copyto, self.data, src, "unsafe")
         return self
 
     def zero_(self) -> Tensor:
