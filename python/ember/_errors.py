@@ -27,6 +27,11 @@ class OutOfBounds(BadShapeOrValue, IndexError):
     IndexError ember raised before."""
 
 
+class BadIndexDtype(BadDtype, IndexError):
+    """An index tensor of a dtype the op refuses: torch's IndexError ('index_fill_(): Expected
+    dtype int64 for index.') and BadDtype."""
+
+
 # torch's names of the dtypes in its 'not implemented for ...' refusals
 _TORCH_NAMES = {
     "bool": "Bool",

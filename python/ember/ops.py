@@ -19,7 +19,7 @@ import ml_dtypes
 import numpy as np
 
 from ember import _C, _complex, _lowp, _strides
-from ember._errors import BadDtype, BadShapeOrValue, not_implemented
+from ember._errors import BadDtype, BadIndexDtype, BadShapeOrValue, not_implemented
 from ember._errors import OutOfBounds as _OutOfBounds
 from ember.autograd import function as _function
 from ember.autograd import graph as _graph
@@ -68,6 +68,8 @@ def _promote(a, b):
     """PyTorch's category rule: when a float meets an integer or bool tensor, the result takes the
     float operand's dtype (the default dtype for a Python float), not NumPy's float64."""
     ka, kb = _kind(a), _kind(b)
+    if (type(b) is int and b >= 2**63) or (type(a) is int and a >= 2**63):
+        _uint64_bool(a, b)
     if type(b) is int and ka in "iu" and isinstance(a, Tensor | np.ndarray):
         b = _wrapped(b, a.dtype)
     elif type(a) is int and kb in "iu" and isinstance(b, Tensor | np.ndarray):
@@ -93,6 +95,16 @@ def _promote(a, b):
     return a, b
 
 
+def _uint64_bool(a, b) -> None:
+    """torch's refusal of a Python int only a uint64 Scalar holds beside a bool tensor (it has
+    no bool-uint64 promotion)."""
+    for x, y in ((a, b), (b, a)):
+        if type(x) is int and x >= _INT_HI:
+            _int_overflow(x)
+        if type(x) is int and x >= 2**63 and _kind(y) == "b":
+            raise BadDtype(f"promotion of bool and uint64 (the value {x}) is not supported")
+
+
 def _wrapped(x: int, dtype, checked: bool = False):
     """A Python int operand of an integer tensor, as torch casts it to the tensor's dtype: wrapped
     modulo 2**bits where out of range (uint8 + -1 adds 255, and uint8 < -1 compares with 255).
@@ -101,6 +113,8 @@ def _wrapped(x: int, dtype, checked: bool = False):
     info = np.iinfo(dtype)
     if info.min <= x <= info.max:
         return x
+    if not _INT_LO <= x < _INT_HI:
+        _int_overflow(x)
     if not (info.min == 0 and -info.max <= x < 0) if checked else not -(2**63) <= x < 2**64:
         raise RuntimeError(
             f"value {x} cannot be converted to type {np.dtype(dtype)} without overflow"
@@ -190,13 +204,19 @@ def _recast(x, dtype):
 
 def _no_promotion(a, b) -> bool:
     """The common operand pairs _promote leaves as they are (checked first: it costs ~2 us a
-    call): two tensors of one dtype, or a float tensor and a Python int or float."""
+    call): two tensors of one dtype, or a float tensor and a Python int or float (an int
+    torch's Scalar holds: _as_operand refuses the others)."""
     ta, tb = type(a), type(b)
     if ta is Tensor:
         if tb is Tensor:
             return a.data.dtype == b.data.dtype
-        return (tb is float or tb is int) and a.data.dtype.kind == "f"
-    return (ta is float or ta is int) and tb is Tensor and b.data.dtype.kind == "f"
+        return (tb is float or (tb is int and _INT_LO <= b < _INT_HI)) and a.data.dtype.kind == "f"
+    return (ta is float or (ta is int and _INT_LO <= a < _INT_HI)) and (
+        tb is Tensor and b.data.dtype.kind == "f"
+    )
+
+
+_INT_LO, _INT_HI = -(2**63), 2**64  # the Python ints torch's Scalar holds (int64 or uint64)
 
 
 def _broadcasting(fn, op: str, a, b) -> Tensor:
@@ -356,7 +376,7 @@ def _float_binary(fn, a, b):
     tb = type(b)
     if tb is not Tensor:
         if (
-            (tb is float or tb is int)
+            (tb is float or (tb is int and _INT_LO <= b < _INT_HI))
             and a._requires_grad
             and (_state.enabled or _function._fw_level is not None)
             and a.data.dtype.kind == "f"
@@ -456,11 +476,19 @@ def _tensor_operand(x) -> Tensor:
     return Tensor(x if isinstance(x, np.ndarray) else np.asarray(x, _default_dtype(x)))
 
 
+def _int_overflow(x: int):
+    """torch's parser refuses a Python int no int64 or uint64 Scalar holds (OverflowError),
+    whatever the other operand's dtype."""
+    raise OverflowError(f"value {x} is too big to convert: outside [-2**63, 2**64)")
+
+
 def _as_operand(x, name: str = "other"):
     """Lists and other array-likes become arrays; Tensors, arrays and scalars pass through.
     (``name``: torch's name of the argument, for its TypeError.)"""
     if type(x) is Tensor:  # the common case, before the isinstance chain
         return x
+    if isinstance(x, int) and not _INT_LO <= x < _INT_HI:
+        _int_overflow(x)
     if isinstance(x, np.generic) and x.dtype.kind in "biufc":
         # a NumPy scalar is a Python scalar to PyTorch: x * np.float64(2) stays float32; and
         # torch's argument parser reads np.bool_ as a float (int8_tensor + np.bool_(True) is
@@ -839,6 +867,9 @@ def check_bool_sub(a, b) -> None:
                 isinstance(x, Tensor | np.ndarray) and x.dtype.kind == "b"
             )
         if is_bool:
+            for y in (a, b):  # (an int torch's parser refuses: its OverflowError first)
+                if type(y) is int and not _INT_LO <= y < _INT_HI:
+                    _int_overflow(y)
             raise BadDtype(
                 "sub: subtraction with a bool tensor is not supported; to invert a mask use "
                 "`~` or logical_not()"
@@ -1085,6 +1116,7 @@ def div(a, b, *, rounding_mode=_NO_MODE) -> Tensor:
         return _apply_broadcasting(Div, "div", a, b)
     a, b = _as_operand(a, "input"), _as_operand(b)
     if _kind(a) in "biu" and _kind(b) in "biu":  # true division of integers gives the default dtype
+        _uint64_bool(a, b)
         a = _to_dtype(a, get_default_dtype()) if isinstance(a, Tensor | np.ndarray) else float(a)
     return _broadcasting(Div, "div", a, b)
 
@@ -1337,6 +1369,7 @@ def _operands(op: str, a, b, floats: bool = False):
             raise TypeError(f"{op}: expected a tensor or a number, got {type(x).__name__}")
     a, b = _as_operand(a, "input"), _as_operand(b)
     if floats and _kind(a) in "biu" and _kind(b) in "biu":
+        _uint64_bool(a, b)  # (before the ints become floats)
         dt = get_default_dtype()
         a, b = (
             _to_dtype(x, dt) if isinstance(x, Tensor | np.ndarray) else float(x) for x in (a, b)
@@ -1669,6 +1702,9 @@ def _no_kernel(op: str, *xs, kinds: str = "c", detail: str = "") -> None:
     operand of a dtype kind in ``kinds`` (complex by default), which op has no kernel for."""
     for x in xs:
         if x is not None and _kind(x) in kinds:
+            for y in xs:  # (an int torch's parser refuses: its OverflowError comes first)
+                if type(y) is int and not _INT_LO <= y < _INT_HI:
+                    _int_overflow(y)
             raise not_implemented(op, np.asarray(_data(x)).dtype, detail)
 
 
@@ -2418,6 +2454,8 @@ def lerp_dtypes(input, end, weight) -> None:  # noqa: A002
     for name, v, need in (("end", end, True), ("weight", weight, _shape(weight) != ())):
         if dt is not None and need and isinstance(v, Tensor | np.ndarray) and v.dtype != dt:
             raise RuntimeError(f"lerp: expected dtype {dt} for `{name}` but got dtype {v.dtype}")
+    if dt is not None and dt.kind in "biu":  # (lerp_ too: torch has no integer lerp kernel)
+        raise not_implemented("lerp", dt, "integer or bool operands: use a floating dtype")
 
 
 def lerp(input, end, weight) -> Tensor:  # noqa: A002
@@ -3328,10 +3366,19 @@ _CLAMP = _ACT_ID["clamp"]
 
 def _clamp_bounds(op: str, x, min, max) -> None:  # noqa: A002
     """torch's refusals of clamp's bounds: none given (RuntimeError), a bool x with bool
-    bounds (NotImplementedError). (A number beside a tensor with dims, which torch's parser
-    refuses, ember takes as it takes numbers for tensors elsewhere.)"""
+    bounds (NotImplementedError), a number beside a tensor that torch's parser cannot read
+    as a number (one with dims or requiring grad: its TypeError)."""
     if min is None and max is None:
         raise BadShapeOrValue(f"{op}: at least one of min or max must not be None")
+    number = (bool, int, float, np.generic)
+    if isinstance(min, number) or isinstance(max, number):
+        for name, v in (("min", min), ("max", max)):
+            if isinstance(v, Tensor) and (v.ndim or v.requires_grad):
+                raise TypeError(
+                    f"{op}(): a number bound beside a tensor {name} of shape {tuple(v.shape)}"
+                    f"{' requiring grad' if v.requires_grad else ''}: give both as tensors or "
+                    "both as numbers"
+                )
     if _kind(x) == "b" and builtins.all(type(v) in (bool, type(None)) for v in (min, max)):
         raise not_implemented(op, np.bool_, "bool bounds")
 
@@ -3369,6 +3416,9 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     if isinstance(max, np.generic) and max.dtype.kind in "biuf":
         max = float(max) if max.dtype.kind == "b" else max.item()  # noqa: A001
     _clamp_bounds("clamp", x, min, max)
+    if isinstance(min, Tensor) != isinstance(max, Tensor) and None not in (min, max):
+        # a 0-d tensor beside a number is a number to torch's parser (clamp's Scalar overload)
+        min, max = (v.item() if isinstance(v, Tensor) else v for v in (min, max))  # noqa: A001
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # tensor bounds: one ClampBackward0 in torch's result type (its edges straight to the
         # tensors, each gradient in its own dtype)
@@ -3596,6 +3646,10 @@ def compare(ufunc, a, b=None) -> Tensor:
             if x.base is not None or (y is not b and y.base is not None):
                 out = _laid(out, (x, y))  # (see _laid)
             return _plain(out)
+    if type(b) is int and not 0 <= b < 2**63:  # (out of a Scalar's range, or a uint64 one)
+        if not _INT_LO <= b < _INT_HI:
+            _int_overflow(b)
+        _uint64_bool(a, b)
     if ufunc in _ORDERING:
         if isinstance(b, list | tuple):  # (torch: x < [1, 2] is Python's TypeError)
             raise TypeError(
@@ -3662,11 +3716,33 @@ def _astype(x: np.ndarray, dtype) -> np.ndarray:
             return _lowp.widen(x)
         if x.dtype == _lowp.bfloat16 and np.dtype(dtype).kind in "iu":
             # through float32, as torch's (ml_dtypes' own casts saturate: -2.7 -> uint8 0)
-            return _lowp.widen(x).astype(dtype)
-        return x.astype(dtype)
+            return _np_cast(_lowp.widen(x), dtype)
+        return _np_cast(x, dtype)
     out = _strides.empty(x.shape, _strides.preserved(x), dtype)
-    np.copyto(out, x, casting="unsafe")
+    try:
+        np.copyto(out, x, casting="unsafe")
+    except RuntimeWarning:  # (see _np_cast)
+        if not _cast_warns(x.dtype, out.dtype):
+            raise
+        _quiet_all(np.copyto, out, x, "unsafe")
     return out
+
+
+def _cast_warns(src: np.dtype, dst: np.dtype) -> bool:
+    """NumPy warns casting src to dst (NaN / inf to an integer, a float beyond a narrower
+    float's range) where torch casts silently."""
+    return src.kind in "fc" and (dst.kind in "iu" or dst.itemsize < src.itemsize)
+
+
+def _np_cast(x: np.ndarray, dtype) -> np.ndarray:
+    """x.astype(dtype) with torch's silence: NumPy's cast warnings ignored (ember's module
+    filter does that too, but a user's ``-W error`` comes first and would raise them)."""
+    try:
+        return x.astype(dtype)
+    except RuntimeWarning:  # (a user's error filter: checked only then, no cost otherwise)
+        if not _cast_warns(x.dtype, np.dtype(dtype)):
+            raise
+        return _quiet_all(x.astype, dtype)
 
 
 class Cast(Function):
@@ -8914,9 +8990,21 @@ def index_copy(x, dim: int, index, source) -> Tensor:
     )
 
 
+def _fill_index(index) -> None:
+    """torch's refusals of index_fill's index: not int64 (IndexError), more than 1-D."""
+    if isinstance(index, Tensor | np.ndarray):
+        if index.dtype != np.int64:
+            raise BadIndexDtype(f"index_fill: expected dtype int64 for index, got {index.dtype}")
+        if index.ndim > 1:
+            raise BadShapeOrValue(
+                f"index_fill: index has to be a vector or scalar, got shape {tuple(index.shape)}"
+            )
+
+
 def index_fill(x, dim: int, index, value) -> Tensor:
     """x with ``value`` (a number or a 0-d tensor) at the given indices along dim."""
     x = _tensor_operand(x)
+    _fill_index(index)
     if isinstance(value, Tensor):
         if value.ndim:
             raise BadShapeOrValue(
@@ -12086,6 +12174,7 @@ def index_fill_(x: Tensor, dim: int, index, value) -> Tensor:
         and x.data.flags.writeable
     ):
         d = x.data
+        _fill_index(index)
         key = _along("index_fill", x, dim, index)
         if (d.dtype is _F32 or d.dtype is _F64) and -_F32_MAX <= value <= _F32_MAX:
             d[key] = value  # (a finite number either float dtype holds: nothing to check)

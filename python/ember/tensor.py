@@ -282,6 +282,8 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
         if not all(issubclass(t, _NUMBERS) for t in leaves):
             if (error := _data_error(data, dtype)) is not None:
                 raise error
+        if leaves <= _FLOAT_LEAVES and np.dtype(dtype).kind in "iu":
+            data = _floats_fit(data, np.dtype(dtype))
     try:
         if dtype is None:
             dtype = _default_dtype(data)
@@ -289,9 +291,14 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
             dense = type(data) is not np.ndarray or _strides.non_overlapping_and_dense(
                 data.shape, _strides._elem_strides(data)
             )
-            arr = np.array(data, dtype, copy=True, order="K" if dense else "C")
+            order = "K" if dense else "C"
+            arr = np.array(data, dtype, copy=True, order=order)
         else:
+            order = None
             arr = np.asarray(data, dtype)
+    except RuntimeWarning:  # a user's error filter on NumPy's cast warning (1e300 as float32):
+        with np.errstate(all="ignore"):  # torch's inf, silently
+            arr = np.array(data, dtype, copy=True, order=order) if copy else np.asarray(data, dtype)
     except OverflowError:  # (NumPy refuses tensor([-1], dtype=uint8): torch wraps it)
         arr = _narrow_ints(data, np.dtype(dtype))
     except ValueError:  # ragged data, or NaN / inf into an integer dtype (RuntimeError)
@@ -362,6 +369,25 @@ _NUMBERS = (int, float, complex, np.generic, np.ndarray)
 # what torch.tensor refuses as an element even with a dtype (NumPy would read None as NaN and
 # a str as True)
 _NOT_NUMBERS = (type(None), str, bytes, dict, set, frozenset, types.GeneratorType)
+
+
+_FLOAT_LEAVES = frozenset((float, np.float64, np.float32))
+
+
+def _floats_fit(data, dtype: np.dtype) -> np.ndarray:
+    """Python floats as an integer dtype by torch.tensor's checked conversion: one outside
+    [min, max] compared as doubles (NaN too) is refused; 2.0**63 passes into int64 (wrapping
+    to its min, as torch's cast, silently)."""
+    try:
+        f = np.asarray(data, np.float64)
+    except ValueError:  # (ragged: the general path words it)
+        return data
+    info = np.iinfo(dtype)
+    if f.size and not (f.min() >= float(info.min) and f.max() <= float(info.max)):
+        bad = f[~((f >= float(info.min)) & (f <= float(info.max)))].flat[0]
+        raise BadShapeOrValue(f"value {bad} cannot be converted to type {dtype} without overflow")
+    with np.errstate(invalid="ignore"):
+        return f.astype(dtype)
 
 
 def _narrow_ints(data, dtype: np.dtype) -> np.ndarray:
@@ -1128,7 +1154,17 @@ class Tensor:
                 f"copy_: the source's shape {src.shape} could not be broadcast to "
                 f"{tuple(self.shape)}"
             ) from None
-        np.copyto(self.data, src, casting="unsafe")
+        if src.dtype.kind == "c" and self.data.dtype.kind not in "bc":  # (not NumPy's warning)
+            warnings.warn(
+                "Casting complex values to real discards the imaginary part", UserWarning, 2
+            )
+            src = src.real
+        if src.dtype == _lowp.bfloat16 and self.data.dtype.kind in "iu":
+            src = _lowp.widen(src)  # (through float32, as torch: ml_dtypes' casts saturate)
+        try:
+            np.copyto(self.data, src, casting="unsafe")
+        except RuntimeWarning:  # (a user's error filter: NaN -> int is torch's value, silently)
+            _ops._quiet_all(np.copyto, self.data, src, "unsafe")
         return self
 
     def zero_(self) -> Tensor:
@@ -1206,7 +1242,14 @@ class Tensor:
         return float(self._real_item("double"))
 
     def __int__(self) -> int:
-        return int(self._real_item("int64_t"))
+        v = self._real_item("int64_t")
+        if self.data.dtype.kind == "c":  # torch's checked int64 conversion of the real part
+            if not -(2.0**63) <= v <= 2.0**63:  # (as doubles: NaN and inf fail, 2**63 passes)
+                raise BadShapeOrValue(
+                    f"value {v} cannot be converted to type int64_t without overflow"
+                )
+            return int(v) if v < 2.0**63 else -(2**63)  # (2**63 wraps, as torch's cast)
+        return int(v)
 
     def __complex__(self) -> complex:
         return complex(self.item())
