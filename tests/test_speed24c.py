@@ -45,10 +45,13 @@ def test_number_fast_path_bits_equal_general_path(op):
     x = ember.tensor(np.random.default_rng(1).standard_normal((8, 9)).astype(np.float32))
     fwd, rev, _ = OPS[op]
     general = getattr(ember, op)
-    for s in (0.3, 3, -(2**53), 1e-45, -(2**70), 1e30):
+    for s in (0.3, 3, -(2**53), 1e-45, 2**63 - 1, 1e30):
         np.testing.assert_array_equal(fwd(x, s).numpy(), general(x, s).numpy())
         if op in ("add", "mul"):  # (__rsub__ and __rtruediv__ keep their own paths)
             np.testing.assert_array_equal(rev(x, s).numpy(), general(s, x).numpy())
+    for f in (lambda: fwd(x, -(2**70)), lambda: general(x, -(2**70))):  # torch's OverflowError
+        with pytest.raises(OverflowError):
+            f()
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.int32, np.int64, np.bool_, np.complex64])

@@ -483,7 +483,11 @@ bool compare(int k, PyObject* self, PyObject* other, PyObject** r) {
     PyArray_Proxy* b = float_data(other);
     if (!b || b->descr != a->descr || b->base) return false;
     e = slot(other, 0);
-  } else if (!PyFloat_CheckExact(other) && !PyLong_CheckExact(other)) {
+  } else if (PyLong_CheckExact(other)) {
+    int overflow = 0;  // (an int past int64: the Python path's OverflowError, as torch's parser)
+    PyLong_AsLongLongAndOverflow(other, &overflow);
+    if (overflow) return false;
+  } else if (!PyFloat_CheckExact(other)) {
     return false;
   }
   if (marking()) return false;
