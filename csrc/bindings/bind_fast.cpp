@@ -741,6 +741,11 @@ bool copy_in(PyObject* self, PyObject* src, bool* err) {
     same_shape = same_shape && m == n;
   }
   if (!global_false(S.inference_made)) return false;
+  if (a->descr != b->descr) {  // complex into real (torch's UserWarning) and bfloat16 casts
+    const char ka = py::reinterpret_borrow<py::dtype>(a->descr).kind();    // (through float32,
+    const char kb = py::reinterpret_borrow<py::dtype>(b->descr).kind();    // as torch's) are
+    if ((kb == 'c' && ka != 'c') || ka == 'V' || kb == 'V') return false;  // Tensor.copy_'s
+  }
   // src sharing self's memory: the _inplace wrapper's check (torch's partial-overlap refusal)
   if (extents_overlap(a, b)) return false;
   const int64_t bytes = numel(a) * py::reinterpret_borrow<py::dtype>(a->descr).itemsize();

@@ -1157,6 +1157,7 @@ EMBER_SIMD void icumsum_slice(uint64_t* __restrict y, const T* __restrict x, int
 
 template <typename T>
 void icumsum(int64_t* y, const T* x, int64_t outer, int64_t n, int64_t inner) {
+  if (outer * n * inner == 0) return;  // (an empty dim: the slices' first row does not exist)
   const int nt = static_cast<int>(std::min<int64_t>(threads_for(outer * n * inner), outer));
   uint64_t* u = reinterpret_cast<uint64_t*>(y);
   parallel_for(nt, outer, [&](int64_t o) {

@@ -8290,6 +8290,15 @@ def t(x) -> Tensor:
 # ---- indexing, scatter and diagonals ------------------------------------------------------
 
 
+def _kept_key(ctx, key):
+    """key for backward: its index arrays copied when recording (they are a user's index
+    tensors' memory, which an in-place write before backward would change under the graph)."""
+    if not any(getattr(ctx, "needs_input_grad", ())):
+        return key
+    own = lambda k: k.copy() if isinstance(k, np.ndarray) else k  # noqa: E731
+    return tuple(own(k) for k in key) if isinstance(key, tuple) else own(key)
+
+
 class Put(Function):
     """out = x with out[key] = src (src broadcast): index_copy, index_fill, index_put, scatter,
     masked_scatter. The overwritten entries of x get no gradient."""
@@ -8298,7 +8307,7 @@ class Put(Function):
     def forward(ctx, x, src, key):
         out = x.copy()
         out[key] = src
-        ctx.meta = (key, _shape(src))
+        ctx.meta = (_kept_key(ctx, key), _shape(src))
         return out
 
     @staticmethod
@@ -8327,7 +8336,7 @@ class AddAt(Function):
         # whole slices along axis) or "scatter" (scatter_add's index covers x outside axis)
         alpha = _int_alpha(src.dtype, alpha)
         src = src * alpha if alpha != 1 else src
-        ctx.meta = (key, _shape(src), alpha)
+        ctx.meta = (_kept_key(ctx, key), _shape(src), alpha)
         if kernel is None:
             out = x.copy()
             np.add.at(out, key, src)
@@ -8335,7 +8344,7 @@ class AddAt(Function):
             axis = kernel[1]
             index = np.ascontiguousarray(key[axis], np.int64)
             out = _scatter_add_kernel(x, axis, index, src)
-            ctx.meta = (key, _shape(src), alpha, (index, axis))
+            ctx.meta = (ctx.meta[0], _shape(src), alpha, (_kept_key(ctx, index), axis))
         else:  # slices along any axis added in place into out (a fresh C-contiguous copy)
             axis = kernel[1]
             out = _index_add_kernel(x, axis, np.ascontiguousarray(key[-1], np.int64), src)

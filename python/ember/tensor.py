@@ -1617,6 +1617,18 @@ class Tensor:
     def lerp_(self, end, weight) -> Tensor:
         """self += weight * (end - self), with PyTorch's two-sided formula (exact at 0 and 1)."""
         _ops.lerp_dtypes(self, end, weight)
+        try:  # (torch's refusal of operands that broadcast beyond self)
+            wide = np.broadcast_shapes(
+                self.shape, *(np.shape(_ops._data(v)) for v in (end, weight))
+            )
+        except ValueError:
+            wide = None
+        if wide != tuple(self.shape):
+            raise BadShapeOrValue(
+                f"lerp_: output with shape {list(self.shape)} doesn't match the broadcast shape "
+                f"of end {list(np.shape(_ops._data(end)))} and weight "
+                f"{list(np.shape(_ops._data(weight)))}"
+            )
         if (y := _ops._lerp_straight(self, end, weight)) is not None:  # (lerp's kernel: its bits)
             return self._assign(y.data, end)
         e, w = np.asarray(_ops._data(end)), np.asarray(_ops._data(weight))
