@@ -98,3 +98,21 @@ def test_lerp_in_place_refuses_operands_broadcasting_beyond_self():
                 call(ember)
         else:
             np.testing.assert_array_equal(call(ember).numpy(), want.numpy())
+
+
+def test_index_assignment_converts_as_torch():
+    vals = [-2.7, 300.5, 7.9, 1.0]
+    for lib_dt in ("uint8", "int8"):
+        got = ember.zeros(2, 4, dtype=getattr(ember, lib_dt))
+        got[0, :] = ember.tensor(vals).bfloat16()
+        want = torch.zeros(2, 4, dtype=getattr(torch, lib_dt))
+        want[0, :] = torch.tensor(vals).bfloat16()
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    x = ember.zeros(2, 2)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        x[0, :] = ember.tensor([1 + 1j, 2])
+    assert [type(m.message) for m in w] == [UserWarning]
+    np.testing.assert_array_equal(x.numpy(), [[1.0, 2.0], [0.0, 0.0]])
+    with pytest.raises(RuntimeError, match=r"shape \(2,\)"):  # (torch's RuntimeError family)
+        ember.zeros(2, 3)[0, 1] = ember.tensor([1.0, 2.0])

@@ -2231,7 +2231,7 @@ class Tensor:
             d = self._data
             if type(value) is Tensor and not value._requires_grad:
                 v = value._data
-                if d.flags.writeable and d.flags.owndata and v.flags.owndata:
+                if d.flags.writeable and d.flags.owndata and v.flags.owndata and v.dtype == d.dtype:
                     try:
                         d[index] = v
                     except (ValueError, IndexError, TypeError):
@@ -2329,6 +2329,13 @@ class Tensor:
                 _inplace._refuse_partial_overlap("index assignment", d[index], value)
         if type(value) is int and self.data.dtype.kind in "iu":  # uint8 t[0] = -1 writes 255
             value = _ops._fill_value(value, self.data.dtype)
+        elif getattr(value, "dtype", None) == _lowp.bfloat16 and d.dtype.kind in "iu":
+            value = _lowp.widen(value)  # (through float32, as torch: ml_dtypes' casts saturate)
+        elif isinstance(value, np.ndarray) and value.dtype.kind == "c" and d.dtype.kind not in "bc":
+            warnings.warn(  # (torch's warning, not NumPy's ComplexWarning)
+                "Casting complex values to real discards the imaginary part", UserWarning, 2
+            )
+            value = value.real
         if split is not None:
             d[split[0]][_ops._index_arg(split[1])[0]] = value  # split[0] gives a view
         else:
@@ -2337,8 +2344,11 @@ class Tensor:
             except ValueError as e:  # torch's classes: a str TypeError, a shape RuntimeError
                 if isinstance(value, str):
                     raise TypeError(f"can't assign a str to a {self.dtype} tensor") from None
-                if "broadcast" in str(e):
-                    raise BadShapeOrValue(f"index assignment: {e}") from None
+                if "broadcast" in str(e) or "sequence" in str(e):
+                    raise BadShapeOrValue(
+                        f"index assignment: a value of shape {np.shape(value)} does not fit "
+                        f"the indexed shape {np.shape(d[index])} ({e})"
+                    ) from None
                 raise
         _function.note_write(d, self)  # nodes that saved the old values refuse to backward
 
