@@ -654,6 +654,24 @@ void adaptive_max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int
   });
 }
 
+// The maximum of the (D, H, W) plane xp over [d0, d1) x [h0, h1) x [w0, w1) (non-empty) into *y,
+// its flat index into *at, by PyTorch's scan: row-major, a later element wins if greater or NaN.
+template <typename T>
+inline void window_max(T* y, int64_t* at, const T* xp, int64_t H, int64_t W, int64_t d0, int64_t d1,
+                       int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
+  int64_t best = (d0 * H + h0) * W + w0;
+  T m = xp[best];
+  for (int64_t d = d0; d < d1; ++d)
+    for (int64_t h = h0; h < h1; ++h)
+      for (int64_t w = w0; w < w1; ++w) {
+        const int64_t i = (d * H + h) * W + w;
+        const T v = xp[i];
+        if (v > m || v != v) m = v, best = i;
+      }
+  *y = m;
+  *at = best;
+}
+
 // x (B, D, H, W) -> y, idx (B, OD, OH, OW): max pooling of dilation 1 (max_pool3d's common call;
 // the binding checks the sizes: no window lies wholly in the padding), idx flat into D*H*W by
 // PyTorch's scan (row-major; a later element wins if greater or NaN).
@@ -673,18 +691,8 @@ void max_pool3d_forward(T* y, int64_t* idx, const T* x, int64_t B, int64_t D, in
         for (int64_t ow = 0; ow < OW; ++ow) {
           const int64_t w0 = std::max<int64_t>(ow * s[2] - p[2], 0);
           const int64_t w1 = std::min(ow * s[2] - p[2] + k[2], W);
-          int64_t at = (d0 * H + h0) * W + w0;
-          T m = xp[at];
-          for (int64_t d = d0; d < d1; ++d)
-            for (int64_t h = h0; h < h1; ++h)
-              for (int64_t w = w0; w < w1; ++w) {
-                const int64_t i = (d * H + h) * W + w;
-                const T v = xp[i];
-                if (v > m || v != v) m = v, at = i;
-              }
           const int64_t o = b * O + (od * OH + oh) * OW + ow;
-          y[o] = m;
-          idx[o] = at;
+          window_max(y + o, idx + o, xp, H, W, d0, d1, h0, h1, w0, w1);
         }
       }
     }
@@ -714,18 +722,8 @@ void fractional_max_pool_forward(T* y, int64_t* idx, const T* x, int64_t B, int6
       for (int64_t oh = 0; oh < OH; ++oh)
         for (int64_t ow = 0; ow < OW; ++ow) {
           const int64_t d0 = sd[b * OD + od], h0 = sh[b * OH + oh], w0 = sw[b * OW + ow];
-          int64_t at = (d0 * H + h0) * W + w0;
-          T m = xp[at];
-          for (int64_t d = d0; d < d0 + kd; ++d)
-            for (int64_t h = h0; h < h0 + kh; ++h)
-              for (int64_t w = w0; w < w0 + kw; ++w) {
-                const int64_t i = (d * H + h) * W + w;
-                const T v = xp[i];
-                if (v > m || v != v) m = v, at = i;
-              }
           const int64_t o = b * O + (od * OH + oh) * OW + ow;
-          y[o] = m;
-          idx[o] = at;
+          window_max(y + o, idx + o, xp, H, W, d0, d0 + kd, h0, h0 + kh, w0, w0 + kw);
         }
   });
 }
