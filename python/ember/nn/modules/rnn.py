@@ -220,6 +220,24 @@ class RNNBase(Module):
             )
         return h
 
+    def _check_hidden_dims(self, hx, unbatched):
+        # torch's check and text before the shapes: 2-D input takes 2-D states, 3-D input 3-D
+        pair = self.mode == "LSTM" and isinstance(hx, tuple | list) and len(hx) == 2
+        dims = [getattr(h, "ndim", None) for h in (hx if pair else (hx,))]
+        want, kind = (2, "unbatched 2-D") if unbatched else (3, "batched 3-D")
+        if None in dims or all(k == want for k in dims):
+            return  # (not tensors: _check_hidden's errors)
+        if pair:
+            got = f"({dims[0]}-D, {dims[1]}-D) tensors"
+            raise BadShapeOrValue(
+                f"{type(self).__name__}: For {kind} input, hx and cx should also be {want}-D "
+                f"but got {got}"
+            )
+        raise BadShapeOrValue(
+            f"{type(self).__name__}: For {kind} input, hx should also be {want}-D but got "
+            f"{dims[0]}-D tensor"
+        )
+
     def forward(self, input, hx=None, lengths=None):
         cls = type(self).__name__
         if not isinstance(self.bidirectional, bool):  # torch builds the layer, its kernel refuses
@@ -270,6 +288,7 @@ class RNNBase(Module):
         state_shape = (ld, self.hidden_size) if unbatched else (ld, n, self.hidden_size)
         h0 = c0 = None
         if hx is not None:
+            self._check_hidden_dims(hx, unbatched)
             if self.mode == "LSTM":
                 if not isinstance(hx, tuple | list) or len(hx) != 2:
                     raise TypeError(f"{cls}: hx must be a tuple (h_0, c_0) or None")
@@ -379,8 +398,10 @@ class RNN(RNNBase):
                  *, proj_size=None):  # fmt: skip
         if proj_size is not None:  # as PyTorch: even proj_size=0 is refused
             raise ValueError(f"RNN: {_PROJ_LSTM_ONLY}")
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        if nonlinearity not in ("tanh", "relu"):  # torch's type and text
+            raise ValueError(
+                f"RNN: Unknown nonlinearity {nonlinearity!r}. Select from 'tanh' or 'relu'."
+            )
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, device=device, dtype=dtype)  # fmt: skip
@@ -520,17 +541,16 @@ class RNNCell(RNNCellBase):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh", device=None, dtype=None):  # fmt: skip
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(
-                f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}"
-            )
+        # (not checked here: torch builds the cell and refuses an unknown one in forward)
         super().__init__(input_size, hidden_size, bias, 1, device, dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
         nl = self.nonlinearity
-        if nl not in ("tanh", "relu"):  # (an attribute: it may have been changed since)
-            raise ValueError(f"rnn_cell: nonlinearity must be 'tanh' or 'relu', got {nl!r}")
+        if nl not in ("tanh", "relu"):  # torch's RuntimeError (BadShapeOrValue is a ValueError too)
+            raise BadShapeOrValue(
+                f"rnn_cell: nonlinearity must be 'tanh' or 'relu' (Unknown nonlinearity: {nl})"
+            )
         return F._h_cell("rnn_cell", input, hx, *self._checked_w("rnn_cell", 1), nl)
 
 
