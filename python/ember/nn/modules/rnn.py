@@ -220,22 +220,21 @@ class RNNBase(Module):
             )
         return h
 
-    def _check_hidden_dims(self, hx, unbatched):
+    def _check_hidden_dims(self, hx, unbatched, h_shape):
         # torch's check and text before the shapes: 2-D input takes 2-D states, 3-D input 3-D
         pair = self.mode == "LSTM" and isinstance(hx, tuple | list) and len(hx) == 2
-        dims = [getattr(h, "ndim", None) for h in (hx if pair else (hx,))]
+        states = hx if pair else (hx,)
+        dims = [getattr(h, "ndim", None) for h in states]
         want, kind = (2, "unbatched 2-D") if unbatched else (3, "batched 3-D")
         if None in dims or all(k == want for k in dims):
             return  # (not tensors: _check_hidden's errors)
+        got = ", ".join(str(tuple(h.shape)) for h in states)
         if pair:
-            got = f"({dims[0]}-D, {dims[1]}-D) tensors"
-            raise BadShapeOrValue(
-                f"{type(self).__name__}: For {kind} input, hx and cx should also be {want}-D "
-                f"but got {got}"
-            )
+            which = f"hx and cx should also be {want}-D but got ({dims[0]}-D, {dims[1]}-D) tensors"
+        else:
+            which = f"hx should also be {want}-D but got {dims[0]}-D tensor"
         raise BadShapeOrValue(
-            f"{type(self).__name__}: For {kind} input, hx should also be {want}-D but got "
-            f"{dims[0]}-D tensor"
+            f"{type(self).__name__}: For {kind} input, {which} (h_0 should be {h_shape}; got {got})"
         )
 
     def forward(self, input, hx=None, lengths=None):
@@ -288,11 +287,11 @@ class RNNBase(Module):
         state_shape = (ld, self.hidden_size) if unbatched else (ld, n, self.hidden_size)
         h0 = c0 = None
         if hx is not None:
-            self._check_hidden_dims(hx, unbatched)
+            h_shape = state_shape[:-1] + (self.proj_size or self.hidden_size,)
+            self._check_hidden_dims(hx, unbatched, h_shape)
             if self.mode == "LSTM":
                 if not isinstance(hx, tuple | list) or len(hx) != 2:
                     raise TypeError(f"{cls}: hx must be a tuple (h_0, c_0) or None")
-                h_shape = state_shape[:-1] + (self.proj_size or self.hidden_size,)
                 h0 = self._check_hidden(hx[0], "h_0", h_shape)
                 c0 = self._check_hidden(hx[1], "c_0", state_shape)
             else:
