@@ -167,3 +167,16 @@ def test_gradgradcheck_lstm_with_projection():
     h0 = ember.tensor(rng.standard_normal((1, 2, 2)), requires_grad=True)
     c0 = ember.tensor(rng.standard_normal((1, 2, 3)), requires_grad=True)
     assert gradgradcheck(lambda a, b, c: m(a, (b, c))[0], (x, h0, c0))
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+def test_dropout_warning_and_flatten_parameters_as_torch(mode):
+    with pytest.warns(UserWarning) as ours:
+        m = getattr(nn, mode)(3, 4, dropout=0.25)
+    with pytest.warns(UserWarning) as theirs:
+        getattr(torch.nn, mode)(3, 4, dropout=0.25)
+    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+    x = ember.tensor(np.random.default_rng(5).standard_normal((3, 2, 3)).astype(np.float32))
+    y = m(x)[0].numpy()
+    assert m.flatten_parameters() is None
+    np.testing.assert_array_equal(m(x)[0].numpy(), y)
