@@ -72,6 +72,11 @@
 // ran 12.0 ms against 12.6 for the two products alone, but building the concatenated operand
 // (2.4 MB) and splitting the result took the difference back: the backward without dx 21.6 ms
 // against 21.5 (best of 5 alternating runs), so not kept.
+// Round 43 (1 thread, thread time, load ~9 on 2 cores; a 256^3 GEMM, packing included, ran 56.3
+// GFMA/s): forward 12.5 ms (50.3 GFMA/s with the pointwise passes), backward 25.4 = loop 9.0
+// (46.4 with its pointwise pass) + dx 3.7 (56.8) + dW_ih, dW_hh 12.0 (52.4); every product is at
+// 90%+ of that, and dW^T = x^T @ dgates (then transposed) ran ~8% slower than dgates^T @ x. The
+// NumPy reference spends the same multiply-adds in BLAS (~25 / ~56 ms): ~2.3x is the ceiling.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
