@@ -180,3 +180,42 @@ def test_dropout_warning_and_flatten_parameters_as_torch(mode):
     y = m(x)[0].numpy()
     assert m.flatten_parameters() is None
     np.testing.assert_array_equal(m(x)[0].numpy(), y)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+def test_packed_batch_large_enough_to_split_matches_torch(mode, threads):
+    # 24 sequences (three 8-row blocks), 64 units: the kernels' multi-thread splits run at 2
+    # threads; values and gradients as torch either way.
+    em, tm = _pair(mode, input_size=16, hidden_size=64, bidirectional=True)
+    rng = np.random.default_rng(6)
+    lens = rng.integers(1, 8, 24).tolist()
+    x = rng.standard_normal((7, 24, 16)).astype(np.float32)
+    xt, xe = torch.tensor(x, requires_grad=True), ember.tensor(x, requires_grad=True)
+    ot, ht = tm(tu.pack_padded_sequence(xt, lens, enforce_sorted=False))
+    oe, he = em(eu.pack_padded_sequence(xe, lens, enforce_sorted=False))
+    ht, he = (ht[0], he[0]) if mode == "LSTM" else (ht, he)
+    _close(oe.data, ot.data, 1e-5)
+    _close(he, ht, 1e-5)
+    w = rng.standard_normal(tuple(ot.data.shape)).astype(np.float32)
+    ((ot.data * torch.tensor(w)).sum() + ht.sum()).backward()
+    ((oe.data * ember.tensor(w)).sum() + he.sum()).backward()
+    _close(xe.grad, xt.grad, 1e-4)
+    for (_, p), (_, q) in zip(em.named_parameters(), tm.named_parameters(), strict=True):
+        _close(p.grad, q.grad, 2e-4)
+
+
+@pytest.mark.parametrize("n,distinct", [(5, 2), (17, 1), (32, 1), (40, 3), (300, 6), (64, 64)])
+def test_unsorted_ties_packed_in_torchs_order(n, distinct):
+    # torch.sort(lengths, descending=True) reorders ties beyond 16 sequences (libstdc++'s
+    # introsort): sorted_indices and the rows of data follow it, not a stable sort.
+    rng = np.random.default_rng(n)
+    lens = rng.permutation(np.arange(n) % distinct + 1) if distinct < n else rng.permutation(n) + 1
+    x = rng.standard_normal((int(lens.max()), n, 2)).astype(np.float32)
+    pt = tu.pack_padded_sequence(torch.tensor(x), torch.tensor(lens), enforce_sorted=False)
+    pe = eu.pack_padded_sequence(ember.tensor(x), lens, enforce_sorted=False)
+    np.testing.assert_array_equal(pe.sorted_indices.numpy(), pt.sorted_indices.numpy())
+    np.testing.assert_array_equal(pe.unsorted_indices.numpy(), pt.unsorted_indices.numpy())
+    np.testing.assert_array_equal(pe.data.numpy(), pt.data.numpy())
+    seqs = [x[: lens[i], i] for i in range(n)]
+    ps = eu.pack_sequence([ember.tensor(s) for s in seqs], enforce_sorted=False)
+    np.testing.assert_array_equal(ps.data.numpy(), pt.data.numpy())
