@@ -7784,6 +7784,13 @@ def _strides_apart(size, stride) -> bool:
     """overhead42: whether each dim's stride passes the span of the smaller-strided dims (then
     no two elements share memory; ~40 us less than np.unique's test of a 16x16 view). False:
     unknown."""
+    if len(size) == 2:  # (overhead43: the common 2-d view's test straight, ~1 -> ~0.3 us)
+        (n0, n1), (s0, s1) = size, stride
+        if n0 > 1 and n1 > 1:
+            if s0 > s1:
+                n0, n1, s0, s1 = n1, n0, s1, s0
+            return 0 < s0 and (n0 - 1) * s0 < s1
+        return (n0 <= 1 or s0 > 0) and (n1 <= 1 or s1 > 0)
     span = 0
     for st, n in sorted([(st, n) for n, st in zip(size, stride) if n > 1]):
         if st <= span:
@@ -7819,7 +7826,45 @@ def as_strided(input, size, stride, storage_offset=None) -> Tensor:  # noqa: A00
     stride_d)`` for each index of ``size``: sliding windows and diagonals without copies. A
     view, as torch's (read-only where its elements overlap), whatever input's strides; the
     offset defaults to input's own (``input.storage_offset()``). (Memory ember cannot see as
-    one flat array, of another dtype or not C-ordered, is read from a row-major copy.)"""
+    one flat array, of another dtype or not C-ordered, is read from a row-major copy.)
+    overhead43: a fresh C-ordered x outside the graph (its own storage, offset 0) with plain
+    int tuples takes AsStrided.forward's view straight (a 32x32's ~7 -> ~2 us, torch ~1)."""
+    if (
+        type(input) is Tensor
+        and type(size) is tuple
+        and type(stride) is tuple
+        and len(size) == len(stride)
+        and (storage_offset is None or type(storage_offset) is int)
+        and _outside_graph(input)
+    ):
+        a = input.data
+        if a.base is None and a.flags.c_contiguous and a.size:
+            offset = storage_offset or 0
+            need = offset + 1  # (the last element's index + 1, as the general path's bound)
+            for n, st in zip(size, stride):
+                if (
+                    type(n) is not int
+                    or type(st) is not int
+                    or not 0 <= n < 2**48
+                    or not 0 <= st < 2**48
+                ):
+                    break
+                need += (n - 1) * st
+            else:
+                if (
+                    0 not in size
+                    and 0 <= offset
+                    and need <= a.size
+                    and _strides_apart(size, stride)
+                ):
+                    item = a.itemsize
+                    y = _C.strided(
+                        a.reshape(-1)[offset:],
+                        size,
+                        tuple([s * item for s in stride]),
+                        a.flags.writeable,
+                    )
+                    return _outside_view(y, input)
     x = _tensor_operand(input)
     size, stride = _shape_arg(size, "as_strided"), _shape_arg(stride, "as_strided")
     if len(size) != len(stride):
@@ -11624,6 +11669,52 @@ def logdet(A) -> Tensor:
 # ---- more shapes and scatters: block_diag, combinations, trapezoid, put, *_scatter --------
 
 
+class BlockDiag(Function):
+    """block_diag of tensors of <= 2 dims (1-d and 0-d ones as a row): one node, torch's
+    BlockDiagBackward0, each input's gradient its block of g (overhead43: the Put chain
+    before it cost ~20 us of two recorded 16x16s)."""
+
+    @staticmethod
+    def forward(ctx, *xs):
+        arrays = [a if a.ndim == 2 else a.reshape(1, -1) for a in xs]
+        dtype = arrays[0].dtype  # (one dtype throughout: that dtype, without the promotion)
+        if builtins.any([a.dtype != dtype for a in arrays]):
+            dtype = _result_type(*xs)  # (torch's: a 0-d tensor ranks lower)
+        rows = cols = 0
+        for a in arrays:
+            rows, cols = rows + a.shape[0], cols + a.shape[1]
+        out = np.zeros((rows, cols), dtype)
+        r = c = 0
+        for a in arrays:
+            h, w = a.shape
+            out[r : r + h, c : c + w] = a
+            r, c = r + h, c + w
+        if ctx is not None:
+            ctx.meta = [(a.shape, a.dtype) for a in xs]
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        grads, r, c = [], 0, 0
+        for shape, dtype in ctx.meta:
+            h, w = shape if len(shape) == 2 else (1, math.prod(shape))
+            grads.append(g[r : r + h, c : c + w].reshape(shape).astype(dtype, copy=False))
+            r, c = r + h, c + w
+        return tuple(grads)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        zeros = [np.zeros(shape, g.dtype) for shape, _ in ctx.meta]
+
+        def fwd(i):  # the forward with input i's direction v, the others zero
+            return lambda v: BlockDiag.forward(None, *zeros[:i], np.asarray(v), *zeros[i + 1 :])
+
+        need = ctx.needs_input_grad
+        return tuple(
+            _graph.linear(ctx, g, fwd(i), i) if need[i] else None for i in range(len(zeros))
+        )
+
+
 def block_diag(*tensors) -> Tensor:
     """The tensors (0-D, 1-D as a row, or 2-D) as blocks along the diagonal of a zero matrix."""
     ts = [_tensor_operand(t) for t in tensors]
@@ -11631,16 +11722,11 @@ def block_diag(*tensors) -> Tensor:
         raise BadShapeOrValue(
             f"block_diag: expects tensors of <= 2 dims, got {[t.shape for t in ts]}"
         )
-    dtype = _result_type(*ts) if ts else np.float32  # (torch's: a 0-d tensor ranks lower)
-    ts = [reshape(t, (1, -1)) if t.ndim < 2 else t for t in ts]
-    rows, cols = builtins.sum(t.shape[0] for t in ts), builtins.sum(t.shape[1] for t in ts)
-    rows = rows if ts else 1  # PyTorch: block_diag() is (1, 0)
-    out, r, c = Tensor(np.zeros((rows, cols), dtype)), 0, 0
-    for t in ts:
-        h, w = t.shape
-        out = Put.apply(out, cast(t, np.dtype(dtype)), (slice(r, r + h), slice(c, c + w)))
-        r, c = r + h, c + w
-    return out
+    if not ts:  # PyTorch: block_diag() is (1, 0)
+        return Tensor(np.zeros((1, 0), np.float32))
+    if builtins.all([_outside_graph(t) for t in ts]):  # (no node: its forward straight)
+        return Tensor._make(BlockDiag.forward(None, *[t.data for t in ts]), False, None, 0)
+    return BlockDiag.apply(*ts)
 
 
 def combinations(x, r: int = 2, with_replacement: bool = False) -> Tensor:
