@@ -2862,12 +2862,18 @@ class MatMul(Function):
                     and a_in.shape[0] == b_in.shape[0]
                     and a_in.shape[2] == b_in.shape[1]
                 )
+                # overhead43: dot's two vectors (the GEMM of (1, n) by (n, 1), as below)
+                or (da == 1 == db and 0 < a_in.shape[0] == b_in.shape[0])
             ):
                 na, nb = ctx.needs_input_grad
                 ctx.save_for_backward(
                     a_in if nb else _stand_in(a_in), b_in if na else _stand_in(b_in)
                 )
                 ctx.dims = (da, db)
+                if da == 1 == db:
+                    n = a_in.shape[0]
+                    a2, b2 = _gemm_operand(a_in.reshape(1, n)), _gemm_operand(b_in.reshape(n, 1))
+                    return _C.gemm(a2, b2).reshape(())
                 if da == 2 == db:
                     if nb and b_in.strides[0] < b_in.strides[1]:  # (x @ w.t(): see backward)
                         ctx.b_cols = True
@@ -10736,6 +10742,11 @@ def dot(a, b) -> Tensor:
     """Inner product of two 1-D tensors of the same size and dtype."""
     if (y := _plain_dot(a, b)) is not None:
         return y
+    if type(a) is Tensor and type(b) is Tensor:  # (overhead43: recorded, the checks' own)
+        x, y = a._data, b._data
+        if x.dtype is y.dtype and (x.dtype is _F32 or x.dtype is _F64) and x.ndim == 1 == y.ndim:
+            if 0 < x.shape[0] == y.shape[0]:
+                return MatMul.apply(a, b)
     return matmul(*_vector_pair("dot", a, b))
 
 
@@ -10749,8 +10760,10 @@ def _plain_dot(a, b):
         if (dt is _F32 or dt is _F64) and y.dtype is dt and x.ndim == 1 == y.ndim:
             n = x.shape[0]
             if n and y.shape[0] == n:
-                g = _C.gemm(_gemm_operand(x.reshape(1, n)), _gemm_operand(y.reshape(n, 1)))
-                return _plain(g.reshape(()))
+                x, y = x.reshape(1, n), y.reshape(n, 1)
+                if not (x.flags.c_contiguous and y.flags.c_contiguous):  # (overhead43: the
+                    x, y = _gemm_operand(x), _gemm_operand(y)  # common case needs no test)
+                return _plain(_C.gemm(x, y).reshape(()))
     return None
 
 
