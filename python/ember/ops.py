@@ -7506,12 +7506,15 @@ def broadcast_tensors(*tensors) -> tuple:
             shape = _broadcast_pair(x.shape, y.shape)
             if shape is not None and 0 not in shape:
                 return (
-                    _outside_view(_expanded(x, shape), a),
-                    _outside_view(_expanded(y, shape), b),
+                    a if x.shape == shape else _outside_view(_expanded(x, shape), a),
+                    b if y.shape == shape else _outside_view(_expanded(y, shape), b),
                 )
     tensors = [_tensor_operand(t) for t in tensors]
+    if len(tensors) == 1:  # (overhead43: no shapes to combine)
+        return (tensors[0],)
     shape = broadcast_shapes(*(t.shape for t in tensors))
-    return tuple(expand(t, shape) for t in tensors)
+    # a tensor of the broadcast shape is itself, as torch's (broadcast_tensors(a)[0] is a)
+    return tuple(t if t.shape == shape else expand(t, shape) for t in tensors)
 
 
 def _plain_dims(dims: tuple, nd: int):
