@@ -7649,6 +7649,22 @@ def unflatten(x, dim: int, sizes) -> Tensor:
     if not x.ndim:  # (torch: RuntimeError, where _dim's range says IndexError)
         raise _OutOfBounds(f"unflatten: dim {dim} of a 0-d tensor (it has no dims)")
     axis = _dim(dim, x.ndim, "unflatten")
+    # torch's refusals (overhead43): sizes a sequence, not a number or a tensor (TypeError);
+    # its first entry no bool (its argument parser reads the first alone); a bool tensor entry
+    # no size (RuntimeError)
+    if type(sizes) is Tensor and sizes.numel() > 1:  # (torch's: its bool() is ambiguous)
+        raise BadShapeOrValue(f"unflatten: sizes must be a tuple of ints, not a tensor {sizes}")
+    if isinstance(sizes, int | np.integer | np.bool_ | Tensor):
+        raise TypeError(
+            f"unflatten(): argument 'sizes' must be tuple of ints, not {type(sizes).__name__}"
+        )
+    if isinstance(sizes, tuple | list) and sizes and isinstance(sizes[0], bool | np.bool_):
+        raise TypeError(
+            "unflatten(): argument 'sizes' must be tuple of ints, but found element of type "
+            f"bool at pos 0: {sizes}"
+        )
+    if builtins.any(type(s) is Tensor and s.dtype == np.bool_ for s in sizes):
+        raise BadShapeOrValue(f"unflatten: sizes {sizes} hold a bool tensor, not a size")
     sizes = _shape_arg(sizes, "unflatten", one_inferred=False)
     if sizes.count(-1) > 1:  # (torch's RuntimeError)
         raise BadShapeOrValue(f"unflatten: only one of sizes {sizes} can be -1")
