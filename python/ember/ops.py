@@ -12032,14 +12032,49 @@ def diagonal_scatter(x, src, offset: int = 0, dim1: int = 0, dim2: int = 1) -> T
     return movedim(Put.apply(moved, src, (Ellipsis, rows, cols)), (-2, -1), (d1, d2))
 
 
+class NarrowCopy(Function):
+    """narrow_copy in the graph: one node, torch's NarrowCopyBackward0 (not a clone of a
+    slice's view); the gradient is g in the slice's place, zeros elsewhere."""
+
+    @staticmethod
+    def forward(ctx, x, key):
+        ctx.meta = (x.shape, key)
+        return np.array(x[key], order="C")  # (torch's: C order whatever x's layout)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, key = ctx.meta
+        out = np.zeros(shape, g.dtype)
+        out[key] = g
+        return out, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        key = ctx.meta[1]
+        return _graph.linear(ctx, g, lambda v: np.asarray(v)[key]), None
+
+
 def narrow_copy(x, dim: int, start, length: int) -> Tensor:
+    if type(x) is Tensor and type(dim) is int and type(start) is int and type(length) is int:
+        a = x.data  # overhead43: Python ints in range, narrow's checks made here (~2.8 -> ~1.6
+        nd = a.ndim  # us of a 32x32 outside the graph)
+        if nd and -nd <= dim < nd:
+            axis = dim % nd
+            n = a.shape[axis]
+            s = start + n if -n <= start < 0 else start
+            if 0 <= s and 0 <= length and s + length <= n:
+                key = (_ALL,) * axis + (slice(s, s + length),)
+                if _outside_graph(x):
+                    return _plain(np.array(a[key], order="C"))
+                return NarrowCopy.apply(x, key)
     y = narrow(x, dim, start, length)
     if type(y) is Tensor and not y._requires_grad:  # (overhead42: clone's steps, ~1 us)
         return _plain(np.array(y._data, order="C"))  # (torch's: C order whatever x's layout)
-    out = clone(y)
-    if type(out.data) is np.ndarray and not out.data.flags.c_contiguous:
-        out.data = np.ascontiguousarray(out.data)
-    return out
+    x = _tensor_operand(x)  # (the arguments narrow took, as their slice)
+    axis = _dim(dim, x.ndim, "narrow_copy")
+    s, n = operator.index(start), x.shape[axis]
+    s += n if s < 0 else 0
+    return NarrowCopy.apply(x, (_ALL,) * axis + (slice(s, s + operator.index(length)),))
 
 
 def nonzero_static(x, *, size: int, fill_value: int = -1) -> Tensor:
