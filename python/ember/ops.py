@@ -11182,10 +11182,27 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1) -> Tensor:
         if c.shape == (m, n):
             out = None if beta == 0 else np.array(c, order="C")  # (beta = 0 never reads c)
             a, b = _gemm_operand(a.reshape(m, 1)), _gemm_operand(b.reshape(1, n))
-            return _plain(_C.gemm(a, b, out, False, False, alpha, beta))
-    if (y := _scaled("addr", input, vec1, vec2, beta, alpha)) is not None:
+            y = _C.gemm(a, b, out, False, False, alpha, beta)
+            return _plain(y if c.flags.c_contiguous else _addr_layout(y, c))
+    y = _scaled("addr", input, vec1, vec2, beta, alpha)
+    if y is None:
+        y = _scaled_add("addr", input, outer(vec1, vec2), beta, alpha)
+    if type(input) is Tensor and not input.data.flags.c_contiguous:
+        y._data = _addr_layout(y._data, input.data)
+    return y
+
+
+def _addr_layout(y: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """addr's result y (C order) laid out as torch's for the input c: c's dim order when c
+    has y's shape (a transposed input: a transposed result), else C order (overhead43)."""
+    if c.shape != y.shape or y.ndim != 2:
         return y
-    return _scaled_add("addr", input, outer(vec1, vec2), beta, alpha)
+    want = _strides.preserved(c)
+    if want == _strides._elem_strides(y):
+        return y
+    out = _strides.empty(y.shape, want, y.dtype)
+    np.copyto(out, y)
+    return out
 
 
 def kron(a, b) -> Tensor:
