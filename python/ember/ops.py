@@ -8057,13 +8057,39 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
     if d0 == d1:
         raise BadShapeOrValue(f"rot90: dims {tuple(dims)} must differ")
     k = _index_dim(k, "rot90", "k") % 4  # (True is not one turn)
-    if k == 0:
-        return clone(x)
-    if k == 2:
-        return flip(x, (d0, d1))
-    if k == 1:
-        return transpose(flip(x, (d1,)), d0, d1)
-    return flip(transpose(x, d0, d1), (d1,))
+    if _outside_graph(x):
+        return Tensor._make(Rot90.forward(None, x.data, k, d0, d1), False, None, 0)
+    return Rot90.apply(x, k, d0, d1)
+
+
+class Rot90(Function):
+    """rot90 as one node, torch's Rot90Backward0 (overhead43: before, the nodes of the flip
+    and transpose it is made of); its values and strides are theirs: k = 1 a transposed view
+    of x's flipped copy, 2 a flipped copy, 3 a flipped copy of x's transposed view, 0 a
+    C-order copy. The gradient: g turned back."""
+
+    @staticmethod
+    def forward(ctx, x, k, d0, d1):
+        if ctx is not None:
+            ctx.meta = (k, d0, d1)
+        if k == 0:  # (torch's: a C-order clone whatever x's layout)
+            return _copy(x)
+        if k == 2:
+            return _flip_copy(x, (d0, d1))
+        if k == 1:
+            return _strides.laid(_flip_copy(x, (d1,))).swapaxes(d0, d1)
+        return _flip_copy(_strides.laid(x).swapaxes(d0, d1), (d1,))
+
+    @staticmethod
+    def backward(ctx, g):
+        k, d0, d1 = ctx.meta
+        return np.rot90(g, -k, (d0, d1)), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        k, d0, d1 = ctx.meta
+        fwd = lambda v: np.rot90(np.asarray(v), k, (d0, d1))  # noqa: E731
+        return _graph.linear(ctx, g, fwd), None, None, None
 
 
 def fliplr(x) -> Tensor:
