@@ -473,7 +473,7 @@ def randint(
         if type(v) is int and not -(2**63) <= v < 2**63:  # (torch's ValueError: int64s)
             raise BadShapeOrValue(f"randint: {name}={v} overflows int64")
     if high <= low:
-        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+        raise BadShapeOrValue(f"randint: high ({high}) must be greater than low ({low})")
     shape, dt = _size((size,), "randint"), np.dtype(dtype)
     if dt.kind == "c":  # (torch's random_ refuses it)
         raise BadDtype(f"randint: cannot draw integers into dtype {dt}")
