@@ -323,3 +323,18 @@ def test_rot90_node_values_strides(k, dims):
     x = ember.tensor(_rng(10).standard_normal((3, 4, 2)), requires_grad=True)
     assert gradcheck(lambda v: ember.rot90(v, k, dims), (x,))
     assert gradgradcheck(lambda v: ember.rot90(v, k, dims), (x,))
+
+
+@pytest.mark.parametrize("value", [1.5, -2, 0.0])
+def test_masked_fill_recorded(value):
+    g = _rng(11)
+    a, m = g.standard_normal((6, 7)), g.standard_normal((6, 7)) > 0
+    (e, t) = _both(a, True)
+    ye, yt = e.masked_fill(ember.tensor(m), value), t.masked_fill(torch.tensor(m), value)
+    np.testing.assert_array_equal(ye.detach().numpy(), yt.detach().numpy())
+    assert _node(ye) == yt.grad_fn.name() == "MaskedFillBackward0"
+    ye.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_array_equal(e.grad.numpy(), t.grad.numpy())
+    x = ember.tensor(a, requires_grad=True)
+    assert gradcheck(lambda v: v.masked_fill(ember.tensor(m), value), (x,))

@@ -3521,6 +3521,21 @@ class Where(Function):
             ctx.save_for_backward(cond)
             ctx.shapes = (a.shape, a.shape, flip)
             return _C.where(cond, b, a) if flip else _C.where(cond, a, b)
+        if (
+            type(b) is float
+            and type(a) is _ND
+            and type(cond) is _ND
+            and cond.dtype == np.bool_
+            and a.dtype in _KERNEL_DTYPES
+            and a.shape == cond.shape
+            and cond.size >= _KERNEL_MIN
+            and a.flags.c_contiguous
+            and cond.flags.c_contiguous
+            and _kernel_scalar(b, a.dtype)
+        ):  # overhead43: masked_fill's recorded call (a float fill), as _where chooses it
+            ctx.save_for_backward(cond)
+            ctx.shapes = (a.shape, (), flip)
+            return _C.where(cond, b, a) if flip else _C.where(cond, a, b)
         cond = np.asarray(cond, dtype=bool)
         ctx.save_for_backward(cond)
         ctx.shapes = (_shape(a), _shape(b), flip)
