@@ -473,7 +473,7 @@ def randint(
         if type(v) is int and not -(2**63) <= v < 2**63:  # (torch's ValueError: int64s)
             raise BadShapeOrValue(f"randint: {name}={v} overflows int64")
     if high <= low:
-        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+        raise BadShapeOrValue(f"randint: high ({high}) must be greater than low ({low})")
     shape, dt = _size((size,), "randint"), np.dtype(dtype)
     if dt.kind == "c":  # (torch's random_ refuses it)
         raise BadDtype(f"randint: cannot draw integers into dtype {dt}")
@@ -502,21 +502,31 @@ _randint = randint
 @functools.wraps(_randint)
 def randint(*args, **kwargs) -> Tensor:  # noqa: F811  (overhead39: ~12 -> ~9 us of a 32x32)
     # randint(low, high, size) of ints, no keywords: the same draws, past _takes_device's
-    # keyword handling, the checks (which all pass) and Tensor's constructor
-    if not kwargs and len(args) == 3 and not _device._CONTEXT:
+    # keyword handling, the checks (which all pass) and Tensor's constructor; overhead43:
+    # randint(high, size) and a size= keyword alone too (~15 -> ~10 us)
+    n = len(args)
+    if kwargs:
+        size = kwargs.get("size") if len(kwargs) == 1 and n in (1, 2) else None
+        low, high = (0, args[0]) if n == 1 else args[:2] if size is not None else (None, None)
+    elif n == 3:
         low, high, size = args
-        if (
-            type(low) is int
-            and type(high) is int
-            and -(2**63) <= low < high < 2**63  # (else the factory's refusals)
-            and type(size) is tuple
-            and size
-        ):
-            for s in size:  # (as _size's first test: non-negative ints pass unchanged)
-                if type(s) is not int or s < 0:
-                    break
-            else:
-                return _plain(random._generator.integers(low, high, size, dtype=_I64))
+    elif n == 2 and type(args[1]) is tuple:
+        low, (high, size) = 0, args
+    else:
+        size = None
+    if (
+        type(size) is tuple
+        and size
+        and type(low) is int
+        and type(high) is int
+        and -(2**63) <= low < high < 2**63  # (else the factory's refusals)
+        and not _device._CONTEXT
+    ):
+        for s in size:  # (as _size's first test: non-negative ints pass unchanged)
+            if type(s) is not int or s < 0:
+                break
+        else:
+            return _plain(random._generator.integers(low, high, size, dtype=_I64))
     return _randint(*args, **kwargs)
 
 
