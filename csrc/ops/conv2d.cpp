@@ -133,27 +133,29 @@ void conv2d_output_size(int64_t* OH, int64_t* OW, int64_t N, int64_t C, int64_t 
                         int64_t O, int64_t wC, int64_t KH, int64_t KW, int64_t sh, int64_t sw,
                         int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw,
                         int64_t groups) {
-  const std::string xs = shape_str({N, C, H, W}), ws = shape_str({O, wC, KH, KW});
+  // (the shapes formatted only when a check fails: two string streams cost ~1 us per call)
+  const auto xs = [&] { return shape_str({N, C, H, W}); };
+  const auto ws = [&] { return shape_str({O, wC, KH, KW}); };
   EMBER_CHECK(N >= 0 && C >= 0 && H >= 0 && W >= 0 && O >= 0 && wC >= 0 && KH >= 0 && KW >= 0,
-              "conv2d: negative size in input ", xs, " or weight ", ws);
+              "conv2d: negative size in input ", xs(), " or weight ", ws());
   EMBER_CHECK(groups >= 1, "conv2d: groups must be >= 1, got ", groups);
   EMBER_CHECK(sh >= 1 && sw >= 1, "conv2d: stride must be >= 1, got (", sh, ", ", sw, ")");
   EMBER_CHECK(dh >= 1 && dw >= 1, "conv2d: dilation must be >= 1, got (", dh, ", ", dw, ")");
   EMBER_CHECK(pt >= 0 && pb >= 0 && pl >= 0 && pr >= 0,
               "conv2d: padding must be non-negative, got (top, bottom, left, right) = (", pt, ", ",
               pb, ", ", pl, ", ", pr, ")");
-  EMBER_CHECK(KH >= 1 && KW >= 1, "conv2d: kernel size must be >= 1, got weight ", ws);
-  EMBER_CHECK(wC >= 1, "conv2d: weight ", ws, " has no input channels");
-  EMBER_CHECK(mul_checked(wC, groups, "conv2d") == C, "conv2d: input ", xs, " has ", C,
-              " channels but weight ", ws, " with groups=", groups, " expects ", wC * groups);
-  EMBER_CHECK(O % groups == 0, "conv2d: out_channels ", O, " (weight ", ws,
+  EMBER_CHECK(KH >= 1 && KW >= 1, "conv2d: kernel size must be >= 1, got weight ", ws());
+  EMBER_CHECK(wC >= 1, "conv2d: weight ", ws(), " has no input channels");
+  EMBER_CHECK(mul_checked(wC, groups, "conv2d") == C, "conv2d: input ", xs(), " has ", C,
+              " channels but weight ", ws(), " with groups=", groups, " expects ", wC * groups);
+  EMBER_CHECK(O % groups == 0, "conv2d: out_channels ", O, " (weight ", ws(),
               ") is not divisible by groups=", groups);
   const int64_t Hp = add_checked(add_checked(H, pt, "conv2d"), pb, "conv2d");
   const int64_t Wp = add_checked(add_checked(W, pl, "conv2d"), pr, "conv2d");
   const int64_t eh = add_checked(mul_checked(dh, KH - 1, "conv2d"), 1, "conv2d");
   const int64_t ew = add_checked(mul_checked(dw, KW - 1, "conv2d"), 1, "conv2d");
-  EMBER_CHECK(Hp >= eh && Wp >= ew, "conv2d: input ", xs, " padded to (", Hp, ", ", Wp,
-              ") is smaller than the dilated kernel (", eh, ", ", ew, ") of weight ", ws);
+  EMBER_CHECK(Hp >= eh && Wp >= ew, "conv2d: input ", xs(), " padded to (", Hp, ", ", Wp,
+              ") is smaller than the dilated kernel (", eh, ", ", ew, ") of weight ", ws());
   *OH = (Hp - eh) / sh + 1;
   *OW = (Wp - ew) / sw + 1;
   numel_checked({N, O, *OH, *OW}, "conv2d");
