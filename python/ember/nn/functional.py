@@ -5687,14 +5687,8 @@ class ConvTranspose2d(Function):
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups, out_hw):
         x, w = _contig(x), _contig(w)
-        out_shape = (x.shape[0], w.shape[1] * groups) + out_hw
-        shape_only = np.empty(out_shape, x.dtype)  # conv2d_backward reads only its shape here
         args = (stride, padding, dilation, groups)
-        y, _, _ = _C.conv2d_backward(
-            x, shape_only, w, *args, need_input=True, need_weight=False, need_bias=False
-        )
-        if b is not None:
-            y += b[:, None, None]
+        y = _C.conv_transpose2d_forward(x, w, b, *args, out_hw)
         ctx.save_for_backward(x, w)
         ctx.args = args
         return y
