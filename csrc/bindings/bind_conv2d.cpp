@@ -200,15 +200,15 @@ py::array transpose_forward_py(const py::array& x, const py::array& w, const py:
   EMBER_CHECK(out_hw.size() == 2 && out_hw[0] >= 0 && out_hw[1] >= 0, op,
               ": output size must be two sizes >= 0, got ", out_hw.size(), " values");
   EMBER_CHECK(groups >= 1, op, ": groups must be >= 1, got ", groups);
-  EMBER_CHECK(x.shape(1) == w.shape(0), op, ": input ", shape_str(shape_of(x)), " has ",
-              x.shape(1), " channels but weight ", shape_str(shape_of(w)), " expects ", w.shape(0));
+  EMBER_CHECK(x.shape(1) == w.shape(0), op, ": input ", shape_str(shape_of(x)), " has ", x.shape(1),
+              " channels but weight ", shape_str(shape_of(w)), " expects ", w.shape(0));
   const int64_t Cout = mul_checked(w.shape(1), groups, op);
   int64_t H = 0, W = 0;  // conv2d's output of y's shape: must be x's
   conv2d_output_size(&H, &W, x.shape(0), Cout, out_hw[0], out_hw[1], w.shape(0), w.shape(1),
                      w.shape(2), w.shape(3), a.sh, a.sw, a.pt, a.pb, a.pl, a.pr, a.dh, a.dw,
                      a.groups);
-  EMBER_CHECK(H == x.shape(2) && W == x.shape(3), op, ": output size (", out_hw[0], ", ",
-              out_hw[1], ") does not map back to input ", shape_str(shape_of(x)), " with weight ",
+  EMBER_CHECK(H == x.shape(2) && W == x.shape(3), op, ": output size (", out_hw[0], ", ", out_hw[1],
+              ") does not map back to input ", shape_str(shape_of(x)), " with weight ",
               shape_str(shape_of(w)), " (conv2d gives (", H, ", ", W, "))");
   py::array b;
   const bool has_b = !b_obj.is_none();

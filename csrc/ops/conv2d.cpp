@@ -4114,8 +4114,8 @@ void conv_transpose2d_forward(T* y, const T* x, const T* w, const T* b, int64_t 
                               int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl,
                               int64_t pr, int64_t dh, int64_t dw, int64_t groups) {
   // (conv2d_backward reads no input values for dx alone: y stands in for conv2d's x)
-  conv2d_backward<T>(y, nullptr, nullptr, x, y, w, N, Cout, OH, OW, Cin, KH, KW, sh, sw, pt, pb,
-                     pl, pr, dh, dw, groups);
+  conv2d_backward<T>(y, nullptr, nullptr, x, y, w, N, Cout, OH, OW, Cin, KH, KW, sh, sw, pt, pb, pl,
+                     pr, dh, dw, groups);
   if (!b) return;
   const int64_t P = OH * OW;
   parallel_for(threads_for(N * Cout * P, int64_t(1) << 18), N * Cout, [&](int64_t nc) {
