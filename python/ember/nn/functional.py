@@ -4201,11 +4201,11 @@ def _fast_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, grou
     if not _fast_operands(input, weight, bias, 2, s, p, d, groups):
         return None
     pad = (p[0], p[0], p[1], p[1])
-    try:  # (channels, groups, a kernel over the padded input: conv2d's own messages)
-        _C.conv2d_output_size(input.data.shape, weight.data.shape, s, pad, d, groups)
+    try:  # (channels, groups, a kernel over the padded input: the C call refuses them before
+        # any work, and conv2d's own checks give their messages)
+        return Conv2d.apply(input, weight, bias, s, pad, d, groups)
     except ValueError:
         return None
-    return Conv2d.apply(input, weight, bias, s, pad, d, groups)
 
 
 @_conv_api("conv2d", _fast_conv2d)
@@ -5517,19 +5517,11 @@ def _fast_conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, grou
     if not _fast_operands(input, weight, bias, 1, s, p, d, groups):
         return None
     s, pad, d = (1, s[0]), (0, 0, p[0], p[0]), (1, d[0])
-    n, c, length = input.data.shape
-    try:  # (channels, groups, a kernel over the padded input: conv1d's own messages)
-        _C.conv2d_output_size(
-            (n, c, 1, length),
-            weight.data.shape[:2] + (1,) + weight.data.shape[2:],
-            s,
-            pad,
-            d,
-            groups,
-        )
+    try:  # (channels, groups, a kernel over the padded input: the C call refuses them before
+        # any work, and conv1d's own checks give their messages)
+        return _Conv1d.apply(input, weight, bias, s, pad, d, groups)
     except ValueError:
         return None
-    return _Conv1d.apply(input, weight, bias, s, pad, d, groups)
 
 
 @_conv_api("conv1d", _fast_conv1d)
