@@ -165,3 +165,24 @@ def test_conv_fronts_still_refuse_with_shapes():
         F.conv_transpose2d(ember.zeros(2, 3, 4, 4), ember.zeros(4, 2, 3, 3))
     with pytest.raises(TypeError):
         F.conv_transpose2d(ember.zeros(2, 4, 4, 4), "w")
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_avg_pool_fronts_match_torch(requires_grad):
+    # avg_pool2d without a graph returns the kernel's array straight; with one, one node
+    rng = np.random.default_rng(13)
+    x = _rand(rng, (2, 3, 7, 9), np.float64)
+    kw = dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)
+    xe = ember.tensor(x, requires_grad=requires_grad)
+    y = F.avg_pool2d(xe, **kw)
+    assert y.requires_grad == requires_grad
+    xt = torch.tensor(x, requires_grad=requires_grad)
+    ref = torch.nn.functional.avg_pool2d(xt, **kw)
+    np.testing.assert_allclose(y.numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+    y1 = F.avg_pool1d(ember.tensor(x[0]), 3, 2, 1)
+    ref1 = torch.nn.functional.avg_pool1d(torch.from_numpy(x[0]), 3, 2, 1)
+    np.testing.assert_allclose(y1.numpy(), ref1.numpy(), rtol=1e-12, atol=1e-12)
+    if requires_grad:
+        assert gradcheck(lambda v: F.avg_pool2d(v, **kw), (xe,))
+        x1 = ember.tensor(x[0], requires_grad=True)
+        assert gradcheck(lambda v: F.avg_pool1d(v, 3, 2, 1, ceil_mode=True), (x1,))
