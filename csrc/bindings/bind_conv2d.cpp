@@ -1,5 +1,5 @@
 // Bindings for csrc/ops/conv2d.cpp: conv2d_forward, conv2d_backward, conv2d_output_size,
-// conv3d_depth_taps and its backward.
+// conv_transpose2d_forward, conv3d_depth_taps and its backward.
 #include <pybind11/stl.h>
 
 #include <tuple>
@@ -23,6 +23,11 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
                      int64_t H, int64_t W, int64_t O, int64_t KH, int64_t KW, int64_t sh,
                      int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh,
                      int64_t dwl, int64_t groups);
+template <typename T>
+void conv_transpose2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t Cin,
+                              int64_t Cout, int64_t OH, int64_t OW, int64_t KH, int64_t KW,
+                              int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl,
+                              int64_t pr, int64_t dh, int64_t dw, int64_t groups);
 template <typename T>
 void conv3d_depth_taps(T* out, const T* x, int64_t N, int64_t C, int64_t D, int64_t HW, int64_t KD,
                        int64_t OD, int64_t s, int64_t d, int64_t p);
@@ -160,6 +165,67 @@ py::tuple backward_py(const py::array& dy, const py::array& x, const py::array& 
   py::object none = py::none();
   return py::make_tuple(need_dx ? py::object(dx) : none, need_dw ? py::object(dw) : none,
                         need_db ? py::object(db) : none);
+}
+
+template <typename T>
+void run_transpose(py::array& y, const py::array& x, const py::array& w, const py::array* b,
+                   const ConvArgs& a) {
+  T* yp = ptr<T>(y);
+  const T* xp = cptr<T>(x);
+  const T* wp = cptr<T>(w);
+  const T* bp = b ? cptr<T>(*b) : nullptr;
+  const int64_t N = x.shape(0), Cin = x.shape(1), Cout = y.shape(1), OH = y.shape(2),
+                OW = y.shape(3), KH = w.shape(2), KW = w.shape(3);
+  py::gil_scoped_release release;
+  conv_transpose2d_forward<T>(yp, xp, wp, bp, N, Cin, Cout, OH, OW, KH, KW, a.sh, a.sw, a.pt, a.pb,
+                              a.pl, a.pr, a.dh, a.dw, a.groups);
+}
+
+// x (N,Cin,H,W), w (Cin,Cout/g,KH,KW), b (Cout) or None -> y (N,Cout,OH,OW) of size out_hw, which
+// conv2d (same stride, padding, dilation, groups) must map back to (H, W).
+py::array transpose_forward_py(const py::array& x, const py::array& w, const py::object& b_obj,
+                               const std::vector<int64_t>& stride,
+                               const std::vector<int64_t>& padding,
+                               const std::vector<int64_t>& dilation, int64_t groups,
+                               const std::vector<int64_t>& out_hw) {
+  const char* op = "conv_transpose2d";
+  const ConvArgs a = conv_args(stride, padding, dilation, groups);
+  require_float(x, op, "input");
+  require_float(w, op, "weight");
+  require_same_dtype(x, w, op);
+  require_ndim(x, 4, op, "input");
+  require_ndim(w, 4, op, "weight");
+  require_contiguous(x, op, "input");
+  require_contiguous(w, op, "weight");
+  EMBER_CHECK(out_hw.size() == 2 && out_hw[0] >= 0 && out_hw[1] >= 0, op,
+              ": output size must be two sizes >= 0, got ", out_hw.size(), " values");
+  EMBER_CHECK(groups >= 1, op, ": groups must be >= 1, got ", groups);
+  EMBER_CHECK(x.shape(1) == w.shape(0), op, ": input ", shape_str(shape_of(x)), " has ", x.shape(1),
+              " channels but weight ", shape_str(shape_of(w)), " expects ", w.shape(0));
+  const int64_t Cout = mul_checked(w.shape(1), groups, op);
+  int64_t H = 0, W = 0;  // conv2d's output of y's shape: must be x's
+  conv2d_output_size(&H, &W, x.shape(0), Cout, out_hw[0], out_hw[1], w.shape(0), w.shape(1),
+                     w.shape(2), w.shape(3), a.sh, a.sw, a.pt, a.pb, a.pl, a.pr, a.dh, a.dw,
+                     a.groups);
+  EMBER_CHECK(H == x.shape(2) && W == x.shape(3), op, ": output size (", out_hw[0], ", ", out_hw[1],
+              ") does not map back to input ", shape_str(shape_of(x)), " with weight ",
+              shape_str(shape_of(w)), " (conv2d gives (", H, ", ", W, "))");
+  py::array b;
+  const bool has_b = !b_obj.is_none();
+  if (has_b) {
+    EMBER_CHECK(py::isinstance<py::array>(b_obj), op, ": bias must be a NumPy array or None");
+    b = py::reinterpret_borrow<py::array>(b_obj);
+    require_float(b, op, "bias");
+    require_same_dtype(x, b, op);
+    require_contiguous(b, op, "bias");
+    require_shape(b, {Cout}, op, "bias");
+  }
+  py::array y = empty_like_dtype(x, {x.shape(0), Cout, out_hw[0], out_hw[1]});
+  if (is_f32(x))
+    run_transpose<float>(y, x, w, has_b ? &b : nullptr, a);
+  else
+    run_transpose<double>(y, x, w, has_b ? &b : nullptr, a);
+  return y;
 }
 
 // An engine switch ('never' | 'auto' | 'always') by name; returns the previous mode's name.
@@ -315,6 +381,11 @@ void bind_conv2d(py::module_& m) {
         py::arg("need_weight") = true, py::arg("need_bias") = true,
         "grad_output (N,O,OH,OW), input, weight -> (grad_input, grad_weight, grad_bias), each a "
         "fresh array or None when not needed.");
+  m.def("conv_transpose2d_forward", &transpose_forward_py, py::arg("input"), py::arg("weight"),
+        py::arg("bias"), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
+        py::arg("groups"), py::arg("out_hw"),
+        "input (N,Cin,H,W), weight (Cin,Cout/groups,KH,KW), bias (Cout) or None -> (N,Cout,OH,OW), "
+        "(OH, OW) = out_hw: conv2d's input gradient with input as its output gradient, plus bias.");
   m.def("conv3d_depth_taps", &depth_taps_py, py::arg("input"), py::arg("kd"), py::arg("od"),
         py::arg("stride"), py::arg("dilation"), py::arg("padding"),
         "input (N,C,D,H,W) -> (N*OD, C*KD, H, W): out[n*OD + i, c*KD + a] = input[n, c, i*stride "
