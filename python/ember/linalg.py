@@ -1184,7 +1184,23 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
     Bm = ops.unsqueeze(B, -1) if vector else B
     if A.ndim < 2 or not 0 <= A.ndim - B.ndim <= 1 or Bm.ndim < 2 or Bm.shape[-2] != A.shape[-2]:
         raise BadShapeOrValue(f"linalg.lstsq: A {A.shape} and B {B.shape} do not fit A X = B")
-    X = ops.matmul(pinv(A, rtol=rcond), Bm)
+    m, n = A.shape[-2:]
+    eps = float(np.finfo(_complex.real_of(A.dtype)).eps)
+    rcond = eps * builtins.max(m, n) if rcond is None else float(rcond)
+    # LAPACK's readings of rcond: gelsd takes eps for one outside (0, 1), gelss for a negative
+    # one, gels ignores it (full rank assumed); each keeps singular values above rcond * largest
+    if driver == "gelsd":
+        rcond = rcond if 0 < rcond < 1 else eps
+    elif driver == "gelss":
+        rcond = rcond if rcond >= 0 else eps
+    elif driver == "gels":
+        rcond = 0.0
+    S = np.linalg.svd(A.data, compute_uv=False)
+    if driver == "gelsy":
+        X, rank = _gelsy(A, Bm, rcond)
+    else:
+        X = ops.matmul(pinv(A, rtol=rcond), Bm)
+        rank = np.sum(S > _cutoff(S, m, n, None, rcond), -1)
     if not vector and B.ndim == A.ndim - 1:
         try:
             batch = ops.broadcast_shapes(A.shape[:-2], B.shape[:-1])
@@ -1194,8 +1210,6 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
                 f"{B.shape} do not broadcast"
             ) from None
         X = X.expand(*batch, *X.shape[-2:])
-    S = np.linalg.svd(A.data, compute_uv=False)
-    rank = np.sum(S > _cutoff(S, A.shape[-2], A.shape[-1], None, rcond), -1)
     tall = A.shape[-2] > A.shape[-1] and driver != "gelsy"
     if tall and (driver == "gels" or bool(np.all(rank == A.shape[-1]))):
         r = ops.matmul(A, X) - Bm
@@ -1206,6 +1220,115 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
     rank = np.zeros(0, np.int64) if driver == "gels" else np.asarray(rank, np.int64)
     S = S if driver in ("gelsd", "gelss") else np.zeros(0, S.dtype)
     return Lstsq(X, residuals, Tensor(rank), Tensor(S))
+
+
+def _gelsy(A, B, rcond):
+    """LAPACK gelsy's solution of A X = B and rank: the rank r is that of _gelsy_rank, X the
+    minimum-norm solution for A's projection Q1 Q1^H A onto its first r columns (A itself at
+    full rank). Per matrix of a batch."""
+    batch = A.shape[:-2]
+    Af = ops.reshape(A, (-1, *A.shape[-2:]))
+    Bf = ops.reshape(ops.broadcast_to(B, (*batch, *B.shape[-2:])), (-1, *B.shape[-2:]))
+    k = builtins.min(A.shape[-2:])
+    xs, ranks = [], []
+    for i in range(Af.shape[0]):
+        r = _gelsy_rank(Af.data[i], rcond)
+        Ai = Af[i]
+        if 0 < r < k:
+            Q1 = qr(Ai[:, :r])[0]
+            Ai = ops.matmul(Q1, ops.matmul(ops.conj(ops.transpose(Q1, -2, -1)), Ai))
+        if r:
+            xs.append(ops.matmul(pinv(Ai, rtol=0.0 if r == k else None), Bf[i]))
+        else:
+            xs.append(Tensor(np.zeros((A.shape[-1], B.shape[-1]), A.data.dtype)))
+        ranks.append(r)
+    X = ops.reshape(ops.stack(xs), (*batch, A.shape[-1], B.shape[-1]))
+    return X, np.asarray(ranks, np.int64).reshape(batch)
+
+
+def _gelsy_rank(a, rcond) -> int:
+    """gelsy's rank of the matrix a from its QR: grown column by column while the incremental
+    condition estimates of R's leading block (LAPACK's laic1) keep smax * rcond <= smin. No
+    column pivoting: torch 2.13 hands gelsy an uninitialised jpvt, which in practice fixes
+    the columns in place (its rank then varies from call to call in rare cases)."""
+    R = np.linalg.qr(a, mode="r")
+    k = builtins.min(a.shape)
+    if k == 0 or R[0, 0] == 0:
+        return 0
+    eps = float(np.finfo(R.dtype).eps)
+    smax = smin = abs(R[0, 0])
+    xmax = xmin = np.ones(1, R.dtype)
+    rank = 1
+    while rank < k:
+        w, gamma = R[:rank, rank], R[rank, rank]
+        sminpr, s1, c1 = _laic1(False, xmin, smin, w, gamma, eps)
+        smaxpr, s2, c2 = _laic1(True, xmax, smax, w, gamma, eps)
+        if not smaxpr * rcond <= sminpr:
+            break
+        xmin, xmax = np.append(s1 * xmin, c1), np.append(s2 * xmax, c2)
+        smin, smax, rank = sminpr, smaxpr, rank + 1
+    return rank
+
+
+def _laic1(largest, x, sest, w, gamma, eps):
+    """LAPACK dlaic1 (real; complex inputs by their moduli' formulas): the estimate of the
+    largest (or smallest) singular value of the triangular matrix grown by one column (w,
+    gamma), from ``sest`` and its vector ``x``; returns the estimate and the sine / cosine
+    that grow x."""
+    alpha = complex(np.vdot(x, w)) if np.iscomplexobj(w) else float(np.dot(x, w))
+    absalp, absgam, absest = abs(alpha), abs(gamma), abs(sest)
+
+    def sign(z):  # (a number's unit: LAPACK's SIGN(ONE, z))
+        return z / abs(z) if z != 0 else 1.0
+
+    if sest == 0:
+        s1 = builtins.max(absgam, absalp)
+        if s1 == 0:
+            return 0.0, (0.0 if largest else 1.0), (1.0 if largest else 0.0)
+        sn, cs = (alpha / s1, gamma / s1) if largest else (-gamma / s1, alpha / s1)
+        t = math.hypot(abs(sn), abs(cs))
+        return (s1 * t if largest else 0.0), sn / t, cs / t
+    if absgam <= eps * absest:
+        if largest:
+            t = builtins.max(absest, absalp)
+            return t * math.hypot(absest / t, absalp / t), 1.0, 0.0
+        return absgam, 0.0, 1.0
+    if absalp <= eps * absest:
+        if (absgam <= absest) == largest:
+            return absest, 1.0, 0.0
+        return absgam, 0.0, 1.0
+    if absest <= eps * absalp or absest <= eps * absgam:
+        if absgam <= absalp:
+            t = absgam / absalp
+            u = math.sqrt(1 + t * t)
+            if largest:
+                return absalp * u, sign(alpha) / u, (gamma / absalp) / u
+            return absest * (t / u), -(gamma / absalp) / u, sign(alpha) / u
+        t = absalp / absgam
+        u = math.sqrt(1 + t * t)
+        if largest:
+            return absgam * u, (alpha / absgam) / u, sign(gamma) / u
+        return absest / u, -sign(gamma) / u, (alpha / absgam) / u
+    z1, z2 = alpha / absest, gamma / absest
+    a1, a2 = abs(z1) ** 2, abs(z2) ** 2
+    if largest:
+        b = (1 - a1 - a2) * 0.5
+        t = a1 / (b + math.sqrt(b * b + a1)) if b > 0 else math.sqrt(b * b + a1) - b
+        sn, cs, est = -z1 / t, -z2 / (1 + t), math.sqrt(t + 1) * absest
+    else:
+        norma = builtins.max(1 + a1 + abs(z1 * z2), abs(z1 * z2) + a2)
+        if 1 + 2 * (a1 - a2) >= 0:
+            b = (a1 + a2 + 1) * 0.5
+            t = a2 / (b + math.sqrt(abs(b * b - a2)))
+            sn, cs = z1 / (1 - t), -z2 / t
+            est = math.sqrt(t + 4 * eps * eps * norma) * absest
+        else:
+            b = (a2 + a1 - 1) * 0.5
+            t = -a1 / (b + math.sqrt(b * b + a1)) if b >= 0 else b - math.sqrt(b * b + a1)
+            sn, cs = -z1 / t, -z2 / (1 + t)
+            est = math.sqrt(1 + t + 4 * eps * eps * norma) * absest
+    t = math.hypot(abs(sn), abs(cs))
+    return est, sn / t, cs / t
 
 
 def cond(A, p=None) -> Tensor:
