@@ -1355,19 +1355,27 @@ def cond(A, p=None) -> Tensor:
 
 def matrix_exp(A) -> Tensor:
     """exp(A) of square matrices by scaling and squaring with an 18-term Taylor series, built
-    from ember ops so the gradient is exact for the computed series."""
+    from ember ops so the gradient is exact for the computed series. Each matrix is scaled
+    by 2^-s as torch's (1-norm over its degree-18 threshold), so that where the squarings
+    overflow the infs and NaNs come out where torch's do."""
     # products only: float16 works, as in torch, and complex
     A = _square("matrix_exp", A, complex_ok=True, lapack=False)
-    norm1 = np.abs(A.data).sum(-2).max() if A.data.size else 0.0
+    theta = 1.090863719290036 if _complex.real_of(A.dtype) == np.float64 else 3.010066362817634
+    norm1 = np.abs(A.data).sum(-2).max(-1) if A.data.size else np.zeros(A.shape[:-2])
     # (an infinite norm, from an inf entry, needs no scaling: the series is inf / NaN anyway)
-    s = builtins.max(0, int(np.ceil(np.log2(norm1)))) if 1 < norm1 < np.inf else 0
-    B = A * (0.5**s) if s else A
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(
+            (norm1 > theta) & np.isfinite(norm1), np.ceil(np.log2(norm1 / theta)), 0
+        ).astype(np.int64)
+    top = int(s.max()) if s.size else 0
+    B = A * Tensor(np.ldexp(1.0, -s)[..., None, None].astype(A.data.dtype)) if top else A
     eye = Tensor(np.broadcast_to(np.eye(A.shape[-1], dtype=A.dtype), A.shape).copy())
     out = eye
     for k in range(18, 0, -1):  # Horner: I + B/1 (I + B/2 (I + ...))
         out = eye + ops.matmul(B, out) * (1.0 / k)
-    for _ in range(s):
-        out = ops.matmul(out, out)
+    for k in range(top):  # (each matrix squared its own s times)
+        sq = ops.matmul(out, out)
+        out = sq if (s > k).all() else ops.where(Tensor((s > k)[..., None, None]), sq, out)
     return named(out, "LinalgMatrixExpBackward0")
 
 
