@@ -608,13 +608,21 @@ class QRFn(Function):
 
     @staticmethod
     def forward(ctx, A, mode):
+        ctx.mode = mode
+        if mode == "r":  # (an empty Q; R recorded so that backward refuses, as torch's)
+            return np.zeros((0,), A.dtype), np.asarray(np.linalg.qr(A, mode="r"), A.dtype)
         Q, R = np.linalg.qr(A, mode=mode)
         ctx.save_for_backward(Q, R)
-        ctx.mode = mode
         return Q, R
 
     @staticmethod
     def backward(ctx, gQ, gR):
+        if ctx.mode == "r":
+            raise RuntimeError(
+                "The derivative of linalg.qr depends on Q, which is not computed when mode='r'. "
+                "Please use linalg.qr(A, mode='reduced') if you are going to differentiate "
+                "through linalg.qr."
+            )
         Q, R = ctx.saved_tensors
         m, n = Q.shape[-2], R.shape[-1]
         if ctx.mode == "complete" and m > n:
@@ -674,9 +682,6 @@ def qr(A, mode: str = "reduced") -> QR:
         raise BadShapeOrValue(
             f"linalg.qr: needs >= 2 dims and mode reduced/complete/r, got {A.shape}, {mode!r}"
         )
-    if mode == "r":
-        R = np.linalg.qr(A.data, mode="r")
-        return QR(Tensor(np.zeros((0,), A.dtype)), Tensor(np.asarray(R, A.dtype)))
     Q, R = QRFn.apply(A, mode)
     return QR(named(Q, "LinalgQrBackward0"), R)  # (one node for both)
 
