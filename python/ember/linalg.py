@@ -1191,7 +1191,8 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
         raise BadShapeOrValue(f"linalg.lstsq: A {A.shape} and B {B.shape} do not fit A X = B")
     m, n = A.shape[-2:]
     eps = float(np.finfo(_complex.real_of(A.dtype)).eps)
-    rcond = eps * builtins.max(m, n) if rcond is None else float(rcond)
+    default = eps * builtins.max(m, n)
+    rcond = default if rcond is None else float(rcond)
     # LAPACK's readings of rcond: gelsd takes eps for one outside (0, 1), gelss for a negative
     # one, gels ignores it (full rank assumed); each keeps singular values above rcond * largest
     if driver == "gelsd":
@@ -1201,11 +1202,16 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
     elif driver == "gels":
         rcond = 0.0
     S = np.linalg.svd(A.data, compute_uv=False)
+    # torch's gradient is pinv(A) B's whatever the driver's solution: that, plus (as a
+    # constant) how the driver's solution differs
+    X = ops.matmul(pinv(A), Bm)
     if driver == "gelsy":
-        X, rank = _gelsy(A, Bm, rcond)
+        Xd, rank = _gelsy(A.data, Bm.data, rcond)
     else:
-        X = ops.matmul(pinv(A, rtol=rcond), Bm)
         rank = np.sum(S > _cutoff(S, m, n, None, rcond), -1)
+        Xd = None if rcond == default else np.linalg.pinv(A.data, rcond) @ Bm.data
+    if Xd is not None:
+        X = X + Tensor(np.asarray(Xd - X.data, X.data.dtype))
     if not vector and B.ndim == A.ndim - 1:
         try:
             batch = ops.broadcast_shapes(A.shape[:-2], B.shape[:-1])
@@ -1228,27 +1234,23 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
 
 
 def _gelsy(A, B, rcond):
-    """LAPACK gelsy's solution of A X = B and rank: the rank r is that of _gelsy_rank, X the
-    minimum-norm solution for A's projection Q1 Q1^H A onto its first r columns (A itself at
-    full rank). Per matrix of a batch."""
-    batch = A.shape[:-2]
-    Af = ops.reshape(A, (-1, *A.shape[-2:]))
-    Bf = ops.reshape(ops.broadcast_to(B, (*batch, *B.shape[-2:])), (-1, *B.shape[-2:]))
-    k = builtins.min(A.shape[-2:])
-    xs, ranks = [], []
-    for i in range(Af.shape[0]):
-        r = _gelsy_rank(Af.data[i], rcond)
-        Ai = Af[i]
-        if 0 < r < k:
-            Q1 = qr(Ai[:, :r])[0]
-            Ai = ops.matmul(Q1, ops.matmul(ops.conj(ops.transpose(Q1, -2, -1)), Ai))
+    """LAPACK gelsy's solution of A X = B and rank (arrays): the rank r is that of
+    _gelsy_rank, X the minimum-norm solution for A's projection Q1 Q1^H A onto its first r
+    columns (A itself at full rank). Per matrix of a batch."""
+    batch = np.broadcast_shapes(A.shape[:-2], B.shape[:-2])
+    A = np.broadcast_to(A, (*batch, *A.shape[-2:]))
+    B = np.broadcast_to(B, (*batch, *B.shape[-2:]))
+    X = np.zeros((*batch, A.shape[-1], B.shape[-1]), np.result_type(A, B))
+    rank = np.zeros(batch, np.int64)
+    for i in np.ndindex(*batch):
+        a = A[i]
+        r = rank[i] = _gelsy_rank(a, rcond)
+        if 0 < r < builtins.min(a.shape):
+            Q1 = np.linalg.qr(a[:, :r])[0]
+            a = Q1 @ (Q1.conj().T @ a)
         if r:
-            xs.append(ops.matmul(pinv(Ai, rtol=0.0 if r == k else None), Bf[i]))
-        else:
-            xs.append(Tensor(np.zeros((A.shape[-1], B.shape[-1]), A.data.dtype)))
-        ranks.append(r)
-    X = ops.reshape(ops.stack(xs), (*batch, A.shape[-1], B.shape[-1]))
-    return X, np.asarray(ranks, np.int64).reshape(batch)
+            X[i] = np.linalg.pinv(a, rcond=0.0 if r == builtins.min(a.shape) else 1e-15) @ B[i]
+    return X, rank
 
 
 def _gelsy_rank(a, rcond) -> int:
