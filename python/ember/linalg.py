@@ -1202,8 +1202,8 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
     elif driver == "gels":
         rcond = 0.0
     S = np.linalg.svd(A.data, compute_uv=False)
-    # torch's gradient is pinv(A) B's whatever the driver's solution: that, plus (as a
-    # constant) how the driver's solution differs
+    # torch's gradient is pinv(A) B's whatever the driver's solution: the driver's solution
+    # plus pinv(A) B - (its value), exactly 0 (no cancellation in the value)
     X = ops.matmul(pinv(A), Bm)
     if driver == "gelsy":
         Xd, rank = _gelsy(A.data, Bm.data, rcond)
@@ -1211,7 +1211,7 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
         rank = np.sum(S > _cutoff(S, m, n, None, rcond), -1)
         Xd = None if rcond == default else np.linalg.pinv(A.data, rcond) @ Bm.data
     if Xd is not None:
-        X = X + Tensor(np.asarray(Xd - X.data, X.data.dtype))
+        X = (X - Tensor(X.data)) + Tensor(np.asarray(Xd, X.data.dtype))
     if not vector and B.ndim == A.ndim - 1:
         try:
             batch = ops.broadcast_shapes(A.shape[:-2], B.shape[:-1])

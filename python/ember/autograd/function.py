@@ -1118,7 +1118,11 @@ class Function:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__module__.partition(".")[0] == "ember" or "_forward_cls" in cls.__dict__:
+        if (
+            cls.__module__.partition(".")[0] == "ember"
+            or "_forward_cls" in cls.__dict__
+            or "_public" in cls.__dict__  # (public_node's subclasses of ember's nodes)
+        ):
             return
         cls._tensor_api = True
         # the class of the user's nodes (ctx), as torch's: type(y.grad_fn).__name__ is
