@@ -608,13 +608,21 @@ class QRFn(Function):
 
     @staticmethod
     def forward(ctx, A, mode):
+        ctx.mode = mode
+        if mode == "r":  # (an empty Q; R recorded so that backward refuses, as torch's)
+            return np.zeros((0,), A.dtype), np.asarray(np.linalg.qr(A, mode="r"), A.dtype)
         Q, R = np.linalg.qr(A, mode=mode)
         ctx.save_for_backward(Q, R)
-        ctx.mode = mode
         return Q, R
 
     @staticmethod
     def backward(ctx, gQ, gR):
+        if ctx.mode == "r":
+            raise RuntimeError(
+                "The derivative of linalg.qr depends on Q, which is not computed when mode='r'. "
+                "Please use linalg.qr(A, mode='reduced') if you are going to differentiate "
+                "through linalg.qr."
+            )
         Q, R = ctx.saved_tensors
         m, n = Q.shape[-2], R.shape[-1]
         if ctx.mode == "complete" and m > n:
@@ -674,9 +682,6 @@ def qr(A, mode: str = "reduced") -> QR:
         raise BadShapeOrValue(
             f"linalg.qr: needs >= 2 dims and mode reduced/complete/r, got {A.shape}, {mode!r}"
         )
-    if mode == "r":
-        R = np.linalg.qr(A.data, mode="r")
-        return QR(Tensor(np.zeros((0,), A.dtype)), Tensor(np.asarray(R, A.dtype)))
     Q, R = QRFn.apply(A, mode)
     return QR(named(Q, "LinalgQrBackward0"), R)  # (one node for both)
 
@@ -1184,7 +1189,29 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
     Bm = ops.unsqueeze(B, -1) if vector else B
     if A.ndim < 2 or not 0 <= A.ndim - B.ndim <= 1 or Bm.ndim < 2 or Bm.shape[-2] != A.shape[-2]:
         raise BadShapeOrValue(f"linalg.lstsq: A {A.shape} and B {B.shape} do not fit A X = B")
-    X = ops.matmul(pinv(A, rtol=rcond), Bm)
+    m, n = A.shape[-2:]
+    eps = float(np.finfo(_complex.real_of(A.dtype)).eps)
+    default = eps * builtins.max(m, n)
+    rcond = default if rcond is None else float(rcond)
+    # LAPACK's readings of rcond: gelsd takes eps for one outside (0, 1), gelss for a negative
+    # one, gels ignores it (full rank assumed); each keeps singular values above rcond * largest
+    if driver == "gelsd":
+        rcond = rcond if 0 < rcond < 1 else eps
+    elif driver == "gelss":
+        rcond = rcond if rcond >= 0 else eps
+    elif driver == "gels":
+        rcond = 0.0
+    S = np.linalg.svd(A.data, compute_uv=False)
+    # torch's gradient is pinv(A) B's whatever the driver's solution: the driver's solution
+    # plus pinv(A) B - (its value), exactly 0 (no cancellation in the value)
+    X = ops.matmul(pinv(A), Bm)
+    if driver == "gelsy":
+        Xd, rank = _gelsy(A.data, Bm.data, rcond)
+    else:
+        rank = np.sum(S > _cutoff(S, m, n, None, rcond), -1)
+        Xd = None if rcond == default else np.linalg.pinv(A.data, rcond) @ Bm.data
+    if Xd is not None:
+        X = (X - Tensor(X.data)) + Tensor(np.asarray(Xd, X.data.dtype))
     if not vector and B.ndim == A.ndim - 1:
         try:
             batch = ops.broadcast_shapes(A.shape[:-2], B.shape[:-1])
@@ -1194,8 +1221,6 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
                 f"{B.shape} do not broadcast"
             ) from None
         X = X.expand(*batch, *X.shape[-2:])
-    S = np.linalg.svd(A.data, compute_uv=False)
-    rank = np.sum(S > _cutoff(S, A.shape[-2], A.shape[-1], None, rcond), -1)
     tall = A.shape[-2] > A.shape[-1] and driver != "gelsy"
     if tall and (driver == "gels" or bool(np.all(rank == A.shape[-1]))):
         r = ops.matmul(A, X) - Bm
@@ -1206,6 +1231,111 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
     rank = np.zeros(0, np.int64) if driver == "gels" else np.asarray(rank, np.int64)
     S = S if driver in ("gelsd", "gelss") else np.zeros(0, S.dtype)
     return Lstsq(X, residuals, Tensor(rank), Tensor(S))
+
+
+def _gelsy(A, B, rcond):
+    """LAPACK gelsy's solution of A X = B and rank (arrays): the rank r is that of
+    _gelsy_rank, X the minimum-norm solution for A's projection Q1 Q1^H A onto its first r
+    columns (A itself at full rank). Per matrix of a batch."""
+    batch = np.broadcast_shapes(A.shape[:-2], B.shape[:-2])
+    A = np.broadcast_to(A, (*batch, *A.shape[-2:]))
+    B = np.broadcast_to(B, (*batch, *B.shape[-2:]))
+    X = np.zeros((*batch, A.shape[-1], B.shape[-1]), np.result_type(A, B))
+    rank = np.zeros(batch, np.int64)
+    for i in np.ndindex(*batch):
+        a = A[i]
+        r = rank[i] = _gelsy_rank(a, rcond)
+        if 0 < r < builtins.min(a.shape):
+            Q1 = np.linalg.qr(a[:, :r])[0]
+            a = Q1 @ (Q1.conj().T @ a)
+        if r:
+            X[i] = np.linalg.pinv(a, rcond=0.0 if r == builtins.min(a.shape) else 1e-15) @ B[i]
+    return X, rank
+
+
+def _gelsy_rank(a, rcond) -> int:
+    """gelsy's rank of the matrix a from its QR: grown column by column while the incremental
+    condition estimates of R's leading block (LAPACK's laic1) keep smax * rcond <= smin. No
+    column pivoting: torch 2.13 hands gelsy an uninitialised jpvt, which in practice fixes
+    the columns in place (its rank then varies from call to call in rare cases)."""
+    R = np.linalg.qr(a, mode="r")
+    k = builtins.min(a.shape)
+    if k == 0 or R[0, 0] == 0:
+        return 0
+    eps = float(np.finfo(R.dtype).eps)
+    smax = smin = abs(R[0, 0])
+    xmax = xmin = np.ones(1, R.dtype)
+    rank = 1
+    while rank < k:
+        w, gamma = R[:rank, rank], R[rank, rank]
+        sminpr, s1, c1 = _laic1(False, xmin, smin, w, gamma, eps)
+        smaxpr, s2, c2 = _laic1(True, xmax, smax, w, gamma, eps)
+        if not smaxpr * rcond <= sminpr:
+            break
+        xmin, xmax = np.append(s1 * xmin, c1), np.append(s2 * xmax, c2)
+        smin, smax, rank = sminpr, smaxpr, rank + 1
+    return rank
+
+
+def _laic1(largest, x, sest, w, gamma, eps):
+    """LAPACK dlaic1 (real; complex inputs by their moduli' formulas): the estimate of the
+    largest (or smallest) singular value of the triangular matrix grown by one column (w,
+    gamma), from ``sest`` and its vector ``x``; returns the estimate and the sine / cosine
+    that grow x."""
+    alpha = complex(np.vdot(x, w)) if np.iscomplexobj(w) else float(np.dot(x, w))
+    absalp, absgam, absest = abs(alpha), abs(gamma), abs(sest)
+
+    def sign(z):  # (a number's unit: LAPACK's SIGN(ONE, z))
+        return z / abs(z) if z != 0 else 1.0
+
+    if sest == 0:
+        s1 = builtins.max(absgam, absalp)
+        if s1 == 0:
+            return 0.0, (0.0 if largest else 1.0), (1.0 if largest else 0.0)
+        sn, cs = (alpha / s1, gamma / s1) if largest else (-gamma / s1, alpha / s1)
+        t = math.hypot(abs(sn), abs(cs))
+        return (s1 * t if largest else 0.0), sn / t, cs / t
+    if absgam <= eps * absest:
+        if largest:
+            t = builtins.max(absest, absalp)
+            return t * math.hypot(absest / t, absalp / t), 1.0, 0.0
+        return absgam, 0.0, 1.0
+    if absalp <= eps * absest:
+        if (absgam <= absest) == largest:
+            return absest, 1.0, 0.0
+        return absgam, 0.0, 1.0
+    if absest <= eps * absalp or absest <= eps * absgam:
+        if absgam <= absalp:
+            t = absgam / absalp
+            u = math.sqrt(1 + t * t)
+            if largest:
+                return absalp * u, sign(alpha) / u, (gamma / absalp) / u
+            return absest * (t / u), -(gamma / absalp) / u, sign(alpha) / u
+        t = absalp / absgam
+        u = math.sqrt(1 + t * t)
+        if largest:
+            return absgam * u, (alpha / absgam) / u, sign(gamma) / u
+        return absest / u, -sign(gamma) / u, (alpha / absgam) / u
+    z1, z2 = alpha / absest, gamma / absest
+    a1, a2 = abs(z1) ** 2, abs(z2) ** 2
+    if largest:
+        b = (1 - a1 - a2) * 0.5
+        t = a1 / (b + math.sqrt(b * b + a1)) if b > 0 else math.sqrt(b * b + a1) - b
+        sn, cs, est = -z1 / t, -z2 / (1 + t), math.sqrt(t + 1) * absest
+    else:
+        norma = builtins.max(1 + a1 + abs(z1 * z2), abs(z1 * z2) + a2)
+        if 1 + 2 * (a1 - a2) >= 0:
+            b = (a1 + a2 + 1) * 0.5
+            t = a2 / (b + math.sqrt(abs(b * b - a2)))
+            sn, cs = z1 / (1 - t), -z2 / t
+            est = math.sqrt(t + 4 * eps * eps * norma) * absest
+        else:
+            b = (a2 + a1 - 1) * 0.5
+            t = -a1 / (b + math.sqrt(b * b + a1)) if b >= 0 else b - math.sqrt(b * b + a1)
+            sn, cs = -z1 / t, -z2 / (1 + t)
+            est = math.sqrt(1 + t + 4 * eps * eps * norma) * absest
+    t = math.hypot(abs(sn), abs(cs))
+    return est, sn / t, cs / t
 
 
 def cond(A, p=None) -> Tensor:
@@ -1232,19 +1362,27 @@ def cond(A, p=None) -> Tensor:
 
 def matrix_exp(A) -> Tensor:
     """exp(A) of square matrices by scaling and squaring with an 18-term Taylor series, built
-    from ember ops so the gradient is exact for the computed series."""
+    from ember ops so the gradient is exact for the computed series. Each matrix is scaled
+    by 2^-s as torch's (1-norm over its degree-18 threshold), so that where the squarings
+    overflow the infs and NaNs come out where torch's do."""
     # products only: float16 works, as in torch, and complex
     A = _square("matrix_exp", A, complex_ok=True, lapack=False)
-    norm1 = np.abs(A.data).sum(-2).max() if A.data.size else 0.0
+    theta = 1.090863719290036 if _complex.real_of(A.dtype) == np.float64 else 3.010066362817634
+    norm1 = np.abs(A.data).sum(-2).max(-1) if A.data.size else np.zeros(A.shape[:-2])
     # (an infinite norm, from an inf entry, needs no scaling: the series is inf / NaN anyway)
-    s = builtins.max(0, int(np.ceil(np.log2(norm1)))) if 1 < norm1 < np.inf else 0
-    B = A * (0.5**s) if s else A
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(
+            (norm1 > theta) & np.isfinite(norm1), np.ceil(np.log2(norm1 / theta)), 0
+        ).astype(np.int64)
+    top = int(s.max()) if s.size else 0
+    B = A * Tensor(np.ldexp(1.0, -s)[..., None, None].astype(A.data.dtype)) if top else A
     eye = Tensor(np.broadcast_to(np.eye(A.shape[-1], dtype=A.dtype), A.shape).copy())
     out = eye
     for k in range(18, 0, -1):  # Horner: I + B/1 (I + B/2 (I + ...))
         out = eye + ops.matmul(B, out) * (1.0 / k)
-    for _ in range(s):
-        out = ops.matmul(out, out)
+    for k in range(top):  # (each matrix squared its own s times)
+        sq = ops.matmul(out, out)
+        out = sq if (s > k).all() else ops.where(Tensor((s > k)[..., None, None]), sq, out)
     return named(out, "LinalgMatrixExpBackward0")
 
 

@@ -1118,7 +1118,11 @@ class Function:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__module__.partition(".")[0] == "ember" or "_forward_cls" in cls.__dict__:
+        if (
+            cls.__module__.partition(".")[0] == "ember"
+            or "_forward_cls" in cls.__dict__
+            or "_public" in cls.__dict__  # (public_node's subclasses of ember's nodes)
+        ):
             return
         cls._tensor_api = True
         # the class of the user's nodes (ctx), as torch's: type(y.grad_fn).__name__ is
@@ -1306,6 +1310,9 @@ class Function:
         input's grad_fn, an AccumulateGrad for a leaf, ``(None, 0)`` for an input that needs
         no gradient (a constant, an option such as ``dim``)."""
         parents = getattr(self, "parents", ())
+        flags = self.__dict__.get("_tensor_args")
+        if flags is not None:  # a custom Function: torch's edge per Tensor argument, none else
+            return tuple(_edge(p) for p, t in zip(parents, flags) if t)
         n = len(parents)
         while n and parents[n - 1] is None:
             n -= 1
@@ -1647,6 +1654,8 @@ def _torch_name(node) -> str:
     if own is not None:
         return own
     cls = type(node)
+    if "_public" in cls.__dict__:  # (public_node's class: its name is torch's)
+        return cls._public
     if cls._tensor_api:  # a user's Function, as torch names its node (its _backward_cls)
         return cls.__name__ if "_forward_cls" in cls.__dict__ else f"{cls.__name__}Backward"
     rule = _NAMES.get(cls.__name__)
@@ -1658,6 +1667,28 @@ def _torch_name(node) -> str:
         return rule(node)
     except AttributeError:  # a node whose forward has not run (yet)
         return cls.__name__ + "Backward0"
+
+
+_public_classes = {}  # (ember's node class, torch's name) -> the class public_node gives
+
+
+def public_node(node):
+    """``node`` as the user sees it (grad_fn, next_functions): a built-in node's class becomes,
+    on this first sight, a subclass of its own named as torch's node class, so that
+    ``type(y.grad_fn).__name__`` is "AddBackward0" as torch's. Done here rather than when the
+    node is made: creating nodes costs nothing more."""
+    cls = type(node)
+    if cls._tensor_api or "_public" in cls.__dict__:
+        return node
+    name = _torch_name(node)
+    sub = _public_classes.get((cls, name))
+    if sub is None:
+        short = name.rpartition("::")[2]  # (torch's class CopySlices, named ...::CopySlices)
+        sub = _public_classes[cls, name] = type(
+            short, (cls,), {"_public": name, "__module__": "builtins", "__qualname__": short}
+        )
+    node.__class__ = sub
+    return node
 
 
 class AccumulateGrad:
@@ -1704,7 +1735,7 @@ def _edge(t):
     if t is None:
         return (None, 0)
     if t._ctx is not None:
-        return (t._ctx, t._idx)
+        return (public_node(t._ctx), t._idx)
     node = _accumulators.get(id(t))
     if node is None:
         node = _accumulators[id(t)] = AccumulateGrad(t)
