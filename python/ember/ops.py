@@ -1195,6 +1195,8 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.scalar = type(b) in (int, float) and a.dtype.kind == "f"
+        if type(b) is not _ND and not ctx.scalar:  # a complex x ** number: torch's pow.Scalar
+            ctx._named = "PowBackward0"
         y = Pow._values(a, b)
         # y is read only for b's gradient, as torch keeps it only then
         ctx.save_for_backward(a, b, y if ctx.needs_input_grad[1] else _shape_only(y))
@@ -2040,7 +2042,7 @@ def fmod(input, other) -> Tensor:  # noqa: A002
     return _fmod(input, other)
 
 
-def _rounded_div(input, other, rounding_mode):  # noqa: A002
+def _rounded_div(input, other, rounding_mode, df=_zero_grads):  # noqa: A002
     if rounding_mode not in ("trunc", "floor"):
         raise BadShapeOrValue(  # (torch: RuntimeError)
             f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
@@ -2053,7 +2055,7 @@ def _rounded_div(input, other, rounding_mode):  # noqa: A002
         out = np.asarray(q(a, b)).astype(np.result_type(a, b), copy=False)
         return Tensor(_laid(out, (a, b)))
     f = _div_floor if rounding_mode == "floor" else lambda x, y: np.trunc(x / y)
-    return Binary.apply(a, b, f, _zero_grads)  # zero gradient, as torch
+    return Binary.apply(a, b, f, df)  # zero gradient, as torch
 
 
 def _trunc_div_int(x, y):
@@ -2063,9 +2065,17 @@ def _trunc_div_int(x, y):
     return np.where((np.fmod(x, y) != 0) & ((np.asarray(x) < 0) != (np.asarray(y) < 0)), q + 1, q)
 
 
+def _floor_divide_grads(a, b, y, g):
+    raise RuntimeError("derivative for aten::floor_divide is not implemented")
+
+
 def floor_divide(input, other) -> Tensor:  # noqa: A002
-    """Division rounded down (torch.floor_divide), no gradient."""
-    return _rounded_div(input, other, "floor").detach()
+    """Division rounded down (torch.floor_divide). As torch, a result of an input that requires
+    grad requires grad too, and its backward raises (torch's NotImplemented node)."""
+    return named(_rounded_div(input, other, "floor", _floor_divide_grads), _NOT_IMPLEMENTED)
+
+
+_NOT_IMPLEMENTED = "torch::autograd::NotImplemented"
 
 
 def true_divide(input, other) -> Tensor:  # noqa: A002
@@ -2238,7 +2248,7 @@ def fix(input) -> Tensor:  # noqa: A002
 
 def sgn(input) -> Tensor:  # noqa: A002
     """sign for real input; z / |z| (0 at 0) for complex."""
-    return _complex.sgn(input) if _kind(input) == "c" else sign(input)
+    return _complex.sgn(input) if _kind(input) == "c" else named(sign(input), "SgnBackward0")
 
 
 def angle(input) -> Tensor:  # noqa: A002
@@ -2599,9 +2609,11 @@ def nextafter(input, other) -> Tensor:  # noqa: A002
     _no_kernel("nextafter", input, other)
     _refuse_integral("nextafter", input, other)
     a, b = _operands("nextafter", input, other)
-    a, b = _data(a), _data(b)
-    y = _nextafter_floats(a, b)
-    return Tensor(_laid(np.asarray(y).astype(np.result_type(a, b)), (a, b)))
+    return named(Binary.apply(a, b, _nextafter_floats, _nextafter_grads), "NextafterBackward0")
+
+
+def _nextafter_grads(a, b, y, g):  # torch 2.13's: input's gradient passes, other's is 0
+    return g, np.zeros_like(g)
 
 
 def mvlgamma(input, p: int) -> Tensor:  # noqa: A002
