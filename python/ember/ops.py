@@ -3622,6 +3622,10 @@ def where(condition, a=None, b=None, _flip=False) -> Tensor:
     a, b = _as_operand(a, "input"), _as_operand(b)
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = np.asarray(a, get_default_dtype() if isinstance(a, float) else None)  # two scalars
+    elif type(a) in _NUMBERS and isinstance(b, Tensor):
+        a = _where_number(a, b)
+    elif type(b) in _NUMBERS and isinstance(a, Tensor):
+        b = _where_number(b, a)
     if not _no_promotion(a, b):
         a, b = _promote(a, b)
     if (arrays := _plain_pair(a, b)) is not None:  # no node, as _apply_broadcasting
@@ -3641,6 +3645,19 @@ def where(condition, a=None, b=None, _flip=False) -> Tensor:
     return out
 
 
+def _where_number(v, t: Tensor) -> np.ndarray:
+    """A Python number beside tensor t in where, as torch converts it to the result dtype
+    (0-d, so it does not widen t): checked for the integer dtypes, float32 and complex64
+    (where(c, int32_x, 2**40) is torch's RuntimeError); float16 / bfloat16 round to inf."""
+    dt = result_type(t, v)
+    if dt.kind in "iu":
+        v = _wrapped(v, dt, checked=True) if type(v) is int else v
+    elif dt == _F32 or dt == np.complex64:
+        _checked_scalar(v, dt)
+    return np.asarray(v, dt)
+
+
+_NUMBERS = (bool, int, float, complex)
 _ORDERING = {np.less, np.less_equal, np.greater, np.greater_equal}
 
 

@@ -1186,7 +1186,14 @@ class Tensor:
                 d = self.data
         if d is self.data or self._requires_grad:  # graph tensors: refuse, not wrong gradients
             self._needs_record(None, rebind=False, writeable=d is not self.data)
-        d[...] = value.data if isinstance(value, Tensor) else _ops._fill_value(value, self.dtype)
+        if isinstance(value, Tensor):  # (cast as .to casts: a bfloat16 NaN into int32 is INT_MIN)
+            value = value.detach()
+            if value.data.dtype.kind == "c" and d.dtype.kind != "c":
+                value = value.real  # (torch's fill_ drops the imaginary part without a warning)
+            v = value.data
+            d[...] = v if v.dtype == d.dtype else value.to(self.dtype).data
+        else:
+            d[...] = _ops._fill_value(value, self.dtype)
         return self
 
     def __repr__(self) -> str:
