@@ -828,7 +828,22 @@ def add(a, b, *, alpha=1) -> Tensor:
         return y
     if (y := _float_binary(Add, a, b)) is not None:
         return y
-    return _broadcasting(Add, "add", a, b)
+    return _complex_alpha(_broadcasting(Add, "add", a, b), a, b, np.add)
+
+
+def _complex_alpha(y, a, b, ufunc):
+    """torch's complex add / sub compute a +- alpha * b, alpha = 1 + 0j even when not given:
+    an infinite part of b makes its other part NaN (inf * 0), x + inf is inf + nanj (ember's
+    values recomputed so, only then)."""
+    if not (isinstance(y, Tensor) and y.data.dtype.kind == "c"):
+        return y
+    bd = np.asarray(_data(b))
+    if bd.dtype.kind not in "fc" or np.isfinite(bd).all():
+        return y
+    with np.errstate(invalid="ignore"):
+        bd = bd.astype(y.data.dtype) * y.data.dtype.type(1)
+    y.data[...] = ufunc(np.asarray(_data(a)), bd)
+    return y
 
 
 class Sub(Function):
@@ -886,7 +901,7 @@ def sub(a, b, *, alpha=1) -> Tensor:
         if (y := _fused_alpha(a, b, alpha, -1)) is not None:
             return y
         b = _times_alpha(a, b, alpha)
-    return _broadcasting(Sub, "sub", a, b)
+    return _complex_alpha(_broadcasting(Sub, "sub", a, b), a, b, np.subtract)
 
 
 class Mul(Function):
