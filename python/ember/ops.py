@@ -1549,7 +1549,9 @@ class Binary(Function):
     @staticmethod
     def forward(ctx, a, b, f, df):
         # the operands' dtype (np.log(b) may widen a scalar); _quiet_all: errstate's cheap form
-        y = np.asarray(_quiet_all(f, a, b)).astype(np.result_type(a, b), copy=False)
+        # (the array first: NumPy's result_type(2.5, a bfloat16 array) is float32)
+        dt = np.result_type(b, a) if type(a) is float or type(a) is int else np.result_type(a, b)
+        y = np.asarray(_quiet_all(f, a, b)).astype(dt, copy=False)
         if (type(a) is _ND and a.base is not None) or (type(b) is _ND and b.base is not None):
             y = _laid(y, (a, b))  # (see _laid)
         if df in _GRAD_A_IS_G:  # a's gradient is g: a and b only for b's, never y (as torch)
