@@ -1054,6 +1054,10 @@ def mul(a, b) -> Tensor:
         return y
     if (y := _float_binary(Mul, a, b)) is not None:
         return y
+    if (type(a) is int or type(a) is float) and type(b) is Tensor and b.data.dtype in _lowp.LOWP:
+        # torch.mul(number, float16 x) (not x * number): the number a 0-d tensor first, which
+        # torch's kernel rounds to x's dtype (mul(70000, x) is inf there, inf * 0 NaN)
+        a = np.asarray(float(a)).astype(b.data.dtype)
     return _broadcasting(Mul, "mul", a, b)
 
 
@@ -1205,7 +1209,14 @@ class Pow(Function):
             f = POW_SHORTCUTS.get(b.real)
             if f is not None:
                 return _quiet_pow(lambda a, _: f(a), a, b)
-        return _pow_floats(a, b)  # as torch: inf/nan, silently
+        y = _pow_floats(a, b)  # as torch: inf/nan, silently
+        if y.dtype.kind == "c":  # torch's exp(b log a): 0 ** b is inf + nanj for Re(b) < 0
+            with np.errstate(invalid="ignore"):
+                y = np.where((a == 0) & (np.real(b) < 0), y.dtype.type(complex(np.inf, np.nan)), y)
+            if type(b) is _ND:  # and, b a tensor, a ** 0 NaN where log(a) is not finite
+                nan = y.dtype.type(complex(np.nan, np.nan))
+                y = np.where((b == 0) & ((a == 0) | ~np.isfinite(a)), nan, y)
+        return y
 
     @staticmethod
     def forward(ctx, a, b):
@@ -1274,6 +1285,8 @@ def _scalar_int_range(op, *vs) -> None:
 def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
     if type(a) is Tensor and (type(b) is float or type(b) is int) and a.data.dtype.kind == "f":
         # the common x ** 2: a float tensor and a Python number need none of the checks below
+        if a.data.itemsize == 2:  # (but float16's: torch converts the exponent, checked)
+            _lowp_exponent(b, a.data.dtype)
         return _unary_apply(Pow, a, b)
     if type(a) is Tensor and type(b) is Tensor and a.data.dtype.kind == "f":
         if a.data.dtype is b.data.dtype:  # two float tensors of one dtype: nothing to check
@@ -1315,6 +1328,10 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
         raise BadShapeOrValue("pow: integers to negative integer powers are not allowed")
     if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and type(b) is int:
         _wrapped(b, a.data.dtype, checked=True)  # torch refuses exponents out of the dtype's range
+    if isinstance(a, Tensor) and a.data.dtype in _lowp.LOWP and type(b) in (int, float):
+        _lowp_exponent(b, a.data.dtype)
+    if type(a) is int and isinstance(b, Tensor) and b.data.dtype.kind in "iu":
+        a = _wrapped(a, b.data.dtype)  # (torch's base in the exponent's dtype: 2**63-1 is -1)
     if _kind(a) in "biu" and _kind(b) in "iu":
         if isinstance(b, Tensor | np.ndarray):  # torch casts the exponent to the result dtype
             b = _to_dtype(b, result_type(a, b))  # first (a 0-d uint8 255 under int8 is -1)
@@ -1327,6 +1344,12 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
     if isinstance(out, Tensor) and type(out.data) is _ND and not out.data.flags.c_contiguous:
         out.data = np.ascontiguousarray(out.data)
     return named(out, "PowBackward2")
+
+
+def _lowp_exponent(b, dt) -> None:
+    """torch's checked conversion of a number exponent to a float16 / bfloat16 base's dtype."""
+    if _FILL_TOP[dt] < builtins.abs(b) < math.inf:
+        raise BadShapeOrValue(f"pow: value {b} cannot be converted to type {dt} without overflow")
 
 
 def _int_pow_negative(a: np.ndarray, b: np.ndarray) -> Tensor:
