@@ -1860,12 +1860,21 @@ def _logaddexp2_grads(a, b, y, g):
     return g / (1 + np.exp2(b - a)), g / (1 + np.exp2(a - b))
 
 
-logaddexp = _binary(
+_logaddexp = _binary(
     "logaddexp",
     _float_pair("logaddexp", np.logaddexp),
     _logaddexp_grads,
     straight=_float_pair_straight("logaddexp"),
 )
+
+
+def logaddexp(input, other) -> Tensor:  # noqa: A002
+    """log(exp(input) + exp(other)); a real input beside a complex other takes torch's complex
+    form too (as a complex input does, by _real_only's _COMPLEX_FORMS)."""
+    if type(other) is not Tensor or other.data.dtype.kind == "c":
+        if _kind(other) == "c" and _kind(input) != "c":
+            return _complex_logaddexp(_tensor_operand(input), other)
+    return _logaddexp(input, other)
 logaddexp2 = _binary(
     "logaddexp2",
     _float_pair("logaddexp2", np.logaddexp2),
@@ -12358,7 +12367,7 @@ def _complex_logaddexp(a, b):
     """torch's complex logaddexp: the operand of larger real part plus log1p(exp(other - it))."""
     first = (_complex.real(a) >= _complex.real(_tensor_operand(b))).detach()
     hi, lo = where(first, a, b), where(first, b, a)
-    return add(hi, log1p(exp(sub(lo, hi))))
+    return named(add(hi, log1p(exp(sub(lo, hi)))), "LogaddexpBackward0")
 
 
 def _complex_logsumexp(fn, x, dim, keepdim=False):
