@@ -2392,6 +2392,13 @@ def ldexp(input, other) -> Tensor:  # noqa: A002
     with a float64 exponent gives float64)."""
     _tensors_only("ldexp", input, other)
     x, other = _tensor_operand(input), _as_operand(other)
+    if _kind(x) == "f" and isinstance(other, Tensor) and _kind(other) in "biu":
+        # torch's kernel for a float input and an integer exponent: int32 exponents (int64
+        # ones wrap), none for bool
+        if _kind(other) == "b":
+            raise not_implemented("ldexp_cpu_exp", "bool")
+        if other.data.dtype.itemsize > 4 or other.data.dtype == np.uint32:
+            other = Tensor(other.data.astype(np.int32))
     dt = result_type(x, other)
     dt = get_default_dtype() if dt.kind in "biu" else dt
     e = exp2(cast(other, dt) if isinstance(other, Tensor) else other)
