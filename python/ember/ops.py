@@ -2162,8 +2162,11 @@ def float_power(input, exponent) -> Tensor:  # noqa: A002
     """input ** exponent computed in float64, complex128 for complex operands (torch.float_power).
     Tensors are cast before any promotion: an int64 tensor is not rounded through float32."""
     _scalar_int_range("float_power", input, exponent)
-    _operands("float_power", input, exponent)  # the type and broadcast checks
+    for x in (input, exponent):  # (no promotion checks: torch casts first, so a bool tensor
+        if isinstance(x, str | bytes | dict | set | type(None)):  # meets a uint64 number)
+            raise TypeError(f"float_power: expected a tensor or a number, got {type(x).__name__}")
     a, b = _as_operand(input, "input"), _as_operand(exponent, "exponent")
+    _check_broadcast("float_power", _data(a), _data(b))
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = _tensor_operand(a)
     dt = np.dtype(np.complex128 if "c" in (_kind(a), _kind(b)) else np.float64)

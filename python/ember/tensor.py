@@ -1560,9 +1560,10 @@ class Tensor:
         return self._inplace(np.true_divide, other, rebind=False)
 
     def pow_(self, exponent) -> Tensor:
-        # (integer powers by ember's pow: NumPy's in-place one refuses negative exponents midway)
+        # (integer powers by ember's pow: NumPy's in-place one refuses negative exponents midway;
+        # complex ones too, for torch's special values: 0 ** 0 is NaN there)
         return self._inplace(
-            np.power if self.data.dtype.kind in "fc" else _ops.pow, exponent, rebind=False
+            np.power if self.data.dtype.kind == "f" else _ops.pow, exponent, rebind=False
         )
 
     def _map_(self, ufunc, kernel=None, lo=0.0, hi=1.0) -> Tensor:
