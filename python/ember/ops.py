@@ -1875,6 +1875,8 @@ def logaddexp(input, other) -> Tensor:  # noqa: A002
         if _kind(other) == "c" and _kind(input) != "c":
             return _complex_logaddexp(_tensor_operand(input), other)
     return _logaddexp(input, other)
+
+
 logaddexp2 = _binary(
     "logaddexp2",
     _float_pair("logaddexp2", np.logaddexp2),
