@@ -8,6 +8,7 @@ wrapper right after it. Broadcasting ops reduce gradients with ``unbroadcast``.
 from __future__ import annotations
 
 import builtins
+import cmath
 import functools
 import math
 import operator
@@ -835,10 +836,21 @@ def _complex_alpha(y, a, b, ufunc):
     """torch's complex add / sub compute a +- alpha * b, alpha = 1 + 0j even when not given:
     an infinite part of b makes its other part NaN (inf * 0), x + inf is inf + nanj (ember's
     values recomputed so, only then)."""
-    if not (isinstance(y, Tensor) and y.data.dtype.kind == "c"):
+    if type(y) is not Tensor or y.data.dtype.kind != "c":
         return y
-    bd = np.asarray(_data(b))
-    if bd.dtype.kind not in "fc" or np.isfinite(bd).all():
+    if type(b) is float or type(b) is complex:
+        if cmath.isfinite(b):
+            return y
+    bd = b.data if type(b) is Tensor else np.asarray(_data(b))
+    if bd.dtype.kind not in "fc":
+        return y
+    if bd.flags.c_contiguous:  # (an inf or NaN makes the dot non-finite; an overflow only costs
+        f = bd.reshape(-1)  # the recompute below: ~1 us less than isfinite().all() of a 32x32)
+        if f.dtype.kind == "c":
+            f = f.view(_F32 if f.dtype.itemsize == 8 else _F64)
+        if math.isfinite(_quiet_all(np.dot, f, f)):
+            return y
+    elif np.isfinite(bd).all():
         return y
     with np.errstate(invalid="ignore"):
         bd = bd.astype(y.data.dtype) * y.data.dtype.type(1)
@@ -3683,9 +3695,9 @@ def where(condition, a=None, b=None, _flip=False) -> Tensor:
     a, b = _as_operand(a, "input"), _as_operand(b)
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = np.asarray(a, get_default_dtype() if isinstance(a, float) else None)  # two scalars
-    elif type(a) in _NUMBERS and isinstance(b, Tensor):
+    elif type(a) in _NUMBERS and isinstance(b, Tensor) and not _where_plain(a, b):
         a = _where_number(a, b)
-    elif type(b) in _NUMBERS and isinstance(a, Tensor):
+    elif type(b) in _NUMBERS and isinstance(a, Tensor) and not _where_plain(b, a):
         b = _where_number(b, a)
     if not _no_promotion(a, b):
         a, b = _promote(a, b)
@@ -3704,6 +3716,22 @@ def where(condition, a=None, b=None, _flip=False) -> Tensor:
     out = Where.apply(b, a, cond, True) if _flip else Where.apply(a, b, cond)
     out.data = _laid(out.data, (np.asarray(_data(condition)), _data(a), _data(b)))
     return out
+
+
+def _where_plain(v, t: Tensor) -> bool:
+    """Whether number v beside tensor t needs none of _where_number's work (the common
+    where(c, x, 0.0) of a float32/float64/float16 x, or an int in an integer x's range)."""
+    dt = t.data.dtype
+    if dt.kind == "f" and (type(v) is float or type(v) is int):
+        return dt is not _F32 or not _F32_MAX < builtins.abs(v) < math.inf
+    if dt.kind in "iu" and type(v) is int:
+        info = _IINFO.get(dt) or _IINFO.setdefault(dt, np.iinfo(dt))
+        return info.min <= v <= info.max
+    return False
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+_IINFO = {}
 
 
 def _where_number(v, t: Tensor) -> np.ndarray:
