@@ -17,7 +17,7 @@ import numpy as np
 
 from ember._errors import BadDtype, BadShapeOrValue, not_implemented
 from ember.autograd.engine import unbroadcast
-from ember.autograd.function import Function
+from ember.autograd.function import Function, named
 from ember.tensor import Tensor, get_default_dtype
 
 # ---- dtypes --------------------------------------------------------------------------------
@@ -263,7 +263,8 @@ def sgn(x) -> Tensor:
     safe = Tensor._make(np.where(a.data == 0, 1, 0).astype(a.dtype), False, None, 0)
     from ember import ops
 
-    return ops.where(Tensor._make(a.data == 0, False, None, 0), 0.0, x / (a + safe))
+    y = ops.where(Tensor._make(a.data == 0, False, None, 0), 0.0, x / (a + safe))
+    return named(y, "SgnBackward0")
 
 
 # ---- building complex tensors ----------------------------------------------------------------
@@ -377,7 +378,6 @@ def complex(real, imag) -> Tensor:  # noqa: A001  (torch.complex)
 def polar(abs, angle) -> Tensor:  # noqa: A002
     """abs * (cos(angle) + i sin(angle)), elementwise (torch.polar)."""
     from ember import ops
-    from ember.autograd.function import named
 
     r, t = _real_pair("polar", abs, angle)
     return named(complex(r * ops.cos(t), r * ops.sin(t)), "PolarBackward0")
@@ -409,7 +409,7 @@ def randn(draw, shape, dtype) -> np.ndarray:
 def tanh(x: Tensor) -> Tensor:
     from ember.ops import Elementwise
 
-    return Elementwise.apply(x, np.tanh, _tanh_grad)
+    return named(Elementwise.apply(x, np.tanh, _tanh_grad), "TanhBackward0")
 
 
 def _tanh_grad(x, y):
@@ -419,7 +419,7 @@ def _tanh_grad(x, y):
 def sigmoid(x: Tensor) -> Tensor:
     from ember.ops import Elementwise
 
-    return Elementwise.apply(x, _sigmoid, _sigmoid_grad)
+    return named(Elementwise.apply(x, _sigmoid, _sigmoid_grad), "SigmoidBackward0")
 
 
 def _sigmoid(x):

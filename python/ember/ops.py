@@ -8,6 +8,7 @@ wrapper right after it. Broadcasting ops reduce gradients with ``unbroadcast``.
 from __future__ import annotations
 
 import builtins
+import cmath
 import functools
 import math
 import operator
@@ -828,7 +829,33 @@ def add(a, b, *, alpha=1) -> Tensor:
         return y
     if (y := _float_binary(Add, a, b)) is not None:
         return y
-    return _broadcasting(Add, "add", a, b)
+    return _complex_alpha(_broadcasting(Add, "add", a, b), a, b, np.add)
+
+
+def _complex_alpha(y, a, b, ufunc):
+    """torch's complex add / sub compute a +- alpha * b, alpha = 1 + 0j even when not given:
+    an infinite part of b makes its other part NaN (inf * 0), x + inf is inf + nanj (ember's
+    values recomputed so, only then)."""
+    if type(y) is not Tensor or y.data.dtype.kind != "c":
+        return y
+    if type(b) is float or type(b) is complex:
+        if cmath.isfinite(b):
+            return y
+    bd = b.data if type(b) is Tensor else np.asarray(_data(b))
+    if bd.dtype.kind not in "fc":
+        return y
+    if bd.flags.c_contiguous:  # (an inf or NaN makes the dot non-finite; an overflow only costs
+        f = bd.reshape(-1)  # the recompute below: ~1 us less than isfinite().all() of a 32x32)
+        if f.dtype.kind == "c":
+            f = f.view(_F32 if f.dtype.itemsize == 8 else _F64)
+        if math.isfinite(_quiet_all(np.dot, f, f)):
+            return y
+    elif np.isfinite(bd).all():
+        return y
+    with np.errstate(invalid="ignore"):
+        bd = bd.astype(y.data.dtype) * y.data.dtype.type(1)
+    y.data[...] = ufunc(np.asarray(_data(a)), bd)
+    return y
 
 
 class Sub(Function):
@@ -886,7 +913,7 @@ def sub(a, b, *, alpha=1) -> Tensor:
         if (y := _fused_alpha(a, b, alpha, -1)) is not None:
             return y
         b = _times_alpha(a, b, alpha)
-    return _broadcasting(Sub, "sub", a, b)
+    return _complex_alpha(_broadcasting(Sub, "sub", a, b), a, b, np.subtract)
 
 
 class Mul(Function):
@@ -1039,6 +1066,10 @@ def mul(a, b) -> Tensor:
         return y
     if (y := _float_binary(Mul, a, b)) is not None:
         return y
+    if (type(a) is int or type(a) is float) and type(b) is Tensor and b.data.dtype in _lowp.LOWP:
+        # torch.mul(number, float16 x) (not x * number): the number a 0-d tensor first, which
+        # torch's kernel rounds to x's dtype (mul(70000, x) is inf there, inf * 0 NaN)
+        a = np.asarray(float(a)).astype(b.data.dtype)
     return _broadcasting(Mul, "mul", a, b)
 
 
@@ -1190,11 +1221,20 @@ class Pow(Function):
             f = POW_SHORTCUTS.get(b.real)
             if f is not None:
                 return _quiet_pow(lambda a, _: f(a), a, b)
-        return _pow_floats(a, b)  # as torch: inf/nan, silently
+        y = _pow_floats(a, b)  # as torch: inf/nan, silently
+        if y.dtype.kind == "c":  # torch's exp(b log a): 0 ** b is inf + nanj for Re(b) < 0
+            with np.errstate(invalid="ignore"):
+                y = np.where((a == 0) & (np.real(b) < 0), y.dtype.type(complex(np.inf, np.nan)), y)
+            if type(b) is _ND:  # and, b a tensor, a ** 0 NaN where log(a) is not finite
+                nan = y.dtype.type(complex(np.nan, np.nan))
+                y = np.where((b == 0) & ((a == 0) | ~np.isfinite(a)), nan, y)
+        return y
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.scalar = type(b) in (int, float) and a.dtype.kind == "f"
+        if type(b) is not _ND and not ctx.scalar:  # a complex x ** number: torch's pow.Scalar
+            ctx._named = "PowBackward0"
         y = Pow._values(a, b)
         # y is read only for b's gradient, as torch keeps it only then
         ctx.save_for_backward(a, b, y if ctx.needs_input_grad[1] else _shape_only(y))
@@ -1257,6 +1297,8 @@ def _scalar_int_range(op, *vs) -> None:
 def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
     if type(a) is Tensor and (type(b) is float or type(b) is int) and a.data.dtype.kind == "f":
         # the common x ** 2: a float tensor and a Python number need none of the checks below
+        if a.data.itemsize == 2:  # (but float16's: torch converts the exponent, checked)
+            _lowp_exponent(b, a.data.dtype)
         return _unary_apply(Pow, a, b)
     if type(a) is Tensor and type(b) is Tensor and a.data.dtype.kind == "f":
         if a.data.dtype is b.data.dtype:  # two float tensors of one dtype: nothing to check
@@ -1298,6 +1340,10 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
         raise BadShapeOrValue("pow: integers to negative integer powers are not allowed")
     if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and type(b) is int:
         _wrapped(b, a.data.dtype, checked=True)  # torch refuses exponents out of the dtype's range
+    if isinstance(a, Tensor) and a.data.dtype in _lowp.LOWP and type(b) in (int, float):
+        _lowp_exponent(b, a.data.dtype)
+    if type(a) is int and isinstance(b, Tensor) and b.data.dtype.kind in "iu":
+        a = _wrapped(a, b.data.dtype)  # (torch's base in the exponent's dtype: 2**63-1 is -1)
     if _kind(a) in "biu" and _kind(b) in "iu":
         if isinstance(b, Tensor | np.ndarray):  # torch casts the exponent to the result dtype
             b = _to_dtype(b, result_type(a, b))  # first (a 0-d uint8 255 under int8 is -1)
@@ -1310,6 +1356,12 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
     if isinstance(out, Tensor) and type(out.data) is _ND and not out.data.flags.c_contiguous:
         out.data = np.ascontiguousarray(out.data)
     return named(out, "PowBackward2")
+
+
+def _lowp_exponent(b, dt) -> None:
+    """torch's checked conversion of a number exponent to a float16 / bfloat16 base's dtype."""
+    if _FILL_TOP[dt] < builtins.abs(b) < math.inf:
+        raise BadShapeOrValue(f"pow: value {b} cannot be converted to type {dt} without overflow")
 
 
 def _int_pow_negative(a: np.ndarray, b: np.ndarray) -> Tensor:
@@ -1532,7 +1584,9 @@ class Binary(Function):
     @staticmethod
     def forward(ctx, a, b, f, df):
         # the operands' dtype (np.log(b) may widen a scalar); _quiet_all: errstate's cheap form
-        y = np.asarray(_quiet_all(f, a, b)).astype(np.result_type(a, b), copy=False)
+        # (the array first: NumPy's result_type(2.5, a bfloat16 array) is float32)
+        dt = np.result_type(b, a) if type(a) is float or type(a) is int else np.result_type(a, b)
+        y = np.asarray(_quiet_all(f, a, b)).astype(dt, copy=False)
         if (type(a) is _ND and a.base is not None) or (type(b) is _ND and b.base is not None):
             y = _laid(y, (a, b))  # (see _laid)
         if df in _GRAD_A_IS_G:  # a's gradient is g: a and b only for b's, never y (as torch)
@@ -1818,12 +1872,23 @@ def _logaddexp2_grads(a, b, y, g):
     return g / (1 + np.exp2(b - a)), g / (1 + np.exp2(a - b))
 
 
-logaddexp = _binary(
+_logaddexp = _binary(
     "logaddexp",
     _float_pair("logaddexp", np.logaddexp),
     _logaddexp_grads,
     straight=_float_pair_straight("logaddexp"),
 )
+
+
+def logaddexp(input, other) -> Tensor:  # noqa: A002
+    """log(exp(input) + exp(other)); a real input beside a complex other takes torch's complex
+    form too (as a complex input does, by _real_only's _COMPLEX_FORMS)."""
+    if type(other) is not Tensor or other.data.dtype.kind == "c":
+        if _kind(other) == "c" and _kind(input) != "c":
+            return _complex_logaddexp(_tensor_operand(input), other)
+    return _logaddexp(input, other)
+
+
 logaddexp2 = _binary(
     "logaddexp2",
     _float_pair("logaddexp2", np.logaddexp2),
@@ -2040,7 +2105,7 @@ def fmod(input, other) -> Tensor:  # noqa: A002
     return _fmod(input, other)
 
 
-def _rounded_div(input, other, rounding_mode):  # noqa: A002
+def _rounded_div(input, other, rounding_mode, df=_zero_grads):  # noqa: A002
     if rounding_mode not in ("trunc", "floor"):
         raise BadShapeOrValue(  # (torch: RuntimeError)
             f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
@@ -2053,7 +2118,7 @@ def _rounded_div(input, other, rounding_mode):  # noqa: A002
         out = np.asarray(q(a, b)).astype(np.result_type(a, b), copy=False)
         return Tensor(_laid(out, (a, b)))
     f = _div_floor if rounding_mode == "floor" else lambda x, y: np.trunc(x / y)
-    return Binary.apply(a, b, f, _zero_grads)  # zero gradient, as torch
+    return Binary.apply(a, b, f, df)  # zero gradient, as torch
 
 
 def _trunc_div_int(x, y):
@@ -2063,9 +2128,17 @@ def _trunc_div_int(x, y):
     return np.where((np.fmod(x, y) != 0) & ((np.asarray(x) < 0) != (np.asarray(y) < 0)), q + 1, q)
 
 
+def _floor_divide_grads(a, b, y, g):
+    raise RuntimeError("derivative for aten::floor_divide is not implemented")
+
+
 def floor_divide(input, other) -> Tensor:  # noqa: A002
-    """Division rounded down (torch.floor_divide), no gradient."""
-    return _rounded_div(input, other, "floor").detach()
+    """Division rounded down (torch.floor_divide). As torch, a result of an input that requires
+    grad requires grad too, and its backward raises (torch's NotImplemented node)."""
+    return named(_rounded_div(input, other, "floor", _floor_divide_grads), _NOT_IMPLEMENTED)
+
+
+_NOT_IMPLEMENTED = "torch::autograd::NotImplemented"
 
 
 def true_divide(input, other) -> Tensor:  # noqa: A002
@@ -2103,8 +2176,11 @@ def float_power(input, exponent) -> Tensor:  # noqa: A002
     """input ** exponent computed in float64, complex128 for complex operands (torch.float_power).
     Tensors are cast before any promotion: an int64 tensor is not rounded through float32."""
     _scalar_int_range("float_power", input, exponent)
-    _operands("float_power", input, exponent)  # the type and broadcast checks
+    for x in (input, exponent):  # (no promotion checks: torch casts first, so a bool tensor
+        if isinstance(x, str | bytes | dict | set | type(None)):  # meets a uint64 number)
+            raise TypeError(f"float_power: expected a tensor or a number, got {type(x).__name__}")
     a, b = _as_operand(input, "input"), _as_operand(exponent, "exponent")
+    _check_broadcast("float_power", _data(a), _data(b))
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = _tensor_operand(a)
     dt = np.dtype(np.complex128 if "c" in (_kind(a), _kind(b)) else np.float64)
@@ -2238,7 +2314,7 @@ def fix(input) -> Tensor:  # noqa: A002
 
 def sgn(input) -> Tensor:  # noqa: A002
     """sign for real input; z / |z| (0 at 0) for complex."""
-    return _complex.sgn(input) if _kind(input) == "c" else sign(input)
+    return _complex.sgn(input) if _kind(input) == "c" else named(sign(input), "SgnBackward0")
 
 
 def angle(input) -> Tensor:  # noqa: A002
@@ -2333,6 +2409,13 @@ def ldexp(input, other) -> Tensor:  # noqa: A002
     with a float64 exponent gives float64)."""
     _tensors_only("ldexp", input, other)
     x, other = _tensor_operand(input), _as_operand(other)
+    if _kind(x) == "f" and isinstance(other, Tensor) and _kind(other) in "biu":
+        # torch's kernel for a float input and an integer exponent: int32 exponents (int64
+        # ones wrap), none for bool
+        if _kind(other) == "b":
+            raise not_implemented("ldexp_cpu_exp", "bool")
+        if other.data.dtype.itemsize > 4 or other.data.dtype == np.uint32:
+            other = Tensor(other.data.astype(np.int32))
     dt = result_type(x, other)
     dt = get_default_dtype() if dt.kind in "biu" else dt
     e = exp2(cast(other, dt) if isinstance(other, Tensor) else other)
@@ -2599,9 +2682,11 @@ def nextafter(input, other) -> Tensor:  # noqa: A002
     _no_kernel("nextafter", input, other)
     _refuse_integral("nextafter", input, other)
     a, b = _operands("nextafter", input, other)
-    a, b = _data(a), _data(b)
-    y = _nextafter_floats(a, b)
-    return Tensor(_laid(np.asarray(y).astype(np.result_type(a, b)), (a, b)))
+    return named(Binary.apply(a, b, _nextafter_floats, _nextafter_grads), "NextafterBackward0")
+
+
+def _nextafter_grads(a, b, y, g):  # torch 2.13's: input's gradient passes, other's is 0
+    return g, np.zeros_like(g)
 
 
 def mvlgamma(input, p: int) -> Tensor:  # noqa: A002
@@ -3631,6 +3716,10 @@ def where(condition, a=None, b=None, _flip=False) -> Tensor:
     a, b = _as_operand(a, "input"), _as_operand(b)
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = np.asarray(a, get_default_dtype() if isinstance(a, float) else None)  # two scalars
+    elif type(a) in _NUMBERS and isinstance(b, Tensor) and not _where_plain(a, b):
+        a = _where_number(a, b)
+    elif type(b) in _NUMBERS and isinstance(a, Tensor) and not _where_plain(b, a):
+        b = _where_number(b, a)
     if not _no_promotion(a, b):
         a, b = _promote(a, b)
     if (arrays := _plain_pair(a, b)) is not None:  # no node, as _apply_broadcasting
@@ -3650,6 +3739,35 @@ def where(condition, a=None, b=None, _flip=False) -> Tensor:
     return out
 
 
+def _where_plain(v, t: Tensor) -> bool:
+    """Whether number v beside tensor t needs none of _where_number's work (the common
+    where(c, x, 0.0) of a float32/float64/float16 x, or an int in an integer x's range)."""
+    dt = t.data.dtype
+    if dt.kind == "f" and (type(v) is float or type(v) is int):
+        return dt is not _F32 or not _F32_MAX < builtins.abs(v) < math.inf
+    if dt.kind in "iu" and type(v) is int:
+        info = _IINFO.get(dt) or _IINFO.setdefault(dt, np.iinfo(dt))
+        return info.min <= v <= info.max
+    return False
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+_IINFO = {}
+
+
+def _where_number(v, t: Tensor) -> np.ndarray:
+    """A Python number beside tensor t in where, as torch converts it to the result dtype
+    (0-d, so it does not widen t): checked for the integer dtypes, float32 and complex64
+    (where(c, int32_x, 2**40) is torch's RuntimeError); float16 / bfloat16 round to inf."""
+    dt = result_type(t, v)
+    if dt.kind in "iu":
+        v = _wrapped(v, dt, checked=True) if type(v) is int else v
+    elif dt == _F32 or dt == np.complex64:
+        _checked_scalar(v, dt)
+    return np.asarray(v, dt)
+
+
+_NUMBERS = (bool, int, float, complex)
 _ORDERING = {np.less, np.less_equal, np.greater, np.greater_equal}
 
 
@@ -12527,7 +12645,7 @@ def _complex_logaddexp(a, b):
     """torch's complex logaddexp: the operand of larger real part plus log1p(exp(other - it))."""
     first = (_complex.real(a) >= _complex.real(_tensor_operand(b))).detach()
     hi, lo = where(first, a, b), where(first, b, a)
-    return add(hi, log1p(exp(sub(lo, hi))))
+    return named(add(hi, log1p(exp(sub(lo, hi)))), "LogaddexpBackward0")
 
 
 def _complex_logsumexp(fn, x, dim, keepdim=False):

@@ -1186,7 +1186,14 @@ class Tensor:
                 d = self.data
         if d is self.data or self._requires_grad:  # graph tensors: refuse, not wrong gradients
             self._needs_record(None, rebind=False, writeable=d is not self.data)
-        d[...] = value.data if isinstance(value, Tensor) else _ops._fill_value(value, self.dtype)
+        if isinstance(value, Tensor):  # (cast as .to casts: a bfloat16 NaN into int32 is INT_MIN)
+            value = value.detach()
+            if value.data.dtype.kind == "c" and d.dtype.kind != "c":
+                value = value.real  # (torch's fill_ drops the imaginary part without a warning)
+            v = value.data
+            d[...] = v if v.dtype == d.dtype else value.to(self.dtype).data
+        else:
+            d[...] = _ops._fill_value(value, self.dtype)
         return self
 
     def __repr__(self) -> str:
@@ -1553,9 +1560,10 @@ class Tensor:
         return self._inplace(np.true_divide, other, rebind=False)
 
     def pow_(self, exponent) -> Tensor:
-        # (integer powers by ember's pow: NumPy's in-place one refuses negative exponents midway)
+        # (integer powers by ember's pow: NumPy's in-place one refuses negative exponents midway;
+        # complex ones too, for torch's special values: 0 ** 0 is NaN there)
         return self._inplace(
-            np.power if self.data.dtype.kind in "fc" else _ops.pow, exponent, rebind=False
+            np.power if self.data.dtype.kind == "f" else _ops.pow, exponent, rebind=False
         )
 
     def _map_(self, ufunc, kernel=None, lo=0.0, hi=1.0) -> Tensor:
