@@ -109,3 +109,40 @@ def test_gather_gradient_float64_with_repeats():
     x = ember.tensor(rng.standard_normal((4, 5)), requires_grad=True)
     idx = ember.tensor(rng.integers(0, 5, (4, 7)))  # repeats add up
     assert gradcheck(lambda t: ember.gather(t, 1, idx), (x,))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32"])
+@pytest.mark.parametrize("n", [5, 16, 100, 255, 256, 257, 1000, 3000])
+@pytest.mark.parametrize("op", ["argmax", "argmin"])
+def test_argmax_first_index_of_ties_everywhere(dtype, n, op):
+    # the extreme tied at several places, first copy anywhere in the row: torch's first index
+    rng = np.random.default_rng(n)
+    a = rng.integers(-50, 50, (12, n)).astype(dtype)
+    ext = 100 if op == "argmax" else -100
+    for r in range(12):
+        where = rng.choice(n, size=min(3, n), replace=False)
+        a[r, where] = ext
+    a[0, :] = ext  # all tied: index 0
+    got = getattr(ember, op)(ember.tensor(a), dim=1).numpy()
+    want = getattr(torch, op)(torch.from_numpy(a), dim=1).numpy()
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("n", [7, 100, 1000])
+def test_argmax_nan_and_signed_zero_as_torch(n):
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((4, n))
+    a[0, n // 2] = np.nan
+    a[0, n - 1] = np.nan  # the first NaN wins
+    a[1, :] = -1.0
+    a[1, n // 3] = -0.0
+    a[1, n // 2] = 0.0
+    a[2, -1] = np.inf
+    for op in ("argmax", "argmin"):
+        got = getattr(ember, op)(ember.tensor(a), dim=1).numpy()
+        want = getattr(torch, op)(torch.from_numpy(a), dim=1).numpy()
+        np.testing.assert_array_equal(got, want)
+    v, i = ember.max(ember.tensor(a), dim=1)
+    tv, ti = torch.max(torch.from_numpy(a), dim=1)
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+    np.testing.assert_array_equal(np.signbit(v.numpy()), np.signbit(tv.numpy()))
