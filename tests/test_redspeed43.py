@@ -146,3 +146,62 @@ def test_argmax_nan_and_signed_zero_as_torch(n):
     tv, ti = torch.max(torch.from_numpy(a), dim=1)
     np.testing.assert_array_equal(i.numpy(), ti.numpy())
     np.testing.assert_array_equal(np.signbit(v.numpy()), np.signbit(tv.numpy()))
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "midpoint"])
+@pytest.mark.parametrize("op", ["quantile", "nanquantile"])
+def test_quantile_infinite_ends_as_torch_lerp(op, interpolation):
+    a = np.array(
+        [
+            [1.0, 3.0, 3.0, np.nan, 2.0],
+            [2.0, 2.0, -1.0, -1.0, 0.0],
+            [np.inf, -np.inf, np.nan, np.inf, 1.0],
+        ]
+    )
+    for q in (0.3, 0.6, 0.5):
+        got = getattr(ember, op)(ember.tensor(a), q, dim=0, interpolation=interpolation).numpy()
+        want = getattr(torch, op)(torch.from_numpy(a), q, dim=0, interpolation=interpolation)
+        np.testing.assert_array_equal(got, want.numpy())
+    got = ember.quantile(ember.tensor(np.array([-np.inf, 2.0])), 0.6).item()
+    assert got == torch.quantile(torch.tensor([-np.inf, 2.0], dtype=torch.float64), 0.6).item()
+
+
+def test_quantile_gradient_float64_past_the_middle():
+    rng = np.random.default_rng(8)
+    x = ember.tensor(rng.standard_normal((3, 7)), requires_grad=True)
+    assert gradcheck(lambda t: ember.quantile(t, 0.83, dim=1), (x,))
+    assert gradcheck(lambda t: ember.nanquantile(t, 0.2, dim=0, interpolation="midpoint"), (x,))
+
+
+def test_refusals_in_torchs_exception_families():
+    b = ember.tensor(np.array([[True, False], [False, True]]))
+    for f in (
+        lambda: ember.argmax(b, dim=1),
+        lambda: ember.argmin(b),
+        lambda: ember.topk(b, 1),
+        lambda: ember.kthvalue(b, 1),
+        lambda: ember.median(b, dim=0),
+        lambda: ember.nanmedian(b),
+    ):
+        with pytest.raises(RuntimeError):  # torch: RuntimeError / NotImplementedError
+            f()
+        with pytest.raises(TypeError):  # ember's BadDtype
+            f()
+    e = ember.tensor(np.zeros((0, 4), np.float32))
+    for f in (lambda: ember.amax(e), lambda: ember.amin(e), lambda: ember.aminmax(e)):
+        with pytest.raises(RuntimeError, match=r"\(0, 4\)"):
+            f()
+    for f in (lambda: ember.max(e), lambda: ember.min(e)):
+        with pytest.raises(RuntimeError, match="empty"):
+            f()
+    for f in (lambda: ember.amax(e, dim=0), lambda: ember.kthvalue(e, 1, dim=0)):
+        with pytest.raises(IndexError):  # torch's "Expected reduction dim 0 to have non-zero size"
+            f()
+    for op in (ember.quantile, ember.nanquantile):
+        with pytest.raises(RuntimeError, match="non-empty"):
+            op(e, 0.5, dim=1)
+    for bad in ([np.nan, 1.0], [1.0, np.inf]):
+        with pytest.raises(RuntimeError, match="not finite"):
+            ember.histc(ember.tensor(np.array(bad)), 5)
+        with pytest.raises(RuntimeError):
+            torch.histc(torch.tensor(bad), 5)
