@@ -205,3 +205,24 @@ def test_refusals_in_torchs_exception_families():
             ember.histc(ember.tensor(np.array(bad)), 5)
         with pytest.raises(RuntimeError):
             torch.histc(torch.tensor(bad), 5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32"])
+@pytest.mark.parametrize("inner", [1, 511, 512, 513, 1500])
+def test_extremes_over_dim0_in_column_blocks(dtype, inner):
+    rng = np.random.default_rng(inner)
+    a = rng.integers(-20, 20, (9, inner)).astype(dtype)  # ties: torch's first index
+    if dtype.startswith("float"):
+        a[3, inner // 2] = np.nan
+        a[5, inner - 1] = np.nan
+        a[2, 0] = -np.inf
+    e, t = ember.tensor(a), torch.from_numpy(a)
+    for op in ("amax", "amin"):
+        np.testing.assert_array_equal(
+            getattr(ember, op)(e, dim=0).numpy(), getattr(torch, op)(t, dim=0).numpy()
+        )
+    for op in ("max", "min"):
+        v, i = getattr(ember, op)(e, dim=0)
+        tv, ti = getattr(torch, op)(t, dim=0)
+        np.testing.assert_array_equal(v.numpy(), tv.numpy())
+        np.testing.assert_array_equal(i.numpy(), ti.numpy())

@@ -784,7 +784,8 @@ EMBER_SIMD void extreme_rows(T* v, int64_t* idx, const T* x, int64_t rows, int64
 // n rows of inner values, ld apart: v and idx start as row 0 and each later row updates them,
 // vectorised across inner.
 template <bool Max, typename T>
-EMBER_SIMD void extreme_cols(T* v, int64_t* idx, const T* x, int64_t n, int64_t ld, int64_t inner) {
+inline void extreme_cols_block(T* v, int64_t* idx, const T* x, int64_t n, int64_t ld,
+                               int64_t inner) {
   for (int64_t j = 0; j < inner; ++j) v[j] = x[j];
   if (idx) {
     for (int64_t j = 0; j < inner; ++j) idx[j] = 0;
@@ -802,6 +803,16 @@ EMBER_SIMD void extreme_cols(T* v, int64_t* idx, const T* x, int64_t n, int64_t 
       for (int64_t j = 0; j < inner; ++j) v[j] = better<Max>(row[j], v[j]) ? row[j] : v[j];
     }
   }
+}
+
+// (in blocks of kExtCols columns, all rows for each: v and idx stay in L1 instead of going
+// through memory once a row; amax(0) of 10x100000 float32 ran 2.2x torch's time)
+constexpr int64_t kExtCols = 512;
+template <bool Max, typename T>
+EMBER_SIMD void extreme_cols(T* v, int64_t* idx, const T* x, int64_t n, int64_t ld, int64_t inner) {
+  for (int64_t j = 0; j < inner; j += kExtCols)
+    extreme_cols_block<Max>(v + j, idx ? idx + j : nullptr, x + j, n, ld,
+                            std::min(kExtCols, inner - j));
 }
 
 template <bool Max, typename T>
