@@ -1,6 +1,7 @@
 // Bindings for csrc/ops/gather.cpp.
 //
 //   gather_forward(x, index int64, dim) -> y (index's shape)        any numeric x, same ndim
+//   gather_forward_or_none(x, index, dim) -> y or None   (None: not one gather_forward takes)
 //   gather_backward(grad, index int64, dim, size, out=None) -> dx (grad's shape with `size`
 //       at dim); with out (that shape, grad's dtype, contiguous) grad is scatter-added into it
 //   index_select(x, index int64 (k,), dim) -> y (x's shape with k at dim)   any numeric x
@@ -158,6 +159,26 @@ py::array forward_py(const py::array& x, const py::array& index, int64_t dim) {
   if (width == 4) forward_as<uint32_t>(y, x, ip, f, nx, ni);
   if (width == 8) forward_as<uint64_t>(y, x, ip, f, nx, ni);
   return y;
+}
+
+// ember.gather's common call in one step: forward_py's result, or None (nothing raised) when
+// the kernel does not take these arrays as they are (the caller's general path then decides:
+// an exception's round trip cost more than the checks it saves). An index out of range is
+// still forward_py's IndexError.
+py::object forward_or_none_py(const py::array& x, const py::array& index, int64_t dim) {
+  const py::ssize_t nd = x.ndim();
+  if (nd < 1 || index.ndim() != nd || dim < 0 || dim >= nd) return py::none();
+  const char kind = x.dtype().kind();
+  const auto width = x.itemsize();
+  if ((kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b' && kind != 'c') ||
+      (width != 1 && width != 2 && width != 4 && width != 8))
+    return py::none();
+  if (!(x.flags() & py::array::c_style) || !(index.flags() & py::array::c_style) ||
+      !same_dtype(index.dtype(), py::dtype::of<int64_t>()))
+    return py::none();
+  for (py::ssize_t d = 0; d < nd; ++d)
+    if (d != dim && index.shape(d) != x.shape(d)) return py::none();
+  return forward_py(x, index, dim);
 }
 
 py::array backward_py(const py::array& grad, const py::array& index, int64_t dim, int64_t size,
@@ -472,6 +493,10 @@ void bind_gather(py::module_& m) {
   m.def("gather_forward", &forward_py, py::arg("x"), py::arg("index"), py::arg("dim"),
         "x (any numeric dtype), index int64 of x's shape except at dim, values in [0, "
         "x.shape[dim]) -> y (index's shape): y[..., j, ...] = x[..., index[..., j, ...], ...].");
+  m.def("gather_forward_or_none", &forward_or_none_py, py::arg("x"), py::arg("index"),
+        py::arg("dim"),
+        "gather_forward's result, or None when it does not take x and index as they are (a "
+        "layout, dtype or shape outside dim it refuses); an index out of range: IndexError.");
   m.def("gather_backward", &backward_py, py::arg("grad"), py::arg("index"), py::arg("dim"),
         py::arg("size"), py::arg("out") = py::none(),
         "grad float32/float64/int32/int64 (index's shape), index int64, size = x.shape[dim] "

@@ -680,20 +680,31 @@ inline T row_extreme(const T* x, int64_t n) {
 }
 
 // The first i with x[i] == m (the first NaN when m is NaN); m is in x[0..n). A second pass that
-// stops there, testing 4 vectors at a time by an OR-reduction GCC vectorises (a scalar loop took
-// ~3x as long, and a mask copied out through memory stalled on store forwarding).
+// stops there, testing 4 vectors at a time: their compare masks OR-ed as vectors, then the
+// 64-bit words of the result (an OR of 16 scalar compares GCC left in scalar code ran ~2 elements
+// a cycle, ~1/3 of an int64 argmax(1) of 1000x1000; a mask copied out through memory stalled on
+// store forwarding).
 template <typename T>
 inline int64_t first_index(const T* x, int64_t n, T m) {
-  constexpr int64_t B = 4 * kW<T>;
+  constexpr int64_t W = kW<T>, B = 4 * W;
+  typedef decltype(Vec<T>{} != Vec<T>{}) Mask;
+  typedef uint64_t Words __attribute__((vector_size(32)));
+  static_assert(sizeof(Mask) == sizeof(Words), "32-byte masks");
   const bool nan = m != m;
+  Vec<T> mv;
+  for (int64_t j = 0; j < W; ++j) mv[j] = m;
+  const auto any = [](const Mask& h) {
+    Words u;
+    std::memcpy(&u, &h, sizeof u);
+    return ((u[0] | u[1]) | (u[2] | u[3])) != 0;
+  };
   int64_t i = 0;
   for (; i + B <= n; i += B) {
-    int hit = 0;
-    if (nan)
-      for (int64_t k = 0; k < B; ++k) hit |= x[i + k] != x[i + k];
-    else
-      for (int64_t k = 0; k < B; ++k) hit |= x[i + k] == m;
-    if (hit) break;
+    Vec<T> v0, v1, v2, v3;
+    load(v0, x + i), load(v1, x + i + W), load(v2, x + i + 2 * W), load(v3, x + i + 3 * W);
+    const Mask h = nan ? ((v0 != v0) | (v1 != v1)) | ((v2 != v2) | (v3 != v3))
+                       : ((v0 == mv) | (v1 == mv)) | ((v2 == mv) | (v3 == mv));
+    if (any(h)) break;
   }
   if (nan)
     while (x[i] == x[i]) ++i;
@@ -773,7 +784,8 @@ EMBER_SIMD void extreme_rows(T* v, int64_t* idx, const T* x, int64_t rows, int64
 // n rows of inner values, ld apart: v and idx start as row 0 and each later row updates them,
 // vectorised across inner.
 template <bool Max, typename T>
-EMBER_SIMD void extreme_cols(T* v, int64_t* idx, const T* x, int64_t n, int64_t ld, int64_t inner) {
+inline void extreme_cols_block(T* v, int64_t* idx, const T* x, int64_t n, int64_t ld,
+                               int64_t inner) {
   for (int64_t j = 0; j < inner; ++j) v[j] = x[j];
   if (idx) {
     for (int64_t j = 0; j < inner; ++j) idx[j] = 0;
@@ -791,6 +803,16 @@ EMBER_SIMD void extreme_cols(T* v, int64_t* idx, const T* x, int64_t n, int64_t 
       for (int64_t j = 0; j < inner; ++j) v[j] = better<Max>(row[j], v[j]) ? row[j] : v[j];
     }
   }
+}
+
+// (in blocks of kExtCols columns, all rows for each: v and idx stay in L1 instead of going
+// through memory once a row; amax(0) of 10x100000 float32 ran 2.2x torch's time)
+constexpr int64_t kExtCols = 512;
+template <bool Max, typename T>
+EMBER_SIMD void extreme_cols(T* v, int64_t* idx, const T* x, int64_t n, int64_t ld, int64_t inner) {
+  for (int64_t j = 0; j < inner; j += kExtCols)
+    extreme_cols_block<Max>(v + j, idx ? idx + j : nullptr, x + j, n, ld,
+                            std::min(kExtCols, inner - j));
 }
 
 template <bool Max, typename T>
@@ -1273,59 +1295,65 @@ namespace {
 
 constexpr int64_t kPChunk = 16 * kBlock;
 
-// lanes (kAcc * kW values) := the lane products of x[0..n), n <= kPChunk
+// lanes (kAcc * kW values) := the lane products of x[0..n), n <= kPChunk. The last partial
+// block is copied into a block padded with ones and multiplied as a whole one (element i still
+// to lane i % (kAcc * kW)). The accumulator loops are unrolled: as loops GCC kept the
+// accumulators in memory, a load and a store around every multiply (float32 1000x1000 ran 2.3x
+// torch's time).
 template <typename T>
 EMBER_SIMD void prod_lanes(T* lanes, const T* x, int64_t n) {
   constexpr int64_t W = kW<T>, S = kAcc * W;
   Vec<T> a[kAcc];
+#pragma GCC unroll 16
   for (int64_t k = 0; k < kAcc; ++k)
     for (int64_t j = 0; j < W; ++j) a[k][j] = T(1);
-  int64_t i = 0;
-  for (; i + S <= n; i += S)
+  const auto block = [&](const T* p) {
+#pragma GCC unroll 16
     for (int64_t k = 0; k < kAcc; ++k) {
       Vec<T> v;
-      load(v, x + i + k * W);
+      load(v, p + k * W);
       a[k] *= v;
     }
-  for (int64_t k = 0; i + W <= n; i += W, ++k) {
-    Vec<T> v;
-    load(v, x + i);
-    a[k] *= v;
+  };
+  int64_t i = 0;
+  for (; i + S <= n; i += S) block(x + i);
+  if (i < n) {  // (a select, not memcpy: its call spilled the accumulators, ~30 ns a row)
+    T pad[S];
+    const int64_t r = n - i;
+    for (int64_t k = 0; k < S; ++k) pad[k] = k < r ? x[i + k] : T(1);
+    block(pad);
   }
-  if (i < n) {  // the last < W elements to the last accumulator, padded with ones
-    Vec<T> v;
-    for (int64_t k = 0; k < W; ++k) v[k] = i + k < n ? x[i + k] : T(1);
-    a[kAcc - 1] *= v;
-  }
+#pragma GCC unroll 16
   for (int64_t k = 0; k < kAcc; ++k) store(lanes + k * W, a[k]);
 }
 
 // float: the same kAcc * kW<float> lanes, each multiplying in double (float lanes lost 4e-3
 // relative over 1e6 factors near 1, 4e-2 over 1e7: the products' dropped low bits are biased
-// while a lane stays near 1; torch's float prod 9e-4 / 3e-3; in double < 1e-9, at the same
-// memory-bound speed). The row's product is rounded to float once.
+// while a lane stays near 1; torch's float prod 9e-4 / 3e-3; in double < 1e-9). The row's
+// product is rounded to float once.
 EMBER_SIMD void prod_lanes(double* lanes, const float* x, int64_t n) {
   constexpr int64_t S = kAcc * kW<float>, W = kW<double>, A = S / W;
   Vec<double> a[A];
+#pragma GCC unroll 16
   for (int64_t k = 0; k < A; ++k)
     for (int64_t j = 0; j < W; ++j) a[k][j] = 1.0;
-  int64_t i = 0;
-  for (; i + S <= n; i += S)
+  const auto block = [&](const float* p) {
+#pragma GCC unroll 16
     for (int64_t k = 0; k < A; ++k) {
       Vec<double> v;
-      for (int64_t j = 0; j < W; ++j) v[j] = x[i + k * W + j];
+      for (int64_t j = 0; j < W; ++j) v[j] = p[k * W + j];
       a[k] *= v;
     }
-  for (int64_t k = 0; i + W <= n; i += W, ++k) {
-    Vec<double> v;
-    for (int64_t j = 0; j < W; ++j) v[j] = x[i + j];
-    a[k] *= v;
+  };
+  int64_t i = 0;
+  for (; i + S <= n; i += S) block(x + i);
+  if (i < n) {  // (as above)
+    float pad[S];
+    const int64_t r = n - i;
+    for (int64_t k = 0; k < S; ++k) pad[k] = k < r ? x[i + k] : 1.0f;
+    block(pad);
   }
-  if (i < n) {  // the last < W elements to the last accumulator, padded with ones
-    Vec<double> v;
-    for (int64_t k = 0; k < W; ++k) v[k] = i + k < n ? double(x[i + k]) : 1.0;
-    a[A - 1] *= v;
-  }
+#pragma GCC unroll 16
   for (int64_t k = 0; k < A; ++k) store(lanes + k * W, a[k]);
 }
 
@@ -1333,10 +1361,14 @@ EMBER_SIMD void prod_lanes(double* lanes, const float* x, int64_t n) {
 template <typename T>
 constexpr int64_t kPLanes = kAcc * kW<T>;
 
+// (unrolled: as a loop of loops GCC ran each level with run-time trip checks, ~20 ns a row)
 template <int64_t S>
 inline double fold_prod(double* lanes) {
-  for (int64_t w = S / 2; w > 0; w /= 2)
-    for (int64_t k = 0; k < w; ++k) lanes[k] *= lanes[k + w];
+  if constexpr (S > 1) {
+#pragma GCC unroll 64
+    for (int64_t k = 0; k < S / 2; ++k) lanes[k] *= lanes[k + S / 2];
+    return fold_prod<S / 2>(lanes);
+  }
   return lanes[0];
 }
 
