@@ -254,7 +254,7 @@ def test_scatter_add_inplace_range_errors(npdt):
         idx2[2, 1] = bad
         with pytest.raises(
             IndexError,
-            match=r"scatter_add: index out of range \[0, 4\) for dim -1 of shape \(5, 4\)",
+            match=r"scatter_add: index out of range \[0, 4\) for dim -?1 of shape \(5, 4\)",
         ):
             a.scatter_add_(-1, ember.tensor(idx2), ember.tensor(src))
         np.testing.assert_array_equal(a.numpy(), before)  # nothing written

@@ -588,6 +588,13 @@ def takes_out(fn, aliases: bool):
             or (name in _CLAMPS and not any(hasattr(a, "shape") for a in bounds))
             or (name in ("max", "min", "median", "nanmedian") and isinstance(result, tuple))
         )
+        if strict and name in ("abs", "absolute"):
+            src = getattr(args[0] if args else next(iter(kwargs.values()), None), "dtype", None)
+            # torch's complex abs: any float out (cast), or a complex out of the input's dtype
+            if src is not None and np.dtype(src).kind == "c":
+                if out.dtype.kind == "c" and out.dtype != src:
+                    raise RuntimeError(f"Found dtype {out.dtype} but expected {src}")
+                strict = False
         if isinstance(result, tuple):
             if not (isinstance(out, tuple | list) and len(out) == len(result)):
                 raise TypeError(

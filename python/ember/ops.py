@@ -2880,7 +2880,7 @@ def is_complex(input) -> bool:  # noqa: A002
 # ---- matrix product -----------------------------------------------------------------------
 
 
-def _float_pair(op, a, b):
+def _gemm_pair(op, a, b):
     """Both operands as arrays of one float dtype (the wider), as the GEMM needs."""
     if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype:
         if a.dtype.char in "fd":  # already one GEMM dtype: nothing to promote
@@ -2971,7 +2971,7 @@ class MatMul(Function):
                 if not (m.flags.c_contiguous or m.flags.f_contiguous):
                     m = np.ascontiguousarray(m)
                 return _C.matvec(m, np.ascontiguousarray(v), da == 1)
-        a, b, is_float = _float_pair("matmul", a_in, b_in)
+        a, b, is_float = _gemm_pair("matmul", a_in, b_in)
         if a.ndim == 0 or b.ndim == 0:
             raise BadShapeOrValue(  # (torch: RuntimeError)
                 f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and "
@@ -11595,7 +11595,7 @@ def _einsum_gemm(subs, arrays, out):
         nb, m, n, k = (math.prod(size[c] for c in cs) for cs in (batch, fa, fb, summed))
         a3 = _einsum1(sa, "".join(batch + fa + summed), a).reshape(nb, m, k)
         b3 = _einsum1(sb, "".join(batch + summed + fb), b).reshape(nb, k, n)
-        a3, b3, is_float = _float_pair("einsum", a3, b3)
+        a3, b3, is_float = _gemm_pair("einsum", a3, b3)
         if is_float and m == 1 and n == 1:  # batched dot products ('ij,ij->i'): the products
             # summed along each row, not nb 1 x 1 GEMMs (~40x faster at 256 x 512)
             a2, b2 = a3.reshape(nb, k), b3.reshape(nb, k)

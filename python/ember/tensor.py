@@ -624,7 +624,8 @@ class Tensor:
         if self._requires_grad and _function._graph_writes:  # (no write yet: nothing to check)
             _function.rebased_no_grad_view(self)
             _inplace.regenerate(self)
-        return self._ctx
+        ctx = self._ctx
+        return ctx if ctx is None else _function.public_node(ctx)
 
     @property
     def _base(self):

@@ -1641,6 +1641,7 @@ _TORCH_EDGES.update(
     AddcdivBackward0=3,
     ClampBackward0=3,
     CatBackward0=lambda c: len(c.meta[1]),
+    BlockDiagBackward0=lambda c: len(c.meta),
 )
 _TORCH_EDGES.update(dict.fromkeys(("AddmmBackward0", "AddmvBackward0", "AddrBackward0",
                                    "BaddbmmBackward0", "AddbmmBackward0"), 3))  # fmt: skip
