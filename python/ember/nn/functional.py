@@ -6767,6 +6767,12 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
                 f"{op}: circular padding ({lo}, {hi}) of dim {d} crops all of its {n} elements "
                 f"and has nothing to wrap (shape {x.shape})"
             )
+        if mode == "circular" and max(lo, hi) > cropped and not empty:
+            # (torch copies the pad from output cells not yet written: uninitialised memory)
+            raise BadShapeOrValue(
+                f"{op}: circular padding ({lo}, {hi}) of dim {d} wraps more than once around "
+                f"the {cropped} elements its crop leaves (shape {x.shape})"
+            )
     # torch's node: its reflection/replication kernel's, or circular's slice copies
     name = {"reflect": f"ReflectionPad{k}DBackward0", "replicate": f"ReplicationPad{k}DBackward0"}
     name = name.get(mode, "torch::autograd::CopySlices")
