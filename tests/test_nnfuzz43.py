@@ -1,11 +1,9 @@
 """Round-43 fuzz of nn.functional and nn modules against torch: uint8 plain bilinear / bicubic
 interpolate bit for bit, embedding_bag's include_last_offset (the last bag ends at the input's
-end), circular padding that wraps more than once around what a negative pad leaves; and
+end), dtype refusals in torch's exception families; and
 seeded sweeps of module options (transformer layers, attention, embeddings, normalisation,
 losses, CTC) kept as regressions. Each compared value for value, gradient for gradient or
 exception family for exception family."""
-
-import warnings
 
 import numpy as np
 import pytest
@@ -118,25 +116,7 @@ def test_embedding_bag_include_last_offset_gradcheck_and_refusal():
     )  # fmt: skip
 
 
-# ---- circular pad: wrapping more than once around what a crop leaves is refused -----------
-
-
-@pytest.mark.parametrize(
-    "shape, pad", [((1, 1, 3), (-1, 3)), ((1, 1, 3), (3, -1)), ((1, 1, 1, 3), (-2, 3, 0, 0))]
-)
-def test_circular_pad_wrapping_twice_refused_as_torch(shape, pad):
-    x = np.arange(float(np.prod(shape))).reshape(shape)
-    same_error(
-        lambda: F.pad(ember.tensor(x), pad, mode="circular"),
-        lambda: TF.pad(torch.tensor(x), pad, mode="circular"),
-    )
-
-
-def test_circular_pad_wrapping_twice_refused_where_torch_reads_uninitialised_memory():
-    # torch copies the front pad from output cells not yet written here (garbage values)
-    x = ember.tensor(np.ones((1, 2, 4, 3, 3)))
-    with pytest.raises(ValueError, match="wraps more than once"):
-        F.pad(x, (0, 0, 0, 0, 3, -2), mode="circular")
+# ---- circular pad: crops within reach of the pads, as torch --------------------------------
 
 
 @pytest.mark.parametrize("pad", [(2, -1), (1, -2), (-1, 2), (0, 3), (3, 0), (-1, -1)])
@@ -150,3 +130,153 @@ def test_circular_pad_with_crops_within_reach_as_torch(pad):
     (yt * torch.tensor(g)).sum().backward()
     (ye * ember.tensor(g)).sum().backward()
     np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+
+
+# ---- dtype refusals in torch's exception families -----------------------------------------
+
+_INTS = np.array([[1, 0, 2], [3, 1, 0]])
+
+DTYPE_REFUSALS = {
+    "cosine_similarity int64": lambda L: L.nn.functional.cosine_similarity(
+        L.tensor(_INTS), L.tensor(_INTS)
+    ),
+    "local_response_norm int32": lambda L: L.nn.functional.local_response_norm(
+        L.tensor(_INTS[None].astype(np.int32)), 2
+    ),
+    "local_response_norm uint8": lambda L: L.nn.functional.local_response_norm(
+        L.tensor(_INTS[None].astype(np.uint8)), 2
+    ),
+    "pdist float16": lambda L: L.nn.functional.pdist(L.tensor(_INTS).to(L.float16)),
+    "pdist bfloat16": lambda L: L.nn.functional.pdist(L.tensor(_INTS).to(L.bfloat16)),
+    "hardtanh uint8 negative": lambda L: L.nn.functional.hardtanh(
+        L.tensor(_INTS.astype(np.uint8)), -1.0, 1.0
+    ),
+    "hardtanh_ uint8 negative": lambda L: L.nn.functional.hardtanh_(
+        L.tensor(_INTS.astype(np.uint8)), -2.0, 1.0
+    ),
+    "affine_grid int theta": lambda L: L.nn.functional.affine_grid(
+        L.tensor(np.ones((1, 2, 3), np.int64)), (1, 1, 2, 2), align_corners=False
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DTYPE_REFUSALS))
+def test_dtype_refusals_as_torch(name):
+    fn = DTYPE_REFUSALS[name]
+    same_error(lambda: fn(ember), lambda: fn(torch))
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint8"])
+def test_dtypes_torch_takes_still_taken(dtype):
+    x = _INTS[None].astype(dtype)
+    want = TF.local_response_norm(torch.tensor(_INTS[None]), 2).numpy()  # (int64 only)
+    if dtype == "int64":
+        got = F.local_response_norm(ember.tensor(x), 2)
+        assert got.dtype == ember.float32
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+    u = ember.tensor(x)
+    np.testing.assert_array_equal(
+        F.hardtanh(u, 0.0, 1.0).numpy(), TF.hardtanh(torch.tensor(x), 0.0, 1.0).numpy()
+    )
+
+
+# ---- seeded sweeps kept as regressions ----------------------------------------------------
+
+
+def _copy_pair(tm, em):
+    em.double()
+    em.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.double().state_dict().items()})
+    assert list(em.state_dict()) == list(tm.state_dict())
+
+
+def _compare(tm, em, inputs, kw, train, tol=1e-9):
+    tm.train(train)
+    em.train(train)
+    ti = [torch.tensor(x, requires_grad=x.dtype.kind == "f") for x in inputs]
+    ei = [ember.tensor(x, requires_grad=x.dtype.kind == "f") for x in inputs]
+    tkw = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+    ekw = {k: ember.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+    to, eo = tm(*ti, **tkw), em(*ei, **ekw)
+    to, eo = (to, eo) if isinstance(to, tuple) else ((to,), (eo,))
+    rng = np.random.default_rng(0)
+    ts = es = 0
+    for a, b in zip(to, eo):
+        assert (a is None) == (b is None)
+        if a is None:
+            continue
+        np.testing.assert_allclose(b.numpy(), a.detach().numpy(), rtol=tol, atol=tol)
+        g = rng.standard_normal(tuple(a.shape))
+        ts, es = ts + (a * torch.tensor(g)).nansum(), es + (b * ember.tensor(g)).nansum()
+    ts.backward()
+    es.backward()
+    for a, b in zip(ti, ei):
+        if a.requires_grad:
+            np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=tol, atol=tol)
+    tp = dict(tm.named_parameters())
+    for n, p in em.named_parameters():
+        if tp[n].grad is not None:
+            np.testing.assert_allclose(p.grad.numpy(), tp[n].grad.numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_multihead_attention_options_sweep(seed):
+    rng = np.random.default_rng(seed)
+    e, nh = int(rng.choice([4, 8])), int(rng.choice([1, 2]))
+    kd, vd = (None, None) if seed % 2 else (int(rng.integers(2, 6)), int(rng.integers(2, 6)))
+    kw = dict(bias=bool(rng.integers(2)), add_bias_kv=bool(rng.integers(2)), kdim=kd, vdim=vd)
+    kw.update(add_zero_attn=bool(rng.integers(2)), batch_first=bool(seed % 3))
+    torch.manual_seed(seed)
+    tm = torch.nn.MultiheadAttention(e, nh, **kw)
+    em = ember.nn.MultiheadAttention(e, nh, **kw)
+    _copy_pair(tm, em)
+    b, tl, sl = 2, int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    sh = (lambda n, d: (b, n, d)) if kw["batch_first"] else (lambda n, d: (n, b, d))
+    q, k, v = rng.standard_normal(sh(tl, e)), rng.standard_normal(sh(sl, kd or e)), None
+    v = rng.standard_normal(sh(sl, vd or e))
+    extra = {"need_weights": True, "average_attn_weights": bool(seed % 2)}
+    extra["attn_mask"] = rng.random((tl, sl)) < 0.3 if seed % 4 else rng.standard_normal((tl, sl))
+    pad = rng.random((b, sl)) < 0.3  # (of the attn_mask's kind, as torch wants)
+    extra["key_padding_mask"] = pad if seed % 4 else np.where(pad, -np.inf, 0.0)
+    _compare(tm, em, [q, k, v], extra, train=bool(seed % 2))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_transformer_decoder_layer_sweep(seed):
+    rng = np.random.default_rng(100 + seed)
+    d, nh = 8, int(rng.choice([1, 2]))
+    act = [torch.tanh, "gelu", "relu"][seed % 3]
+    eact = [ember.tanh, "gelu", "relu"][seed % 3]
+    kw = dict(dim_feedforward=6, dropout=0.0, batch_first=bool(seed % 2),
+              norm_first=bool(seed // 3), bias=bool(seed % 4))  # fmt: skip
+    torch.manual_seed(seed)
+    tm = torch.nn.TransformerDecoderLayer(d, nh, activation=act, **kw)
+    em = ember.nn.TransformerDecoderLayer(d, nh, activation=eact, **kw)
+    _copy_pair(tm, em)
+    b, t, s = 2, 4, 3
+    sh = (lambda n: (b, n, d)) if kw["batch_first"] else (lambda n: (n, b, d))
+    extra = {"tgt_mask": np.triu(np.full((t, t), -np.inf), 1), "tgt_is_causal": True,
+             "memory_key_padding_mask": np.array([[False] * s, [False, True, True]])}  # fmt: skip
+    _compare(tm, em, [rng.standard_normal(sh(t)), rng.standard_normal(sh(s))], extra, seed % 2 == 1)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_embedding_bag_options_sweep(seed):
+    rng = np.random.default_rng(200 + seed)
+    n, d = 7, 3
+    mode = ["sum", "mean", "max"][seed % 3]
+    kw = dict(mode=mode, include_last_offset=bool(seed % 2), padding_idx=[None, 2, -1][seed % 3])
+    if seed % 4 == 0:
+        kw.update(max_norm=1.0, norm_type=float(rng.choice([1.0, 2.0])))
+    if mode != "max" and seed % 5 == 1:
+        kw["scale_grad_by_freq"] = True
+    torch.manual_seed(seed)
+    tm, em = torch.nn.EmbeddingBag(n, d, **kw), ember.nn.EmbeddingBag(n, d, **kw)
+    _copy_pair(tm, em)
+    idx = rng.integers(0, n, 8)
+    offs = np.sort(rng.integers(0, 9, 3))
+    offs[0] = 0
+    extra = {}
+    if mode == "sum" and seed % 2 == 0:
+        extra["per_sample_weights"] = rng.standard_normal(8)
+    _compare(tm, em, [idx, offs], extra, train=True)
+    np.testing.assert_allclose(em.weight.detach().numpy(), tm.weight.detach().numpy())

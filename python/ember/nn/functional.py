@@ -51,6 +51,10 @@ class _NoKernel(BadDtype, NotImplementedError):
     for 'Long'"), and ember's BadDtype."""
 
 
+class _DtypeValueError(BadDtype, ValueError):
+    """A dtype PyTorch refuses with a ValueError (affine_grid's theta), and ember's BadDtype."""
+
+
 class _Unsupported(BadShapeOrValue, NotImplementedError):
     """A mode or rank the op does not implement (interpolate, pad): PyTorch's
     NotImplementedError, and ember's BadShapeOrValue."""
@@ -199,7 +203,7 @@ def _float_operands(
         floats = [x.data.dtype for x in xs if not _is_int(x) and x.ndim]
     if not floats and not ints_alone:
         got = ", ".join(str(x.dtype) for x in xs)
-        raise TypeError(f"{op}: expected a floating point operand, got {got}")
+        raise BadDtype(f"{op}: expected a floating point operand, got {got}")  # (torch: Runtime)
     dt = floats[0] if floats else get_default_dtype()
     for f in floats[1:]:
         dt = dt if f == dt else np.promote_types(dt, f)
@@ -761,6 +765,11 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
         )
     if min_val > max_val:
         raise BadShapeOrValue("hardtanh: min_val cannot be greater than max_val")
+    if isinstance(input, Tensor) and input.data.dtype == np.uint8 and min(min_val, max_val) < 0:
+        raise BadShapeOrValue(
+            f"hardtanh: cannot do hardtanh on an unsigned type with negative limits "
+            f"({min_val}, {max_val}), as torch"
+        )
     if _integer_tensor(input):  # integers stay integers, as in PyTorch (no gradient to carry)
         return Tensor(np.clip(input.data, min_val, max_val).astype(input.data.dtype))
     return _activation("hardtanh", input, {"alpha": float(min_val), "beta": float(max_val)})
@@ -6767,12 +6776,6 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
                 f"{op}: circular padding ({lo}, {hi}) of dim {d} crops all of its {n} elements "
                 f"and has nothing to wrap (shape {x.shape})"
             )
-        if mode == "circular" and max(lo, hi) > cropped and not empty:
-            # (torch copies the pad from output cells not yet written: uninitialised memory)
-            raise BadShapeOrValue(
-                f"{op}: circular padding ({lo}, {hi}) of dim {d} wraps more than once around "
-                f"the {cropped} elements its crop leaves (shape {x.shape})"
-            )
     # torch's node: its reflection/replication kernel's, or circular's slice copies
     name = {"reflect": f"ReflectionPad{k}DBackward0", "replicate": f"ReplicationPad{k}DBackward0"}
     name = name.get(mode, "torch::autograd::CopySlices")
@@ -7184,6 +7187,8 @@ def local_response_norm(
     """
     op = "local_response_norm"
     x = input if _is_int(input) else _float_input(input, op)
+    if _is_int(x) and x.data.dtype != np.int64:  # (torch's avg_pool has an int64 kernel only)
+        raise _NoKernel(f"{op}: not implemented for {x.dtype} (torch's avg_pool: int64 only)")
     if x.ndim < 3:
         raise BadShapeOrValue(
             f"{op}: expected 3D or higher dimensionality input (got {x.ndim} dims)"
@@ -8268,6 +8273,8 @@ def pdist(input, p: float = 2.0) -> Tensor:
     upper triangle of the distance matrix, row-major, as PyTorch."""
     op = "pdist"
     x = _float_input(input, op)
+    if x.data.itemsize == 2:  # (float16 / bfloat16: torch has no kernel)
+        raise _NoKernel(f"{op}: not implemented for {x.dtype}, as torch")
     if x.ndim != 2:
         raise BadShapeOrValue(f"{op}: only supports 2-D tensors, got {x.ndim}-D input {x.shape}")
     if not p >= 0:
@@ -8311,6 +8318,10 @@ def affine_grid(theta, size, align_corners=None) -> Tensor:
     output pixel's normalised coordinates in [-1, 1] (pixel centres unless align_corners).
     """
     op = "affine_grid"
+    if isinstance(theta, Tensor) and not _lowp.is_float(theta.data.dtype):
+        raise _DtypeValueError(
+            f"{op}: expected theta to have floating point type, got {theta.dtype}"
+        )
     th = _float_input(theta, op, "theta")
     size = tuple(int(s) for s in size)
     if align_corners is None:
