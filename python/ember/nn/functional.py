@@ -8810,10 +8810,10 @@ def embedding_bag(
             and off[0] == 0
             and weight.dtype in (np.float32, np.float64)
         ):
-            bounds = np.empty(off.size + (not include_last_offset), np.int64)
-            bounds[: off.size] = off
-            if not include_last_offset or off[-1] <= idx.size:  # (else refused below)
-                bounds[-1] = idx.size  # (as torch: the last bag runs to the input's end)
+            bounds = off
+            if not include_last_offset:
+                bounds = np.empty(off.size + 1, np.int64)
+                bounds[:-1], bounds[-1] = off, idx.size
             try:
                 return _bag_node(_EmbeddingBagSum.apply(weight, idx, bounds, -1, mode == "mean"))
             except ValueError:
@@ -8862,9 +8862,6 @@ def embedding_bag(
         if off.size and off[0] != 0:
             raise BadShapeOrValue(f"{op}: offsets[0] has to be 0, got {int(off[0])}")
         bounds = off if include_last_offset else np.append(off, idx.size)  # (np.r_: ~25 us)
-        if include_last_offset and off[-1] <= idx.size:
-            # torch checks offsets[-1] but ends the last bag at the input's end all the same
-            bounds = np.append(off[:-1], idx.size)
         if np.any(np.diff(bounds) < 0) or (bounds.size and bounds[-1] > idx.size):
             raise BadShapeOrValue(
                 f"{op}: offsets must be non-decreasing and at most the input size {idx.size}, "
