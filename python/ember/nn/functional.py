@@ -765,11 +765,6 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
         )
     if min_val > max_val:
         raise BadShapeOrValue("hardtanh: min_val cannot be greater than max_val")
-    if isinstance(input, Tensor) and input.data.dtype == np.uint8 and min(min_val, max_val) < 0:
-        raise BadShapeOrValue(
-            f"hardtanh: cannot do hardtanh on an unsigned type with negative limits "
-            f"({min_val}, {max_val}), as torch"
-        )
     if _integer_tensor(input):  # integers stay integers, as in PyTorch (no gradient to carry)
         return Tensor(np.clip(input.data, min_val, max_val).astype(input.data.dtype))
     return _activation("hardtanh", input, {"alpha": float(min_val), "beta": float(max_val)})
