@@ -51,6 +51,10 @@ class _NoKernel(BadDtype, NotImplementedError):
     for 'Long'"), and ember's BadDtype."""
 
 
+class _DtypeValueError(BadDtype, ValueError):
+    """A dtype PyTorch refuses with a ValueError (affine_grid's theta), and ember's BadDtype."""
+
+
 class _Unsupported(BadShapeOrValue, NotImplementedError):
     """A mode or rank the op does not implement (interpolate, pad): PyTorch's
     NotImplementedError, and ember's BadShapeOrValue."""
@@ -199,7 +203,7 @@ def _float_operands(
         floats = [x.data.dtype for x in xs if not _is_int(x) and x.ndim]
     if not floats and not ints_alone:
         got = ", ".join(str(x.dtype) for x in xs)
-        raise TypeError(f"{op}: expected a floating point operand, got {got}")
+        raise BadDtype(f"{op}: expected a floating point operand, got {got}")  # (torch: Runtime)
     dt = floats[0] if floats else get_default_dtype()
     for f in floats[1:]:
         dt = dt if f == dt else np.promote_types(dt, f)
@@ -6382,29 +6386,45 @@ def interpolate(
 
 def _uint8_taps(n_in: int, n_out: int, scale, align_corners: bool, cubic: bool, antialias: bool):
     # PyTorch's uint8 resize (as PIL): first source pixel and int16 fixed-point weights of
-    # `prec` fraction bits per output pixel. Antialiased (and bilinear) weights are PIL's
-    # filter over the pixels inside its support, renormalised; plain bicubic keeps the float
-    # kernel's taps (A = -0.75, clamped to the edge).
+    # `prec` fraction bits per output pixel. Antialiased weights are PIL's filter over the
+    # pixels inside its support, renormalised; plain ones are the float kernel's taps (cubic:
+    # A = -0.75) with those past an edge added, in double, onto the edge pixel's weight.
     if align_corners:
         s = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
     else:
         s = 1.0 / scale if scale else n_in / n_out
-    if cubic and not antialias:
-        src = s * np.arange(n_out) if align_corners else s * (np.arange(n_out) + 0.5) - 0.5
-        lo = np.floor(src).astype(np.int64)
-        w = np.stack([f for f, _ in _cubic_weights(src - lo)], 1)
-        lo = lo - 1
+    if not antialias:  # (torch's _compute_indices_min_size_weights)
+        j = np.arange(n_out)
+        src = s * j if align_corners else s * (j + 0.5) - 0.5
+        if not (cubic or align_corners):
+            src = np.maximum(src, 0.0)
+        i0 = np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), n_in - 1)  # floorf
+        lam = np.clip(src - i0, 0.0, 1.0)
+        half = 2 if cubic else 1
+        lo = np.maximum(i0 - half + 1, 0)
+        size = np.clip(np.minimum(i0 + half + 1, n_in) - lo, 0, 2 * half)
+        w = np.zeros((n_out, 2 * half))
+        rows, at, w_max = np.arange(n_out), np.zeros(n_out, np.int64), 0.0
+        if cubic:
+            fs = [f for f, _ in _cubic_weights(lam)]
+        else:
+            fs = [1 - lam, 1 - (1 - lam)]  # (torch's triangle at |k - lam|)
+        for k, f in enumerate(fs):  # in torch's order: the running sums set the precision
+            pos = i0 - half + 1 + k
+            at = np.where(pos <= 0, 0, np.where(pos >= n_in - 1, size - 1, at))
+            w[rows, at] += f
+            w_max = max(w_max, w[rows, at].max())
+            at = at + 1
     else:
-        wide = antialias and s >= 1.0
+        wide = s >= 1.0
         support = (2.0 if cubic else 1.0) * (s if wide else 1.0)
-        taps = int(math.ceil(support)) * 2 + 1 if antialias else (4 if cubic else 2)
-        delta = 0.5 if align_corners and not antialias else 0.0
-        center = s * (np.arange(n_out) + 0.5 - delta)
-        lo = np.maximum((center - support + 0.5 + delta).astype(np.int64), 0)
-        hi = np.minimum((center + support + 0.5 + delta).astype(np.int64), n_in)
+        taps = int(math.ceil(support)) * 2 + 1
+        center = s * (np.arange(n_out) + 0.5)
+        lo = np.maximum((center - support + 0.5).astype(np.int64), 0)
+        hi = np.minimum((center + support + 0.5).astype(np.int64), n_in)
         hi = np.clip(hi, lo, lo + taps)
         k = np.arange(taps)
-        d = np.abs(lo[:, None] + k - center[:, None] + 0.5 - delta) / (s if wide else 1.0)
+        d = np.abs(lo[:, None] + k - center[:, None] + 0.5) / (s if wide else 1.0)
         if cubic:  # (A = -0.5, as PIL)
             w = np.where(d < 1, (1.5 * d - 2.5) * d * d + 1, ((-0.5 * d + 2.5) * d - 4) * d + 2)
             w = np.where(d < 2, w, 0.0)
@@ -6413,8 +6433,9 @@ def _uint8_taps(n_in: int, n_out: int, scale, align_corners: bool, cubic: bool, 
         w = np.where(lo[:, None] + k < hi[:, None], w, 0.0)
         total = w.sum(1, keepdims=True)
         w = np.where(total != 0, w / np.where(total != 0, total, 1), 0.0)
+        w_max = w.max()
     prec = 0  # the most fraction bits with which the largest weight still fits in int16
-    while prec < 22 and int(0.5 + w.max() * (1 << (prec + 1))) < (1 << 15):
+    while prec < 22 and int(0.5 + w_max * (1 << (prec + 1))) < (1 << 15):
         prec += 1
     v = w * (1 << prec)
     return lo, np.trunc(v + np.where(v < 0, -0.5, 0.5)).astype(np.int64), prec
@@ -7152,6 +7173,8 @@ def local_response_norm(
     """
     op = "local_response_norm"
     x = input if _is_int(input) else _float_input(input, op)
+    if _is_int(x) and x.data.dtype != np.int64:  # (torch's avg_pool has an int64 kernel only)
+        raise _NoKernel(f"{op}: not implemented for {x.dtype} (torch's avg_pool: int64 only)")
     if x.ndim < 3:
         raise BadShapeOrValue(
             f"{op}: expected 3D or higher dimensionality input (got {x.ndim} dims)"
@@ -8236,6 +8259,8 @@ def pdist(input, p: float = 2.0) -> Tensor:
     upper triangle of the distance matrix, row-major, as PyTorch."""
     op = "pdist"
     x = _float_input(input, op)
+    if x.data.itemsize == 2:  # (float16 / bfloat16: torch has no kernel)
+        raise _NoKernel(f"{op}: not implemented for {x.dtype}, as torch")
     if x.ndim != 2:
         raise BadShapeOrValue(f"{op}: only supports 2-D tensors, got {x.ndim}-D input {x.shape}")
     if not p >= 0:
@@ -8279,6 +8304,10 @@ def affine_grid(theta, size, align_corners=None) -> Tensor:
     output pixel's normalised coordinates in [-1, 1] (pixel centres unless align_corners).
     """
     op = "affine_grid"
+    if isinstance(theta, Tensor) and not _lowp.is_float(theta.data.dtype):
+        raise _DtypeValueError(
+            f"{op}: expected theta to have floating point type, got {theta.dtype}"
+        )
     th = _float_input(theta, op, "theta")
     size = tuple(int(s) for s in size)
     if align_corners is None:
