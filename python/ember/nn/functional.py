@@ -766,6 +766,8 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
     if min_val > max_val:
         raise BadShapeOrValue("hardtanh: min_val cannot be greater than max_val")
     if _integer_tensor(input):  # integers stay integers, as in PyTorch (no gradient to carry)
+        if input.data.dtype.kind in "ub" and (min_val < 0 or max_val < 0):  # (torch's refusal)
+            raise BadDtype("cannot do hardtanh on an unsigned type with negative limits")
         return Tensor(np.clip(input.data, min_val, max_val).astype(input.data.dtype))
     return _activation("hardtanh", input, {"alpha": float(min_val), "beta": float(max_val)})
 
