@@ -408,8 +408,8 @@ py::array elu_backward_py(const py::array& dy, const py::array& x, double alpha,
   const bool f32 = is_f32(x);
   py::gil_scoped_release release;
   if (f32)
-    elu_backward<float>(ptr<float>(dx), cptr<float>(dy), cptr<float>(x), n, dy_scalar,
-                        float(alpha), float(scale), float(input_scale));
+    elu_backward<float>(ptr<float>(dx), cptr<float>(dy), cptr<float>(x), n, dy_scalar, float(alpha),
+                        float(scale), float(input_scale));
   else
     elu_backward<double>(ptr<double>(dx), cptr<double>(dy), cptr<double>(x), n, dy_scalar, alpha,
                          scale, input_scale);
