@@ -128,6 +128,22 @@ def test_elu_kernel_refuses_bad_input():
         _C.elu_backward(np.ones(5, np.float32), x, 1.0, 1.0, 1.0)  # shapes differ
 
 
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "exp", "sin"])
+@pytest.mark.parametrize("perm", [(1, 0), (2, 0, 1)])
+def test_activation_kernel_takes_a_permuted_dense_input(name, perm):
+    rng = np.random.default_rng(6)
+    shape = (40, 30) if len(perm) == 2 else (6, 7, 8)
+    x = rng.standard_normal(shape).transpose(perm)  # not C-contiguous, one dense block
+    act = _C.activation_names.index(name)
+    y = _C.activation(x, act, 0.0, 1.0, None)
+    np.testing.assert_array_equal(y, _C.activation(np.ascontiguousarray(x), act, 0.0, 1.0, None))
+    t = getattr(torch, name)(torch.from_numpy(x))
+    assert tuple(s // 8 for s in y.strides) == t.stride()  # torch's layout for it
+    np.testing.assert_allclose(y, t.numpy(), rtol=1e-15, atol=1e-300)
+    with pytest.raises(RuntimeError, match="C-contiguous"):  # a strided slice: not one block
+        _C.activation(x[::2], act, 0.0, 1.0, None)
+
+
 def _mp_logaddexp(u, v, two):
     if np.isnan(u) or np.isnan(v):
         return np.nan
