@@ -144,6 +144,20 @@ def test_activation_kernel_takes_a_permuted_dense_input(name, perm):
         _C.activation(x[::2], act, 0.0, 1.0, None)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["sin", "cos", "atan", "sinh"])
+def test_unary_math_of_a_transposed_input(name, dtype):
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((50, 70)) * 3).astype(dtype).T
+    y = getattr(ember, name)(ember.tensor(x))
+    c = getattr(ember, name)(ember.tensor(np.ascontiguousarray(x))).numpy()
+    np.testing.assert_array_equal(y.numpy(), c)  # the same kernel's values either layout
+    t = getattr(torch, name)(torch.from_numpy(x))
+    assert y.stride() == t.stride()
+    rtol = 2e-7 if dtype == np.float32 else 1e-15
+    np.testing.assert_allclose(y.numpy(), t.numpy(), rtol=rtol, atol=1e-30)
+
+
 def _mp_logaddexp(u, v, two):
     if np.isnan(u) or np.isnan(v):
         return np.nan
