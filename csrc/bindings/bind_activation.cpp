@@ -14,7 +14,10 @@
 // inf when absent) | sin | cos | log2 | log10 | exp2 | sinh | cosh | atanh | atan | asin |
 // acos. `saved` is the forward OUTPUT y for sigmoid, tanh, expm1, sqrt, rsqrt, reciprocal and
 // exp2, the forward INPUT x for every other one (exp and neg: no backward).
+#include <algorithm>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bind_util.h"
 
@@ -30,9 +33,10 @@ void leaky_relu_forward(T* y, const T* x, int64_t n, T slope);
 template <typename T>
 void leaky_relu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar, T slope);
 template <typename T>
-void elu_forward(T* y, const T* x, int64_t n, T alpha);
+void elu_forward(T* y, const T* x, int64_t n, T alpha, T scale, T input_scale);
 template <typename T>
-void elu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar, T alpha);
+void elu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar, T alpha, T scale,
+                  T input_scale);
 template <typename T>
 void gelu_forward(T* y, const T* x, int64_t n, bool approximate);
 template <typename T>
@@ -182,7 +186,7 @@ void run_forward(Act act, T* y, const T* x, int64_t n, const Params& p) {
       leaky_relu_forward<T>(y, x, n, T(p.alpha));
       break;
     case Act::elu:
-      elu_forward<T>(y, x, n, T(p.alpha));
+      elu_forward<T>(y, x, n, T(p.alpha), T(1), T(1));
       break;
     case Act::gelu:
       gelu_forward<T>(y, x, n, p.approximate);
@@ -231,7 +235,7 @@ void run_backward(Act act, T* dx, const T* dy, const T* s, int64_t n, bool dy_sc
       leaky_relu_backward<T>(dx, dy, s, n, dy_scalar, T(p.alpha));
       break;
     case Act::elu:
-      elu_backward<T>(dx, dy, s, n, dy_scalar, T(p.alpha));
+      elu_backward<T>(dx, dy, s, n, dy_scalar, T(p.alpha), T(1), T(1));
       break;
     case Act::gelu:
       gelu_backward<T>(dx, dy, s, n, dy_scalar, p.approximate);
@@ -292,15 +296,49 @@ py::array fresh_like(const py::array& x) {
   return py::reinterpret_steal<py::array>(r);
 }
 
+// Whether x's elements fill one block of memory in some order (a transpose or permutation of a
+// C-contiguous array: its strides, those of the dims of size > 1 sorted, are C strides). A
+// pointwise map then runs over the memory as it lies, into a y of x's strides (torch's layout
+// for it), with no copy either way: a transposed 1000x1000 sigmoid took 2.7x torch's time.
+bool dense_permuted(const py::array& x) {
+  std::vector<std::pair<py::ssize_t, py::ssize_t>> d;  // (stride, size)
+  for (py::ssize_t i = 0; i < x.ndim(); ++i)
+    if (x.shape(i) > 1) d.push_back({x.strides(i), x.shape(i)});
+  std::sort(d.begin(), d.end());
+  py::ssize_t want = x.itemsize();
+  for (const auto& [stride, size] : d) {
+    if (stride != want) return false;
+    want *= size;
+  }
+  return true;
+}
+
+// A fresh array of x's dtype, shape and strides (x dense_permuted: they fit its size).
+py::array fresh_strided_like(const py::array& x) {
+  auto& api = py::detail::npy_api::get();
+  PyObject* descr = py::detail::array_proxy(x.ptr())->descr;
+  Py_INCREF(descr);  // PyArray_NewFromDescr steals it
+  PyObject* r = api.PyArray_NewFromDescr_(api.PyArray_Type_, descr, static_cast<int>(x.ndim()),
+                                          x.shape(), x.strides(), nullptr, 0, nullptr);
+  if (!r) {
+    py::error_already_set e;
+    if (e.matches(PyExc_MemoryError)) throw out_of_memory(std::string(e.what()));
+    throw e;
+  }
+  return py::reinterpret_steal<py::array>(r);
+}
+
 py::array forward_impl(Act act, const py::array& x, const Params& p, const py::object& out_obj,
                        const char* op) {
   check_params(act, p, op);
   require_float(x, op, "x");
-  require_contiguous(x, op, "x");
+  // (a fresh y only: out and backward's arrays stay C-contiguous)
+  const bool permuted = out_obj.is_none() && !(x.flags() & py::array::c_style) && dense_permuted(x);
+  if (!permuted) require_contiguous(x, op, "x");
   const int64_t n = x.size();  // an existing array's size: NumPy keeps it within intp
   py::array y;
   if (out_obj.is_none()) {
-    y = fresh_like(x);
+    y = permuted ? fresh_strided_like(x) : fresh_like(x);
   } else {
     if (!py::isinstance<py::array>(out_obj))
       throw py::type_error(std::string(op) + ": out must be a numpy array");
@@ -371,6 +409,48 @@ py::array backward_id_py(const py::array& dy, const py::array& saved, int id, do
                          double beta) {
   const char* op = "activation_grad";
   return backward_impl(act_of(id, op), dy, saved, Params{alpha, beta, 20.0, false}, op);
+}
+
+// elu with PyTorch's three coefficients (selu, celu: nn/functional.py): y = x > 0 ? x * scale :
+// expm1(x * input_scale) * alpha * scale, and its dx from dy and the input x (dy of x's shape or
+// one value, as activation_backward's).
+py::array elu_py(const py::array& x, double alpha, double scale, double input_scale) {
+  const char* op = "elu";
+  require_float(x, op, "x");
+  require_contiguous(x, op, "x");
+  py::array y = fresh_like(x);
+  const int64_t n = x.size();
+  const bool f32 = is_f32(x);  // (before the release: dtype() needs the GIL)
+  py::gil_scoped_release release;
+  if (f32)
+    elu_forward<float>(ptr<float>(y), cptr<float>(x), n, float(alpha), float(scale),
+                       float(input_scale));
+  else
+    elu_forward<double>(ptr<double>(y), cptr<double>(x), n, alpha, scale, input_scale);
+  return y;
+}
+
+py::array elu_backward_py(const py::array& dy, const py::array& x, double alpha, double scale,
+                          double input_scale) {
+  const char* op = "elu_backward";
+  require_float(dy, op, "dy");
+  require_float(x, op, "x");
+  require_same_dtype(dy, x, op);
+  require_contiguous(dy, op, "dy");
+  require_contiguous(x, op, "x");
+  const int64_t n = x.size();
+  const bool dy_scalar = dy.size() == 1 && n > 1;
+  if (!dy_scalar) require_shape(x, shape_of(dy), op, "x");
+  py::array dx = fresh_like(x);
+  const bool f32 = is_f32(x);
+  py::gil_scoped_release release;
+  if (f32)
+    elu_backward<float>(ptr<float>(dx), cptr<float>(dy), cptr<float>(x), n, dy_scalar, float(alpha),
+                        float(scale), float(input_scale));
+  else
+    elu_backward<double>(ptr<double>(dx), cptr<double>(dy), cptr<double>(x), n, dy_scalar, alpha,
+                         scale, input_scale);
+  return dx;
 }
 
 // x's (outer, C, inner) view for prelu: C = w's size, the channels (dim 1), or 1 for one slope.
@@ -544,6 +624,14 @@ void bind_activation(py::module_& m) {
         py::arg("alpha"), py::arg("beta"),
         "activation_backward(activation_names[act], dy, saved, alpha, beta), every argument "
         "positional (gelu exact, softplus threshold 20).");
+  m.def("elu", &elu_py, py::arg("x"), py::arg("alpha"), py::arg("scale"), py::arg("input_scale"),
+        "PyTorch's elu kernel for a C-contiguous float32/float64 x: x > 0 ? x * scale : "
+        "expm1(x * input_scale) * (alpha * scale), the coefficients rounded to x's dtype (selu, "
+        "celu).");
+  m.def("elu_backward", &elu_backward_py, py::arg("dy"), py::arg("x"), py::arg("alpha"),
+        py::arg("scale"), py::arg("input_scale"),
+        "dx of elu from the input x: x > 0 ? dy * scale : dy * input_scale * (alpha * scale) * "
+        "exp(x * input_scale); dy of x's shape or one value.");
   m.def("prelu", &prelu_py, py::arg("x"), py::arg("weight"),
         "y = x > 0 ? x : weight * x for a C-contiguous x, weight one slope or one per channel "
         "(dim 1) of x's dtype.");

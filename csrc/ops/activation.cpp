@@ -194,19 +194,37 @@ void leaky_relu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scal
   map2(dx, dy, x, n, dy_scalar, [slope](T g, T v) { return v > T(0) ? g : g * slope; });
 }
 
-// x (n) -> y: y = x > 0 ? x : alpha * expm1(x)   (so -0 -> -0, as PyTorch's).
+// x (n) -> y: y = x > 0 ? x * scale : expm1(x * input_scale) * (alpha * scale), PyTorch's elu
+// kernel with its coefficients rounded in T (elu: scale = input_scale = 1; selu, celu: see
+// nn/functional.py). -0 stays -0, as PyTorch's. input_scale > 0 (all but celu of a negative
+// alpha): the argument is <= 0 wherever it counts, so the cheaper expm1_nonpos.
 template <typename T>
-void elu_forward(T* y, const T* x, int64_t n, T alpha) {
-  map1(y, x, n, [alpha](T v) {
-    const T e = vm::expm1_nonpos(v > T(0) ? T(0) : v);  // keeps NaN
-    return v > T(0) ? v : alpha * (v == T(0) ? v : e);
-  });
+void elu_forward(T* y, const T* x, int64_t n, T alpha, T scale, T input_scale) {
+  const T neg = alpha * scale;
+  if (input_scale > T(0)) {
+    map1(y, x, n, [=](T v) {
+      const T u = (v > T(0) ? T(0) : v) * input_scale;
+      const T e = vm::expm1_nonpos(u);  // keeps NaN
+      return v > T(0) ? v * scale : (u == T(0) ? u : e) * neg;
+    });
+  } else {
+    map1(y, x, n, [=](T v) {
+      const T u = (v > T(0) ? T(0) : v) * input_scale;
+      const T e = vexpm1(u);
+      return v > T(0) ? v * scale : (u == T(0) ? u : e) * neg;
+    });
+  }
 }
-// dy, x (n) -> dx: dx = x > 0 ? dy : dy * alpha * exp(x)   (from the input, not the output; a
-// NaN x gives NaN, as PyTorch's vectorised loop, which all but a tensor's last few entries take).
+// dy, x (n) -> dx: dx = x > 0 ? dy * scale : dy * input_scale * (alpha * scale) * exp(x *
+// input_scale), PyTorch's order (from the input, not the output; a NaN x gives NaN, as PyTorch's
+// vectorised loop, which all but a tensor's last few entries take).
 template <typename T>
-void elu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar, T alpha) {
-  map2(dx, dy, x, n, dy_scalar, [alpha](T g, T v) { return v > T(0) ? g : g * alpha * vexp(v); });
+void elu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar, T alpha, T scale,
+                  T input_scale) {
+  const T neg = alpha * scale;
+  map2(dx, dy, x, n, dy_scalar, [=](T g, T v) {
+    return v > T(0) ? g * scale : g * input_scale * neg * vexp(v * input_scale);
+  });
 }
 
 // x (n) -> y: approximate == false: y = x * Phi(x) = x/2 * erfc(-x/sqrt(2)) (exact GELU;
@@ -1095,8 +1113,9 @@ template void relu_forward<float>(float*, const float*, int64_t);
 template void relu_backward<float>(float*, const float*, const float*, int64_t, bool);
 template void leaky_relu_forward<float>(float*, const float*, int64_t, float);
 template void leaky_relu_backward<float>(float*, const float*, const float*, int64_t, bool, float);
-template void elu_forward<float>(float*, const float*, int64_t, float);
-template void elu_backward<float>(float*, const float*, const float*, int64_t, bool, float);
+template void elu_forward<float>(float*, const float*, int64_t, float, float, float);
+template void elu_backward<float>(float*, const float*, const float*, int64_t, bool, float, float,
+                                  float);
 template void gelu_forward<float>(float*, const float*, int64_t, bool);
 template void gelu_backward<float>(float*, const float*, const float*, int64_t, bool, bool);
 template void sigmoid_forward<float>(float*, const float*, int64_t);
@@ -1128,8 +1147,9 @@ template void relu_backward<double>(double*, const double*, const double*, int64
 template void leaky_relu_forward<double>(double*, const double*, int64_t, double);
 template void leaky_relu_backward<double>(double*, const double*, const double*, int64_t, bool,
                                           double);
-template void elu_forward<double>(double*, const double*, int64_t, double);
-template void elu_backward<double>(double*, const double*, const double*, int64_t, bool, double);
+template void elu_forward<double>(double*, const double*, int64_t, double, double, double);
+template void elu_backward<double>(double*, const double*, const double*, int64_t, bool, double,
+                                   double, double);
 template void gelu_forward<double>(double*, const double*, int64_t, bool);
 template void gelu_backward<double>(double*, const double*, const double*, int64_t, bool, bool);
 template void sigmoid_forward<double>(double*, const double*, int64_t);

@@ -736,12 +736,56 @@ def _elu_graph(alpha: float, scale: float = 1.0, input_scale: float = 1.0):
     return dgraph
 
 
+class Elu(Function):
+    """selu / celu by _C.elu: PyTorch's elu kernel with its three coefficients (alpha, scale,
+    input_scale), one C++ pass each way (NumPy's where / expm1 / multiply passes took twice
+    torch's time); backward reads the input x, as torch's. Named EluBackward0 (Celu:
+    CeluBackward0), as torch's nodes."""
+
+    @staticmethod
+    def _values(x, coef, grad_coef):  # (see ops._unary_apply)
+        return _C.elu(_contig(x), *coef)
+
+    @staticmethod
+    def forward(ctx, x, coef, grad_coef):
+        x = _contig(x)
+        ctx.save_for_backward(x)
+        ctx.coef = grad_coef
+        return _C.elu(x, *coef)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        if (one := ops._one_value(g)) is not None:  # one value broadcast: the kernel takes it
+            g = one
+        return _C.elu_backward(_contig(g.astype(x.dtype, copy=False)), x, *ctx.coef), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (x,) = _graph.inputs(ctx, ctx.saved_tensors[0])
+        return g * _elu_graph(*ctx.coef)(x), None, None
+
+
+class Celu(Elu):
+    pass
+
+
+def _elu_apply(fn, op: str, input, coef, grad_coef) -> Tensor:
+    """fn (Elu or Celu) for float32 / float64 input; other float dtypes by _elu_pair."""
+    x = _float_input(input, op)
+    if x.data.dtype == np.float32 or x.data.dtype == np.float64:
+        return ops._unary_apply(fn, x, coef, grad_coef)
+    f, _ = _elu_pair(*coef)
+    _, df = _elu_pair(*grad_coef)
+    return _pointwise(op, x, f, df, _elu_graph(*grad_coef))
+
+
 def selu(input, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al. (2017)."""
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("selu", selu, input)
-    f, df = _elu_pair(_SELU_ALPHA, _SELU_SCALE)
-    return _pointwise("selu", input, f, df, _elu_graph(_SELU_ALPHA, _SELU_SCALE))
+    coef = (_SELU_ALPHA, _SELU_SCALE, 1.0)
+    return _elu_apply(Elu, "selu", input, coef, coef)
 
 
 def celu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -750,11 +794,9 @@ def celu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
         return _in_place("celu", celu, input, alpha)
     if alpha == 0:
         raise BadShapeOrValue("celu: alpha cannot be 0")
-    f, _ = _elu_pair(float(alpha), 1.0, 1.0 / alpha)
     # PyTorch's backward takes input_scale = 1 / alpha rounded to float32, in float64 too
-    _, df = _elu_pair(float(alpha), 1.0, 1.0 / float(np.float32(alpha)))
-    dgraph = _elu_graph(float(alpha), 1.0, 1.0 / float(np.float32(alpha)))
-    return _pointwise("celu", input, f, df, dgraph)
+    grad_coef = (float(alpha), 1.0, 1.0 / float(np.float32(alpha)))
+    return _elu_apply(Celu, "celu", input, (float(alpha), 1.0, 1.0 / alpha), grad_coef)
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
