@@ -66,3 +66,13 @@ def test_node_class_names_as_torch(make):
     y = make(ember, ember.ones(4, requires_grad=True, dtype=ember.float64))
     type(y.grad_fn)  # the renamed node still runs backward
     y.sum().backward() if y.ndim else y.backward()
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "silu", "gelu", "elu", "softplus"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activation_of_transposed_input_keeps_torch_layout(name, dtype):
+    a = np.random.default_rng(3).standard_normal((30, 20)).astype(dtype)
+    e = getattr(ember.nn.functional, name)(ember.tensor(a).t())
+    t = getattr(torch.nn.functional, name)(torch.tensor(a).t())
+    assert e.stride() == t.stride()
+    np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-6, atol=1e-7)

@@ -378,7 +378,7 @@ class Activation(Function):
 
     @staticmethod
     def _values(x, name, params):  # (see ops._unary_apply)
-        if not x.flags.c_contiguous:
+        if not x.flags.c_contiguous and not x.flags.f_contiguous:  # (F order: run as it lies)
             x = np.ascontiguousarray(x)
         if "approximate" in params or "threshold" in params:  # (gelu's, softplus's options)
             return _C.activation_forward(name, x, **params)
