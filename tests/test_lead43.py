@@ -79,3 +79,13 @@ def test_activation_of_transposed_input_keeps_torch_layout(name, dtype):
     np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=tol, atol=tol)
     same = getattr(ember.nn.functional, name)(ember.tensor(np.ascontiguousarray(a.T)))
     np.testing.assert_array_equal(e.numpy(), same.numpy())  # the kernel's values, any layout
+
+
+@pytest.mark.parametrize(
+    "out_hw, words",
+    [([-1, 5], r"output size must be >= 0, got \(-1, 5\)"), ([1, 2, 3], "two sizes, got 3")],
+)
+def test_conv_transpose2d_kernel_names_a_bad_output_size(out_hw, words):
+    x, w = np.ones((1, 2, 3, 3), np.float32), np.ones((2, 2, 3, 3), np.float32)
+    with pytest.raises(ValueError, match=words):
+        ember._C.conv_transpose2d_forward(x, w, None, [1, 1], [0, 0], [1, 1], 1, out_hw)

@@ -197,8 +197,10 @@ py::array transpose_forward_py(const py::array& x, const py::array& w, const py:
   require_ndim(w, 4, op, "weight");
   require_contiguous(x, op, "input");
   require_contiguous(w, op, "weight");
-  EMBER_CHECK(out_hw.size() == 2 && out_hw[0] >= 0 && out_hw[1] >= 0, op,
-              ": output size must be two sizes >= 0, got ", out_hw.size(), " values");
+  EMBER_CHECK(out_hw.size() == 2, op, ": output size must be two sizes, got ", out_hw.size(),
+              " values");
+  EMBER_CHECK(out_hw[0] >= 0 && out_hw[1] >= 0, op, ": output size must be >= 0, got (", out_hw[0],
+              ", ", out_hw[1], ")");
   EMBER_CHECK(groups >= 1, op, ": groups must be >= 1, got ", groups);
   EMBER_CHECK(x.shape(1) == w.shape(0), op, ": input ", shape_str(shape_of(x)), " has ", x.shape(1),
               " channels but weight ", shape_str(shape_of(w)), " expects ", w.shape(0));
