@@ -1245,11 +1245,12 @@ def _gelsy(A, B, rcond):
     for i in np.ndindex(*batch):
         a = A[i]
         r = rank[i] = _gelsy_rank(a, rcond)
-        if 0 < r < builtins.min(a.shape):
-            Q1 = np.linalg.qr(a[:, :r])[0]
-            a = Q1 @ (Q1.conj().T @ a)
-        if r:
-            X[i] = np.linalg.pinv(a, rcond=0.0 if r == builtins.min(a.shape) else 1e-15) @ B[i]
+        if 0 < r < builtins.min(a.shape):  # Q1 C with C = Q1^H A of full row rank r: the
+            Q1 = np.linalg.qr(a[:, :r])[0]  # minimum-norm solution is pinv(C) Q1^H B (no
+            Qh = Q1.conj().T  # rounding residue of the projection left to invert)
+            X[i] = np.linalg.pinv(Qh @ a, rcond=0.0) @ (Qh @ B[i])
+        elif r:
+            X[i] = np.linalg.pinv(a, rcond=0.0) @ B[i]
     return X, rank
 
 

@@ -839,6 +839,8 @@ def _complex_alpha(y, a, b, ufunc):
     if type(y) is not Tensor or y.data.dtype.kind != "c":
         return y
     if type(b) is float or type(b) is complex:
+        with np.errstate(over="ignore"):  # (as y's dtype: 1e39 is inf in complex64)
+            b = np.asarray(b).astype(y.data.dtype)[()]
         if cmath.isfinite(b):
             return y
     bd = b.data if type(b) is Tensor else np.asarray(_data(b))
@@ -1970,7 +1972,7 @@ _BINARY_READS = {  # Binary's gradients that read less than a, b and y
     _logaddexp_grads: "ab",
     _logaddexp2_grads: "ab",
 }
-_BINARY_PIECEWISE = {"fmax", "fmin", "copysign", "remainder", "fmod", "div"}
+_BINARY_PIECEWISE = {"fmax", "fmin", "copysign", "remainder", "fmod", "div", "nextafter"}
 
 
 def _div_floor(a, b):
@@ -2412,8 +2414,8 @@ def ldexp(input, other) -> Tensor:  # noqa: A002
     if _kind(x) == "f" and isinstance(other, Tensor) and _kind(other) in "biu":
         # torch's kernel for a float input and an integer exponent: int32 exponents (int64
         # ones wrap), none for bool
-        if _kind(other) == "b":
-            raise not_implemented("ldexp_cpu_exp", "bool")
+        if _kind(other) == "b" or (_kind(other) == "u" and other.data.dtype != np.uint8):
+            raise not_implemented("ldexp_cpu_exp", str(other.data.dtype))  # (torch has none)
         if other.data.dtype.itemsize > 4 or other.data.dtype == np.uint32:
             other = Tensor(other.data.astype(np.int32))
     dt = result_type(x, other)
@@ -2687,6 +2689,9 @@ def nextafter(input, other) -> Tensor:  # noqa: A002
 
 def _nextafter_grads(a, b, y, g):  # torch 2.13's: input's gradient passes, other's is 0
     return g, np.zeros_like(g)
+
+
+_BINARY_NAME[_nextafter_grads] = "nextafter"  # (constant factors 1 and 0: _BINARY_PIECEWISE)
 
 
 def mvlgamma(input, p: int) -> Tensor:  # noqa: A002

@@ -1563,6 +1563,8 @@ class Tensor:
     def pow_(self, exponent) -> Tensor:
         # (integer powers by ember's pow: NumPy's in-place one refuses negative exponents midway;
         # complex ones too, for torch's special values: 0 ** 0 is NaN there)
+        if self.data.dtype in _lowp.LOWP and type(exponent) in (int, float):
+            _ops._lowp_exponent(exponent, self.data.dtype)  # (torch's checked conversion)
         return self._inplace(
             np.power if self.data.dtype.kind == "f" else _ops.pow, exponent, rebind=False
         )

@@ -1053,6 +1053,9 @@ class Function:
     # not a view of the input, for in-place writes (_inplace.view_root) and detach_()
     _not_view = False
 
+    def __reduce_ex__(self, protocol):  # (torch's nodes can be neither pickled nor copied)
+        raise TypeError(f"cannot pickle '{self.name()}' object")
+
     def save_for_backward(self, *arrays):
         if _saved_hooks_entered:  # (a global: cheaper than the thread-local test each op)
             hooks = _state.saved_hooks
