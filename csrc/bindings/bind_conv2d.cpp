@@ -2,6 +2,7 @@
 // conv_transpose2d_forward, conv3d_depth_taps and its backward.
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <tuple>
 
 #include "bind_util.h"
@@ -101,27 +102,31 @@ void run_forward(py::array& y, const py::array& x, const py::array& w, const py:
                     a.dw, a.groups);
 }
 
+// The optional bias argument: None, or a contiguous float array of x's dtype and shape (n,).
+std::optional<py::array> bias_arg(const py::object& b_obj, const py::array& x, int64_t n,
+                                  const char* op) {
+  if (b_obj.is_none()) return std::nullopt;
+  EMBER_CHECK(py::isinstance<py::array>(b_obj), op, ": bias must be a NumPy array or None");
+  auto b = py::reinterpret_borrow<py::array>(b_obj);
+  require_float(b, op, "bias");
+  require_same_dtype(x, b, op);
+  require_contiguous(b, op, "bias");
+  require_shape(b, {n}, op, "bias");
+  return b;
+}
+
 py::array forward_py(const py::array& x, const py::array& w, const py::object& b_obj,
                      const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
                      const std::vector<int64_t>& dilation, int64_t groups) {
   const char* op = "conv2d";
   const ConvArgs a = conv_args(stride, padding, dilation, groups);
   auto [OH, OW] = check_conv(x, w, a, op);
-  py::array b;
-  const bool has_b = !b_obj.is_none();
-  if (has_b) {
-    EMBER_CHECK(py::isinstance<py::array>(b_obj), op, ": bias must be a NumPy array or None");
-    b = py::reinterpret_borrow<py::array>(b_obj);
-    require_float(b, op, "bias");
-    require_same_dtype(x, b, op);
-    require_contiguous(b, op, "bias");
-    require_shape(b, {static_cast<int64_t>(w.shape(0))}, op, "bias");
-  }
+  std::optional<py::array> b = bias_arg(b_obj, x, w.shape(0), op);
   py::array y = empty_like_dtype(x, {x.shape(0), w.shape(0), OH, OW});
   if (is_f32(x))
-    run_forward<float>(y, x, w, has_b ? &b : nullptr, a);
+    run_forward<float>(y, x, w, b ? &*b : nullptr, a);
   else
-    run_forward<double>(y, x, w, has_b ? &b : nullptr, a);
+    run_forward<double>(y, x, w, b ? &*b : nullptr, a);
   return y;
 }
 
@@ -212,21 +217,12 @@ py::array transpose_forward_py(const py::array& x, const py::array& w, const py:
   EMBER_CHECK(H == x.shape(2) && W == x.shape(3), op, ": output size (", out_hw[0], ", ", out_hw[1],
               ") does not map back to input ", shape_str(shape_of(x)), " with weight ",
               shape_str(shape_of(w)), " (conv2d gives (", H, ", ", W, "))");
-  py::array b;
-  const bool has_b = !b_obj.is_none();
-  if (has_b) {
-    EMBER_CHECK(py::isinstance<py::array>(b_obj), op, ": bias must be a NumPy array or None");
-    b = py::reinterpret_borrow<py::array>(b_obj);
-    require_float(b, op, "bias");
-    require_same_dtype(x, b, op);
-    require_contiguous(b, op, "bias");
-    require_shape(b, {Cout}, op, "bias");
-  }
+  std::optional<py::array> b = bias_arg(b_obj, x, Cout, op);
   py::array y = empty_like_dtype(x, {x.shape(0), Cout, out_hw[0], out_hw[1]});
   if (is_f32(x))
-    run_transpose<float>(y, x, w, has_b ? &b : nullptr, a);
+    run_transpose<float>(y, x, w, b ? &*b : nullptr, a);
   else
-    run_transpose<double>(y, x, w, has_b ? &b : nullptr, a);
+    run_transpose<double>(y, x, w, b ? &*b : nullptr, a);
   return y;
 }
 
