@@ -373,20 +373,28 @@ py::array forward_id_py(const py::array& x, int id, double alpha, double beta,
   return forward_impl(act_of(id, op), x, Params{alpha, beta, 20.0, false}, out_obj, op);
 }
 
+// A backward's dy beside the array it differentiates at (saved: the forward's input or output):
+// both C-contiguous floats of one dtype, dy of saved's shape or one value (a full sum's gradient,
+// not filled in: true, the kernel reads that value for every element).
+bool check_grad_args(const py::array& dy, const py::array& saved, const char* op,
+                     const char* saved_name) {
+  require_float(dy, op, "dy");
+  require_float(saved, op, saved_name);
+  require_same_dtype(dy, saved, op);
+  require_contiguous(dy, op, "dy");
+  require_contiguous(saved, op, saved_name);
+  const bool dy_scalar = dy.size() == 1 && saved.size() > 1;
+  if (!dy_scalar) require_shape(saved, shape_of(dy), op, saved_name);
+  return dy_scalar;
+}
+
 py::array backward_impl(Act act, const py::array& dy, const py::array& saved, const Params& p,
                         const char* op) {
   EMBER_CHECK(act != Act::exp && act != Act::neg, op, ": '", kActNames[int(act)],
               "' has no backward kernel (its gradient is dy * y / -dy: plain arithmetic)");
   check_params(act, p, op);
-  require_float(dy, op, "dy");
-  require_float(saved, op, "saved");
-  require_same_dtype(dy, saved, op);
-  require_contiguous(dy, op, "dy");
-  require_contiguous(saved, op, "saved");
-  // dy of one value with a larger saved: that value for every element (a full sum's gradient)
   const int64_t n = saved.size();  // (as forward_impl)
-  const bool dy_scalar = dy.size() == 1 && n > 1;
-  if (!dy_scalar) require_shape(saved, shape_of(dy), op, "saved");
+  const bool dy_scalar = check_grad_args(dy, saved, op, "saved");
   py::array dx = fresh_like(saved);
   if (is_f32(dy))
     run_backward<float>(act, ptr<float>(dx), cptr<float>(dy), cptr<float>(saved), n, dy_scalar, p);
@@ -433,14 +441,8 @@ py::array elu_py(const py::array& x, double alpha, double scale, double input_sc
 py::array elu_backward_py(const py::array& dy, const py::array& x, double alpha, double scale,
                           double input_scale) {
   const char* op = "elu_backward";
-  require_float(dy, op, "dy");
-  require_float(x, op, "x");
-  require_same_dtype(dy, x, op);
-  require_contiguous(dy, op, "dy");
-  require_contiguous(x, op, "x");
   const int64_t n = x.size();
-  const bool dy_scalar = dy.size() == 1 && n > 1;
-  if (!dy_scalar) require_shape(x, shape_of(dy), op, "x");
+  const bool dy_scalar = check_grad_args(dy, x, op, "x");
   py::array dx = fresh_like(x);
   const bool f32 = is_f32(x);
   py::gil_scoped_release release;
