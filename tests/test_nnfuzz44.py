@@ -146,3 +146,38 @@ def test_circular_pad_wrapping_more_than_once(pad):
         return
     want = TF.pad(torch.tensor(x), pad, mode="circular").numpy()
     np.testing.assert_array_equal(F.pad(ember.tensor(x), pad, mode="circular").numpy(), want)
+
+
+# ---- where torch 2.13 is wrong, ember keeps the consistent answer ------------------------
+
+
+def test_interpolate_nearest_scale_factor_gradient_is_the_forward_adjoint():
+    # torch's backward takes the scale from the sizes (4 -> 8: 2 each) while its forward used
+    # 1 / 2.148 (source taps 0 0 0 1 1 2 2 3): ember's gradient counts the taps it read
+    x = ember.tensor(np.arange(4.0).reshape(1, 1, 4), requires_grad=True)
+    y = F.interpolate(x, scale_factor=2.148, mode="nearest")
+    want = TF.interpolate(torch.arange(4.0).reshape(1, 1, 4), scale_factor=2.148, mode="nearest")
+    np.testing.assert_array_equal(y.numpy(), want.numpy())
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[[3.0, 2.0, 2.0, 1.0]]])
+
+
+def test_interpolate_antialias_scale_factor_gradcheck():
+    # torch 2.13's own gradcheck fails on this call; ember's gradient is the true one
+    x = ember.tensor(np.random.default_rng(0).standard_normal((1, 1, 5, 2)), requires_grad=True)
+    kw = dict(mode="bilinear", scale_factor=1.458, align_corners=False, antialias=True)
+    assert ember.autograd.gradcheck(lambda a: F.interpolate(a, **kw), [x])
+
+
+def test_circular_pad_wrapping_past_a_crop_wraps_the_cropped_dim():
+    # pad 5 on the left of a dim of 5 cropped to 4 on the right: torch 2.13 passes its
+    # check (5 <= 5) and leaves a stale element; ember wraps what the crop leaves
+    x = np.arange(10.0).reshape(2, 5)
+    got = F.pad(ember.tensor(x), (5, -1), mode="circular").numpy()
+    np.testing.assert_array_equal(got, x[:, :4][:, np.arange(-5, 4) % 4])
+
+
+def test_pack_padded_sequence_length_past_the_end_refused():
+    # torch 2.13 packs it, reading past the input; ember refuses
+    with pytest.raises(ValueError, match="exceeds the sequence length 5"):
+        ember.nn.utils.rnn.pack_padded_sequence(ember.zeros(5, 3, 2), [6, 2, 1])

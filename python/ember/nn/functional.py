@@ -6802,7 +6802,7 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
             raise BadShapeOrValue(
                 f"{op}: {mode} padding ({lo}, {hi}) of dim {d} must be at most "
                 f"{n - (mode == 'reflect')} for input shape {x.shape}"
-                + ("; more wraps around more than once" if mode == "circular" else "")
+                + (" (a larger pad wraps around more than once)" if mode == "circular" else "")
             )
         if mode == "circular" and cropped < 1 and not empty:
             raise BadShapeOrValue(
@@ -6952,14 +6952,8 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Te
     op = "fold"
     if isinstance(input, Tensor) and input.data.dtype == np.bool_:
         # torch's bool col2im: overlapping blocks summed in bool, i.e. or-ed
-        y = fold(
-            Tensor(input.data.astype(np.float32)),
-            output_size,
-            kernel_size,
-            dilation,
-            padding,
-            stride,
-        )
+        x = Tensor(input.data.astype(np.float32))
+        y = fold(x, output_size, kernel_size, dilation, padding, stride)
         return Tensor(y.data != 0)
     x = _float_input(input, op)
     unbatched = x.ndim == 2
@@ -7266,11 +7260,14 @@ def bilinear(input1, input2, weight, bias=None) -> Tensor:
     if len(dts) > 1 and any(v.data.dtype.kind in "biu" for v in args):
         # torch refuses mixed dtypes ("All tensors must have the same dtype": RuntimeError)
         raise BadDtype(f"{op}: all tensors must have the same dtype, got {[v.dtype for v in args]}")
-    if len(args) == 3 + (bias is not None) and dts.pop().kind in "iu":
-        return _bilinear_int(op, input1.data, input2.data, weight.data, bias)
-    weight = _float_input(weight, op, "weight")
-    a = _float_input(input1, op, "input1", weight.dtype)
-    b = _float_input(input2, op, "input2", weight.dtype)
+    # integer tensors of one dtype: an integer result, wrapping as torch's (no graph)
+    ints = len(args) == 3 + (bias is not None) and dts.pop().kind in "iu"
+    if ints:
+        a, b = input1, input2
+    else:
+        weight = _float_input(weight, op, "weight")
+        a = _float_input(input1, op, "input1", weight.dtype)
+        b = _float_input(input2, op, "input2", weight.dtype)
     if weight.ndim != 3:
         raise BadShapeOrValue(f"{op}: weight must be 3-D (out, in1, in2), got shape {weight.shape}")
     if a.ndim == 0 or a.shape[:-1] != b.shape[:-1]:
@@ -7288,25 +7285,16 @@ def bilinear(input1, input2, weight, bias=None) -> Tensor:
     lead = a.shape[:-1]
     n = math.prod(lead)  # (explicit sizes: -1 is ambiguous when a dim is 0)
     if bias is not None:
-        bias = _float_input(bias, op, "bias", weight.dtype)
+        bias = bias if ints else _float_input(bias, op, "bias", weight.dtype)
         if bias.shape != (o,):
             raise BadShapeOrValue(f"{op}: bias must have shape ({o},), got {bias.shape}")
+    if ints:
+        y = np.einsum("...i,oij,...j->...o", a.data, weight.data, b.data).astype(weight.dtype)
+        return Tensor(y if bias is None else y + bias.data)
     # (B, in1) @ (in1, out * in2) -> (B, out, in2), then contract in2 with x2.
     t = ops.matmul(a.reshape(n, i1), weight.permute((1, 0, 2)).reshape(i1, o * i2))
     y = (t.reshape(n, o, i2) * b.reshape(n, 1, i2)).sum(-1).reshape(*lead, o)
     return y if bias is None else y + bias  # (torch's order: its node is the Add)
-
-
-def _bilinear_int(op, a, b, w, bias) -> Tensor:
-    """bilinear of integer tensors of one dtype: an integer result, wrapping as torch's."""
-    if w.ndim != 3 or a.ndim == 0 or a.shape[:-1] != b.shape[:-1]:
-        raise BadShapeOrValue(f"{op}: inputs {a.shape}, {b.shape} do not fit weight {w.shape}")
-    if (a.shape[-1], b.shape[-1]) != w.shape[1:] or 0 in w.shape[1:]:
-        raise BadShapeOrValue(f"{op}: inputs {a.shape} and {b.shape} do not match weight {w.shape}")
-    if bias is not None and bias.shape != w.shape[:1]:
-        raise BadShapeOrValue(f"{op}: bias must have shape ({w.shape[0]},), got {bias.shape}")
-    y = np.einsum("...i,oij,...j->...o", a, w, b).astype(w.dtype, copy=False)
-    return Tensor(y if bias is None else y + bias.data)
 
 
 def channel_shuffle(input, groups: int) -> Tensor:
