@@ -108,8 +108,9 @@ def _lstsq(lib, A, B, **kw):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_lstsq_gelsy_rcond_rank_and_solution(seed):
-    # torch 2.13 hands LAPACK gelsy an uninitialised pivot array: its column order, so its
-    # rank, vary from call to call. Orthogonal columns of decreasing norms: the rank is known
+    # torch 2.13 hands LAPACK gelsy an uninitialised pivot array: its column order, so its rank
+    # and solution, vary from call to call (even at the right rank), so the reference is NumPy's.
+    # Orthogonal columns of decreasing norms: the rank is known
     rng = np.random.default_rng(seed)
     for _ in range(10):
         m, n = (int(v) for v in rng.integers(1, 6, 2))
@@ -124,11 +125,6 @@ def test_lstsq_gelsy_rcond_rank_and_solution(seed):
         Q1 = np.linalg.qr(A[:, :r])[0]  # the minimum-norm solution for A's projection onto
         want = np.linalg.pinv(Q1 @ Q1.T @ A, rcond=1e-12) @ B  # its first r columns
         np.testing.assert_allclose(x, want, rtol=1e-8, atol=1e-10)
-        for _ in range(3):  # torch's, when its pivots left the columns in place
-            xt, rt = _lstsq(torch, A, B, rcond=rcond, driver="gelsy")
-            if rt == r:
-                np.testing.assert_allclose(x, xt, rtol=1e-8, atol=1e-10)
-                break
 
 
 @pytest.mark.parametrize("driver", ["gelsd", "gelss"])
