@@ -203,3 +203,43 @@ def test_bincount_kernel_checks_at_the_boundary():
         C.bincount(np.array([0, 1]), np.array([1, 2]))
     with pytest.raises(ValueError, match="match"):
         C.bincount(np.array([0, 1]), np.array([1.0]))
+
+
+@pytest.mark.parametrize("shape", [(10, 1000), (3, 64), (5, 129), (1, 300), (7, 2, 200)])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32"])
+@pytest.mark.parametrize("op", ["amax", "amin"])
+def test_amax_columns_register_strips_as_torch(shape, dtype, op):
+    # whole strips of 8 vectors of columns in registers, the rest by the L1 blocks
+    rng = np.random.default_rng(len(shape) * 100 + shape[-1])
+    a = (rng.standard_normal(shape) * 50).astype(dtype)
+    if dtype.startswith("float"):
+        a[rng.random(shape) < 0.01] = np.nan
+        a[..., 5] = 0.0
+        a[0, ..., 5] = -0.0
+    got = getattr(ember, op)(ember.tensor(a), 0).numpy()
+    want = getattr(torch, op)(torch.from_numpy(a), 0).numpy()
+    np.testing.assert_array_equal(got, want)
+    got = getattr(ember, op)(ember.tensor(a), -2 if len(shape) == 3 else 0, keepdim=True)
+    want = getattr(torch, op)(torch.from_numpy(a), -2 if len(shape) == 3 else 0, keepdim=True)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_amax_columns_threads_give_the_same_bits():
+    a = np.random.default_rng(5).standard_normal((9, 5000)).astype(np.float32)
+    a[3, 77] = np.nan
+    old = ember.get_num_threads()
+    try:
+        ember.set_num_threads(1)
+        one = ember.amax(ember.tensor(a), 0).numpy()
+        ember.set_num_threads(2)
+        two = ember.amax(ember.tensor(a), 0).numpy()
+    finally:
+        ember.set_num_threads(old)
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(one, torch.amax(torch.from_numpy(a), 0).numpy())
+
+
+def test_amax_columns_gradient_float64():
+    rng = np.random.default_rng(6)
+    x = ember.tensor(rng.permutation(4 * 300).reshape(4, 300) / 7.0, requires_grad=True)
+    assert gradcheck(lambda t: ember.amax(t, 0), (x,))
