@@ -9890,7 +9890,17 @@ def _unique_dim_nan(a: np.ndarray, axis: int, return_inverse: bool, return_count
     the order is that algorithm's), then each slice holding NaN is a run of its own."""
     moved = np.moveaxis(a, axis, 0)
     rows = moved.reshape(moved.shape[0], -1)
-    order = _libstdcxx_sort(rows.tolist())
+    items = rows.tolist()
+
+    def less(i, j):  # torch's comparator: the first position where neither is NaN decides
+        for p, q in zip(items[i], items[j], strict=True):
+            if p < q:
+                return True
+            if p > q:
+                return False
+        return False
+
+    order = _libstdcxx_sort(len(items), less)
     srt = rows[order]
     starts = np.ones(len(order), np.bool_)
     starts[1:] = (srt[1:] != srt[:-1]).any(1)
@@ -9902,20 +9912,12 @@ def _unique_dim_nan(a: np.ndarray, axis: int, return_inverse: bool, return_count
     return _unique_result(vals, inv, counts, return_inverse, return_counts)
 
 
-def _libstdcxx_sort(rows: list) -> list:
-    """The indices of rows in the order libstdc++'s std::sort (introsort: median-of-three
-    quicksort above 16 elements, heapsort past depth 2 * log2(n), then insertion sort) leaves
-    them under torch's unique_dim comparator; the unguarded scans are bounded here."""
-
-    def less(i, j):
-        for p, q in zip(rows[i], rows[j], strict=True):
-            if p < q:
-                return True
-            if p > q:
-                return False
-        return False
-
-    v = list(range(len(rows)))
+def _libstdcxx_sort(n: int, less) -> list:
+    """range(n) in the order libstdc++'s std::sort (introsort: median-of-three quicksort above
+    16 elements, heapsort past depth 2 * log2(n), then insertion sort) leaves it under
+    less(i, j): torch's CPU sorts with a comparator, whose ties (or inconsistencies) show in
+    the order. The unguarded scans are bounded here."""
+    v = list(range(n))
 
     def sift_down(lo, hole, n, val):  # std::__adjust_heap on v[lo : lo + n]
         top, child = hole, hole
@@ -9978,7 +9980,6 @@ def _libstdcxx_sort(rows: list) -> list:
             introsort(first, hi, depth)
             hi = first
 
-    n = len(v)
     if n > 1:
         introsort(0, n, 2 * (n.bit_length() - 1))
         for i in range(1, n):  # std::__final_insertion_sort
