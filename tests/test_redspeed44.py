@@ -243,3 +243,23 @@ def test_amax_columns_gradient_float64():
     rng = np.random.default_rng(6)
     x = ember.tensor(rng.permutation(4 * 300).reshape(4, 300) / 7.0, requires_grad=True)
     assert gradcheck(lambda t: ember.amax(t, 0), (x,))
+
+
+@pytest.mark.parametrize("shape", [(100000, 10), (7, 5), (1, 9), (4, 3, 6)])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_amax_of_a_transposed_array_as_torch(shape, dtype, keepdim):
+    # an F-contiguous view (x.T of a C array) goes to the kernel over its C twin's dims
+    rng = np.random.default_rng(7)
+    c = (rng.standard_normal(shape) * 30).astype(dtype)
+    if dtype != "int64":
+        c[rng.random(shape) < 0.001] = np.nan
+    x = c.T
+    nd = x.ndim
+    dims = [0, nd - 1, (0, 1), tuple(range(nd))] + ([(1, 2)] if nd == 3 else [])
+    for op in ["amax", "amin"]:
+        for dim in dims:
+            got = getattr(ember, op)(ember.tensor(x), dim, keepdim=keepdim)
+            want = getattr(torch, op)(torch.from_numpy(x), dim, keepdim=keepdim)
+            assert got.shape == tuple(want.shape)
+            np.testing.assert_array_equal(got.numpy(), want.numpy())

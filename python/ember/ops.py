@@ -10385,6 +10385,15 @@ def _amax_amin(x, dim, keepdim, use_max, op):
         if run is not None:  # AMax.forward's kernel, the dims kept or dropped by it
             y = _C.extreme_dim(data, run[0], run[1], keepdim, use_max)
             return Tensor._make(y, False, None, 0)
+        m = sorted(data.ndim - 1 - a for a in axes)
+        if (
+            data.flags.f_contiguous
+            and data.dtype in _EXTREME_DTYPES
+            and m == list(builtins.range(m[0] if m else 0, (m[0] if m else 0) + len(m)))
+        ):  # x.T of a C array: the kernel over its C twin's mirrored dims (NumPy's reduce of
+            # the strided view: (100000, 10).T.amax(0) ~30x torch's time)
+            y = _C.extreme_dim(data.T, m[0], m[-1] + 1, keepdim, use_max)
+            return Tensor._make(y.T.copy(), False, None, 0)  # (C order, as torch's)
     if builtins.any(x.shape[a] == 0 for a in axes):  # (torch: IndexError, RuntimeError with no dim)
         raise _IndexRangeError(f"{op}: cannot reduce over an empty dim of shape {x.shape}")
     if _outside_graph(x):
