@@ -10387,9 +10387,11 @@ def _amax_amin(x, dim, keepdim, use_max, op):
             return Tensor._make(y, False, None, 0)
         m = sorted(data.ndim - 1 - a for a in axes)
         if (
-            data.flags.f_contiguous
+            data.ndim > 1
+            and m
+            and data.flags.f_contiguous
             and data.dtype in _EXTREME_DTYPES
-            and m == list(builtins.range(m[0] if m else 0, (m[0] if m else 0) + len(m)))
+            and m == list(builtins.range(m[0], m[0] + len(m)))
         ):  # x.T of a C array: the kernel over its C twin's mirrored dims (NumPy's reduce of
             # the strided view: (100000, 10).T.amax(0) ~30x torch's time)
             y = _C.extreme_dim(data.T, m[0], m[-1] + 1, keepdim, use_max)
