@@ -10,6 +10,7 @@
 //   scatter(out, src, index int64, dim) -> None: out[..., index[j], ...] = src[j] along dim in
 //       place (torch.scatter_; a repeated index keeps the last value), any numeric dtype;
 //       index and src of one shape, out's outside dim
+//   bincount(x int64 (n,), weights=None, minlength=0) -> counts int64 or sums float64
 //   concat(arrays, dim, stack) -> (y, sizes)     torch.cat / torch.stack of one dtype
 //   nonzero(m bool, ndim >= 1, C-contiguous) -> (count, ndim) int64: torch.nonzero's indices
 //   scatter_reduce(x, src, index int64, dim, reduce, include_self, counts) -> (out, count):
@@ -49,6 +50,10 @@ void scatter_forward(T* out, const T* src, const int64_t* idx, int64_t outer, in
 template <typename T>
 void scatter_reduce_forward(T* out, int64_t* count, const T* src, const int64_t* idx, int64_t outer,
                             int64_t nx, int64_t ni, int64_t inner, char op, bool include_self);
+void int64_range(int64_t* lo, int64_t* hi, const int64_t* x, int64_t n);
+void bincount_counts(int64_t* counts, const int64_t* x, int64_t n, int64_t bins);
+template <typename W>
+void bincount_weights(double* sums, const int64_t* x, const W* w, int64_t n);
 void concat_forward(char* out, const char* const* in, const int64_t* block, int64_t n,
                     int64_t outer);
 
@@ -486,7 +491,61 @@ py::array_t<int64_t> nonzero_py(const py::array& m) {
   return out;
 }
 
+// x (n,) int64 >= 0, weights (n,) float32/float64 or None -> the count (int64) or the weights'
+// sum (float64) of each value in [0, max(x.max() + 1, minlength))
+py::array bincount_py(const py::array& x, const py::object& weights, int64_t minlength) {
+  if (!same_dtype(x.dtype(), py::dtype::of<int64_t>()))
+    throw py::type_error("bincount: x must be int64, got " + std::string(py::str(x.dtype())));
+  require_contiguous(x, "bincount", "x");
+  EMBER_CHECK(x.ndim() == 1, "bincount: x must be 1-D, got shape ", shape_str(shape_of(x)));
+  EMBER_CHECK(minlength >= 0, "bincount: minlength must be non-negative, got ", minlength);
+  const int64_t n = x.size();
+  const auto* px = static_cast<const int64_t*>(x.data());
+  py::array w;
+  if (!weights.is_none()) {
+    w = py::reinterpret_borrow<py::array>(weights);
+    if (!same_dtype(w.dtype(), py::dtype::of<float>()) &&
+        !same_dtype(w.dtype(), py::dtype::of<double>()))
+      throw py::type_error("bincount: weights must be float32 or float64, got " +
+                           std::string(py::str(w.dtype())));
+    require_contiguous(w, "bincount", "weights");
+    EMBER_CHECK(w.ndim() == 1 && w.size() == n, "bincount: weights ", shape_str(shape_of(w)),
+                " must match x ", shape_str(shape_of(x)));
+  }
+  int64_t lo = 0, hi = -1;
+  if (n) {
+    py::gil_scoped_release release;
+    int64_range(&lo, &hi, px, n);
+  }
+  EMBER_CHECK(lo >= 0, "bincount: x must be non-negative, got a value ", lo);
+  const int64_t bins = std::max(hi + 1, minlength);
+  if (weights.is_none()) {
+    py::array_t<int64_t> out(static_cast<py::ssize_t>(bins));
+    int64_t* o = out.mutable_data();
+    py::gil_scoped_release release;
+    std::fill(o, o + bins, int64_t(0));
+    bincount_counts(o, px, n, bins);
+    return std::move(out);
+  }
+  py::array_t<double> out(static_cast<py::ssize_t>(bins));
+  double* o = out.mutable_data();
+  const bool single = same_dtype(w.dtype(), py::dtype::of<float>());
+  const void* pw = w.data();
+  py::gil_scoped_release release;
+  std::fill(o, o + bins, 0.0);
+  if (single)
+    bincount_weights(o, px, static_cast<const float*>(pw), n);
+  else
+    bincount_weights(o, px, static_cast<const double*>(pw), n);
+  return std::move(out);
+}
+
 void bind_gather(py::module_& m) {
+  m.def("bincount", &bincount_py, py::arg("x"), py::arg("weights") = py::none(),
+        py::arg("minlength") = 0,
+        "x (n,) int64 >= 0 contiguous, weights None or (n,) float32/float64 -> the count "
+        "(int64) or the weights' sum in float64 (in order: NumPy's bits) of each value in "
+        "[0, max(x.max() + 1, minlength)) (torch.bincount).");
   m.def("nonzero", &nonzero_py, py::arg("m"),
         "m bool C-contiguous, ndim >= 1 -> (count, ndim) int64: the index of each True entry "
         "in C order (torch.nonzero), written in one pass.");

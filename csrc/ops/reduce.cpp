@@ -805,11 +805,45 @@ inline void extreme_cols_block(T* v, int64_t* idx, const T* x, int64_t n, int64_
   }
 }
 
+// The values alone: strips of kExtStrip vectors of columns, their extremes in registers over
+// all the rows and stored once (through v in L1, a load and a store per element and row:
+// amax(0) of 10x100000 float32 ~1.6x this time). The same compares in the same order: the
+// same bits.
+constexpr int64_t kExtStrip = 8;
+template <bool Max, typename T>
+inline int64_t extreme_cols_strips(T* v, const T* x, int64_t n, int64_t ld, int64_t inner) {
+  constexpr int64_t W = kW<T>, S = kExtStrip;
+  typedef decltype(Vec<T>{} != Vec<T>{}) Mask;
+  int64_t j = 0;
+  for (; j + S * W <= inner; j += S * W) {
+    Vec<T> m[S];
+#pragma GCC unroll 8
+    for (int64_t s = 0; s < S; ++s) load(m[s], x + j + s * W);
+    for (int64_t r = 1; r < n; ++r) {
+      const T* row = x + r * ld + j;
+#pragma GCC unroll 8
+      for (int64_t s = 0; s < S; ++s) {
+        Vec<T> e;
+        load(e, row + s * W);
+        const Mask b = (Max ? e > m[s] : e < m[s]) | ((e != e) & (m[s] == m[s]));  // (better)
+        m[s] = b ? e : m[s];
+      }
+    }
+#pragma GCC unroll 8
+    for (int64_t s = 0; s < S; ++s) store(v + j + s * W, m[s]);
+  }
+  return j;
+}
+
 // (in blocks of kExtCols columns, all rows for each: v and idx stay in L1 instead of going
 // through memory once a row; amax(0) of 10x100000 float32 ran 2.2x torch's time)
 constexpr int64_t kExtCols = 512;
 template <bool Max, typename T>
 EMBER_SIMD void extreme_cols(T* v, int64_t* idx, const T* x, int64_t n, int64_t ld, int64_t inner) {
+  if (!idx) {
+    const int64_t j = extreme_cols_strips<Max>(v, x, n, ld, inner);
+    v += j, x += j, inner -= j;
+  }
   for (int64_t j = 0; j < inner; j += kExtCols)
     extreme_cols_block<Max>(v + j, idx ? idx + j : nullptr, x + j, n, ld,
                             std::min(kExtCols, inner - j));

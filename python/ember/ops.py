@@ -6185,16 +6185,17 @@ def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
                 return Tensor._make(y, False, None, 0)
     x = _tensor_operand(x)
     index = np.asarray(_data(index))
-    if x.ndim == 0 and index.ndim == 0:  # a scalar gathers itself with index 0, as PyTorch
-        return reshape(gather(reshape(x, (1,)), dim, index.reshape(1)), ())
-    nd = x.data.ndim
+    if (x.ndim == 0 or index.ndim == 0) and x.ndim <= 1 and index.ndim <= 1:
+        # torch counts a 0-d input or index as 1-d of one element: the result is index's shape
+        return reshape(gather(reshape(x, (-1,)), dim, index.reshape(-1)), index.shape)
+    nd = x.data.ndim or 1  # (a 0-d input's dim as a 1-d one's, as torch's)
     if type(dim) is int and -nd <= dim < nd:
         axis = dim % nd  # the common case, without _axes' general parsing
     else:
         axis = _axis(dim, nd, "gather")
     _int_array(index, "gather", int32=True)
     if index.ndim != nd:  # (torch's RuntimeError)
-        raise BadShapeOrValue(f"gather: index has {index.ndim} dims, input has {nd}")
+        raise BadShapeOrValue(f"gather: index has {index.ndim} dims, input has {x.ndim}")
     index = np.ascontiguousarray(index, dtype=np.int64)
     # (the kernel checks the range itself)
     if _gather_kernel(x.data.shape, x.data.dtype, axis, index):
@@ -9812,6 +9813,8 @@ def unique(
     axis = None if dim is None else _dim(dim, a.ndim, "unique")
     if axis is not None:
         _unique_dim_check(a.shape, axis)
+        if a.dtype.kind == "f" and a.size and np.isnan(a).any():
+            return _unique_dim_nan(a, axis, return_inverse, return_counts)
     # equal_nan=False: each NaN is its own value, as in PyTorch
     vals, inv, counts = np.unique(
         a, return_inverse=True, return_counts=True, axis=axis, equal_nan=False
@@ -9881,6 +9884,112 @@ def _unique_ties(v: np.ndarray, inverse: bool) -> bool:
     return bool(zeros.any()) and not zeros.all()
 
 
+def _unique_dim_nan(a: np.ndarray, axis: int, return_inverse: bool, return_counts: bool):
+    """unique over axis of a float array holding NaN, in torch's order: torch sorts the slices
+    with std::sort and a lexicographic < that skips NaN positions (not a strict weak order, so
+    the order is that algorithm's), then each slice holding NaN is a run of its own."""
+    moved = np.moveaxis(a, axis, 0)
+    rows = moved.reshape(moved.shape[0], -1)
+    items = rows.tolist()
+
+    def less(i, j):  # torch's comparator: the first position where neither is NaN decides
+        for p, q in zip(items[i], items[j], strict=True):
+            if p < q:
+                return True
+            if p > q:
+                return False
+        return False
+
+    order = _libstdcxx_sort(len(items), less)
+    srt = rows[order]
+    starts = np.ones(len(order), np.bool_)
+    starts[1:] = (srt[1:] != srt[:-1]).any(1)
+    inv = np.empty(len(order), np.int64)
+    inv[order] = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    counts = np.diff(np.append(first, len(order)))
+    vals = np.moveaxis(moved[np.asarray(order)[first]], 0, axis)
+    return _unique_result(vals, inv, counts, return_inverse, return_counts)
+
+
+def _libstdcxx_sort(n: int, less) -> list:
+    """range(n) in the order libstdc++'s std::sort (introsort: median-of-three quicksort above
+    16 elements, heapsort past depth 2 * log2(n), then insertion sort) leaves it under
+    less(i, j): torch's CPU sorts with a comparator, whose ties (or inconsistencies) show in
+    the order. The unguarded scans are bounded here."""
+    v = list(range(n))
+
+    def sift_down(lo, hole, n, val):  # std::__adjust_heap on v[lo : lo + n]
+        top, child = hole, hole
+        while child < (n - 1) // 2:
+            child = 2 * (child + 1)
+            if less(v[lo + child], v[lo + child - 1]):
+                child -= 1
+            v[lo + hole] = v[lo + child]
+            hole = child
+        if n % 2 == 0 and child == (n - 2) // 2:
+            child = 2 * (child + 1)
+            v[lo + hole] = v[lo + child - 1]
+            hole = child - 1
+        parent = (hole - 1) // 2  # std::__push_heap
+        while hole > top and less(v[lo + parent], val):
+            v[lo + hole] = v[lo + parent]
+            hole = parent
+            parent = (hole - 1) // 2
+        v[lo + hole] = val
+
+    def heap_sort(lo, hi):  # std::__partial_sort(first, last, last)
+        n = hi - lo
+        for parent in range((n - 2) // 2, -1, -1):
+            sift_down(lo, parent, n, v[lo + parent])
+        while n > 1:
+            n -= 1
+            val, v[lo + n] = v[lo + n], v[lo]
+            sift_down(lo, 0, n, val)
+
+    def linear_insert(i, lo):  # std::__unguarded_linear_insert (bounded at lo)
+        val = v[i]
+        while i > lo and less(val, v[i - 1]):
+            v[i] = v[i - 1]
+            i -= 1
+        v[i] = val
+
+    def introsort(lo, hi, depth):
+        while hi - lo > 16:
+            if depth == 0:
+                heap_sort(lo, hi)
+                return
+            depth -= 1
+            a, b, c = lo + 1, lo + (hi - lo) // 2, hi - 1  # std::__move_median_to_first
+            if less(v[a], v[b]):
+                m = b if less(v[b], v[c]) else c if less(v[a], v[c]) else a
+            else:
+                m = a if less(v[a], v[c]) else c if less(v[b], v[c]) else b
+            v[lo], v[m] = v[m], v[lo]
+            first, last = lo + 1, hi  # std::__unguarded_partition
+            while True:
+                while first < hi and less(v[first], v[lo]):
+                    first += 1
+                last -= 1
+                while last > lo and less(v[lo], v[last]):
+                    last -= 1
+                if first >= last:
+                    break
+                v[first], v[last] = v[last], v[first]
+                first += 1
+            introsort(first, hi, depth)
+            hi = first
+
+    if n > 1:
+        introsort(0, n, 2 * (n.bit_length() - 1))
+        for i in range(1, n):  # std::__final_insertion_sort
+            if i < 16 and less(v[i], v[0]):
+                v.insert(0, v.pop(i))
+            else:
+                linear_insert(i, 0)
+    return v
+
+
 def _unique_dim_check(shape, axis) -> None:
     """torch's refusal of unique over dim of a tensor with a size-0 dim other than dim (or
     with more than one): its slices are all empty, and torch does not call them equal."""
@@ -9909,6 +10018,7 @@ def _unique_result(vals, inv, counts, return_inverse, return_counts):
 def unique_consecutive(x, return_inverse: bool = False, return_counts: bool = False, dim=None):
     """Collapse runs of equal consecutive values (or slices along dim) into one."""
     a = np.asarray(_data(x))
+    _no_kernel("unique", a)  # (torch has no complex kernel, not even for an empty input)
     shape = a.shape
     if dim is None and a.size:  # (one flat comparison: the lines' .any(1) ran ~6x torch's time)
         return _runs_result(a.reshape(-1), shape, None, return_inverse, return_counts)
@@ -9932,17 +10042,19 @@ def unique_consecutive(x, return_inverse: bool = False, return_counts: bool = Fa
 
 def bincount(x, weights=None, minlength: int = 0) -> Tensor:
     """Count of each value in a 1-D non-negative integer tensor (weighted sums with weights)."""
-    a = _int_array(x, "bincount")
-    if a.ndim != 1 or (a.size and a.min() < 0):
+    a = np.ascontiguousarray(_int_array(x, "bincount"))
+    if a.ndim != 1:
         raise BadShapeOrValue(f"bincount: input must be 1-D and non-negative, got shape {a.shape}")
-    if weights is None:
-        return Tensor(np.bincount(a, minlength=minlength).astype(np.int64))
+    if weights is None:  # (_C: ~2x NumPy's bincount, whose range search is a scalar loop)
+        return Tensor(_C.bincount(a, None, operator.index(minlength)))
     w = np.asarray(_data(weights))
     if w.shape != a.shape:
         raise BadShapeOrValue(f"bincount: weights {w.shape} must match input {a.shape}")
-    # float32 weights sum in float32; all others (float16 too) in float64, as torch's
+    # float32 weights give float32 and all others (float16 too) float64, as torch's; the sums
+    # are in float64 (NumPy's bits)
     dt = np.float32 if w.dtype == np.float32 else np.float64
-    return Tensor(np.bincount(a, w, minlength).astype(dt))
+    w = np.ascontiguousarray(w, dt)
+    return Tensor(_C.bincount(a, w, operator.index(minlength)).astype(dt, copy=False))
 
 
 def histc(x, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
@@ -10273,6 +10385,17 @@ def _amax_amin(x, dim, keepdim, use_max, op):
         if run is not None:  # AMax.forward's kernel, the dims kept or dropped by it
             y = _C.extreme_dim(data, run[0], run[1], keepdim, use_max)
             return Tensor._make(y, False, None, 0)
+        m = sorted(data.ndim - 1 - a for a in axes)
+        if (
+            data.ndim > 1
+            and m
+            and data.flags.f_contiguous
+            and data.dtype in _EXTREME_DTYPES
+            and m == list(builtins.range(m[0], m[0] + len(m)))
+        ):  # x.T of a C array: the kernel over its C twin's mirrored dims (NumPy's reduce of
+            # the strided view: (100000, 10).T.amax(0) ~30x torch's time)
+            y = _C.extreme_dim(data.T, m[0], m[-1] + 1, keepdim, use_max)
+            return Tensor._make(y.T.copy(), False, None, 0)  # (C order, as torch's)
     if builtins.any(x.shape[a] == 0 for a in axes):  # (torch: IndexError, RuntimeError with no dim)
         raise _IndexRangeError(f"{op}: cannot reduce over an empty dim of shape {x.shape}")
     if _outside_graph(x):
@@ -12281,6 +12404,9 @@ def histogram(x, bins=100, *, range=None, weight=None, density: bool = False) ->
     if not _lowp.is_float(a.dtype):
         raise BadDtype(f"histogram: expected a floating point tensor, got {a.dtype}")
     edges = _data(bins) if isinstance(bins, Tensor) else bins
+    if a.dtype.itemsize == 2 and range is None and a.size and np.ndim(edges) == 0:
+        # torch finds a 16-bit input's range with a kernel it lacks (edges or a range work)
+        raise not_implemented("histogram", a.dtype, "give range=(min, max) or the bin edges")
     w = None if weight is None else np.asarray(_data(weight))
     hist, out_edges = np.histogram(a, edges, range, density=density, weights=w)
     return Histogram(Tensor(hist.astype(a.dtype)), Tensor(out_edges.astype(a.dtype)))
