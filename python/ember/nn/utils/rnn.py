@@ -245,77 +245,9 @@ def _sort_desc(keys: np.ndarray) -> np.ndarray:
     n = keys.shape[0]
     if n <= 16 or np.unique(keys).size == n:
         return np.argsort(-keys, kind="stable")
-    a = [(int(k), i) for i, k in enumerate(keys)]
+    from ember.ops import _libstdcxx_sort
 
-    def linear_insert(last):  # __unguarded_linear_insert
-        val, nxt = a[last], last - 1
-        while val[0] > a[nxt][0]:
-            a[last] = a[nxt]
-            last, nxt = nxt, nxt - 1
-        a[last] = val
-
-    def sift(first, hole, length, val):  # __adjust_heap, then __push_heap
-        top = child = hole
-        while child < (length - 1) // 2:
-            child = 2 * (child + 1)
-            if a[first + child][0] > a[first + child - 1][0]:
-                child -= 1
-            a[first + hole] = a[first + child]
-            hole = child
-        if length % 2 == 0 and child == (length - 2) // 2:
-            child = 2 * (child + 1)
-            a[first + hole] = a[first + child - 1]
-            hole = child - 1
-        parent = (hole - 1) // 2
-        while hole > top and a[first + parent][0] > val[0]:
-            a[first + hole] = a[first + parent]
-            hole, parent = parent, (parent - 1) // 2
-        a[first + hole] = val
-
-    def heap_sort(first, last):  # std::partial_sort(first, last, last)
-        for parent in range((last - first - 2) // 2, -1, -1):
-            sift(first, parent, last - first, a[first + parent])
-        while last - first > 1:
-            last -= 1
-            val, a[last] = a[last], a[first]
-            sift(first, 0, last - first, val)
-
-    def introsort(first, last, depth):
-        while last - first > 16:
-            if depth == 0:
-                heap_sort(first, last)
-                return
-            depth -= 1
-            x, y, z = first + 1, first + (last - first) // 2, last - 1
-            kx, ky, kz = a[x][0], a[y][0], a[z][0]  # __move_median_to_first
-            if kx > ky:
-                m = y if ky > kz else z if kx > kz else x
-            else:
-                m = x if kx > kz else z if ky > kz else y
-            a[first], a[m] = a[m], a[first]
-            pivot, lo, hi = a[first][0], first + 1, last  # __unguarded_partition
-            while True:
-                while a[lo][0] > pivot:
-                    lo += 1
-                hi -= 1
-                while pivot > a[hi][0]:
-                    hi -= 1
-                if lo >= hi:
-                    break
-                a[lo], a[hi] = a[hi], a[lo]
-                lo += 1
-            introsort(lo, last, depth)
-            last = lo
-
-    introsort(0, n, 2 * (n.bit_length() - 1))
-    for i in range(1, 16):  # __final_insertion_sort: the first 16 guarded, then the rest
-        if a[i][0] > a[0][0]:
-            a[: i + 1] = [a[i]] + a[:i]
-        else:
-            linear_insert(i)
-    for i in range(16, n):
-        linear_insert(i)
-    return np.array([i for _, i in a], np.int64)
+    return np.asarray(_libstdcxx_sort(n, lambda i, j: keys[i] > keys[j]), np.int64)
 
 
 def pad_packed_sequence(
