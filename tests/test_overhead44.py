@@ -316,3 +316,36 @@ def test_randperm_front_refusals_as_torch():
     assert ember.randperm(np.int64(4)).shape == (4,)  # (a NumPy int: the factory's path)
     with ember.device("meta"):
         assert ember.randperm(4).device.type == "meta"
+
+
+# ---- kron of two vectors, as_strided in the graph -------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kron_vectors_as_torch(dtype):
+    x, y = _vec(7, dtype, 1), _vec(5, dtype, 2)
+    ye = ember.kron(ember.tensor(x), ember.tensor(y))
+    yt = torch.kron(torch.tensor(x), torch.tensor(y))
+    assert ye.shape == (35,) and ye.dtype == dtype and ye.grad_fn is None
+    assert ye.numpy().tobytes() == yt.numpy().tobytes()  # (one product per element)
+    assert ye.stride() == yt.stride()
+
+
+@pytest.mark.parametrize(
+    "size, stride, offset", [((16, 16), (64, 2), None), ((3, 5), (8, 1), 7), ((5,), (3,), 2)]
+)
+def test_as_strided_recorded_node_and_gradients_as_torch(size, stride, offset):
+    a = _rng(13).standard_normal((32, 32))
+    e, t = ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    ye, yt = e.as_strided(size, stride, offset), t.as_strided(size, stride, offset)
+    assert ye.grad_fn.name() == yt.grad_fn.name()
+    np.testing.assert_array_equal(ye.detach().numpy(), yt.detach().numpy())
+    assert ye.stride() == yt.stride() and ye.storage_offset() == yt.storage_offset()
+    g = _rng(14).standard_normal(size)
+    ye.backward(ember.tensor(g))
+    yt.backward(torch.tensor(g))
+    np.testing.assert_array_equal(e.grad.numpy(), t.grad.numpy())
+    with pytest.raises(RuntimeError):  # (a view of a leaf in the graph: torch's refusal)
+        t.as_strided(size, stride, offset).mul_(2)
+    with pytest.raises(RuntimeError):
+        e.as_strided(size, stride, offset).mul_(2)

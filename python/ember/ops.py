@@ -8047,14 +8047,15 @@ def as_strided(input, size, stride, storage_offset=None) -> Tensor:  # noqa: A00
     offset defaults to input's own (``input.storage_offset()``). (Memory ember cannot see as
     one flat array, of another dtype or not C-ordered, is read from a row-major copy.)
     overhead43: a fresh C-ordered x outside the graph (its own storage, offset 0) with plain
-    int tuples takes AsStrided.forward's view straight (a 32x32's ~7 -> ~2 us, torch ~1)."""
+    int tuples takes AsStrided.forward's view straight (a 32x32's ~7 -> ~2 us, torch ~1).
+    overhead44: such an x in the graph, the general path's node once these checks passed
+    (~6.2 -> ~3 us, torch ~1.5)."""
     if (
         type(input) is Tensor
         and type(size) is tuple
         and type(stride) is tuple
         and len(size) == len(stride)
         and (storage_offset is None or type(storage_offset) is int)
-        and _outside_graph(input)
     ):
         a = input.data
         if a.base is None and a.flags.c_contiguous and a.size:
@@ -8076,6 +8077,8 @@ def as_strided(input, size, stride, storage_offset=None) -> Tensor:  # noqa: A00
                     and need <= a.size
                     and _strides_apart(size, stride)
                 ):
+                    if not _outside_graph(input):
+                        return AsStrided.apply(input, size, stride, storage_offset)
                     item = a.itemsize
                     y = _C.strided(
                         a.reshape(-1)[offset:],
@@ -11428,6 +11431,9 @@ def kron(a, b) -> Tensor:
             if x.ndim == 2 == y.ndim:  # (the common call, without the tuple building below)
                 (m, n), (p, q) = x.shape, y.shape
                 return _plain((x.reshape(m, 1, n, 1) * y.reshape(1, p, 1, q)).reshape(m * p, n * q))
+            if x.ndim == 1 == y.ndim:  # (overhead44: two vectors likewise, ~4.3 -> ~2 us at 32)
+                m, p = x.shape[0], y.shape[0]
+                return _plain((x.reshape(m, 1) * y.reshape(1, p)).reshape(m * p))
             nd = builtins.max(x.ndim, y.ndim)
             sa, sb = (1,) * (nd - x.ndim) + x.shape, (1,) * (nd - y.ndim) + y.shape
             prod = x.reshape(_interleave(sa, (1,) * nd)) * y.reshape(_interleave((1,) * nd, sb))
