@@ -3,6 +3,8 @@ fill_ with a 0-d tensor, complex add / sub / mul, where(mask, x, number)) agains
 against the general path they skip: values, dtypes, strides, version counters and errors;
 and out= aliasing an input of the matrix products, as torch."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -349,3 +351,61 @@ def test_as_strided_recorded_node_and_gradients_as_torch(size, stride, offset):
         t.as_strided(size, stride, offset).mul_(2)
     with pytest.raises(RuntimeError):
         e.as_strided(size, stride, offset).mul_(2)
+
+
+# ---- randint's draws in C: NumPy's values and state -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "low, high", [(0, 10), (-5, 5), (0, 2), (0, 2**31), (0, 2**32 - 1), (-(2**40), -(2**40) + 999)]
+)
+@pytest.mark.parametrize("size", [(1,), (5,), (32, 32), (3, 0, 2)])
+@pytest.mark.parametrize("odd", [False, True])
+def test_integers_same_values_and_state_as_numpy(low, high, size, odd):
+    g1, g2 = np.random.default_rng(7), np.random.default_rng(7)
+    if odd:  # (a 32-bit half left in the bit generator's buffer)
+        g1.integers(0, 5, 1)
+        g2.integers(0, 5, 1)
+    a = _C.integers(g1.bit_generator, low, high, size)
+    b = g2.integers(low, high, size, dtype=np.int64)
+    if a is None:  # (empty sizes: NumPy's own call)
+        assert 0 in size
+        return
+    assert a.dtype == np.int64 and a.shape == b.shape
+    np.testing.assert_array_equal(a, b)
+    assert g1.bit_generator.state == g2.bit_generator.state
+
+
+def test_integers_declines_what_it_does_not_take():
+    bg = np.random.default_rng(0).bit_generator
+    for low, high, size in [(0, 1, (4,)), (0, 2**32 + 1, (4,)), (3, 3, (4,)), (0, 5, (-1,)),
+                            (0, 5, (2.0,)), (0, 5, (True,))]:  # fmt: skip
+        assert _C.integers(bg, low, high, size) is None
+    held, done = threading.Event(), threading.Event()
+
+    def hold():  # (another thread drawing: NumPy's path, which waits for it)
+        with bg.lock:
+            held.set()
+            done.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert held.wait(10)
+        assert _C.integers(bg, 0, 5, (4,)) is None
+    finally:
+        done.set()
+        t.join()
+    assert _C.integers(bg, 0, 5, (4,)) is not None
+
+
+def test_randint_seeded_stream_unchanged():
+    ember.manual_seed(2024)
+    a = ember.randint(0, 10, (32, 32))
+    b = ember.randint(3, (5,))
+    c = ember.rand(2)
+    g = np.random.default_rng(2024)  # (ember's generator: NumPy's PCG64 of the seed)
+    np.testing.assert_array_equal(a.numpy(), g.integers(0, 10, (32, 32), dtype=np.int64))
+    np.testing.assert_array_equal(b.numpy(), g.integers(0, 3, (5,), dtype=np.int64))
+    np.testing.assert_array_equal(c.numpy(), g.random(2, dtype=np.float32))
+    assert a.dtype == np.int64 and not a.requires_grad
