@@ -3,6 +3,7 @@ fill_ with a 0-d tensor, complex add / sub / mul, where(mask, x, number)) agains
 against the general path they skip: values, dtypes, strides, version counters and errors;
 and out= aliasing an input of the matrix products, as torch."""
 
+import sys
 import threading
 
 import numpy as np
@@ -41,7 +42,8 @@ def test_dot_fast_path_same_bits_as_gemm(dtype, n, name):
 
 def test_dot_fast_path_declines_others():
     x, y = ember.tensor(_vec(8, np.float32)), ember.tensor(_vec(8, np.float32, 1))
-    assert _C.fast_dot(x, y) is not None
+    if not sys.modules["ember.tensor"]._marking:  # (inference tensors made: all step aside)
+        assert _C.fast_dot(x, y) is not None
     assert _C.fast_dot(x, ember.tensor(_vec(8, np.float64))) is None  # dtypes differ
     assert _C.fast_dot(x, ember.tensor(_vec(9, np.float32))) is None  # sizes differ
     assert _C.fast_dot(ember.zeros(0), ember.zeros(0)) is None  # empty
