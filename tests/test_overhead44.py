@@ -37,7 +37,9 @@ def test_dot_fast_path_same_bits_as_gemm(dtype, n, name):
     want = _C.gemm(x.reshape(1, n), y.reshape(n, 1)).reshape(())  # (the path it replaces)
     assert out.numpy().tobytes() == want.tobytes()
     ref = getattr(torch, name)(torch.tensor(x), torch.tensor(y))
-    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(
+        out.numpy(), ref.numpy(), rtol=1e-5 if dtype == np.float32 else 1e-12
+    )
 
 
 def test_dot_fast_path_declines_others():
@@ -162,7 +164,9 @@ def test_complex_binary_as_torch(dtype, op, form):
     slow = getattr(ember, op)(ember.tensor(a)[:], ember.tensor(b)[:])  # (views: the general path)
     assert ye.numpy().tobytes() == slow.numpy().tobytes()
     if op == "mul":  # (NumPy's complex product rounds as it does, an ulp from torch's)
-        np.testing.assert_allclose(ye.numpy(), yt.numpy(), rtol=1e-6 if dtype == np.complex64 else 1e-14)
+        np.testing.assert_allclose(
+            ye.numpy(), yt.numpy(), rtol=1e-6 if dtype == np.complex64 else 1e-14
+        )
     else:
         np.testing.assert_array_equal(ye.numpy(), yt.numpy())
     assert ye.stride() == yt.stride()

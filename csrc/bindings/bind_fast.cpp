@@ -922,8 +922,8 @@ PyObject* fast_dot(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Py_RETURN_NONE;
   auto& api = npy_api::get();
   Py_INCREF(x->descr);  // (PyArray_NewFromDescr steals it)
-  PyObject* y = api.PyArray_NewFromDescr_(api.PyArray_Type_, x->descr, 0, nullptr, nullptr,
-                                          nullptr, 0, nullptr);
+  PyObject* y = api.PyArray_NewFromDescr_(api.PyArray_Type_, x->descr, 0, nullptr, nullptr, nullptr,
+                                          0, nullptr);
   if (!y) return nullptr;
   if (x->descr == S.f32)
     dot_gemm<float>(array_proxy(y)->data, x->data, z->data, x->dimensions[0]);

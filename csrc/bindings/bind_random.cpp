@@ -68,26 +68,24 @@ struct BitGen {
 // draws, ~7 us of its Python-level steps less); None for anything else (NumPy's own call) or
 // when bit_generator's lock is held (another thread draws: NumPy waits for it, without the GIL).
 py::object integers_py(const py::object& bg, int64_t low, int64_t high, const py::tuple& size) {
-  if (high <= low || static_cast<uint64_t>(high) - static_cast<uint64_t>(low) - 1 == 0 ||
-      static_cast<uint64_t>(high) - static_cast<uint64_t>(low) - 1 >= 0xFFFFFFFFULL)
-    return py::none();
+  const uint64_t rng = static_cast<uint64_t>(high) - static_cast<uint64_t>(low) - 1;
+  if (high <= low || rng == 0 || rng >= 0xFFFFFFFFULL) return py::none();
   std::vector<int64_t> shape;
   for (const py::handle& s : size) {
     int overflow = 0;
-    const long long v = PyLong_CheckExact(s.ptr()) ? PyLong_AsLongLongAndOverflow(s.ptr(), &overflow)
-                                                   : -1;
+    const long long v =
+        PyLong_CheckExact(s.ptr()) ? PyLong_AsLongLongAndOverflow(s.ptr(), &overflow) : -1;
     if (v <= 0 || overflow) return py::none();  // (NumPy's refusals, or nothing to draw)
     shape.push_back(v);
   }
   const int64_t n = numel_checked(shape, "integers");
-  py::object cap = bg.attr("capsule");
-  auto* gen = static_cast<BitGen*>(PyCapsule_GetPointer(cap.ptr(), "BitGenerator"));
+  auto* gen = static_cast<BitGen*>(PyCapsule_GetPointer(bg.attr("capsule").ptr(), "BitGenerator"));
   if (!gen) throw py::error_already_set();
-  py::object lock = bg.attr("lock");
-  if (!lock.attr("acquire")(false).cast<bool>()) return py::none();
   py::array_t<int64_t> out(shape);
+  const py::object lock = bg.attr("lock");
+  if (!lock.attr("acquire")(false).cast<bool>()) return py::none();
   integers_fill(out.mutable_data(), n, gen->next_uint32, gen->state, low,
-                static_cast<uint32_t>(static_cast<uint64_t>(high) - static_cast<uint64_t>(low) - 1));
+                static_cast<uint32_t>(rng));  // (no Python call, so nothing throws, until:)
   lock.attr("release")();
   return std::move(out);
 }

@@ -528,7 +528,9 @@ def randint(*args, **kwargs) -> Tensor:  # noqa: F811  (overhead39: ~12 -> ~9 us
         else:  # (overhead44: NumPy's draws by _C.integers, ~9 -> ~2.5 us of a 32x32)
             bits = random._generator.bit_generator
             y = _C.integers(bits, low, high, size)
-            return _plain(random._generator.integers(low, high, size, dtype=_I64) if y is None else y)
+            return _plain(
+                random._generator.integers(low, high, size, dtype=_I64) if y is None else y
+            )
     return _randint(*args, **kwargs)
 
 
