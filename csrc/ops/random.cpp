@@ -301,4 +301,26 @@ template void multinomial_draw<float>(const float*, int64_t, int64_t, const doub
 template void multinomial_draw<double>(const double*, int64_t, int64_t, const double*, int64_t,
                                        int64_t*);
 
+// integers_fill: y[i] = low + a bounded draw in [0, rng] (0 < rng < 2^32 - 1) from a NumPy bit
+// generator's own entry (bitgen's next_uint32), as NumPy's Generator.integers(low, high, n,
+// dtype=int64) draws them (random_bounded_uint64_fill's 32-bit branch: Lemire's multiply with
+// rejection below 2^32 mod (rng + 1)), so the same values and the same state after: a seeded
+// ember.randint keeps its stream. Serial: each draw advances the generator.
+void integers_fill(int64_t* y, int64_t n, uint32_t (*next_uint32)(void*), void* state, int64_t low,
+                   uint32_t rng) {
+  const uint32_t excl = rng + 1;
+  const uint32_t threshold = (UINT32_MAX - rng) % excl;
+  for (int64_t i = 0; i < n; ++i) {
+    uint64_t m = uint64_t(next_uint32(state)) * excl;
+    uint32_t leftover = static_cast<uint32_t>(m);
+    if (leftover < excl) {
+      while (leftover < threshold) {
+        m = uint64_t(next_uint32(state)) * excl;
+        leftover = static_cast<uint32_t>(m);
+      }
+    }
+    y[i] = static_cast<int64_t>(static_cast<uint64_t>(low) + (m >> 32));
+  }
+}
+
 }  // namespace ember

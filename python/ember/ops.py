@@ -829,7 +829,27 @@ def add(a, b, *, alpha=1) -> Tensor:
         return y
     if (y := _float_binary(Add, a, b)) is not None:
         return y
+    if (p := _complex_pair(a, b)) is not None:
+        return _complex_alpha(Tensor._make(np.add(*p), False, None, 0), a, b, np.add)
     return _complex_alpha(_broadcasting(Add, "add", a, b), a, b, np.add)
+
+
+def _complex_pair(a, b):
+    """overhead44: the arrays of two complex Tensors of one dtype and shape outside autograd,
+    neither a view (no layout for _laid to mend), else None: add / sub / mul of them is the
+    ufunc _apply_broadcasting runs, without _broadcasting's steps (a 32x32 complex64 a + b
+    ~5.0 -> ~2.5 us, torch ~1.5)."""
+    if type(a) is Tensor and type(b) is Tensor and not (a._requires_grad or b._requires_grad):
+        x, y = a._data, b._data
+        if (
+            x.dtype is y.dtype
+            and x.dtype.kind == "c"
+            and x.shape == y.shape
+            and x.base is None
+            and y.base is None
+        ):
+            return x, y
+    return None
 
 
 def _complex_alpha(y, a, b, ufunc):
@@ -908,8 +928,11 @@ def check_bool_sub(a, b) -> None:
 def sub(a, b, *, alpha=1) -> Tensor:
     if type(alpha) is int and alpha == 1 and (y := _C.fast_binary(a, b, 1)) is not None:
         return y  # (Tensor.__sub__'s C path: speed27)
-    if type(alpha) is int and alpha == 1 and (y := _float_binary(Sub, a, b)) is not None:
-        return y
+    if type(alpha) is int and alpha == 1:
+        if (y := _float_binary(Sub, a, b)) is not None:
+            return y
+        if (p := _complex_pair(a, b)) is not None:
+            return _complex_alpha(Tensor._make(np.subtract(*p), False, None, 0), a, b, np.subtract)
     check_bool_sub(a, b)
     if type(alpha) is not int or alpha != 1:
         if (y := _fused_alpha(a, b, alpha, -1)) is not None:
@@ -1068,6 +1091,8 @@ def mul(a, b) -> Tensor:
         return y
     if (y := _float_binary(Mul, a, b)) is not None:
         return y
+    if (p := _complex_pair(a, b)) is not None:
+        return Tensor._make(np.multiply(*p), False, None, 0)
     if (type(a) is int or type(a) is float) and type(b) is Tensor and b.data.dtype in _lowp.LOWP:
         # torch.mul(number, float16 x) (not x * number): the number a 0-d tensor first, which
         # torch's kernel rounds to x's dtype (mul(70000, x) is inf there, inf * 0 NaN)
@@ -3705,6 +3730,20 @@ def where(condition, a=None, b=None, _flip=False) -> Tensor:
         ):  # overhead37: the same in the graph: the node straight (C order, nothing to lay;
             # the condition last, as its Tensor, not requiring grad: no edge, as torch's)
             return Where.apply(b, a, condition, True) if _flip else Where.apply(a, b, condition)
+    elif type(condition) is Tensor and type(a) is Tensor and (type(b) is int or type(b) is float):
+        c, x = condition.data, a.data
+        if (
+            c.dtype == np.bool_
+            and x.dtype.kind in "fiu"
+            and _outside_graph(a)
+            and _where_plain(b, a)
+        ):  # overhead44: where(mask, x, number) outside the graph, a number x's dtype takes
+            # as it is: the general path's _where and layout without its operand and promotion
+            # steps (where(mask, int64 x, 3) at 32x32 ~8.2 -> ~3 us, torch ~3.5)
+            y = _where(c, x, b)
+            if c.base is not None or x.base is not None:
+                y = _laid(y, (c, x, b))  # (see _laid)
+            return Tensor._make(y, False, None, 0)
     if isinstance(condition, Tensor) and condition.data.dtype == np.uint8:
         warnings.warn(  # torch computes it, with this notice
             "where received a uint8 condition tensor. This behavior is deprecated and will be "
@@ -8009,14 +8048,15 @@ def as_strided(input, size, stride, storage_offset=None) -> Tensor:  # noqa: A00
     offset defaults to input's own (``input.storage_offset()``). (Memory ember cannot see as
     one flat array, of another dtype or not C-ordered, is read from a row-major copy.)
     overhead43: a fresh C-ordered x outside the graph (its own storage, offset 0) with plain
-    int tuples takes AsStrided.forward's view straight (a 32x32's ~7 -> ~2 us, torch ~1)."""
+    int tuples takes AsStrided.forward's view straight (a 32x32's ~7 -> ~2 us, torch ~1).
+    overhead44: such an x in the graph, the general path's node once these checks passed
+    (~6.2 -> ~3 us, torch ~1.5)."""
     if (
         type(input) is Tensor
         and type(size) is tuple
         and type(stride) is tuple
         and len(size) == len(stride)
         and (storage_offset is None or type(storage_offset) is int)
-        and _outside_graph(input)
     ):
         a = input.data
         if a.base is None and a.flags.c_contiguous and a.size:
@@ -8038,6 +8078,8 @@ def as_strided(input, size, stride, storage_offset=None) -> Tensor:  # noqa: A00
                     and need <= a.size
                     and _strides_apart(size, stride)
                 ):
+                    if not _outside_graph(input):
+                        return AsStrided.apply(input, size, stride, storage_offset)
                     item = a.itemsize
                     y = _C.strided(
                         a.reshape(-1)[offset:],
@@ -11093,7 +11135,10 @@ def dot(a, b) -> Tensor:
 def _plain_dot(a, b):
     """overhead42: dot of two float vectors of one dtype and size outside the graph, matmul's
     GEMM of (1, n) by (n, 1) straight (~8.6 -> ~2 us at 32: _vector_pair and the node); the
-    same values. None for any other call."""
+    same values. None for any other call. (overhead44: C-contiguous vectors outside autograd
+    by _C.fast_dot, the same GEMM call in C: ~2.3 -> ~1.1 us at 32.)"""
+    if (y := _C.fast_dot(a, b)) is not None:
+        return y
     if type(a) is Tensor and type(b) is Tensor and _outside_graph(a) and _outside_graph(b):
         x, y = a._data, b._data
         dt = x.dtype
@@ -11509,6 +11554,9 @@ def kron(a, b) -> Tensor:
             if x.ndim == 2 == y.ndim:  # (the common call, without the tuple building below)
                 (m, n), (p, q) = x.shape, y.shape
                 return _plain((x.reshape(m, 1, n, 1) * y.reshape(1, p, 1, q)).reshape(m * p, n * q))
+            if x.ndim == 1 == y.ndim:  # (overhead44: two vectors likewise, ~4.3 -> ~2 us at 32)
+                m, p = x.shape[0], y.shape[0]
+                return _plain((x.reshape(m, 1) * y.reshape(1, p)).reshape(m * p))
             nd = builtins.max(x.ndim, y.ndim)
             sa, sb = (1,) * (nd - x.ndim) + x.shape, (1,) * (nd - y.ndim) + y.shape
             prod = x.reshape(_interleave(sa, (1,) * nd)) * y.reshape(_interleave((1,) * nd, sb))
