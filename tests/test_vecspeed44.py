@@ -38,3 +38,44 @@ def test_transpose_copy_threads(threads, dtype):
     # a view of a transposed float64 tensor made contiguous takes the same kernel
     t = ember.tensor(a).T.contiguous()
     np.testing.assert_array_equal(t.numpy(), a.T)
+
+
+# ---- activations of dense permuted views: run as they lie, torch's values and strides ----
+torch = pytest.importorskip("torch")
+_VIEWS = {
+    "permuted": lambda t: t.permute(2, 0, 1),
+    "permuted, new size-1 dim": lambda t: t.permute(2, 0, 1)[:, :, None],
+    "permuted, sliced (not dense)": lambda t: t.permute(2, 0, 1)[::2],
+}
+
+
+@pytest.mark.parametrize("view", list(_VIEWS))
+@pytest.mark.parametrize("name", ["sigmoid", "relu", "tanh", "silu", "elu", "leaky_relu", "gelu"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activation_of_permuted_view(view, name, dtype):
+    a = np.random.default_rng(3).standard_normal((6, 5, 40)).astype(dtype) * 3
+    a.flat[:4] = [np.nan, np.inf, -np.inf, -0.0]
+    fn = getattr(ember.nn.functional, name)
+    v = _VIEWS[view](ember.from_numpy(a))
+    e = fn(v)
+    t = getattr(torch.nn.functional, name)(_VIEWS[view](torch.from_numpy(a)))
+    tol = 1e-5 if dtype == np.float32 else 1e-12  # (float32 gelu: within ~6 ulp)
+    np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=tol, atol=tol / 10)
+    assert e.stride() == t.stride()
+    # the same bits as the kernel on a C-contiguous copy
+    c = fn(ember.from_numpy(np.ascontiguousarray(v.numpy()))).numpy()
+    np.testing.assert_array_equal(e.numpy(), c)
+
+
+def test_activation_of_permuted_view_leaves_input_and_grads():
+    a = np.random.default_rng(4).standard_normal((3, 4, 5))
+    x = ember.tensor(a, requires_grad=True)
+    xt = torch.tensor(a, requires_grad=True)
+    y = ember.nn.functional.silu(x.permute(2, 0, 1))
+    yt = torch.nn.functional.silu(xt.permute(2, 0, 1))
+    g = np.random.default_rng(5).standard_normal(yt.shape)
+    y.backward(ember.tensor(g))
+    yt.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(x.detach().numpy(), a)
