@@ -79,3 +79,38 @@ def test_activation_of_permuted_view_leaves_input_and_grads():
     np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
     np.testing.assert_array_equal(x.detach().numpy(), a)
+
+
+# ---- unary maths of transposed / permuted views: the kernels run them as they lie ----
+_UNARY_VIEWS = {
+    "transposed": lambda t: t.transpose(0, 2),
+    "permuted": lambda t: t.permute(2, 0, 1),
+    "permuted, new size-1 dim": lambda t: t.permute(1, 2, 0)[:, None],
+    "negative stride (copied)": lambda t: t.permute(2, 0, 1).flip(0),
+}
+
+
+@pytest.mark.parametrize("view", list(_UNARY_VIEWS))
+@pytest.mark.parametrize(
+    "name", ["exp", "log", "sqrt", "sin", "expm1", "log1p", "rsqrt", "erf", "erfc", "lgamma"]
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unary_math_of_permuted_view(view, name, dtype):
+    a = np.random.default_rng(6).standard_normal((6, 5, 40)).astype(dtype) * 3
+    a.flat[:6] = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-40 if dtype == np.float32 else 1e-310]
+    ev = _UNARY_VIEWS[view](ember.from_numpy(a))
+    tv = _UNARY_VIEWS[view](torch.from_numpy(a))
+    with np.errstate(all="ignore"):
+        e = getattr(ember, name)(ev)
+    t = getattr(torch, name)(tv)
+    tol = 4e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=tol, atol=tol * 1e-3)
+    assert e.stride() == t.stride()
+    np.testing.assert_array_equal(a, np.asarray(ember.from_numpy(a)))  # (input untouched)
+
+
+@pytest.mark.parametrize("name", ["sin", "erf", "exp", "log"])
+def test_unary_math_of_permuted_view_gradients(name):
+    a = np.random.default_rng(7).random((3, 4, 5)) + 0.5
+    x = ember.tensor(a, requires_grad=True)
+    assert ember.autograd.gradcheck(lambda v: getattr(ember, name)(v.permute(2, 0, 1)), (x,))
