@@ -114,3 +114,30 @@ def test_unary_math_of_permuted_view_gradients(name):
     a = np.random.default_rng(7).random((3, 4, 5)) + 0.5
     x = ember.tensor(a, requires_grad=True)
     assert ember.autograd.gradcheck(lambda v: getattr(ember, name)(v.permute(2, 0, 1)), (x,))
+
+
+@pytest.mark.parametrize("view", ["permuted", "permuted, new size-1 dim"])
+@pytest.mark.parametrize(
+    "name", ["relu", "sigmoid", "tanh", "silu", "gelu", "elu", "selu", "softplus", "leaky_relu"]
+)
+def test_activation_backward_of_permuted_view(view, name):
+    a = np.random.default_rng(8).standard_normal((4, 3, 6)) * 2
+    g = np.random.default_rng(9).standard_normal((6, 4, 3))
+    g = g[:, :, None] if view != "permuted" else g
+    x = ember.tensor(a, requires_grad=True)
+    xt = torch.tensor(a, requires_grad=True)
+    y = getattr(ember.nn.functional, name)(_VIEWS[view](x))
+    yt = getattr(torch.nn.functional, name)(_VIEWS[view](xt))
+    y.backward(ember.tensor(g))
+    yt.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-14)
+    x.grad = None
+    getattr(ember.nn.functional, name)(_VIEWS[view](x)).sum().backward()  # one value as dy
+    yt = getattr(torch.nn.functional, name)(_VIEWS[view](xt))
+    want = torch.autograd.grad(yt.sum(), xt)[0].numpy()
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-10, atol=1e-14)
+    f = getattr(ember.nn.functional, name)
+    assert ember.autograd.gradcheck(
+        lambda v: f(_VIEWS[view](v)), (ember.tensor(a + 0.01, requires_grad=True),)
+    )

@@ -807,7 +807,8 @@ void transpose_band_avx512(T* y, const T* x, int64_t rows, int64_t cols, int64_t
   for (int64_t r0 = 0; r0 < rows; r0 += W) {
     int64_t c = c0;
     if (rows - r0 >= W)
-      for (; c + W <= c1; c += W) {  // scalar math: y[(c + j) * rows + r0 + i] = x[(r0 + i) * cols + c + j]
+      for (; c + W <= c1;
+           c += W) {  // scalar math: y[(c + j) * rows + r0 + i] = x[(r0 + i) * cols + c + j]
         __m512i r[W];
         for (int i = 0; i < W; ++i) r[i] = _mm512_loadu_si512(x + (r0 + i) * cols + c);
         transpose_block(r, T());
@@ -826,10 +827,10 @@ void transpose_copy(T* y, const T* x, int64_t rows, int64_t cols) {
   if constexpr (sizeof(T) >= 4)
     if (avx512) {
       constexpr int64_t B = kTransposeBand;
-      parallel_for(threads_for(rows * cols, int64_t(1) << 16), (cols + B - 1) / B,
-                   [&](int64_t band) {
-                     transpose_band_avx512(y, x, rows, cols, band * B, std::min(cols, band * B + B));
-                   });
+      parallel_for(
+          threads_for(rows * cols, int64_t(1) << 16), (cols + B - 1) / B, [&](int64_t band) {
+            transpose_band_avx512(y, x, rows, cols, band * B, std::min(cols, band * B + B));
+          });
       return;
     }
 #endif

@@ -2212,14 +2212,20 @@ def heaviside(input, values) -> Tensor:  # noqa: A002
     return Tensor(_laid(np.asarray(y).astype(a.dtype, copy=False), (a.data, b.data)))
 
 
+def _dense_order(a: np.ndarray):
+    """For a non-C-contiguous array that is a dense permutation of one (F order, a permuted
+    view): the axis order, by falling stride, in which it is C-contiguous (an elementwise
+    kernel runs a.transpose(order) and transposes the result back by np.argsort(order): x's
+    strides, torch's layout, no copy either way); None for any other array."""
+    if a.ndim < 2:
+        return None
+    order = np.argsort(a.strides, kind="stable")[::-1]
+    return order if a.transpose(order).flags.c_contiguous else None
+
+
 def _special(name: str, x, order: int = 0):
-    if type(x) is np.ndarray and x.ndim > 1 and not x.flags.c_contiguous:
-        # a dense permutation runs as it lies: its axes by falling stride are C order, and the
-        # result goes back to x's order, x's strides (torch's layout: two copies less)
-        perm = np.argsort(x.strides, kind="stable")[::-1]
-        xp = x.transpose(perm)
-        if xp.flags.c_contiguous:
-            return _C.special(name, xp, order).transpose(np.argsort(perm))
+    if type(x) is np.ndarray and not x.flags.c_contiguous and (p := _dense_order(x)) is not None:
+        return _C.special(name, x.transpose(p), order).transpose(np.argsort(p))
     # ascontiguousarray makes a 0-d input 1-d: give the result the input's shape back
     return _C.special(name, np.ascontiguousarray(x), order).reshape(np.shape(x))
 
