@@ -50,7 +50,9 @@ _VIEWS = {
 
 
 @pytest.mark.parametrize("view", list(_VIEWS))
-@pytest.mark.parametrize("name", ["sigmoid", "relu", "tanh", "silu", "elu", "leaky_relu", "gelu"])
+@pytest.mark.parametrize(
+    "name", ["sigmoid", "relu", "tanh", "silu", "elu", "selu", "celu", "leaky_relu", "gelu"]
+)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_activation_of_permuted_view(view, name, dtype):
     a = np.random.default_rng(3).standard_normal((6, 5, 40)).astype(dtype) * 3
@@ -118,7 +120,8 @@ def test_unary_math_of_permuted_view_gradients(name):
 
 @pytest.mark.parametrize("view", ["permuted", "permuted, new size-1 dim"])
 @pytest.mark.parametrize(
-    "name", ["relu", "sigmoid", "tanh", "silu", "gelu", "elu", "selu", "softplus", "leaky_relu"]
+    "name",
+    ["relu", "sigmoid", "tanh", "silu", "gelu", "elu", "selu", "celu", "softplus", "leaky_relu"],
 )
 def test_activation_backward_of_permuted_view(view, name):
     a = np.random.default_rng(8).standard_normal((4, 3, 6)) * 2

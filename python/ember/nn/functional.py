@@ -367,6 +367,18 @@ def linear(input, weight, bias=None) -> Tensor:
 # ---- activations --------------------------------------------------------------------------
 
 
+def _backward_as_laid(kernel, g, saved):
+    """kernel(dy, saved) -> dx for a saved array that may be a dense permutation (a permuted
+    input runs as it lies: Activation.forward, Elu.forward): dy and saved taken in saved's C
+    order (no copy when dy shares its layout), dx put back in saved's strides."""
+    order = None if saved.flags.c_contiguous else ops._dense_order(saved)
+    if order is not None:
+        saved = saved.transpose(order)
+        g = g if g.size == 1 else g.transpose(order)
+    dx = kernel(_contig(g), saved)
+    return dx if order is None else dx.transpose(np.argsort(order))
+
+
 class Activation(Function):
     """One fused C++ pass each way for every pointwise activation. Backward reads the forward
     input x (leaky_relu, elu, gelu, softplus, silu, mish, hardswish, hardtanh, hardsigmoid,
@@ -412,19 +424,13 @@ class Activation(Function):
         if (one := ops._one_value(g)) is not None:  # one value broadcast: the kernel takes it
             g = one
         g = g.astype(saved.dtype, copy=False)
-        back = None
-        if not saved.flags.c_contiguous:  # (see forward) both in saved's C order, dx back
-            order = ops._dense_order(saved)
-            back = np.argsort(order)
-            saved = saved.transpose(order)
-            g = g if g.size == 1 else g.transpose(order)
-        g = _contig(g)
         p = ctx.params
         if "approximate" in p or "threshold" in p:
-            dx = _C.activation_backward(ctx.act, g, saved, **p)
+            kernel = lambda dy, s: _C.activation_backward(ctx.act, dy, s, **p)  # noqa: E731
         else:
-            dx = ops._act_backward(ctx.act, g, saved, p.get("alpha", 0.0), p.get("beta", 1.0))
-        return (dx if back is None else dx.transpose(back)), None, None
+            a, b = p.get("alpha", 0.0), p.get("beta", 1.0)
+            kernel = lambda dy, s: ops._act_backward(ctx.act, dy, s, a, b)  # noqa: E731
+        return _backward_as_laid(kernel, g, saved), None, None
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -759,21 +765,26 @@ class Elu(Function):
 
     @staticmethod
     def _values(x, coef, grad_coef):  # (see ops._unary_apply)
+        if not x.flags.c_contiguous and (order := ops._dense_order(x)) is not None:
+            # a dense permutation runs as it lies, y in its strides (as Activation's)
+            return _C.elu(x.transpose(order), *coef).transpose(np.argsort(order))
         return _C.elu(_contig(x), *coef)
 
     @staticmethod
     def forward(ctx, x, coef, grad_coef):
-        x = _contig(x)
+        if ops._dense_order(x) is None:  # (a dense permutation stays: _backward_as_laid)
+            x = _contig(x)
         ctx.save_for_backward(x)
         ctx.coef = grad_coef
-        return _C.elu(x, *coef)
+        return Elu._values(x, coef, grad_coef)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         if (one := ops._one_value(g)) is not None:  # one value broadcast: the kernel takes it
             g = one
-        return _C.elu_backward(_contig(g.astype(x.dtype, copy=False)), x, *ctx.coef), None, None
+        kernel = lambda dy, s: _C.elu_backward(dy, s, *ctx.coef)  # noqa: E731
+        return _backward_as_laid(kernel, g.astype(x.dtype, copy=False), x), None, None
 
     @staticmethod
     def backward_graph(ctx, g):
