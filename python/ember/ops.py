@@ -2237,7 +2237,20 @@ def heaviside(input, values) -> Tensor:  # noqa: A002
     return Tensor(_laid(np.asarray(y).astype(a.dtype, copy=False), (a.data, b.data)))
 
 
+def _dense_order(a: np.ndarray):
+    """For a non-C-contiguous array that is a dense permutation of one (F order, a permuted
+    view): the axis order, by falling stride, in which it is C-contiguous (an elementwise
+    kernel runs a.transpose(order) and transposes the result back by np.argsort(order): x's
+    strides, torch's layout, no copy either way); None for any other array."""
+    if a.ndim < 2:
+        return None
+    order = np.argsort(a.strides, kind="stable")[::-1]
+    return order if a.transpose(order).flags.c_contiguous else None
+
+
 def _special(name: str, x, order: int = 0):
+    if type(x) is np.ndarray and not x.flags.c_contiguous and (p := _dense_order(x)) is not None:
+        return _C.special(name, x.transpose(p), order).transpose(np.argsort(p))
     # ascontiguousarray makes a 0-d input 1-d: give the result the input's shape back
     return _C.special(name, np.ascontiguousarray(x), order).reshape(np.shape(x))
 
@@ -3197,6 +3210,17 @@ def _kernel_ok(a) -> bool:
     return type(a) is np.ndarray and (a.dtype is _F32 or a.dtype is _F64) and a.flags.c_contiguous
 
 
+def _kernel_ok_laid(a) -> bool:
+    """_kernel_ok, or a dense permutation of such an array (F order, a permuted view): the
+    activation kernel runs it as it lies, y in its strides (torch's layout). NumPy's float64 sin
+    of a permuted view took 2.8x torch's time, erf's copies in and out 2x."""
+    return _kernel_ok(a) or (
+        type(a) is np.ndarray
+        and (a.dtype is _F32 or a.dtype is _F64)
+        and _strides.non_overlapping_and_dense(a.shape, _strides._elem_strides(a))
+    )
+
+
 def _kernel_unary(act: int, fn, x, *args) -> Tensor:
     """_unary_apply(fn, x, *args) for an op whose _values are the unary kernel number ``act``
     (_ACT_ID, default alpha and beta) on a _kernel_ok array: a plain float32/float64
@@ -3246,7 +3270,7 @@ def _grad_kernel(name: str, g, saved, lo: float = 0.0, hi: float = 1.0):
 class Exp(Function):
     @staticmethod
     def _values(x):  # (see _unary_apply)
-        return _act_forward("exp", x) if _kernel_ok(x) else _quiet_over(np.exp, x)
+        return _act_forward("exp", x) if _kernel_ok_laid(x) else _quiet_over(np.exp, x)
 
     @staticmethod
     def forward(ctx, x):
@@ -3274,7 +3298,7 @@ class Log(Function):
 
     @staticmethod
     def _values(x):
-        return _act_forward("log", x) if _kernel_ok(x) else _quiet_div(np.log, x)
+        return _act_forward("log", x) if _kernel_ok_laid(x) else _quiet_div(np.log, x)
 
     @staticmethod
     def forward(ctx, x):
@@ -3302,7 +3326,7 @@ class Sqrt(Function):
 
     @staticmethod
     def _values(x):
-        return _act_forward("sqrt", x) if _kernel_ok(x) else _quiet_div(np.sqrt, x)
+        return _act_forward("sqrt", x) if _kernel_ok_laid(x) else _quiet_div(np.sqrt, x)
 
     @staticmethod
     def forward(ctx, x):
@@ -6389,9 +6413,9 @@ class Elementwise(Function):
     @staticmethod
     def _values(x, f, df):  # (see _unary_apply)
         kernel = _KERNEL_OPS.get(df)  # (keyed by df: each op's derivative is its own lambda)
-        # (a transposed, F-contiguous x too: the kernel runs it as it lies, y in x's strides,
-        # torch's layout; NumPy's float64 sin of one took 4.5x torch's time)
-        if kernel is not None and (_kernel_ok(x) or (_kernel_ok(x.T) and x.flags.f_contiguous)):
+        # (a transposed or permuted x too: the kernel runs it as it lies, y in x's strides,
+        # torch's layout; NumPy's float64 sin of one took 2.8-4.5x torch's time)
+        if kernel is not None and _kernel_ok_laid(x):
             return _act_forward(kernel, x)
         return _quiet_all(f, x)
 
