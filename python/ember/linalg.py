@@ -37,6 +37,12 @@ def _mH(a):  # noqa: N802 (PyTorch's name: the conjugate transpose)
     return _mT(a).conj() if a.dtype.kind == "c" else _mT(a)
 
 
+def _column_major(a):
+    """a with each matrix stored column by column (batch dims outermost): the layout of
+    torch's LAPACK results (its strides), e.g. linalg.qr's Q and R."""
+    return _mT(np.ascontiguousarray(_mT(a)))
+
+
 def _lapack_float(op: str, A) -> Tensor:
     """A float or complex tensor LAPACK can take: float16/bfloat16 are refused, as torch's CPU
     linalg does."""
@@ -610,8 +616,9 @@ class QRFn(Function):
     def forward(ctx, A, mode):
         ctx.mode = mode
         if mode == "r":  # (an empty Q; R recorded so that backward refuses, as torch's)
-            return np.zeros((0,), A.dtype), np.asarray(np.linalg.qr(A, mode="r"), A.dtype)
-        Q, R = np.linalg.qr(A, mode=mode)
+            R = np.asarray(np.linalg.qr(A, mode="r"), A.dtype)
+            return np.zeros((0,), A.dtype), _column_major(R)
+        Q, R = map(_column_major, np.linalg.qr(A, mode=mode))
         ctx.save_for_backward(Q, R)
         return Q, R
 
@@ -1212,6 +1219,11 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
         Xd = None if rcond == default else np.linalg.pinv(A.data, rcond) @ Bm.data
     if Xd is not None:
         X = (X - Tensor(X.data)) + Tensor(np.asarray(Xd, X.data.dtype))
+    # torch's layout (strides): LAPACK's column-major (max(m, n), k) B, solved in place, its
+    # first n rows. (X's node, an add or matmul, does not read its output: safe to swap.)
+    buf = np.empty((*X.shape[:-2], X.shape[-1], builtins.max(m, n)), X.data.dtype)
+    buf[..., :n] = _mT(X.data)
+    X._data = _mT(buf)[..., :n, :]
     if not vector and B.ndim == A.ndim - 1:
         try:
             batch = ops.broadcast_shapes(A.shape[:-2], B.shape[:-1])

@@ -1,0 +1,157 @@
+"""Session 44's linalg / autograd / distributions / optim fuzzing against PyTorch 2.13: each
+test pins a mismatch found and fixed here."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+
+def _pair(a):
+    return ember.tensor(a), torch.tensor(a)
+
+
+# ---- linalg layouts: torch's LAPACK results are column-major ------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (4, 4), (2, 3, 5), (2, 5, 3), (0, 3, 2)])
+@pytest.mark.parametrize("mode", ["reduced", "complete", "r"])
+def test_qr_strides_and_values_match_torch(shape, mode):
+    a = np.random.default_rng(0).standard_normal(shape)
+    e, t = _pair(a)
+    eq, er = ember.linalg.qr(e, mode=mode)
+    tq, tr = torch.linalg.qr(t, mode=mode)
+    assert er.stride() == tr.stride() and eq.shape == tuple(tq.shape)
+    if mode != "r":
+        assert eq.stride() == tq.stride()
+        np.testing.assert_allclose((eq @ er).numpy(), a, atol=1e-12)
+    np.testing.assert_allclose(np.abs(er.numpy()), np.abs(tr.numpy()), atol=1e-12)
+
+
+def test_qr_gradient_unchanged_by_layout():
+    a = ember.tensor(np.random.default_rng(1).standard_normal((2, 5, 3)), requires_grad=True)
+    assert ember.autograd.gradcheck(lambda x: ember.linalg.qr(x).R.sum(), (a,))
+
+
+@pytest.mark.parametrize(
+    "sa, sb", [((5, 3), (5, 2)), ((3, 5), (3, 2)), ((2, 5, 3), (2, 5, 2)), ((4, 5, 3), (4, 5))]
+)
+@pytest.mark.parametrize("driver", [None, "gels", "gelsd", "gelss"])
+def test_lstsq_solution_strides_match_torch(sa, sb, driver):
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal(sa), rng.standard_normal(sb)
+    e = ember.linalg.lstsq(ember.tensor(a), ember.tensor(b), driver=driver).solution
+    t = torch.linalg.lstsq(torch.tensor(a), torch.tensor(b), driver=driver).solution
+    assert e.shape == tuple(t.shape) and e.stride() == t.stride()
+    np.testing.assert_allclose(e.numpy(), t.numpy(), atol=1e-10)
+
+
+def test_lstsq_gradient_unchanged_by_layout():
+    rng = np.random.default_rng(3)
+    a = ember.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    b = ember.tensor(rng.standard_normal((5, 2)), requires_grad=True)
+    assert ember.autograd.gradcheck(lambda x, y: ember.linalg.lstsq(x, y).solution, (a, b))
+
+
+# ---- autograd.grad with GradientEdge inputs -----------------------------------------------------
+
+
+def test_grad_of_gradient_edges_matches_torch():
+    from ember.autograd.graph import get_gradient_edge
+
+    x = np.random.default_rng(4).standard_normal(3)
+    a, ta = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    b, tb = a * 2, ta * 2
+    c, tc = b.exp().sum(), tb.exp().sum()
+    got = ember.autograd.grad(c, (get_gradient_edge(b), a), retain_graph=True)
+    want = torch.autograd.grad(tc, (torch.autograd.graph.get_gradient_edge(tb), ta))
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g.numpy(), w.numpy())
+    (g,) = ember.autograd.grad(c, get_gradient_edge(a))  # a leaf's edge: its AccumulateGrad
+    np.testing.assert_allclose(g.numpy(), want[1].numpy())
+
+
+def test_grad_of_edge_of_tuple_output_and_backward_inputs():
+    from ember.autograd.graph import get_gradient_edge
+
+    x = np.arange(6.0).reshape(2, 3)
+    a, ta = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    u, v = a.unbind(0)
+    tu, tv = ta.unbind(0)
+    (g,) = ember.autograd.grad((u * v).sum(), get_gradient_edge(v))
+    (w,) = torch.autograd.grad((tu * tv).sum(), torch.autograd.graph.get_gradient_edge(tv))
+    np.testing.assert_allclose(g.numpy(), w.numpy())
+    y = (a * 3).sum()
+    ember.autograd.backward(y, inputs=[get_gradient_edge(a)])  # a leaf's edge: into a.grad
+    np.testing.assert_allclose(a.grad.numpy(), np.full((2, 3), 3.0))
+
+
+# ---- custom Functions: Tensors passed by keyword are inputs, as torch's -------------------------
+
+
+class _Old(ember.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, y=None, scale=1.0):
+        return x * 2 * scale + (y if y is not None else 0)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2, g, None
+
+
+class _TOld(torch.autograd.Function):
+    forward = _Old.forward
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2, g, None
+
+
+def test_custom_function_keyword_tensor_gets_an_edge():
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal(3), rng.standard_normal(3)
+    ex, ey = ember.tensor(x, requires_grad=True), ember.tensor(y, requires_grad=True)
+    tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+    out = _Old.apply(ex, scale=2.0, y=ey)
+    tout = _TOld.apply(tx, scale=2.0, y=ty)
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy())
+    assert len(out.grad_fn.next_functions) == len(tout.grad_fn.next_functions) == 2
+    out.sum().backward()
+    tout.sum().backward()
+    np.testing.assert_allclose(ey.grad.numpy(), ty.grad.numpy())
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy())
+
+
+def test_custom_function_keyword_errors_match_torch():
+    x = ember.ones(2, requires_grad=True)
+    with pytest.raises(TypeError, match=r"missing required argument: 'y' \(position 1\)"):
+        _Old.apply(x, scale=3.0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'z'"):
+        _Old.apply(x, z=1)
+    with pytest.raises(TypeError, match="multiple values for argument 'x'"):
+        _Old.apply(x, x=x)
+
+
+class _New(ember.autograd.Function):
+    @staticmethod
+    def forward(x, y=None):
+        return x * 2 + (y if y is not None else 0)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.n = len(inputs)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2, g
+
+
+def test_setup_context_function_keyword_tensor_gets_gradient():
+    x, y = ember.ones(2, requires_grad=True), ember.ones(2, requires_grad=True)
+    out = _New.apply(x, y=y)
+    assert out.grad_fn.n == 2
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_allclose(y.grad.numpy(), [1.0, 1.0])
