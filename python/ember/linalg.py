@@ -17,7 +17,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ember import _complex, _lowp, ops
+from ember import _complex, _lowp, _strides, ops
 from ember._errors import BadDtype, BadShapeOrValue, DtypeNotImplemented, not_implemented
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
@@ -37,10 +37,20 @@ def _mH(a):  # noqa: N802 (PyTorch's name: the conjugate transpose)
     return _mT(a).conj() if a.dtype.kind == "c" else _mT(a)
 
 
-def _column_major(a):
-    """a with each matrix stored column by column (batch dims outermost): the layout of
-    torch's LAPACK results (its strides), e.g. linalg.qr's Q and R."""
-    return _mT(np.ascontiguousarray(_mT(a)))
+def _column_major(a, rows=None):
+    """a with each matrix stored column by column (batch dims outermost): the layout, and so
+    the strides, of torch's LAPACK results (linalg.qr's Q and R). ``rows``: the storage's
+    leading dimension when it is more than a's rows (lstsq's solution: the first n rows of
+    its (builtins.max(m, n), k) B). Size-0 dims count as 1 in the strides, as torch's."""
+    *batch, r, c = a.shape
+    ld = builtins.max(r if rows is None else rows, 1)
+    strides, step = [1, ld], ld * builtins.max(c, 1)
+    for size in reversed(batch):
+        strides.insert(0, step)
+        step *= builtins.max(size, 1)
+    out = _strides.empty((*batch, ld, c), strides, a.dtype)[..., :r, :]
+    out[...] = a
+    return out
 
 
 def _lapack_float(op: str, A) -> Tensor:
@@ -1221,9 +1231,7 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
         X = (X - Tensor(X.data)) + Tensor(np.asarray(Xd, X.data.dtype))
     # torch's layout (strides): LAPACK's column-major (max(m, n), k) B, solved in place, its
     # first n rows. (X's node, an add or matmul, does not read its output: safe to swap.)
-    buf = np.empty((*X.shape[:-2], X.shape[-1], builtins.max(m, n)), X.data.dtype)
-    buf[..., :n] = _mT(X.data)
-    X._data = _mT(buf)[..., :n, :]
+    X._data = _column_major(X.data, rows=builtins.max(m, n))
     if not vector and B.ndim == A.ndim - 1:
         try:
             batch = ops.broadcast_shapes(A.shape[:-2], B.shape[:-1])
