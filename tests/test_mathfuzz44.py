@@ -155,3 +155,38 @@ def test_setup_context_function_keyword_tensor_gets_gradient():
     out.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
     np.testing.assert_allclose(y.grad.numpy(), [1.0, 1.0])
+
+
+# ---- matrix_exp: no overflow warning from the scaling's norm; float16 right where torch is not --
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_matrix_exp_huge_entries_no_warning(dtype):
+    big = float(np.finfo(dtype).max) / 2
+    a = np.full((2, 2), big, dtype)  # the 1-norm overflows in the input's own dtype
+    got = ember.linalg.matrix_exp(ember.tensor(a)).numpy()  # (warnings are errors here)
+    assert got.dtype == dtype and not np.isfinite(got).any()
+
+
+def test_matrix_exp_float16_values():
+    # torch 2.13 computes float16 matrix_exp wrongly (exp(I) = -20896 I); ember's is exp in float16
+    a = np.random.default_rng(6).standard_normal((2, 3, 3)) * 0.5
+    got = ember.linalg.matrix_exp(ember.tensor(a.astype(np.float16)))
+    want = torch.linalg.matrix_exp(torch.tensor(a.astype(np.float16).astype(np.float64)))
+    assert got.dtype == ember.float16
+    np.testing.assert_allclose(got.numpy().astype(np.float64), want.numpy(), rtol=5e-3, atol=5e-3)
+    big = ember.linalg.matrix_exp(ember.tensor(np.full((3, 3), 1e4, np.float16))).numpy()
+    assert np.isposinf(big).all()  # (torch: NaN; the exact result overflows to +inf)
+
+
+# ---- ldl_factor / ldl_solve of size-0 matrices ---------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(2, 0, 0), (0, 2, 2), (0, 0)])
+def test_ldl_of_empty_matrices_matches_torch(shape):
+    e = ember.linalg.ldl_factor(ember.zeros(*shape, dtype=ember.float64))
+    t = torch.linalg.ldl_factor(torch.zeros(*shape, dtype=torch.float64))
+    assert e.LD.shape == tuple(t.LD.shape) and e.pivots.shape == tuple(t.pivots.shape)
+    b = shape[:-1] + (3,)
+    x = ember.linalg.ldl_solve(e.LD, e.pivots, ember.zeros(*b, dtype=ember.float64))
+    assert x.shape == tuple(torch.linalg.ldl_solve(*t, torch.zeros(*b, dtype=torch.float64)).shape)

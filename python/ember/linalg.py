@@ -1389,9 +1389,10 @@ def matrix_exp(A) -> Tensor:
     # products only: float16 works, as in torch, and complex
     A = _square("matrix_exp", A, complex_ok=True, lapack=False)
     theta = 1.090863719290036 if _complex.real_of(A.dtype) == np.float64 else 3.010066362817634
-    norm1 = np.abs(A.data).sum(-2).max(-1) if A.data.size else np.zeros(A.shape[:-2])
-    # (an infinite norm, from an inf entry, needs no scaling: the series is inf / NaN anyway)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # (in float64: a float16 sum overflows from 65504; an inf norm, from an inf entry or an
+    # overflowing sum, needs no scaling: the series is inf / NaN anyway)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        norm1 = np.abs(A.data).sum(-2, dtype=np.float64).max(-1, initial=0.0)
         s = np.where(
             (norm1 > theta) & np.isfinite(norm1), np.ceil(np.log2(norm1 / theta)), 0
         ).astype(np.int64)
@@ -1402,7 +1403,8 @@ def matrix_exp(A) -> Tensor:
     for k in range(18, 0, -1):  # Horner: I + B/1 (I + B/2 (I + ...))
         out = eye + ops.matmul(B, out) * (1.0 / k)
     for k in range(top):  # (each matrix squared its own s times)
-        sq = ops.matmul(out, out)
+        with np.errstate(over="ignore"):  # (float16's rounding of an overflow: inf, silently)
+            sq = ops.matmul(out, out)
         out = sq if (s > k).all() else ops.where(Tensor((s > k)[..., None, None]), sq, out)
     return named(out, "LinalgMatrixExpBackward0")
 
@@ -2013,7 +2015,7 @@ def ldl_factor_ex(A, *, hermitian: bool = False, check_errors: bool = False) -> 
     blocks); info > 0 the first zero pivot (an error only with check_errors). No gradient."""
     ops._bool_args("linalg_ldl_factor_ex", hermitian=hermitian, check_errors=check_errors)
     A = _square("ldl_factor_ex", A)
-    flat = A.data.reshape(-1, *A.shape[-2:])
+    flat = A.data.reshape(math.prod(A.shape[:-2]), *A.shape[-2:])  # (-1: no size-0 matrices)
     parts = [_ldl_one(a, bool(hermitian)) for a in flat]
     LD = np.stack([p[0] for p in parts]).reshape(A.shape) if parts else np.zeros(A.shape, A.dtype)
     piv = np.array([p[1] for p in parts], np.int32).reshape(A.shape[:-1])
@@ -2083,9 +2085,10 @@ def ldl_solve(LD, pivots, B, *, hermitian: bool = False) -> Tensor:  # noqa: N80
             f"linalg.ldl_solve: LD {F.shape} and B ({B.dtype}, {B.shape}) do not fit"
         )
     batch = _batch("linalg.ldl_solve", F, B)
-    Fb = np.broadcast_to(F.data, batch + F.shape[-2:]).reshape(-1, n, n)
-    Pb = np.broadcast_to(piv, batch + (n,)).reshape(-1, n)
-    Bb = np.broadcast_to(B.data, batch + B.shape[-2:]).reshape(-1, *B.shape[-2:])
+    k = math.prod(batch)  # (not -1: n or B's columns may be 0)
+    Fb = np.broadcast_to(F.data, batch + F.shape[-2:]).reshape(k, n, n)
+    Pb = np.broadcast_to(piv, batch + (n,)).reshape(k, n)
+    Bb = np.broadcast_to(B.data, batch + B.shape[-2:]).reshape(k, *B.shape[-2:])
     with np.errstate(all="ignore"):  # a singular A: inf / NaN, as LAPACK
         X = [_ldl_solve_one(f, p, b, bool(hermitian)) for f, p, b in zip(Fb, Pb, Bb)]
     return Tensor(np.array(X, F.dtype).reshape(batch + B.shape[-2:]))
