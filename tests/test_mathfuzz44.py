@@ -190,3 +190,29 @@ def test_ldl_of_empty_matrices_matches_torch(shape):
     b = shape[:-1] + (3,)
     x = ember.linalg.ldl_solve(e.LD, e.pivots, ember.zeros(*b, dtype=ember.float64))
     assert x.shape == tuple(torch.linalg.ldl_solve(*t, torch.zeros(*b, dtype=torch.float64)).shape)
+
+
+@pytest.mark.parametrize(
+    "name, fn, shapes",
+    [
+        ("inv", lambda L, a: L.inv(a), [(2, 4, 4)]),
+        ("inv_ex", lambda L, a: L.inv_ex(a), [(3, 3)]),
+        ("solve", lambda L, a, b: L.solve(a, b), [(2, 4, 4), (2, 4, 3)]),
+        ("solve_right", lambda L, a, b: L.solve(a, b, left=False), [(2, 4, 4), (2, 3, 4)]),
+        ("cholesky", lambda L, a: L.cholesky(a @ a.mT + 4 * a[0, 0, 0] ** 2 + 4), [(2, 4, 4)]),
+        ("eigh", lambda L, a: L.eigh(a + a.mT), [(2, 4, 4)]),
+        ("eig", lambda L, a: L.eig(a), [(3, 3)]),
+        ("svd", lambda L, a: L.svd(a), [(2, 5, 3)]),
+        ("svd_reduced", lambda L, a: L.svd(a, full_matrices=False), [(3, 5)]),
+        ("pinv", lambda L, a: L.pinv(a), [(2, 5, 3)]),
+    ],
+)
+def test_lapack_results_strides_match_torch(name, fn, shapes):
+    rng = np.random.default_rng(7)
+    arrs = [rng.standard_normal(s) for s in shapes]
+    e = fn(ember.linalg, *[ember.tensor(a) for a in arrs])
+    t = fn(torch.linalg, *[torch.tensor(a) for a in arrs])
+    e, t = (e, t) if isinstance(t, tuple) else ((e,), (t,))
+    assert [x.stride() for x in e] == [x.stride() for x in t]
+    if name in ("inv", "solve", "solve_right", "cholesky"):
+        np.testing.assert_allclose(e[0].numpy(), t[0].numpy(), rtol=1e-10, atol=1e-12)

@@ -39,7 +39,7 @@ def _mH(a):  # noqa: N802 (PyTorch's name: the conjugate transpose)
 
 def _column_major(a, rows=None):
     """a with each matrix stored column by column (batch dims outermost): the layout, and so
-    the strides, of torch's LAPACK results (linalg.qr's Q and R). ``rows``: the storage's
+    the strides, of torch's LAPACK results (inv, solve, cholesky, qr, eigh, eig, svd). ``rows``: the storage's
     leading dimension when it is more than a's rows (lstsq's solution: the first n rows of
     its (builtins.max(m, n), k) B). Size-0 dims count as 1 in the strides, as torch's."""
     *batch, r, c = a.shape
@@ -202,6 +202,7 @@ class Inv(Function):
         Y = _lapack("inv", np.linalg.inv, A)
         if bad.any():
             Y = np.where(bad, np.nan, Y).astype(Y.dtype, copy=False)
+        Y = _column_major(Y)  # (torch's layout, as every LAPACK result here)
         ctx.save_for_backward(Y)
         return Y
 
@@ -283,6 +284,7 @@ class Solve(Function):
         X = _lapack("solve", np.linalg.solve, As, B)
         if bad.any():
             X = np.where(bad, np.nan, X).astype(X.dtype, copy=False)
+        X = _column_major(X)
         ctx.save_for_backward(A, X)
         ctx.shapes = (A.shape, B.shape)
         return X
@@ -581,7 +583,7 @@ class Cholesky(Function):
     def forward(ctx, A, upper=False):
         # upper: A's upper triangle is read (torch's potrf('U')), the gradient torch's all the
         # same (its backward works on L = U^H)
-        L = _lapack("cholesky", np.linalg.cholesky, _mH(A) if upper else A)
+        L = _column_major(_lapack("cholesky", np.linalg.cholesky, _mH(A) if upper else A))
         ctx.save_for_backward(L)
         return L
 
@@ -713,6 +715,7 @@ class EighFn(Function):
     @staticmethod
     def forward(ctx, A, uplo):
         L, V = _lapack("eigh", lambda a: np.linalg.eigh(a, UPLO=uplo), A)  # (NaN: torch's error)
+        V = _column_major(V)
         ctx.save_for_backward(L, V)
         return L, V
 
@@ -794,7 +797,7 @@ class EigFn(Function):
     def forward(ctx, A):
         L, V = np.linalg.eig(A)
         dt = _complex.complex_of(A.dtype)
-        L, V = L.astype(dt, copy=False), V.astype(dt, copy=False)
+        L, V = L.astype(dt, copy=False), _column_major(V.astype(dt, copy=False))
         ctx.save_for_backward(L, V)
         ctx.real_input = A.dtype.kind != "c"
         return L, V
@@ -887,6 +890,7 @@ class SVDFn(Function):
                 np.where(bad[..., 0], np.nan, S),
                 np.where(bad, np.nan, Vh),
             )
+        U, Vh = _column_major(U), _column_major(Vh)
         ctx.save_for_backward(U, S, Vh)
         return U, S, Vh
 
