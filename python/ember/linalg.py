@@ -39,9 +39,10 @@ def _mH(a):  # noqa: N802 (PyTorch's name: the conjugate transpose)
 
 def _column_major(a, rows=None):
     """a with each matrix stored column by column (batch dims outermost): the layout, and so
-    the strides, of torch's LAPACK results (inv, solve, cholesky, qr, eigh, eig, svd). ``rows``: the storage's
-    leading dimension when it is more than a's rows (lstsq's solution: the first n rows of
-    its (builtins.max(m, n), k) B). Size-0 dims count as 1 in the strides, as torch's."""
+    the strides, of torch's LAPACK results (inv, solve, cholesky, qr, eigh, eig, svd).
+    ``rows``: the storage's leading dimension when it is more than a's rows (lstsq's
+    solution: the first n rows of its (max(m, n), k) B). Size-0 dims count as 1 in the
+    strides, as torch's."""
     if rows is None and a.size:  # (the common case, in one NumPy call: ~1 us, not ~4)
         return np.asarray(a, order="F") if a.ndim == 2 else _mT(np.ascontiguousarray(_mT(a)))
     *batch, r, c = a.shape
