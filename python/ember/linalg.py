@@ -17,7 +17,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ember import _complex, _lowp, ops
+from ember import _complex, _lowp, _strides, ops
 from ember._errors import BadDtype, BadShapeOrValue, DtypeNotImplemented, not_implemented
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
@@ -35,6 +35,25 @@ def _mT(a):  # noqa: N802 (PyTorch's name)
 
 def _mH(a):  # noqa: N802 (PyTorch's name: the conjugate transpose)
     return _mT(a).conj() if a.dtype.kind == "c" else _mT(a)
+
+
+def _column_major(a, rows=None):
+    """a with each matrix stored column by column (batch dims outermost): the layout, and so
+    the strides, of torch's LAPACK results (inv, solve, cholesky, qr, eigh, eig, svd).
+    ``rows``: the storage's leading dimension when it is more than a's rows (lstsq's
+    solution: the first n rows of its (max(m, n), k) B). Size-0 dims count as 1 in the
+    strides, as torch's."""
+    if rows is None and a.size:  # (the common case, in one NumPy call: ~1 us, not ~4)
+        return np.asarray(a, order="F") if a.ndim == 2 else _mT(np.ascontiguousarray(_mT(a)))
+    *batch, r, c = a.shape
+    ld = builtins.max(r if rows is None else rows, 1)
+    strides, step = [1, ld], ld * builtins.max(c, 1)
+    for size in reversed(batch):
+        strides.insert(0, step)
+        step *= builtins.max(size, 1)
+    out = _strides.empty((*batch, ld, c), strides, a.dtype)[..., :r, :]
+    out[...] = a
+    return out
 
 
 def _lapack_float(op: str, A) -> Tensor:
@@ -186,6 +205,7 @@ class Inv(Function):
         Y = _lapack("inv", np.linalg.inv, A)
         if bad.any():
             Y = np.where(bad, np.nan, Y).astype(Y.dtype, copy=False)
+        Y = _column_major(Y)  # (torch's layout, as every LAPACK result here)
         ctx.save_for_backward(Y)
         return Y
 
@@ -267,6 +287,7 @@ class Solve(Function):
         X = _lapack("solve", np.linalg.solve, As, B)
         if bad.any():
             X = np.where(bad, np.nan, X).astype(X.dtype, copy=False)
+        X = _column_major(X)
         ctx.save_for_backward(A, X)
         ctx.shapes = (A.shape, B.shape)
         return X
@@ -565,7 +586,7 @@ class Cholesky(Function):
     def forward(ctx, A, upper=False):
         # upper: A's upper triangle is read (torch's potrf('U')), the gradient torch's all the
         # same (its backward works on L = U^H)
-        L = _lapack("cholesky", np.linalg.cholesky, _mH(A) if upper else A)
+        L = _column_major(_lapack("cholesky", np.linalg.cholesky, _mH(A) if upper else A))
         ctx.save_for_backward(L)
         return L
 
@@ -610,8 +631,9 @@ class QRFn(Function):
     def forward(ctx, A, mode):
         ctx.mode = mode
         if mode == "r":  # (an empty Q; R recorded so that backward refuses, as torch's)
-            return np.zeros((0,), A.dtype), np.asarray(np.linalg.qr(A, mode="r"), A.dtype)
-        Q, R = np.linalg.qr(A, mode=mode)
+            R = np.asarray(np.linalg.qr(A, mode="r"), A.dtype)
+            return np.zeros((0,), A.dtype), _column_major(R)
+        Q, R = map(_column_major, np.linalg.qr(A, mode=mode))
         ctx.save_for_backward(Q, R)
         return Q, R
 
@@ -696,6 +718,7 @@ class EighFn(Function):
     @staticmethod
     def forward(ctx, A, uplo):
         L, V = _lapack("eigh", lambda a: np.linalg.eigh(a, UPLO=uplo), A)  # (NaN: torch's error)
+        V = _column_major(V)
         ctx.save_for_backward(L, V)
         return L, V
 
@@ -777,7 +800,7 @@ class EigFn(Function):
     def forward(ctx, A):
         L, V = np.linalg.eig(A)
         dt = _complex.complex_of(A.dtype)
-        L, V = L.astype(dt, copy=False), V.astype(dt, copy=False)
+        L, V = L.astype(dt, copy=False), _column_major(V.astype(dt, copy=False))
         ctx.save_for_backward(L, V)
         ctx.real_input = A.dtype.kind != "c"
         return L, V
@@ -870,6 +893,7 @@ class SVDFn(Function):
                 np.where(bad[..., 0], np.nan, S),
                 np.where(bad, np.nan, Vh),
             )
+        U, Vh = _column_major(U), _column_major(Vh)
         ctx.save_for_backward(U, S, Vh)
         return U, S, Vh
 
@@ -1212,6 +1236,9 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
         Xd = None if rcond == default else np.linalg.pinv(A.data, rcond) @ Bm.data
     if Xd is not None:
         X = (X - Tensor(X.data)) + Tensor(np.asarray(Xd, X.data.dtype))
+    # torch's layout (strides): LAPACK's column-major (max(m, n), k) B, solved in place, its
+    # first n rows. (X's node, an add or matmul, does not read its output: safe to swap.)
+    X._data = _column_major(X.data, rows=builtins.max(m, n))
     if not vector and B.ndim == A.ndim - 1:
         try:
             batch = ops.broadcast_shapes(A.shape[:-2], B.shape[:-1])
@@ -1369,9 +1396,10 @@ def matrix_exp(A) -> Tensor:
     # products only: float16 works, as in torch, and complex
     A = _square("matrix_exp", A, complex_ok=True, lapack=False)
     theta = 1.090863719290036 if _complex.real_of(A.dtype) == np.float64 else 3.010066362817634
-    norm1 = np.abs(A.data).sum(-2).max(-1) if A.data.size else np.zeros(A.shape[:-2])
-    # (an infinite norm, from an inf entry, needs no scaling: the series is inf / NaN anyway)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # (in float64: a float16 sum overflows from 65504; an inf norm, from an inf entry or an
+    # overflowing sum, needs no scaling: the series is inf / NaN anyway)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        norm1 = np.abs(A.data).sum(-2, dtype=np.float64).max(-1, initial=0.0)
         s = np.where(
             (norm1 > theta) & np.isfinite(norm1), np.ceil(np.log2(norm1 / theta)), 0
         ).astype(np.int64)
@@ -1382,7 +1410,8 @@ def matrix_exp(A) -> Tensor:
     for k in range(18, 0, -1):  # Horner: I + B/1 (I + B/2 (I + ...))
         out = eye + ops.matmul(B, out) * (1.0 / k)
     for k in range(top):  # (each matrix squared its own s times)
-        sq = ops.matmul(out, out)
+        with np.errstate(over="ignore"):  # (float16's rounding of an overflow: inf, silently)
+            sq = ops.matmul(out, out)
         out = sq if (s > k).all() else ops.where(Tensor((s > k)[..., None, None]), sq, out)
     return named(out, "LinalgMatrixExpBackward0")
 
@@ -1993,7 +2022,7 @@ def ldl_factor_ex(A, *, hermitian: bool = False, check_errors: bool = False) -> 
     blocks); info > 0 the first zero pivot (an error only with check_errors). No gradient."""
     ops._bool_args("linalg_ldl_factor_ex", hermitian=hermitian, check_errors=check_errors)
     A = _square("ldl_factor_ex", A)
-    flat = A.data.reshape(-1, *A.shape[-2:])
+    flat = A.data.reshape(math.prod(A.shape[:-2]), *A.shape[-2:])  # (-1: no size-0 matrices)
     parts = [_ldl_one(a, bool(hermitian)) for a in flat]
     LD = np.stack([p[0] for p in parts]).reshape(A.shape) if parts else np.zeros(A.shape, A.dtype)
     piv = np.array([p[1] for p in parts], np.int32).reshape(A.shape[:-1])
@@ -2063,9 +2092,10 @@ def ldl_solve(LD, pivots, B, *, hermitian: bool = False) -> Tensor:  # noqa: N80
             f"linalg.ldl_solve: LD {F.shape} and B ({B.dtype}, {B.shape}) do not fit"
         )
     batch = _batch("linalg.ldl_solve", F, B)
-    Fb = np.broadcast_to(F.data, batch + F.shape[-2:]).reshape(-1, n, n)
-    Pb = np.broadcast_to(piv, batch + (n,)).reshape(-1, n)
-    Bb = np.broadcast_to(B.data, batch + B.shape[-2:]).reshape(-1, *B.shape[-2:])
+    k = math.prod(batch)  # (not -1: n or B's columns may be 0)
+    Fb = np.broadcast_to(F.data, batch + F.shape[-2:]).reshape(k, n, n)
+    Pb = np.broadcast_to(piv, batch + (n,)).reshape(k, n)
+    Bb = np.broadcast_to(B.data, batch + B.shape[-2:]).reshape(k, *B.shape[-2:])
     with np.errstate(all="ignore"):  # a singular A: inf / NaN, as LAPACK
         X = [_ldl_solve_one(f, p, b, bool(hermitian)) for f, p, b in zip(Fb, Pb, Bb)]
     return Tensor(np.array(X, F.dtype).reshape(batch + B.shape[-2:]))

@@ -280,12 +280,14 @@ def backward(
     if inputs is None:
         _run(tensors, grads, retain, None, create_graph)
         return
-    inputs = list(inputs) if isinstance(inputs, list | tuple) else [inputs]
+    inputs = _targets(inputs if isinstance(inputs, list | tuple) else [inputs])
     if not inputs:
         raise RuntimeError("backward: inputs= was given but is empty")
     captured = _run(tensors, grads, retain, inputs, create_graph)
     shared = _Shared()
     for t, g in zip(inputs, captured):
+        if type(t) is _EdgeTarget:  # (a node's output: no tensor to accumulate into, as torch)
+            continue
         if g is not None:
             if not create_graph:
                 shared.add(g)  # captured arrays may be read by other nodes: copy
@@ -347,9 +349,10 @@ def grad(
             f"`inputs` argument to `grad()` must be a dict, not {type(inputs).__name__}. "
             "Other Mapping types are not supported."
         )
-    # as torch: one tensor, or any iterable of them (a list, a tuple, dict.values(), ...)
+    # as torch: one tensor, or any iterable of them (a list, a tuple, dict.values(), ...);
+    # an input may also be a GradientEdge (graph.get_gradient_edge)
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    inputs = _targets([inputs] if isinstance(inputs, Tensor) or _is_edge(inputs) else inputs)
     if not inputs:
         raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     if grad_outputs is None:
@@ -369,6 +372,8 @@ def grad(
             materialize_grads,
         )
     for t in inputs:
+        if type(t) is _EdgeTarget:
+            continue
         if not isinstance(t, Tensor):
             raise TypeError(f"grad: inputs must be tensors, got {type(t).__name__}")
         if not t.requires_grad:
@@ -388,8 +393,40 @@ def grad(
         if isinstance(g, Tensor):  # create_graph: the recorded gradient itself, as torch
             out.append(g)
             continue
-        out.append(None if g is None else Tensor._make(np.array(g, t.dtype), False, None, 0))
+        dtype = g.dtype if g is not None and type(t) is _EdgeTarget else t.dtype
+        out.append(None if g is None else Tensor._make(np.array(g, dtype), False, None, 0))
     return tuple(out)
+
+
+class _EdgeTarget:
+    """A GradientEdge to a node's output as a grad()/backward(inputs=) target: the pass keys a
+    non-leaf tensor by its node and output index (_key), which is all it needs here."""
+
+    __slots__ = ("_ctx", "_idx", "data")
+    _no_grad_view = None
+    requires_grad = True
+
+    def __init__(self, node, i: int):
+        self._ctx, self._idx = node, i
+        meta = node.__dict__.get("_out_meta")  # (shape, dtype) of each output of a tuple
+        self.data = np.zeros(*meta[i]) if meta else np.zeros(0)  # (for materialize_grads)
+
+
+def _is_edge(t) -> bool:
+    return isinstance(t, tuple) and hasattr(t, "output_nr")  # graph.GradientEdge (a NamedTuple)
+
+
+def _targets(inputs) -> list:
+    """grad()'s / backward()'s inputs with each GradientEdge made a target: a leaf's edge (its
+    AccumulateGrad) is the leaf, a node's edge an _EdgeTarget, as torch's engine reads them."""
+    out = []
+    for t in inputs:
+        if _is_edge(t):
+            node, i = t
+            leaf = getattr(node, "variable", None)  # (an AccumulateGrad)
+            t = leaf if leaf is not None else _EdgeTarget(node, int(i))
+        out.append(t)
+    return out
 
 
 def _batched_grad(

@@ -1758,10 +1758,39 @@ def _legacy_call(self, *args, **kwargs):
     )
 
 
+def _bind_by_position(cls, args: tuple, kwargs: dict) -> tuple:
+    """apply()'s keyword arguments placed at forward's positions, as torch's apply: with
+    setup_context, forward's defaults fill the rest (inspect's bind); without, the keywords
+    must fill the positions after ``args`` up to the last given one (torch's C++ apply)."""
+    import inspect
+
+    params = list(inspect.signature(cls.forward).parameters.values())
+    new_style = cls.setup_context is not Function.setup_context
+    if not new_style:
+        params = params[1:]  # (ctx)
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    for k in kwargs:
+        if k not in names:
+            raise TypeError(f"forward() got an unexpected keyword argument '{k}'")
+        if names.index(k) < len(args):
+            raise TypeError(f"forward() got multiple values for argument '{k}'")
+    if new_style:
+        bound = inspect.Signature(params).bind(*args, **kwargs)
+        bound.apply_defaults()
+        return bound.args
+    last = max(names.index(k) for k in kwargs)
+    for i in range(len(args), last + 1):
+        if names[i] not in kwargs:
+            raise TypeError(f"forward() missing required argument: '{names[i]}' (position {i})")
+    return (*args, *(kwargs[n] for n in names[len(args) : last + 1]))
+
+
 def _user_apply(cls, *args, **kwargs):
     """A custom Function's apply: Function.apply, then torch's treatment of a single output
     marked non-differentiable and of inputs marked dirty (modified in place)."""
     _state.user_ctx = None  # (set by _forward_tensors: forward AD's own path may skip it)
+    if kwargs:  # as torch: bound to forward's positions, so a Tensor given by name is an input
+        args, kwargs = _bind_by_position(cls, args, kwargs), {}
     res = Function.apply.__func__(cls.__dict__.get("_backward_cls", cls), *args, **kwargs)
     ctx, _state.user_ctx = _state.user_ctx, None
     if ctx is None:  # (forward AD's own path)
