@@ -39,7 +39,8 @@ def narrow(r: np.ndarray, dt) -> np.ndarray:
         out = np.empty(r.shape, dt)
         _C.cast16(r, out.view(np.uint16), dt == bfloat16)
         return out
-    return r.astype(dt)
+    with np.errstate(over="ignore"):  # beyond dt's range rounds to inf silently, as torch's
+        return r.astype(dt)
 
 
 def refuse(op: str, *dtypes) -> None:
