@@ -655,7 +655,12 @@ def _bcast(ufunc, a, b, call=None):
         y = ufunc(a, b) if call is None else call(ufunc, a, b)
         with np.errstate(over="ignore"):
             return y.astype(np.float16)
+    if call is None and (type(b) in _FLOATS or type(a) in _FLOATS):
+        call = _quiet_all  # (NumPy warns casting 1e39 to float32: torch's inf, silently)
     return ufunc(a, b) if call is None else call(ufunc, a, b)
+
+
+_FLOATS = frozenset((float, complex))  # (Python numbers NumPy may overflow casting)
 
 
 def _half_by_number(a, b):
@@ -838,26 +843,33 @@ def _complex_alpha(y, a, b, ufunc):
     values recomputed so, only then)."""
     if type(y) is not Tensor or y.data.dtype.kind != "c":
         return y
+    bd = _times_one(b, y.data.dtype)
+    if bd is not None:
+        y.data[...] = ufunc(np.asarray(_data(a)), bd)
+    return y
+
+
+def _times_one(b, dtype):
+    """b * (1 + 0j) in the complex dtype when b has an infinite or NaN part (what torch's
+    complex add / sub add, see _complex_alpha), else None (b adds as it is)."""
     if type(b) is float or type(b) is complex:
-        with np.errstate(over="ignore"):  # (as y's dtype: 1e39 is inf in complex64)
-            b = np.asarray(b).astype(y.data.dtype)[()]
+        with np.errstate(over="ignore"):  # (as dtype: 1e39 is inf in complex64)
+            b = np.asarray(b).astype(dtype)[()]
         if cmath.isfinite(b):
-            return y
+            return None
     bd = b.data if type(b) is Tensor else np.asarray(_data(b))
     if bd.dtype.kind not in "fc":
-        return y
+        return None
     if bd.flags.c_contiguous:  # (an inf or NaN makes the dot non-finite; an overflow only costs
         f = bd.reshape(-1)  # the recompute below: ~1 us less than isfinite().all() of a 32x32)
         if f.dtype.kind == "c":
             f = f.view(_F32 if f.dtype.itemsize == 8 else _F64)
         if math.isfinite(_quiet_all(np.dot, f, f)):
-            return y
+            return None
     elif np.isfinite(bd).all():
-        return y
+        return None
     with np.errstate(invalid="ignore"):
-        bd = bd.astype(y.data.dtype) * y.data.dtype.type(1)
-    y.data[...] = ufunc(np.asarray(_data(a)), bd)
-    return y
+        return bd.astype(dtype) * dtype.type(1)
 
 
 class Sub(Function):
@@ -1227,6 +1239,12 @@ class Pow(Function):
         if y.dtype.kind == "c":  # torch's exp(b log a): 0 ** b is inf + nanj for Re(b) < 0
             with np.errstate(invalid="ignore"):
                 y = np.where((a == 0) & (np.real(b) < 0), y.dtype.type(complex(np.inf, np.nan)), y)
+                # and 0 ** b for Re(b) > 0 is 0 - 0j, 0 + 0j where Im(b) < 0 (NumPy's 0 + 0j)
+                if (zero := (a == 0) & (np.real(b) > 0)).any():
+                    signed = np.where(
+                        np.imag(b) < 0, y.dtype.type(0), y.dtype.type(complex(0.0, -0.0))
+                    )
+                    y = np.where(zero, signed, y)
             if type(b) is _ND:  # and, b a tensor, a ** 0 NaN where log(a) is not finite
                 nan = y.dtype.type(complex(np.nan, np.nan))
                 y = np.where((b == 0) & ((a == 0) | ~np.isfinite(a)), nan, y)
@@ -3784,7 +3802,10 @@ def compare(ufunc, a, b=None) -> Tensor:
         x = a.data
         y = b if type(b) is float else b.data
         if (x.dtype is _F32 or x.dtype is _F64) and (y is b or y.dtype is x.dtype):
-            out = ufunc(x, y)
+            if y is b and x.dtype is _F32 and not -_F32_MAX <= y <= _F32_MAX:
+                out = _quiet_all(ufunc, x, y)  # (NumPy warns casting 1e39 to float32's inf)
+            else:
+                out = ufunc(x, y)
             if type(out) is not _ND:  # (a 0-d x: a NumPy bool, read-only)
                 return Tensor._make(out, False, None, 0)
             if x.base is not None or (y is not b and y.base is not None):
@@ -3815,7 +3836,10 @@ def compare(ufunc, a, b=None) -> Tensor:
         # compares with 1000 wrapped to -24)
         a, b = _promote(a, b)
     a, b = _data(a), _data(b)
-    out = ufunc(a) if b is None else ufunc(a, b)
+    if b is None:
+        out = ufunc(a)
+    else:  # (a number NumPy casts with a warning, 1e39 to float32: torch's inf, silently)
+        out = _quiet_all(ufunc, a, b) if type(b) in _FLOATS else ufunc(a, b)
     if (type(a) is _ND and a.base is not None) or (type(b) is _ND and b.base is not None):
         out = _laid(out, (a,) if b is None else (a, b))  # (see _laid)
     return Tensor._make(out, False, None, 0)
