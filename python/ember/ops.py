@@ -8222,9 +8222,8 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
 
 class Rot90(Function):
     """rot90 as one node, torch's Rot90Backward0 (overhead43: before, the nodes of the flip
-    and transpose it is made of); its values and strides are theirs: k = 1 a transposed view
-    of x's flipped copy, 2 a flipped copy, 3 a flipped copy of x's transposed view, 0 a
-    C-order copy. The gradient: g turned back."""
+    and transpose it is made of); its values and strides are theirs: k = 1 and 3 a transposed
+    view of x's copy flipped in dims[1] / dims[0], 2 a flipped copy, 0 a C-order copy. The gradient: g turned back."""
 
     @staticmethod
     def forward(ctx, x, k, d0, d1):
@@ -8236,7 +8235,7 @@ class Rot90(Function):
             return _flip_copy(x, (d0, d1))
         if k == 1:
             return _strides.laid(_flip_copy(x, (d1,))).swapaxes(d0, d1)
-        return _flip_copy(_strides.laid(x).swapaxes(d0, d1), (d1,))
+        return _strides.laid(_flip_copy(x, (d0,))).swapaxes(d0, d1)  # (torch's, so its strides)
 
     @staticmethod
     def backward(ctx, g):
