@@ -648,6 +648,8 @@ def _bcast(ufunc, a, b, call=None):
     y = _binary_kernel(ufunc, a, b)
     if y is not None:
         return y
+    if type(b) in _FLOATS or type(a) in _FLOATS:
+        call = _quiet_all  # (NumPy warns casting 1e39 to float32: torch's inf, silently)
     if (ufunc is np.multiply or ufunc is np.true_divide) and (half := _half_by_number(a, b)):
         # float16 times or over a Python number: torch computes in float32 with the number
         # unrounded (NumPy rounds it to float16 first: x * 1e5 was inf, x * 3.3333 an ulp off)
@@ -655,8 +657,6 @@ def _bcast(ufunc, a, b, call=None):
         y = ufunc(a, b) if call is None else call(ufunc, a, b)
         with np.errstate(over="ignore"):
             return y.astype(np.float16)
-    if call is None and (type(b) in _FLOATS or type(a) in _FLOATS):
-        call = _quiet_all  # (NumPy warns casting 1e39 to float32: torch's inf, silently)
     return ufunc(a, b) if call is None else call(ufunc, a, b)
 
 
@@ -668,10 +668,15 @@ def _half_by_number(a, b):
     (torch's add and sub round the number to float16 first, as NumPy, and so does a number
     divided by a tensor.)"""
     if type(b) in (float, int) and type(a) is np.ndarray and a.dtype == np.float16:
-        return a.astype(np.float32), np.float32(b)
+        return a.astype(np.float32), _float32(b)
     if type(a) in (float, int) and type(b) is np.ndarray and b.dtype == np.float16:
-        return np.float32(a), b.astype(np.float32)
+        return _float32(a), b.astype(np.float32)
     return None
+
+
+def _float32(v) -> np.float32:
+    """np.float32(v), inf beyond float32's range without NumPy's warning (torch's cast)."""
+    return np.float32(v) if -_F32_MAX <= v <= _F32_MAX else _quiet_all(np.float32, v)
 
 
 class Add(Function):
