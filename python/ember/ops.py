@@ -648,7 +648,7 @@ def _bcast(ufunc, a, b, call=None):
     y = _binary_kernel(ufunc, a, b)
     if y is not None:
         return y
-    if type(b) in _FLOATS or type(a) in _FLOATS:
+    if _big_number(b) or _big_number(a):
         call = _quiet_all  # (NumPy warns casting 1e39 to float32: torch's inf, silently)
     if (ufunc is np.multiply or ufunc is np.true_divide) and (half := _half_by_number(a, b)):
         # float16 times or over a Python number: torch computes in float32 with the number
@@ -661,6 +661,13 @@ def _bcast(ufunc, a, b, call=None):
 
 
 _FLOATS = frozenset((float, complex))  # (Python numbers NumPy may overflow casting)
+_absolute = builtins.abs  # (ops.abs is the tensor op)
+
+
+def _big_number(v) -> bool:
+    """v a Python float or complex beyond float32's range (or inf, NaN): NumPy may warn
+    casting it to a float32 / complex64 / float16 operand, where torch is silent."""
+    return type(v) in _FLOATS and not _absolute(v) <= _F32_MAX
 
 
 def _half_by_number(a, b):
@@ -858,6 +865,8 @@ def _times_one(b, dtype):
     """b * (1 + 0j) in the complex dtype when b has an infinite or NaN part (what torch's
     complex add / sub add, see _complex_alpha), else None (b adds as it is)."""
     if type(b) is float or type(b) is complex:
+        if _absolute(b) <= _F32_MAX:  # (finite in any complex dtype: the common case, fast)
+            return None
         with np.errstate(over="ignore"):  # (as dtype: 1e39 is inf in complex64)
             b = np.asarray(b).astype(dtype)[()]
         if cmath.isfinite(b):
@@ -3844,7 +3853,7 @@ def compare(ufunc, a, b=None) -> Tensor:
     if b is None:
         out = ufunc(a)
     else:  # (a number NumPy casts with a warning, 1e39 to float32: torch's inf, silently)
-        out = _quiet_all(ufunc, a, b) if type(b) in _FLOATS else ufunc(a, b)
+        out = _quiet_all(ufunc, a, b) if _big_number(b) else ufunc(a, b)
     if (type(a) is _ND and a.base is not None) or (type(b) is _ND and b.base is not None):
         out = _laid(out, (a,) if b is None else (a, b))  # (see _laid)
     return Tensor._make(out, False, None, 0)

@@ -1508,10 +1508,13 @@ class Tensor:
             if (one := _ops._times_one(other, d.dtype)) is not None:
                 other = one
         if (op is np.multiply or op is np.true_divide) and _ops._half_by_number(d, other):
-            np.copyto(d, _ops._bcast(op, d, other))  # (in float32, as torch: see _bcast)
+            np.copyto(d, _ops._bcast(op, d, other, _ops._quiet_all))  # (in float32: see _bcast)
             return
-        try:  # (quietly: torch's x /= 0 or x += 1e39 in float32 give inf / nan without warning)
-            _ops._quiet_all(_same_kind_into, op, d, other)
+        try:  # (quietly, as out of place: x /= 0 or x += 1e39 in float32 give inf / nan silently)
+            if op is np.true_divide or _ops._big_number(other):
+                _ops._quiet_all(_same_kind_into, op, d, other)
+            else:
+                op(d, other, out=d, casting="same_kind")
         except (TypeError, ValueError):  # NumPy refuses int64 into uint8 (torch only a lower
             # category) and integers to negative powers (torch's integer pow takes them)
             result = self._inplace_result(_INPLACE_OPS[op], other)  # (shape, cast checks)
