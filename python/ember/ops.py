@@ -8237,7 +8237,8 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
 class Rot90(Function):
     """rot90 as one node, torch's Rot90Backward0 (overhead43: before, the nodes of the flip
     and transpose it is made of); its values and strides are theirs: k = 1 and 3 a transposed
-    view of x's copy flipped in dims[1] / dims[0], 2 a flipped copy, 0 a C-order copy. The gradient: g turned back."""
+    view of x's copy flipped in dims[1] / dims[0], 2 a flipped copy, 0 a C-order copy. The
+    gradient: g turned back."""
 
     @staticmethod
     def forward(ctx, x, k, d0, d1):
