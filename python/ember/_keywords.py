@@ -798,7 +798,8 @@ def _write(name: str, result, out, strict: bool = False):
                 stacklevel=3,
             )
         out.data = np.empty(value.shape, out.data.dtype)
-    np.copyto(out.data, value, casting="unsafe")
+    with np.errstate(all="ignore"):  # (torch casts float64's 1e39 into a float32 out as inf)
+        np.copyto(out.data, value, casting="unsafe")
     _inplace.note(out)  # nodes that saved out's old values refuse to backward
     return out
 

@@ -648,6 +648,8 @@ def _bcast(ufunc, a, b, call=None):
     y = _binary_kernel(ufunc, a, b)
     if y is not None:
         return y
+    if _big_number(b) or _big_number(a):
+        call = _quiet_all  # (NumPy warns casting 1e39 to float32: torch's inf, silently)
     if (ufunc is np.multiply or ufunc is np.true_divide) and (half := _half_by_number(a, b)):
         # float16 times or over a Python number: torch computes in float32 with the number
         # unrounded (NumPy rounds it to float16 first: x * 1e5 was inf, x * 3.3333 an ulp off)
@@ -658,15 +660,30 @@ def _bcast(ufunc, a, b, call=None):
     return ufunc(a, b) if call is None else call(ufunc, a, b)
 
 
+_FLOATS = frozenset((float, complex))  # (Python numbers NumPy may overflow casting)
+_absolute = builtins.abs  # (ops.abs is the tensor op)
+
+
+def _big_number(v) -> bool:
+    """v a Python float or complex beyond float32's range (or inf, NaN): NumPy may warn
+    casting it to a float32 / complex64 / float16 operand, where torch is silent."""
+    return type(v) in _FLOATS and not _absolute(v) <= _F32_MAX
+
+
 def _half_by_number(a, b):
     """(a, b) in float32 for a float16 array a and a Python number b (or b * a); else None.
     (torch's add and sub round the number to float16 first, as NumPy, and so does a number
     divided by a tensor.)"""
     if type(b) in (float, int) and type(a) is np.ndarray and a.dtype == np.float16:
-        return a.astype(np.float32), np.float32(b)
+        return a.astype(np.float32), _float32(b)
     if type(a) in (float, int) and type(b) is np.ndarray and b.dtype == np.float16:
-        return np.float32(a), b.astype(np.float32)
+        return _float32(a), b.astype(np.float32)
     return None
+
+
+def _float32(v) -> np.float32:
+    """np.float32(v), inf beyond float32's range without NumPy's warning (torch's cast)."""
+    return np.float32(v) if -_F32_MAX <= v <= _F32_MAX else _quiet_all(np.float32, v)
 
 
 class Add(Function):
@@ -858,26 +875,35 @@ def _complex_alpha(y, a, b, ufunc):
     values recomputed so, only then)."""
     if type(y) is not Tensor or y.data.dtype.kind != "c":
         return y
+    bd = _times_one(b, y.data.dtype)
+    if bd is not None:
+        y.data[...] = ufunc(np.asarray(_data(a)), bd)
+    return y
+
+
+def _times_one(b, dtype):
+    """b * (1 + 0j) in the complex dtype when b has an infinite or NaN part (what torch's
+    complex add / sub add, see _complex_alpha), else None (b adds as it is)."""
     if type(b) is float or type(b) is complex:
-        with np.errstate(over="ignore"):  # (as y's dtype: 1e39 is inf in complex64)
-            b = np.asarray(b).astype(y.data.dtype)[()]
+        if _absolute(b) <= _F32_MAX:  # (finite in any complex dtype: the common case, fast)
+            return None
+        with np.errstate(over="ignore"):  # (as dtype: 1e39 is inf in complex64)
+            b = np.asarray(b).astype(dtype)[()]
         if cmath.isfinite(b):
-            return y
+            return None
     bd = b.data if type(b) is Tensor else np.asarray(_data(b))
     if bd.dtype.kind not in "fc":
-        return y
+        return None
     if bd.flags.c_contiguous:  # (an inf or NaN makes the dot non-finite; an overflow only costs
         f = bd.reshape(-1)  # the recompute below: ~1 us less than isfinite().all() of a 32x32)
         if f.dtype.kind == "c":
             f = f.view(_F32 if f.dtype.itemsize == 8 else _F64)
         if math.isfinite(_quiet_all(np.dot, f, f)):
-            return y
+            return None
     elif np.isfinite(bd).all():
-        return y
+        return None
     with np.errstate(invalid="ignore"):
-        bd = bd.astype(y.data.dtype) * y.data.dtype.type(1)
-    y.data[...] = ufunc(np.asarray(_data(a)), bd)
-    return y
+        return bd.astype(dtype) * dtype.type(1)
 
 
 class Sub(Function):
@@ -1252,6 +1278,12 @@ class Pow(Function):
         if y.dtype.kind == "c":  # torch's exp(b log a): 0 ** b is inf + nanj for Re(b) < 0
             with np.errstate(invalid="ignore"):
                 y = np.where((a == 0) & (np.real(b) < 0), y.dtype.type(complex(np.inf, np.nan)), y)
+                # and 0 ** b for Re(b) > 0 is 0 - 0j, 0 + 0j where Im(b) < 0 (NumPy's 0 + 0j)
+                if (zero := (a == 0) & (np.real(b) > 0)).any():
+                    signed = np.where(
+                        np.imag(b) < 0, y.dtype.type(0), y.dtype.type(complex(0.0, -0.0))
+                    )
+                    y = np.where(zero, signed, y)
             if type(b) is _ND:  # and, b a tensor, a ** 0 NaN where log(a) is not finite
                 nan = y.dtype.type(complex(np.nan, np.nan))
                 y = np.where((b == 0) & ((a == 0) | ~np.isfinite(a)), nan, y)
@@ -3847,7 +3879,10 @@ def compare(ufunc, a, b=None) -> Tensor:
         x = a.data
         y = b if type(b) is float else b.data
         if (x.dtype is _F32 or x.dtype is _F64) and (y is b or y.dtype is x.dtype):
-            out = ufunc(x, y)
+            if y is b and x.dtype is _F32 and not -_F32_MAX <= y <= _F32_MAX:
+                out = _quiet_all(ufunc, x, y)  # (NumPy warns casting 1e39 to float32's inf)
+            else:
+                out = ufunc(x, y)
             if type(out) is not _ND:  # (a 0-d x: a NumPy bool, read-only)
                 return Tensor._make(out, False, None, 0)
             if x.base is not None or (y is not b and y.base is not None):
@@ -3878,7 +3913,10 @@ def compare(ufunc, a, b=None) -> Tensor:
         # compares with 1000 wrapped to -24)
         a, b = _promote(a, b)
     a, b = _data(a), _data(b)
-    out = ufunc(a) if b is None else ufunc(a, b)
+    if b is None:
+        out = ufunc(a)
+    else:  # (a number NumPy casts with a warning, 1e39 to float32: torch's inf, silently)
+        out = _quiet_all(ufunc, a, b) if _big_number(b) else ufunc(a, b)
     if (type(a) is _ND and a.base is not None) or (type(b) is _ND and b.base is not None):
         out = _laid(out, (a,) if b is None else (a, b))  # (see _laid)
     return Tensor._make(out, False, None, 0)
@@ -8265,9 +8303,9 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
 
 class Rot90(Function):
     """rot90 as one node, torch's Rot90Backward0 (overhead43: before, the nodes of the flip
-    and transpose it is made of); its values and strides are theirs: k = 1 a transposed view
-    of x's flipped copy, 2 a flipped copy, 3 a flipped copy of x's transposed view, 0 a
-    C-order copy. The gradient: g turned back."""
+    and transpose it is made of); its values and strides are theirs: k = 1 and 3 a transposed
+    view of x's copy flipped in dims[1] / dims[0], 2 a flipped copy, 0 a C-order copy. The
+    gradient: g turned back."""
 
     @staticmethod
     def forward(ctx, x, k, d0, d1):
@@ -8279,7 +8317,7 @@ class Rot90(Function):
             return _flip_copy(x, (d0, d1))
         if k == 1:
             return _strides.laid(_flip_copy(x, (d1,))).swapaxes(d0, d1)
-        return _flip_copy(_strides.laid(x).swapaxes(d0, d1), (d1,))
+        return _strides.laid(_flip_copy(x, (d0,))).swapaxes(d0, d1)  # (torch's, so its strides)
 
     @staticmethod
     def backward(ctx, g):

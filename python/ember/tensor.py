@@ -1503,11 +1503,18 @@ class Tensor:
         d = self.data
         if op in _ops._BINARY_CODE and _ops._binary_kernel(op, d, other, d) is not None:
             return  # (float arrays: the C++ kernel wrote into self)
+        if (op is np.add or op is np.subtract) and d.dtype.kind == "c":
+            # torch's complex x += inf is inf + nanj: it adds (1 + 0j) * other (ops.add)
+            if (one := _ops._times_one(other, d.dtype)) is not None:
+                other = one
         if (op is np.multiply or op is np.true_divide) and _ops._half_by_number(d, other):
-            np.copyto(d, _ops._bcast(op, d, other))  # (in float32, as torch: see _bcast)
+            np.copyto(d, _ops._bcast(op, d, other, _ops._quiet_all))  # (in float32: see _bcast)
             return
-        try:
-            op(self.data, other, out=self.data, casting="same_kind")
+        try:  # (quietly, as out of place: x /= 0 or x += 1e39 in float32 give inf / nan silently)
+            if op is np.true_divide or _ops._big_number(other):
+                _ops._quiet_all(_same_kind_into, op, d, other)
+            else:
+                op(d, other, out=d, casting="same_kind")
         except (TypeError, ValueError):  # NumPy refuses int64 into uint8 (torch only a lower
             # category) and integers to negative powers (torch's integer pow takes them)
             result = self._inplace_result(_INPLACE_OPS[op], other)  # (shape, cast checks)
@@ -2641,6 +2648,11 @@ def _install_fast_inplace() -> None:
 
 
 _install_fast_methods()
+
+
+def _same_kind_into(op, d, other) -> None:
+    op(d, other, out=d, casting="same_kind")
+
 
 _REAL_SCALARS = (int, float, np.integer, np.floating)  # numbers to torch, NumPy scalars too
 _REFLECTED = {np.add: "__radd__", np.subtract: "__rsub__", np.multiply: "__rmul__",
