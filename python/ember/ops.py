@@ -5316,11 +5316,12 @@ def check_empty_masks(index, shape) -> None:
     ):
         return
     masks = [type(p) is np.ndarray and p.dtype == np.bool_ for p in parts]
+    # (None, True and False stand for a new dim: no dim of x)
     used = builtins.sum(p.ndim if m else 1 for p, m in zip(parts, masks) if p is not None
-                        and p is not Ellipsis)  # fmt: skip
+                        and p is not Ellipsis and type(p) is not bool)  # fmt: skip
     dim = 0
     for p, m in zip(parts, masks):
-        if p is None:
+        if p is None or type(p) is bool:
             continue
         if p is Ellipsis:
             dim += len(shape) - used
@@ -5484,6 +5485,10 @@ class GetItem(Function):
         if advanced and type(index) is np.ndarray:
             if not x.size and x.ndim and index.dtype.kind in "iu":
                 shape = index.shape + x.shape[1:]
+                if index.size and not x.shape[0]:  # (torch: any position of a size-0 dim)
+                    raise IndexError(
+                        f"index {index.flat[0]} is out of bounds for dimension 0 with size 0"
+                    )
                 if not math.prod(shape):  # (torch reads no position: none is refused)
                     return np.empty(shape, x.dtype)
             if (
@@ -5506,7 +5511,7 @@ class GetItem(Function):
             picked = _axis_select(x.shape, index)
             if picked is not None and not x.size:
                 axis, idx, shape = picked
-                if idx.size and np.prod(shape):  # (a position read from a dim of size 0)
+                if idx.size and not x.shape[axis]:  # (torch: any position of a size-0 dim)
                     raise IndexError(
                         f"index {idx.flat[0]} is out of bounds for dimension {axis} with size 0"
                     )

@@ -2221,7 +2221,9 @@ class Tensor:
         return _ops.cast(self, _other(other, "type_as").dtype)
 
     def __getitem__(self, index):
-        if (
+        if type(index) is Tensor and not index._data.ndim and index._data.dtype.kind == "i":
+            index = int(index._data)  # (torch reads a 0-d integer Tensor as its int: a view)
+        elif (
             type(index) is Tensor
             and (d := index.data.dtype).kind == "i"
             and d.itemsize >= 4  # (int8 / int16: the generic path refuses them, as torch)
@@ -2244,6 +2246,8 @@ class Tensor:
             key = index if type(index) is tuple else (index,)  # (x[1:3]: x[(1:3,)], overhead37)
             if (out := _ops.basic_view(self, key)) is not None:
                 return out  # (x[:, j], x[1:3] outside the graph: speed only)
+            if type(index) is tuple and (ints := _zero_dim_ints(index)) is not index:
+                return self[ints]
         split = _split_int_index(index) if type(index) is tuple else None
         if split is not None:
             out = _ops.getitem(_ops.getitem(self, split[0]), split[1])
@@ -2727,6 +2731,17 @@ def _int_slice_key(index: tuple) -> bool:
         elif type(p) is not int:
             return False
     return True
+
+
+def _zero_dim_ints(index: tuple) -> tuple:
+    """``index`` with each 0-d integer Tensor as its int: torch's select (x[:, i] a view, i
+    of int8 too), where NumPy would read an advanced index (a copy). ``index`` when none."""
+    if not any(type(p) is Tensor and not p._data.ndim and p._data.dtype.kind == "i" for p in index):
+        return index
+    return tuple(
+        int(p._data) if type(p) is Tensor and not p._data.ndim and p._data.dtype.kind == "i" else p
+        for p in index
+    )
 
 
 def _split_int_index(index: tuple):
