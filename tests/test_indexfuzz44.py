@@ -175,3 +175,26 @@ def test_diagonal_scatter_3d_layout_and_grad():
     s = ember.randn(3, dtype=ember.float64, requires_grad=True)
     assert ember.autograd.gradcheck(lambda u, v: ember.diagonal_scatter(u, v), (x, s))
     assert ember.autograd.gradcheck(lambda u, v: ember.select_scatter(u, v, 1, 0), (x, s))
+
+
+@pytest.mark.parametrize(
+    "dt, v", [("uint8", -2.5), ("uint8", 300.0), ("int8", 200.0), ("int64", 1e30), ("int32", float("nan"))]
+)
+@pytest.mark.parametrize("advanced", [False, True])
+def test_setitem_float_out_of_integer_range_is_runtime_error(dt, v, advanced):
+    # torch's checked conversion: RuntimeError (NumPy: OverflowError / ValueError)
+    t, x = torch.zeros(3, dtype=getattr(torch, dt)), ember.zeros(3, dtype=getattr(ember, dt))
+    tk, k = (torch.tensor([0, 1]), ember.tensor([0, 1])) if advanced else (0, 0)
+    with pytest.raises(RuntimeError):
+        t[tk] = v
+    with pytest.raises(RuntimeError, match="cannot be converted"):
+        x[k] = v
+    np.testing.assert_array_equal(x.numpy(), 0)
+
+
+@pytest.mark.parametrize("dt, v", [("uint8", 2.5), ("int8", -1.7), ("int64", 3.9)])
+def test_setitem_float_in_range_truncates_as_torch(dt, v):
+    t, x = torch.zeros(3, dtype=getattr(torch, dt)), ember.zeros(3, dtype=getattr(ember, dt))
+    t[1:] = v
+    x[1:] = v
+    np.testing.assert_array_equal(x.numpy(), t.numpy())

@@ -2364,7 +2364,8 @@ class Tensor:
             if not (advanced or split is not None or value.flags.owndata and d.flags.owndata):
                 # torch's x[i] = v is x[i].copy_(v): refused where v shares part of x[i]
                 _inplace._refuse_partial_overlap("index assignment", d[index], value)
-        if type(value) is int and self.data.dtype.kind in "iu":  # uint8 t[0] = -1 writes 255
+        if (type(value) is int or type(value) is float) and self.data.dtype.kind in "iu":
+            # uint8 t[0] = -1 writes 255; a float out of range (or NaN) torch's RuntimeError
             value = _ops._fill_value(value, self.data.dtype)
         elif getattr(value, "dtype", None) == _lowp.bfloat16 and d.dtype.kind in "iu":
             value = _lowp.widen(value)  # (through float32, as torch: ml_dtypes' casts saturate)
