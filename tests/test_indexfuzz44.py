@@ -45,7 +45,10 @@ def test_zero_dim_int_index_out_of_range_and_grad():
     w = ember.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
     (w[ember.tensor(-1)] * ember.tensor([2.0, 3.0])).sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), [[0, 0], [0, 0], [2, 3]])
-    assert ember.autograd.gradcheck(lambda v: v[:, ember.tensor(1)] * 2, (ember.randn(3, 2, dtype=ember.float64, requires_grad=True),))
+    assert ember.autograd.gradcheck(
+        lambda v: v[:, ember.tensor(1)] * 2,
+        (ember.randn(3, 2, dtype=ember.float64, requires_grad=True),),
+    )
 
 
 @pytest.mark.parametrize(
@@ -178,7 +181,8 @@ def test_diagonal_scatter_3d_layout_and_grad():
 
 
 @pytest.mark.parametrize(
-    "dt, v", [("uint8", -2.5), ("uint8", 300.0), ("int8", 200.0), ("int64", 1e30), ("int32", float("nan"))]
+    "dt, v",
+    [("uint8", -2.5), ("uint8", 300.0), ("int8", 200.0), ("int64", 1e30), ("int32", float("nan"))],
 )
 @pytest.mark.parametrize("advanced", [False, True])
 def test_setitem_float_out_of_integer_range_is_runtime_error(dt, v, advanced):
@@ -197,4 +201,39 @@ def test_setitem_float_in_range_truncates_as_torch(dt, v):
     t, x = torch.zeros(3, dtype=getattr(torch, dt)), ember.zeros(3, dtype=getattr(ember, dt))
     t[1:] = v
     x[1:] = v
+    np.testing.assert_array_equal(x.numpy(), t.numpy())
+
+
+@pytest.mark.parametrize(
+    "shape, key, vshape",
+    [
+        ((4, 4), (-4, -2), (1,)),
+        ((1, 2), (-1, -1), (1, 1)),
+        ((3, 4), (slice(0, 2),), (1, 1, 4)),
+        ((3, 3), (-1, [0, 2]), (1, 2)),
+    ],
+)
+def test_setitem_value_leading_size1_dims_dropped(shape, key, vshape):
+    # torch drops a value's leading size-1 dims before it writes (x[0, 1] = v of shape (1,))
+    v = np.arange(1.0, 1.0 + np.prod(vshape)).reshape(vshape).astype(np.float32)
+    t, x = torch.zeros(shape), ember.zeros(*shape)
+    tk = tuple(torch.tensor(k) if isinstance(k, list) else k for k in key)
+    t[tk] = torch.tensor(v)
+    x[key] = ember.tensor(v)
+    np.testing.assert_array_equal(x.numpy(), t.numpy())
+
+
+@pytest.mark.parametrize(
+    "shape, key",
+    [
+        ((2,), lambda L: (False, False, L.tensor(-1))),
+        ((1, 4), lambda L: (L.tensor(-1), L.tensor(3), True)),
+        ((2,), lambda L: (True, L.tensor(0))),
+    ],
+)
+def test_setitem_all_ints_beside_a_bool(shape, key):
+    # the integer part selects one element: written through a 0-d view, not a NumPy scalar
+    t, x = torch.zeros(shape), ember.zeros(*shape)
+    t[key(torch)] = 5.0
+    x[key(ember)] = 5.0
     np.testing.assert_array_equal(x.numpy(), t.numpy())

@@ -2374,8 +2374,15 @@ class Tensor:
                 "Casting complex values to real discards the imaginary part", UserWarning, 2
             )
             value = value.real
+        if type(value) is np.ndarray and value.ndim and value.shape[0] == 1:
+            # torch drops a value's leading size-1 dims (slicePrefix1sDims): x[0, 1] = v of
+            # shape (1,) writes, where NumPy refuses a sequence for one element
+            value = value.reshape(
+                value.shape[next((i for i, n in enumerate(value.shape) if n != 1), value.ndim) :]
+            )
         if split is not None:
-            d[split[0]][_ops._index_arg(split[1])[0]] = value  # split[0] gives a view
+            first = split[0] if any(k is Ellipsis for k in split[0]) else (*split[0], Ellipsis)
+            d[first][_ops._index_arg(split[1])[0]] = value  # (the Ellipsis: a view, 0-d too)
         else:
             try:
                 d[index] = value
