@@ -237,3 +237,14 @@ def test_setitem_all_ints_beside_a_bool(shape, key):
     t[key(torch)] = 5.0
     x[key(ember)] = 5.0
     np.testing.assert_array_equal(x.numpy(), t.numpy())
+
+
+@pytest.mark.parametrize("op", ["nonzero", "argwhere"])
+@pytest.mark.parametrize("shape", [(2, 3), (3,), (1, 1), (2, 2, 3), (0,)])
+def test_nonzero_has_torch_column_strides(op, shape):
+    # torch's CPU nonzero: an (n, ndim) result with strides (1, n)
+    a = (np.random.RandomState(0).rand(*shape) > 0.4).astype(np.float32)
+    r, tr = getattr(ember, op)(ember.tensor(a)), getattr(torch, op)(torch.tensor(a))
+    np.testing.assert_array_equal(r.numpy(), tr.numpy())
+    assert r.dtype == ember.int64
+    assert r.stride() == tr.stride() and r.is_contiguous() == tr.is_contiguous()

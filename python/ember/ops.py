@@ -9534,7 +9534,9 @@ def nonzero(x, *, as_tuple: bool = False):
     a = np.asarray(_data(x))
     if a.ndim >= 2 and not as_tuple:  # the (n, ndim) result written in one pass (_C.nonzero):
         # np.nonzero's per-dim arrays and their stack took ~2.5x as long
-        return Tensor(_C.nonzero(np.ascontiguousarray(a if a.dtype == np.bool_ else a != 0)))
+        return Tensor(
+            _by_columns(_C.nonzero(np.ascontiguousarray(a if a.dtype == np.bool_ else a != 0)))
+        )
     idx = np.nonzero(np.atleast_1d(a) if as_tuple else a) if a.ndim or as_tuple else ()
     # (np.nonzero's indices are fresh intp arrays: int64 here, so no second copy; of more than
     # one dim, column views of one (n, ndim) array: contiguous copies, as torch's)
@@ -9543,8 +9545,18 @@ def nonzero(x, *, as_tuple: bool = False):
     if a.ndim == 0:
         return Tensor(np.zeros((int(a != 0), 0), np.int64))
     if a.ndim == 1:  # (n, 1): the indices as they are, not a stacked copy
-        return Tensor(idx[0].astype(np.int64, copy=False).reshape(-1, 1))
-    return Tensor(np.stack(idx, 1).astype(np.int64, copy=False))
+        return Tensor(_by_columns(idx[0].astype(np.int64, copy=False).reshape(-1, 1)))
+    return Tensor(_by_columns(np.stack(idx, 1).astype(np.int64, copy=False)))
+
+
+def _by_columns(out: np.ndarray) -> np.ndarray:
+    """nonzero's (n, ndim) result with torch's CPU strides (1, n): a column per dim."""
+    n = out.shape[0]
+    if out.strides == (8, 8 * n):
+        return out
+    y = _strides.empty(out.shape, (1, n), np.int64)
+    np.copyto(y, out)
+    return y
 
 
 def argwhere(x) -> Tensor:
