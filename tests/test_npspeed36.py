@@ -238,7 +238,11 @@ def test_nonzero_bool_against_torch(density, shape):
     m = _rng(len(shape)).random(shape) < density
     got = ember.nonzero(ember.from_numpy(m)).numpy()
     ref = torch.nonzero(torch.from_numpy(m)).numpy()
-    assert got.dtype == np.int64 and got.shape == ref.shape and got.flags.c_contiguous
+    assert got.dtype == np.int64 and got.shape == ref.shape
+    # (torch's CPU strides, (1, n): indexfuzz44)
+    assert (
+        ember.nonzero(ember.from_numpy(m)).stride() == torch.nonzero(torch.from_numpy(m)).stride()
+    )
     np.testing.assert_array_equal(got, ref)
     np.testing.assert_array_equal(ember.argwhere(ember.from_numpy(m)).numpy(), ref)
 

@@ -5239,6 +5239,8 @@ class Expand(Function):
 def _expanded(x: np.ndarray, shape: tuple) -> np.ndarray:
     """Expand's view of x: torch's strides, written through only where no entry repeats."""
     if 0 in shape:  # (NumPy's all-zero strides: torch's from x's, as below)
+        if len(shape) < x.ndim or np.broadcast_shapes(x.shape, shape) != shape:
+            raise ValueError(f"cannot expand {x.shape} to {shape}")  # (a size-0 dim kept)
         lx = _strides.laid(x)
         st = _strides._expanded(x.shape, _strides._elem_strides(lx), shape)
         want = tuple(s * x.itemsize for s in st)
@@ -5417,11 +5419,12 @@ def check_empty_masks(index, shape) -> None:
     ):
         return
     masks = [type(p) is np.ndarray and p.dtype == np.bool_ for p in parts]
+    # (None, True and False stand for a new dim: no dim of x)
     used = builtins.sum(p.ndim if m else 1 for p, m in zip(parts, masks) if p is not None
-                        and p is not Ellipsis)  # fmt: skip
+                        and p is not Ellipsis and type(p) is not bool)  # fmt: skip
     dim = 0
     for p, m in zip(parts, masks):
-        if p is None:
+        if p is None or type(p) is bool:
             continue
         if p is Ellipsis:
             dim += len(shape) - used
@@ -5585,6 +5588,10 @@ class GetItem(Function):
         if advanced and type(index) is np.ndarray:
             if not x.size and x.ndim and index.dtype.kind in "iu":
                 shape = index.shape + x.shape[1:]
+                if index.size and not x.shape[0]:  # (torch: any position of a size-0 dim)
+                    raise IndexError(
+                        f"index {index.flat[0]} is out of bounds for dimension 0 with size 0"
+                    )
                 if not math.prod(shape):  # (torch reads no position: none is refused)
                     return np.empty(shape, x.dtype)
             if (
@@ -5607,7 +5614,7 @@ class GetItem(Function):
             picked = _axis_select(x.shape, index)
             if picked is not None and not x.size:
                 axis, idx, shape = picked
-                if idx.size and np.prod(shape):  # (a position read from a dim of size 0)
+                if idx.size and not x.shape[axis]:  # (torch: any position of a size-0 dim)
                     raise IndexError(
                         f"index {idx.flat[0]} is out of bounds for dimension {axis} with size 0"
                     )
@@ -6069,6 +6076,8 @@ def _slices(a: np.ndarray, axis: int) -> list:
 def split(x, split_size_or_sections, dim: int = 0, _unsafe: bool = False) -> tuple:
     """Pieces of ``split_size`` along dim (the last may be smaller), or of the given sizes."""
     x = _tensor_operand(x)
+    if not x.ndim:  # (torch's RuntimeError)
+        raise BadShapeOrValue("split expects at least a 1-dimensional tensor, got shape ()")
     axis = _axis(dim, x.ndim, "split")
     n = x.shape[axis]
     if isinstance(split_size_or_sections, Tensor) and not split_size_or_sections.ndim:
@@ -6145,6 +6154,8 @@ def chunk(x, chunks: int, dim: int = 0, _node=Split) -> tuple:
     if chunks >= _LONG:
         _int64(chunks)
     x = _tensor_operand(x)
+    if not x.data.ndim:  # (torch's RuntimeError)
+        raise BadShapeOrValue("chunk expects at least a 1-dimensional tensor, got shape ()")
     axis = _axis(dim, x.data.ndim, "chunk")
     n = x.data.shape[axis]
     if n == 0:  # PyTorch: ``chunks`` empty pieces, by its split_with_sizes
@@ -6190,6 +6201,12 @@ def masked_fill(x, mask, value) -> Tensor:
     if mask.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be bool, got {mask.dtype}")
     x = _tensor_operand(x)
+    try:
+        np.broadcast_shapes(mask.shape, x.shape)
+    except ValueError:  # (torch's RuntimeError)
+        raise BadShapeOrValue(
+            f"masked_fill: a mask of shape {mask.shape} does not broadcast with {x.shape}"
+        ) from None
     if isinstance(value, Tensor):
         if value.ndim:
             raise BadShapeOrValue(
@@ -6200,6 +6217,18 @@ def masked_fill(x, mask, value) -> Tensor:
             return named(_c_order(out), "MaskedFillBackward1")
     kind = "MaskedFillBackward1" if isinstance(value, Tensor) else "MaskedFillBackward0"
     return named(_c_order(where(mask, _fill_value(_data(value), x.dtype), x, _flip=True)), kind)
+
+
+def _preserved(t: Tensor, a: np.ndarray) -> Tensor:
+    """t (a fresh result of a's shape) laid out as torch's preserve_format clone of ``a``: the
+    out-of-place select/slice/diagonal_scatter, index_fill and put write into one."""
+    want = _strides.preserved(a)
+    y = t.data
+    if y.size and _strides._elem_strides(y) != want:
+        out = _strides.empty(a.shape, want, y.dtype)
+        np.copyto(out, y)
+        t.data = out
+    return t
 
 
 def _c_order(t: Tensor) -> Tensor:
@@ -7276,6 +7305,11 @@ def index_select(x, dim: int, index) -> Tensor:
     index = np.asarray(_data(index))
     if x.ndim == 0 and index.size == 1:  # a scalar selects itself with index 0, as PyTorch
         return reshape(index_select(reshape(x, (1,)), dim, index.reshape(1)), ())
+    if x.ndim == 0:  # (torch's RuntimeError)
+        _axes(dim, 0, "index_select")
+        raise BadShapeOrValue(
+            f"index_select(): Index to scalar can have only 1 value, got {index.size} value(s)"
+        )
     axis = _axis(dim, x.ndim, "index_select")
     if index.ndim > 1:
         raise TypeError(f"index_select: index must be a 1-D integer array, got {index.shape}")
@@ -7291,6 +7325,8 @@ def index_select(x, dim: int, index) -> Tensor:
 def unbind(x, dim: int = 0) -> tuple:
     """The slices along dim, that dim removed (torch.unbind)."""
     x = _tensor_operand(x)
+    if not x.ndim:  # (torch's IndexError, whatever dim)
+        raise IndexError("unbind: Dimension specified as 0 but tensor has no dimensions")
     axis = _axis(dim, x.ndim, "unbind")
     if x._requires_grad and (_state.enabled or _function._fw_level is not None):
         return _function.multi_view(Unbind.apply(x, axis))
@@ -9391,7 +9427,7 @@ def index_fill(x, dim: int, index, value) -> Tensor:
     key = _along("index_fill", x, dim, index)
     if key and key[-1].size > 1:  # each entry once: value's gradient counts it once, as torch's
         key = key[:-1] + (np.unique(key[-1] % x.shape[len(key) - 1]),)
-    return named(Put.apply(x, value, key), "IndexFillBackward0")
+    return named(_preserved(Put.apply(x, value, key), x.data), "IndexFillBackward0")
 
 
 def index_put(x, indices, values, accumulate: bool = False) -> Tensor:
@@ -9603,7 +9639,9 @@ def nonzero(x, *, as_tuple: bool = False):
     a = np.asarray(_data(x))
     if a.ndim >= 2 and not as_tuple:  # the (n, ndim) result written in one pass (_C.nonzero):
         # np.nonzero's per-dim arrays and their stack took ~2.5x as long
-        return Tensor(_C.nonzero(np.ascontiguousarray(a if a.dtype == np.bool_ else a != 0)))
+        return Tensor(
+            _by_columns(_C.nonzero(np.ascontiguousarray(a if a.dtype == np.bool_ else a != 0)))
+        )
     idx = np.nonzero(np.atleast_1d(a) if as_tuple else a) if a.ndim or as_tuple else ()
     # (np.nonzero's indices are fresh intp arrays: int64 here, so no second copy; of more than
     # one dim, column views of one (n, ndim) array: contiguous copies, as torch's)
@@ -9612,8 +9650,18 @@ def nonzero(x, *, as_tuple: bool = False):
     if a.ndim == 0:
         return Tensor(np.zeros((int(a != 0), 0), np.int64))
     if a.ndim == 1:  # (n, 1): the indices as they are, not a stacked copy
-        return Tensor(idx[0].astype(np.int64, copy=False).reshape(-1, 1))
-    return Tensor(np.stack(idx, 1).astype(np.int64, copy=False))
+        return Tensor(_by_columns(idx[0].astype(np.int64, copy=False).reshape(-1, 1)))
+    return Tensor(_by_columns(np.stack(idx, 1).astype(np.int64, copy=False)))
+
+
+def _by_columns(out: np.ndarray) -> np.ndarray:
+    """nonzero's (n, ndim) result with torch's CPU strides (1, n): a column per dim."""
+    n = out.shape[0]
+    if out.strides == (8, 8 * n):
+        return out
+    y = _strides.empty(out.shape, (1, n), np.int64)
+    np.copyto(y, out)
+    return y
 
 
 def argwhere(x) -> Tensor:
@@ -12309,7 +12357,7 @@ def put(x, index, source, accumulate: bool = False) -> Tensor:
         raise IndexError(f"put: index out of range for a tensor of {n} elements")
     key, flat, src = (index.reshape(-1),), reshape(x, (-1,)), reshape(source, (-1,))
     out = AddAt.apply(flat, src, key, 1) if accumulate else Put.apply(flat, src, key)
-    return reshape(out, x.shape)
+    return _preserved(reshape(out, x.shape), x.data)
 
 
 def select_scatter(x, src, dim: int, index: int) -> Tensor:
@@ -12320,7 +12368,7 @@ def select_scatter(x, src, dim: int, index: int) -> Tensor:
     key = (slice(None),) * axis + (operator.index(index),)
     if x.data[key].shape != src.shape:
         raise ValueError(f"select_scatter: src {src.shape} should be {x.data[key].shape}")
-    return Put.apply(x, src, key)
+    return _preserved(Put.apply(x, src, key), x.data)
 
 
 def slice_scatter(x, src, dim: int = 0, start=None, end=None, step: int = 1) -> Tensor:
@@ -12331,7 +12379,7 @@ def slice_scatter(x, src, dim: int = 0, start=None, end=None, step: int = 1) -> 
     key = (slice(None),) * axis + (slice(start, end, step),)
     if x.data[key].shape != src.shape:
         raise ValueError(f"slice_scatter: src {src.shape} should be {x.data[key].shape}")
-    return Put.apply(x, src, key)
+    return _preserved(Put.apply(x, src, key), x.data)
 
 
 def _from_cholesky(L, upper: bool) -> Tensor:
@@ -12450,7 +12498,8 @@ def diagonal_scatter(x, src, offset: int = 0, dim1: int = 0, dim2: int = 1) -> T
         raise BadShapeOrValue(f"diagonal_scatter: src {src.shape} should be {want}")  # (torch: RE)
     moved = movedim(x, (d1, d2), (-2, -1))
     rows, cols = _diag_rows_cols(x.shape[d1], x.shape[d2], int(offset))
-    return movedim(Put.apply(moved, src, (Ellipsis, rows, cols)), (-2, -1), (d1, d2))
+    out = movedim(Put.apply(moved, src, (Ellipsis, rows, cols)), (-2, -1), (d1, d2))
+    return _preserved(out, x.data)
 
 
 class NarrowCopy(Function):

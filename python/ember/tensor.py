@@ -2228,7 +2228,9 @@ class Tensor:
         return _ops.cast(self, _other(other, "type_as").dtype)
 
     def __getitem__(self, index):
-        if (
+        if type(index) is Tensor and not index._data.ndim and index._data.dtype.kind == "i":
+            index = int(index._data)  # (torch reads a 0-d integer Tensor as its int: a view)
+        elif (
             type(index) is Tensor
             and (d := index.data.dtype).kind == "i"
             and d.itemsize >= 4  # (int8 / int16: the generic path refuses them, as torch)
@@ -2251,6 +2253,8 @@ class Tensor:
             key = index if type(index) is tuple else (index,)  # (x[1:3]: x[(1:3,)], overhead37)
             if (out := _ops.basic_view(self, key)) is not None:
                 return out  # (x[:, j], x[1:3] outside the graph: speed only)
+            if type(index) is tuple and (ints := _zero_dim_ints(index)) is not index:
+                return self[ints]
         split = _split_int_index(index) if type(index) is tuple else None
         if split is not None:
             out = _ops.getitem(_ops.getitem(self, split[0]), split[1])
@@ -2367,7 +2371,8 @@ class Tensor:
             if not (advanced or split is not None or value.flags.owndata and d.flags.owndata):
                 # torch's x[i] = v is x[i].copy_(v): refused where v shares part of x[i]
                 _inplace._refuse_partial_overlap("index assignment", d[index], value)
-        if type(value) is int and self.data.dtype.kind in "iu":  # uint8 t[0] = -1 writes 255
+        if (type(value) is int or type(value) is float) and self.data.dtype.kind in "iu":
+            # uint8 t[0] = -1 writes 255; a float out of range (or NaN) torch's RuntimeError
             value = _ops._fill_value(value, self.data.dtype)
         elif getattr(value, "dtype", None) == _lowp.bfloat16 and d.dtype.kind in "iu":
             value = _lowp.widen(value)  # (through float32, as torch: ml_dtypes' casts saturate)
@@ -2376,8 +2381,15 @@ class Tensor:
                 "Casting complex values to real discards the imaginary part", UserWarning, 2
             )
             value = value.real
+        if type(value) is np.ndarray and value.ndim and value.shape[0] == 1:
+            # torch drops a value's leading size-1 dims (slicePrefix1sDims): x[0, 1] = v of
+            # shape (1,) writes, where NumPy refuses a sequence for one element
+            value = value.reshape(
+                value.shape[next((i for i, n in enumerate(value.shape) if n != 1), value.ndim) :]
+            )
         if split is not None:
-            d[split[0]][_ops._index_arg(split[1])[0]] = value  # split[0] gives a view
+            first = split[0] if any(k is Ellipsis for k in split[0]) else (*split[0], Ellipsis)
+            d[first][_ops._index_arg(split[1])[0]] = value  # (the Ellipsis: a view, 0-d too)
         else:
             try:
                 d[index] = value
@@ -2739,6 +2751,17 @@ def _int_slice_key(index: tuple) -> bool:
         elif type(p) is not int:
             return False
     return True
+
+
+def _zero_dim_ints(index: tuple) -> tuple:
+    """``index`` with each 0-d integer Tensor as its int: torch's select (x[:, i] a view, i
+    of int8 too), where NumPy would read an advanced index (a copy). ``index`` when none."""
+    if not any(type(p) is Tensor and not p._data.ndim and p._data.dtype.kind == "i" for p in index):
+        return index
+    return tuple(
+        int(p._data) if type(p) is Tensor and not p._data.ndim and p._data.dtype.kind == "i" else p
+        for p in index
+    )
 
 
 def _split_int_index(index: tuple):
