@@ -7973,9 +7973,11 @@ def unfold(x, dimension: int, size: int, step: int) -> Tensor:
     if size >= _LONG or step >= _LONG:
         _int64(builtins.max(size, step))
     if step <= 0 or size < 0:
-        raise ValueError(f"unfold: step ({step}) must be positive and size ({size}) non-negative")
+        raise BadShapeOrValue(
+            f"unfold: step ({step}) must be positive and size ({size}) non-negative"
+        )
     if size > n:
-        raise ValueError(f"unfold: size {size} exceeds dim {dimension} of size {n}")
+        raise BadShapeOrValue(f"unfold: size {size} exceeds dim {dimension} of size {n}")
     if x.ndim == 0:  # (torch: one window of size 0 or 1)
         out = narrow(reshape(x, (1,)), 0, 0, size)
         return out if out._ctx is None else named(out, "UnfoldBackward0")
