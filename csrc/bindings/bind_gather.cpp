@@ -503,6 +503,9 @@ py::array bincount_py(const py::array& x, const py::object& weights, int64_t min
   const auto* px = static_cast<const int64_t*>(x.data());
   py::array w;
   if (!weights.is_none()) {
+    if (!py::isinstance<py::array>(weights))
+      throw py::type_error("bincount: weights must be a NumPy array or None, got " +
+                           std::string(py::str(py::type::of(weights))));
     w = py::reinterpret_borrow<py::array>(weights);
     if (!same_dtype(w.dtype(), py::dtype::of<float>()) &&
         !same_dtype(w.dtype(), py::dtype::of<double>()))
@@ -518,6 +521,9 @@ py::array bincount_py(const py::array& x, const py::object& weights, int64_t min
     int64_range(&lo, &hi, px, n);
   }
   EMBER_CHECK(lo >= 0, "bincount: x must be non-negative, got a value ", lo);
+  // (hi + 1 must not overflow: torch's refusal)
+  EMBER_CHECK(hi < INT64_MAX, "bincount: maximum value of input overflowed, it should be < ",
+              INT64_MAX, " but got ", hi);
   const int64_t bins = std::max(hi + 1, minlength);
   if (weights.is_none()) {
     py::array_t<int64_t> out(static_cast<py::ssize_t>(bins));

@@ -84,8 +84,12 @@ py::object integers_py(const py::object& bg, int64_t low, int64_t high, const py
   py::array_t<int64_t> out(shape);
   const py::object lock = bg.attr("lock");
   if (!lock.attr("acquire")(false).cast<bool>()) return py::none();
-  integers_fill(out.mutable_data(), n, gen->next_uint32, gen->state, low,
-                static_cast<uint32_t>(rng));  // (no Python call, so nothing throws, until:)
+  int64_t* o = out.mutable_data();
+  {  // (no Python call, so nothing throws, until the release; the lock guards the generator
+     // without the GIL, as NumPy's own draw)
+    py::gil_scoped_release release;
+    integers_fill(o, n, gen->next_uint32, gen->state, low, static_cast<uint32_t>(rng));
+  }
   lock.attr("release")();
   return std::move(out);
 }

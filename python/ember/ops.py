@@ -10207,6 +10207,11 @@ def bincount(x, weights=None, minlength: int = 0) -> Tensor:
     # float32 weights give float32 and all others (float16 too) float64, as torch's; the sums
     # are in float64 (NumPy's bits)
     dt = np.float32 if w.dtype == np.float32 else np.float64
+    if w.dtype.kind == "c":  # (torch's warning, then the real part)
+        warnings.warn(
+            "Casting complex values to real discards the imaginary part", UserWarning, stacklevel=2
+        )
+        w = w.real
     w = np.ascontiguousarray(w, dt)
     return Tensor(_C.bincount(a, w, operator.index(minlength)).astype(dt, copy=False))
 
