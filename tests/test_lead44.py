@@ -118,3 +118,86 @@ def test_half_of_a_float_beyond_its_range_is_inf_without_warning(n):
         warnings.simplefilter("error")
         y = ember.tensor(x).half().numpy()
     assert y[0] == np.inf and y[1] == -np.inf and (y[2:] == 1).all()
+
+
+def test_bincount_refuses_a_0d_input_as_torch():
+    with pytest.raises(RuntimeError, match="1-D"):
+        ember.bincount(ember.tensor(1))
+
+
+# ---- complex add_/sub_ with alpha and an infinite number: alpha * b added once ----------------
+@pytest.mark.parametrize(
+    "method, b, alpha",
+    [
+        ("add_", complex(float("inf"), 0), 2),
+        ("sub_", complex(0, float("inf")), 2),
+        ("add_", complex(float("inf"), 0), 1.0),
+        ("add_", float("inf"), 1),
+        ("sub_", complex(float("inf"), 1), 1),
+        ("add_", complex(1, 2), 2),
+    ],
+)
+def test_complex_inplace_add_with_alpha_and_inf_as_torch(method, b, alpha):
+    torch = pytest.importorskip("torch")
+    got = getattr(ember.tensor([1 + 2j]), method)(b, alpha=alpha).numpy()
+    want = getattr(torch.tensor([1 + 2j]), method)(b, alpha=alpha).numpy()
+    np.testing.assert_array_equal(got, want)
+
+
+# ---- GradientEdge inputs -----------------------------------------------------------------------
+def test_grad_of_an_unused_gradient_edge():
+    a = ember.tensor([1.0, 2.0], requires_grad=True)
+    c, d = (a * 3).sum(), a * 7
+    edge = ember.autograd.graph.get_gradient_edge(d)
+    assert ember.autograd.grad(c, edge, allow_unused=True, retain_graph=True) == (None,)
+    with pytest.raises(RuntimeError, match="materialize_grads cannot be used"):
+        ember.autograd.grad(c, edge, allow_unused=True, materialize_grads=True)
+
+
+@pytest.mark.parametrize("how", ["method", "function"])
+def test_backward_with_one_gradient_edge_as_inputs(how):
+    a = ember.tensor([1.0, 2.0], requires_grad=True)
+    b = a * 2
+    c = (b * b).sum()
+    edge = ember.autograd.graph.get_gradient_edge(a)
+    if how == "method":
+        c.backward(inputs=edge)
+    else:
+        ember.autograd.backward(c, inputs=edge)
+    np.testing.assert_array_equal(a.grad.numpy(), 8 * np.array([1.0, 2.0]))
+
+
+def test_backward_with_a_non_leaf_edge_accumulates_nothing():
+    a = ember.tensor([1.0, 2.0], requires_grad=True)
+    b = a * 2
+    (b * b).sum().backward(inputs=ember.autograd.graph.get_gradient_edge(b))
+    assert a.grad is None
+
+
+# ---- linalg results keep torch's column-major layout through clone and binary ops -------------
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3)])
+@pytest.mark.parametrize("dtype", ["float64", "complex128"])
+def test_cholesky_strides_as_torch(upper, shape, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    m = rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if dtype[0] == "c" else 0)
+    A = m @ np.conj(np.swapaxes(m, -1, -2)) + 3 * np.eye(3)
+    for name in ("cholesky", "cholesky_ex"):
+        got = getattr(ember.linalg, name)(ember.tensor(A), upper=upper)
+        want = getattr(torch.linalg, name)(torch.tensor(A), upper=upper)
+        if name == "cholesky_ex":
+            got, want = got.L, want.L
+        assert got.stride() == want.stride()
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "complex128"])
+def test_a_2d_linalg_result_keeps_its_layout_as_torch(dtype):
+    torch = pytest.importorskip("torch")
+    A = np.array([[2.0, 1.0], [1.0, 3.0]], dtype)
+    e, t = ember.linalg.inv(ember.tensor(A)), torch.linalg.inv(torch.tensor(A))
+    ea, ta = ember.tensor(A), torch.tensor(A)
+    for got, want in [(e, t), (e.clone(), t.clone()), (e + ea, t + ta), (e * ea, t * ta)]:
+        assert got.stride() == want.stride()
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-14)

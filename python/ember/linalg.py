@@ -44,7 +44,9 @@ def _column_major(a, rows=None):
     solution: the first n rows of its (max(m, n), k) B). Size-0 dims count as 1 in the
     strides, as torch's."""
     if rows is None and a.size:  # (the common case, in one NumPy call: ~1 us, not ~4)
-        return np.asarray(a, order="F") if a.ndim == 2 else _mT(np.ascontiguousarray(_mT(a)))
+        # (a transposed view of a C array, not an owned F array: the fast paths read an array
+        # without a base as C-ordered, and clone and binary ops keep a view's layout)
+        return _mT(np.ascontiguousarray(_mT(a)))
     *batch, r, c = a.shape
     ld = builtins.max(r if rows is None else rows, 1)
     strides, step = [1, ld], ld * builtins.max(c, 1)
@@ -586,7 +588,9 @@ class Cholesky(Function):
     def forward(ctx, A, upper=False):
         # upper: A's upper triangle is read (torch's potrf('U')), the gradient torch's all the
         # same (its backward works on L = U^H)
-        L = _column_major(_lapack("cholesky", np.linalg.cholesky, _mH(A) if upper else A))
+        L = _lapack("cholesky", np.linalg.cholesky, _mH(A) if upper else A)
+        # (upper: L row by row, so that cholesky's U = L^H is column-major as torch's)
+        L = np.ascontiguousarray(L) if upper else _column_major(L)
         ctx.save_for_backward(L)
         return L
 

@@ -10196,9 +10196,10 @@ def unique_consecutive(x, return_inverse: bool = False, return_counts: bool = Fa
 
 def bincount(x, weights=None, minlength: int = 0) -> Tensor:
     """Count of each value in a 1-D non-negative integer tensor (weighted sums with weights)."""
-    a = np.ascontiguousarray(_int_array(x, "bincount"))
-    if a.ndim != 1:
+    a = _int_array(x, "bincount")
+    if a.ndim != 1:  # (before ascontiguousarray, which makes a 0-d array 1-d)
         raise BadShapeOrValue(f"bincount: input must be 1-D and non-negative, got shape {a.shape}")
+    a = np.ascontiguousarray(a)
     if weights is None:  # (_C: ~2x NumPy's bincount, whose range search is a scalar loop)
         return Tensor(_C.bincount(a, None, operator.index(minlength)))
     w = np.asarray(_data(weights))

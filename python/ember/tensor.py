@@ -1453,9 +1453,10 @@ class Tensor:
             )
         return record
 
-    def _inplace(self, op, other, rebind: bool = True):
+    def _inplace(self, op, other, rebind: bool = True, scaled: bool = False):
         """``x op= y`` (rebind) or a named in-place method ``x.op_(y)`` (no rebind); ``op`` is
-        a NumPy ufunc (written straight into x's array) or an ember op (computed, then copied)."""
+        a NumPy ufunc (written straight into x's array) or an ember op (computed, then copied).
+        ``scaled``: other is already alpha * y (add_/sub_), not to be multiplied again."""
         if _function._inference_made:  # (an inference tensor outside the mode: refused)
             _function.refuse_inference_write(self)
         if not rebind and isinstance(other, list | tuple):  # (x.add_([1, 2]): torch's refusal)
@@ -1488,12 +1489,12 @@ class Tensor:
         if not isinstance(op, np.ufunc):
             np.copyto(self.data, self._inplace_result(op, other).data, casting="unsafe")
         else:
-            self._ufunc_into(op, other)
+            self._ufunc_into(op, other, scaled)
         if rebind:
             _function.note_write(self.data, self)
         return self
 
-    def _ufunc_into(self, op, other) -> None:
+    def _ufunc_into(self, op, other, scaled: bool = False) -> None:
         """self := op(self, other) in self's array, for a NumPy ufunc op."""
         other = other.data if isinstance(other, Tensor) else other
         if type(other) is np.bool_:  # a float to torch (ops._as_operand): int8 += it refuses
@@ -1503,7 +1504,7 @@ class Tensor:
         d = self.data
         if op in _ops._BINARY_CODE and _ops._binary_kernel(op, d, other, d) is not None:
             return  # (float arrays: the C++ kernel wrote into self)
-        if (op is np.add or op is np.subtract) and d.dtype.kind == "c":
+        if (op is np.add or op is np.subtract) and d.dtype.kind == "c" and not scaled:
             # torch's complex x += inf is inf + nanj: it adds (1 + 0j) * other (ops.add)
             if (one := _ops._times_one(other, d.dtype)) is not None:
                 other = one
@@ -1549,14 +1550,14 @@ class Tensor:
         if type(alpha) is not int or alpha != 1:  # (alpha in a + b's dtype, as torch)
             if (arrays := _ops._addc_arrays(self, other, None, alpha)) is not None:
                 return self._assign(_C.addc(*arrays, alpha, 0), other)  # (torch's fma)
-            other = _ops._times_alpha(self, other, alpha)
+            return self._inplace(np.add, _ops._times_alpha(self, other, alpha), False, True)
         return self._inplace(np.add, other, rebind=False)
 
     def sub_(self, other, *, alpha=1) -> Tensor:
         if type(alpha) is not int or alpha != 1:  # (alpha in a + b's dtype, as torch)
             if (arrays := _ops._addc_arrays(self, other, None, alpha)) is not None:
                 return self._assign(_C.addc(*arrays, -alpha, 0), other)  # (torch's fma)
-            other = _ops._times_alpha(self, other, alpha)
+            return self._inplace(np.subtract, _ops._times_alpha(self, other, alpha), False, True)
         return self._inplace(np.subtract, other, rebind=False)
 
     def mul_(self, other) -> Tensor:

@@ -280,7 +280,8 @@ def backward(
     if inputs is None:
         _run(tensors, grads, retain, None, create_graph)
         return
-    inputs = _targets(inputs if isinstance(inputs, list | tuple) else [inputs])
+    one = isinstance(inputs, Tensor) or _is_edge(inputs)  # (an edge is a tuple too)
+    inputs = _targets([inputs] if one or not isinstance(inputs, list | tuple) else inputs)
     if not inputs:
         raise RuntimeError("backward: inputs= was given but is empty")
     captured = _run(tensors, grads, retain, inputs, create_graph)
@@ -373,6 +374,10 @@ def grad(
         )
     for t in inputs:
         if type(t) is _EdgeTarget:
+            if materialize_grads:  # (torch's refusal: no tensor to take zeros like)
+                raise RuntimeError(
+                    "materialize_grads cannot be used when the given input is a GradientEdge"
+                )
             continue
         if not isinstance(t, Tensor):
             raise TypeError(f"grad: inputs must be tensors, got {type(t).__name__}")
@@ -393,8 +398,11 @@ def grad(
         if isinstance(g, Tensor):  # create_graph: the recorded gradient itself, as torch
             out.append(g)
             continue
-        dtype = g.dtype if g is not None and type(t) is _EdgeTarget else t.dtype
-        out.append(None if g is None else Tensor._make(np.array(g, dtype), False, None, 0))
+        if g is None:
+            out.append(None)
+            continue
+        dtype = g.dtype if type(t) is _EdgeTarget else t.dtype
+        out.append(Tensor._make(np.array(g, dtype), False, None, 0))
     return tuple(out)
 
 
