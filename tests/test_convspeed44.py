@@ -16,11 +16,7 @@ def _rand(rng, shape, dtype):
     return rng.standard_normal(shape).astype(dtype)
 
 
-@pytest.fixture
-def threads():
-    before = ember.get_num_threads()
-    yield
-    ember.set_num_threads(before)
+# (the `threads` fixture of conftest.py restores the thread count after each test)
 
 
 def _check(fn, x, w, b, g, kw, tol):
