@@ -201,3 +201,43 @@ def test_a_2d_linalg_result_keeps_its_layout_as_torch(dtype):
     for got, want in [(e, t), (e.clone(), t.clone()), (e + ea, t + ta), (e * ea, t * ta)]:
         assert got.stride() == want.stride()
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-14)
+
+
+# ---- torch's RuntimeError (still a ValueError) for shapes that do not broadcast ---------------
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: ember.where(ember.ones(2, 3) > 0, ember.ones(2, 3), ember.ones(4, 3)),
+        lambda: ember.where(
+            ember.ones(2, 3) > 0, ember.ones(2, 3, requires_grad=True), ember.ones(4, 3)
+        ),
+        lambda: ember.ones(2, 3).masked_fill_(ember.ones(4, 3) > 0, 1.0),
+        lambda: ember.ones(2, 3).masked_fill_(ember.ones(1, 2, 3) > 0, 1.0),
+        lambda: ember.randperm(-1),
+    ],
+)
+def test_bad_shapes_are_runtime_and_value_errors(call):
+    with pytest.raises(RuntimeError, match=r"broadcast|>= 0") as err:
+        call()
+    assert isinstance(err.value, ValueError)
+
+
+def test_masked_fill_broadcast_mask_still_fills():
+    got = ember.ones(2, 3).masked_fill_(ember.tensor([True, False, True]), 5.0)
+    np.testing.assert_array_equal(got.numpy(), [[5, 1, 5], [5, 1, 5]])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "complex128"])
+def test_vdot_node_is_torchs(dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    a_np = rng.standard_normal(4) + (1j * rng.standard_normal(4) if dtype[0] == "c" else 0)
+    b_np = rng.standard_normal(4) + (1j * rng.standard_normal(4) if dtype[0] == "c" else 0)
+    grads = []
+    for lib in (ember, torch):
+        a = lib.tensor(a_np, requires_grad=True)
+        y = lib.vdot(a, lib.tensor(b_np))
+        assert type(y.grad_fn).__name__ == "VdotBackward0"
+        (y.real if dtype[0] == "c" else y).backward()
+        grads.append(a.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)

@@ -553,7 +553,7 @@ def randperm(n: int, generator=None, dtype=np.int64, requires_grad=False) -> Ten
         raise TypeError("randperm(): argument 'n' (position 1) must be int, not bool")
     n = operator.index(n)  # (torch's TypeError for a float n)
     if n < 0:
-        raise ValueError(f"randperm: n must be >= 0, got {n}")
+        raise BadShapeOrValue(f"randperm: n must be >= 0, got {n}")  # (torch's RuntimeError)
     dt = np.dtype(dtype)
     if dt.kind in "bc":  # (torch's "not implemented for 'Bool'")
         raise RuntimeError(f"randperm: not implemented for {dt}")

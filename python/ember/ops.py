@@ -3651,7 +3651,11 @@ def _where(cond: np.ndarray, a, b):
         if dt in _KERNEL_DTYPES and cond.flags.c_contiguous and _where_side(a, dt, cond.shape):
             if _where_side(b, dt, cond.shape):
                 return _C.where(cond, a, b)
-    return np.where(cond, a, b)
+    try:
+        return np.where(cond, a, b)
+    except ValueError:  # (NumPy's broadcast refusal: torch's RuntimeError)
+        shapes = " and ".join(str(np.shape(v)) for v in (cond, a, b))
+        raise BadShapeOrValue(f"where: shapes {shapes} do not broadcast") from None
 
 
 def _where_side(x, dtype, shape) -> bool:
@@ -11274,7 +11278,7 @@ def vdot(a, b) -> Tensor:
     if (y := _plain_dot(a, b)) is not None:  # (real: no conjugate)
         return y
     a, b = _vector_pair("vdot", a, b)
-    return matmul(conj(a), b)  # the first conjugated
+    return named(matmul(conj(a), b), "VdotBackward0")  # the first conjugated
 
 
 def inner(a, b) -> Tensor:

@@ -1697,6 +1697,10 @@ class Tensor:
         if mask.dtype != np.bool_:
             raise BadDtype(f"masked_fill_: mask must be a bool tensor, got {mask.dtype}")
         v = _ops._fill_value(_ops._data(value), self.dtype)
+        if _ops.broadcast_shapes(mask.shape, self.shape) != self.shape:  # (torch's RuntimeError)
+            raise BadShapeOrValue(
+                f"masked_fill_: mask of shape {mask.shape} does not broadcast to {self.shape}"
+            )
         return self._assign(np.where(np.broadcast_to(mask, self.shape), v, self.data), value)
 
     def _plain_fill(self, generator) -> np.ndarray | None:
