@@ -405,8 +405,8 @@ class Activation(Function):
     def forward(ctx, x, name, params):
         # (a dense permuted x runs as it lies, y and the saved array in its strides; backward
         # takes them in C order: a transposed float32 silu forward and backward was 3.5x torch)
-        if "saves_y" in params or ops._dense_order(x) is None:
-            x = _contig(x)
+        if not x.flags.c_contiguous and ("saves_y" in params or ops._dense_order(x) is None):
+            x = np.ascontiguousarray(x)
         if params is _NO_PARAMS:  # (relu, tanh, ...: _values' kernel call, its tests skipped)
             y = _C.activation(x, ops._ACT_ID[name], 0.0, 1.0, None)
         elif "saves_y" in params:  # in place (_in_place's piecewise): y into x's own array
@@ -772,8 +772,8 @@ class Elu(Function):
 
     @staticmethod
     def forward(ctx, x, coef, grad_coef):
-        if ops._dense_order(x) is None:  # (a dense permutation stays: _backward_as_laid)
-            x = _contig(x)
+        if not x.flags.c_contiguous and ops._dense_order(x) is None:  # (a dense permutation
+            x = np.ascontiguousarray(x)  # stays: _backward_as_laid)
         ctx.save_for_backward(x)
         ctx.coef = grad_coef
         return Elu._values(x, coef, grad_coef)
