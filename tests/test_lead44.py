@@ -241,3 +241,12 @@ def test_vdot_node_is_torchs(dtype):
         (y.real if dtype[0] == "c" else y).backward()
         grads.append(a.grad.numpy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["kron", "outer"])
+def test_kron_and_outer_into_their_operand_still_refused_as_torch(name):
+    # (torch refuses these two, unlike the matmul family: "unsupported operation")
+    e = ember.arange(64.0)
+    out = e[2:10] if name == "kron" else e[2:10].view(4, 2)
+    with pytest.raises(RuntimeError, match="memory location|overlap"):
+        getattr(ember, name)(e[:4], e[:2], out=out)

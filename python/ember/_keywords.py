@@ -660,7 +660,7 @@ _OVERLAP_UNCHECKED = frozenset(
     """
 sum nansum mean nanmean prod amax amin std var logsumexp norm median nanmedian quantile
 nanquantile vector_norm matrix_norm softmax log_softmax cummax cummin histc narrow_copy mv
-mm matmul bmm addmm baddbmm addbmm addmv addr dot vdot inner outer kron
+mm matmul bmm addmm baddbmm addbmm addmv addr dot vdot inner
 """.split()
 )
 
